@@ -1,0 +1,319 @@
+"""Client: one chat with a Coze bot, from question to answer, within one deadline.
+
+Streaming (the default) costs one HTTP request and returns the moment the chat completes.
+If the stream breaks after the chat was created, the same chat is recovered with
+retrieve + message list: a new chat would be paid for twice. Polling (stream=False) starts
+with short intervals and backs off. When the deadline passes the chat is cancelled and
+CozeTimeoutError names it.
+"""
+import time
+
+from .config import (Settings, clean_bool, clean_bot_id, clean_file_list, clean_question,
+                     clean_str_dict, clean_timeout, clean_user_id)
+from .errors import (APIError, CozeError, CozeTimeoutError, NetworkError, error_for_code)
+from .files import message_with_files, upload
+from .sse import iter_sse_events, sse_json
+from .transport import Transport, envelope_of, with_retries
+
+POLL_FIRST = 0.1    # first status check after creating a non-stream chat (seconds)
+POLL_GROWTH = 1.5   # each later check waits this much longer ...
+POLL_MAX = 1.0      # ... up to this
+CANCEL_TIMEOUT = 5.0
+FINAL_STATUSES = ("completed", "failed", "canceled", "requires_action")
+
+
+class ChatState(object):
+    """What one chat has told us so far, from stream events or from polling."""
+
+    def __init__(self, conversation_id=None):
+        self.chat_id = None
+        self.conversation_id = conversation_id
+        self.status = None
+        self.usage = {}
+        self.last_error = None
+        self.logid = None
+        self._answer_ids = []      # answer message ids in order of appearance
+        self._deltas = {}          # message id -> concatenated delta text
+        self._completed = {}       # message id -> full text of the completed message
+        self.reasoning = ""
+        self._reasoning_done = {}  # message id -> reasoning of the completed message
+        self.follow_ups = []
+
+    # -- feeding --------------------------------------------------------------------------
+    def take_chat(self, chat):
+        if not isinstance(chat, dict):
+            return
+        self.chat_id = chat.get("id") or self.chat_id
+        self.conversation_id = chat.get("conversation_id") or self.conversation_id
+        self.status = chat.get("status") or self.status
+        if chat.get("usage"):
+            self.usage = chat["usage"]
+        if chat.get("last_error") and (chat["last_error"].get("code") or 0) != 0:
+            self.last_error = chat["last_error"]
+
+    def take_message(self, message, completed):
+        if not isinstance(message, dict):
+            return
+        kind = message.get("type")
+        msg_id = message.get("id") or "answer"
+        if kind == "answer":
+            if msg_id not in self._answer_ids:
+                self._answer_ids.append(msg_id)
+            if completed:
+                self._completed[msg_id] = message.get("content") or ""
+                if message.get("reasoning_content"):
+                    self._reasoning_done[msg_id] = message["reasoning_content"]
+            else:
+                self._deltas[msg_id] = self._deltas.get(msg_id, "") + (message.get("content") or "")
+                self.reasoning += message.get("reasoning_content") or ""
+        elif kind == "follow_up" and completed and message.get("content"):
+            self.follow_ups.append(message["content"])
+
+    def take_message_list(self, messages):
+        self._answer_ids, self._deltas, self._completed, self.follow_ups = [], {}, {}, []
+        self._reasoning_done = {}
+        for message in messages or []:
+            if message.get("role", "assistant") == "assistant":
+                self.take_message(message, completed=True)
+
+    # -- results --------------------------------------------------------------------------
+    @property
+    def answer(self):
+        # the completed message is authoritative; deltas only fill in what never completed
+        return "\n".join(self._completed.get(i, self._deltas.get(i, "")) for i in self._answer_ids)
+
+    def result(self, started):
+        reasoning = "".join(self._reasoning_done.get(i, "") for i in self._answer_ids) or self.reasoning
+        usage = self.usage or {}
+        return {
+            "answer": self.answer,
+            "conversation_id": self.conversation_id,
+            "chat_id": self.chat_id,
+            "usage": {"token_count": int(usage.get("token_count") or 0),
+                      "input_count": int(usage.get("input_count") or 0),
+                      "output_count": int(usage.get("output_count") or 0)},
+            "follow_ups": list(self.follow_ups),
+            "reasoning": reasoning,
+            "logid": self.logid,
+            "elapsed": 0.0 if started is None else round(time.monotonic() - started, 3),
+        }
+
+    def failure(self, base_url):
+        """The error a failed chat carries; its last_error is never hidden."""
+        error = self.last_error or {}
+        code = error.get("code") or 5000
+        err = error_for_code(code, error.get("msg") or "", self.logid, base_url, self.chat_id, self.conversation_id)
+        err = type(err)("对话失败:" + err.message, err.code, err.logid, err.chat_id, err.conversation_id)
+        err.retryable = False  # the chat ran and was billed; asking again is the caller's choice
+        return err
+
+
+class StreamCut(Exception):
+    """The event stream ended before the chat did (network cut, proxy timeout)."""
+
+
+class Client(object):
+    """A connection to Coze with resolved settings; reuse it for many calls.
+
+    >>> client = Client(token="pat_...", bot_id="7xxxxxxxxxxxxxxxxxx")
+    >>> client.ask("你好")
+    """
+
+    def __init__(self, token=None, bot_id=None, base_url=None, user_id=None, timeout=180,
+                 max_retries=None, backend=None):
+        self.settings = Settings(token=token, bot_id=bot_id, base_url=base_url, user_id=user_id)
+        self.timeout = clean_timeout(timeout)
+        self.transport = Transport(self.settings.base_url, self.settings.token, backend,
+                                   **({} if max_retries is None else {"max_retries": max_retries}))
+
+    def __repr__(self):
+        return "Client(base_url=%r, bot_id=%r, token=<隐藏>)" % (self.settings.base_url, self.settings.bot_id)
+
+    @property
+    def base_url(self):
+        return self.settings.base_url
+
+    # -- public calls -------------------------------------------------------------------------
+    def ask(self, question, **kwargs):
+        """The answer text, like ShadowBot's AI大语言模型 block."""
+        return self.chat(question, **kwargs)["answer"]
+
+    def chat(self, question, conversation_id=None, custom_variables=None, files=None, stream=True,
+             timeout=None, bot_id=None, user_id=None):
+        """Ask once; returns {answer, conversation_id, chat_id, usage, follow_ups, reasoning, logid, elapsed}."""
+        question = clean_question(question)
+        bot_id = clean_bot_id(bot_id or self.settings.bot_id, required=True)
+        user_id = clean_user_id(user_id) if user_id else self.settings.user_id
+        custom_variables = clean_str_dict(custom_variables, "custom_variables")
+        file_list = clean_file_list(files)
+        stream = clean_bool(stream, "stream", True)
+        timeout = clean_timeout(timeout, self.timeout)
+        conversation_id = str(conversation_id).strip() if conversation_id not in (None, "") else None
+
+        started = time.monotonic()
+        deadline = started + timeout
+        file_refs = [(self.upload_file(value, deadline=deadline), value) if kind == "path" else (value, None)
+                     for kind, value in file_list]
+        body = {"bot_id": bot_id, "user_id": user_id, "stream": stream, "auto_save_history": True,
+                "additional_messages": [message_with_files(question, file_refs)]}
+        if custom_variables:
+            body["custom_variables"] = custom_variables
+        params = {"conversation_id": conversation_id} if conversation_id else None
+
+        state = ChatState(conversation_id)
+        try:
+            if stream:
+                self._chat_streaming(body, params, state, deadline)
+            else:
+                self._chat_polling(body, params, state, deadline)
+        except KeyboardInterrupt:
+            self._cancel_quietly(state)  # the user stopped the flow: do not leave a paid chat running
+            raise
+        return state.result(started)
+
+    def new_conversation(self, bot_id=None, timeout=60):
+        """A new conversation id; pass it to chat()/ask() so the bot remembers earlier turns."""
+        bot_id = clean_bot_id(bot_id or self.settings.bot_id, required=False)
+        deadline = time.monotonic() + clean_timeout(timeout, 60)
+        body = {"bot_id": bot_id} if bot_id else {}
+        envelope = self.transport.call("POST", "/v1/conversation/create", body=body, deadline=deadline,
+                                       what="新建会话")
+        return str((envelope.get("data") or {}).get("id"))
+
+    def upload_file(self, path, timeout=120, deadline=None):
+        """Upload a local file; returns the file id to pass in `files`."""
+        kind, value = clean_file_list([path])[0]
+        if kind == "id":
+            return value
+        if deadline is None:
+            deadline = time.monotonic() + clean_timeout(timeout, 120)
+        return upload(self.transport, value, deadline)
+
+    def cancel(self, conversation_id, chat_id):
+        """Cancel a running chat (so it stops costing tokens)."""
+        return self.transport.call("POST", "/v3/chat/cancel",
+                                   body={"conversation_id": conversation_id, "chat_id": chat_id},
+                                   deadline=time.monotonic() + CANCEL_TIMEOUT, retry=False, what="取消对话")
+
+    # -- streaming ------------------------------------------------------------------------------
+    def _chat_streaming(self, body, params, state, deadline):
+        def create_and_read():
+            if time.monotonic() >= deadline:
+                raise self._timeout(state)
+            resp = self.transport.open("POST", "/v3/chat", params, body, stream=True, deadline=deadline)
+            state.logid = resp.logid
+            try:
+                if not resp.is_event_stream:  # errors before the stream come as a JSON envelope
+                    envelope_of(resp, self.base_url)
+                    raise NetworkError("扣子没有返回流式回复:会自动重试", logid=resp.logid)
+                self._read_stream(resp, state, deadline)
+            except (NetworkError, StreamCut):
+                if state.chat_id:  # the chat exists and is paid for: recover it, never re-create
+                    raise StreamCut()
+                raise NetworkError("流式回复在对话创建前中断:会自动重试", logid=resp.logid)
+            finally:
+                resp.close()
+
+        try:
+            with_retries(create_and_read, "提问", deadline, self.transport.max_retries)
+        except StreamCut:
+            self._wait_until_done(state, deadline)
+
+    def _read_stream(self, resp, state, deadline):
+        for event, data_text in iter_sse_events(resp.iter_lines()):
+            data = sse_json(data_text)
+            if event in ("conversation.chat.created", "conversation.chat.in_progress"):
+                state.take_chat(data)
+            elif event == "conversation.message.delta":
+                state.take_message(data, completed=False)
+            elif event == "conversation.message.completed":
+                state.take_message(data, completed=True)
+            elif event == "conversation.chat.completed":
+                state.take_chat(data)
+                state.status = "completed"
+                self._drain(resp)
+                return
+            elif event == "conversation.chat.failed":
+                state.take_chat(data)
+                raise state.failure(self.base_url)
+            elif event == "conversation.chat.requires_action":
+                state.take_chat(data)
+                self._cancel_quietly(state)
+                raise self._requires_action(state)
+            elif event == "error":
+                data = data if isinstance(data, dict) else {}
+                err = error_for_code(data.get("code") or 5000, data.get("msg") or "", state.logid,
+                                     self.base_url, state.chat_id, state.conversation_id)
+                if state.chat_id:
+                    err.retryable = False  # a chat exists: a retry would pay for a second one
+                raise err
+            elif event == "done":
+                break
+            if time.monotonic() >= deadline:
+                self._cancel_quietly(state)
+                raise self._timeout(state)
+        raise StreamCut()  # the stream ended without conversation.chat.completed
+
+    @staticmethod
+    def _drain(resp):
+        """Read the trailing `done` so the connection can be reused; never let it fail the call."""
+        try:
+            for _ in resp.iter_lines():
+                pass
+        except Exception:
+            pass
+
+    # -- polling ----------------------------------------------------------------------------------
+    def _chat_polling(self, body, params, state, deadline):
+        envelope = self.transport.call("POST", "/v3/chat", params, body, deadline=deadline, what="提问")
+        state.logid = envelope.get("logid")
+        state.take_chat(envelope.get("data"))
+        self._wait_until_done(state, deadline)
+
+    def _wait_until_done(self, state, deadline):
+        """Poll the chat's status with growing intervals, then fetch its messages."""
+        interval = POLL_FIRST
+        query = {"conversation_id": state.conversation_id, "chat_id": state.chat_id}
+        while state.status not in FINAL_STATUSES:
+            if time.monotonic() + interval >= deadline:
+                self._cancel_quietly(state)
+                raise self._timeout(state)
+            time.sleep(interval)
+            interval = min(POLL_MAX, interval * POLL_GROWTH)
+            try:
+                envelope = self.transport.call("GET", "/v3/chat/retrieve", query, deadline=deadline,
+                                               what="查询对话状态")
+            except CozeError as err:
+                if not err.retryable:
+                    raise
+                continue  # retries were used up; keep polling until the deadline
+            state.take_chat(envelope.get("data"))
+        if state.status == "failed":
+            raise state.failure(self.base_url)
+        if state.status == "canceled":
+            raise APIError("对话已被取消", code=None, logid=state.logid, chat_id=state.chat_id,
+                           conversation_id=state.conversation_id)
+        if state.status == "requires_action":
+            self._cancel_quietly(state)
+            raise self._requires_action(state)
+        envelope = self.transport.call("GET", "/v3/chat/message/list", query, deadline=deadline + 30,
+                                       what="读取回答")
+        state.take_message_list(envelope.get("data"))
+
+    # -- endings --------------------------------------------------------------------------------------
+    def _cancel_quietly(self, state):
+        if state.chat_id and state.conversation_id:
+            try:
+                self.cancel(state.conversation_id, state.chat_id)
+            except Exception:
+                pass  # best effort: the chat may have just finished
+
+    def _timeout(self, state):
+        return CozeTimeoutError(
+            "等待扣子回答超时(超过 timeout 设定的秒数),已取消这次对话:可把 timeout 调大,或让智能体回答短一些",
+            logid=state.logid, chat_id=state.chat_id, conversation_id=state.conversation_id)
+
+    def _requires_action(self, state):
+        return APIError("智能体要求调用本地工具(requires_action),本模块不支持端插件:请在扣子里改用云端插件,"
+                        "这次对话已取消", logid=state.logid, chat_id=state.chat_id,
+                        conversation_id=state.conversation_id)

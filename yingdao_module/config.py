@@ -1,0 +1,272 @@
+"""Configuration and input checks, done before any network call.
+
+A setting is taken from the first place that has it:
+the function argument → ShadowBot global variable (coze_token, coze_bot_id, coze_base_url,
+coze_user_id) → environment (COZE_API_TOKEN, COZE_BOT_ID, COZE_API_BASE, COZE_USER_ID) →
+default. Values typed into ShadowBot's 调用模块 block arrive as text, so every coercion
+here accepts text ("180", "false", '{"k": "v"}') as well as real Python values.
+"""
+import json
+import os
+import platform
+import re
+
+from .errors import InputError
+from .header import glv
+
+DEFAULT_BASE_URL = "https://api.coze.cn"
+DEFAULT_TIMEOUT = 180
+
+# setting name -> (ShadowBot global variable, environment variable)
+SETTING_SOURCES = {
+    "token": ("coze_token", "COZE_API_TOKEN"),
+    "bot_id": ("coze_bot_id", "COZE_BOT_ID"),
+    "base_url": ("coze_base_url", "COZE_API_BASE"),
+    "user_id": ("coze_user_id", "COZE_USER_ID"),
+}
+
+_WHERE_TO_SET = {
+    "token": "在参数 token 里填写,或在影刀全局变量 coze_token(建议用密码类型)里设置,或设置环境变量 COZE_API_TOKEN。"
+             "令牌在扣子「个人访问令牌」页面创建:https://www.coze.cn/open/oauth/pats",
+    "bot_id": "在参数 bot_id 里填写,或在影刀全局变量 coze_bot_id 里设置,或设置环境变量 COZE_BOT_ID。"
+              "bot_id 是智能体编辑页网址里 /bot/ 后面那串数字",
+}
+
+_API_PATH_SUFFIX = re.compile(r"/(v\d+|open_api|api)(/.*)?$")
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
+
+
+def _shadowbot_global(name):
+    """A ShadowBot global variable, or None outside ShadowBot / when it is not defined."""
+    if glv is None:
+        return None
+    try:
+        value = glv[name]
+    except Exception:
+        return None
+    # password-type variables may come back as an object that prints as the secret
+    return value if value is None or isinstance(value, (str, int)) else str(value)
+
+
+def _is_blank(value):
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def setting(name, value=None):
+    """The first non-blank value for a setting: argument, global variable, environment."""
+    if not _is_blank(value):
+        return value
+    global_name, env_name = SETTING_SOURCES[name]
+    value = _shadowbot_global(global_name)
+    if not _is_blank(value):
+        return value
+    value = os.environ.get(env_name)
+    return None if _is_blank(value) else value
+
+
+# ---- individual values ---------------------------------------------------------------
+
+def clean_token(token):
+    """Normalise a pasted token: spaces, line breaks, quotes and a leading 'Bearer '."""
+    if _is_blank(token):
+        raise InputError("缺少扣子令牌(token):" + _WHERE_TO_SET["token"])
+    if not isinstance(token, str):
+        raise InputError("令牌(token)应该是文本,现在是 %s" % type(token).__name__)
+    token = re.sub(r"\s+", "", token).strip("'\"“”‘’")
+    if token.lower().startswith("bearer"):
+        token = token[len("bearer"):]
+    if not token:
+        raise InputError("令牌(token)是空的:" + _WHERE_TO_SET["token"])
+    if any(ord(ch) > 126 for ch in token):
+        raise InputError("令牌(token)里有中文、全角或其他非 ASCII 字符:请从扣子「个人访问令牌」页面重新复制,"
+                         "只复制 pat_ 开头的那串字符")
+    return token
+
+
+def clean_bot_id(bot_id, required=True):
+    """bot_id as a digit string; accepts the bot page URL users often paste."""
+    if _is_blank(bot_id):
+        if required:
+            raise InputError("缺少智能体 ID(bot_id):" + _WHERE_TO_SET["bot_id"])
+        return None
+    if isinstance(bot_id, bool) or isinstance(bot_id, float):
+        raise InputError("bot_id 被当成了小数(%r),长数字会丢失精度:请把 bot_id 作为文本填写" % (bot_id,))
+    if isinstance(bot_id, int):
+        return str(bot_id)
+    if not isinstance(bot_id, str):
+        raise InputError("bot_id 应该是一串数字,现在是 %s" % type(bot_id).__name__)
+    text = bot_id.strip().strip("'\"")
+    from_url = re.search(r"/bot/(\d+)", text)
+    if from_url:
+        return from_url.group(1)
+    if not re.match(r"^[0-9]+$", text):
+        raise InputError("bot_id 应该是一串数字(现在是 %r):在扣子里打开智能体编辑页,网址 /bot/ 后面那串数字就是 bot_id"
+                         % text[:40])
+    return text
+
+
+def clean_base_url(base_url):
+    """The API root, e.g. https://api.coze.cn; refuses hosts that are surely a typo."""
+    if _is_blank(base_url):
+        return DEFAULT_BASE_URL
+    if not isinstance(base_url, str):
+        raise InputError("base_url 应该是网址文本,例如 https://api.coze.cn")
+    url = base_url.strip().rstrip("/")
+    if "://" not in url:
+        url = "https://" + url
+    scheme, rest = url.split("://", 1)
+    host = rest.split("/", 1)[0]
+    path = rest[len(host):]
+    hostname = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
+    hostname = hostname.lower()
+    if scheme.lower() not in ("http", "https") or not hostname:
+        raise InputError("base_url 格式不对(%s):应为 https://api.coze.cn(国内扣子)或 https://api.coze.com(国际版)"
+                         % base_url.strip()[:80])
+    if hostname in ("www.coze.cn", "coze.cn", "www.coze.com", "coze.com"):
+        raise InputError("base_url 填成了扣子网站地址 %s:API 地址是 https://api.%s" % (hostname, hostname.replace("www.", "")))
+    known = (hostname in _LOOPBACK_HOSTS or hostname.endswith(".coze.cn") or hostname.endswith(".coze.com")
+             or os.environ.get("COZE_ALLOW_ANY_BASE_URL") == "1")
+    if not known:
+        raise InputError("base_url 的主机 %s 不是扣子的地址:国内扣子用 https://api.coze.cn,国际版用 https://api.coze.com"
+                         "(私有部署请设置环境变量 COZE_ALLOW_ANY_BASE_URL=1)" % hostname)
+    path = _API_PATH_SUFFIX.sub("", path)  # a pasted ".../v3/chat" still means the API root
+    return "%s://%s%s" % (scheme.lower(), host, path)
+
+
+def clean_user_id(user_id):
+    if not _is_blank(user_id):
+        return str(user_id).strip()
+    # stable per machine, so the bot's per-user memory and limits behave sensibly
+    node = re.sub(r"[^0-9A-Za-z_.-]", "", platform.node() or "")
+    return "yingdao_" + (node or "user")
+
+
+def clean_timeout(timeout, default=DEFAULT_TIMEOUT):
+    """Seconds as a positive number; accepts "180" from a ShadowBot text field."""
+    if _is_blank(timeout):
+        return float(default)
+    if isinstance(timeout, bool):
+        raise InputError("timeout 应该是秒数(正数),例如 180")
+    try:
+        value = float(timeout.strip() if isinstance(timeout, str) else timeout)
+    except (TypeError, ValueError):
+        raise InputError("timeout 应该是秒数(正数),例如 180,现在是 %r" % (timeout,))
+    if not value > 0 or value > 24 * 3600:
+        raise InputError("timeout 应该是大于 0 的秒数(最多 86400),例如 180,现在是 %r" % (timeout,))
+    return value
+
+
+_TRUE_WORDS = ("true", "1", "yes", "y", "on", "是", "真", "开")
+_FALSE_WORDS = ("false", "0", "no", "n", "off", "否", "假", "关")
+
+
+def clean_bool(value, name, default):
+    if _is_blank(value):
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value != 0
+    word = str(value).strip().lower()
+    if word in _TRUE_WORDS:
+        return True
+    if word in _FALSE_WORDS:
+        return False
+    raise InputError("%s 应该是 True 或 False(也可写 是/否),现在是 %r" % (name, value))
+
+
+def clean_question(question):
+    if isinstance(question, (int, float)) and not isinstance(question, bool):
+        question = str(question)
+    if question is None or not isinstance(question, str):
+        raise InputError("问题(question)应该是文本,现在是 %s" % ("空值 None" if question is None else type(question).__name__))
+    if not question.strip():
+        raise InputError("问题(question)是空的:请填写要问智能体的内容")
+    return question
+
+
+def clean_str_dict(value, name):
+    """A dict of text -> text, e.g. custom_variables; accepts JSON text from ShadowBot."""
+    if _is_blank(value):
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise InputError('%s 应该是字典或 JSON 文本,例如 {"城市": "杭州"}' % name)
+    if not isinstance(value, dict):
+        raise InputError('%s 应该是字典,例如 {"城市": "杭州"},现在是 %s' % (name, type(value).__name__))
+    result = {}
+    for key, item in value.items():
+        if isinstance(item, (int, float)) and not isinstance(item, bool):
+            item = str(item)
+        if not isinstance(key, str) or not isinstance(item, str):
+            raise InputError("%s 的键和值都必须是文本:%r 的值是 %s,请先转成文本" % (name, key, type(item).__name__))
+        result[key] = item
+    return result
+
+
+def clean_json_dict(value, name):
+    """A dict of any JSON values (workflow parameters); accepts JSON text."""
+    if _is_blank(value):
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise InputError('%s 应该是字典或 JSON 文本,例如 {"input": "你好"}' % name)
+    if not isinstance(value, dict):
+        raise InputError('%s 应该是字典,例如 {"input": "你好"},现在是 %s' % (name, type(value).__name__))
+    return value
+
+
+def clean_file_list(files):
+    """files: a path, a file id, a list of them, or JSON text of a list."""
+    if _is_blank(files):
+        return []
+    if isinstance(files, str):
+        text = files.strip()
+        if text.startswith("["):
+            try:
+                files = json.loads(text)
+            except ValueError:
+                raise InputError('files 应该是文件路径列表,例如 ["C:/图片/a.png"]')
+        else:
+            files = [text]
+    if not isinstance(files, (list, tuple)):
+        raise InputError("files 应该是文件路径或文件路径列表,现在是 %s" % type(files).__name__)
+    cleaned = []
+    for item in files:
+        item = str(item).strip().strip('"')
+        if os.path.isfile(item):
+            cleaned.append(("path", item))
+        elif item.isdigit():
+            cleaned.append(("id", item))  # a file id from upload_file()
+        else:
+            raise InputError("找不到文件:%s(请检查路径,影刀里可用「选择文件」指令得到完整路径)" % item)
+    return cleaned
+
+
+def clean_workflow_id(workflow_id):
+    if _is_blank(workflow_id):
+        raise InputError("缺少工作流 ID(workflow_id):在扣子里打开工作流编辑页,网址里 workflow= 后面那串数字就是它")
+    text = str(workflow_id).strip()
+    from_url = re.search(r"workflow(?:_id)?=(\d+)", text)
+    if from_url:
+        return from_url.group(1)
+    if not re.match(r"^[0-9]+$", text):
+        raise InputError("workflow_id 应该是一串数字(现在是 %r):工作流编辑页网址里 workflow= 后面的数字" % text[:40])
+    return text
+
+
+class Settings(object):
+    """Resolved connection settings. Its repr never shows the token."""
+
+    def __init__(self, token=None, bot_id=None, base_url=None, user_id=None, require_bot=False):
+        self.token = clean_token(setting("token", token))
+        self.base_url = clean_base_url(setting("base_url", base_url))
+        self.bot_id = clean_bot_id(setting("bot_id", bot_id), required=require_bot)
+        self.user_id = clean_user_id(setting("user_id", user_id))
+
+    def __repr__(self):
+        return "Settings(base_url=%r, bot_id=%r, user_id=%r, token=<隐藏>)" % (self.base_url, self.bot_id, self.user_id)

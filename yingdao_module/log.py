@@ -1,0 +1,30 @@
+"""Where progress and warnings go.
+
+Inside ShadowBot `print` is xbot's print, which writes to the run log panel (the header
+imports it). The command line redirects log lines to stderr so stdout stays the answer.
+"""
+import sys
+
+_log_sink = None  # None: print(); else a callable taking one string
+
+
+def log(message):
+    """Write one line to the ShadowBot log panel, or wherever set_log_sink() points."""
+    if _log_sink is not None:
+        _log_sink(message)
+        return
+    try:
+        print(message)
+    except Exception:  # a closed or non-UTF-8 console must never break a paid call
+        pass
+
+
+def set_log_sink(sink):
+    """Send log lines to `sink(line)` instead of print; None restores print."""
+    global _log_sink
+    _log_sink = sink
+
+
+def log_to_stderr(message):
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
