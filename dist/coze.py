@@ -410,9 +410,9 @@ def clean_bool(value, name, default):
 def clean_question(question):
     if isinstance(question, (int, float)) and not isinstance(question, bool):
         question = str(question)
-    if question is None or not isinstance(question, str):
-        raise InputError("问题(question)应该是文本,现在是 %s" % ("空值 None" if question is None else type(question).__name__))
-    if not question.strip():
+    if question is not None and not isinstance(question, str):
+        raise InputError("问题(question)应该是文本,现在是 %s" % type(question).__name__)
+    if question is None or not question.strip():
         raise InputError("问题(question)是空的:请填写要问智能体的内容")
     return question
 
