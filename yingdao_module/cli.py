@@ -10,7 +10,7 @@ import sys
 
 from .config import setting
 from .errors import CozeError
-from .log import log, log_to_stderr, set_log_sink
+from .log import log, log_to_stderr, redact, set_log_sink
 
 DEMO_BOT_ID = "7000000000000000001"
 DEMO_NOTICE = ("【离线演示】没有配置扣子令牌,这个回答来自本机的扣子模拟器,不是真实的智能体。\n"
@@ -49,8 +49,14 @@ def run_ask(ns):
     return 0
 
 
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        # "unrecognized arguments: --tokn pat_..." must not print the token
+        argparse.ArgumentParser.error(self, redact(message))
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m yingdao_module",
+    parser = Parser(prog="python -m yingdao_module",
                                      description="在命令行里使用扣子(Coze)智能体;影刀里请粘贴 dist/coze.py。")
     commands = parser.add_subparsers(dest="command")
 

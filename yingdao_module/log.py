@@ -2,14 +2,24 @@
 
 Inside ShadowBot `print` is xbot's print, which writes to the run log panel (the header
 imports it). The command line redirects log lines to stderr so stdout stays the answer.
+Every line passes through redact(): a token pasted into the wrong field must not end up
+in a log that users share when they ask for help.
 """
+import re
 import sys
 
 _log_sink = None  # None: print(); else a callable taking one string
+_TOKEN_PATTERN = re.compile(r"\b((?:pat|sat|czs)_)[A-Za-z0-9_\-]{6,}")
+
+
+def redact(text):
+    """Mask anything shaped like a Coze token (pat_..., sat_..., czs_...)."""
+    return _TOKEN_PATTERN.sub(r"\1***", text)
 
 
 def log(message):
     """Write one line to the ShadowBot log panel, or wherever set_log_sink() points."""
+    message = redact(str(message))
     if _log_sink is not None:
         _log_sink(message)
         return

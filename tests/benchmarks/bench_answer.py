@@ -1,0 +1,167 @@
+"""Answer overhead, requests per answer, and cold import time, side by side in one run.
+
+Overhead = the caller's wall time for one answer minus the simulator's latency (the chat
+completes exactly `latency` seconds after the server creates it), so it is the time between
+the server finishing and the caller holding the answer, plus the request's own trip.
+Every approach asks against the same simulator, interleaved round by round, so machine
+noise hits them alike.
+"""
+import os
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+import json
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, ROOT)
+DIST = os.path.join(ROOT, "dist", "coze.py")
+
+from yingdao_module.simulator import Simulator  # noqa: E402
+
+BOT = "7000000000000000001"
+TOKEN = "pat_benchmark"
+USER = "bench_user"
+
+
+def load_dist():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("coze_bench", DIST)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.set_log_sink(lambda line: None)
+    return module
+
+
+def tutorial_ask(base_url, question):
+    """The tutorial users copy: non-stream, a fixed 2 s poll up to 30 times, then the message list."""
+    headers = {"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"}
+
+    def call(method, path, body=None):
+        data = json.dumps(body).encode("utf-8") if body is not None else None
+        req = urllib.request.Request(base_url + path, data=data, headers=headers, method=method)
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.loads(resp.read().decode("utf-8"))
+
+    created = call("POST", "/v3/chat", {"bot_id": BOT, "user_id": USER, "stream": False, "auto_save_history": True,
+                                        "additional_messages": [{"role": "user", "content": question,
+                                                                 "content_type": "text"}]})["data"]
+    query = "?conversation_id=%s&chat_id=%s" % (created["conversation_id"], created["id"])
+    for _ in range(30):
+        time.sleep(2)
+        if call("GET", "/v3/chat/retrieve" + query)["data"]["status"] == "completed":
+            break
+    messages = call("GET", "/v3/chat/message/list" + query)["data"]
+    return [m["content"] for m in messages if m["type"] == "answer"][0]
+
+
+def approaches(base_url):
+    coze = load_dist()
+    kw = dict(bot_id=BOT, token=TOKEN, base_url=base_url, user_id=USER)
+    found = {
+        "ours: ask, streaming": lambda q: coze.ask(q, **kw),
+        "ours: ask, polling (stream=False)": lambda q: coze.ask(q, stream=False, **kw),
+        "tutorial: fixed 2 s polling": lambda q: tutorial_ask(base_url, q),
+    }
+    try:
+        import cozepy
+        sdk = cozepy.Coze(auth=cozepy.TokenAuth(TOKEN), base_url=base_url)
+
+        def sdk_poll(q):
+            poll = sdk.chat.create_and_poll(bot_id=BOT, user_id=USER,
+                                            additional_messages=[cozepy.Message.build_user_question_text(q)])
+            return "".join(m.content for m in poll.messages if m.type == cozepy.MessageType.ANSWER)
+
+        def sdk_stream(q):
+            answer = ""
+            for event in sdk.chat.stream(bot_id=BOT, user_id=USER,
+                                         additional_messages=[cozepy.Message.build_user_question_text(q)]):
+                if event.event == cozepy.ChatEventType.CONVERSATION_MESSAGE_COMPLETED and \
+                        event.message.type == cozepy.MessageType.ANSWER:
+                    answer = event.message.content
+                if event.event == cozepy.ChatEventType.CONVERSATION_CHAT_COMPLETED:
+                    break
+            return answer
+
+        found["official SDK: create_and_poll"] = sdk_poll
+        found["official SDK: stream"] = sdk_stream
+    except ImportError:
+        pass
+    return found
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def answer_overhead(rounds=20, latency=1.0):
+    """{approach: {p50_ms, p95_ms, requests_per_answer}} measured interleaved."""
+    with Simulator(latency=latency) as sim:
+        funcs = approaches(sim.url)
+        timings = dict((name, []) for name in funcs)
+        requests = dict((name, 0) for name in funcs)
+        for round_no in range(rounds):
+            for name, func in funcs.items():
+                question = "第%d轮:%s" % (round_no, name)
+                before = sum(sim.stats()["requests"].values())
+                started = time.perf_counter()
+                answer = func(question)
+                elapsed = time.perf_counter() - started
+                after = sum(sim.stats()["requests"].values())
+                assert question in answer, (name, answer)
+                timings[name].append(max(0.0, elapsed - latency))
+                requests[name] += after - before - 1  # minus the stats request itself
+        return dict((name, {"p50_ms": 1000 * statistics.median(values),
+                            "p95_ms": 1000 * percentile(values, 0.95),
+                            "requests_per_answer": requests[name] / float(rounds)})
+                    for name, values in timings.items())
+
+
+def cold_import(repeats=7):
+    """Median seconds to import dist/coze.py and cozepy in fresh interpreters, interleaved."""
+    ours_code = ("import time,importlib.util as u;t=time.perf_counter();s=u.spec_from_file_location('coze',%r);"
+                 "m=u.module_from_spec(s);s.loader.exec_module(m);print(time.perf_counter()-t)" % DIST)
+    sdk_code = "import time;t=time.perf_counter();import cozepy;print(time.perf_counter()-t)"
+    ours, sdk = [], []
+    for _ in range(repeats):
+        ours.append(float(subprocess.check_output([sys.executable, "-c", ours_code], text=True)))
+        try:
+            sdk.append(float(subprocess.check_output([sys.executable, "-W", "ignore", "-c", sdk_code], text=True,
+                                                     stderr=subprocess.DEVNULL)))
+        except subprocess.CalledProcessError:
+            pass
+    result = {"ours_ms": 1000 * statistics.median(ours)}
+    if sdk:
+        result["sdk_ms"] = 1000 * statistics.median(sdk)
+        result["ratio"] = result["sdk_ms"] / result["ours_ms"]
+    return result
+
+
+def run(rounds=20):
+    return {"answer_overhead": answer_overhead(rounds), "cold_import": cold_import()}
+
+
+def markdown(figures):
+    lines = ["### 回答开销 / Answer overhead (simulator latency 1 s, %s)" % "interleaved rounds",
+             "", "| approach | overhead p50 | overhead p95 | requests per answer |", "|---|---|---|---|"]
+    overhead = figures["answer_overhead"]
+    for name, row in overhead.items():
+        lines.append("| %s | %.1f ms | %.1f ms | %.1f |" % (name, row["p50_ms"], row["p95_ms"], row["requests_per_answer"]))
+    ours = overhead.get("ours: ask, streaming", {}).get("p50_ms")
+    sdk = overhead.get("official SDK: create_and_poll", {}).get("p50_ms")
+    if ours and sdk:
+        lines += ["", "ours streaming vs official create_and_poll, p50: **%.0f× lower** overhead." % (sdk / max(ours, 0.001))]
+    cold = figures["cold_import"]
+    lines += ["", "### 冷启动导入 / Cold import", "", "| module | median |", "|---|---|",
+              "| dist/coze.py | %.1f ms |" % cold["ours_ms"]]
+    if "sdk_ms" in cold:
+        lines += ["| cozepy (official SDK) | %.1f ms |" % cold["sdk_ms"], "",
+                  "dist/coze.py imports **%.1f× faster** than cozepy." % cold["ratio"]]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown(run(int(sys.argv[1]) if len(sys.argv) > 1 else 20)))
