@@ -157,10 +157,16 @@ def main(argv):
     text = build_dist()
     if command == "check":
         with open(DIST, encoding="utf-8", newline="") as handle:
-            if handle.read() != text:
-                print("dist/coze.py 与源码不一致:请运行 python build.py 并提交结果")
-                return 1
-        print("dist/coze.py 与源码一致")
+            stale = [] if handle.read() == text else [DIST]
+        sys.path.insert(0, ROOT)
+        from flow_templates import check_templates
+        stale += check_templates(ROOT)
+        if stale:
+            print("这些文件与源码不一致,请运行 python build.py 并提交结果:")
+            for path in stale:
+                print("  " + os.path.relpath(path, ROOT))
+            return 1
+        print("dist/coze.py 和流程模板与源码一致")
         return 0
     changed = write_if_changed(DIST, text)
     print("%s dist/coze.py (%d 行)" % ("写入" if changed else "未变", text.count("\n")))

@@ -85,10 +85,10 @@ def test_no_entry_point_leaks_the_token(coze, sim, tmp_path, capfd):
             attempt(hay, "4015", lambda: coze.ask("你好", bot_id="7999", token="pat_the_right_one", base_url=strict.url))
         args = {"question": "你好", "token": CANARY, "bot_id": BOT, "base_url": sim.url}
         attempt(hay, "main", lambda: coze.main(args))
-        hay.add("main args", repr(args))
+        hay.add("main outputs", repr(dict((k, args.get(k)) for k in coze.CODE_FLOW_OUTPUTS)))
         args = {"question": "你好", "token": CANARY, "bot_id": "abc", "base_url": sim.url}
         attempt(hay, "main error", lambda: coze.main(args))
-        hay.add("main error args", repr(args))
+        hay.add("main error outputs", repr(dict((k, args.get(k)) for k in coze.CODE_FLOW_OUTPUTS)))
         client = coze.Client(token=CANARY, bot_id=BOT, base_url=sim.url)
         hay.add("reprs", repr(client) + repr(client.settings) + repr(client.transport) + str(vars(client)))
         hay.add("api cache", repr(coze._clients))

@@ -1,0 +1,100 @@
+"""The bad-input catalogue: what a user gets wrong, and the Chinese message they see.
+
+Each case is (entry point, what the user did, a function that makes the call given the
+module and a work folder, a phrase the message must contain). tests/test_bad_input.py
+asserts every case; tests/benchmarks/run.py lists them with their messages in
+docs/reliability.md.
+"""
+import os
+
+BOT = "7000000000000000001"
+TOKEN = "pat_badINPUTcatalogue1"
+
+
+def _question(function, **changes):
+    def call(coze, folder, url):
+        kw = dict(question="你好", bot_id=BOT, token=TOKEN, base_url=url)
+        kw.update(changes)
+        return getattr(coze, function)(**kw)
+    return call
+
+
+def _ask(**changes):
+    return _question("ask", **changes)
+
+
+def _chat(**changes):
+    return _question("chat", **changes)
+
+
+def _workflow(workflow_id="7400000000000000001", **changes):
+    def call(coze, folder, url):
+        kw = dict(token=TOKEN, base_url=url)
+        kw.update(changes)
+        return coze.run_workflow(workflow_id, **kw)
+    return call
+
+
+def _main(**args):
+    def call(coze, folder, url):
+        full = dict(question="你好", bot_id=BOT, token=TOKEN, base_url=url)
+        full.update(args)
+        coze.main(full)
+        if full["error"]:
+            raise coze.InputError(full["error"])  # main() reports instead of raising
+        return full["answer"]
+    return call
+
+
+def write(folder, name, text, encoding="utf-8"):
+    path = os.path.join(folder, name)
+    with open(path, "w", encoding=encoding, newline="") as handle:
+        handle.write(text)
+    return path
+
+
+def _batch(make_input, **changes):
+    def call(coze, folder, url):
+        kw = dict(bot_id=BOT, token=TOKEN, base_url=url)
+        kw.update(changes)
+        return coze.batch(make_input(folder), **kw)
+    return call
+
+
+def _csv(text, encoding="utf-8"):
+    return lambda folder: write(folder, "表.csv", text, encoding)
+
+
+def _empty_xlsx(folder):
+    import openpyxl
+    path = os.path.join(folder, "空表.xlsx")
+    openpyxl.Workbook().save(path)
+    return path
+
+
+CASES = [
+    ("ask", "问题为空", _ask(question=""), "问题(question)是空的"),
+    ("ask", "问题为 None", _ask(question=None), "问题(question)是空的"),
+    ("ask", "问题只有空白", _ask(question="  \n "), "问题(question)是空的"),
+    ("ask", "问题不是文本(列表)", _ask(question=["苹果"]), "应该是文本"),
+    ("ask", "令牌只有空白", _ask(token="   "), "缺少扣子令牌"),
+    ("ask", "令牌只粘了 Bearer", _ask(token="Bearer "), "令牌(token)是空的"),
+    ("ask", "令牌里混进中文", _ask(token="pat_令牌abc"), "非 ASCII"),
+    ("ask", "bot_id 有字母", _ask(bot_id="bot_abc"), "bot_id 应该是一串数字"),
+    ("ask", "bot_id 被 Excel 变成小数", _ask(bot_id=7.000000000000001e18), "丢失精度"),
+    ("ask", "timeout 为负数", _ask(timeout=-1), "大于 0"),
+    ("ask", "timeout 是文字", _ask(timeout="三分钟"), "timeout 应该是秒数"),
+    ("ask", "base_url 拼错主机", _ask(base_url="https://api.coze.cm"), "不是扣子的地址"),
+    ("ask", "base_url 填成网站首页", _ask(base_url="https://www.coze.cn"), "API 地址是 https://api.coze.cn"),
+    ("ask", "stream 填了无法识别的值", _ask(stream="也许"), "True 或 False"),
+    ("ask", "文件不存在", _ask(files=["C:/不存在/发票.png"]), "找不到文件"),
+    ("chat", "自定义变量的值是字典", _chat(custom_variables={"城市": {"名": "杭州"}}), "键和值都必须是文本"),
+    ("chat", "自定义变量的值是 None", _chat(custom_variables={"城市": None}), "键和值都必须是文本"),
+    ("chat", "自定义变量不是 JSON", _chat(custom_variables="城市=杭州"), "JSON"),
+    ("run_workflow", "workflow_id 为空", _workflow(""), "缺少工作流 ID"),
+    ("run_workflow", "workflow_id 不是数字", _workflow("我的工作流"), "workflow_id 应该是一串数字"),
+    ("run_workflow", "parameters 不是合法 JSON", _workflow(parameters="{input: 你好"), "parameters 应该是字典或 JSON"),
+    ("main(args)", "Code 流程没给问题", _main(question=""), "问题(question)是空的"),
+    ("main(args)", "Code 流程的 timeout 是文字", _main(timeout="很久"), "timeout 应该是秒数"),
+    ("main(args)", "Code 流程的 bot_id 有字母", _main(bot_id="abc"), "bot_id 应该是一串数字"),
+]
