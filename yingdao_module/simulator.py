@@ -160,8 +160,7 @@ class Simulator(object):
 
     def start(self):
         handler = type("Handler", (SimHandler,), {"sim": self})
-        self._server = ThreadingHTTPServer((self.host, self.port), handler)
-        self._server.daemon_threads = True
+        self._server = SimServer((self.host, self.port), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1})
         self._thread.daemon = True
         self._thread.start()
@@ -220,6 +219,11 @@ class Simulator(object):
         self.window.append(now)
         self.day_count += 1
         return None
+
+
+class SimServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 512  # a burst of hundreds of clients must queue, not be reset
 
 
 def envelope(data=None, code=0, msg=""):
