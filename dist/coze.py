@@ -1476,6 +1476,8 @@ def parse_shard(shard):
 def question_maker(header, prompt, question_column):
     """A function row -> question, checked against the columns before any call."""
     listing = "、".join(name for name in header if name)
+    if prompt and question_column:
+        raise InputError("prompt(提问模板)和 question_column(问题列)只能填一个")
     if prompt:
         missing = [name for name in PLACEHOLDER.findall(prompt) if name not in header]
         if missing:
