@@ -271,3 +271,15 @@ def test_official_sdk_polls_and_streams():
         assert finished and "SDK 流式" in answer
         result = coze.workflows.runs.create(workflow_id="7401", parameters={"k": "v"})
         assert json.loads(result.data) == {"output": {"k": "v"}}
+
+
+def test_a_client_hanging_up_prints_no_traceback(sim, capfd):
+    address = urlparse(sim.url)
+    for _ in range(3):
+        conn = socket.create_connection((address.hostname, address.port))
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # RST on close
+        conn.send(b"GET /_sim/st")
+        conn.close()
+    time.sleep(0.3)
+    assert "Traceback" not in capfd.readouterr().err
+    assert call(sim, "GET", "/_sim/stats")[0] == 200
