@@ -34,22 +34,19 @@ Standard library only; uses `requests` when it is importable. Python 3.7+.
 
 import re
 import sys
+import hashlib
 import json
 import os
 import platform
 import random
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import mimetypes
 import uuid
 import collections
 import codecs
 import csv
-import hashlib
-from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
 
 __version__ = "0.1.0"
 __all__ = ["ask", "chat", "new_conversation", "run_workflow", "upload_file", "batch", "merge", "main", "Client", "CozeError", "InputError", "APIError", "AuthError", "BotError", "QuotaError", "RateLimitError", "ServerError", "ChatFailedError", "NetworkError", "CozeTimeoutError"]
@@ -513,6 +510,11 @@ class Settings(object):
         self.bot_id = clean_bot_id(setting("bot_id", bot_id), required=require_bot)
         self.user_id = clean_user_id(setting("user_id", user_id))
 
+    def fingerprint(self):
+        """A key for caching clients with these settings; holds a hash, never the token."""
+        digest = hashlib.sha256(self.token.encode("utf-8")).hexdigest()
+        return (digest, self.base_url, self.bot_id, self.user_id)
+
     def __repr__(self):
         return "Settings(base_url=%r, bot_id=%r, user_id=%r, token=<隐藏>)" % (self.base_url, self.bot_id, self.user_id)
 
@@ -526,10 +528,18 @@ class Settings(object):
 # Transport adds the Coze envelope ({code, msg, data, detail.logid}) and retries with
 # exponential backoff and jitter for what is worth retrying.
 
-try:  # optional: a ShadowBot venv may not have it
-    import requests
-except Exception:
-    requests = None
+_requests_module = []  # filled on first use: importing requests costs ~100 ms, too much at import time
+
+
+def optional_requests():
+    """The `requests` module when importable (a ShadowBot venv may not have it), else None."""
+    if not _requests_module:
+        try:
+            import requests
+        except Exception:
+            requests = None
+        _requests_module.append(requests)
+    return _requests_module[0]
 
 USER_AGENT = "yingdao-coze/0.1"
 CONNECT_TIMEOUT = 10.0   # seconds to open a connection
@@ -598,7 +608,7 @@ class RequestsBackend(object):
     def _session(self):
         session = getattr(self._local, "session", None)
         if session is None:
-            session = self._local.session = requests.Session()
+            session = self._local.session = optional_requests().Session()
             session.trust_env = True
         return session
 
@@ -621,6 +631,8 @@ class UrllibBackend(object):
     name = "urllib"
 
     def send(self, method, url, headers, body, timeout, stream):
+        import urllib.error  # imported on first use: keeps importing the module fast
+        import urllib.request
         request = urllib.request.Request(url, data=body, headers=headers, method=method)
         try:
             resp = urllib.request.urlopen(request, timeout=timeout)
@@ -647,8 +659,8 @@ def network_error_for(exc):
 
 def choose_backend(name=None):
     """'requests' or 'urllib'; default: requests when importable (env COZE_HTTP_BACKEND overrides)."""
-    name = name or os.environ.get("COZE_HTTP_BACKEND") or ("requests" if requests is not None else "urllib")
-    if name == "requests" and requests is not None:
+    name = name or os.environ.get("COZE_HTTP_BACKEND") or "requests"
+    if name == "requests" and optional_requests() is not None:
         return RequestsBackend()
     return UrllibBackend()
 
@@ -954,7 +966,7 @@ class Client(object):
         self.settings = Settings(token=token, bot_id=bot_id, base_url=base_url, user_id=user_id)
         self.timeout = clean_timeout(timeout)
         self.transport = Transport(self.settings.base_url, self.settings.token, backend,
-                                   **({} if max_retries is None else {"max_retries": max_retries}))
+                                   MAX_RETRIES if max_retries is None else max_retries)
 
     def __repr__(self):
         return "Client(base_url=%r, bot_id=%r, token=<隐藏>)" % (self.settings.base_url, self.settings.bot_id)
@@ -1672,6 +1684,7 @@ class BatchRun(object):
     def ask_all(self, todo, started):
         """Keep `concurrency` rows in flight (a bounded window, so 100,000 rows cost no memory),
         saving the table every SAVE_EVERY seconds and logging progress."""
+        from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout  # on first use: fast import
         window = collections.deque()
         last_save = last_progress = time.monotonic()
         next_share, finished = 0.05, 0
@@ -1830,10 +1843,8 @@ _clients_lock = threading.Lock()
 def client_for(token=None, bot_id=None, base_url=None, user_id=None):
     """A cached Client for these settings (the cache key holds a hash, never the token)."""
     client = Client(token=token, bot_id=bot_id, base_url=base_url, user_id=user_id)
-    key = (hashlib.sha256(client.transport._token.encode("utf-8")).hexdigest(),
-           client.settings.base_url, client.settings.bot_id, client.settings.user_id)
     with _clients_lock:
-        return _clients.setdefault(key, client)
+        return _clients.setdefault(client.settings.fingerprint(), client)
 
 
 def ask(question, bot_id=None, token=None, base_url=None, user_id=None, conversation_id=None,

@@ -74,7 +74,13 @@ def test_dist_exports_the_public_api():
 def test_dist_works_without_requests(monkeypatch):
     monkeypatch.setitem(sys.modules, "requests", None)  # import requests -> ImportError
     coze = load_dist("coze_without_requests")
-    assert coze.requests is None and coze.choose_backend().name == "urllib"
+    assert coze.optional_requests() is None and coze.choose_backend().name == "urllib"
+
+
+def test_dist_import_does_not_import_requests():
+    code = ("import sys,importlib.util as u;s=u.spec_from_file_location('coze',%r);m=u.module_from_spec(s);"
+            "s.loader.exec_module(m);print('requests' in sys.modules)" % DIST)
+    assert subprocess.check_output([sys.executable, "-c", code], text=True).strip() == "False"
 
 
 def test_dist_import_is_fast_and_does_nothing():

@@ -5,7 +5,6 @@ default), reuses a Client for the same settings (so a loop keeps its connection 
 and does one thing. Parameters typed into 调用模块 arrive as text: "180", "false" and JSON
 text are all understood.
 """
-import hashlib
 import threading
 
 from .client import Client
@@ -18,10 +17,8 @@ _clients_lock = threading.Lock()
 def client_for(token=None, bot_id=None, base_url=None, user_id=None):
     """A cached Client for these settings (the cache key holds a hash, never the token)."""
     client = Client(token=token, bot_id=bot_id, base_url=base_url, user_id=user_id)
-    key = (hashlib.sha256(client.transport._token.encode("utf-8")).hexdigest(),
-           client.settings.base_url, client.settings.bot_id, client.settings.user_id)
     with _clients_lock:
-        return _clients.setdefault(key, client)
+        return _clients.setdefault(client.settings.fingerprint(), client)
 
 
 def ask(question, bot_id=None, token=None, base_url=None, user_id=None, conversation_id=None,

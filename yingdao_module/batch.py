@@ -15,7 +15,6 @@ import os
 import re
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
 
 from .client import Client
 from .config import clean_bool, clean_timeout
@@ -256,6 +255,7 @@ class BatchRun(object):
     def ask_all(self, todo, started):
         """Keep `concurrency` rows in flight (a bounded window, so 100,000 rows cost no memory),
         saving the table every SAVE_EVERY seconds and logging progress."""
+        from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout  # on first use: fast import
         window = collections.deque()
         last_save = last_progress = time.monotonic()
         next_share, finished = 0.05, 0

@@ -13,7 +13,7 @@ from .config import (Settings, clean_bool, clean_bot_id, clean_file_list, clean_
 from .errors import (APIError, CozeError, CozeTimeoutError, NetworkError, error_for_code)
 from .files import message_with_files, upload
 from .sse import iter_sse_events, sse_json
-from .transport import Transport, envelope_of, with_retries
+from .transport import MAX_RETRIES, Transport, envelope_of, with_retries
 
 POLL_FIRST = 0.1    # first status check after creating a non-stream chat (seconds)
 POLL_GROWTH = 1.5   # each later check waits this much longer ...
@@ -124,7 +124,7 @@ class Client(object):
         self.settings = Settings(token=token, bot_id=bot_id, base_url=base_url, user_id=user_id)
         self.timeout = clean_timeout(timeout)
         self.transport = Transport(self.settings.base_url, self.settings.token, backend,
-                                   **({} if max_retries is None else {"max_retries": max_retries}))
+                                   MAX_RETRIES if max_retries is None else max_retries)
 
     def __repr__(self):
         return "Client(base_url=%r, bot_id=%r, token=<隐藏>)" % (self.settings.base_url, self.settings.bot_id)

@@ -6,6 +6,7 @@ coze_user_id) → environment (COZE_API_TOKEN, COZE_BOT_ID, COZE_API_BASE, COZE_
 default. Values typed into ShadowBot's 调用模块 block arrive as text, so every coercion
 here accepts text ("180", "false", '{"k": "v"}') as well as real Python values.
 """
+import hashlib
 import json
 import os
 import platform
@@ -267,6 +268,11 @@ class Settings(object):
         self.base_url = clean_base_url(setting("base_url", base_url))
         self.bot_id = clean_bot_id(setting("bot_id", bot_id), required=require_bot)
         self.user_id = clean_user_id(setting("user_id", user_id))
+
+    def fingerprint(self):
+        """A key for caching clients with these settings; holds a hash, never the token."""
+        digest = hashlib.sha256(self.token.encode("utf-8")).hexdigest()
+        return (digest, self.base_url, self.bot_id, self.user_id)
 
     def __repr__(self):
         return "Settings(base_url=%r, bot_id=%r, user_id=%r, token=<隐藏>)" % (self.base_url, self.bot_id, self.user_id)

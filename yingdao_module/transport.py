@@ -10,17 +10,23 @@ import os
 import random
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 
 from .errors import CozeError, NetworkError, error_for_code, error_for_http_status
 from .log import log
 
-try:  # optional: a ShadowBot venv may not have it
-    import requests
-except Exception:
-    requests = None
+_requests_module = []  # filled on first use: importing requests costs ~100 ms, too much at import time
+
+
+def optional_requests():
+    """The `requests` module when importable (a ShadowBot venv may not have it), else None."""
+    if not _requests_module:
+        try:
+            import requests
+        except Exception:
+            requests = None
+        _requests_module.append(requests)
+    return _requests_module[0]
 
 USER_AGENT = "yingdao-coze/0.1"
 CONNECT_TIMEOUT = 10.0   # seconds to open a connection
@@ -89,7 +95,7 @@ class RequestsBackend(object):
     def _session(self):
         session = getattr(self._local, "session", None)
         if session is None:
-            session = self._local.session = requests.Session()
+            session = self._local.session = optional_requests().Session()
             session.trust_env = True
         return session
 
@@ -112,6 +118,8 @@ class UrllibBackend(object):
     name = "urllib"
 
     def send(self, method, url, headers, body, timeout, stream):
+        import urllib.error  # imported on first use: keeps importing the module fast
+        import urllib.request
         request = urllib.request.Request(url, data=body, headers=headers, method=method)
         try:
             resp = urllib.request.urlopen(request, timeout=timeout)
@@ -138,8 +146,8 @@ def network_error_for(exc):
 
 def choose_backend(name=None):
     """'requests' or 'urllib'; default: requests when importable (env COZE_HTTP_BACKEND overrides)."""
-    name = name or os.environ.get("COZE_HTTP_BACKEND") or ("requests" if requests is not None else "urllib")
-    if name == "requests" and requests is not None:
+    name = name or os.environ.get("COZE_HTTP_BACKEND") or "requests"
+    if name == "requests" and optional_requests() is not None:
         return RequestsBackend()
     return UrllibBackend()
 

@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.request
 import json
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -113,7 +114,7 @@ def answer_overhead(rounds=20, latency=1.0):
                 after = sum(sim.stats()["requests"].values())
                 assert question in answer, (name, answer)
                 timings[name].append(max(0.0, elapsed - latency))
-                requests[name] += after - before - 1  # minus the stats request itself
+                requests[name] += after - before  # /_sim/stats itself is not counted
         return dict((name, {"p50_ms": 1000 * statistics.median(values),
                             "p95_ms": 1000 * percentile(values, 0.95),
                             "requests_per_answer": requests[name] / float(rounds)})
@@ -121,19 +122,29 @@ def answer_overhead(rounds=20, latency=1.0):
 
 
 def cold_import(repeats=7):
-    """Median seconds to import dist/coze.py and cozepy in fresh interpreters, interleaved."""
-    ours_code = ("import time,importlib.util as u;t=time.perf_counter();s=u.spec_from_file_location('coze',%r);"
-                 "m=u.module_from_spec(s);s.loader.exec_module(m);print(time.perf_counter()-t)" % DIST)
-    sdk_code = "import time;t=time.perf_counter();import cozepy;print(time.perf_counter()-t)"
-    ours, sdk = [], []
+    """Median seconds to import dist/coze.py and cozepy in fresh interpreters, interleaved.
+    Both from cached bytecode (as on a user's second run and for any installed package);
+    ours is also timed compiling from source, as on the very first run after pasting."""
+    import shutil
+    folder = tempfile.mkdtemp(prefix="coze_import_")
+    shutil.copy(DIST, os.path.join(folder, "coze.py"))
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    timer = "import time,sys;sys.path.insert(0,%r);t=time.perf_counter();import %s;print(time.perf_counter()-t)"
+    ours_code, sdk_code = timer % (folder, "coze"), timer % (folder, "cozepy")
+    subprocess.check_output([sys.executable, "-c", ours_code], env=env)  # writes __pycache__
+    first, ours, sdk = [], [], []
     for _ in range(repeats):
-        ours.append(float(subprocess.check_output([sys.executable, "-c", ours_code], text=True)))
+        shutil.rmtree(os.path.join(folder, "__pycache__"), ignore_errors=True)
+        first.append(float(subprocess.check_output([sys.executable, "-B", "-c", ours_code], env=env, text=True)))
+        subprocess.check_output([sys.executable, "-c", ours_code], env=env)
+        ours.append(float(subprocess.check_output([sys.executable, "-c", ours_code], env=env, text=True)))
         try:
-            sdk.append(float(subprocess.check_output([sys.executable, "-W", "ignore", "-c", sdk_code], text=True,
-                                                     stderr=subprocess.DEVNULL)))
+            sdk.append(float(subprocess.check_output([sys.executable, "-W", "ignore", "-c", sdk_code], env=env,
+                                                     text=True, stderr=subprocess.DEVNULL)))
         except subprocess.CalledProcessError:
             pass
-    result = {"ours_ms": 1000 * statistics.median(ours)}
+    result = {"ours_ms": 1000 * statistics.median(ours), "ours_first_ms": 1000 * statistics.median(first)}
     if sdk:
         result["sdk_ms"] = 1000 * statistics.median(sdk)
         result["ratio"] = result["sdk_ms"] / result["ours_ms"]
@@ -141,25 +152,36 @@ def cold_import(repeats=7):
 
 
 def run(rounds=20):
-    return {"answer_overhead": answer_overhead(rounds), "cold_import": cold_import()}
+    # 1 s is the issue's setting, and also the official SDK's best case: its fixed 1 s poll lands
+    # right after a 1 s chat. 1.5 s shows the common case of a chat that does not end on a poll.
+    return {"answer_overhead": answer_overhead(rounds), "answer_overhead_1_5": answer_overhead(max(5, rounds // 2), 1.5),
+            "cold_import": cold_import()}
 
 
-def markdown(figures):
-    lines = ["### 回答开销 / Answer overhead (simulator latency 1 s, %s)" % "interleaved rounds",
-             "", "| approach | overhead p50 | overhead p95 | requests per answer |", "|---|---|---|---|"]
-    overhead = figures["answer_overhead"]
+def overhead_table(title, overhead):
+    lines = ["### %s" % title, "", "| approach | overhead p50 | overhead p95 | requests per answer |", "|---|---|---|---|"]
     for name, row in overhead.items():
         lines.append("| %s | %.1f ms | %.1f ms | %.1f |" % (name, row["p50_ms"], row["p95_ms"], row["requests_per_answer"]))
     ours = overhead.get("ours: ask, streaming", {}).get("p50_ms")
     sdk = overhead.get("official SDK: create_and_poll", {}).get("p50_ms")
     if ours and sdk:
         lines += ["", "ours streaming vs official create_and_poll, p50: **%.0f× lower** overhead." % (sdk / max(ours, 0.001))]
+    return lines
+
+
+def markdown(figures):
+    lines = overhead_table("回答开销 / Answer overhead (simulator latency 1 s, interleaved rounds)",
+                           figures["answer_overhead"])
+    if "answer_overhead_1_5" in figures:
+        lines += [""] + overhead_table("回答开销 / Answer overhead (latency 1.5 s: a chat that does not end on a poll)",
+                                       figures["answer_overhead_1_5"])
     cold = figures["cold_import"]
-    lines += ["", "### 冷启动导入 / Cold import", "", "| module | median |", "|---|---|",
-              "| dist/coze.py | %.1f ms |" % cold["ours_ms"]]
+    lines += ["", "### 冷启动导入 / Cold import (fresh interpreter, median)", "", "| module | median |", "|---|---|",
+              "| dist/coze.py (cached bytecode) | %.1f ms |" % cold["ours_ms"],
+              "| dist/coze.py (first run, compiling from source) | %.1f ms |" % cold["ours_first_ms"]]
     if "sdk_ms" in cold:
         lines += ["| cozepy (official SDK) | %.1f ms |" % cold["sdk_ms"], "",
-                  "dist/coze.py imports **%.1f× faster** than cozepy." % cold["ratio"]]
+                  "dist/coze.py imports **%.1f× faster** than cozepy (both from cached bytecode)." % cold["ratio"]]
     return "\n".join(lines)
 
 
