@@ -186,39 +186,32 @@ def clean_question(question):
     return question
 
 
-def clean_str_dict(value, name):
-    """A dict of text -> text, e.g. custom_variables; accepts JSON text from ShadowBot."""
-    if _is_blank(value):
-        return None
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            raise InputError('%s 应该是字典或 JSON 文本,例如 {"城市": "杭州"}' % name)
-    if not isinstance(value, dict):
-        raise InputError('%s 应该是字典,例如 {"城市": "杭州"},现在是 %s' % (name, type(value).__name__))
-    result = {}
-    for key, item in value.items():
-        if isinstance(item, (int, float)) and not isinstance(item, bool):
-            item = str(item)
-        if not isinstance(key, str) or not isinstance(item, str):
-            raise InputError("%s 的键和值都必须是文本:%r 的值是 %s,请先转成文本" % (name, key, type(item).__name__))
-        result[key] = item
-    return result
-
-
-def clean_json_dict(value, name):
-    """A dict of any JSON values (workflow parameters); accepts JSON text."""
+def clean_json_dict(value, name, example='{"input": "你好"}'):
+    """A dict of any JSON values (workflow parameters); accepts JSON text from ShadowBot."""
     if _is_blank(value):
         return {}
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except ValueError:
-            raise InputError('%s 应该是字典或 JSON 文本,例如 {"input": "你好"}' % name)
+            raise InputError("%s 应该是字典或 JSON 文本,例如 %s" % (name, example))
     if not isinstance(value, dict):
-        raise InputError('%s 应该是字典,例如 {"input": "你好"},现在是 %s' % (name, type(value).__name__))
+        raise InputError("%s 应该是字典,例如 %s,现在是 %s" % (name, example, type(value).__name__))
     return value
+
+
+def clean_str_dict(value, name):
+    """A dict of text -> text, e.g. custom_variables; numbers become text, nothing else does."""
+    if _is_blank(value):
+        return None
+    result = {}
+    for key, item in clean_json_dict(value, name, '{"城市": "杭州"}').items():
+        if isinstance(item, (int, float)) and not isinstance(item, bool):
+            item = str(item)
+        if not isinstance(key, str) or not isinstance(item, str):
+            raise InputError("%s 的键和值都必须是文本:%r 的值是 %s,请先转成文本" % (name, key, type(item).__name__))
+        result[key] = item
+    return result
 
 
 def clean_file_list(files):
