@@ -1,0 +1,56 @@
+"""`python -m yingdao_module serve`: the simulator as a standalone server.
+
+The URL goes to stdout first (scripts read it); mistakes in the options get one Chinese
+line on stderr and exit code 2, never a traceback.
+"""
+import signal
+import sys
+import threading
+
+from .service import Simulator
+
+
+def add_serve_arguments(parser):
+    parser.add_argument("--host", default="127.0.0.1", help="监听地址(默认 127.0.0.1,只有本机能连)")
+    parser.add_argument("--port", type=int, default=0, help="端口;0 表示任选一个空闲端口(默认)")
+    parser.add_argument("--latency", type=float, default=0.5, help="对话从创建到回答完成的秒数(默认 0.5)")
+    parser.add_argument("--token", help="只接受这个令牌(默认接受任何非空令牌)")
+    parser.add_argument("--qps", type=float, help="每秒最多几次提问/工作流运行,超过返回 4020")
+    parser.add_argument("--qpm", type=float, help="每分钟最多几次,超过返回 4020")
+    parser.add_argument("--qpd", type=float, help="每天最多几次,超过返回 4008")
+    parser.add_argument("--quota", type=int, help="免费额度:第 N 次之后的对话以 4028 失败")
+    parser.add_argument("--unpublished", action="append", default=[],
+                        help="这个 bot_id 视为未发布为 API(返回 4015),可重复")
+    parser.add_argument("--max-prompt-chars", type=int, default=100000, help="问题最长字数,超过返回 4010")
+    parser.add_argument("--fault", action="append", default=[],
+                        help="按比例注入故障 KIND:比例,可重复,例如 http500:0.1、cut:0.2、slow:2:0.1;"
+                             "KIND 可为 http500 http502 http429 reset malformed cut 4009 4020 5000 fail stuck slow")
+    parser.add_argument("--seed", type=int, default=0, help="故障随机数种子(同一种子同样的故障序列)")
+    parser.add_argument("--stuck-cap", type=float, default=30.0, help="stuck 故障的对话多少秒后失败(默认 30)")
+
+
+def simulator_from(ns):
+    """A Simulator configured from parsed `serve` options (ValueError on a bad fault)."""
+    return Simulator(latency=ns.latency, token=ns.token, qps=ns.qps, qpm=ns.qpm, qpd=ns.qpd, quota=ns.quota,
+                     unpublished=ns.unpublished, max_prompt_chars=ns.max_prompt_chars, faults=ns.fault,
+                     seed=ns.seed, stuck_cap=ns.stuck_cap, host=ns.host, port=ns.port)
+
+
+def run_serve(ns):
+    try:
+        sim = simulator_from(ns).start()
+    except ValueError as err:
+        sys.stderr.write("模拟器参数错误:%s\n" % err)
+        return 2
+    except OSError as err:
+        sys.stderr.write("模拟器无法监听 %s:%s(%s):端口可能已被占用,换一个 --port,或用 --port 0 自动选择\n"
+                         % (ns.host, ns.port, err.strerror or type(err).__name__))
+        return 2
+    print(sim.url, flush=True)
+    stopped = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopped.set())
+    while not stopped.wait(0.2):
+        pass
+    sim.stop()
+    return 0

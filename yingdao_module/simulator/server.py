@@ -1,0 +1,196 @@
+"""The simulator's HTTP side: one handler class made of the service mixins.
+
+A request goes through the same gates as on the real service, in order: body size,
+the simulator's own /_sim/ endpoints, faults, authentication, the JSON body, rate limits,
+then the route. Every response carries an `x-tt-logid` header, every JSON answer the
+`{code, msg, data, detail.logid}` envelope.
+"""
+import json
+import socket
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+from .chat import ChatRoutes
+from .faults import play_transport_fault, slow_seconds
+from .files import FileRoutes
+from .workflows import WorkflowRoutes
+
+SERVICES = (ChatRoutes, FileRoutes, WorkflowRoutes)
+RATED_PATHS = ("/v3/chat", "/v1/workflow/run", "/v1/workflow/stream_run")
+RAW_BODY_PATHS = ("/v1/files/upload",)  # multipart, not JSON
+
+
+def envelope(data=None, code=0, msg=""):
+    return {"code": code, "msg": msg, "data": data, "detail": {"logid": uuid.uuid4().hex}}
+
+
+class SimServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 512  # a burst of hundreds of clients must queue, not be reset
+
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], (ConnectionError, socket.timeout)):
+            return  # a client that hung up (a reset test, a killed batch) is no error of ours
+        ThreadingHTTPServer.handle_error(self, request, client_address)
+
+
+class Rejected(Exception):
+    """A gate refused the request; the response has been sent."""
+
+
+class SimHandler(ChatRoutes, FileRoutes, WorkflowRoutes, BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    sim = None  # set per server
+    routes = {}  # (method or "ANY", path) -> handler method, collected from SERVICES below
+
+    def log_message(self, *args):  # quiet: tests and the demo read stdout
+        pass
+
+    def do_GET(self):
+        self.handle_request("GET")
+
+    def do_POST(self):
+        self.handle_request("POST")
+
+    # -- responses ------------------------------------------------------------------------------
+    def send_json(self, payload, status=200, headers=None, raw=None):
+        body = raw if raw is not None else json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("x-tt-logid", self.logid)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def ok(self, data, **extra):
+        payload = envelope(data)
+        payload.update(extra)
+        self.send_json(payload)
+
+    def error(self, code, msg, status=200):
+        self.send_json(envelope(None, code, msg), status)
+
+    def reject(self, code, msg, status=200):
+        self.error(code, msg, status)
+        raise Rejected()
+
+    # -- server-sent events ----------------------------------------------------------------------
+    def start_stream(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("x-tt-logid", self.logid)
+        self.end_headers()
+
+    def send_event(self, name, data, plain_id=None):
+        """One event in one chunk; chat streams use `event:`/`data:` (no space), workflow
+        streams `id: `/`event: `/`data: ` lines, as the real service does."""
+        payload = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
+        if plain_id is None:
+            text = "event:%s\ndata:%s\n\n" % (name, payload)
+        else:
+            text = "id: %s\nevent: %s\ndata: %s\n\n" % (plain_id, name, payload)
+        chunk = text.encode("utf-8")
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        self.wfile.flush()
+
+    def end_stream(self):
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    # -- the gates ----------------------------------------------------------------------------------
+    def handle_request(self, method):
+        self.logid = uuid.uuid4().hex
+        url = urlparse(self.path)
+        path, query = url.path, dict((k, v[0]) for k, v in parse_qs(url.query).items())
+        try:
+            raw = self.read_body()
+            if path.startswith("/_sim/"):
+                return self.control(method, path)
+            fault = self.play_fault(path)
+            self.authenticate()
+            body = self.json_body(path, raw)
+            if path in RATED_PATHS:
+                self.check_rate()
+            route = self.routes.get((method, path)) or self.routes.get(("ANY", path))
+            if route is None:
+                self.reject(4200, "no such API: %s %s" % (method, path), 404)
+            route(self, query, body, raw, fault)
+        except Rejected:
+            pass
+
+    def read_body(self):
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > self.sim.max_body_bytes:
+            self.close_connection = True  # the body was not read: the connection cannot be reused
+            self.reject(4000, "request body too large", 413)
+        return self.rfile.read(length) if length else b""
+
+    def control(self, method, path):
+        if path == "/_sim/stats":
+            return self.send_json(self.sim.stats())
+        if path == "/_sim/reset" and method == "POST":
+            self.sim.reset()
+            return self.send_json(envelope({}))
+        self.reject(4200, "not found", 404)
+
+    def play_fault(self, path):
+        """The request's fault after transport faults were played; chat faults are returned."""
+        with self.sim.lock:
+            fault = self.sim.count_request(path, path == "/v3/chat")
+        if fault and fault.startswith("slow"):
+            time.sleep(slow_seconds(fault))
+            return None
+        if fault and play_transport_fault(self, fault):
+            raise Rejected()
+        return fault
+
+    def authenticate(self):
+        auth = self.headers.get("Authorization", "")
+        given = auth[7:].strip() if auth.startswith("Bearer ") else ""
+        if not given or (self.sim.token is not None and given != self.sim.token):
+            self.reject(4100, "authentication is invalid", 401)
+
+    def json_body(self, path, raw):
+        if not raw or path in RAW_BODY_PATHS:
+            return {}
+        if "json" not in (self.headers.get("Content-Type") or ""):
+            self.reject(4000, "Content-Type must be application/json")
+        try:
+            body = json.loads(raw.decode("utf-8"))
+        except ValueError:
+            self.reject(4000, "invalid JSON body")
+        if not isinstance(body, dict):
+            self.reject(4000, "body must be a JSON object")
+        return body
+
+    def check_rate(self):
+        with self.sim.lock:
+            limited = self.sim.rate_limited()
+            if limited:
+                self.sim.counters["rate_limited"] += 1
+        if limited:
+            self.reject(limited, "rate limit exceeded" if limited == 4020 else "daily limit reached")
+
+
+for _service in SERVICES:
+    SimHandler.routes.update((key, getattr(_service, name)) for key, name in _service.ROUTES.items())
+
+
+def serve(sim):
+    """Start serving `sim` on a background thread; returns (server, thread)."""
+    handler = type("Handler", (SimHandler,), {"sim": sim})
+    server = SimServer((sim.host, sim.port), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1})
+    thread.daemon = True
+    thread.start()
+    return server, thread
