@@ -30,7 +30,9 @@ DIST_MODULES = [
     ("ratelimit", "Rate limits"),
     ("tables", "Spreadsheets (CSV / xlsx)"),
     ("journal", "Batch journal"),
+    ("batch_options", "Batch options"),
     ("batch", "Batch engine"),
+    ("merge", "Merging shard outputs"),
     ("api", "Module-level shortcuts (调用模块)"),
     ("shadowbot", "ShadowBot Code flow: main(args)"),
 ]

@@ -47,6 +47,7 @@ import uuid
 import collections
 import codecs
 import csv
+import ast
 
 __version__ = "0.1.0"
 __all__ = ["ask", "chat", "new_conversation", "run_workflow", "upload_file", "batch", "merge", "main", "Client", "CozeError", "InputError", "APIError", "AuthError", "BotError", "QuotaError", "RateLimitError", "ServerError", "ChatFailedError", "NetworkError", "CozeTimeoutError"]
@@ -1434,6 +1435,95 @@ class Journal(object):
                 self._handle = None
 
 ###############################################################################
+# Batch options                               (yingdao_module/batch_options.py)
+###############################################################################
+# Batch options: every batch() parameter, checked once before a table is read or a call paid for.
+#
+# Values typed into ShadowBot's 调用模块 arrive as text ("2", "否", ""), the command line
+# gives None for what was not typed: both are cleaned here, so the engine sees clean values.
+
+# name -> default, in the order of batch()'s keyword parameters
+BATCH_DEFAULTS = (
+    ("prompt", None), ("question_column", None), ("output_path", None), ("sheet", None),
+    ("answer_column", "回答"), ("bot_id", None), ("token", None), ("base_url", None),
+    ("concurrency", 2), ("qps", None), ("qpm", None), ("qpd", None), ("max_rows", None),
+    ("max_tokens", None), ("retry_failed", False), ("shard", None), ("json_columns", False),
+    ("dedupe", False), ("timeout", 180), ("restart", False), ("wait", False),
+)
+BATCH_OPTION_NAMES = tuple(name for name, _ in BATCH_DEFAULTS)
+
+
+def clean_count(value, name, allow_float=False):
+    """A positive whole number (or any positive number), or None when blank."""
+    if value is None or value == "" or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = float(value) if allow_float else int(str(value).strip())
+    except (TypeError, ValueError):
+        raise InputError("%s 应该是%s,现在是 %r" % (name, "数字" if allow_float else "整数", value))
+    if number <= 0:
+        raise InputError("%s 应该大于 0,现在是 %r" % (name, value))
+    return number
+
+
+def parse_shard(shard):
+    """'K/N' -> (K, N), 1-based; None when not sharding."""
+    if shard is None or str(shard).strip() == "":
+        return None
+    match = re.match(r"^\s*(\d+)\s*/\s*(\d+)\s*$", str(shard))
+    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
+        raise InputError("shard 应该写成「第几份/共几份」,例如 1/3、2/3、3/3(从 1 开始,不能超过总份数),现在是 %r" % (shard,))
+    return int(match.group(1)), int(match.group(2))
+
+
+def default_output(input_path, shard):
+    stem, ext = os.path.splitext(input_path)
+    suffix = ".shard%dof%d" % shard if shard else ""
+    return "%s_coze%s%s" % (stem, suffix, ext if ext.lower() in (".xlsx", ".csv") else ".csv")
+
+
+def _option_text(value):
+    value = "" if value is None else str(value).strip()
+    return value or None
+
+
+class BatchOptions(object):
+    """The cleaned options of one batch run (see batch() for what each one means)."""
+
+    def __init__(self, input_path, **values):
+        unknown = sorted(set(values) - set(BATCH_OPTION_NAMES))
+        if unknown:
+            raise InputError("batch 没有参数 %s。可用的参数:%s" % ("、".join(unknown), "、".join(BATCH_OPTION_NAMES)))
+        given = dict(BATCH_DEFAULTS)
+        given.update((name, value) for name, value in values.items() if value is not None and value != "")
+        self.input_path = os.path.abspath(str(input_path or "").strip().strip('"'))
+        self.prompt, self.question_column = _option_text(given["prompt"]), _option_text(given["question_column"])
+        self.sheet, self.answer_column = _option_text(given["sheet"]), _option_text(given["answer_column"]) or "回答"
+        self.bot_id, self.token, self.base_url = given["bot_id"], given["token"], given["base_url"]
+        self.concurrency = clean_count(given["concurrency"], "concurrency") or 2
+        self.qps = clean_count(given["qps"], "qps", allow_float=True)
+        self.qpm = clean_count(given["qpm"], "qpm", allow_float=True)
+        self.qpd = clean_count(given["qpd"], "qpd")
+        self.max_rows = clean_count(given["max_rows"], "max_rows")
+        self.max_tokens = clean_count(given["max_tokens"], "max_tokens")
+        self.shard = parse_shard(given["shard"])
+        self.timeout = clean_timeout(given["timeout"])
+        for name in ("retry_failed", "json_columns", "dedupe", "restart", "wait"):
+            setattr(self, name, clean_bool(given[name], name, False))
+        output = _option_text(given["output_path"])
+        self.output_path = os.path.abspath(output.strip('"')) if output else default_output(self.input_path, self.shard)
+        if self.output_path == self.input_path:
+            raise InputError("输出文件不能和输入文件相同:输入表格不会被修改,请换一个 output_path")
+
+    @property
+    def journal_path(self):
+        return self.output_path + ".journal.jsonl"
+
+    @property
+    def shard_text(self):
+        return "%d/%d" % self.shard if self.shard else ""
+
+###############################################################################
 # Batch engine                                        (yingdao_module/batch.py)
 ###############################################################################
 # Batch: push every row of a spreadsheet through a bot, fast, resumable, nothing lost.
@@ -1443,7 +1533,7 @@ class Journal(object):
 # Every finished row goes to the journal (fsynced) before anything else; the output table is
 # rewritten from the journal every 30 s and at the end. Running the same call again skips
 # finished rows. Fatal errors (token, bot, quota, daily limit) stop the run at once, save
-# everything and say how to continue. shard="K/N" lets N robots split one workbook; merge()
+# everything and say how to continue. shard="K/N" lets N robots split one workbook; merge.py
 # joins their outputs in the original row order.
 
 STATUS_OK, STATUS_FAILED, STATUS_SKIPPED = "成功", "失败", "跳过"
@@ -1454,29 +1544,7 @@ PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 JSON_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.S)
 
 
-# ---- parameters (they arrive as text from ShadowBot's 调用模块) ---------------------------
-
-def _count(value, name, minimum=1, allow_float=False):
-    if value is None or value == "":
-        return None
-    try:
-        number = float(value) if allow_float else int(str(value).strip())
-    except (TypeError, ValueError):
-        raise InputError("%s 应该是%s,现在是 %r" % (name, "数字" if allow_float else "整数", value))
-    if number < minimum or (allow_float and number <= 0):
-        raise InputError("%s 应该大于 0,现在是 %r" % (name, value))
-    return number
-
-
-def parse_shard(shard):
-    """'K/N' -> (K, N), 1-based; None when not sharding."""
-    if shard is None or shard == "":
-        return None
-    match = re.match(r"^\s*(\d+)\s*/\s*(\d+)\s*$", str(shard))
-    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
-        raise InputError("shard 应该写成「第几份/共几份」,例如 1/3、2/3、3/3(从 1 开始,不能超过总份数),现在是 %r" % (shard,))
-    return int(match.group(1)), int(match.group(2))
-
+# ---- questions ----------------------------------------------------------------------------------
 
 def question_maker(header, prompt, question_column):
     """A function row -> question, checked against the columns before any call."""
@@ -1508,12 +1576,6 @@ def _cell(row, position):
     return row[position] if position < len(row) and row[position] is not None else ""
 
 
-def default_output(input_path, shard):
-    stem, ext = os.path.splitext(input_path)
-    suffix = ".shard%dof%d" % shard if shard else ""
-    return "%s_coze%s%s" % (stem, suffix, ext if ext.lower() in (".xlsx", ".csv") else ".csv")
-
-
 def spread_json(answer):
     """The dict inside an answer (plain or in a ```json fence), or None."""
     fenced = JSON_FENCE.match(answer or "")
@@ -1529,13 +1591,13 @@ def spread_json(answer):
 class BatchRun(object):
     """One run over one input: the plan, the journal, the workers, the output."""
 
-    def __init__(self, input_path, sheet, make_question, header, output_path, answer_column, chat, limiter,
-                 concurrency, shard, max_rows, max_tokens, retry_failed, json_columns, dedupe, journal_header):
-        self.input_path, self.sheet, self.header, self.output_path = input_path, sheet, header, output_path
-        self.make_question, self.answer_column, self.chat, self.limiter = make_question, answer_column, chat, limiter
-        self.concurrency, self.shard, self.max_rows, self.max_tokens = concurrency, shard, max_rows, max_tokens
-        self.retry_failed, self.json_columns, self.dedupe = retry_failed, json_columns, dedupe
-        self.journal = Journal(output_path + ".journal.jsonl", journal_header)
+    def __init__(self, options, header, make_question, chat, limiter):
+        self.options, self.header, self.make_question = options, header, make_question
+        self.chat, self.limiter = chat, limiter
+        self.output_path = options.output_path
+        self.journal = Journal(options.journal_path, {
+            "input": options.input_path, "prompt": options.prompt or "",
+            "question_column": options.question_column or ""})
         self.done = self.journal.load()
         self.stop = threading.Event()
         self.stopped_reason = ""
@@ -1546,14 +1608,15 @@ class BatchRun(object):
     # -- planning ---------------------------------------------------------------------------
     def rows(self):
         """(row number in the sheet, cells) for this shard's data rows."""
-        rows = read_rows(self.input_path, self.sheet)
+        rows = read_rows(self.options.input_path, self.options.sheet)
         next(rows, None)
         index = 0
         for number, cells in enumerate(rows, start=2):
             if not any(str(c).strip() for c in cells):
                 continue
             index += 1
-            if self.shard and (index - 1) % self.shard[1] != self.shard[0] - 1:
+            shard = self.options.shard
+            if shard and (index - 1) % shard[1] != shard[0] - 1:
                 continue
             yield number, cells
 
@@ -1561,7 +1624,7 @@ class BatchRun(object):
         """The rows to ask now, as (row number, question, key); finished rows are skipped."""
         todo, skipped, taken = [], 0, 0
         for number, cells in self.rows():
-            if self.max_rows is not None and taken >= self.max_rows:
+            if self.options.max_rows is not None and taken >= self.options.max_rows:
                 break
             taken += 1
             question = self.make_question(cells)
@@ -1571,7 +1634,7 @@ class BatchRun(object):
                 self.done[number] = {"row": number, "key": key, "status": STATUS_SKIPPED, "error": "问题为空"}
                 skipped += 1
             elif earlier and earlier.get("key") == key and (
-                    earlier["status"] in (STATUS_OK, STATUS_SKIPPED) or not self.retry_failed):
+                    earlier["status"] in (STATUS_OK, STATUS_SKIPPED) or not self.options.retry_failed):
                 skipped += 1  # answered (or failed and not retried) in an earlier run: not paid again
             else:
                 todo.append((number, question, key))
@@ -1607,8 +1670,9 @@ class BatchRun(object):
             self.done[record["row"]] = record
             self.counts["ok" if record["status"] == STATUS_OK else "failed"] += 1
             self.counts["tokens"] += record.get("tokens") or 0
-            if self.max_tokens is not None and self.counts["tokens"] >= self.max_tokens and not self.stop.is_set():
-                self.halt("已用 %d tokens,达到 max_tokens 上限 %d" % (self.counts["tokens"], self.max_tokens))
+            max_tokens = self.options.max_tokens
+            if max_tokens is not None and self.counts["tokens"] >= max_tokens and not self.stop.is_set():
+                self.halt("已用 %d tokens,达到 max_tokens 上限 %d" % (self.counts["tokens"], max_tokens))
 
     def halt(self, reason):
         if not self.stop.is_set():
@@ -1631,12 +1695,12 @@ class BatchRun(object):
 
     def save(self):
         json_keys = []
-        if self.json_columns:
+        if self.options.json_columns:
             for record in self.done.values():
                 for key in (spread_json(record.get("answer")) or {}):
                     if key not in json_keys and key not in self.header:
                         json_keys.append(key)
-        header = list(self.header) + [self.answer_column] + json_keys + list(EXTRA_COLUMNS)
+        header = list(self.header) + [self.options.answer_column] + json_keys + list(EXTRA_COLUMNS)
         self.output_path = write_rows(self.output_path, header, self.output_rows(json_keys))
 
     # -- the whole run ------------------------------------------------------------------------------
@@ -1647,7 +1711,7 @@ class BatchRun(object):
         if skipped:
             log("续跑:%d 行已在之前完成,跳过(不会重复计费)" % skipped)
         first_of = {}
-        if self.dedupe:
+        if self.options.dedupe:
             unique = []
             for number, question, key in todo:
                 if key in first_of:
@@ -1658,21 +1722,32 @@ class BatchRun(object):
             todo = unique
         else:
             copies = []
-        log("批处理开始:共 %d 行,本次要问 %d 行,并发 %d" % (taken, len(todo), self.concurrency))
-        self.ask_all(todo, started)
-        for number, question, key in copies:
-            original = self.done.get(first_of[key])
-            if original and original.get("status") == STATUS_OK:
-                self.finish(dict(original, row=number, key=key, tokens=0,
-                                 error=dedupe_label % first_of[key]))
-        self.journal.close()
-        self.save()
+        log("批处理开始:共 %d 行,本次要问 %d 行,并发 %d" % (taken, len(todo), self.options.concurrency))
+        try:
+            self.ask_all(todo, started)
+            for number, question, key in copies:
+                original = self.done.get(first_of[key])
+                if original and original.get("status") == STATUS_OK:
+                    self.finish(dict(original, row=number, key=key, tokens=0,
+                                     error=dedupe_label % first_of[key]))
+        except KeyboardInterrupt:
+            self.close()
+            log("已中断:已完成的 %d 行都已保存在 %s。重跑同一命令即可从断点继续,已完成的行不会重复付费"
+                % (sum(1 for r in self.done.values() if r.get("status")), self.output_path))
+            raise
+        self.close()
         summary = {"total": taken, "done": self.counts["ok"], "skipped": skipped, "failed": self.counts["failed"],
                    "tokens": self.counts["tokens"], "elapsed": round(time.monotonic() - started, 2),
-                   "output_path": self.output_path, "stopped_reason": self.stopped_reason}
-        log("批处理结束:成功 %(done)d 行,失败 %(failed)d 行,跳过 %(skipped)d 行,用 %(tokens)d tokens,"
-            "%(elapsed).1f 秒;输出 %(output_path)s" % summary + (";%s" % self.stopped_reason if self.stopped_reason else ""))
+                   "output_path": self.output_path, "shard": self.options.shard_text,
+                   "stopped_reason": self.stopped_reason}
+        log(("批处理提前停止(原因见上)" if self.stopped_reason else "批处理结束") +
+            ":成功 %(done)d 行,失败 %(failed)d 行,跳过 %(skipped)d 行,用 %(tokens)d tokens,"
+            "%(elapsed).1f 秒;输出 %(output_path)s" % summary)
         return summary
+
+    def close(self):
+        self.journal.close()
+        self.save()
 
     def ask_all(self, todo, started):
         """Keep `concurrency` rows in flight (a bounded window, so 100,000 rows cost no memory),
@@ -1680,36 +1755,42 @@ class BatchRun(object):
         from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout  # on first use: fast import
         window = collections.deque()
         last_save = last_progress = time.monotonic()
-        next_share, finished = 0.05, 0
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+        next_share, reported = 0.05, 0
+        with ThreadPoolExecutor(max_workers=self.options.concurrency) as pool:
             items = iter(todo)
-            while True:
-                while len(window) < self.concurrency * 2 and not self.stop.is_set():
-                    item = next(items, None)
-                    if item is None:
+            try:
+                while True:
+                    while len(window) < self.options.concurrency * 2 and not self.stop.is_set():
+                        item = next(items, None)
+                        if item is None:
+                            break
+                        window.append(pool.submit(self.ask_row, *item))
+                    if not window:
                         break
-                    window.append(pool.submit(self.ask_row, *item))
-                if not window:
-                    break
-                try:
-                    window[0].result(timeout=1.0)
-                    window.popleft()
-                    finished += 1
-                except FutureTimeout:
-                    pass  # a 1 s tick: time to save or report progress
-                except Exception as exc:  # a bug in one row must not lose the whole run
-                    log("有一行处理出错:%s" % type(exc).__name__)
-                    window.popleft()
-                    finished += 1
-                now = time.monotonic()
-                if now - last_save >= SAVE_EVERY:
-                    self.save()
-                    last_save = now
-                if now - last_progress >= PROGRESS_EVERY or (todo and finished / float(len(todo)) >= next_share):
-                    self.progress(started, len(todo))
-                    last_progress = now
-                    while todo and finished / float(len(todo)) >= next_share:
-                        next_share += 0.05
+                    try:
+                        window[0].result(timeout=1.0)
+                        window.popleft()
+                    except FutureTimeout:
+                        pass  # a 1 s tick: time to save or report progress
+                    except Exception as exc:  # a bug in one row must not lose the whole run
+                        log("有一行处理出错:%s" % type(exc).__name__)
+                        window.popleft()
+                    now = time.monotonic()
+                    if now - last_save >= SAVE_EVERY:
+                        self.save()
+                        last_save = now
+                    finished = self.counts["ok"] + self.counts["failed"]
+                    due = now - last_progress >= PROGRESS_EVERY or (todo and finished >= next_share * len(todo))
+                    if due and finished != reported:  # a line only when something new happened
+                        self.progress(started, len(todo))
+                        last_progress, reported = now, finished
+                        while todo and finished >= next_share * len(todo):
+                            next_share += 0.05
+            except KeyboardInterrupt:
+                for future in window:
+                    future.cancel()  # rows not started are not paid for; started ones finish and are kept
+                self.halt("收到 Ctrl-C:不再开始新的行,等进行中的行结束后保存")
+                raise
 
     def progress(self, started, planned):
         with self.lock:
@@ -1727,39 +1808,99 @@ def _text(value):
 
 def batch(input_path, prompt=None, question_column=None, output_path=None, sheet=None, answer_column="回答",
           bot_id=None, token=None, base_url=None, concurrency=2, qps=None, qpm=None, qpd=None, max_rows=None,
-          max_tokens=None, retry_failed=False, shard=None, json_columns=False, dedupe=False, timeout=180, _chat=None):
-    """Ask the bot once per row of a CSV / xlsx table; returns a summary dict
-    (total, done, skipped, failed, tokens, elapsed, output_path, stopped_reason)."""
-    input_path = os.path.abspath(str(input_path or "").strip().strip('"'))
-    concurrency = _count(concurrency, "concurrency") or 2
-    limits = [_count(qps, "qps", allow_float=True), _count(qpm, "qpm", allow_float=True), _count(qpd, "qpd")]
-    max_rows, max_tokens = _count(max_rows, "max_rows"), _count(max_tokens, "max_tokens")
-    shard = parse_shard(shard)
-    timeout = clean_timeout(timeout)
-    header = read_header(input_path, sheet or None)
-    make_question = question_maker(header, prompt or None, question_column or None)
-    answer_column = answer_column or "回答"
-    if answer_column in header:
-        raise InputError("表格里已经有「%s」列:请用 answer_column 换一个回答列名" % answer_column)
+          max_tokens=None, retry_failed=False, shard=None, json_columns=False, dedupe=False, timeout=180,
+          restart=False, wait=False, _chat=None):
+    """表格批处理:表格每一行问智能体一次,回答写进新表格;再次运行同一调用会从断点继续,不重复付费。
+
+    input_path       输入表格 .xlsx 或 .csv(原表格不会被修改)
+    prompt           提问模板,{列名} 换成这一行的值,例如「为{商品名}写一句广告语」;{{ 和 }} 是字面的大括号
+    question_column  不用模板时,直接拿这一列当问题(和 prompt 二选一)
+    output_path      输出表格,默认 <名字>_coze.<扩展名>
+    sheet            工作表名,默认第一个
+    answer_column    回答列的列名,默认「回答」
+    bot_id / token / base_url  同 ask();不填则用全局变量或环境变量
+    concurrency      同时进行的对话数,默认 2
+    qps / qpm / qpd  每秒 / 每分钟 / 每天最多发起多少次对话(按账号计,重启后也记得)
+    max_rows         只做前 N 行(试跑)
+    max_tokens       累计 token 到这个数就停止(花费上限)
+    retry_failed     续跑时也重试之前失败的行
+    shard            K/N:N 台机器人分一张表,本机做第 K 份
+    json_columns     回答是 JSON 时一键一列
+    dedupe           相同的问题只问一次
+    timeout          每行最多等多少秒,默认 180
+    restart          日志属于另一个提示词 / 智能体 / 表格时,把旧日志改名存档后重新开始
+    wait             另一个批处理正在写同一个输出时,等它结束再继续(默认立即停止并说明)
+
+    返回汇总字典:total, done, skipped, failed, tokens, elapsed, output_path, stopped_reason(空 = 正常结束)。
+    """
+    # every parameter but _chat, as typed (locals() holds exactly the parameters at this point)
+    options = BatchOptions(**dict((name, value) for name, value in locals().items() if name != "_chat"))
+    header = read_header(options.input_path, options.sheet)
+    make_question = question_maker(header, options.prompt, options.question_column)
+    if options.answer_column in header:
+        raise InputError("表格里已经有「%s」列:请用 answer_column 换一个回答列名" % options.answer_column)
     if _chat is None:  # checks token and bot before any call
-        client = Client(token=token, bot_id=bot_id, base_url=base_url, timeout=timeout)
-        _chat = client.chat
-    output_path = os.path.abspath(output_path) if output_path else default_output(input_path, shard)
-    if output_path == input_path:
-        raise InputError("输出文件不能和输入文件相同:输入表格不会被修改,请换一个 output_path")
-    run = BatchRun(input_path, sheet or None, make_question, header, output_path, answer_column, _chat, RateLimiter(*limits),
-                   concurrency, shard, max_rows, max_tokens, clean_bool(retry_failed, "retry_failed", False),
-                   clean_bool(json_columns, "json_columns", False), clean_bool(dedupe, "dedupe", False),
-                   {"input": input_path, "prompt": prompt or "", "question_column": question_column or ""})
-    return run.run()
+        _chat = Client(token=options.token, bot_id=options.bot_id, base_url=options.base_url,
+                       timeout=options.timeout).chat
+    limiter = RateLimiter(options.qps, options.qpm, options.qpd)
+    return BatchRun(options, header, make_question, _chat, limiter).run()
+
+###############################################################################
+# Merging shard outputs                               (yingdao_module/merge.py)
+###############################################################################
+# Merge: join the outputs of a sharded batch (shard="K/N" on N robots) into one table in the
+# original row order, and say when a shard is missing or unfinished.
+#
+# It takes file paths, or what batch() returned: its summary dict, or that dict as text (a
+# ShadowBot variable typed into 调用模块 arrives as text, JSON or Python-style quotes).
+
+SHARD_IN_NAME = re.compile(r"\.shard(\d+)of(\d+)")
+MERGE_INPUT_HELP = "merge 需要各分片的输出文件路径,或 batch 返回的汇总(字典或它的文本),或它们的列表"
 
 
-def merge(paths, output_path=None):
-    """Join shard outputs (each with a 行号 column) into one table in the original row order."""
-    if not paths:
-        raise InputError("merge 需要至少一个分片输出文件")
-    header, rows = None, []
-    for path in paths:
+def _literal(text):
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return ast.literal_eval(text)  # str() of a dict or list: single quotes
+    except (ValueError, SyntaxError):
+        raise InputError("%s;这段文本看不懂:%s" % (MERGE_INPUT_HELP, text[:80]))
+
+
+def shard_sources(items):
+    """[(path, summary or None)] from paths, batch summaries, or their text."""
+    if isinstance(items, (str, dict)):
+        items = [items]
+    sources = []
+    for item in items or []:
+        if isinstance(item, str) and item.strip()[:1] in ("[", "{"):
+            value = _literal(item.strip())
+            sources.extend(shard_sources(value if isinstance(value, list) else [value]))
+        elif isinstance(item, str) and item.strip():
+            sources.append((item.strip().strip('"'), None))
+        elif isinstance(item, dict) and item.get("output_path"):
+            sources.append((str(item["output_path"]), item))
+        else:
+            raise InputError("%s;这一项不是:%r" % (MERGE_INPUT_HELP, item))
+    if not sources:
+        raise InputError(MERGE_INPUT_HELP)
+    return sources
+
+
+def _shard_of(path, summary):
+    """(K, N) from the summary's shard or the file name, or None."""
+    match = re.match(r"^\s*(\d+)\s*/\s*(\d+)\s*$", str((summary or {}).get("shard") or ""))
+    match = match or SHARD_IN_NAME.search(os.path.basename(path))
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def merge_shards(items, output_path=None):
+    """(path written, [problems in Chinese]) — see merge()."""
+    sources = shard_sources(items)
+    header, rows, problems, shards, owner = None, [], [], {}, {}
+    for path, summary in sources:
         table = read_rows(path)
         names = next(table, None) or []
         if "行号" not in names:
@@ -1767,57 +1908,54 @@ def merge(paths, output_path=None):
         header = header or names
         if names != header:
             raise InputError("%s 的列和其他分片不一样,不能合并" % path)
-        position = names.index("行号")
-        rows.extend(row for row in table if row)
-    rows.sort(key=lambda row: int(row[position] or 0))
+        number_at, status_at = names.index("行号"), names.index("状态") if "状态" in names else None
+        unfinished = 0
+        for row in table:
+            if not row:
+                continue
+            number = row[number_at] if number_at < len(row) else ""
+            if number in owner:
+                raise InputError("第 %s 行同时出现在 %s 和 %s 里:同一个分片传了两次?" % (number, owner[number], path))
+            owner[number] = path
+            if status_at is not None and (status_at >= len(row) or not row[status_at]):
+                unfinished += 1
+            rows.append(row)
+        name = os.path.basename(path)
+        if summary and summary.get("stopped_reason"):
+            problems.append("%s 没有跑完:%s" % (name, summary["stopped_reason"]))
+        elif unfinished:
+            problems.append("%s 还有 %d 行没有处理(状态为空):在那台机器人上重跑同一命令即可续跑" % (name, unfinished))
+        shard = _shard_of(path, summary)
+        if shard:
+            shards.setdefault(shard[1], set()).add(shard[0])
+    for total, present in sorted(shards.items()):
+        missing = [str(k) for k in range(1, total + 1) if k not in present]
+        if missing:
+            problems.append("缺少分片 %s(共 %d 份):等那几台机器人跑完,再把它们的输出一起交给 merge"
+                            % ("、".join("%s/%d" % (k, total) for k in missing), total))
+    if len(shards) > 1:
+        problems.append("这些文件来自不同的分法(共 %s 份):只合并同一次分表的输出" % "、".join(str(n) for n in sorted(shards)))
+    rows.sort(key=lambda row: int(row[number_at] or 0))
+    first = sources[0][0]
     if output_path is None:
-        output_path = re.sub(r"\.shard\d+of\d+", "", paths[0])
-        if output_path == paths[0]:
-            stem, ext = os.path.splitext(paths[0])
+        output_path = SHARD_IN_NAME.sub("", first)
+        if output_path == first:
+            stem, ext = os.path.splitext(first)
             output_path = stem + "_merged" + ext
-    return write_rows(output_path, header, rows)
+    return write_rows(output_path, header, rows), problems
 
 
-# ---- command line ---------------------------------------------------------------------------
+def merge(paths, output_path=None):
+    """合并多台机器人分表(shard="K/N")的输出:按原表格的行号排好,写成一个表格,返回它的路径。
 
-def add_batch_arguments(parser):
-    parser.add_argument("input", help="输入表格 .xlsx 或 .csv")
-    how = parser.add_mutually_exclusive_group()
-    how.add_argument("--prompt", help="提问模板,用 {列名} 引用列,例如 \"为{商品名}写一句广告语\"")
-    how.add_argument("--question-column", help="直接用这一列作为问题")
-    parser.add_argument("--output", help="输出文件(默认 <名字>_coze.<扩展名>)")
-    parser.add_argument("--sheet", help="工作表名(默认第一个)")
-    parser.add_argument("--answer-column", default="回答")
-    for name in ("--concurrency", "--max-rows", "--max-tokens", "--qpd"):
-        parser.add_argument(name, type=int)
-    for name in ("--qps", "--qpm", "--timeout"):
-        parser.add_argument(name, type=float)
-    for name in ("--retry-failed", "--json-columns", "--dedupe"):
-        parser.add_argument(name, action="store_true")
-    parser.add_argument("--shard", help="K/N:N 台机器人分表时,本机做第 K 份")
-    parser.add_argument("--bot-id")
-    parser.add_argument("--token")
-    parser.add_argument("--base-url")
-
-
-def run_batch_cli(ns):
-    summary = batch(ns.input, prompt=ns.prompt, question_column=ns.question_column, output_path=ns.output,
-                    sheet=ns.sheet, answer_column=ns.answer_column, bot_id=ns.bot_id, token=ns.token,
-                    base_url=ns.base_url, concurrency=ns.concurrency or 2, qps=ns.qps, qpm=ns.qpm, qpd=ns.qpd,
-                    max_rows=ns.max_rows, max_tokens=ns.max_tokens, retry_failed=ns.retry_failed, shard=ns.shard,
-                    json_columns=ns.json_columns, dedupe=ns.dedupe, timeout=ns.timeout or 180)
-    print(json.dumps(summary, ensure_ascii=False))
-    return 1 if summary["stopped_reason"] else 0
-
-
-def add_merge_arguments(parser):
-    parser.add_argument("outputs", nargs="+", help="各分片的输出文件")
-    parser.add_argument("--output", help="合并后的文件")
-
-
-def run_merge_cli(ns):
-    print(merge(ns.outputs, ns.output))
-    return 0
+    paths        各分片的输出文件路径列表,或 batch 返回的汇总(字典,或它的文本),或它们的列表
+    output_path  合并后的文件,默认去掉文件名里的 .shardKofN
+    缺少某一份、或某一份没跑完时,照样合并已有的行,并在日志里说明缺什么。
+    """
+    path, problems = merge_shards(paths, output_path)
+    for problem in problems:
+        log("合并提醒:%s" % problem)
+    return path
 
 ###############################################################################
 # Module-level shortcuts (调用模块)                         (yingdao_module/api.py)

@@ -12,7 +12,7 @@ DIST = os.path.join(ROOT, "dist", "coze.py")
 sys.path.insert(0, ROOT)
 
 SOURCE_MODULES = ["errors", "log", "config", "transport", "sse", "files", "client", "workflow",
-                  "ratelimit", "tables", "journal", "batch", "api", "shadowbot"]
+                  "ratelimit", "tables", "journal", "batch_options", "batch", "merge", "api", "shadowbot"]
 
 
 def load_dist(name="coze_dist"):

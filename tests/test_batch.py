@@ -237,3 +237,88 @@ def test_batch_runs_from_dist_inside_a_code_flow_shape(tmp_path, sim):
     summary = coze.batch(source, prompt="介绍{商品名}", concurrency="2", qps="5", max_rows="", retry_failed="否",
                          json_columns="false", dedupe="", timeout="60", bot_id=BOT, token=TOKEN, base_url=sim.url)
     assert summary["done"] == 4 and summary["stopped_reason"] == ""
+
+
+def test_merge_takes_summaries_and_text_and_warns_about_missing_or_unfinished_shards(coze, sim, kw, tmp_path,
+                                                                                      quiet_log):
+    source = write_csv(tmp_path / "in.csv", products(9))
+    summaries = [coze.batch(source, question_column="商品名", shard="%d/3" % k, **kw) for k in (1, 2, 3)]
+    as_text = [json.dumps(summaries[0], ensure_ascii=False), str(summaries[1]), summaries[2]]  # as 调用模块 passes them
+    rows = read_csv(coze.merge(as_text))
+    assert [r["商品名"] for r in rows] == ["商品%03d" % i for i in range(9)]
+    assert not any("合并提醒" in line for line in quiet_log)
+    # a missing shard: merged anyway, and said
+    merged = coze.merge(json.dumps([summaries[0], summaries[2]], ensure_ascii=False))
+    assert len(read_csv(merged)) == 6 and any("缺少分片 2/3" in line for line in quiet_log)
+    # an unfinished shard (rows without a status) and a summary that stopped early
+    stopped = coze.batch(source, question_column="商品名", shard="2/3", max_tokens=1, concurrency=1,
+                         output_path=str(tmp_path / "other.shard2of3.csv"), **kw)
+    path, problems = coze.merge_shards([summaries[0]["output_path"], stopped["output_path"], summaries[2]])
+    assert any("other.shard2of3.csv 还有 2 行没有处理" in p for p in problems)
+    path, problems = coze.merge_shards([summaries[0], stopped, summaries[2]])
+    assert any("没有跑完" in p and "max_tokens" in p for p in problems)
+    with pytest.raises(coze.InputError, match="传了两次"):
+        coze.merge([summaries[0], summaries[0]])
+
+
+def test_merge_cli_exits_non_zero_when_a_shard_is_missing(sim, tmp_path):
+    source = write_csv(tmp_path / "in.csv", products(6))
+    env = dict(os.environ, COZE_API_TOKEN=TOKEN, COZE_BOT_ID=BOT, COZE_API_BASE=sim.url)
+    printed = []
+    for k in (1, 3):
+        done = subprocess.run([sys.executable, "-m", "yingdao_module", "batch", source, "--question-column", "商品名",
+                               "--shard", "%d/3" % k], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        printed.append(done.stdout.strip().splitlines()[-1])  # the summary JSON batch prints
+    out = subprocess.run([sys.executable, "-m", "yingdao_module", "merge"] + printed, cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and "缺少分片 2/3" in out.stderr and "Traceback" not in out.stderr
+    assert len(read_csv(out.stdout.strip())) == 4
+
+
+def test_every_batch_parameter_has_a_chinese_command_line_option():
+    import inspect
+    import re as regex
+    from yingdao_module import batch
+    from yingdao_module.cli import build_parser
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    for name in ("batch", "merge"):
+        for action in commands[name]._actions:
+            if action.dest != "help":
+                assert action.help and regex.search(r"[\u4e00-\u9fff]", action.help), (name, action.dest)
+    dests = {action.dest for action in commands["batch"]._actions}
+    keywords = [p for p in inspect.signature(batch).parameters if not p.startswith("_")]
+    assert set(keywords) <= dests
+
+
+def test_stop_and_progress_lines_are_said_once(coze, sim, kw, tmp_path, quiet_log):
+    source = write_csv(tmp_path / "in.csv", products(6))
+    summary = coze.batch(source, question_column="商品名", max_tokens=1, concurrency=1, **kw)
+    assert "max_tokens" in summary["stopped_reason"]
+    assert len(quiet_log) == len(set(quiet_log)), quiet_log
+    assert sum(summary["stopped_reason"] in line for line in quiet_log) == 1
+
+
+def test_ctrl_c_says_what_is_saved_and_how_to_resume(tmp_path):
+    rows = 30
+    source = write_csv(tmp_path / "in.csv", products(rows))
+    with Simulator(latency=0.4) as sim:
+        env = dict(os.environ, COZE_API_TOKEN=TOKEN, COZE_BOT_ID=BOT, COZE_API_BASE=sim.url)
+        command = [sys.executable, "-m", "yingdao_module", "batch", source, "--question-column", "商品名",
+                   "--concurrency", "2"]
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 20
+        while sim.stats()["chats_created"] < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130 and "Traceback" not in err, err
+        assert "已保存" in err and "重跑同一命令" in err
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert len(lines) == len(set(lines)), err
+        interrupted_at = sim.stats()["chats_created"]
+        assert interrupted_at < rows  # Ctrl-C stopped new rows from starting
+        final = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert final.returncode == 0, final.stderr
+        assert sim.stats()["chats_created"] == rows  # rows in flight at Ctrl-C were kept, not paid again

@@ -9,7 +9,8 @@ from .errors import (CozeError, InputError, APIError, AuthError, BotError, Quota
                      RateLimitError, ServerError, ChatFailedError, NetworkError, CozeTimeoutError)
 from .client import Client
 from .api import ask, chat, new_conversation, run_workflow, upload_file
-from .batch import batch, merge
+from .batch import batch
+from .merge import merge
 from .shadowbot import main
 
 __version__ = "0.1.0"
