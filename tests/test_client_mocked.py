@@ -232,6 +232,16 @@ def test_workflow_stream_output_is_parsed(mocked, coze):
     assert mocked.last_request.json() == {"workflow_id": "7400000000000000001", "parameters": {"input": "你好"}}
 
 
+def test_workflow_end_output_is_never_glued_to_message_text(mocked, coze):
+    stream = ('id: 0\nevent: Message\ndata: {"content":"正在查询","node_title":"消息","node_seq_id":"0","node_is_finish":false}\n\n'
+              'id: 1\nevent: Message\ndata: {"content":"杭州","node_title":"消息","node_seq_id":"1","node_is_finish":true}\n\n'
+              'id: 2\nevent: Message\ndata: {"content":"{\\"output\\":\\"晴\\"}","node_title":"End","node_seq_id":"0",'
+              '"node_is_finish":true}\n\n'
+              'id: 3\nevent: Done\ndata: {"debug_url":"https://www.coze.cn/work_flow?execute_id=741&space_id=1"}\n\n')
+    mocked.post(BASE + "/v1/workflow/stream_run", text=stream, headers=SSE_HEADERS)
+    assert coze.run_workflow("7400000000000000001", {"城市": "杭州"}, token=TOKEN) == {"output": "晴"}
+
+
 def test_workflow_non_stream_and_error(mocked, coze):
     mocked.post(BASE + "/v1/workflow/run", json=dict(envelope('{"a": 1}'), debug_url="u", execute_id="e"))
     assert coze.run_workflow("74", '{"x": "1"}', token=TOKEN, stream="false") == {"a": 1}
@@ -255,3 +265,23 @@ def test_upload_and_send_files(mocked, coze, tmp_path):
     assert json.loads(message["content"]) == [{"type": "text", "text": "这张发票金额多少?"},
                                               {"type": "image", "file_id": "file77"},
                                               {"type": "file", "file_id": "12345"}]
+
+
+def recorded(name):
+    """A recorded stream from the official SDK's test data, looked up at run time (never committed)."""
+    import os
+    folder = os.environ.get("COZE_SDK_TESTDATA") or os.path.join(
+        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "shared", "testdata")
+    path = os.path.join(folder, "coze-py", name)
+    if not os.path.exists(path):
+        pytest.skip("recorded SDK streams not found (set COZE_SDK_TESTDATA to the folder holding coze-py/*.txt)")
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def test_recorded_workflow_stream_end_output_apart_from_message_text(mocked, coze):
+    first_run = recorded("workflow_run_stream_resp.txt").split("id: 0\nevent: Error")[0]
+    mocked.post(BASE + "/v1/workflow/stream_run", text=first_run + "id: 6\nevent: Done\ndata: {}\n\n",
+                headers=SSE_HEADERS)
+    assert coze.run_workflow("7400000000000000001", token=TOKEN) == {
+        "output": "为什么小明要带一把尺子去看电影？因为他听说电影很长，怕坐不下！"}

@@ -132,7 +132,7 @@ def test_json_question_and_workflow_echo(sim):
     assert json.loads(run["data"]) == {"output": {"a": "b"}} and run["execute_id"]
     names = [name for name, _ in events_of(sim, {"workflow_id": "7401", "parameters": {"a": "b"}},
                                            "/v1/workflow/stream_run")]
-    assert names == ["Message", "Done"]
+    assert names == ["Message", "PING", "Message", "Message", "Done"]  # Message node pieces, then the End output
 
 
 @pytest.mark.parametrize("body,code", [

@@ -49,14 +49,65 @@ def run_workflow_on(transport, workflow_id, parameters=None, bot_id=None, timeou
     return parse_workflow_output(with_retries(run_streaming, "运行工作流", deadline, transport.max_retries))
 
 
-def read_workflow_stream(resp, base_url):
-    """Concatenate the `Message` contents until `Done`; `Error`/`Interrupt` raise."""
-    pieces = []
+class WorkflowRun(object):
+    """What one workflow run's stream has told us. Message-node text and the End node's
+    output arrive as separate messages and are kept apart: `texts` holds one text per node
+    message (its pieces joined), `output_text` the End output. Streams that name no node
+    type: the last node message before Done is the End output."""
+
+    def __init__(self):
+        self.texts = []          # [(node title, text)] of the nodes that are not the End node
+        self.output_text = None
+        self._open = None        # [node key, title, pieces, is_end] of the message being streamed
+        self._last = None
+        self.interrupt = None    # {"event_id", "type", "node_title", "question"}
+        self.execute_id = None
+        self.debug_url = None
+        self.usage = {}
+        self.done = False
+
+    def take_message(self, data):
+        key = data.get("node_id") or data.get("node_title") or ""
+        node_type = data.get("node_type")
+        is_end = node_type == "End" if node_type else None
+        if self._open is None or self._open[0] != key:
+            self._close_message()
+            self._open = [key, data.get("node_title") or "", [], is_end]
+        self._open[2].append(data.get("content") or "")
+        for name, count in (data.get("usage") or {}).items():
+            if isinstance(count, int):
+                self.usage[name] = self.usage.get(name, 0) + count
+        if data.get("node_is_finish", True):
+            self._close_message()
+
+    def _close_message(self):
+        if self._open is None:
+            return
+        key, title, pieces, is_end = self._open
+        self._open = None
+        if is_end:
+            self.output_text = "".join(pieces)
+        else:
+            self._last = (title, "".join(pieces), is_end is None)
+            self.texts.append(self._last[:2])
+
+    def finish(self):
+        """At Done: without node types, the last node message is the End output."""
+        self._close_message()
+        self.done = True
+        if self.output_text is None and self._last and self._last[2]:
+            self.texts.remove(self._last[:2])
+            self.output_text = self._last[1]
+
+
+def read_workflow_stream(resp, base_url, run=None):
+    """Feed the stream's events to a WorkflowRun until `Done`; `Error`/`Interrupt` raise."""
+    run = run or WorkflowRun()
     for event, data_text in iter_sse_events(resp.iter_lines()):
         data = sse_json(data_text)
         data = data if isinstance(data, dict) else {}
         if event == "Message":
-            pieces.append(data.get("content") or "")
+            run.take_message(data)
         elif event == "Error":
             err = error_for_code(data.get("error_code") or data.get("code") or 5000,
                                  data.get("error_message") or data.get("msg") or "", resp.logid, base_url)
@@ -66,5 +117,6 @@ def read_workflow_stream(resp, base_url):
             raise APIError("工作流在等待用户回答(问答节点),本模块不支持中途交互:请把问答节点改为由参数传入",
                            logid=resp.logid)
         elif event == "Done":
-            return "".join(pieces)
+            run.finish()
+            return run.output_text or ""
     raise NetworkError("工作流的流式回复中途断开:会自动重试", logid=resp.logid)

@@ -1,14 +1,22 @@
 """Chat service: POST /v3/chat (stream and poll), retrieve, message list, cancel,
-submit_tool_outputs, and conversations.
+submit_tool_outputs, conversations, and chatflows (POST /v1/workflows/chat).
 
 The demo bot is deterministic: its answer contains the question verbatim, counts the
 earlier turns of its conversation (memory), names uploaded files, and answers a question
 that mentions JSON with a ```json fenced object.
+
+A tool bot (`--tool-bot BOT_ID:TOOL_NAME[:ROUNDS]`) calls a local plugin (端插件) ROUNDS
+times: the chat stops in `requires_action` with one tool call whose arguments are
+{"question": ...}; each POST /v3/chat/submit_tool_outputs goes on, and the final answer
+quotes every tool output. Such a chat cannot be cancelled (4104), as on the real service.
+
+A chatflow answers like a bot, with the same events and conversations.
 """
 import json
 import time
 
 from .service import new_id
+from .workflows import DEBUG_URL
 
 
 def answer_for(question, earlier_turns, file_names):
@@ -22,18 +30,49 @@ def answer_for(question, earlier_turns, file_names):
     return text + "(本会话此前已有 %d 轮提问)" % earlier_turns
 
 
+def tool_answer(tool_name, outputs, answer):
+    """The tool bot's answer: it quotes every tool output, then answers as usual."""
+    quoted = "".join("工具「%s」返回:「%s」。" % (tool_name, output) for output in outputs)
+    return quoted + answer
+
+
 class Chat(object):
-    def __init__(self, conversation, bot_id, question, answer, latency, fate):
+    def __init__(self, conversation, bot_id, question, answer, latency, fate, tool=None):
         self.id = new_id()
         self.conversation = conversation
         self.bot_id = bot_id
         self.question = question
         self.answer = answer
-        self.created = time.time()
+        self.latency = latency
+        self.created = self.turn_started = time.time()  # a turn restarts when tool outputs arrive
         self.done_at = self.created + latency
         self.fate = fate  # "ok", "fail", "stuck", "quota"
         self.cancelled = False
         self.counted = False
+        self.tool_name, self.tool_rounds = tool or (None, 0)
+        self.tool_outputs = []
+        self.workflow_id = None  # a chatflow's chat: its `done` event carries the debug URL
+
+    def done_data(self):
+        if self.workflow_id:
+            return {"debug_url": DEBUG_URL % (self.id, self.workflow_id)}
+        return '"[DONE]"'
+
+    def waiting_for_tool(self):
+        return len(self.tool_outputs) < self.tool_rounds
+
+    def tool_call(self):
+        """The tool call the chat waits for (the same until it is answered)."""
+        return {"id": "call_%s_%d" % (self.id, len(self.tool_outputs)), "type": "function",
+                "function": {"name": self.tool_name,
+                             "arguments": json.dumps({"question": self.question}, ensure_ascii=False)}}
+
+    def take_tool_output(self, output):
+        self.tool_outputs.append(output)
+        self.turn_started = time.time()
+        self.done_at = self.turn_started + self.latency
+        if not self.waiting_for_tool():
+            self.answer = tool_answer(self.tool_name, self.tool_outputs, self.answer)
 
     def status(self, stuck_cap):
         if self.cancelled:
@@ -42,6 +81,8 @@ class Chat(object):
             return "failed" if time.time() >= self.created + stuck_cap else "in_progress"
         if time.time() < self.done_at:
             return "in_progress"
+        if self.waiting_for_tool():
+            return "requires_action"
         return "failed" if self.fate in ("fail", "quota") else "completed"
 
     def usage(self):
@@ -61,12 +102,31 @@ class Chat(object):
             data["last_error"] = {"code": code, "msg": msg}
         else:
             data["last_error"] = {"code": 0, "msg": ""}
+        if status == "requires_action":
+            data["required_action"] = {"type": "submit_tool_outputs",
+                                       "submit_tool_outputs": {"tool_calls": [self.tool_call()]}}
         return data
 
-    def messages(self):
-        base = {"conversation_id": self.conversation["id"], "bot_id": self.bot_id, "chat_id": self.id,
+    def message_base(self):
+        return {"conversation_id": self.conversation["id"], "bot_id": self.bot_id, "chat_id": self.id,
                 "role": "assistant", "content_type": "text", "created_at": int(self.done_at),
                 "updated_at": int(self.done_at), "reasoning_content": ""}
+
+    def function_call_message(self, index):
+        call = {"name": self.tool_name, "arguments": {"question": self.question}}
+        return dict(self.message_base(), id="%sf%d" % (self.id, index), type="function_call",
+                    content=json.dumps(call, ensure_ascii=False))
+
+    def messages(self):
+        """The message list of a completed chat: tool calls and their outputs, then the answer."""
+        tools = []
+        for index, output in enumerate(self.tool_outputs):
+            tools += [self.function_call_message(index),
+                      dict(self.message_base(), id="%st%d" % (self.id, index), type="tool_response", content=output)]
+        return tools + self.answer_messages()
+
+    def answer_messages(self):
+        base = self.message_base()
         return [dict(base, id=self.id + "1", type="answer", content=self.answer),
                 dict(base, id=self.id + "2", type="follow_up", content="还想了解「%s」的哪些方面?" % self.question[:10]),
                 dict(base, id=self.id + "3", type="follow_up", content="需要我换个说法吗?"),
@@ -127,6 +187,7 @@ class ChatRoutes(object):
         ("POST", "/v3/chat/cancel"): "chat_cancel",
         ("POST", "/v3/chat/submit_tool_outputs"): "submit_tool_outputs",
         ("POST", "/v1/conversation/create"): "conversation_create",
+        ("POST", "/v1/workflows/chat"): "chatflow_create",
     }
 
     def chat_create(self, query, body, raw, fault):
@@ -138,14 +199,29 @@ class ChatRoutes(object):
             return self.error(4007, "auto_save_history must be true when stream is false")
         if body["bot_id"] in sim.unpublished:
             return self.error(4015, "bot has not been published as an API service")
+        self.start_chat(query.get("conversation_id"), body["bot_id"], body.get("additional_messages") or [],
+                        stream, fault, tool=sim.tool_bots.get(body["bot_id"]))
+
+    def chatflow_create(self, query, body, raw, fault):
+        """A chatflow (对话流) answers like a bot; it always streams."""
+        workflow_id, messages = str(body.get("workflow_id") or ""), body.get("additional_messages")
+        if not workflow_id.isdigit() or not isinstance(messages, list) or not messages:
+            return self.error(4000, "invalid parameter: workflow_id and additional_messages are required")
+        if not isinstance(body.get("parameters") or {}, dict):
+            return self.error(4000, "parameters must be a JSON object")
+        self.start_chat(body.get("conversation_id"), str(body.get("bot_id") or ""), messages, True, fault,
+                        workflow_id=workflow_id)
+
+    def start_chat(self, conversation_id, bot_id, messages, stream, fault, tool=None, workflow_id=None):
+        """Create a chat in a conversation (a new one when none is given) and answer or stream it."""
+        sim = self.sim
         try:
-            question, file_names = question_of(body.get("additional_messages") or [], sim.files)
+            question, file_names = question_of(messages, sim.files)
         except ValueError as exc:
             return self.error(4000, str(exc))
         if len(question) > sim.max_prompt_chars:
             return self.error(4010, "prompt too long")
         with sim.lock:
-            conversation_id = query.get("conversation_id")
             if conversation_id:
                 conversation = sim.conversations.get(conversation_id)
                 if conversation is None:
@@ -160,8 +236,9 @@ class ChatRoutes(object):
                 fate = "quota"
             elif fault in ("fail", "stuck"):
                 fate = fault
-            chat = Chat(conversation, body["bot_id"], question,
-                        answer_for(question, conversation["turns"], file_names), sim.latency, fate)
+            chat = Chat(conversation, bot_id, question, answer_for(question, conversation["turns"], file_names),
+                        sim.latency, fate, tool)
+            chat.workflow_id = workflow_id
             conversation["turns"] += 1
             conversation["running"] = chat.id
             sim.chats[chat.id] = chat
@@ -170,43 +247,53 @@ class ChatRoutes(object):
         view["status"] = "in_progress"
         if not stream:
             return self.ok(view)
-        return self.stream_chat(chat, view, cut=(fault == "cut"))
-
-    def stream_chat(self, chat, view, cut):
-        sim = self.sim
         self.start_stream()
         try:
             self.send_event("conversation.chat.created", dict(view, status="created"))
             self.send_event("conversation.chat.in_progress", view)
-            if chat.fate == "stuck":
-                while chat.status(sim.stuck_cap) == "in_progress":
-                    time.sleep(0.05)
-                self.close_connection = True
-                return self.end_stream()
-            message = chat.messages()[0]
-            pieces = max(1, min(6, len(chat.answer)))
-            size = -(-len(chat.answer) // pieces)
-            for index in range(pieces):
-                time.sleep(max(0.0, chat.created + sim.latency * (index + 1) / (pieces + 1) - time.time()))
-                self.send_event("conversation.message.delta",
-                                dict(message, content=chat.answer[index * size:(index + 1) * size]))
-                if cut and index == 0:
-                    self.close_connection = True
-                    return  # no terminating chunk: the client sees a broken stream
-            time.sleep(max(0.0, chat.done_at - time.time()))
-            with sim.lock:
-                final = chat.view(sim.stuck_cap)
-                sim.count_end(chat)
-            if final["status"] == "failed":
-                self.send_event("conversation.chat.failed", final)
-            else:
-                for done in chat.messages():
-                    self.send_event("conversation.message.completed", done)
-                self.send_event("conversation.chat.completed", final)
-            self.send_event("done", '"[DONE]"')
-            self.end_stream()
+            self.stream_turn(chat, cut=(fault == "cut"))
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+    def stream_turn(self, chat, cut):
+        """Stream a chat from in_progress to its end: the answer, or a stop for a tool call."""
+        sim = self.sim
+        self.send_event("PING", {})  # the real service keeps streams alive with these
+        if chat.fate == "stuck":
+            while chat.status(sim.stuck_cap) == "in_progress":
+                time.sleep(0.05)
+            self.close_connection = True
+            return self.end_stream()
+        if chat.waiting_for_tool():
+            self.wait_pinging(chat.done_at, lambda: self.send_event("PING", {}))
+            self.send_event("conversation.message.completed", chat.function_call_message(len(chat.tool_outputs)))
+            with sim.lock:
+                view = chat.view(sim.stuck_cap)
+            self.send_event("conversation.chat.requires_action", view)
+            self.send_event("done", chat.done_data())
+            return self.end_stream()
+        message = chat.answer_messages()[0]
+        pieces = max(1, min(6, len(chat.answer)))
+        size = -(-len(chat.answer) // pieces)
+        for index in range(pieces):
+            time.sleep(max(0.0, chat.turn_started + sim.latency * (index + 1) / (pieces + 1) - time.time()))
+            self.send_event("conversation.message.delta",
+                            dict(message, content=chat.answer[index * size:(index + 1) * size]))
+            if cut and index == 0:
+                self.close_connection = True
+                return  # no terminating chunk: the client sees a broken stream
+        time.sleep(max(0.0, chat.done_at - time.time()))
+        with sim.lock:
+            final = chat.view(sim.stuck_cap)
+            sim.count_end(chat)
+        if final["status"] == "failed":
+            self.send_event("conversation.chat.failed", final)
+        else:
+            for done in chat.answer_messages():
+                self.send_event("conversation.message.completed", done)
+            self.send_event("conversation.chat.completed", final)
+        self.send_event("done", chat.done_data())
+        self.end_stream()
 
     def find_chat(self, query, body):
         """The chat named by chat_id + conversation_id (query or body), or None."""
@@ -239,7 +326,7 @@ class ChatRoutes(object):
             chat = self.find_chat(query, body)
             if chat is None:
                 return self.error(4001, "chat not found")
-            if chat.status(self.sim.stuck_cap) != "in_progress":
+            if chat.tool_rounds or chat.status(self.sim.stuck_cap) != "in_progress":
                 return self.error(4104, "chat cannot be cancelled")
             chat.cancelled = True
             chat.counted = True
@@ -248,15 +335,32 @@ class ChatRoutes(object):
         self.ok(view)
 
     def submit_tool_outputs(self, query, body, raw, fault):
-        with self.sim.lock:
+        sim = self.sim
+        outputs = body.get("tool_outputs")
+        with sim.lock:
             chat = self.find_chat(query, body)
-        if chat is None:
-            return self.error(4001, "chat not found")
-        if not isinstance(body.get("tool_outputs"), list):
-            return self.error(4000, "tool_outputs must be a list")
-        self.ok(chat.view(self.sim.stuck_cap))
+            if chat is None:
+                return self.error(4001, "chat not found")
+            if chat.status(sim.stuck_cap) != "requires_action":
+                return self.error(4000, "the chat is not waiting for tool outputs")
+            call_id = chat.tool_call()["id"]
+            if (not isinstance(outputs, list) or len(outputs) != 1 or not isinstance(outputs[0], dict)
+                    or outputs[0].get("tool_call_id") != call_id or not isinstance(outputs[0].get("output"), str)):
+                return self.error(4000, "tool_outputs must answer tool call %s with a string output" % call_id)
+            chat.take_tool_output(outputs[0]["output"])
+            sim.counters["tool_outputs"] += 1
+            view = chat.view(sim.stuck_cap)
+        if not body.get("stream"):
+            return self.ok(view)
+        self.start_stream()
+        try:
+            self.send_event("conversation.chat.in_progress", view)
+            self.stream_turn(chat, cut=False)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
 
     def conversation_create(self, query, body, raw, fault):
         with self.sim.lock:
             conversation = new_conversation(self.sim)
-        self.ok({"id": conversation["id"], "created_at": int(time.time()), "meta_data": {}})
+        self.ok({"id": conversation["id"], "created_at": int(time.time()), "meta_data": {},
+                 "last_section_id": new_id()})

@@ -27,13 +27,30 @@ def add_serve_arguments(parser):
                              "KIND 可为 http500 http502 http429 reset malformed cut 4009 4020 5000 fail stuck slow")
     parser.add_argument("--seed", type=int, default=0, help="故障随机数种子(同一种子同样的故障序列)")
     parser.add_argument("--stuck-cap", type=float, default=30.0, help="stuck 故障的对话多少秒后失败(默认 30)")
+    parser.add_argument("--question-workflow", action="append", default=[], metavar="ID[:N]",
+                        help="这个工作流有问答节点:先问「请问要查询哪个城市?」再中断(Interrupt),"
+                             "用 stream_resume 回答后继续;:N 表示依次问 N 个问题(1 到 3),可重复")
+    parser.add_argument("--slow-workflow", action="append", default=[], metavar="ID:SECONDS",
+                        help="这个工作流要运行这么多秒,例如 7402:120;非流式同步运行超过 --sync-limit 秒会被断开,"
+                             "is_async 异步运行立即返回 execute_id,用 run_histories 查结果;可重复")
+    parser.add_argument("--tool-bot", action="append", default=[], metavar="BOT_ID:TOOL_NAME[:ROUNDS]",
+                        help="这个智能体会调用端插件 TOOL_NAME:对话停在 requires_action,"
+                             "用 submit_tool_outputs 交回结果后继续;:ROUNDS 表示要调用几轮(默认 1),可重复")
+    parser.add_argument("--no-async", action="store_true",
+                        help="像免费版一样不支持异步运行工作流(is_async 返回 6003)")
+    parser.add_argument("--sync-limit", type=float, default=90.0,
+                        help="非流式同步运行工作流最多等多少秒,超过就断开(默认 90,和真实服务一样)")
+    parser.add_argument("--ping-interval", type=float, default=1.0, help="流式回复空闲时每隔几秒发一个 PING(默认 1)")
 
 
 def simulator_from(ns):
     """A Simulator configured from parsed `serve` options (ValueError on a bad fault)."""
     return Simulator(latency=ns.latency, token=ns.token, qps=ns.qps, qpm=ns.qpm, qpd=ns.qpd, quota=ns.quota,
                      unpublished=ns.unpublished, max_prompt_chars=ns.max_prompt_chars, faults=ns.fault,
-                     seed=ns.seed, stuck_cap=ns.stuck_cap, host=ns.host, port=ns.port)
+                     seed=ns.seed, stuck_cap=ns.stuck_cap, host=ns.host, port=ns.port,
+                     question_workflows=ns.question_workflow, slow_workflows=ns.slow_workflow,
+                     tool_bots=ns.tool_bot, async_workflows=not ns.no_async, sync_limit=ns.sync_limit,
+                     ping_interval=ns.ping_interval)
 
 
 def run_serve(ns):

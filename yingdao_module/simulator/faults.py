@@ -2,15 +2,22 @@
 forced with `Simulator.inject(kind, count, path)`.
 
 Transport faults (reset, HTTP errors, a garbled body, busy codes) are played before the
-request is even authenticated, like a flaky proxy or an overloaded gateway would. Chat
-faults (cut, fail, stuck) shape a chat that was really created, so they apply only to
-requests that create one.
+request is even authenticated, like a flaky proxy or an overloaded gateway would. Run
+faults (cut, fail, stuck) shape a chat or a workflow run that was really created, so they
+apply only to requests that start one (RUN_FAULTS_BY_PATH: which of them each path can play).
 """
 import socket
 
 FAULT_KINDS = ("http500", "http502", "http429", "reset", "malformed", "cut", "4009", "4020", "5000",
                "fail", "stuck", "slow")
-CHAT_ONLY_FAULTS = ("cut", "fail", "stuck")
+RUN_FAULTS = ("cut", "fail", "stuck")
+RUN_FAULTS_BY_PATH = {
+    "/v3/chat": ("cut", "fail", "stuck"),
+    "/v1/workflows/chat": ("cut", "fail", "stuck"),
+    "/v1/workflow/stream_run": ("cut", "fail"),
+    "/v1/workflow/stream_resume": ("cut", "fail"),
+    "/v1/workflow/run": ("fail",),
+}
 
 
 def parse_faults(faults):
@@ -36,20 +43,21 @@ def parse_faults(faults):
     return parsed
 
 
-def pick_fault(forced, rates, rng, path, chat_creation):
+def pick_fault(forced, rates, rng, path):
     """The fault for one request, or None. Forced faults come first (and are used up)."""
+    playable = RUN_FAULTS_BY_PATH.get(path, ())
     for entry in forced:
         kind, count, prefix = entry
         if prefix and not path.startswith(prefix):
             continue
-        if kind in CHAT_ONLY_FAULTS and not chat_creation:
+        if kind in RUN_FAULTS and kind not in playable:
             continue
         entry[1] -= 1
         if entry[1] <= 0:
             forced.remove(entry)
         return kind
     for kind, rate in rates.items():
-        if kind.split(":")[0] in CHAT_ONLY_FAULTS and not chat_creation:
+        if kind.split(":")[0] in RUN_FAULTS and kind not in playable:
             continue
         if rng.random() < rate:
             return kind

@@ -20,7 +20,7 @@ from .files import FileRoutes
 from .workflows import WorkflowRoutes
 
 SERVICES = (ChatRoutes, FileRoutes, WorkflowRoutes)
-RATED_PATHS = ("/v3/chat", "/v1/workflow/run", "/v1/workflow/stream_run")
+RATED_PATHS = ("/v3/chat", "/v1/workflow/run", "/v1/workflow/stream_run", "/v1/workflows/chat")
 RAW_BODY_PATHS = ("/v1/files/upload",)  # multipart, not JSON
 
 
@@ -45,7 +45,8 @@ class Rejected(Exception):
 class SimHandler(ChatRoutes, FileRoutes, WorkflowRoutes, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     sim = None  # set per server
-    routes = {}  # (method or "ANY", path) -> handler method, collected from SERVICES below
+    routes = {}  # (method or "ANY", path) -> handler method, collected from SERVICES below;
+    # a path may hold {name} segments (run_histories): their values join the query
 
     def log_message(self, *args):  # quiet: tests and the demo read stdout
         pass
@@ -73,8 +74,10 @@ class SimHandler(ChatRoutes, FileRoutes, WorkflowRoutes, BaseHTTPRequestHandler)
         payload.update(extra)
         self.send_json(payload)
 
-    def error(self, code, msg, status=200):
-        self.send_json(envelope(None, code, msg), status)
+    def error(self, code, msg, status=200, **extra):
+        payload = envelope(None, code, msg)
+        payload.update(extra)
+        self.send_json(payload, status)
 
     def reject(self, code, msg, status=200):
         self.error(code, msg, status)
@@ -104,6 +107,17 @@ class SimHandler(ChatRoutes, FileRoutes, WorkflowRoutes, BaseHTTPRequestHandler)
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
+    def wait_pinging(self, until, ping):
+        """Sleep until the time `until`, calling ping() every sim.ping_interval meanwhile
+        (the real service keeps a quiet stream alive with PING events)."""
+        while True:
+            left = until - time.time()
+            if left <= 0:
+                return
+            time.sleep(min(left, self.sim.ping_interval))
+            if until - time.time() > 0:
+                ping()
+
     # -- the gates ----------------------------------------------------------------------------------
     def handle_request(self, method):
         self.logid = uuid.uuid4().hex
@@ -118,12 +132,27 @@ class SimHandler(ChatRoutes, FileRoutes, WorkflowRoutes, BaseHTTPRequestHandler)
             body = self.json_body(path, raw)
             if path in RATED_PATHS:
                 self.check_rate()
-            route = self.routes.get((method, path)) or self.routes.get(("ANY", path))
+            route, params = self.find_route(method, path)
+            query.update(params)
             if route is None:
                 self.reject(4200, "no such API: %s %s" % (method, path), 404)
             route(self, query, body, raw, fault)
         except Rejected:
             pass
+
+    def find_route(self, method, path):
+        """(handler method, {segment name: value}) for a request, or (None, {})."""
+        route = self.routes.get((method, path)) or self.routes.get(("ANY", path))
+        if route:
+            return route, {}
+        parts = path.split("/")
+        for (verb, pattern), route in self.routes.items():
+            names = pattern.split("/")
+            if "{" not in pattern or verb not in (method, "ANY") or len(names) != len(parts):
+                continue
+            if all(name == part or (name.startswith("{") and part) for name, part in zip(names, parts)):
+                return route, dict((n[1:-1], p) for n, p in zip(names, parts) if n.startswith("{"))
+        return None, {}
 
     def read_body(self):
         try:
@@ -146,7 +175,7 @@ class SimHandler(ChatRoutes, FileRoutes, WorkflowRoutes, BaseHTTPRequestHandler)
     def play_fault(self, path):
         """The request's fault after transport faults were played; chat faults are returned."""
         with self.sim.lock:
-            fault = self.sim.count_request(path, path == "/v3/chat")
+            fault = self.sim.count_request(path)
         if fault and fault.startswith("slow"):
             time.sleep(slow_seconds(fault))
             return None

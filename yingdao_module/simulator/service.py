@@ -9,6 +9,7 @@ import threading
 import time
 
 from .faults import parse_faults, pick_fault
+from .options import parse_question_workflows, parse_slow_workflows, parse_tool_bots
 
 
 class Simulator(object):
@@ -16,7 +17,8 @@ class Simulator(object):
 
     def __init__(self, latency=0.5, token=None, qps=None, qpm=None, qpd=None, quota=None, unpublished=(),
                  max_prompt_chars=100000, faults=None, seed=0, stuck_cap=30.0, host="127.0.0.1", port=0,
-                 max_body_bytes=20 * 1024 * 1024):
+                 max_body_bytes=20 * 1024 * 1024, question_workflows=(), slow_workflows=None, tool_bots=None,
+                 async_workflows=True, sync_limit=90.0, ping_interval=1.0):
         self.latency = latency
         self.token = token
         self.qps, self.qpm, self.qpd, self.quota = qps, qpm, qpd, quota
@@ -26,6 +28,12 @@ class Simulator(object):
         self.stuck_cap = stuck_cap
         self.max_body_bytes = max_body_bytes
         self.host, self.port = host, port
+        self.question_workflows = parse_question_workflows(question_workflows)  # {id: questions}
+        self.slow_workflows = parse_slow_workflows(slow_workflows)              # {id: seconds}
+        self.tool_bots = parse_tool_bots(tool_bots)                             # {bot_id: (tool, rounds)}
+        self.async_workflows = async_workflows  # False: is_async gets 6003, like a free edition
+        self.sync_limit = sync_limit            # a non-stream workflow run longer than this is dropped
+        self.ping_interval = ping_interval      # streams send PING this often while they wait
         self.lock = threading.Lock()
         self.rng = random.Random(seed)
         self._server = None
@@ -36,11 +44,13 @@ class Simulator(object):
     def reset(self):
         with self.lock:
             self.conversations, self.chats, self.files = {}, {}, {}
+            self.executions, self.interrupts = {}, {}  # workflow runs by execute id / open Interrupts by event id
             self.window = []  # times of rated requests
             self.day_count = 0
             self.forced = []  # [kind, count, path]
             self.counters = {"requests": {}, "chats_created": 0, "chats_completed": 0, "chats_failed": 0,
-                             "chats_cancelled": 0, "rate_limited": 0, "faults": {}}
+                             "chats_cancelled": 0, "rate_limited": 0, "faults": {},
+                             "workflow_runs": 0, "tool_outputs": 0}
 
     def stats(self):
         with self.lock:
@@ -83,11 +93,11 @@ class Simulator(object):
         self.stop()
 
     # -- state helpers (call with the lock held) -----------------------------------------------
-    def count_request(self, path, chat_creation):
+    def count_request(self, path):
         """Count a request and choose its fault (None for most)."""
         counts = self.counters["requests"]
         counts[path] = counts.get(path, 0) + 1
-        fault = pick_fault(self.forced, self.faults, self.rng, path, chat_creation)
+        fault = pick_fault(self.forced, self.faults, self.rng, path)
         if fault:
             base = fault.split(":")[0]
             self.counters["faults"][base] = self.counters["faults"].get(base, 0) + 1
