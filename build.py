@@ -10,12 +10,14 @@ the top (after the header, which ShadowBot expects first). See docs/architecture
 """
 import ast
 import os
-import re
 import sys
+
+import privatize
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.join(ROOT, "yingdao_module")
 DIST = os.path.join(ROOT, "dist", "coze.py")
+PACKAGE = "yingdao_module"
 
 # (module, section title) in dependency order
 DIST_MODULES = [
@@ -37,34 +39,93 @@ DIST_MODULES = [
     ("shadowbot", "ShadowBot Code flow: main(args)"),
 ]
 
-PUBLIC_NAMES = ["ask", "chat", "new_conversation", "run_workflow", "upload_file", "batch", "merge", "main",
-                "Client", "CozeError", "InputError", "APIError", "AuthError", "BotError", "QuotaError",
-                "RateLimitError", "ServerError", "ChatFailedError", "NetworkError", "CozeTimeoutError"]
-
 BANNER = "#" * 79
+INTRO = '''"""扣子(Coze)智能体与工作流,给影刀 RPA 用的一个文件。版本 {version}。
+
+把本文件整个粘贴成影刀应用里名为 coze 的 Python 模块,然后三种用法任选:
+
+1. 可视化流程拖「调用模块」:模块选 coze,函数选 {functions} 之一,
+   按参数名填值(每个函数的说明写在它的文档里),输出变量就是回答 / 结果。
+2. Code 流程:流程输入参数放 question(或 workflow_id、parameters 等),
+   本模块的 main(args) 把 answer、conversation_id、error 写回输出参数。
+3. 在别的 Python 模块里:from .coze import ask,然后 ask("你好")。
+
+令牌和智能体 ID 建议放在全局变量 coze_token(密码类型)和 coze_bot_id 里。
+说明文档在项目的 README.md 与 docs/:quickstart.md(上手)、reference.md(每个函数和参数)、
+errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成流程)。
+
+本文件由 build.py 从 yingdao_module/ 生成,请改源码而不是这个文件。只用标准库(装了 requests 就用它),Python 3.7+。
+"""'''
 
 
-def read(name):
-    with open(os.path.join(SOURCE, name + ".py"), encoding="utf-8") as handle:
+BuildError = privatize.BuildError
+
+
+def read(name, source=SOURCE):
+    path = os.path.join(source, name + ".py")
+    if not os.path.exists(path):
+        raise BuildError("缺少 %s:它列在 build.DIST_MODULES 里,请补上或从列表里删掉" % os.path.relpath(path, ROOT))
+    with open(path, encoding="utf-8") as handle:
         return handle.read()
 
 
+def package_facts(source=SOURCE):
+    """(__version__, __all__) of the package: __all__ in yingdao_module/__init__.py is the one list
+    of public names (build keeps exactly these public in dist/coze.py and makes the rest private)."""
+    facts = {}
+    for node in ast.parse(read("__init__", source)).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            facts[node.targets[0].id] = node.value
+    if "__all__" not in facts or "__version__" not in facts:
+        raise BuildError("yingdao_module/__init__.py 需要 __version__ 和 __all__(公开名字的唯一清单)")
+    return ast.literal_eval(facts["__version__"]), list(ast.literal_eval(facts["__all__"]))
+
+
 def version():
-    return re.search(r'__version__ = "([^"]+)"', read("__init__")).group(1)
+    return package_facts()[0]
 
 
-def split_module(source, name):
-    """(docstring, stdlib import lines, body lines) of one module, relative imports dropped."""
+def check_inlinable(node, name, allowed, lines):
+    """BuildError unless this package import is `from .module import a, b` of a dist module."""
+    where = "yingdao_module/%s.py 第 %d 行「%s」" % (name, node.lineno, lines[node.lineno - 1].strip())
+    if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module in allowed:
+        aliased = [alias.name for alias in node.names if alias.asname or alias.name == "*"]
+        if not aliased:
+            return
+        raise BuildError("%s:from .%s import 不能用别名或 *(%s):dist/coze.py 只有一个平铺的命名空间"
+                         % (where, node.module, ", ".join(aliased)))
+    if isinstance(node, ast.ImportFrom) and node.level and node.module in allowed:
+        raise BuildError("%s:相对导入只能写成 from .%s import ..." % (where, node.module))
+    raise BuildError("%s 无法拼进 dist/coze.py:dist 模块只能写 from .模块 import 名字,"
+                     "模块必须在 DIST_MODULES 里(可用:%s)" % (where, ", ".join(sorted(allowed))))
+
+
+def is_package_import(node):
+    """`import yingdao_module.x`, `from yingdao_module import x`, `from . import x`, `from .a.b import c`..."""
+    if isinstance(node, ast.ImportFrom):
+        return node.level > 0 or (node.module or "").split(".")[0] == PACKAGE
+    return isinstance(node, ast.Import) and any(alias.name.split(".")[0] == PACKAGE for alias in node.names)
+
+
+def split_module(source, name, allowed):
+    """(docstring, stdlib import lines, body lines) of one module, package imports dropped.
+    `allowed` are the modules a dist module may import from (the others in the dist, the header)."""
     tree = ast.parse(source)
     lines = source.splitlines()
+    top = set(id(node) for node in tree.body)
+    for node in ast.walk(tree):
+        if is_package_import(node):
+            if id(node) not in top:
+                raise BuildError("yingdao_module/%s.py 第 %d 行:包内导入只能写在文件顶层" % (name, node.lineno))
+            check_inlinable(node, name, allowed, lines)
     drop, imports, docstring = set(), [], ""
     for node in tree.body:
         span = range(node.lineno - 1, node.end_lineno)
-        if isinstance(node, ast.Expr) and isinstance(getattr(node, "value", None), ast.Constant) \
-                and isinstance(node.value.value, str) and node is tree.body[0]:
+        if node is tree.body[0] and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) \
+                and isinstance(node.value.value, str):
             docstring = node.value.value
             drop.update(span)
-        elif isinstance(node, ast.ImportFrom) and node.level > 0:
+        elif is_package_import(node):
             drop.update(span)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             imports.extend(lines[i] for i in span)
@@ -76,56 +137,51 @@ def split_module(source, name):
 
 
 def top_level_names(source):
-    names = set()
-    for node in ast.parse(source).body:
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, ast.Assign):
-            for target in node.targets:
-                for sub in ast.walk(target):
-                    if isinstance(sub, ast.Name):
-                        names.add(sub.id)
-    return names
+    """Names a module defines at top level (not those it imports)."""
+    module = privatize.Names(ast.parse(source)).module
+    return module.bound - module.imported
 
 
-def build_dist():
+def split_header(text):
+    """(the comment block ShadowBot expects first, the code after it)."""
+    lines = text.rstrip().splitlines()
+    comments = 0
+    while comments < len(lines) and (lines[comments].startswith("#") or not lines[comments].strip()):
+        comments += 1
+    return "\n".join(lines[:comments]).rstrip(), "\n".join(lines[comments:])
+
+
+def build_dist(source=SOURCE, modules=None):
     """The text of dist/coze.py."""
+    modules = DIST_MODULES if modules is None else modules
+    allowed = set(name for name, _ in modules) | {"header"}
+    release, public = package_facts(source)
     seen = {}
     sections, all_imports = [], []
-    for name, title in DIST_MODULES:
-        if not os.path.exists(os.path.join(SOURCE, name + ".py")):
-            print("build: 警告:缺少 yingdao_module/%s.py,跳过" % name)
-            continue
-        source = read(name)
-        for defined in top_level_names(source):
+    for name, title in modules:
+        text = read(name, source)
+        for defined in top_level_names(text):
             if defined in seen:
-                raise SystemExit("build: %r is defined in both %s.py and %s.py; rename one" % (defined, seen[defined], name))
+                raise BuildError("%r 同时定义在 %s.py 和 %s.py 里:dist 是一个命名空间,请改名其一" % (defined, seen[defined], name))
             seen[defined] = name
-        docstring, imports, body = split_module(source, name)
+        docstring, imports, body = split_module(text, name, allowed - {name})
         all_imports.extend(line for line in imports if line not in all_imports)
         heading = "# %s" % title
         heading += " " * max(1, 79 - len(heading) - len("(yingdao_module/%s.py)" % name)) + "(yingdao_module/%s.py)" % name
         comment = "\n".join(("# " + line).rstrip() for line in docstring.strip().splitlines())
         sections.append("\n".join([BANNER, heading, BANNER, comment, "", "\n".join(body).rstrip(), ""]))
-    header = read("header").rstrip()
-    intro = '''"""扣子 (Coze) for 影刀 RPA (ShadowBot), version {version}: one pasteable file.
-
-Generated by build.py from yingdao_module/ -- edit the source, not this file.
-
-    answer = ask("你好")                       # 调用模块: coze.ask(question=...)
-    result = chat("你好")                      # dict: answer, conversation_id, usage, ...
-    cid = new_conversation()                   # remember earlier turns: conversation_id=cid
-    output = run_workflow("73...", {{"input": "你好"}})
-    summary = batch("商品.xlsx", prompt="为{{商品名}}写一句广告语")
-    main(args)                                 # a ShadowBot Code flow
-
-Standard library only; uses `requests` when it is importable. Python 3.7+.
-"""'''.format(version=version())
-    exports = "__all__ = [%s]" % ", ".join('"%s"' % n for n in PUBLIC_NAMES)
-    parts = [header, "", intro, "", "\n".join(all_imports), "", "__version__ = \"%s\"" % version(), exports, ""]
+    header_text = read("header", source)
+    comments, header_code = split_header(header_text)
+    functions = "、".join(name for name in public if seen.get(name) and not name[0].isupper())
+    exports = "__all__ = [%s]" % ", ".join('"%s"' % n for n in public)
+    parts = [comments, INTRO.format(version=release, functions=functions), "", header_code, "",
+             "\n".join(all_imports), "", "__version__ = \"%s\"" % release, exports, ""]
     parts.extend(sections)
     text = "\n".join(parts).rstrip() + "\n"
     ast.parse(text, feature_version=(3, 7))  # what ShadowBot's Python 3.7 must accept
+    keep = top_level_names(header_text)  # the ShadowBot header's own names (xbot, glv, print...)
+    text = privatize.privatize(text, public, keep)
+    privatize.check_names(text, public, keep)
     return text
 
 
@@ -156,7 +212,11 @@ def main(argv):
         sys.path.insert(0, ROOT)
         from flow_templates import copy_template
         return copy_template(argv[1] if len(argv) > 1 else "ask_once") or 0
-    text = build_dist()
+    try:
+        text = build_dist()
+    except BuildError as err:
+        print("build: 错误:%s" % err)
+        return 1
     if command == "check":
         with open(DIST, encoding="utf-8", newline="") as handle:
             stale = [] if handle.read() == text else [DIST]

@@ -25,13 +25,6 @@ TEMPLATE_NAMES = ["ask_once", "conversation", "excel_rows", "excel_batch", "work
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCS = os.path.join("docs", "templates.md")
 
-# What the coze module's Code-flow entry main(args) reads and writes (the contract in the
-# README); used when dist/coze.py does not publish CODE_FLOW_INPUTS / CODE_FLOW_OUTPUTS.
-CONTRACT_READS = ("question", "bot_id", "token", "base_url", "user_id", "conversation_id", "custom_variables",
-                  "timeout", "stream", "workflow_id", "parameters")
-CONTRACT_WRITES = ("answer", "conversation_id", "chat_id", "usage", "error")
-
-
 def load_template(name):
     if name not in TEMPLATE_NAMES:
         raise KeyError(name)
@@ -80,11 +73,10 @@ def module_signatures(module):
     return out
 
 
-def module_io(module=None):
-    """(names main(args) reads, names it writes)."""
-    reads = getattr(module, "CODE_FLOW_INPUTS", None) or CONTRACT_READS
-    writes = getattr(module, "CODE_FLOW_OUTPUTS", None) or CONTRACT_WRITES
-    return set(reads), set(writes)
+def module_io():
+    """(names main(args) reads, names it writes): the contract in yingdao_module/shadowbot.py."""
+    from yingdao_module.shadowbot import CODE_FLOW_INPUTS, CODE_FLOW_OUTPUTS
+    return set(CODE_FLOW_INPUTS), set(CODE_FLOW_OUTPUTS)
 
 
 def recipe_section(name, text):
@@ -140,7 +132,7 @@ def problems(root=ROOT, module=None):
     for name in TEMPLATE_NAMES:
         _, files = generate(name)
         found[name] = validate.check_template_files(json.loads(files["blocks"]), json.loads(files["flow"]),
-                                                    files["html"], signatures, module_io(module))
+                                                    files["html"], signatures, module_io())
     return found
 
 

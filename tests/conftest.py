@@ -1,26 +1,13 @@
 """Shared fixtures: every client test runs against the source package AND the built
 dist/coze.py (what users paste), with `requests` and with the urllib fallback."""
 import importlib
-import importlib.util
-import os
-import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DIST = os.path.join(ROOT, "dist", "coze.py")
-sys.path.insert(0, ROOT)
+from helpers import BOT_ID, DIST, ROOT, TOKEN, dist_name, load_dist  # noqa: F401  (shared with the tests)
+from build import DIST_MODULES
 
-SOURCE_MODULES = ["errors", "log", "config", "transport", "sse", "files", "client", "workflow",
-                  "ratelimit", "tables", "journal", "batch_options", "batch", "merge", "api", "shadowbot"]
-
-
-def load_dist(name="coze_dist"):
-    """Import dist/coze.py as a plain module (outside ShadowBot the header falls back)."""
-    spec = importlib.util.spec_from_file_location(name, DIST)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+SOURCE_MODULES = [name for name, _ in DIST_MODULES]
 
 
 class Coze(object):
@@ -41,19 +28,24 @@ class Coze(object):
                 except ImportError:
                     pass
 
+    def where(self, name):
+        """(module, name there) for every module that defines `name`."""
+        if self.flavour == "dist":
+            return [(module, dist_name(module, name)) for module in self._modules
+                    if dist_name(module, name) in vars(module)]
+        return [(module, name) for module in self._modules[1:] if name in vars(module)]
+
     def __getattr__(self, name):
-        for module in self._modules:
-            if hasattr(module, name):
-                return getattr(module, name)
+        for module, found in self.where(name) or [(self._modules[0], name)]:
+            if hasattr(module, found):
+                return getattr(module, found)
         raise AttributeError(name)
 
     def patch(self, name, value):
-        found = False
-        for module in self._modules[1:] if self.flavour == "source" else self._modules:
-            if name in vars(module):
-                self._monkeypatch.setattr(module, name, value)
-                found = True
-        assert found, name
+        places = self.where(name)
+        assert places, name
+        for module, found in places:
+            self._monkeypatch.setattr(module, found, value)
 
     def reset_clients(self):
         self._clients.clear()

@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from helpers import load_dist_quiet
+
 from conftest import ROOT
 from yingdao_module.simulator import Simulator
 
@@ -230,9 +232,7 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path):
 
 def test_batch_runs_from_dist_inside_a_code_flow_shape(tmp_path, sim):
     """What a ShadowBot 调用模块 call looks like: every value typed as text."""
-    from conftest import load_dist
-    coze = load_dist("coze_batch_dist")
-    coze.set_log_sink(lambda line: None)
+    coze = load_dist_quiet("coze_batch_dist")
     source = write_csv(tmp_path / "in.csv", products(4))
     summary = coze.batch(source, prompt="介绍{商品名}", concurrency="2", qps="5", max_rows="", retry_failed="否",
                          json_columns="false", dedupe="", timeout="60", bot_id=BOT, token=TOKEN, base_url=sim.url)

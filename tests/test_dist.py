@@ -1,18 +1,21 @@
 """dist/coze.py is what users paste: it must be up to date, parse and run on Python 3.7,
 use the standard library only, carry the ShadowBot header and import fast."""
 import ast
+import inspect
 import json
 import os
+import shutil
 import subprocess
 import sys
 
 import pytest
 
-from conftest import DIST, ROOT, load_dist
+from helpers import DIST, ROOT, SourceNames, load_dist
+
+import yingdao_module
 
 SMOKE = os.path.join(ROOT, "tests", "scripts", "dist_smoke.py")
-PYENV = "/root/.pyenv/versions"
-OTHER_PYTHONS = ["3.7.16", "3.8.18", "3.10.13", "3.12.1", "3.13.0"]
+OTHER_PYTHONS = ["3.7", "3.8", "3.10", "3.12", "3.13"]
 
 with open(DIST, encoding="utf-8") as handle:
     DIST_TEXT = handle.read()
@@ -57,23 +60,54 @@ def test_dist_imports_only_the_standard_library():
 
 
 def test_dist_starts_with_the_shadowbot_header():
-    head = DIST_TEXT.split("\n\n\"\"\"")[0]
-    assert head.startswith("# 使用提醒:")
+    assert DIST_TEXT.startswith("# 使用提醒:")
+    code = DIST_TEXT.split("\ntry:", 1)[1]
     for line in ("import xbot", "from xbot import print, sleep", "from .import package",
                  "from .package import variables as glv"):
-        assert "    " + line + "\n" in head
+        assert "\n    " + line + "\n" in code.split("except")[0]
 
 
-def test_dist_exports_the_public_api():
+def test_dist_has_a_module_docstring_for_users():
+    doc = load_dist().__doc__ or ""
+    for words in ("调用模块", "main(args)", "from .coze import", "docs/", "coze_token"):
+        assert words in doc, words
+
+
+def public_callables(module):
+    """What ShadowBot's 调用模块 picker could show: module-level functions and classes
+    whose names do not start with an underscore."""
+    return sorted(name for name, value in vars(module).items()
+                  if not name.startswith("_") and (inspect.isfunction(value) or inspect.isclass(value)))
+
+
+def test_dist_public_surface_is_exactly_all():
     coze = load_dist()
-    for name in coze.__all__:
-        assert hasattr(coze, name), name
+    assert coze.__all__ == yingdao_module.__all__
+    assert public_callables(coze) == sorted(yingdao_module.__all__)
+    functions = [name for name in coze.__all__ if inspect.isfunction(getattr(coze, name))]
+    assert len(functions) <= 15, functions  # the picker stays short
     assert coze.glv is None and coze.xbot is None
+
+
+def test_the_package_exports_exactly_all():
+    exported = sorted(name for name, value in vars(yingdao_module).items()
+                      if not name.startswith("_") and not inspect.ismodule(value))
+    assert exported == sorted(yingdao_module.__all__)
+
+
+@pytest.mark.parametrize("name", [n for n in yingdao_module.__all__ if inspect.isfunction(getattr(yingdao_module, n))])
+def test_every_public_function_documents_each_parameter_in_chinese(name):
+    function = getattr(load_dist(), name)
+    doc = inspect.getdoc(function) or ""
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in doc), name
+    for parameter in inspect.signature(function).parameters:
+        assert not parameter.startswith("_"), (name, parameter)  # no test hooks in what users see
+        assert any(line.split()[:1] == [parameter] for line in doc.splitlines()), (name, parameter)
 
 
 def test_dist_works_without_requests(monkeypatch):
     monkeypatch.setitem(sys.modules, "requests", None)  # import requests -> ImportError
-    coze = load_dist("coze_without_requests")
+    coze = SourceNames(load_dist("coze_without_requests"))
     assert coze.optional_requests() is None and coze.choose_backend().name == "urllib"
 
 
@@ -91,15 +125,34 @@ def test_dist_import_is_fast_and_does_nothing():
     assert seconds < 2.0  # generous: the real figure is in docs/benchmarks.md
 
 
+def find_python(version):
+    """An interpreter for `version` ("3.7"): on PATH as python3.7, or under pyenv's root
+    (PYENV_ROOT, else `pyenv root`, else ~/.pyenv). None when this machine has none."""
+    found = shutil.which("python" + version)
+    if found and subprocess.run([found, "--version"], capture_output=True).returncode == 0:
+        return found  # (a pyenv shim exists for every version but fails for one not selected)
+    root = os.environ.get("PYENV_ROOT")
+    if not root and shutil.which("pyenv"):
+        root = subprocess.run(["pyenv", "root"], capture_output=True, text=True).stdout.strip()
+    versions = os.path.join(root or os.path.expanduser("~/.pyenv"), "versions")
+    candidates = sorted((name for name in (os.listdir(versions) if os.path.isdir(versions) else [])
+                         if name.startswith(version + ".")), key=lambda n: [int(p) for p in n.split(".") if p.isdigit()])
+    for name in reversed(candidates):
+        python = os.path.join(versions, name, "bin", "python")
+        if os.path.exists(python):
+            return python
+    return None
+
+
 @pytest.mark.parametrize("version", OTHER_PYTHONS)
 def test_dist_runs_on_other_pythons_without_requests(version, sim):
-    python = os.path.join(PYENV, version, "bin", "python")
-    if not os.path.exists(python):
-        pytest.skip("Python %s is not installed on this machine" % version)
+    python = find_python(version)
+    if python is None:
+        pytest.skip("Python %s is not installed here (looked on PATH and under PYENV_ROOT / pyenv root)" % version)
     out = subprocess.run([python, SMOKE, DIST, sim.url], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     got = json.loads(out.stdout.strip().splitlines()[-1])
-    assert got["python"] == version.rsplit(".", 1)[0]
+    assert got["python"] == version
     assert got["backend"] == "urllib"
     assert "三点七能跑吗" in got["streamed"] and got["usage"]["token_count"] > 0
     assert "轮询也行吗" in got["polled"] and "Code 流程" in got["main"] and got["main_error"] == ""

@@ -15,11 +15,10 @@ import uuid
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from helpers import ROOT, load_dist
 
-import flow_templates as ft  # noqa: E402
-from flow_templates import catalog, clipboard, render, validate  # noqa: E402
+import flow_templates as ft
+from flow_templates import catalog, clipboard, render, validate
 
 NAMES = ft.TEMPLATE_NAMES
 
@@ -72,12 +71,7 @@ def committed():
 
 @pytest.fixture(scope="module")
 def coze():
-    path = os.path.join(ROOT, "dist", "coze.py")
-    assert os.path.exists(path), "dist/coze.py is missing: run python build.py"
-    spec = importlib.util.spec_from_file_location("coze_templates_test", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_dist("coze_templates_test")
 
 
 def all_values(block):
@@ -111,7 +105,7 @@ def test_generation_is_deterministic():
 @pytest.mark.parametrize("name", NAMES)
 def test_template_passes_every_check(name, committed, coze):
     clip, flow, html = committed[name]
-    found = validate.check_template_files(clip, flow, html, ft.module_signatures(coze), ft.module_io(coze))
+    found = validate.check_template_files(clip, flow, html, ft.module_signatures(coze), ft.module_io())
     assert found == []
 
 
@@ -204,14 +198,14 @@ def test_ask_once_is_a_sub_flow_with_the_module_parameters(committed, coze):
     flow = committed["ask_once"][1]
     assert [(p["name"], p["direction"], p["type"]) for p in flow["parameters"]] == [
         ("question", "In", "str"), ("answer", "Out", "str")]
-    reads, writes = ft.module_io(coze)
+    reads, writes = ft.module_io()
     assert "question" in reads and "answer" in writes  # the same names as main(args)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_flow_parameters_match_what_the_module_reads_and_writes(name, committed, coze):
     flow = committed[name][1]
-    reads, writes = ft.module_io(coze)
+    reads, writes = ft.module_io()
     for p in flow["parameters"]:
         if p["name"] in reads - writes:
             assert p["direction"] == "In", p
@@ -360,10 +354,10 @@ MUTATIONS = [
 @pytest.mark.parametrize("name,mutate,expected", MUTATIONS, ids=[m[1].__name__.strip("_") for m in MUTATIONS])
 def test_validator_reports_a_broken_template(name, mutate, expected, committed, coze):
     clip, flow, html = copy.deepcopy(committed[name])
-    assert validate.check_template_files(clip, flow, html, ft.module_signatures(coze), ft.module_io(coze)) == []
+    assert validate.check_template_files(clip, flow, html, ft.module_signatures(coze), ft.module_io()) == []
     mutate(clip, flow)
     html = render.html_page(ft.load_template(name), clip)  # keep the page in step with the blocks
-    found = validate.check_template_files(clip, flow, html, ft.module_signatures(coze), ft.module_io(coze))
+    found = validate.check_template_files(clip, flow, html, ft.module_signatures(coze), ft.module_io())
     assert any(expected in p for p in found), found
 
 

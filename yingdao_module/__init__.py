@@ -14,3 +14,14 @@ from .merge import merge
 from .shadowbot import main
 
 __version__ = "0.1.0"
+
+# The public surface, in one place. build.py keeps exactly these names public in dist/coze.py and
+# renames every other top-level name to _name, because ShadowBot's 调用模块 picker lists every
+# public function of the pasted module. A new public function: import it above and add it here.
+__all__ = [
+    # functions users pick in 调用模块 (each with a Chinese docstring for every parameter)
+    "ask", "chat", "new_conversation", "run_workflow", "upload_file", "batch", "merge", "main",
+    # classes users create or catch in their own Python code (the picker lists functions only)
+    "Client", "CozeError", "InputError", "APIError", "AuthError", "BotError", "QuotaError",
+    "RateLimitError", "ServerError", "ChatFailedError", "NetworkError", "CozeTimeoutError",
+]

@@ -8,6 +8,7 @@ text are all understood.
 import threading
 
 from .client import Client
+from .config import DEFAULT_TIMEOUT
 from .workflow import run_workflow_on
 
 _clients = {}
@@ -22,8 +23,8 @@ def client_for(token=None, bot_id=None, base_url=None, user_id=None):
 
 
 def ask(question, bot_id=None, token=None, base_url=None, user_id=None, conversation_id=None,
-        custom_variables=None, files=None, timeout=180, stream=True):
-    """Ask a Coze bot one question; returns the answer text.
+        custom_variables=None, files=None, timeout=DEFAULT_TIMEOUT, stream=True):
+    """问扣子智能体一个问题,返回回答的文本。
 
     question          要问的内容(文本)
     bot_id            智能体 ID:智能体编辑页网址 /bot/ 后面的数字;不填则用全局变量 coze_bot_id
@@ -34,37 +35,66 @@ def ask(question, bot_id=None, token=None, base_url=None, user_id=None, conversa
     custom_variables  自定义变量,字典或 JSON 文本,键值都是文本
     files             图片/文件路径(或 upload_file 得到的文件 ID),一个或列表
     timeout           最多等多少秒(默认 180),超时会取消这次对话
-    stream            True 流式(默认,最快);False 轮询
+    stream            True 流式(默认,最快);False 轮询(网络会掐断长连接时用)
     """
     return chat(question, bot_id, token, base_url, user_id, conversation_id, custom_variables, files,
                 timeout, stream)["answer"]
 
 
 def chat(question, bot_id=None, token=None, base_url=None, user_id=None, conversation_id=None,
-         custom_variables=None, files=None, timeout=180, stream=True):
-    """Like ask(), but returns a dict: answer, conversation_id, chat_id, usage, follow_ups,
-    reasoning, logid, elapsed."""
+         custom_variables=None, files=None, timeout=DEFAULT_TIMEOUT, stream=True):
+    """和 ask 一样提问,但返回字典:answer(回答)、conversation_id、chat_id、usage(用量)、
+    follow_ups(推荐追问)、reasoning(思考过程)、logid、elapsed(秒)。
+
+    question          要问的内容(文本)
+    bot_id            智能体 ID(智能体编辑页网址 /bot/ 后面的数字),不填用全局变量 coze_bot_id
+    token             个人访问令牌 pat_...,不填用全局变量 coze_token 或环境变量 COZE_API_TOKEN
+    base_url          API 地址:国内 https://api.coze.cn(默认),国际版 https://api.coze.com
+    user_id           终端用户标识,不填则用本机名
+    conversation_id   会话 ID:填上次结果里的 conversation_id,智能体就接着聊
+    custom_variables  自定义变量:字典或 JSON 文本,例如 {"城市": "杭州"}
+    files             图片或文件:本机路径或文件 ID,一个或一个列表
+    timeout           最多等待的秒数(默认 180),到时取消这次对话并报错
+    stream            是否流式:True(默认)流式,False 轮询
+    """
     client = client_for(token, bot_id, base_url, user_id)
     return client.chat(question, conversation_id=conversation_id, custom_variables=custom_variables,
                        files=files, stream=stream, timeout=timeout)
 
 
 def new_conversation(bot_id=None, token=None, base_url=None, timeout=60):
-    """Create a conversation; pass its id as conversation_id so the bot remembers earlier turns."""
+    """新建一个会话,返回会话 ID。之后提问时把它填进 conversation_id,智能体就记得前面的对话。
+
+    bot_id     智能体 ID,不填用全局变量 coze_bot_id
+    token      个人访问令牌 pat_...,不填用全局变量 coze_token
+    base_url   API 地址,不填用 https://api.coze.cn
+    timeout    最多等待的秒数(默认 60)
+    """
     return client_for(token, bot_id, base_url).new_conversation(timeout=timeout)
 
 
-def run_workflow(workflow_id, parameters=None, bot_id=None, token=None, base_url=None, timeout=180, stream=True):
-    """Run a Coze workflow; returns its output (a dict when the output is JSON).
+def run_workflow(workflow_id, parameters=None, bot_id=None, token=None, base_url=None, timeout=DEFAULT_TIMEOUT,
+                 stream=True):
+    """运行一个扣子工作流,返回它的输出(输出是 JSON 时返回字典,否则返回文本)。
 
     workflow_id  工作流 ID:工作流编辑页网址里 workflow= 后面的数字
-    parameters   输入参数,字典或 JSON 文本,例如 {"input": "你好"}
-    bot_id       工作流用到智能体相关节点时才需要
+    parameters   输入参数:字典或 JSON 文本,例如 {"input": "你好"}
+    bot_id       工作流里用到智能体相关节点时才需要填
+    token        个人访问令牌 pat_...,不填用全局变量 coze_token
+    base_url     API 地址,不填用 https://api.coze.cn
+    timeout      最多等待的秒数(默认 180)
+    stream       True(默认)流式运行;False 等工作流整体跑完再返回
     """
     client = client_for(token, None, base_url)
     return run_workflow_on(client.transport, workflow_id, parameters, bot_id, timeout, stream)
 
 
 def upload_file(path, token=None, base_url=None, timeout=120):
-    """Upload an image or file; returns its file id (usable in `files`)."""
+    """把图片或文件上传到扣子,返回文件 ID(可以填进 ask / chat 的 files)。
+
+    path       本机文件路径,例如 C:\\报表\\图片.png
+    token      个人访问令牌 pat_...,不填用全局变量 coze_token
+    base_url   API 地址,不填用 https://api.coze.cn
+    timeout    最多等待的秒数(默认 120)
+    """
     return client_for(token, None, base_url).upload_file(path, timeout=timeout)

@@ -16,6 +16,7 @@ import threading
 import time
 
 from .client import Client
+from .config import DEFAULT_TIMEOUT
 from .batch_options import BatchOptions
 from .errors import CozeError, InputError
 from .journal import Journal
@@ -295,8 +296,8 @@ def _text(value):
 
 def batch(input_path, prompt=None, question_column=None, output_path=None, sheet=None, answer_column="回答",
           bot_id=None, token=None, base_url=None, concurrency=2, qps=None, qpm=None, qpd=None, max_rows=None,
-          max_tokens=None, retry_failed=False, shard=None, json_columns=False, dedupe=False, timeout=180,
-          restart=False, wait=False, _chat=None):
+          max_tokens=None, retry_failed=False, shard=None, json_columns=False, dedupe=False, timeout=DEFAULT_TIMEOUT,
+          restart=False, wait=False):
     """表格批处理:表格每一行问智能体一次,回答写进新表格;再次运行同一调用会从断点继续,不重复付费。
 
     input_path       输入表格 .xlsx 或 .csv(原表格不会被修改)
@@ -305,9 +306,13 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     output_path      输出表格,默认 <名字>_coze.<扩展名>
     sheet            工作表名,默认第一个
     answer_column    回答列的列名,默认「回答」
-    bot_id / token / base_url  同 ask();不填则用全局变量或环境变量
+    bot_id           智能体 ID,不填用全局变量 coze_bot_id
+    token            个人访问令牌 pat_...,不填用全局变量 coze_token
+    base_url         API 地址,不填用 https://api.coze.cn
     concurrency      同时进行的对话数,默认 2
-    qps / qpm / qpd  每秒 / 每分钟 / 每天最多发起多少次对话(按账号计,重启后也记得)
+    qps              每秒最多发起多少次对话(可填小数)
+    qpm              每分钟最多发起多少次对话
+    qpd              每天最多发起多少次对话(按账号计,重启后也记得;到了就停,明天续跑)
     max_rows         只做前 N 行(试跑)
     max_tokens       累计 token 到这个数就停止(花费上限)
     retry_failed     续跑时也重试之前失败的行
@@ -320,14 +325,12 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
 
     返回汇总字典:total, done, skipped, failed, tokens, elapsed, output_path, stopped_reason(空 = 正常结束)。
     """
-    # every parameter but _chat, as typed (locals() holds exactly the parameters at this point)
-    options = BatchOptions(**dict((name, value) for name, value in locals().items() if name != "_chat"))
+    options = BatchOptions(**locals())  # every parameter as typed: locals() holds exactly them here
     header = read_header(options.input_path, options.sheet)
     make_question = question_maker(header, options.prompt, options.question_column)
     if options.answer_column in header:
         raise InputError("表格里已经有「%s」列:请用 answer_column 换一个回答列名" % options.answer_column)
-    if _chat is None:  # checks token and bot before any call
-        _chat = Client(token=options.token, bot_id=options.bot_id, base_url=options.base_url,
-                       timeout=options.timeout).chat
+    # checks token and bot before any call (tests and benchmarks stand in for Client here)
+    chat = Client(token=options.token, bot_id=options.bot_id, base_url=options.base_url, timeout=options.timeout).chat
     limiter = RateLimiter(options.qps, options.qpm, options.qpd)
-    return BatchRun(options, header, make_question, _chat, limiter).run()
+    return BatchRun(options, header, make_question, chat, limiter).run()

@@ -22,7 +22,13 @@ def code_flow_arg(args, name, default=None):
 
 
 def main(args):
-    """Answer args["question"] (or run args["workflow_id"]); returns the answer text."""
+    """影刀 Code 流程的入口:回答 args["question"](填了 workflow_id 就运行工作流),返回回答。
+
+    args   流程的输入参数字典(影刀自动传入;单独运行本模块时是 None,会用配置问一句自我介绍)。
+           读取 question、bot_id、token、base_url、user_id、conversation_id、custom_variables、
+           timeout、stream、workflow_id、parameters;写回 answer、conversation_id、chat_id、usage、
+           error(出错时是中文说明,其余为空)。
+    """
     standalone = args is None
     if standalone:  # run on its own: a quick check of the configured token and bot
         args = {"question": STANDALONE_QUESTION}

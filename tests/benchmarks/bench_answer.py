@@ -18,8 +18,10 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(HERE))
 DIST = os.path.join(ROOT, "dist", "coze.py")
 
+from helpers import load_dist_quiet  # noqa: E402
 from yingdao_module.simulator import Simulator  # noqa: E402
 
 BOT = "7000000000000000001"
@@ -28,11 +30,7 @@ USER = "bench_user"
 
 
 def load_dist():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("coze_bench", DIST)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.set_log_sink(lambda line: None)
+    module = load_dist_quiet("coze_bench")
     return module
 
 

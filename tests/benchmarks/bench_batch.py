@@ -12,19 +12,28 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(HERE))
 
+from helpers import load_dist_quiet  # noqa: E402
 from yingdao_module.simulator import Simulator  # noqa: E402
 
 BOT = "7000000000000000001"
 
 
 def load_dist():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("coze_bench_batch", os.path.join(ROOT, "dist", "coze.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.set_log_sink(lambda line: None)
+    module = load_dist_quiet("coze_bench_batch")
     return module
+
+
+def stand_in_client(chat):
+    """A Client for batch() to create: every row goes to `chat(question)` (batch takes no test hook)."""
+    class StandIn(object):
+        def __init__(self, **settings):
+            pass
+
+        def chat(self, question):
+            return chat(question)
+    return StandIn
 
 
 def make_csv(rows, folder=None):
@@ -52,7 +61,8 @@ def throughput(qps=5, rows=None, latency=0.3, concurrency=8):
             with lock:
                 starts.append(time.monotonic())
             return client.chat(question)
-        summary = coze.batch(path, question_column="问题", concurrency=concurrency, qps=qps, _chat=timed_chat)
+        coze.Client = stand_in_client(timed_chat)
+        summary = coze.batch(path, question_column="问题", concurrency=concurrency, qps=qps)
         stats = sim.stats()
     starts.sort()
     sustained = (len(starts) - qps) / (starts[-1] - starts[0])
@@ -66,7 +76,8 @@ def overhead_per_row(rows=3000):
     path = make_csv(rows)
     answer = {"answer": "好", "usage": {"token_count": 1}, "chat_id": "1"}
     started = time.perf_counter()
-    summary = coze.batch(path, question_column="问题", concurrency=4, _chat=lambda q: answer)
+    coze.Client = stand_in_client(lambda question: answer)
+    summary = coze.batch(path, question_column="问题", concurrency=4)
     elapsed = time.perf_counter() - started
     assert summary["done"] == rows
     return {"rows": rows, "ms_per_row": 1000 * elapsed / rows}
@@ -76,10 +87,11 @@ MEMORY_SCRIPT = r"""
 import importlib.util, resource, sys
 spec = importlib.util.spec_from_file_location("coze", sys.argv[1])
 coze = importlib.util.module_from_spec(spec); spec.loader.exec_module(coze)
-coze.set_log_sink(lambda line: None)
-coze.SAVE_EVERY = 10 ** 6
+coze._set_log_sink(lambda line: None)
+coze._SAVE_EVERY = 10 ** 6
 answer = {"answer": "这是一句不长不短的广告语,大约二十个字。", "usage": {"token_count": 30}, "chat_id": "7400000000000000001"}
-summary = coze.batch(sys.argv[2], question_column="问题", concurrency=4, _chat=lambda q: answer)
+coze.Client = type("StandIn", (), {"__init__": lambda self, **settings: None, "chat": lambda self, q: answer})
+summary = coze.batch(sys.argv[2], question_column="问题", concurrency=4)
 assert summary["done"] == int(sys.argv[3]), summary
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """

@@ -10,7 +10,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(HERE))
 
+from helpers import load_dist_quiet  # noqa: E402
 from yingdao_module.simulator import Simulator  # noqa: E402
 
 KINDS = ["http500", "http502", "http429", "reset", "malformed", "cut", "4009", "4020", "5000", "fail", "stuck"]
@@ -23,11 +25,7 @@ TIMEOUT = 2.0  # the deadline for one answer: bounds every stuck chat
 
 
 def load_dist():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("coze_faults", os.path.join(ROOT, "dist", "coze.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.set_log_sink(lambda line: None)
+    module = load_dist_quiet("coze_faults")
     module.BACKOFF_BASE, module.BACKOFF_CAP, module.RETRY_AFTER_CAP = 0.05, 0.4, 0.4
     return module
 

@@ -8,7 +8,7 @@ dist_path, base_url = sys.argv[1], sys.argv[2]
 spec = importlib.util.spec_from_file_location("coze", dist_path)
 coze = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(coze)
-coze.set_log_sink(lambda line: None)
+coze._set_log_sink(lambda line: None)  # build.py makes internal names private
 
 common = dict(bot_id="7000000000000000001", token="pat_smoke", base_url=base_url)
 streamed = coze.chat("三点七能跑吗", **common)
@@ -22,7 +22,7 @@ except coze.InputError as err:
     refused = str(err)
 print(json.dumps({
     "python": "%d.%d" % sys.version_info[:2],
-    "backend": coze.choose_backend().name,
+    "backend": coze._choose_backend().name,
     "streamed": streamed["answer"], "usage": streamed["usage"], "polled": polled,
     "main": main_answer, "main_error": args["error"], "refused": refused,
 }, ensure_ascii=False))
