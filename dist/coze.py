@@ -74,6 +74,10 @@ __all__ = ["ask", "chat", "new_conversation", "run_workflow", "upload_file", "ba
 # Every message is Chinese first and says what to do. `code`, `logid`, `chat_id` and
 # `conversation_id` ride along for support. No error ever carries the token.
 
+# "会自动重试" in a retryable error's message is true while retries remain; the last one says what happened
+_RETRY_PROMISE = re.compile(r"[:,;]?\s*(?:稍后)?(?:会)?自动重试|(会自动重试)")
+
+
 class CozeError(Exception):
     """Base class. `str(e)` is the Chinese message a user can act on."""
 
@@ -106,6 +110,12 @@ class CozeError(Exception):
 
     def __repr__(self):
         return "%s(%r)" % (type(self).__name__, self._full_message())
+
+    def after_retries(self, what_happened):
+        """This error as the final word when retrying stops: no promise of another retry."""
+        self.message = "%s(%s)" % (_RETRY_PROMISE.sub("", self.message), what_happened)
+        self.args = (self._full_message(),)
+        return self
 
 
 class InputError(CozeError, ValueError):
@@ -679,11 +689,13 @@ def _with_retries(action, what, deadline=None, max_retries=_MAX_RETRIES):
         try:
             return action()
         except CozeError as err:
-            if not err.retryable or attempt >= max_retries:
+            if not err.retryable:
                 raise
+            if attempt >= max_retries:
+                raise err.after_retries("已自动重试 %d 次仍失败,请稍后再试" % attempt if attempt else "请稍后再试")
             delay = _backoff_delay(attempt, err.retry_after)
             if deadline is not None and time.monotonic() + delay >= deadline:
-                raise
+                raise err.after_retries("等待时间 timeout 已用完,不再重试")
             attempt += 1
             _log("%s失败:%s;%.1f 秒后第 %d 次重试" % (what, err.message, delay, attempt))
             time.sleep(delay)

@@ -52,3 +52,56 @@ def test_serve_prints_its_url_first_and_stops_on_sigterm():
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
+
+
+def test_ask_json_failure_prints_a_json_error_with_code_and_logid():
+    from yingdao_module.simulator import Simulator
+    with Simulator(latency=0.05, token="pat_theRIGHTtoken1") as strict:
+        env = {"COZE_API_TOKEN": "pat_theWRONGtoken2", "COZE_BOT_ID": "7000000000000000001", "COZE_API_BASE": strict.url}
+        out = run_cli("ask", "你好", "--json", env=env)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    failure = json.loads(out.stdout)
+    assert failure["code"] == 4100 and failure["logid"] and failure["type"] == "AuthError"
+    assert "令牌" in failure["error"] and "pat_theWRONG" not in out.stdout + out.stderr
+
+
+def test_ask_json_input_error_is_json_too():
+    out = run_cli("ask", "  ", "--json")
+    assert out.returncode == 1
+    assert "问题" in json.loads(out.stdout)["error"]
+
+
+def test_input_is_checked_before_the_offline_demo_notice():
+    for args in (["ask", ""], ["ask", "你好", "--bot-id", "abc"], ["ask", "你好", "--timeout", "-1"]):
+        out = run_cli(*args)
+        assert out.returncode == 1 and "离线演示" not in out.stderr, (args, out.stderr)
+        assert out.stderr.startswith("错误:"), out.stderr
+
+
+def chinese(text):
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text or "")
+
+
+def test_help_of_the_top_level_and_ask_is_complete_and_chinese():
+    import argparse
+    from yingdao_module.cli import build_parser
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in [("", parser), ("ask", commands.choices["ask"])]:
+        for action in sub._actions:
+            assert chinese(action.help), (name, action.option_strings or action.dest)
+        text = run_cli(*([name] if name else []) + ["-h"]).stdout
+        assert chinese(sub.description) and "用法:" in text
+        for english in ("usage:", "show this help", "positional arguments", "options:", "optional arguments"):
+            assert english not in text, (name, english)
+    for choice in commands._choices_actions:
+        assert chinese(choice.help), choice.dest
+
+
+def test_usage_errors_are_chinese_and_hide_tokens():
+    out = run_cli("ask", "你好", "--timeout", "abc")
+    assert out.returncode == 2 and "--timeout" in out.stderr and "无效" in out.stderr and "error:" not in out.stderr
+    out = run_cli("ask")
+    assert "缺少参数" in out.stderr
+    out = run_cli("ask", "你好", "--tokn", "pat_secretVALUE12345")
+    assert "不认识的参数" in out.stderr and "pat_secretVALUE12345" not in out.stderr

@@ -137,6 +137,26 @@ def test_retries_give_up_after_the_limit(mocked, coze, quiet_log):
         coze.ask("hi", bot_id=BOT, token=TOKEN)
     assert info.value.code == 503
     assert len(chat_posts(mocked)) == 1 + coze.MAX_RETRIES
+    # the last word says what happened, not that a retry will follow
+    assert "自动重试 %d 次仍失败" % coze.MAX_RETRIES in str(info.value) and "稍后自动重试" not in str(info.value)
+
+
+@pytest.mark.parametrize("failure", [
+    {"json": envelope(code=4009)},
+    {"json": envelope(code=4016)},
+    {"text": "{not json", "headers": {"Content-Type": "application/json"}},
+    {"exc": "ConnectionError"},
+])
+def test_the_last_retry_does_not_promise_another(mocked, coze, quiet_log, failure):
+    if "exc" in failure:
+        import requests
+        failure = {"exc": requests.exceptions.ConnectionError("refused")}
+    mocked.post(BASE + "/v3/chat", [failure])
+    with pytest.raises(coze.CozeError) as info:
+        coze.ask("hi", bot_id=BOT, token=TOKEN)
+    assert "会自动重试" not in str(info.value) and "稍后自动重试" not in str(info.value)
+    assert "自动重试 %d 次仍失败" % coze.MAX_RETRIES in str(info.value)
+    assert any("秒后第 1 次重试" in line for line in quiet_log)  # while retries remain, the log says so
 
 
 def test_connection_error_is_retried(mocked, coze, quiet_log):

@@ -6,9 +6,10 @@ the zero-setup demo. Answers go to stdout, everything else to stderr.
 import argparse
 import contextlib
 import json
+import re
 import sys
 
-from .config import setting
+from .config import DEFAULT_TIMEOUT, clean_base_url, clean_bot_id, clean_question, clean_timeout, setting
 from .errors import CozeError
 from .log import log, log_to_stderr, redact, set_log_sink
 
@@ -18,9 +19,9 @@ DEMO_NOTICE = ("【离线演示】没有配置扣子令牌,这个回答来自本
 
 
 def add_connection_arguments(parser):
-    parser.add_argument("--bot-id", help="智能体 ID(默认取环境变量 COZE_BOT_ID)")
-    parser.add_argument("--token", help="个人访问令牌(默认取环境变量 COZE_API_TOKEN)")
-    parser.add_argument("--base-url", help="https://api.coze.cn(默认)或 https://api.coze.com")
+    parser.add_argument("--bot-id", metavar="数字", help="智能体 ID(默认取环境变量 COZE_BOT_ID)")
+    parser.add_argument("--token", metavar="pat_...", help="个人访问令牌(默认取环境变量 COZE_API_TOKEN)")
+    parser.add_argument("--base-url", metavar="网址", help="https://api.coze.cn(默认)或 https://api.coze.com")
 
 
 @contextlib.contextmanager
@@ -37,11 +38,34 @@ def demo_if_no_token(ns):
         yield True
 
 
+def check_ask(ns):
+    """What the user typed, checked before anything else (the demo notice comes after)."""
+    clean_question(ns.question)
+    clean_timeout(ns.timeout)
+    clean_bot_id(setting("bot_id", ns.bot_id), required=False)
+    if ns.base_url:
+        clean_base_url(ns.base_url)
+
+
+def error_json(err):
+    """What `ask --json` prints when it fails: the Chinese message and the ids support asks for."""
+    return {"error": redact(err.message), "type": type(err).__name__, "code": err.code, "logid": err.logid,
+            "chat_id": err.chat_id, "conversation_id": err.conversation_id}
+
+
 def run_ask(ns):
     from .client import Client
-    with demo_if_no_token(ns):
-        client = Client(token=ns.token, bot_id=ns.bot_id, base_url=ns.base_url, timeout=ns.timeout)
-        result = client.chat(ns.question, conversation_id=ns.conversation_id, stream=not ns.no_stream)
+    try:
+        check_ask(ns)
+        with demo_if_no_token(ns):
+            client = Client(token=ns.token, bot_id=ns.bot_id, base_url=ns.base_url, timeout=ns.timeout)
+            result = client.chat(ns.question, conversation_id=ns.conversation_id, stream=not ns.no_stream)
+    except CozeError as err:
+        if not ns.json:
+            raise
+        print(json.dumps(error_json(err), ensure_ascii=False, indent=2))
+        log("错误:%s" % err)
+        return 1
     if ns.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
     else:
@@ -49,24 +73,58 @@ def run_ask(ns):
     return 0
 
 
+# argparse's own messages, in Chinese (the rest of its text is set in Parser)
+ARGPARSE_MESSAGES = [
+    (r"^the following arguments are required: (.*)$", "缺少参数:\\1"),
+    (r"^unrecognized arguments: (.*)$", "不认识的参数:\\1(用 -h 查看可用的参数)"),
+    (r"^argument (\S+): invalid \w+ value: (.*)$", "参数 \\1 的值 \\2 无效:应该是数字"),
+    (r"^argument (\S+): invalid choice: (.*?) \(choose from (.*)\)$", "参数 \\1 的值 \\2 无效,可选:\\3"),
+    (r"^argument (\S+): expected one argument$", "参数 \\1 后面要跟一个值"),
+    (r"^argument (\S+): not allowed with argument (\S+)$", "参数 \\1 和 \\2 只能用一个"),
+    (r"^ambiguous option: (\S+) could match (.*)$", "参数 \\1 不明确,可能是:\\2"),
+]
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    def add_usage(self, usage, actions, groups, prefix=None):
+        return argparse.HelpFormatter.add_usage(self, usage, actions, groups, "用法:" if prefix is None else prefix)
+
+
 class Parser(argparse.ArgumentParser):
+    """argparse in Chinese: help, headings and errors; errors never print a token."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.update(add_help=False, formatter_class=HelpFormatter)
+        argparse.ArgumentParser.__init__(self, *args, **kwargs)
+        self._positionals.title, self._optionals.title = "位置参数", "选项"
+        self.add_argument("-h", "--help", action="help", default=argparse.SUPPRESS, help="显示这段帮助并退出")
+
     def error(self, message):
+        for pattern, chinese in ARGPARSE_MESSAGES:
+            message = re.sub(pattern, chinese, message)
         # "unrecognized arguments: --tokn pat_..." must not print the token
-        argparse.ArgumentParser.error(self, redact(message))
+        self.print_usage(sys.stderr)
+        self.exit(2, "%s:错误:%s\n" % (self.prog, redact(message)))
 
 
 def build_parser():
     parser = Parser(prog="python -m yingdao_module",
-                                     description="在命令行里使用扣子(Coze)智能体;影刀里请粘贴 dist/coze.py。")
-    commands = parser.add_subparsers(dest="command")
+                    description="在命令行里使用扣子(Coze)智能体和工作流;在影刀里请粘贴 dist/coze.py。",
+                    epilog="例子:python -m yingdao_module ask 你好(没配置令牌时是离线演示)")
+    commands = parser.add_subparsers(dest="command", title="命令", metavar="命令",
+                                     help="选一个;命令后面加 -h 查看它的参数")
 
-    ask = commands.add_parser("ask", help="问智能体一个问题(没配置令牌时用本机模拟器演示)")
-    ask.add_argument("question", help="问题")
+    ask = commands.add_parser("ask", help="问智能体一个问题(没配置令牌时用本机模拟器演示)",
+                              description="问扣子智能体一个问题,回答打印到标准输出;其他信息和错误写到标准错误。"
+                                          "没配置令牌时用本机的扣子模拟器离线演示。")
+    ask.add_argument("question", metavar="问题", help="要问的内容")
     add_connection_arguments(ask)
-    ask.add_argument("--conversation-id", help="沿用的会话 ID(多轮记忆)")
-    ask.add_argument("--timeout", type=float, default=180, help="最多等待秒数(默认 180)")
-    ask.add_argument("--no-stream", action="store_true", help="用轮询代替流式")
-    ask.add_argument("--json", action="store_true", help="输出完整结果(JSON)")
+    ask.add_argument("--conversation-id", metavar="会话ID", help="沿用的会话 ID:智能体记得这个会话里之前的对话")
+    ask.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="秒",
+                     help="最多等待的秒数,到时取消这次对话(默认 %d)" % DEFAULT_TIMEOUT)
+    ask.add_argument("--no-stream", action="store_true", help="用轮询代替流式(网络会掐断长连接时用)")
+    ask.add_argument("--json", action="store_true",
+                     help="输出完整结果的 JSON(回答、会话 ID、用量…);失败时输出含 error、code、logid 的 JSON")
     ask.set_defaults(run=run_ask)
 
     from .simulator import add_serve_arguments, run_serve

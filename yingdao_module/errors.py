@@ -15,6 +15,10 @@
 Every message is Chinese first and says what to do. `code`, `logid`, `chat_id` and
 `conversation_id` ride along for support. No error ever carries the token.
 """
+import re
+
+# "会自动重试" in a retryable error's message is true while retries remain; the last one says what happened
+_RETRY_PROMISE = re.compile(r"[:,;]?\s*(?:稍后)?(?:会)?自动重试|(会自动重试)")
 
 
 class CozeError(Exception):
@@ -49,6 +53,12 @@ class CozeError(Exception):
 
     def __repr__(self):
         return "%s(%r)" % (type(self).__name__, self._full_message())
+
+    def after_retries(self, what_happened):
+        """This error as the final word when retrying stops: no promise of another retry."""
+        self.message = "%s(%s)" % (_RETRY_PROMISE.sub("", self.message), what_happened)
+        self.args = (self._full_message(),)
+        return self
 
 
 class InputError(CozeError, ValueError):

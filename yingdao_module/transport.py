@@ -170,11 +170,13 @@ def with_retries(action, what, deadline=None, max_retries=MAX_RETRIES):
         try:
             return action()
         except CozeError as err:
-            if not err.retryable or attempt >= max_retries:
+            if not err.retryable:
                 raise
+            if attempt >= max_retries:
+                raise err.after_retries("已自动重试 %d 次仍失败,请稍后再试" % attempt if attempt else "请稍后再试")
             delay = backoff_delay(attempt, err.retry_after)
             if deadline is not None and time.monotonic() + delay >= deadline:
-                raise
+                raise err.after_retries("等待时间 timeout 已用完,不再重试")
             attempt += 1
             log("%s失败:%s;%.1f 秒后第 %d 次重试" % (what, err.message, delay, attempt))
             time.sleep(delay)
