@@ -23,8 +23,10 @@ PACKAGE = "yingdao_module"
 DIST_MODULES = [
     ("errors", "Errors"),
     ("log", "Logging"),
+    ("rsa_sign", "RSA keys and RS256 signatures"),
     ("config", "Configuration and input checks"),
     ("transport", "HTTP transport"),
+    ("auth", "Sign-in: static token or OAuth JWT service app"),
     ("sse", "Server-sent events"),
     ("files", "Files"),
     ("client", "Chat client"),

@@ -36,9 +36,11 @@ except Exception:
 
 import re
 import sys
+import base64
+import binascii
 import hashlib
-import json
 import os
+import json
 import platform
 import random
 import threading
@@ -229,10 +231,14 @@ def _error_for_http_status(status, logid=None, base_url=None, retry_after=None):
 
 _log_sink = None  # None: print(); else a callable taking one string
 _TOKEN_PATTERN = re.compile(r"\b((?:pat|sat|czs)_)[A-Za-z0-9_\-]{6,}")
+_PEM_PATTERN = re.compile(r"-----BEGIN[A-Z ]*PRIVATE KEY-----.*?(-----END[A-Z ]*PRIVATE KEY-----|$)", re.S)
+_JWT_PATTERN = re.compile(r"\beyJ[A-Za-z0-9_\-]{6,}\.[A-Za-z0-9_\-]{6,}\.[A-Za-z0-9_\-]*")
 
 
 def _redact(text):
-    """Mask anything shaped like a Coze token (pat_..., sat_..., czs_...)."""
+    """Mask anything shaped like a Coze token (pat_..., sat_..., czs_...), a private key or a JWT."""
+    text = _PEM_PATTERN.sub("<私钥已隐藏>", text)
+    text = _JWT_PATTERN.sub("<JWT 已隐藏>", text)
     return _TOKEN_PATTERN.sub(r"\1***", text)
 
 
@@ -259,14 +265,197 @@ def _log_to_stderr(message):
     sys.stderr.flush()
 
 ###############################################################################
+# RSA keys and RS256 signatures                    (yingdao_module/rsa_sign.py)
+###############################################################################
+# RSA private keys and RS256 signatures with the standard library only.
+#
+# A Coze OAuth service app (服务类应用) signs its JWT with an RSA private key. ShadowBot's
+# Python may have no `cryptography`, so the key is parsed here: PEM → base64 → DER (a
+# tiny ASN.1 reader), PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`),
+# and the signature is RSASSA-PKCS1-v1_5 with SHA-256: pow(EM, d, n).
+#
+# The key is accepted as users paste it: real line breaks, Windows line ends, surrounding
+# spaces or quotes, the `\n`-escaped one-line form, or the path of a .pem file. Nothing
+# here ever puts key material into an error message or a repr.
+
+# DigestInfo prefix for SHA-256 (RFC 8017, section 9.2, note 1)
+_SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")
+_RSA_ENCRYPTION_OID = bytes.fromhex("2a864886f70d010101")  # 1.2.840.113549.1.1.1
+
+_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.S)
+_KEY_SHAPES = ("私钥应是 PEM 文本,形如「-----BEGIN PRIVATE KEY-----」……「-----END PRIVATE KEY-----」(PKCS#8)"
+               "或「-----BEGIN RSA PRIVATE KEY-----」……「-----END RSA PRIVATE KEY-----」(PKCS#1),"
+               "也可以填 .pem 私钥文件的路径")
+
+
+def _private_key_error(problem):
+    """The one error for a private key we cannot use; it never quotes the key."""
+    return InputError("私钥(private_key)%s:%s。私钥在扣子 OAuth 应用(服务类应用)页面创建公钥时下载" % (problem, _KEY_SHAPES))
+
+
+# ---- PEM ------------------------------------------------------------------------------
+
+def _pem_text(value):
+    """Normalise pasted PEM text: quotes, spaces, `\\n` escapes, Windows line ends."""
+    text = value.strip().strip("'\"“”‘’").strip()
+    text = text.replace("\\r", "").replace("\\n", "\n").replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def _read_key_source(value):
+    """PEM text from the value itself or from the file it names."""
+    if not isinstance(value, (str, bytes)):
+        raise _private_key_error("应该是文本,现在是 %s" % type(value).__name__)
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    text = _pem_text(value)
+    if "-----BEGIN" in text:
+        return text
+    if "\n" not in text and len(text) < 400 and (os.path.isfile(text) or re.search(r"\.(pem|key|txt)$", text, re.I)):
+        try:
+            with open(text, "r", encoding="utf-8-sig") as handle:
+                return _pem_text(handle.read())
+        except (OSError, UnicodeDecodeError) as err:
+            # a path is no secret: name it so the user can fix it
+            raise InputError("读不到私钥文件 %s(%s):检查路径是否正确、文件是否存在" % (text, type(err).__name__))
+    raise _private_key_error("不是 PEM 格式,也不是存在的 .pem 文件路径")
+
+
+def _pem_der(text):
+    """(kind, DER bytes) of the first private key block in PEM text."""
+    blocks = _PEM_BLOCK.findall(text)
+    if not blocks:
+        raise _private_key_error("的开头或结尾不完整(缺 -----BEGIN/-----END 行)")
+    for kind, body in blocks:
+        if kind in ("PRIVATE KEY", "RSA PRIVATE KEY"):
+            try:
+                return kind, base64.b64decode(re.sub(r"\s+", "", body), validate=True)
+            except (binascii.Error, ValueError):
+                raise _private_key_error("的内容不是有效的 base64(可能复制时少了字符或混入了中文)")
+    kinds = [kind for kind, _ in blocks]
+    if "ENCRYPTED PRIVATE KEY" in kinds:
+        raise _private_key_error("有密码保护(ENCRYPTED PRIVATE KEY),本模块只支持不加密的私钥")
+    if "PUBLIC KEY" in kinds or "RSA PUBLIC KEY" in kinds or "CERTIFICATE" in kinds:
+        raise _private_key_error("填成了公钥或证书,这里需要私钥")
+    raise _private_key_error("的类型是 %s,不支持" % kinds[0])
+
+
+# ---- DER (the few ASN.1 shapes RSA keys use) ------------------------------------------
+
+def _der_item(data, pos):
+    """(tag, value bytes, next position) of the DER item at `pos`."""
+    if pos + 2 > len(data):
+        raise ValueError("truncated")
+    tag, length = data[pos], data[pos + 1]
+    pos += 2
+    if length & 0x80:
+        count = length & 0x7F
+        if count == 0 or count > 4 or pos + count > len(data):
+            raise ValueError("bad length")
+        length = int.from_bytes(data[pos:pos + count], "big")
+        pos += count
+    if pos + length > len(data):
+        raise ValueError("truncated")
+    return tag, data[pos:pos + length], pos + length
+
+
+def _der_children(data, expected_tag=0x30):
+    """The items inside one SEQUENCE (or other constructed item) that fills `data`."""
+    tag, body, end = _der_item(data, 0)
+    if tag != expected_tag or end != len(data):
+        raise ValueError("unexpected structure")
+    return _der_items(body)
+
+
+def _der_items(body):
+    """(tag, value) of each item laid end to end in `body`."""
+    items, pos = [], 0
+    while pos < len(body):
+        tag, value, pos = _der_item(body, pos)
+        items.append((tag, value))
+    return items
+
+
+def _der_integers(items, count):
+    if len(items) < count or any(tag != 0x02 for tag, _ in items[:count]):
+        raise ValueError("expected integers")
+    return [int.from_bytes(value, "big") for _, value in items[:count]]
+
+
+def _rsa_numbers_pkcs1(der):
+    """(n, e, d) of a PKCS#1 RSAPrivateKey: SEQUENCE {version, n, e, d, p, q, ...}."""
+    version, n, e, d = _der_integers(_der_children(der), 4)
+    if version not in (0, 1):
+        raise ValueError("unknown version")
+    return n, e, d
+
+
+def _rsa_numbers_pkcs8(der):
+    """(n, e, d) of a PKCS#8 PrivateKeyInfo holding an RSA key."""
+    items = _der_children(der)
+    if len(items) < 3 or items[1][0] != 0x30 or items[2][0] != 0x04:
+        raise ValueError("not PKCS#8")
+    algorithm = _der_items(items[1][1])
+    if not algorithm or algorithm[0] != (0x06, _RSA_ENCRYPTION_OID):
+        raise TypeError("not RSA")
+    return _rsa_numbers_pkcs1(items[2][1])
+
+
+# ---- the key ----------------------------------------------------------------------------
+
+class _RsaPrivateKey(object):
+    """An RSA private key that can sign RS256. Its repr shows only the key size."""
+
+    def __init__(self, n, e, d):
+        self._n, self._e, self._d = n, e, d
+        self.size = (n.bit_length() + 7) // 8
+        # a stable id for caches: a hash of the public part, never the secret
+        self.fingerprint = hashlib.sha256(str((n, e)).encode("ascii")).hexdigest()
+
+    def sign_rs256(self, message):
+        """RSASSA-PKCS1-v1_5 signature of `message` (bytes) with SHA-256."""
+        encoded = _emsa_pkcs1_sha256(message, self.size)
+        signature = pow(int.from_bytes(encoded, "big"), self._d, self._n)
+        return signature.to_bytes(self.size, "big")
+
+    def __repr__(self):
+        return "RsaPrivateKey(%d 位, 内容已隐藏)" % self._n.bit_length()
+
+
+def _emsa_pkcs1_sha256(message, size):
+    """EMSA-PKCS1-v1_5 encoding: 00 01 FF..FF 00 DigestInfo(SHA-256(message))."""
+    digest_info = _SHA256_DIGEST_INFO + hashlib.sha256(message).digest()
+    padding = size - len(digest_info) - 3
+    if padding < 8:
+        raise ValueError("RSA key too small for SHA-256")
+    return b"\x00\x01" + b"\xff" * padding + b"\x00" + digest_info
+
+
+def _load_private_key(value):
+    """An RsaPrivateKey from PEM text (any pasted shape) or a .pem path; InputError otherwise."""
+    if isinstance(value, _RsaPrivateKey):
+        return value
+    kind, der = _pem_der(_read_key_source(value))
+    try:
+        n, e, d = _rsa_numbers_pkcs8(der) if kind == "PRIVATE KEY" else _rsa_numbers_pkcs1(der)
+    except TypeError:
+        raise _private_key_error("不是 RSA 私钥(扣子服务类应用用 RSA 密钥)")
+    except (ValueError, IndexError):
+        raise _private_key_error("的内容不完整或已损坏(可能复制时少了几行)")
+    if n.bit_length() < 1024 or not 1 < d < n:
+        raise _private_key_error("的内容不完整或已损坏(可能复制时少了几行)")
+    return _RsaPrivateKey(n, e, d)
+
+###############################################################################
 # Configuration and input checks                     (yingdao_module/config.py)
 ###############################################################################
 # Configuration and input checks, done before any network call.
 #
 # A setting is taken from the first place that has it:
 # the function argument → ShadowBot global variable (coze_token, coze_bot_id, coze_base_url,
-# coze_user_id) → environment (COZE_API_TOKEN, COZE_BOT_ID, COZE_API_BASE, COZE_USER_ID) →
-# default. Values typed into ShadowBot's 调用模块 block arrive as text, so every coercion
+# coze_user_id, coze_app_id, coze_key_id, coze_private_key) → environment (COZE_API_TOKEN,
+# COZE_BOT_ID, COZE_API_BASE, COZE_USER_ID, COZE_APP_ID, COZE_KEY_ID, COZE_PRIVATE_KEY) →
+# default. Credentials are a token, or an OAuth service app (app_id + key_id + private_key). Values typed into ShadowBot's 调用模块 block arrive as text, so every coercion
 # here accepts text ("180", "false", '{"k": "v"}') as well as real Python values.
 
 _DEFAULT_BASE_URL = "https://api.coze.cn"
@@ -278,7 +467,11 @@ _SETTING_SOURCES = {
     "bot_id": ("coze_bot_id", "COZE_BOT_ID"),
     "base_url": ("coze_base_url", "COZE_API_BASE"),
     "user_id": ("coze_user_id", "COZE_USER_ID"),
+    "app_id": ("coze_app_id", "COZE_APP_ID"),
+    "key_id": ("coze_key_id", "COZE_KEY_ID"),
+    "private_key": ("coze_private_key", "COZE_PRIVATE_KEY"),
 }
+_APP_SETTINGS = ("app_id", "key_id", "private_key")  # an OAuth service app (服务类应用) needs all three
 
 _WHERE_TO_SET = {
     "token": "在参数 token 里填写,或在影刀全局变量 coze_token(建议用密码类型)里设置,或设置环境变量 COZE_API_TOKEN。"
@@ -307,16 +500,24 @@ def _is_blank(value):
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _setting(name, value=None):
-    """The first non-blank value for a setting: argument, global variable, environment."""
+def _located_setting(name, value=None):
+    """(value, rank, where) of the first non-blank value: 0 argument, 1 global variable,
+    2 environment, 3 nowhere."""
     if not _is_blank(value):
-        return value
+        return value, 0, "参数 " + name
     global_name, env_name = _SETTING_SOURCES[name]
     value = _shadowbot_global(global_name)
     if not _is_blank(value):
-        return value
+        return value, 1, "影刀全局变量 " + global_name
     value = os.environ.get(env_name)
-    return None if _is_blank(value) else value
+    if not _is_blank(value):
+        return value, 2, "环境变量 " + env_name
+    return None, 3, None
+
+
+def _setting(name, value=None):
+    """The first non-blank value for a setting: argument, global variable, environment."""
+    return _located_setting(name, value)[0]
 
 
 # ---- individual values ---------------------------------------------------------------
@@ -336,6 +537,58 @@ def _clean_token(token):
         raise InputError("令牌(token)里有中文、全角或其他非 ASCII 字符:请从扣子「个人访问令牌」页面重新复制,"
                          "只复制 pat_ 开头的那串字符")
     return token
+
+
+_said_once = set()
+
+
+def _log_once(message):
+    """Log a configuration notice once per process, not on every call of a loop."""
+    if message not in _said_once:
+        _said_once.add(message)
+        _log(message)
+
+
+def _clean_app_field(value, name, what):
+    """app_id / key_id: one word of ASCII text; the page they come from is in the message."""
+    text = str(value).strip().strip("'\"“”‘’") if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+    if not text or any(ch.isspace() or ord(ch) > 126 for ch in text):
+        raise InputError("%s 格式不对:应是扣子「OAuth 应用」页面上复制的%s(一串字母数字,不含空格和中文)" % (name, what))
+    return text
+
+
+def _resolve_credentials(token=None, app_id=None, key_id=None, private_key=None):
+    """(token, app) where exactly one is set; app is (app_id, key_id, RsaPrivateKey).
+
+    A service app needs all three of app_id, key_id and private_key. When both a token and
+    a complete app are configured, the one from the more specific place wins (argument,
+    then global variable, then environment; the app on a tie: it does not expire) and the
+    choice is logged once."""
+    token_value, token_rank, token_where = _located_setting("token", token)
+    parts = dict((name, _located_setting(name, value)) for name, value in
+                 (("app_id", app_id), ("key_id", key_id), ("private_key", private_key)))
+    given = [name for name in _APP_SETTINGS if parts[name][0] is not None]
+    if not given:
+        return _clean_token(token_value), None
+    missing = [name for name in _APP_SETTINGS if name not in given]
+    if missing:
+        if token_value is not None:
+            _log_once("服务类应用配置不完整(缺 %s),改用令牌(来自%s)" % ("、".join(missing), token_where))
+            return _clean_token(token_value), None
+        raise InputError("服务类应用(OAuth JWT)配置不完整:已有 %s,还缺 %s。三项都要填:app_id(应用 ID)、key_id(公钥指纹)、"
+                         "private_key(私钥 PEM 文本或 .pem 文件路径),可用参数、影刀全局变量 coze_app_id / coze_key_id / "
+                         "coze_private_key(私钥建议用密码类型)或环境变量 COZE_APP_ID / COZE_KEY_ID / COZE_PRIVATE_KEY"
+                         % ("、".join(given), "、".join(missing)))
+    app_rank, app_where = parts["app_id"][1], parts["app_id"][2]
+    if token_value is not None:
+        if token_rank < app_rank:
+            _log_once("同时配置了令牌(来自%s)和服务类应用(来自%s):使用令牌" % (token_where, app_where))
+            return _clean_token(token_value), None
+        _log_once("同时配置了令牌(来自%s)和服务类应用(来自%s):使用服务类应用" % (token_where, app_where))
+    app = (_clean_app_field(parts["app_id"][0], "app_id", "应用 ID"),
+           _clean_app_field(parts["key_id"][0], "key_id", "公钥指纹(公钥 ID)"),
+           _load_private_key(parts["private_key"][0]))
+    return None, app
 
 
 def _clean_bot_id(bot_id, required=True):
@@ -508,21 +761,28 @@ def _clean_workflow_id(workflow_id):
 
 
 class _Settings(object):
-    """Resolved connection settings. Its repr never shows the token."""
+    """Resolved connection settings. Its repr never shows the token or the private key."""
 
-    def __init__(self, token=None, bot_id=None, base_url=None, user_id=None, require_bot=False):
-        self.token = _clean_token(_setting("token", token))
+    def __init__(self, token=None, bot_id=None, base_url=None, user_id=None, require_bot=False,
+                 app_id=None, key_id=None, private_key=None):
+        self.token, self.app = _resolve_credentials(token, app_id, key_id, private_key)
         self.base_url = _clean_base_url(_setting("base_url", base_url))
         self.bot_id = _clean_bot_id(_setting("bot_id", bot_id), required=require_bot)
         self.user_id = _clean_user_id(_setting("user_id", user_id))
 
     def fingerprint(self):
         """A key for caching clients with these settings; holds a hash, never the token."""
-        digest = hashlib.sha256(self.token.encode("utf-8")).hexdigest()
+        if self.app is not None:
+            app_id, key_id, private_key = self.app
+            secret = "app:%s:%s:%s" % (app_id, key_id, private_key.fingerprint)
+        else:
+            secret = "token:" + self.token
+        digest = hashlib.sha256(secret.encode("utf-8")).hexdigest()
         return (digest, self.base_url, self.bot_id, self.user_id)
 
     def __repr__(self):
-        return "Settings(base_url=%r, bot_id=%r, user_id=%r, token=<隐藏>)" % (self.base_url, self.bot_id, self.user_id)
+        who = "app_id=%r, 私钥=<隐藏>" % self.app[0] if self.app is not None else "token=<隐藏>"
+        return "Settings(base_url=%r, bot_id=%r, user_id=%r, %s)" % (self.base_url, self.bot_id, self.user_id, who)
 
 ###############################################################################
 # HTTP transport                                  (yingdao_module/transport.py)
@@ -554,6 +814,7 @@ _MAX_RETRIES = 4          # retries after the first attempt
 _BACKOFF_BASE = 0.5       # first retry waits about this long, then doubles
 _BACKOFF_CAP = 8.0        # no single wait is longer (unless the server's Retry-After says so)
 _RETRY_AFTER_CAP = 30.0
+_REJECTED_TOKEN_CODES = (4100, 700012006)  # the service no longer accepts this access token
 
 
 class _HttpResponse(object):
@@ -701,8 +962,8 @@ def _with_retries(action, what, deadline=None, max_retries=_MAX_RETRIES):
             time.sleep(delay)
 
 
-def _envelope_of(resp, base_url):
-    """Parse a Coze JSON envelope; raise the matching CozeError when it carries an error."""
+def _json_object_of(resp, base_url):
+    """The JSON object a response carries; an empty or garbled body raises the right CozeError."""
     raw = resp.read()
     try:
         body = json.loads(raw.decode("utf-8")) if raw else None
@@ -712,6 +973,12 @@ def _envelope_of(resp, base_url):
         if resp.status >= 400:
             raise _error_for_http_status(resp.status, resp.logid, base_url, resp.headers.get("retry-after"))
         raise NetworkError("扣子返回的内容无法解析(HTTP %s,不是 JSON):会自动重试" % resp.status, logid=resp.logid)
+    return body
+
+
+def _envelope_of(resp, base_url):
+    """Parse a Coze JSON envelope; raise the matching CozeError when it carries an error."""
+    body = _json_object_of(resp, base_url)
     detail = body.get("detail") if isinstance(body.get("detail"), dict) else {}
     logid = resp.logid or detail.get("logid")
     code = body.get("code", 0)
@@ -726,11 +993,12 @@ def _envelope_of(resp, base_url):
 
 
 class _Transport(object):
-    """Sends requests to one Coze host with one token. Its repr never shows the token."""
+    """Sends requests to one Coze host. The Authorization header comes from `auth` (a static
+    token or a JWT service app, see auth.py); its repr never shows the token."""
 
-    def __init__(self, base_url, token, backend=None, max_retries=_MAX_RETRIES):
+    def __init__(self, base_url, auth, backend=None, max_retries=_MAX_RETRIES):
         self.base_url = base_url
-        self._token = token
+        self.auth = auth
         self.backend = backend if hasattr(backend, "send") else _choose_backend(backend)
         self.max_retries = max_retries
 
@@ -743,7 +1011,7 @@ class _Transport(object):
         url = self.base_url + path
         if params:
             url += "?" + urllib.parse.urlencode(dict((k, v) for k, v in params.items() if v is not None))
-        headers = {"Authorization": "Bearer " + self._token, "User-Agent": _USER_AGENT,
+        headers = {"Authorization": self.auth.authorization(self), "User-Agent": _USER_AGENT,
                    "Accept": "text/event-stream, application/json" if stream else "application/json"}
         if isinstance(body, dict):
             body = json.dumps(body, ensure_ascii=False).encode("utf-8")
@@ -757,15 +1025,219 @@ class _Transport(object):
     def call(self, method, path, params=None, body=None, content_type="application/json",
              deadline=None, retry=True, what="请求扣子"):
         """Request + envelope, with retries for network errors, 429/5xx and busy codes."""
-        def attempt():
+        def once():
             resp = self.open(method, path, params, body, content_type, deadline=deadline)
             try:
                 return _envelope_of(resp, self.base_url)
             finally:
                 resp.close()
+
+        def attempt():
+            return self.with_fresh_auth(once)
         if not retry:
             return attempt()
         return _with_retries(attempt, what, deadline, self.max_retries)
+
+    def open_stream(self, method, path, params=None, body=None, deadline=None, what="流式回复"):
+        """Open an event stream. An error answered before the stream starts (a JSON envelope)
+        raises; a refused access token is renewed once, as in call()."""
+        def start():
+            resp = self.open(method, path, params, body, stream=True, deadline=deadline)
+            if resp.is_event_stream:
+                return resp
+            try:
+                _envelope_of(resp, self.base_url)
+            finally:
+                resp.close()
+            raise NetworkError("扣子没有返回%s:会自动重试" % what, logid=resp.logid)
+        return self.with_fresh_auth(start)
+
+    def with_fresh_auth(self, action):
+        """Run `action()`. When the service refuses an exchanged access token (revoked, clock
+        skew), exchange a new one and run `action()` once more; a second refusal is final."""
+        started = time.monotonic()
+        try:
+            return action()
+        except AuthError as err:
+            if not self.auth.renewable or err.code not in _REJECTED_TOKEN_CODES:
+                raise
+            _log("扣子不再接受当前的访问令牌(错误码 %s):重新换取令牌后再试一次" % err.code)
+            self.auth.invalidate(started)
+        try:
+            return action()
+        except AuthError as err:
+            if err.code in _REJECTED_TOKEN_CODES:
+                raise self.auth.still_rejected(err)
+            raise
+
+###############################################################################
+# Sign-in: static token or OAuth JWT service app       (yingdao_module/auth.py)
+###############################################################################
+# Who we are to Coze: a static token, or an OAuth JWT service app (服务类应用).
+#
+# The transport asks its auth provider for the Authorization header of each request, and
+# tells it when the service rejected that header. A static token (a PAT) is what it is. A
+# service app signs a JWT with its private key and exchanges it for a short-lived access
+# token: one token per (app, key, base URL) per process, shared by every thread and client,
+# exchanged by one thread at a time while the others wait, and refreshed ahead of expiry so
+# no request goes out with an expired token. The key, the JWT and the access token never
+# appear in a log, an error or a repr.
+
+_TOKEN_PATH = "/api/permission/oauth2/token"
+_JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+_ACCESS_TOKEN_SECONDS = 3600  # the life we ask for (Coze allows up to 86399)
+_JWT_SECONDS = 3600           # the JWT is used once; its exp only needs to cover clock skew
+_REFRESH_EARLY = 60.0         # refresh this many seconds before the token expires ...
+_SHORT_LIFE = 120.0           # ... or halfway through its life when it lives less than this
+_EXCHANGE_DEADLINE = 60.0     # all attempts of one exchange (network retries included)
+_JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+_APP_PAGE_HINT = ("请在扣子开发者平台「OAuth 应用」页面核对:应用类型是「服务类应用」(JWT 授权),app_id 是该应用的 ID,"
+                 "key_id 是该应用下公钥的指纹(公钥 ID),私钥与这个公钥是同一对;国内扣子的应用只能用 https://api.coze.cn,"
+                 "国际版只能用 https://api.coze.com;另请确认电脑时间准确")
+
+
+class _StaticToken(object):
+    """A personal (pat_) or service (sat_) access token: nothing to renew."""
+    renewable = False
+
+    def __init__(self, token):
+        self._header = "Bearer " + token
+
+    def authorization(self, transport):
+        return self._header
+
+    def invalidate(self, since):
+        pass
+
+    def __repr__(self):
+        return "StaticToken(<隐藏>)"
+
+
+class _JWTApp(object):
+    """An OAuth service app: signs JWTs and keeps one fresh access token for everyone."""
+    renewable = True
+
+    def __init__(self, app_id, key_id, private_key, base_url):
+        self.app_id, self.key_id, self.base_url = app_id, key_id, base_url
+        self.audience = urllib.parse.urlsplit(base_url).netloc  # the API host, as cozepy sends it
+        self._key = private_key
+        self._lock = threading.Lock()
+        self._token = None
+        self._obtained = 0.0    # monotonic time the exchange that gave _token started
+        self._refresh_at = 0.0  # monotonic time after which _token is not used any more
+        self.exchanges = 0
+
+    def __repr__(self):
+        return "JWTApp(app_id=%r, key_id=%r, base_url=%r, 私钥和令牌已隐藏)" % (self.app_id, self.key_id, self.base_url)
+
+    def authorization(self, transport):
+        """'Bearer <access token>', exchanging first when there is none or it is due."""
+        with self._lock:  # one exchange at a time; the other threads wait and reuse its token
+            if self._token is None or time.monotonic() >= self._refresh_at:
+                self._exchange(transport)
+            return "Bearer " + self._token
+
+    def invalidate(self, since):
+        """A request started at `since` was refused: drop the token unless it is newer."""
+        with self._lock:
+            if self._token is not None and self._obtained <= since:
+                self._token = None
+
+    def still_rejected(self, err):
+        return AuthError("扣子拒绝了服务类应用换来的访问令牌,重新换取后仍被拒绝:确认这个 OAuth 应用已被授权访问智能体所在的空间,"
+                         "并有对话、工作流、文件等权限(扣子原话:%s)" % err.message, code=err.code, logid=err.logid)
+
+    # -- the exchange --------------------------------------------------------------------------
+    def _exchange(self, transport):
+        started = time.monotonic()
+        body = json.dumps({"duration_seconds": _ACCESS_TOKEN_SECONDS, "grant_type": _JWT_GRANT}).encode("utf-8")
+
+        def attempt():
+            headers = {"Authorization": "Bearer " + self.signed_jwt(), "User-Agent": _USER_AGENT,
+                       "Content-Type": "application/json", "Accept": "application/json"}
+            resp = transport.backend.send("POST", self.base_url + _TOKEN_PATH, headers, body,
+                                          _EXCHANGE_DEADLINE / 2, False)
+            try:
+                return _token_answer(resp, self.base_url)
+            finally:
+                resp.close()
+
+        token, expires_at = _with_retries(attempt, "换取扣子访问令牌", started + _EXCHANGE_DEADLINE,
+                                         transport.max_retries)
+        life = expires_at - time.time()  # expires_in is a unix timestamp, not a duration
+        if life > _ACCESS_TOKEN_SECONDS + _REFRESH_EARLY:  # this clock is behind: never longer than asked
+            life = _ACCESS_TOKEN_SECONDS
+        elif life <= 0:  # this clock is ahead: the real life is unknown, so refresh soon
+            _log("扣子访问令牌的到期时间早于本机时间(相差 %d 秒):请校准电脑时间" % int(-life))
+            life = _SHORT_LIFE
+        self._token, self._obtained = token, started
+        self._refresh_at = started + (life - _REFRESH_EARLY if life >= _SHORT_LIFE else life / 2)
+        self.exchanges += 1
+
+    def signed_jwt(self):
+        """A fresh RS256 JWT (new jti every time) for one token exchange."""
+        now = int(time.time())
+        header = {"alg": "RS256", "typ": "JWT", "kid": self.key_id}
+        payload = {"iss": self.app_id, "aud": self.audience, "iat": now, "exp": now + _JWT_SECONDS,
+                   "jti": os.urandom(16).hex()}
+        signing_input = _b64url_json(header) + "." + _b64url_json(payload)
+        return signing_input + "." + _b64url(self._key.sign_rs256(signing_input.encode("ascii")))
+
+
+def _b64url(raw):
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _b64url_json(value):
+    return _b64url(json.dumps(value, separators=(",", ":")).encode("utf-8"))
+
+
+def _token_answer(resp, base_url):
+    """(access_token, expires_at) from the exchange's answer; the right CozeError otherwise."""
+    body = _json_object_of(resp, base_url)
+    data = body.get("data") if isinstance(body.get("data"), dict) else body
+    detail = body.get("detail") if isinstance(body.get("detail"), dict) else {}
+    logid = resp.logid or detail.get("logid")
+    code = body.get("code")
+    if data.get("access_token") and code in (0, None, "0"):
+        try:
+            return str(data["access_token"]), float(data.get("expires_in"))
+        except (TypeError, ValueError):
+            raise NetworkError("换取访问令牌时扣子的回复缺少到期时间:会自动重试", logid=logid)
+    if resp.status == 429 or resp.status >= 500 or code in (4009, 4020, 5000):
+        err = _error_for_code(code, body.get("msg") or "", logid, base_url) if code else \
+            _error_for_http_status(resp.status, logid, base_url, resp.headers.get("retry-after"))
+        if err.retryable:
+            raise err
+    reason = body.get("error_message") or body.get("msg") or body.get("error_code") or body.get("error") or ""
+    reason = _JWT_SHAPE.sub("<隐藏>", str(reason))[:300]
+    where = "HTTP %s" % resp.status + ("、错误码 %s" % code if code not in (None, 0, "0") else "")
+    raise AuthError("扣子拒绝了服务类应用的登录(JWT 换取访问令牌失败,%s,扣子原话:%s)。%s"
+                    % (where, reason or "无", _APP_PAGE_HINT), logid=logid)
+
+
+# ---- one JWTApp per (app, key, base URL) per process ---------------------------------------
+
+_jwt_apps = {}
+_jwt_apps_lock = threading.Lock()
+
+
+def _jwt_app_for(app_id, key_id, private_key, base_url):
+    """The process-wide JWTApp for these settings (the cache key holds a hash, never the key)."""
+    cache_key = (app_id, key_id, private_key.fingerprint, base_url)
+    with _jwt_apps_lock:
+        app = _jwt_apps.get(cache_key)
+        if app is None:
+            app = _jwt_apps[cache_key] = _JWTApp(app_id, key_id, private_key, base_url)
+        return app
+
+
+def _auth_for(settings):
+    """The auth provider for resolved Settings: the service app when configured, else the token."""
+    if settings.app is not None:
+        app_id, key_id, private_key = settings.app
+        return _jwt_app_for(app_id, key_id, private_key, settings.base_url)
+    return _StaticToken(settings.token)
 
 ###############################################################################
 # Server-sent events                                    (yingdao_module/sse.py)
@@ -967,13 +1439,17 @@ class Client(object):
 
     >>> client = Client(token="pat_...", bot_id="7xxxxxxxxxxxxxxxxxx")
     >>> client.ask("你好")
+
+    A robot that runs for months should sign in with an OAuth service app instead of a
+    token (a PAT expires within 30 days): Client(app_id=..., key_id=..., private_key=...).
     """
 
     def __init__(self, token=None, bot_id=None, base_url=None, user_id=None, timeout=180,
-                 max_retries=None, backend=None):
-        self.settings = _Settings(token=token, bot_id=bot_id, base_url=base_url, user_id=user_id)
+                 max_retries=None, backend=None, app_id=None, key_id=None, private_key=None):
+        self.settings = _Settings(token=token, bot_id=bot_id, base_url=base_url, user_id=user_id,
+                                 app_id=app_id, key_id=key_id, private_key=private_key)
         self.timeout = _clean_timeout(timeout)
-        self.transport = _Transport(self.settings.base_url, self.settings.token, backend,
+        self.transport = _Transport(self.settings.base_url, _auth_for(self.settings), backend,
                                    _MAX_RETRIES if max_retries is None else max_retries)
 
     def __repr__(self):
@@ -1050,12 +1526,10 @@ class Client(object):
         def create_and_read():
             if time.monotonic() >= deadline:
                 raise self._timeout(state)
-            resp = self.transport.open("POST", "/v3/chat", params, body, stream=True, deadline=deadline)
+            # errors before the stream starts come as a JSON envelope and raise here
+            resp = self.transport.open_stream("POST", "/v3/chat", params, body, deadline=deadline)
             state.logid = resp.logid
             try:
-                if not resp.is_event_stream:  # errors before the stream come as a JSON envelope
-                    _envelope_of(resp, self.base_url)
-                    raise NetworkError("扣子没有返回流式回复:会自动重试", logid=resp.logid)
                 self._read_stream(resp, state, deadline)
             except (NetworkError, _StreamCut):
                 if state.chat_id:  # the chat exists and is paid for: recover it, never re-create
@@ -1201,11 +1675,9 @@ def _run_workflow_on(transport, workflow_id, parameters=None, bot_id=None, timeo
         return _parse_workflow_output(envelope.get("data"))
 
     def run_streaming():
-        resp = transport.open("POST", "/v1/workflow/stream_run", body=body, stream=True, deadline=deadline)
+        resp = transport.open_stream("POST", "/v1/workflow/stream_run", body=body, deadline=deadline,
+                                     what="工作流的流式回复")
         try:
-            if not resp.is_event_stream:
-                _envelope_of(resp, transport.base_url)
-                raise NetworkError("扣子没有返回工作流的流式回复:会自动重试", logid=resp.logid)
             return _read_workflow_stream(resp, transport.base_url)
         finally:
             resp.close()
@@ -1515,6 +1987,7 @@ _BATCH_DEFAULTS = (
     ("concurrency", 2), ("qps", None), ("qpm", None), ("qpd", None), ("max_rows", None),
     ("max_tokens", None), ("retry_failed", False), ("shard", None), ("json_columns", False),
     ("dedupe", False), ("timeout", 180), ("restart", False), ("wait", False),
+    ("app_id", None), ("key_id", None), ("private_key", None),
 )
 _BATCH_OPTION_NAMES = tuple(name for name, _ in _BATCH_DEFAULTS)
 
@@ -1554,7 +2027,11 @@ def _option_text(value):
 
 
 class _BatchOptions(object):
-    """The cleaned options of one batch run (see batch() for what each one means)."""
+    """The cleaned options of one batch run (see batch() for what each one means).
+    Its repr never shows the token or the private key."""
+
+    def __repr__(self):
+        return "BatchOptions(input_path=%r, output_path=%r, 令牌和私钥已隐藏)" % (self.input_path, self.output_path)
 
     def __init__(self, input_path, **values):
         unknown = sorted(set(values) - set(_BATCH_OPTION_NAMES))
@@ -1566,6 +2043,7 @@ class _BatchOptions(object):
         self.prompt, self.question_column = _option_text(given["prompt"]), _option_text(given["question_column"])
         self.sheet, self.answer_column = _option_text(given["sheet"]), _option_text(given["answer_column"]) or "回答"
         self.bot_id, self.token, self.base_url = given["bot_id"], given["token"], given["base_url"]
+        self.app_id, self.key_id, self.private_key = given["app_id"], given["key_id"], given["private_key"]
         self.concurrency = _clean_count(given["concurrency"], "concurrency") or 2
         self.qps = _clean_count(given["qps"], "qps", allow_float=True)
         self.qpm = _clean_count(given["qpm"], "qpm", allow_float=True)
@@ -1875,7 +2353,7 @@ def _text(value):
 def batch(input_path, prompt=None, question_column=None, output_path=None, sheet=None, answer_column="回答",
           bot_id=None, token=None, base_url=None, concurrency=2, qps=None, qpm=None, qpd=None, max_rows=None,
           max_tokens=None, retry_failed=False, shard=None, json_columns=False, dedupe=False, timeout=_DEFAULT_TIMEOUT,
-          restart=False, wait=False):
+          restart=False, wait=False, app_id=None, key_id=None, private_key=None):
     """表格批处理:表格每一行问智能体一次,回答写进新表格;再次运行同一调用会从断点继续,不重复付费。
 
     input_path       输入表格 .xlsx 或 .csv(原表格不会被修改)
@@ -1887,6 +2365,9 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     bot_id           智能体 ID,不填用全局变量 coze_bot_id
     token            个人访问令牌 pat_...,不填用全局变量 coze_token
     base_url         API 地址,不填用 https://api.coze.cn
+    app_id           服务类应用(OAuth JWT)的应用 ID,与 key_id、private_key 一起代替 token,见 ask();跑几千行、跨夜的批处理建议用它
+    key_id           服务类应用公钥的指纹(公钥 ID)
+    private_key      私钥:PEM 文本或 .pem 文件路径(建议放在密码类型的全局变量 coze_private_key)
     concurrency      同时进行的对话数,默认 2
     qps              每秒最多发起多少次对话(可填小数)
     qpm              每分钟最多发起多少次对话
@@ -1909,7 +2390,8 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     if options.answer_column in header:
         raise InputError("表格里已经有「%s」列:请用 answer_column 换一个回答列名" % options.answer_column)
     # checks token and bot before any call (tests and benchmarks stand in for Client here)
-    chat = Client(token=options.token, bot_id=options.bot_id, base_url=options.base_url, timeout=options.timeout).chat
+    chat = Client(token=options.token, bot_id=options.bot_id, base_url=options.base_url, timeout=options.timeout,
+                  app_id=options.app_id, key_id=options.key_id, private_key=options.private_key).chat
     limiter = _RateLimiter(options.qps, options.qpm, options.qpd)
     return _BatchRun(options, header, make_question, chat, limiter).run()
 
@@ -2039,15 +2521,17 @@ _clients = {}
 _clients_lock = threading.Lock()
 
 
-def _client_for(token=None, bot_id=None, base_url=None, user_id=None):
-    """A cached Client for these settings (the cache key holds a hash, never the token)."""
-    client = Client(token=token, bot_id=bot_id, base_url=base_url, user_id=user_id)
+def _client_for(token=None, bot_id=None, base_url=None, user_id=None, app_id=None, key_id=None, private_key=None):
+    """A cached Client for these settings (the cache key holds a hash, never the token or key)."""
+    client = Client(token=token, bot_id=bot_id, base_url=base_url, user_id=user_id,
+                    app_id=app_id, key_id=key_id, private_key=private_key)
     with _clients_lock:
         return _clients.setdefault(client.settings.fingerprint(), client)
 
 
 def ask(question, bot_id=None, token=None, base_url=None, user_id=None, conversation_id=None,
-        custom_variables=None, files=None, timeout=_DEFAULT_TIMEOUT, stream=True):
+        custom_variables=None, files=None, timeout=_DEFAULT_TIMEOUT, stream=True, app_id=None, key_id=None,
+        private_key=None):
     """问扣子智能体一个问题,返回回答的文本。
 
     question          要问的内容(文本)
@@ -2060,13 +2544,19 @@ def ask(question, bot_id=None, token=None, base_url=None, user_id=None, conversa
     files             图片/文件路径(或 upload_file 得到的文件 ID),一个或列表
     timeout           最多等多少秒(默认 180),超时会取消这次对话
     stream            True 流式(默认,最快);False 轮询(网络会掐断长连接时用)
+    app_id            服务类应用(OAuth JWT)的应用 ID:与 key_id、private_key 一起代替 token,机器人长期无人值守时用它
+                      (个人访问令牌最长 30 天就过期);不填用全局变量 coze_app_id 或环境变量 COZE_APP_ID
+    key_id            该应用公钥的指纹(公钥 ID);不填用全局变量 coze_key_id 或环境变量 COZE_KEY_ID
+    private_key       私钥:PEM 文本或 .pem 文件路径;建议放在密码类型的全局变量 coze_private_key 里
     """
-    return chat(question, bot_id, token, base_url, user_id, conversation_id, custom_variables, files,
-                timeout, stream)["answer"]
+    return chat(question, bot_id=bot_id, token=token, base_url=base_url, user_id=user_id,
+                conversation_id=conversation_id, custom_variables=custom_variables, files=files,
+                timeout=timeout, stream=stream, app_id=app_id, key_id=key_id, private_key=private_key)["answer"]
 
 
 def chat(question, bot_id=None, token=None, base_url=None, user_id=None, conversation_id=None,
-         custom_variables=None, files=None, timeout=_DEFAULT_TIMEOUT, stream=True):
+         custom_variables=None, files=None, timeout=_DEFAULT_TIMEOUT, stream=True, app_id=None, key_id=None,
+         private_key=None):
     """和 ask 一样提问,但返回字典:answer(回答)、conversation_id、chat_id、usage(用量)、
     follow_ups(推荐追问)、reasoning(思考过程)、logid、elapsed(秒)。
 
@@ -2080,25 +2570,33 @@ def chat(question, bot_id=None, token=None, base_url=None, user_id=None, convers
     files             图片或文件:本机路径或文件 ID,一个或一个列表
     timeout           最多等待的秒数(默认 180),到时取消这次对话并报错
     stream            是否流式:True(默认)流式,False 轮询
+    app_id            服务类应用(OAuth JWT)的应用 ID:与 key_id、private_key 一起代替 token,机器人长期无人值守时用它
+                      (个人访问令牌最长 30 天就过期);不填用全局变量 coze_app_id 或环境变量 COZE_APP_ID
+    key_id            该应用公钥的指纹(公钥 ID);不填用全局变量 coze_key_id 或环境变量 COZE_KEY_ID
+    private_key       私钥:PEM 文本或 .pem 文件路径;建议放在密码类型的全局变量 coze_private_key 里
     """
-    client = _client_for(token, bot_id, base_url, user_id)
+    client = _client_for(token, bot_id, base_url, user_id, app_id, key_id, private_key)
     return client.chat(question, conversation_id=conversation_id, custom_variables=custom_variables,
                        files=files, stream=stream, timeout=timeout)
 
 
-def new_conversation(bot_id=None, token=None, base_url=None, timeout=60):
+def new_conversation(bot_id=None, token=None, base_url=None, timeout=60, app_id=None, key_id=None, private_key=None):
     """新建一个会话,返回会话 ID。之后提问时把它填进 conversation_id,智能体就记得前面的对话。
 
-    bot_id     智能体 ID,不填用全局变量 coze_bot_id
-    token      个人访问令牌 pat_...,不填用全局变量 coze_token
-    base_url   API 地址,不填用 https://api.coze.cn
-    timeout    最多等待的秒数(默认 60)
+    bot_id       智能体 ID,不填用全局变量 coze_bot_id
+    token        个人访问令牌 pat_...,不填用全局变量 coze_token
+    base_url     API 地址,不填用 https://api.coze.cn
+    timeout      最多等待的秒数(默认 60)
+    app_id       服务类应用(OAuth JWT)的应用 ID,与 key_id、private_key 一起代替 token,见 ask()
+    key_id       服务类应用公钥的指纹(公钥 ID)
+    private_key  私钥:PEM 文本或 .pem 文件路径(建议放在密码类型的全局变量 coze_private_key)
     """
-    return _client_for(token, bot_id, base_url).new_conversation(timeout=timeout)
+    client = _client_for(token, bot_id, base_url, None, app_id, key_id, private_key)
+    return client.new_conversation(timeout=timeout)
 
 
 def run_workflow(workflow_id, parameters=None, bot_id=None, token=None, base_url=None, timeout=_DEFAULT_TIMEOUT,
-                 stream=True):
+                 stream=True, app_id=None, key_id=None, private_key=None):
     """运行一个扣子工作流,返回它的输出(输出是 JSON 时返回字典,否则返回文本)。
 
     workflow_id  工作流 ID:工作流编辑页网址里 workflow= 后面的数字
@@ -2108,20 +2606,27 @@ def run_workflow(workflow_id, parameters=None, bot_id=None, token=None, base_url
     base_url     API 地址,不填用 https://api.coze.cn
     timeout      最多等待的秒数(默认 180)
     stream       True(默认)流式运行;False 等工作流整体跑完再返回
+    app_id       服务类应用(OAuth JWT)的应用 ID,与 key_id、private_key 一起代替 token,见 ask()
+    key_id       服务类应用公钥的指纹(公钥 ID)
+    private_key  私钥:PEM 文本或 .pem 文件路径(建议放在密码类型的全局变量 coze_private_key)
     """
-    client = _client_for(token, None, base_url)
+    client = _client_for(token, None, base_url, None, app_id, key_id, private_key)
     return _run_workflow_on(client.transport, workflow_id, parameters, bot_id, timeout, stream)
 
 
-def upload_file(path, token=None, base_url=None, timeout=120):
+def upload_file(path, token=None, base_url=None, timeout=120, app_id=None, key_id=None, private_key=None):
     """把图片或文件上传到扣子,返回文件 ID(可以填进 ask / chat 的 files)。
 
-    path       本机文件路径,例如 C:\\报表\\图片.png
-    token      个人访问令牌 pat_...,不填用全局变量 coze_token
-    base_url   API 地址,不填用 https://api.coze.cn
-    timeout    最多等待的秒数(默认 120)
+    path         本机文件路径,例如 C:\\报表\\图片.png
+    token        个人访问令牌 pat_...,不填用全局变量 coze_token
+    base_url     API 地址,不填用 https://api.coze.cn
+    timeout      最多等待的秒数(默认 120)
+    app_id       服务类应用(OAuth JWT)的应用 ID,与 key_id、private_key 一起代替 token,见 ask()
+    key_id       服务类应用公钥的指纹(公钥 ID)
+    private_key  私钥:PEM 文本或 .pem 文件路径(建议放在密码类型的全局变量 coze_private_key)
     """
-    return _client_for(token, None, base_url).upload_file(path, timeout=timeout)
+    client = _client_for(token, None, base_url, None, app_id, key_id, private_key)
+    return client.upload_file(path, timeout=timeout)
 
 ###############################################################################
 # ShadowBot Code flow: main(args)                 (yingdao_module/shadowbot.py)
@@ -2134,7 +2639,8 @@ def upload_file(path, token=None, base_url=None, timeout=120):
 # on `error` instead of crashing.
 
 _CODE_FLOW_INPUTS = ("question", "bot_id", "token", "base_url", "user_id", "conversation_id",
-                    "custom_variables", "timeout", "stream", "workflow_id", "parameters")
+                    "custom_variables", "timeout", "stream", "workflow_id", "parameters",
+                    "app_id", "key_id", "private_key")
 _CODE_FLOW_OUTPUTS = ("answer", "conversation_id", "chat_id", "usage", "error")
 _STANDALONE_QUESTION = "你好,请用一句话介绍你自己。"
 
@@ -2157,7 +2663,7 @@ def main(args):
     if standalone:  # run on its own: a quick check of the configured token and bot
         args = {"question": _STANDALONE_QUESTION}
         _log("coze 模块独立运行:用全局变量 / 环境变量里的配置提问「%s」" % _STANDALONE_QUESTION)
-    common = dict((name, _code_flow_arg(args, name)) for name in ("bot_id", "token", "base_url"))
+    common = dict((name, _code_flow_arg(args, name)) for name in ("bot_id", "token", "base_url", "app_id", "key_id", "private_key"))
     common["timeout"] = _code_flow_arg(args, "timeout", 180)
     common["stream"] = _code_flow_arg(args, "stream", True)
     args["error"] = ""

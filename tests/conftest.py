@@ -49,6 +49,7 @@ class Coze(object):
 
     def reset_clients(self):
         self._clients.clear()
+        self._jwt_apps.clear()
 
 
 @pytest.fixture(params=["source", "dist"])

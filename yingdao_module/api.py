@@ -15,15 +15,17 @@ _clients = {}
 _clients_lock = threading.Lock()
 
 
-def client_for(token=None, bot_id=None, base_url=None, user_id=None):
-    """A cached Client for these settings (the cache key holds a hash, never the token)."""
-    client = Client(token=token, bot_id=bot_id, base_url=base_url, user_id=user_id)
+def client_for(token=None, bot_id=None, base_url=None, user_id=None, app_id=None, key_id=None, private_key=None):
+    """A cached Client for these settings (the cache key holds a hash, never the token or key)."""
+    client = Client(token=token, bot_id=bot_id, base_url=base_url, user_id=user_id,
+                    app_id=app_id, key_id=key_id, private_key=private_key)
     with _clients_lock:
         return _clients.setdefault(client.settings.fingerprint(), client)
 
 
 def ask(question, bot_id=None, token=None, base_url=None, user_id=None, conversation_id=None,
-        custom_variables=None, files=None, timeout=DEFAULT_TIMEOUT, stream=True):
+        custom_variables=None, files=None, timeout=DEFAULT_TIMEOUT, stream=True, app_id=None, key_id=None,
+        private_key=None):
     """问扣子智能体一个问题,返回回答的文本。
 
     question          要问的内容(文本)
@@ -36,13 +38,19 @@ def ask(question, bot_id=None, token=None, base_url=None, user_id=None, conversa
     files             图片/文件路径(或 upload_file 得到的文件 ID),一个或列表
     timeout           最多等多少秒(默认 180),超时会取消这次对话
     stream            True 流式(默认,最快);False 轮询(网络会掐断长连接时用)
+    app_id            服务类应用(OAuth JWT)的应用 ID:与 key_id、private_key 一起代替 token,机器人长期无人值守时用它
+                      (个人访问令牌最长 30 天就过期);不填用全局变量 coze_app_id 或环境变量 COZE_APP_ID
+    key_id            该应用公钥的指纹(公钥 ID);不填用全局变量 coze_key_id 或环境变量 COZE_KEY_ID
+    private_key       私钥:PEM 文本或 .pem 文件路径;建议放在密码类型的全局变量 coze_private_key 里
     """
-    return chat(question, bot_id, token, base_url, user_id, conversation_id, custom_variables, files,
-                timeout, stream)["answer"]
+    return chat(question, bot_id=bot_id, token=token, base_url=base_url, user_id=user_id,
+                conversation_id=conversation_id, custom_variables=custom_variables, files=files,
+                timeout=timeout, stream=stream, app_id=app_id, key_id=key_id, private_key=private_key)["answer"]
 
 
 def chat(question, bot_id=None, token=None, base_url=None, user_id=None, conversation_id=None,
-         custom_variables=None, files=None, timeout=DEFAULT_TIMEOUT, stream=True):
+         custom_variables=None, files=None, timeout=DEFAULT_TIMEOUT, stream=True, app_id=None, key_id=None,
+         private_key=None):
     """和 ask 一样提问,但返回字典:answer(回答)、conversation_id、chat_id、usage(用量)、
     follow_ups(推荐追问)、reasoning(思考过程)、logid、elapsed(秒)。
 
@@ -56,25 +64,33 @@ def chat(question, bot_id=None, token=None, base_url=None, user_id=None, convers
     files             图片或文件:本机路径或文件 ID,一个或一个列表
     timeout           最多等待的秒数(默认 180),到时取消这次对话并报错
     stream            是否流式:True(默认)流式,False 轮询
+    app_id            服务类应用(OAuth JWT)的应用 ID:与 key_id、private_key 一起代替 token,机器人长期无人值守时用它
+                      (个人访问令牌最长 30 天就过期);不填用全局变量 coze_app_id 或环境变量 COZE_APP_ID
+    key_id            该应用公钥的指纹(公钥 ID);不填用全局变量 coze_key_id 或环境变量 COZE_KEY_ID
+    private_key       私钥:PEM 文本或 .pem 文件路径;建议放在密码类型的全局变量 coze_private_key 里
     """
-    client = client_for(token, bot_id, base_url, user_id)
+    client = client_for(token, bot_id, base_url, user_id, app_id, key_id, private_key)
     return client.chat(question, conversation_id=conversation_id, custom_variables=custom_variables,
                        files=files, stream=stream, timeout=timeout)
 
 
-def new_conversation(bot_id=None, token=None, base_url=None, timeout=60):
+def new_conversation(bot_id=None, token=None, base_url=None, timeout=60, app_id=None, key_id=None, private_key=None):
     """新建一个会话,返回会话 ID。之后提问时把它填进 conversation_id,智能体就记得前面的对话。
 
-    bot_id     智能体 ID,不填用全局变量 coze_bot_id
-    token      个人访问令牌 pat_...,不填用全局变量 coze_token
-    base_url   API 地址,不填用 https://api.coze.cn
-    timeout    最多等待的秒数(默认 60)
+    bot_id       智能体 ID,不填用全局变量 coze_bot_id
+    token        个人访问令牌 pat_...,不填用全局变量 coze_token
+    base_url     API 地址,不填用 https://api.coze.cn
+    timeout      最多等待的秒数(默认 60)
+    app_id       服务类应用(OAuth JWT)的应用 ID,与 key_id、private_key 一起代替 token,见 ask()
+    key_id       服务类应用公钥的指纹(公钥 ID)
+    private_key  私钥:PEM 文本或 .pem 文件路径(建议放在密码类型的全局变量 coze_private_key)
     """
-    return client_for(token, bot_id, base_url).new_conversation(timeout=timeout)
+    client = client_for(token, bot_id, base_url, None, app_id, key_id, private_key)
+    return client.new_conversation(timeout=timeout)
 
 
 def run_workflow(workflow_id, parameters=None, bot_id=None, token=None, base_url=None, timeout=DEFAULT_TIMEOUT,
-                 stream=True):
+                 stream=True, app_id=None, key_id=None, private_key=None):
     """运行一个扣子工作流,返回它的输出(输出是 JSON 时返回字典,否则返回文本)。
 
     workflow_id  工作流 ID:工作流编辑页网址里 workflow= 后面的数字
@@ -84,17 +100,24 @@ def run_workflow(workflow_id, parameters=None, bot_id=None, token=None, base_url
     base_url     API 地址,不填用 https://api.coze.cn
     timeout      最多等待的秒数(默认 180)
     stream       True(默认)流式运行;False 等工作流整体跑完再返回
+    app_id       服务类应用(OAuth JWT)的应用 ID,与 key_id、private_key 一起代替 token,见 ask()
+    key_id       服务类应用公钥的指纹(公钥 ID)
+    private_key  私钥:PEM 文本或 .pem 文件路径(建议放在密码类型的全局变量 coze_private_key)
     """
-    client = client_for(token, None, base_url)
+    client = client_for(token, None, base_url, None, app_id, key_id, private_key)
     return run_workflow_on(client.transport, workflow_id, parameters, bot_id, timeout, stream)
 
 
-def upload_file(path, token=None, base_url=None, timeout=120):
+def upload_file(path, token=None, base_url=None, timeout=120, app_id=None, key_id=None, private_key=None):
     """把图片或文件上传到扣子,返回文件 ID(可以填进 ask / chat 的 files)。
 
-    path       本机文件路径,例如 C:\\报表\\图片.png
-    token      个人访问令牌 pat_...,不填用全局变量 coze_token
-    base_url   API 地址,不填用 https://api.coze.cn
-    timeout    最多等待的秒数(默认 120)
+    path         本机文件路径,例如 C:\\报表\\图片.png
+    token        个人访问令牌 pat_...,不填用全局变量 coze_token
+    base_url     API 地址,不填用 https://api.coze.cn
+    timeout      最多等待的秒数(默认 120)
+    app_id       服务类应用(OAuth JWT)的应用 ID,与 key_id、private_key 一起代替 token,见 ask()
+    key_id       服务类应用公钥的指纹(公钥 ID)
+    private_key  私钥:PEM 文本或 .pem 文件路径(建议放在密码类型的全局变量 coze_private_key)
     """
-    return client_for(token, None, base_url).upload_file(path, timeout=timeout)
+    client = client_for(token, None, base_url, None, app_id, key_id, private_key)
+    return client.upload_file(path, timeout=timeout)

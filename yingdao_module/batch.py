@@ -297,7 +297,7 @@ def _text(value):
 def batch(input_path, prompt=None, question_column=None, output_path=None, sheet=None, answer_column="回答",
           bot_id=None, token=None, base_url=None, concurrency=2, qps=None, qpm=None, qpd=None, max_rows=None,
           max_tokens=None, retry_failed=False, shard=None, json_columns=False, dedupe=False, timeout=DEFAULT_TIMEOUT,
-          restart=False, wait=False):
+          restart=False, wait=False, app_id=None, key_id=None, private_key=None):
     """表格批处理:表格每一行问智能体一次,回答写进新表格;再次运行同一调用会从断点继续,不重复付费。
 
     input_path       输入表格 .xlsx 或 .csv(原表格不会被修改)
@@ -309,6 +309,9 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     bot_id           智能体 ID,不填用全局变量 coze_bot_id
     token            个人访问令牌 pat_...,不填用全局变量 coze_token
     base_url         API 地址,不填用 https://api.coze.cn
+    app_id           服务类应用(OAuth JWT)的应用 ID,与 key_id、private_key 一起代替 token,见 ask();跑几千行、跨夜的批处理建议用它
+    key_id           服务类应用公钥的指纹(公钥 ID)
+    private_key      私钥:PEM 文本或 .pem 文件路径(建议放在密码类型的全局变量 coze_private_key)
     concurrency      同时进行的对话数,默认 2
     qps              每秒最多发起多少次对话(可填小数)
     qpm              每分钟最多发起多少次对话
@@ -331,6 +334,7 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     if options.answer_column in header:
         raise InputError("表格里已经有「%s」列:请用 answer_column 换一个回答列名" % options.answer_column)
     # checks token and bot before any call (tests and benchmarks stand in for Client here)
-    chat = Client(token=options.token, bot_id=options.bot_id, base_url=options.base_url, timeout=options.timeout).chat
+    chat = Client(token=options.token, bot_id=options.bot_id, base_url=options.base_url, timeout=options.timeout,
+                  app_id=options.app_id, key_id=options.key_id, private_key=options.private_key).chat
     limiter = RateLimiter(options.qps, options.qpm, options.qpd)
     return BatchRun(options, header, make_question, chat, limiter).run()

@@ -16,6 +16,7 @@ BATCH_DEFAULTS = (
     ("concurrency", 2), ("qps", None), ("qpm", None), ("qpd", None), ("max_rows", None),
     ("max_tokens", None), ("retry_failed", False), ("shard", None), ("json_columns", False),
     ("dedupe", False), ("timeout", 180), ("restart", False), ("wait", False),
+    ("app_id", None), ("key_id", None), ("private_key", None),
 )
 BATCH_OPTION_NAMES = tuple(name for name, _ in BATCH_DEFAULTS)
 
@@ -55,7 +56,11 @@ def _option_text(value):
 
 
 class BatchOptions(object):
-    """The cleaned options of one batch run (see batch() for what each one means)."""
+    """The cleaned options of one batch run (see batch() for what each one means).
+    Its repr never shows the token or the private key."""
+
+    def __repr__(self):
+        return "BatchOptions(input_path=%r, output_path=%r, 令牌和私钥已隐藏)" % (self.input_path, self.output_path)
 
     def __init__(self, input_path, **values):
         unknown = sorted(set(values) - set(BATCH_OPTION_NAMES))
@@ -67,6 +72,7 @@ class BatchOptions(object):
         self.prompt, self.question_column = _option_text(given["prompt"]), _option_text(given["question_column"])
         self.sheet, self.answer_column = _option_text(given["sheet"]), _option_text(given["answer_column"]) or "回答"
         self.bot_id, self.token, self.base_url = given["bot_id"], given["token"], given["base_url"]
+        self.app_id, self.key_id, self.private_key = given["app_id"], given["key_id"], given["private_key"]
         self.concurrency = clean_count(given["concurrency"], "concurrency") or 2
         self.qps = clean_count(given["qps"], "qps", allow_float=True)
         self.qpm = clean_count(given["qpm"], "qpm", allow_float=True)

@@ -22,12 +22,17 @@ def add_connection_arguments(parser):
     parser.add_argument("--bot-id", metavar="数字", help="智能体 ID(默认取环境变量 COZE_BOT_ID)")
     parser.add_argument("--token", metavar="pat_...", help="个人访问令牌(默认取环境变量 COZE_API_TOKEN)")
     parser.add_argument("--base-url", metavar="网址", help="https://api.coze.cn(默认)或 https://api.coze.com")
+    parser.add_argument("--app-id", metavar="应用ID", help="服务类应用(OAuth JWT)的应用 ID,与 --key-id、--private-key "
+                                                         "一起代替令牌(默认取环境变量 COZE_APP_ID)")
+    parser.add_argument("--key-id", metavar="公钥指纹", help="服务类应用公钥的指纹(公钥 ID)(默认取环境变量 COZE_KEY_ID)")
+    parser.add_argument("--private-key", metavar="私钥.pem", help="私钥 .pem 文件的路径(默认取环境变量 COZE_PRIVATE_KEY,"
+                                                              "它可放 PEM 文本或路径)")
 
 
 @contextlib.contextmanager
 def demo_if_no_token(ns):
-    """Point `ns` at an in-process simulator when no token is configured anywhere."""
-    if setting("token", ns.token):
+    """Point `ns` at an in-process simulator when no token or service app is configured anywhere."""
+    if setting("token", ns.token) or setting("app_id", ns.app_id):
         yield False
         return
     from .simulator import Simulator
@@ -58,7 +63,8 @@ def run_ask(ns):
     try:
         check_ask(ns)
         with demo_if_no_token(ns):
-            client = Client(token=ns.token, bot_id=ns.bot_id, base_url=ns.base_url, timeout=ns.timeout)
+            client = Client(token=ns.token, bot_id=ns.bot_id, base_url=ns.base_url, timeout=ns.timeout,
+                            app_id=ns.app_id, key_id=ns.key_id, private_key=ns.private_key)
             result = client.chat(ns.question, conversation_id=ns.conversation_id, stream=not ns.no_stream)
     except CozeError as err:
         if not ns.json:

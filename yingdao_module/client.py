@@ -13,7 +13,8 @@ from .config import (Settings, clean_bool, clean_bot_id, clean_file_list, clean_
 from .errors import (APIError, CozeError, CozeTimeoutError, NetworkError, error_for_code)
 from .files import message_with_files, upload
 from .sse import iter_sse_events, sse_json
-from .transport import MAX_RETRIES, Transport, envelope_of, with_retries
+from .auth import auth_for
+from .transport import MAX_RETRIES, Transport, with_retries
 
 POLL_FIRST = 0.1    # first status check after creating a non-stream chat (seconds)
 POLL_GROWTH = 1.5   # each later check waits this much longer ...
@@ -117,13 +118,17 @@ class Client(object):
 
     >>> client = Client(token="pat_...", bot_id="7xxxxxxxxxxxxxxxxxx")
     >>> client.ask("你好")
+
+    A robot that runs for months should sign in with an OAuth service app instead of a
+    token (a PAT expires within 30 days): Client(app_id=..., key_id=..., private_key=...).
     """
 
     def __init__(self, token=None, bot_id=None, base_url=None, user_id=None, timeout=180,
-                 max_retries=None, backend=None):
-        self.settings = Settings(token=token, bot_id=bot_id, base_url=base_url, user_id=user_id)
+                 max_retries=None, backend=None, app_id=None, key_id=None, private_key=None):
+        self.settings = Settings(token=token, bot_id=bot_id, base_url=base_url, user_id=user_id,
+                                 app_id=app_id, key_id=key_id, private_key=private_key)
         self.timeout = clean_timeout(timeout)
-        self.transport = Transport(self.settings.base_url, self.settings.token, backend,
+        self.transport = Transport(self.settings.base_url, auth_for(self.settings), backend,
                                    MAX_RETRIES if max_retries is None else max_retries)
 
     def __repr__(self):
@@ -200,12 +205,10 @@ class Client(object):
         def create_and_read():
             if time.monotonic() >= deadline:
                 raise self._timeout(state)
-            resp = self.transport.open("POST", "/v3/chat", params, body, stream=True, deadline=deadline)
+            # errors before the stream starts come as a JSON envelope and raise here
+            resp = self.transport.open_stream("POST", "/v3/chat", params, body, deadline=deadline)
             state.logid = resp.logid
             try:
-                if not resp.is_event_stream:  # errors before the stream come as a JSON envelope
-                    envelope_of(resp, self.base_url)
-                    raise NetworkError("扣子没有返回流式回复:会自动重试", logid=resp.logid)
                 self._read_stream(resp, state, deadline)
             except (NetworkError, StreamCut):
                 if state.chat_id:  # the chat exists and is paid for: recover it, never re-create

@@ -2,8 +2,9 @@
 
 A setting is taken from the first place that has it:
 the function argument → ShadowBot global variable (coze_token, coze_bot_id, coze_base_url,
-coze_user_id) → environment (COZE_API_TOKEN, COZE_BOT_ID, COZE_API_BASE, COZE_USER_ID) →
-default. Values typed into ShadowBot's 调用模块 block arrive as text, so every coercion
+coze_user_id, coze_app_id, coze_key_id, coze_private_key) → environment (COZE_API_TOKEN,
+COZE_BOT_ID, COZE_API_BASE, COZE_USER_ID, COZE_APP_ID, COZE_KEY_ID, COZE_PRIVATE_KEY) →
+default. Credentials are a token, or an OAuth service app (app_id + key_id + private_key). Values typed into ShadowBot's 调用模块 block arrive as text, so every coercion
 here accepts text ("180", "false", '{"k": "v"}') as well as real Python values.
 """
 import hashlib
@@ -14,6 +15,8 @@ import re
 
 from .errors import InputError
 from .header import glv
+from .log import log
+from .rsa_sign import load_private_key
 
 DEFAULT_BASE_URL = "https://api.coze.cn"
 DEFAULT_TIMEOUT = 180
@@ -24,7 +27,11 @@ SETTING_SOURCES = {
     "bot_id": ("coze_bot_id", "COZE_BOT_ID"),
     "base_url": ("coze_base_url", "COZE_API_BASE"),
     "user_id": ("coze_user_id", "COZE_USER_ID"),
+    "app_id": ("coze_app_id", "COZE_APP_ID"),
+    "key_id": ("coze_key_id", "COZE_KEY_ID"),
+    "private_key": ("coze_private_key", "COZE_PRIVATE_KEY"),
 }
+APP_SETTINGS = ("app_id", "key_id", "private_key")  # an OAuth service app (服务类应用) needs all three
 
 _WHERE_TO_SET = {
     "token": "在参数 token 里填写,或在影刀全局变量 coze_token(建议用密码类型)里设置,或设置环境变量 COZE_API_TOKEN。"
@@ -53,16 +60,24 @@ def _is_blank(value):
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def setting(name, value=None):
-    """The first non-blank value for a setting: argument, global variable, environment."""
+def located_setting(name, value=None):
+    """(value, rank, where) of the first non-blank value: 0 argument, 1 global variable,
+    2 environment, 3 nowhere."""
     if not _is_blank(value):
-        return value
+        return value, 0, "参数 " + name
     global_name, env_name = SETTING_SOURCES[name]
     value = _shadowbot_global(global_name)
     if not _is_blank(value):
-        return value
+        return value, 1, "影刀全局变量 " + global_name
     value = os.environ.get(env_name)
-    return None if _is_blank(value) else value
+    if not _is_blank(value):
+        return value, 2, "环境变量 " + env_name
+    return None, 3, None
+
+
+def setting(name, value=None):
+    """The first non-blank value for a setting: argument, global variable, environment."""
+    return located_setting(name, value)[0]
 
 
 # ---- individual values ---------------------------------------------------------------
@@ -82,6 +97,58 @@ def clean_token(token):
         raise InputError("令牌(token)里有中文、全角或其他非 ASCII 字符:请从扣子「个人访问令牌」页面重新复制,"
                          "只复制 pat_ 开头的那串字符")
     return token
+
+
+_said_once = set()
+
+
+def log_once(message):
+    """Log a configuration notice once per process, not on every call of a loop."""
+    if message not in _said_once:
+        _said_once.add(message)
+        log(message)
+
+
+def clean_app_field(value, name, what):
+    """app_id / key_id: one word of ASCII text; the page they come from is in the message."""
+    text = str(value).strip().strip("'\"“”‘’") if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+    if not text or any(ch.isspace() or ord(ch) > 126 for ch in text):
+        raise InputError("%s 格式不对:应是扣子「OAuth 应用」页面上复制的%s(一串字母数字,不含空格和中文)" % (name, what))
+    return text
+
+
+def resolve_credentials(token=None, app_id=None, key_id=None, private_key=None):
+    """(token, app) where exactly one is set; app is (app_id, key_id, RsaPrivateKey).
+
+    A service app needs all three of app_id, key_id and private_key. When both a token and
+    a complete app are configured, the one from the more specific place wins (argument,
+    then global variable, then environment; the app on a tie: it does not expire) and the
+    choice is logged once."""
+    token_value, token_rank, token_where = located_setting("token", token)
+    parts = dict((name, located_setting(name, value)) for name, value in
+                 (("app_id", app_id), ("key_id", key_id), ("private_key", private_key)))
+    given = [name for name in APP_SETTINGS if parts[name][0] is not None]
+    if not given:
+        return clean_token(token_value), None
+    missing = [name for name in APP_SETTINGS if name not in given]
+    if missing:
+        if token_value is not None:
+            log_once("服务类应用配置不完整(缺 %s),改用令牌(来自%s)" % ("、".join(missing), token_where))
+            return clean_token(token_value), None
+        raise InputError("服务类应用(OAuth JWT)配置不完整:已有 %s,还缺 %s。三项都要填:app_id(应用 ID)、key_id(公钥指纹)、"
+                         "private_key(私钥 PEM 文本或 .pem 文件路径),可用参数、影刀全局变量 coze_app_id / coze_key_id / "
+                         "coze_private_key(私钥建议用密码类型)或环境变量 COZE_APP_ID / COZE_KEY_ID / COZE_PRIVATE_KEY"
+                         % ("、".join(given), "、".join(missing)))
+    app_rank, app_where = parts["app_id"][1], parts["app_id"][2]
+    if token_value is not None:
+        if token_rank < app_rank:
+            log_once("同时配置了令牌(来自%s)和服务类应用(来自%s):使用令牌" % (token_where, app_where))
+            return clean_token(token_value), None
+        log_once("同时配置了令牌(来自%s)和服务类应用(来自%s):使用服务类应用" % (token_where, app_where))
+    app = (clean_app_field(parts["app_id"][0], "app_id", "应用 ID"),
+           clean_app_field(parts["key_id"][0], "key_id", "公钥指纹(公钥 ID)"),
+           load_private_key(parts["private_key"][0]))
+    return None, app
 
 
 def clean_bot_id(bot_id, required=True):
@@ -254,18 +321,25 @@ def clean_workflow_id(workflow_id):
 
 
 class Settings(object):
-    """Resolved connection settings. Its repr never shows the token."""
+    """Resolved connection settings. Its repr never shows the token or the private key."""
 
-    def __init__(self, token=None, bot_id=None, base_url=None, user_id=None, require_bot=False):
-        self.token = clean_token(setting("token", token))
+    def __init__(self, token=None, bot_id=None, base_url=None, user_id=None, require_bot=False,
+                 app_id=None, key_id=None, private_key=None):
+        self.token, self.app = resolve_credentials(token, app_id, key_id, private_key)
         self.base_url = clean_base_url(setting("base_url", base_url))
         self.bot_id = clean_bot_id(setting("bot_id", bot_id), required=require_bot)
         self.user_id = clean_user_id(setting("user_id", user_id))
 
     def fingerprint(self):
         """A key for caching clients with these settings; holds a hash, never the token."""
-        digest = hashlib.sha256(self.token.encode("utf-8")).hexdigest()
+        if self.app is not None:
+            app_id, key_id, private_key = self.app
+            secret = "app:%s:%s:%s" % (app_id, key_id, private_key.fingerprint)
+        else:
+            secret = "token:" + self.token
+        digest = hashlib.sha256(secret.encode("utf-8")).hexdigest()
         return (digest, self.base_url, self.bot_id, self.user_id)
 
     def __repr__(self):
-        return "Settings(base_url=%r, bot_id=%r, user_id=%r, token=<隐藏>)" % (self.base_url, self.bot_id, self.user_id)
+        who = "app_id=%r, 私钥=<隐藏>" % self.app[0] if self.app is not None else "token=<隐藏>"
+        return "Settings(base_url=%r, bot_id=%r, user_id=%r, %s)" % (self.base_url, self.bot_id, self.user_id, who)

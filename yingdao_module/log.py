@@ -10,10 +10,14 @@ import sys
 
 _log_sink = None  # None: print(); else a callable taking one string
 _TOKEN_PATTERN = re.compile(r"\b((?:pat|sat|czs)_)[A-Za-z0-9_\-]{6,}")
+_PEM_PATTERN = re.compile(r"-----BEGIN[A-Z ]*PRIVATE KEY-----.*?(-----END[A-Z ]*PRIVATE KEY-----|$)", re.S)
+_JWT_PATTERN = re.compile(r"\beyJ[A-Za-z0-9_\-]{6,}\.[A-Za-z0-9_\-]{6,}\.[A-Za-z0-9_\-]*")
 
 
 def redact(text):
-    """Mask anything shaped like a Coze token (pat_..., sat_..., czs_...)."""
+    """Mask anything shaped like a Coze token (pat_..., sat_..., czs_...), a private key or a JWT."""
+    text = _PEM_PATTERN.sub("<私钥已隐藏>", text)
+    text = _JWT_PATTERN.sub("<JWT 已隐藏>", text)
     return _TOKEN_PATTERN.sub(r"\1***", text)
 
 

@@ -10,7 +10,8 @@ from .errors import CozeError
 from .log import log
 
 CODE_FLOW_INPUTS = ("question", "bot_id", "token", "base_url", "user_id", "conversation_id",
-                    "custom_variables", "timeout", "stream", "workflow_id", "parameters")
+                    "custom_variables", "timeout", "stream", "workflow_id", "parameters",
+                    "app_id", "key_id", "private_key")
 CODE_FLOW_OUTPUTS = ("answer", "conversation_id", "chat_id", "usage", "error")
 STANDALONE_QUESTION = "你好,请用一句话介绍你自己。"
 
@@ -33,7 +34,7 @@ def main(args):
     if standalone:  # run on its own: a quick check of the configured token and bot
         args = {"question": STANDALONE_QUESTION}
         log("coze 模块独立运行:用全局变量 / 环境变量里的配置提问「%s」" % STANDALONE_QUESTION)
-    common = dict((name, code_flow_arg(args, name)) for name in ("bot_id", "token", "base_url"))
+    common = dict((name, code_flow_arg(args, name)) for name in ("bot_id", "token", "base_url", "app_id", "key_id", "private_key"))
     common["timeout"] = code_flow_arg(args, "timeout", 180)
     common["stream"] = code_flow_arg(args, "stream", True)
     args["error"] = ""

@@ -12,7 +12,7 @@ import threading
 import time
 import urllib.parse
 
-from .errors import CozeError, NetworkError, error_for_code, error_for_http_status
+from .errors import AuthError, CozeError, NetworkError, error_for_code, error_for_http_status
 from .log import log
 
 _requests_module = []  # filled on first use: importing requests costs ~100 ms, too much at import time
@@ -35,6 +35,7 @@ MAX_RETRIES = 4          # retries after the first attempt
 BACKOFF_BASE = 0.5       # first retry waits about this long, then doubles
 BACKOFF_CAP = 8.0        # no single wait is longer (unless the server's Retry-After says so)
 RETRY_AFTER_CAP = 30.0
+REJECTED_TOKEN_CODES = (4100, 700012006)  # the service no longer accepts this access token
 
 
 class HttpResponse(object):
@@ -182,8 +183,8 @@ def with_retries(action, what, deadline=None, max_retries=MAX_RETRIES):
             time.sleep(delay)
 
 
-def envelope_of(resp, base_url):
-    """Parse a Coze JSON envelope; raise the matching CozeError when it carries an error."""
+def json_object_of(resp, base_url):
+    """The JSON object a response carries; an empty or garbled body raises the right CozeError."""
     raw = resp.read()
     try:
         body = json.loads(raw.decode("utf-8")) if raw else None
@@ -193,6 +194,12 @@ def envelope_of(resp, base_url):
         if resp.status >= 400:
             raise error_for_http_status(resp.status, resp.logid, base_url, resp.headers.get("retry-after"))
         raise NetworkError("扣子返回的内容无法解析(HTTP %s,不是 JSON):会自动重试" % resp.status, logid=resp.logid)
+    return body
+
+
+def envelope_of(resp, base_url):
+    """Parse a Coze JSON envelope; raise the matching CozeError when it carries an error."""
+    body = json_object_of(resp, base_url)
     detail = body.get("detail") if isinstance(body.get("detail"), dict) else {}
     logid = resp.logid or detail.get("logid")
     code = body.get("code", 0)
@@ -207,11 +214,12 @@ def envelope_of(resp, base_url):
 
 
 class Transport(object):
-    """Sends requests to one Coze host with one token. Its repr never shows the token."""
+    """Sends requests to one Coze host. The Authorization header comes from `auth` (a static
+    token or a JWT service app, see auth.py); its repr never shows the token."""
 
-    def __init__(self, base_url, token, backend=None, max_retries=MAX_RETRIES):
+    def __init__(self, base_url, auth, backend=None, max_retries=MAX_RETRIES):
         self.base_url = base_url
-        self._token = token
+        self.auth = auth
         self.backend = backend if hasattr(backend, "send") else choose_backend(backend)
         self.max_retries = max_retries
 
@@ -224,7 +232,7 @@ class Transport(object):
         url = self.base_url + path
         if params:
             url += "?" + urllib.parse.urlencode(dict((k, v) for k, v in params.items() if v is not None))
-        headers = {"Authorization": "Bearer " + self._token, "User-Agent": USER_AGENT,
+        headers = {"Authorization": self.auth.authorization(self), "User-Agent": USER_AGENT,
                    "Accept": "text/event-stream, application/json" if stream else "application/json"}
         if isinstance(body, dict):
             body = json.dumps(body, ensure_ascii=False).encode("utf-8")
@@ -238,12 +246,47 @@ class Transport(object):
     def call(self, method, path, params=None, body=None, content_type="application/json",
              deadline=None, retry=True, what="请求扣子"):
         """Request + envelope, with retries for network errors, 429/5xx and busy codes."""
-        def attempt():
+        def once():
             resp = self.open(method, path, params, body, content_type, deadline=deadline)
             try:
                 return envelope_of(resp, self.base_url)
             finally:
                 resp.close()
+
+        def attempt():
+            return self.with_fresh_auth(once)
         if not retry:
             return attempt()
         return with_retries(attempt, what, deadline, self.max_retries)
+
+    def open_stream(self, method, path, params=None, body=None, deadline=None, what="流式回复"):
+        """Open an event stream. An error answered before the stream starts (a JSON envelope)
+        raises; a refused access token is renewed once, as in call()."""
+        def start():
+            resp = self.open(method, path, params, body, stream=True, deadline=deadline)
+            if resp.is_event_stream:
+                return resp
+            try:
+                envelope_of(resp, self.base_url)
+            finally:
+                resp.close()
+            raise NetworkError("扣子没有返回%s:会自动重试" % what, logid=resp.logid)
+        return self.with_fresh_auth(start)
+
+    def with_fresh_auth(self, action):
+        """Run `action()`. When the service refuses an exchanged access token (revoked, clock
+        skew), exchange a new one and run `action()` once more; a second refusal is final."""
+        started = time.monotonic()
+        try:
+            return action()
+        except AuthError as err:
+            if not self.auth.renewable or err.code not in REJECTED_TOKEN_CODES:
+                raise
+            log("扣子不再接受当前的访问令牌(错误码 %s):重新换取令牌后再试一次" % err.code)
+            self.auth.invalidate(started)
+        try:
+            return action()
+        except AuthError as err:
+            if err.code in REJECTED_TOKEN_CODES:
+                raise self.auth.still_rejected(err)
+            raise

@@ -9,7 +9,7 @@ import time
 from .config import clean_bool, clean_bot_id, clean_json_dict, clean_timeout, clean_workflow_id
 from .errors import APIError, NetworkError, error_for_code
 from .sse import iter_sse_events, sse_json
-from .transport import envelope_of, with_retries
+from .transport import with_retries
 
 
 def parse_workflow_output(text):
@@ -37,11 +37,9 @@ def run_workflow_on(transport, workflow_id, parameters=None, bot_id=None, timeou
         return parse_workflow_output(envelope.get("data"))
 
     def run_streaming():
-        resp = transport.open("POST", "/v1/workflow/stream_run", body=body, stream=True, deadline=deadline)
+        resp = transport.open_stream("POST", "/v1/workflow/stream_run", body=body, deadline=deadline,
+                                     what="工作流的流式回复")
         try:
-            if not resp.is_event_stream:
-                envelope_of(resp, transport.base_url)
-                raise NetworkError("扣子没有返回工作流的流式回复:会自动重试", logid=resp.logid)
             return read_workflow_stream(resp, transport.base_url)
         finally:
             resp.close()

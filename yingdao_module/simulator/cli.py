@@ -41,6 +41,12 @@ def add_serve_arguments(parser):
     parser.add_argument("--sync-limit", type=float, default=90.0,
                         help="非流式同步运行工作流最多等多少秒,超过就断开(默认 90,和真实服务一样)")
     parser.add_argument("--ping-interval", type=float, default=1.0, help="流式回复空闲时每隔几秒发一个 PING(默认 1)")
+    parser.add_argument("--oauth-app-id", metavar="应用ID",
+                        help="模拟一个服务类应用(OAuth JWT)的应用 ID;给了它就只接受本模拟器发出的访问令牌")
+    parser.add_argument("--oauth-key-id", metavar="公钥指纹", help="该应用公钥的指纹(公钥 ID),JWT 头里的 kid 必须等于它")
+    parser.add_argument("--oauth-public-key", metavar="公钥.pem", help="该应用的 RSA 公钥 PEM 文件路径(用来验 JWT 签名)")
+    parser.add_argument("--oauth-token-life", type=float, metavar="秒",
+                        help="发出的访问令牌最多活多少秒(默认按客户端申请的 duration_seconds);调小可测试刷新")
 
 
 def simulator_from(ns):
@@ -50,7 +56,8 @@ def simulator_from(ns):
                      seed=ns.seed, stuck_cap=ns.stuck_cap, host=ns.host, port=ns.port,
                      question_workflows=ns.question_workflow, slow_workflows=ns.slow_workflow,
                      tool_bots=ns.tool_bot, async_workflows=not ns.no_async, sync_limit=ns.sync_limit,
-                     ping_interval=ns.ping_interval)
+                     ping_interval=ns.ping_interval, oauth_app_id=ns.oauth_app_id, oauth_key_id=ns.oauth_key_id,
+                     oauth_public_key=ns.oauth_public_key, oauth_token_life=ns.oauth_token_life)
 
 
 def run_serve(ns):

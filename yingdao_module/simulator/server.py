@@ -17,9 +17,10 @@ from urllib.parse import parse_qs, urlparse
 from .chat import ChatRoutes
 from .faults import play_transport_fault, slow_seconds
 from .files import FileRoutes
+from .oauth import TOKEN_PATH, OAuthRoutes
 from .workflows import WorkflowRoutes
 
-SERVICES = (ChatRoutes, FileRoutes, WorkflowRoutes)
+SERVICES = (ChatRoutes, FileRoutes, WorkflowRoutes, OAuthRoutes)
 RATED_PATHS = ("/v3/chat", "/v1/workflow/run", "/v1/workflow/stream_run", "/v1/workflows/chat")
 RAW_BODY_PATHS = ("/v1/files/upload",)  # multipart, not JSON
 
@@ -42,7 +43,7 @@ class Rejected(Exception):
     """A gate refused the request; the response has been sent."""
 
 
-class SimHandler(ChatRoutes, FileRoutes, WorkflowRoutes, BaseHTTPRequestHandler):
+class SimHandler(ChatRoutes, FileRoutes, WorkflowRoutes, OAuthRoutes, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     sim = None  # set per server
     routes = {}  # (method or "ANY", path) -> handler method, collected from SERVICES below;
@@ -128,7 +129,8 @@ class SimHandler(ChatRoutes, FileRoutes, WorkflowRoutes, BaseHTTPRequestHandler)
             if path.startswith("/_sim/"):
                 return self.control(method, path)
             fault = self.play_fault(path)
-            self.authenticate()
+            if path != TOKEN_PATH:  # the token exchange authenticates with its JWT
+                self.authenticate()
             body = self.json_body(path, raw)
             if path in RATED_PATHS:
                 self.check_rate()
@@ -186,8 +188,18 @@ class SimHandler(ChatRoutes, FileRoutes, WorkflowRoutes, BaseHTTPRequestHandler)
     def authenticate(self):
         auth = self.headers.get("Authorization", "")
         given = auth[7:].strip() if auth.startswith("Bearer ") else ""
-        if not given or (self.sim.token is not None and given != self.sim.token):
-            self.reject(4100, "authentication is invalid", 401)
+        if given and self.sim.token is not None and given == self.sim.token:
+            return
+        if given and self.sim.oauth is not None:  # only the access tokens it issued, until they expire
+            verdict = self.sim.oauth.accepts(given, time.time())
+            if verdict == "ok":
+                return
+            if verdict == "expired":
+                with self.sim.lock:
+                    self.sim.counters["expired_token_requests"] += 1
+        elif given and self.sim.token is None:
+            return
+        self.reject(4100, "authentication is invalid", 401)
 
     def json_body(self, path, raw):
         if not raw or path in RAW_BODY_PATHS:

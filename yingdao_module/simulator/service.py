@@ -9,6 +9,7 @@ import threading
 import time
 
 from .faults import parse_faults, pick_fault
+from .oauth import OAuthApp
 from .options import parse_question_workflows, parse_slow_workflows, parse_tool_bots
 
 
@@ -18,7 +19,8 @@ class Simulator(object):
     def __init__(self, latency=0.5, token=None, qps=None, qpm=None, qpd=None, quota=None, unpublished=(),
                  max_prompt_chars=100000, faults=None, seed=0, stuck_cap=30.0, host="127.0.0.1", port=0,
                  max_body_bytes=20 * 1024 * 1024, question_workflows=(), slow_workflows=None, tool_bots=None,
-                 async_workflows=True, sync_limit=90.0, ping_interval=1.0):
+                 async_workflows=True, sync_limit=90.0, ping_interval=1.0, oauth_app_id=None, oauth_key_id=None,
+                 oauth_public_key=None, oauth_token_life=None):
         self.latency = latency
         self.token = token
         self.qps, self.qpm, self.qpd, self.quota = qps, qpm, qpd, quota
@@ -28,6 +30,10 @@ class Simulator(object):
         self.stuck_cap = stuck_cap
         self.max_body_bytes = max_body_bytes
         self.host, self.port = host, port
+        # an OAuth service app (服务类应用): then only the access tokens issued for it are accepted
+        self.oauth = None
+        if oauth_app_id or oauth_key_id or oauth_public_key:
+            self.oauth = OAuthApp(oauth_app_id, oauth_key_id, oauth_public_key, oauth_token_life)
         self.question_workflows = parse_question_workflows(question_workflows)  # {id: questions}
         self.slow_workflows = parse_slow_workflows(slow_workflows)              # {id: seconds}
         self.tool_bots = parse_tool_bots(tool_bots)                             # {bot_id: (tool, rounds)}
@@ -50,7 +56,8 @@ class Simulator(object):
             self.forced = []  # [kind, count, path]
             self.counters = {"requests": {}, "chats_created": 0, "chats_completed": 0, "chats_failed": 0,
                              "chats_cancelled": 0, "rate_limited": 0, "faults": {},
-                             "workflow_runs": 0, "tool_outputs": 0}
+                             "workflow_runs": 0, "tool_outputs": 0,
+                             "oauth_exchanges": 0, "oauth_refused": 0, "expired_token_requests": 0}
 
     def stats(self):
         with self.lock:
@@ -65,6 +72,11 @@ class Simulator(object):
         """The next `count` requests (whose path starts with `path`) get fault `kind`."""
         with self.lock:
             self.forced.append([kind, count, path])
+
+    def revoke_tokens(self):
+        """Forget every access token issued so far, as revoking the app's authorisation does."""
+        if self.oauth is not None:
+            self.oauth.revoke()
 
     def set(self, **settings):
         with self.lock:
