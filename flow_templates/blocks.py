@@ -8,8 +8,13 @@ manual recipe. Input values carry ShadowBot's kind prefix:
     var("answer")       -> "11:answer"     a variable (or an expression on one, e.g. a.b)
     expr("len(x) > 0")  -> "13:len(x) > 0" a Python expression
     json16([...])       -> "16:[...]"      a list / dict as JSON
+    template_text(text("问:"), var("q"))  -> '15:["10:问:","11:q"]'  text with variable parts
+
+Real exported flows store 15: values as a JSON list of prefixed pieces, not as "{name}" text.
 """
 import json
+
+from .catalog import VARIABLE_TYPES
 
 MODULE = "coze"  # the name users give dist/coze.py inside their ShadowBot app
 
@@ -28,6 +33,11 @@ def expr(code):
 
 def json16(value):
     return "16:" + json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def template_text(*pieces):
+    """15: text made of pieces, each a prefixed value (text(...), var(...), expr(...))."""
+    return "15:" + json.dumps(list(pieces), ensure_ascii=False, separators=(",", ":"))
 
 
 class Param(object):
@@ -50,10 +60,11 @@ class Block(object):
     """One block: inputs maps an input name to a prefixed value, or to (value, display);
     outputs maps an output id to the variable it is saved to (ids not given are disabled)."""
 
-    def __init__(self, name, inputs=None, outputs=None, retry=None, note=""):
+    def __init__(self, name, inputs=None, outputs=None, retry=None, note="", output_types=None):
         self.name = name
         self.inputs = dict(inputs or {})
         self.outputs = dict(outputs or {})
+        self.output_types = dict(output_types or {})  # output id -> type, where it differs from the catalogue
         self.retry = retry  # (times, seconds) for ShadowBot's per-block "retry" error handling
         self.note = note    # one Chinese sentence for the manual recipe
 
@@ -76,7 +87,7 @@ class Template(object):
     def clipboard_specs(self):
         """The blocks users paste: pasting brings no flow parameters, so each input parameter
         becomes a 设置变量 block at the top, set to the parameter's default value."""
-        prefix = [set_variable(p.name, p.as_value(),
+        prefix = [set_variable(p.name, p.as_value(), p.type,
                                note="代替流程参数 %s(粘贴不会带上流程参数);作为子流程使用时删掉这一块,改建输入参数 %s" % (p.name, p.name))
                   for p in self.parameters if p.direction == "In"]
         return prefix + list(self.blocks)
@@ -84,8 +95,13 @@ class Template(object):
 
 # ---- blocks ------------------------------------------------------------------------------
 
-def set_variable(name, value, note=""):
-    return Block("programing.variable", {"value": value}, {"variable": name}, note=note)
+def set_variable(name, value, type_="str", note=""):
+    """设置变量: real blocks carry the type twice, as value_type "10:<type>" and as the
+    output's type (str, int, dict, list); ShadowBot never leaves it empty."""
+    if type_ not in VARIABLE_TYPES:
+        raise ValueError("set_variable type must be one of %s, got %r" % (", ".join(VARIABLE_TYPES), type_))
+    return Block("programing.variable", {"value_type": text(type_), "value": value}, {"variable": name},
+                 note=note, output_types={"variable": type_})
 
 
 def log(value, level="info", note=""):
@@ -99,9 +115,8 @@ def alert(title, message, note=""):
 def invoke(function, params, output, retry=None, note=""):
     """调用模块 coze.<function>; params is a list of (parameter name, prefixed value).
 
-    How ShadowBot stores the parameter list of 调用模块 is not public. We use the encoding the
-    public material documents for the sibling block 调用流程 (process.run `inputs`): a `16:` JSON
-    list of one-key objects, each value carrying its own kind prefix. docs/templates.md says so."""
+    Stored as real exported flows store it (checked against 30 real 调用模块 blocks): a `16:`
+    JSON list of one-key objects {name: "<prefixed value>"}, returnType "10:any"."""
     encoded = json16([{name: value} for name, value in params])
     return Block("process.invoke_module",
                  {"module": (text(MODULE), MODULE), "function": text(function), "params": encoded,

@@ -169,6 +169,26 @@ VALUE_KINDS = {
     "16": "列表/字典(JSON)",
 }
 
+# programing.variable's types and the label ShadowBot shows for each ("字符串", "整数", "字典" seen in
+# real exported flows; "列表" by analogy, unverified)
+VARIABLE_TYPES = {"str": "字符串", "int": "整数", "dict": "字典", "list": "列表"}
+
+# Blocks that ShadowBot saves with "foldState": "UnFold" (seen on if, loops, try and catch in real flows)
+FOLDABLE = (OPEN_IF, OPEN_LOOP, OPEN_TRY, CATCH, FINALLY)
+
+# The "comment" ShadowBot writes into a block: its one-line description with %input% slots,
+# as seen in real exported flows. Blocks not listed carry an empty comment.
+COMMENTS = {
+    "programing.variable": "设置{label}变量%variable%=%value%",
+    "excel.loop_data_from_workbook": "循环Excel对象%workbook%第%begin_row_num%行到第%end_row_num%行的内容\uff0c"
+                                     "将每次循环项保存到%loop_item%\uff0c行号保存到%loop_item_rownum%",
+    "excel.write_data_to_workbook": "在Excel对象%workbook%中\uff0c从单元格\uff08第%row_num%行\uff0c第%column_name%列\uff09"
+                                    "开始写入内容%content%",
+    "process.invoke_module": "调用模块%module%中的%function%方法并传入参数%params:{params}%将结果保存到%invoke_result%",
+}
+# one piece of process.invoke_module's %params:<base64 of a JSON list of pieces>% slot
+INVOKE_PARAM_COMMENT = "{name}值为%{name}%\uff0c"  # (full-width commas, as ShadowBot writes them)
+
 # Names the code ShadowBot generates for a flow always has in scope (module imports), so an
 # expression may use them without a block setting them first.
 RUNTIME_NAMES = frozenset(["glv", "package", "xbot", "xbot_visual", "time", "__name__"])

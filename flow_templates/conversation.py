@@ -1,6 +1,6 @@
 """conversation: several questions answered in one Coze conversation (the bot remembers)."""
 from .blocks import (Template, end_loop, expr, for_each, invoke, list_append, list_create, log,
-                     var)
+                     template_text, text, var)
 
 
 def build():
@@ -18,7 +18,7 @@ def build():
         invoke("ask", [("question", var("question")), ("conversation_id", var("conversation_id"))], "answer",
                note="同一个 conversation_id,智能体就记得上文"),
         list_append("answers", var("answer")),
-        log(expr('"问:" + str(question) + "\\n答:" + str(answer)')),
+        log(template_text(text("问:"), var("question"), text(" 答:"), var("answer"))),
         end_loop(),
         log(expr('"会话 %s 共回答 %d 个问题" % (conversation_id, len(answers))')),
     )

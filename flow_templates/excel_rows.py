@@ -1,7 +1,7 @@
 """excel_rows: the purely visual way - loop the rows of a workbook, ask per row, write back."""
 from .blocks import (Template, catch, continue_, end_if, end_loop, end_try, excel_close,
                      excel_loop_rows, excel_open, excel_save, excel_write_cell, expr, if_, invoke,
-                     log, set_variable, text, try_, var)
+                     log, set_variable, template_text, text, try_, var)
 
 
 def build():
@@ -28,7 +28,7 @@ def build():
         catch("exception"),
         set_variable("status", text("失败")),
         set_variable("error", expr("str(exception)")),
-        log(expr('"第 %s 行失败:%s" % (loop_item_rownum, exception)'), level="error"),
+        log(template_text(text("第 "), var("loop_item_rownum"), text(" 行失败:"), var("exception")), level="error"),
         end_try(),
         excel_write_cell("excel_instance", var("loop_item_rownum"), "C", var("answer"), note="回答写进 C 列"),
         excel_write_cell("excel_instance", var("loop_item_rownum"), "D", var("status"), note="状态写进 D 列"),

@@ -5,7 +5,8 @@ import json
 import re
 import uuid
 
-from .catalog import CATALOG, OPEN_IF, OPEN_LOOP, OPEN_TRY, CATCH, FINALLY, MIDDLE_IF, CLOSE_IF, CLOSE_LOOP, CLOSE_TRY
+from .catalog import (CATALOG, COMMENTS, FOLDABLE, INVOKE_PARAM_COMMENT, VARIABLE_TYPES, OPEN_IF, OPEN_LOOP,
+                      OPEN_TRY, CATCH, FINALLY, MIDDLE_IF, CLOSE_IF, CLOSE_LOOP, CLOSE_TRY)
 
 # Stable block ids: uuid5 of the template name and the block's position in the pasted list.
 ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/yingdao-coze/flow_templates")
@@ -46,10 +47,11 @@ def render_block(spec, id_):
     outputs = {}
     for item in definition.outputs:
         name = spec.outputs.get(item.id)
-        outputs[item.id] = {"name": name or item.name, "variableLabel": item.label, "type": item.type,
-                            "isEnable": bool(name)}
-    block = {"id": id_, "name": spec.name, "isEnabled": True}
-    if definition.role in (OPEN_IF, OPEN_LOOP):
+        type_ = spec.output_types.get(item.id, item.type)
+        label = VARIABLE_TYPES[type_] if spec.name == "programing.variable" else item.label
+        outputs[item.id] = {"name": name or item.name, "variableLabel": label, "type": type_, "isEnable": bool(name)}
+    block = {"id": id_, "name": spec.name, "isEnabled": True, "comment": comment(spec)}
+    if definition.role in FOLDABLE:
         block["foldState"] = "UnFold"
     block["inputs"] = inputs
     block["outputs"] = outputs
@@ -57,6 +59,21 @@ def render_block(spec, id_):
         times, seconds = spec.retry
         block["exception_handling"] = {"logging": True, "mode": "retry", "retryTime": times, "retryInterval": seconds}
     return block
+
+
+def comment(spec):
+    """The block's one-line description, as ShadowBot writes it into "comment" (empty when unknown)."""
+    pattern = COMMENTS.get(spec.name, "")
+    if spec.name == "programing.variable":
+        return pattern.format(label=VARIABLE_TYPES[spec.output_types["variable"]])
+    if spec.name == "process.invoke_module":
+        names = [name for item in json.loads(spec.inputs["params"][3:]) for name in item]
+        if not names:
+            return ""
+        pieces = json.dumps([INVOKE_PARAM_COMMENT.format(name=name) for name in names], ensure_ascii=False,
+                            separators=(",", ":"))
+        return pattern.format(params=base64.b64encode(pieces.encode("utf-8")).decode("ascii"))
+    return pattern
 
 
 def clipboard_blocks(template):
@@ -127,7 +144,7 @@ button {{ font-size: 1.1em; padding: .4em 1.4em; cursor: pointer; }}
 <li>粘贴前请先把 dist/coze.py 粘贴成应用里名为 <b>coze</b> 的 Python 模块,并建好全局变量 coze_token(密码类型)和 coze_bot_id。</li>
 </ol>
 <p><button id="copy" type="button">复制到剪贴板</button><span id="status"></span></p>
-<p>粘贴不成功?按 docs/templates.md 里本模板的「手动搭建」一步一步拖指令,效果一样。每次复制都会给指令换新的 id,同一个模板可以粘贴多次。</p>
+<p>网页只能放入 HTML 格式,影刀能否只凭它粘贴尚未证实。粘贴不成功?在这台电脑上运行 <code>python build.py copy {name}</code>(写入影刀自己的剪贴板格式,首选),或按 docs/templates.md 里本模板的「手动搭建」一步一步拖指令,效果一样。每次复制都会给指令换新的 id,同一个模板可以粘贴多次。</p>
 <p>指令:{block_titles}</p>
 {fragment}
 <script>
@@ -205,7 +222,7 @@ def describe_value(value):
     if kind == "13":
         return "Python 表达式 `%s`" % body
     if kind == "15":
-        return "文本 `%s`({} 里是变量)" % body
+        return "文本:" + "".join(describe_value(piece) for piece in json.loads(body))
     if kind == "16":
         return "`%s`" % body
     return "`%s`" % value

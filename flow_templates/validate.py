@@ -10,8 +10,8 @@ import re
 import uuid
 
 from .blocks import MODULE
-from .catalog import (CATALOG, CATCH, CLOSE_IF, CLOSE_LOOP, CLOSE_TRY, FINALLY, LOOP_CONTROL, MIDDLE_IF,
-                      OPEN_IF, OPEN_LOOP, OPEN_TRY, RUNTIME_NAMES, VALUE_KINDS)
+from .catalog import (CATALOG, CATCH, CLOSE_IF, CLOSE_LOOP, CLOSE_TRY, FINALLY, FOLDABLE, LOOP_CONTROL,
+                      MIDDLE_IF, OPEN_IF, OPEN_LOOP, OPEN_TRY, RUNTIME_NAMES, VALUE_KINDS, VARIABLE_TYPES)
 from .render import decode_fragment
 
 BUILTIN_NAMES = frozenset(dir(builtins))
@@ -60,10 +60,7 @@ def value_problems(value, where):
                 return ["%s: empty %s value" % (where, VALUE_KINDS[kind])], set()
             return [], names_read(body)
         if kind == "15":
-            names = set()
-            for part in re.findall(r"\{([^{}]+)\}", body):
-                names |= names_read(part)
-            return [], names
+            return template_text_problems(body, where)
         if kind == "16":
             json.loads(body)
     except SyntaxError as err:
@@ -71,6 +68,26 @@ def value_problems(value, where):
     except ValueError as err:
         return ["%s: %r is not JSON (%s)" % (where, body, err)], set()
     return [], set()
+
+
+def template_text_problems(body, where):
+    """15: is a JSON list of prefixed pieces (text, variable, expression), as real flows store it."""
+    try:
+        pieces = json.loads(body)
+    except ValueError:
+        pieces = None
+    if not isinstance(pieces, list) or not pieces or not all(isinstance(p, str) for p in pieces):
+        return ["%s: a 15: value must be a JSON list of prefixed pieces like [\"10:你好 \",\"11:name\"], got %r"
+                % (where, body)], set()
+    problems, names = [], set()
+    for number, piece in enumerate(pieces, 1):
+        if piece[:3] not in ("10:", "11:", "13:"):
+            problems.append("%s: piece %d %r of a 15: value needs a 10:/11:/13: prefix" % (where, number, piece))
+            continue
+        found, read = value_problems(piece, "%s piece %d" % (where, number))
+        problems.extend(found)
+        names |= read
+    return problems, names
 
 
 def invoke_params(value):
@@ -104,89 +121,183 @@ def check_blocks(blocks, form, predefined=(), signatures=None):
     """Problems in a list of blocks. form: "clipboard" (each block has "__kind__": 0) or "flow".
     predefined: variables that exist before the first block (the flow's parameters).
     signatures: {function name: inspect.Signature} of the coze module, or None to skip."""
-    problems = []
     if not isinstance(blocks, list) or not blocks:
         return ["blocks must be a non-empty list"]
-    seen_ids = set()
-    stack = []  # [(role, name, index, seen catch/finally)]
+    problems = id_problems(blocks) + nesting_problems(blocks)
     defined = set(predefined)
     for index, block in enumerate(blocks):
-        name = block.get("name")
-        where = "block %d (%s)" % (index + 1, name)
-        # -- id, shape
-        id_ = block.get("id")
+        where = "block %d (%s)" % (index + 1, block.get("name"))
+        problems += shape_problems(block, form, where)
+        definition = CATALOG.get(block.get("name"))
+        if definition is None:
+            problems.append("%s: %r is not a ShadowBot block we know (flow_templates/catalog.py)" % (where, block.get("name")))
+            continue
+        found, reads = input_problems(block, definition, where, signatures)
+        problems += found
+        problems += fold_problems(block, definition, where)
+        problems += handling_problems(block, where)
+        problems += variable_block_problems(block, where)
+        problems += ["%s: reads variable %r before any block sets it" % (where, name) for name in sorted(reads - defined)]
+        found, written = output_problems(block, definition, where)
+        problems += found
+        defined |= written
+    return problems
+
+
+def id_problems(blocks):
+    """Every block has a UUID id, and no two share one."""
+    problems, seen = [], set()
+    for index, block in enumerate(blocks):
+        where, id_ = "block %d (%s)" % (index + 1, block.get("name")), block.get("id")
         try:
             uuid.UUID(str(id_))
         except ValueError:
             problems.append("%s: id %r is not a UUID" % (where, id_))
-        if id_ in seen_ids:
+        if id_ in seen:
             problems.append("%s: duplicate id %s" % (where, id_))
-        seen_ids.add(id_)
-        if form == "clipboard" and block.get("__kind__") != 0:
-            problems.append('%s: clipboard blocks need "__kind__": 0' % where)
-        if form == "flow" and "__kind__" in block:
-            problems.append('%s: flow files carry no "__kind__"' % where)
-        if block.get("isEnabled") is not True:
-            problems.append("%s: isEnabled must be true" % where)
-        definition = CATALOG.get(name)
-        if definition is None:
-            problems.append("%s: %r is not a ShadowBot block we know (flow_templates/catalog.py)" % (where, name))
+        seen.add(id_)
+    return problems
+
+
+def shape_problems(block, form, where):
+    """The keys every real block has: __kind__ (clipboard only), isEnabled, comment."""
+    problems = []
+    if form == "clipboard" and block.get("__kind__") != 0:
+        problems.append('%s: clipboard blocks need "__kind__": 0' % where)
+    if form == "flow" and "__kind__" in block:
+        problems.append('%s: flow files carry no "__kind__"' % where)
+    if block.get("isEnabled") is not True:
+        problems.append("%s: isEnabled must be true" % where)
+    if not isinstance(block.get("comment"), str):
+        problems.append('%s: real blocks carry a "comment" (text, may be empty)' % where)
+    return problems
+
+
+def input_problems(block, definition, where, signatures):
+    """(problems, variables read): known keys, required values, prefixes, select options, 调用模块."""
+    problems, reads = [], set()
+    inputs = block.get("inputs") or {}
+    known = dict((i.name, i) for i in definition.inputs)
+    problems += ["%s: unknown input %r" % (where, key) for key in inputs if key not in known]
+    for key, item in known.items():
+        entry = inputs.get(key)
+        value = entry.get("value") if isinstance(entry, dict) else None
+        if item.required and value is None:
+            problems.append("%s: required input %r is missing" % (where, key))
+        elif item.required and value == "10:":
+            problems.append("%s: required input %r is empty" % (where, key))
+        found, names = value_problems(value, "%s input %r" % (where, key))
+        problems += found
+        reads |= names
+        if item.options and isinstance(value, str) and value.startswith("10:") and value[3:] not in item.options:
+            problems.append("%s: input %r = %r is not one of %s" % (where, key, value[3:], ", ".join(item.options)))
+    if definition.name == "process.invoke_module":
+        found, names = invoke_problems(inputs, where, signatures)
+        problems += found
+        reads |= names
+    return problems, reads
+
+
+def fold_problems(block, definition, where):
+    """Containers (if, loops, try, catch) carry "foldState": "UnFold" as real flows do."""
+    if definition.role in FOLDABLE and block.get("foldState") != "UnFold":
+        return ['%s: %s needs "foldState": "UnFold"' % (where, definition.name)]
+    return []
+
+
+def handling_problems(block, where):
+    handling = block.get("exception_handling")
+    if handling is None:
+        return []
+    if handling.get("mode") not in RETRY_MODES or not isinstance(handling.get("retryTime"), int) \
+            or handling["retryTime"] < 1 or not isinstance(handling.get("retryInterval"), int) \
+            or handling["retryInterval"] < 0 or not isinstance(handling.get("logging"), bool):
+        return ["%s: bad exception_handling %r" % (where, handling)]
+    return []
+
+
+# the type an expression evidently has, from its outermost node
+EVIDENT_TYPES = ((ast.Dict, "dict"), (ast.DictComp, "dict"), (ast.List, "list"), (ast.ListComp, "list"))
+
+
+def evident_type(value):
+    """The type a 10:/13: value evidently has (str, int, dict, list), or None when it cannot be told."""
+    kind, body = value[:3], value[3:]
+    if kind == "10:":
+        return None  # text typed into the field: ShadowBot converts it to the chosen type
+    if kind != "13:":
+        return None
+    node = parse_expression(body).body
+    for node_type, name in EVIDENT_TYPES:
+        if isinstance(node, node_type):
+            return name
+    if isinstance(node, ast.Constant) and type(node.value) in (str, int):
+        return type(node.value).__name__
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) and isinstance(node.left, ast.Constant) \
+            and isinstance(node.left.value, str):
+        return "str"
+    return None
+
+
+def variable_block_problems(block, where):
+    """设置变量: value_type "10:<type>" (never null) equals the output's type and label, and fits the value."""
+    if block.get("name") != "programing.variable":
+        return []
+    value_type = ((block.get("inputs") or {}).get("value_type") or {}).get("value")
+    output = (block.get("outputs") or {}).get("variable") or {}
+    if not isinstance(value_type, str) or not value_type.startswith("10:") or value_type[3:] not in VARIABLE_TYPES:
+        return ['%s: value_type must be "10:<type>" with a type of %s, got %r'
+                % (where, ", ".join(VARIABLE_TYPES), value_type)]
+    type_ = value_type[3:]
+    problems = []
+    if output.get("type") != type_ or output.get("variableLabel") != VARIABLE_TYPES[type_]:
+        problems.append("%s: value_type %s but the output says type %r, label %r" % (
+            where, type_, output.get("type"), output.get("variableLabel")))
+    value = ((block.get("inputs") or {}).get("value") or {}).get("value")
+    try:
+        evident = evident_type(value) if isinstance(value, str) else None
+    except SyntaxError:
+        evident = None  # reported by input_problems
+    if evident and evident != type_:
+        problems.append("%s: the value is a %s but value_type says %s" % (where, evident, type_))
+    return problems
+
+
+def output_problems(block, definition, where):
+    """(problems, variables set): outputs keyed by id, each with isEnable and a valid name."""
+    problems, written = [], set()
+    output_ids = set(o.id for o in definition.outputs)
+    for key, entry in (block.get("outputs") or {}).items():
+        if key not in output_ids:
+            problems.append("%s: unknown output %r (outputs are keyed by id: %s)" % (
+                where, key, ", ".join(sorted(output_ids)) or "none"))
             continue
-        # -- inputs
-        inputs = block.get("inputs") or {}
-        known = dict((i.name, i) for i in definition.inputs)
-        for key in inputs:
-            if key not in known:
-                problems.append("%s: unknown input %r" % (where, key))
-        reads = set()
-        for key, item in known.items():
-            entry = inputs.get(key)
-            value = entry.get("value") if isinstance(entry, dict) else None
-            if item.required and value is None:
-                problems.append("%s: required input %r is missing" % (where, key))
-            elif item.required and value == "10:":
-                problems.append("%s: required input %r is empty" % (where, key))
-            found, names = value_problems(value, "%s input %r" % (where, key))
-            problems.extend(found)
-            reads |= names
-            if item.options and isinstance(value, str) and value.startswith("10:") and value[3:] not in item.options:
-                problems.append("%s: input %r = %r is not one of %s" % (where, key, value[3:], ", ".join(item.options)))
-        # -- 调用模块
-        if name == "process.invoke_module":
-            found, names = invoke_problems(inputs, where, signatures)
-            problems.extend(found)
-            reads |= names
-        # -- exception handling
-        handling = block.get("exception_handling")
-        if handling is not None:
-            if handling.get("mode") not in RETRY_MODES or not isinstance(handling.get("retryTime"), int) \
-                    or handling["retryTime"] < 1 or not isinstance(handling.get("retryInterval"), int) \
-                    or handling["retryInterval"] < 0 or not isinstance(handling.get("logging"), bool):
-                problems.append("%s: bad exception_handling %r" % (where, handling))
-        # -- variables read before they are set
-        for variable in sorted(reads - defined):
-            problems.append("%s: reads variable %r before any block sets it" % (where, variable))
-        # -- outputs
-        outputs = block.get("outputs") or {}
-        output_ids = set(o.id for o in definition.outputs)
-        for key, entry in outputs.items():
-            if key not in output_ids:
-                problems.append("%s: unknown output %r (outputs are keyed by id: %s)" % (where, key, ", ".join(sorted(output_ids)) or "none"))
-                continue
-            if not isinstance(entry.get("isEnable"), bool):
-                problems.append("%s: output %r needs isEnable true/false" % (where, key))
-            if entry.get("isEnable"):
-                if not is_identifier(entry.get("name")):
-                    problems.append("%s: output %r variable name %r is not a valid name" % (where, key, entry.get("name")))
-                else:
-                    defined.add(entry["name"])
-        # -- containers
-        role = definition.role
+        if not isinstance(entry.get("isEnable"), bool):
+            problems.append("%s: output %r needs isEnable true/false" % (where, key))
+        if entry.get("isEnable"):
+            if is_identifier(entry.get("name")):
+                written.add(entry["name"])
+            else:
+                problems.append("%s: output %r variable name %r is not a valid name" % (where, key, entry.get("name")))
+    return problems, written
+
+
+CLOSES = {CLOSE_IF: OPEN_IF, CLOSE_LOOP: OPEN_LOOP, CLOSE_TRY: OPEN_TRY}
+
+
+def nesting_problems(blocks):
+    """Containers open and close in order: IF … End IF, loops … End Loop, Try … Catch … End Try."""
+    problems = []
+    stack = []  # [role, name, number, roles seen inside (catch / finally)]
+    for index, block in enumerate(blocks):
+        definition = CATALOG.get(block.get("name"))
+        if definition is None:
+            continue
+        where, role, name = "block %d (%s)" % (index + 1, definition.name), definition.role, definition.name
         if role in (OPEN_IF, OPEN_LOOP, OPEN_TRY):
             stack.append([role, name, index + 1, set()])
-        elif role == MIDDLE_IF:
-            if not stack or stack[-1][0] != OPEN_IF:
-                problems.append("%s: %s outside an IF" % (where, name))
+        elif role == MIDDLE_IF and (not stack or stack[-1][0] != OPEN_IF):
+            problems.append("%s: %s outside an IF" % (where, name))
         elif role in (CATCH, FINALLY):
             if not stack or stack[-1][0] != OPEN_TRY:
                 problems.append("%s: %s outside a Try" % (where, name))
@@ -194,22 +305,19 @@ def check_blocks(blocks, form, predefined=(), signatures=None):
                 problems.append("%s: Catch after Finally" % where)
             else:
                 stack[-1][3].add(role)
-        elif role in (CLOSE_IF, CLOSE_LOOP, CLOSE_TRY):
-            opener = {CLOSE_IF: OPEN_IF, CLOSE_LOOP: OPEN_LOOP, CLOSE_TRY: OPEN_TRY}[role]
+        elif role in CLOSES:
             if not stack:
                 problems.append("%s: %s closes nothing" % (where, name))
-            elif stack[-1][0] != opener:
+            elif stack[-1][0] != CLOSES[role]:
                 problems.append("%s: %s closes %s (block %d), which is still open: wrong nesting" % (
                     where, name, stack[-1][1], stack[-1][2]))
             else:
                 opened = stack.pop()
                 if role == CLOSE_TRY and not opened[3]:
                     problems.append("%s: Try (block %d) has no Catch or Finally" % (where, opened[2]))
-        elif role == LOOP_CONTROL:
-            if not any(entry[0] == OPEN_LOOP for entry in stack):
-                problems.append("%s: %s outside a loop" % (where, name))
-    for role, name, number, _ in stack:
-        problems.append("block %d (%s) is never closed" % (number, name))
+        elif role == LOOP_CONTROL and not any(entry[0] == OPEN_LOOP for entry in stack):
+            problems.append("%s: %s outside a loop" % (where, name))
+    problems += ["block %d (%s) is never closed" % (number, name) for _, name, number, _ in stack]
     return problems
 
 

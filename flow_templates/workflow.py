@@ -10,7 +10,7 @@ def build():
     t.param_in("input_text", "str", "你好", "传给工作流开始节点参数 input 的内容")
     t.param_out("workflow_output", "dict", "{}", "工作流的输出", kind="Expression")
     t.add(
-        set_variable("parameters", expr('{"input": input_text}'),
+        set_variable("parameters", expr('{"input": input_text}'), "dict",
                      note="键是工作流开始节点里的参数名,按你的工作流改"),
         invoke("run_workflow", [("workflow_id", var("workflow_id")), ("parameters", var("parameters"))],
                "workflow_output"),

@@ -239,6 +239,45 @@ def test_docs_have_a_recipe_for_every_template():
     assert "未验证" in doc and "没法核对" in doc
 
 
+def test_blocks_are_shaped_like_real_exported_blocks(committed):
+    """The shapes seen in real exported flows (docs/templates.md, "哪些核对过")."""
+    seen = set()
+    for name in NAMES:
+        for block in committed[name][0]:
+            seen.add(block["name"])
+            assert isinstance(block["comment"], str)
+            if block["name"] == "programing.variable":
+                value_type = block["inputs"]["value_type"]["value"]
+                assert value_type == "10:" + block["outputs"]["variable"]["type"]
+                assert block["comment"] == "设置%s变量%%variable%%=%%value%%" % block["outputs"]["variable"]["variableLabel"]
+            if block["name"] in ("programing.try", "programing.catch", "workflow.if", "workflow.forin"):
+                assert block["foldState"] == "UnFold"
+            for entry in block["inputs"].values():
+                if (entry.get("value") or "").startswith("15:"):
+                    seen.add("15:")
+                    assert all(piece[:3] in ("10:", "11:", "13:") for piece in json.loads(entry["value"][3:]))
+    assert {"programing.variable", "programing.try", "programing.catch", "15:"} <= seen
+    types = set(b["outputs"]["variable"]["type"] for n in NAMES for b in committed[n][0] if b["name"] == "programing.variable")
+    assert {"str", "list", "dict"} <= types  # not everything is text
+
+
+def test_invoke_module_comment_names_each_parameter_as_shadowbot_does(committed):
+    block = next(b for b in committed["ask_once"][0] if b["name"] == "process.invoke_module")
+    head, encoded, tail = block["comment"].split("%params:")[0], block["comment"].split("%params:")[1].split("%")[0], ""
+    assert head == "调用模块%module%中的%function%方法并传入参数"
+    assert json.loads(base64.b64decode(encoded).decode("utf-8")) == ["question值为%question%\uff0c"]
+    assert block["comment"].endswith("%将结果保存到%invoke_result%")
+
+
+def test_templates_doc_says_what_was_checked_against_real_data():
+    doc = read(os.path.join(ROOT, "docs", "templates.md"))
+    checked = doc[doc.index("## 哪些核对过"):]
+    for words in ("真实", "调用模块", "params", "build.py copy", "逐字节", "网页", "未证实"):
+        assert words in checked, words
+    ways = doc[doc.index("## 放进影刀的方法"):doc.index("## ask_once")]
+    assert ways.index("build.py copy") < ways.index("网页") < ways.index("手动搭建")
+
+
 # ---- the validator catches broken templates ----------------------------------------------
 
 def _find(blocks, name, nth=0):
@@ -329,6 +368,40 @@ def _output_never_set(clip, flow):
     flow["parameters"][1]["name"] = "reply"
 
 
+def _variable_type_null(clip, flow):
+    clip[_find(clip, "programing.variable")]["inputs"]["value_type"]["value"] = None
+
+
+def _variable_type_disagrees_with_output(clip, flow):
+    clip[_find(clip, "programing.variable")]["outputs"]["variable"]["type"] = "int"
+
+
+def _dict_value_typed_as_text(clip, flow):
+    block = clip[_find(clip, "programing.variable", -1)]  # workflow: parameters = {"input": input_text}
+    block["inputs"]["value_type"]["value"] = "10:str"
+    block["outputs"]["variable"].update(type="str", variableLabel="字符串")
+
+
+def _try_without_fold_state(clip, flow):
+    del clip[_find(clip, "programing.try")]["foldState"]
+
+
+def _catch_without_fold_state(clip, flow):
+    del clip[_find(clip, "programing.catch")]["foldState"]
+
+
+def _block_without_comment(clip, flow):
+    del clip[_find(clip, "process.invoke_module")]["comment"]
+
+
+def _template_text_with_braces(clip, flow):
+    clip[_find(clip, "programing.log")]["inputs"]["text"]["value"] = "15:问:{question}"
+
+
+def _template_piece_without_prefix(clip, flow):
+    clip[_find(clip, "programing.log")]["inputs"]["text"]["value"] = '15:["问:","11:question"]'
+
+
 MUTATIONS = [
     ("ask_once", _duplicate_id, "duplicate id"),
     ("ask_once", _unknown_block, "is not a ShadowBot block"),
@@ -348,6 +421,14 @@ MUTATIONS = [
     ("excel_rows", _continue_outside_loop, "outside a loop"),
     ("ask_once", _parameter_direction, "output of the coze module"),
     ("ask_once", _output_never_set, "never set by a block"),
+    ("ask_once", _variable_type_null, 'value_type must be "10:<type>"'),
+    ("ask_once", _variable_type_disagrees_with_output, "but the output says type 'int'"),
+    ("workflow", _dict_value_typed_as_text, "the value is a dict but value_type says str"),
+    ("excel_rows", _try_without_fold_state, 'programing.try needs "foldState": "UnFold"'),
+    ("excel_rows", _catch_without_fold_state, 'programing.catch needs "foldState": "UnFold"'),
+    ("ask_once", _block_without_comment, 'real blocks carry a "comment"'),
+    ("conversation", _template_text_with_braces, "must be a JSON list of prefixed pieces"),
+    ("conversation", _template_piece_without_prefix, "needs a 10:/11:/13: prefix"),
 ]
 
 
