@@ -21,13 +21,13 @@ PACKAGE = "yingdao_module"
 
 # (module, section title) in dependency order
 DIST_MODULES = [
+    ("log", "Logging and redaction"),
     ("errors", "Errors"),
-    ("log", "Logging"),
-    ("rsa_sign", "RSA keys and RS256 signatures"),
     ("config", "Configuration and input checks"),
+    ("rsa_sign", "RSA keys and RS256 signatures"),
+    ("sse", "Server-sent events"),
     ("transport", "HTTP transport"),
     ("auth", "Sign-in: static token or OAuth JWT service app"),
-    ("sse", "Server-sent events"),
     ("files", "Files"),
     ("client", "Chat client"),
     ("workflow", "Workflows"),

@@ -36,25 +36,95 @@ except Exception:
 
 import re
 import sys
+import hashlib
+import json
+import os
+import platform
 import base64
 import binascii
-import hashlib
-import os
-import json
-import platform
+import codecs
 import random
 import threading
 import time
 import urllib.parse
+import zlib
 import mimetypes
 import uuid
 import collections
-import codecs
 import csv
 import ast
 
 __version__ = "0.1.0"
 __all__ = ["ask", "chat", "new_conversation", "run_workflow", "upload_file", "batch", "merge", "main", "Client", "CozeError", "InputError", "APIError", "AuthError", "BotError", "QuotaError", "RateLimitError", "ServerError", "ChatFailedError", "NetworkError", "CozeTimeoutError"]
+
+###############################################################################
+# Logging and redaction                                 (yingdao_module/log.py)
+###############################################################################
+# Where progress and warnings go, and the one place secrets are masked.
+#
+# Inside ShadowBot `print` is xbot's print, which writes to the run log panel (the header
+# imports it). The command line redirects log lines to stderr so stdout stays the answer.
+# redact() masks anything shaped like a secret; every log line and every CozeError message
+# (hence args["error"] and the error column of batch outputs) passes through it, so a token
+# pasted into the wrong field or echoed by a server never ends up in a log users share.
+
+_log_sink = None  # None: print(); else a callable taking one string
+
+# What a secret looks like. Ids stay readable: chat/conversation ids are 19 digits, Coze logids
+# are a 14-digit timestamp plus ~20 hex digits (34 characters), simulator logids 32 hex digits.
+_SECRET_PATTERNS = [
+    # PEM private keys (OAuth apps sign their JWTs with one)
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)", re.S),
+     "<私钥已隐藏>"),
+    # Coze tokens: personal (pat_), service (sat_), OAuth access tokens (czs_)
+    (re.compile(r"(?<![A-Za-z0-9])(pat|sat|czs)_[A-Za-z0-9_\-]{6,}", re.I), r"\1_***"),
+    # JWTs: base64url header "eyJ..." . payload . signature (a short one is still a token)
+    (re.compile(r"\beyJ[A-Za-z0-9_\-]*\.[A-Za-z0-9_\-]+\.?[A-Za-z0-9_\-]*"), "eyJ***"),
+    # long hex secrets (40+ digits, at least one letter): keys, hashes of keys
+    (re.compile(r"(?<![0-9A-Za-z])(?=[0-9]*[A-Fa-f])[0-9A-Fa-f]{40,}(?![0-9A-Za-z])"), "***"),
+    # long base64 / base64url secrets mixing upper case, lower case and digits
+    (re.compile(r"(?<![A-Za-z0-9+_\-])(?=[A-Za-z0-9+_\-]*[a-z])(?=[A-Za-z0-9+_\-]*[A-Z])(?=[A-Za-z0-9+_\-]*[0-9])"
+                r"[A-Za-z0-9+_\-]{40,}={0,2}"), "***"),
+]
+
+
+_TOKEN_SHAPES = _SECRET_PATTERNS[:3]  # unmistakable: private keys, Coze tokens, JWTs
+
+
+def _looks_like_token(text):
+    """True when `text` holds a private key, a Coze token or a JWT (not merely a long id)."""
+    return isinstance(text, str) and any(pattern.search(text) for pattern, _ in _TOKEN_SHAPES)
+
+
+def _redact(text):
+    """`text` with every token, JWT, private key and long random secret masked."""
+    text = text if isinstance(text, str) else str(text)
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _log(message):
+    """Write one line to the ShadowBot log panel, or wherever set_log_sink() points."""
+    message = _redact(str(message))
+    if _log_sink is not None:
+        _log_sink(message)
+        return
+    try:
+        print(message)
+    except Exception:  # a closed or non-UTF-8 console must never break a paid call
+        pass
+
+
+def _set_log_sink(sink):
+    """Send log lines to `sink(line)` instead of print; None restores print."""
+    global _log_sink
+    _log_sink = sink
+
+
+def _log_to_stderr(message):
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
 
 ###############################################################################
 # Errors                                             (yingdao_module/errors.py)
@@ -69,12 +139,16 @@ __all__ = ["ask", "chat", "new_conversation", "run_workflow", "upload_file", "ba
 #     │   ├── QuotaError        quota, balance or daily limit used up          (fatal)
 #     │   ├── RateLimitError    too many requests, server busy                 (retryable)
 #     │   ├── ServerError       5xx, model error                               (retryable)
-#     │   └── ChatFailedError   a chat ended `failed` with a code we do not map
+#     │   ├── ChatFailedError   a chat ended `failed` with a code we do not map
+#     │   └── BadResponseError  a body that is not what it claims (wrong shape)  (not retried)
 #     ├── NetworkError          no usable answer: connection, reset, garbled body (retryable)
+#     │   └── CertificateError  the HTTPS certificate is not trusted (company proxy?) (fatal)
 #     └── CozeTimeoutError      the overall deadline passed (the chat was cancelled)
 #
 # Every message is Chinese first and says what to do. `code`, `logid`, `chat_id` and
-# `conversation_id` ride along for support. No error ever carries the token.
+# `conversation_id` ride along for support. No error ever carries a secret: the message
+# passes through redact() when the error is made, so a token the server echoes back (or a
+# user pasted into the wrong field) never reaches a log, args["error"] or an output file.
 
 # "会自动重试" in a retryable error's message is true while retries remain; the last one says what happened
 _RETRY_PROMISE = re.compile(r"[:,;]?\s*(?:稍后)?(?:会)?自动重试|(会自动重试)")
@@ -88,7 +162,7 @@ class CozeError(Exception):
     retry_after = None  # seconds the server asked us to wait (HTTP Retry-After), if any
 
     def __init__(self, message, code=None, logid=None, chat_id=None, conversation_id=None):
-        self.message = message
+        self.message = _redact(message)
         self.code = code
         self.logid = logid
         self.chat_id = chat_id
@@ -108,7 +182,7 @@ class CozeError(Exception):
             ids.append("logid %s" % self.logid)
         if ids:
             parts.append("[" + ", ".join(ids) + "]")
-        return " ".join(parts)
+        return _redact(" ".join(parts))
 
     def __repr__(self):
         return "%s(%r)" % (type(self).__name__, self._full_message())
@@ -153,8 +227,18 @@ class ChatFailedError(APIError):
     """A chat that ended `failed` with an error code not mapped to a class above."""
 
 
+class _BadResponseError(APIError):
+    """Coze answered, but the body does not have the shape the protocol promises."""
+
+
 class NetworkError(CozeError):
     retryable = True
+
+
+class _CertificateError(NetworkError):
+    """TLS certificate check failed: retrying cannot help until the trust store is fixed."""
+    retryable = False
+    fatal = True
 
 
 class CozeTimeoutError(CozeError):
@@ -196,6 +280,7 @@ def _error_for_code(code, msg="", logid=None, base_url=None, chat_id=None, conve
     except (TypeError, ValueError):
         pass
     cls, text = _ERROR_CODES.get(code, (APIError, "扣子返回错误"))
+    msg = msg if isinstance(msg, str) else ("" if msg is None else str(msg))
     text = text.replace("{base_url}", base_url or "未知")
     if msg and msg not in text:
         text = "%s(扣子原话:%s)" % (text, msg)
@@ -220,49 +305,364 @@ def _error_for_http_status(status, logid=None, base_url=None, retry_after=None):
     return APIError("扣子返回 HTTP %d" % status, code=status, logid=logid)
 
 ###############################################################################
-# Logging                                               (yingdao_module/log.py)
+# Configuration and input checks                     (yingdao_module/config.py)
 ###############################################################################
-# Where progress and warnings go.
+# Configuration and input checks, done before any network call.
 #
-# Inside ShadowBot `print` is xbot's print, which writes to the run log panel (the header
-# imports it). The command line redirects log lines to stderr so stdout stays the answer.
-# Every line passes through redact(): a token pasted into the wrong field must not end up
-# in a log that users share when they ask for help.
+# A setting is taken from the first place that has it:
+# the function argument → ShadowBot global variable (coze_token, coze_bot_id, coze_base_url,
+# coze_user_id, coze_app_id, coze_key_id, coze_private_key) → environment (COZE_API_TOKEN,
+# COZE_BOT_ID, COZE_API_BASE, COZE_USER_ID, COZE_APP_ID, COZE_KEY_ID, COZE_PRIVATE_KEY) →
+# default. Credentials are a token, or an OAuth service app (app_id + key_id + private_key). Values typed into ShadowBot's 调用模块 block arrive as text, so every coercion
+# here accepts text ("180", "false", '{"k": "v"}') as well as real Python values.
 
-_log_sink = None  # None: print(); else a callable taking one string
-_TOKEN_PATTERN = re.compile(r"\b((?:pat|sat|czs)_)[A-Za-z0-9_\-]{6,}")
-_PEM_PATTERN = re.compile(r"-----BEGIN[A-Z ]*PRIVATE KEY-----.*?(-----END[A-Z ]*PRIVATE KEY-----|$)", re.S)
-_JWT_PATTERN = re.compile(r"\beyJ[A-Za-z0-9_\-]{6,}\.[A-Za-z0-9_\-]{6,}\.[A-Za-z0-9_\-]*")
+_DEFAULT_BASE_URL = "https://api.coze.cn"
+_DEFAULT_TIMEOUT = 180
+
+# setting name -> (ShadowBot global variable, environment variable)
+_SETTING_SOURCES = {
+    "token": ("coze_token", "COZE_API_TOKEN"),
+    "bot_id": ("coze_bot_id", "COZE_BOT_ID"),
+    "base_url": ("coze_base_url", "COZE_API_BASE"),
+    "user_id": ("coze_user_id", "COZE_USER_ID"),
+    "app_id": ("coze_app_id", "COZE_APP_ID"),
+    "key_id": ("coze_key_id", "COZE_KEY_ID"),
+    "private_key": ("coze_private_key", "COZE_PRIVATE_KEY"),
+}
+_APP_SETTINGS = ("app_id", "key_id", "private_key")  # an OAuth service app (服务类应用) needs all three
+
+_WHERE_TO_SET = {
+    "token": "在参数 token 里填写,或在影刀全局变量 coze_token(建议用密码类型)里设置,或设置环境变量 COZE_API_TOKEN。"
+             "令牌在扣子「个人访问令牌」页面创建:https://www.coze.cn/open/oauth/pats",
+    "bot_id": "在参数 bot_id 里填写,或在影刀全局变量 coze_bot_id 里设置,或设置环境变量 COZE_BOT_ID。"
+              "bot_id 是智能体编辑页网址里 /bot/ 后面那串数字",
+}
+
+_API_PATH_SUFFIX = re.compile(r"/(v\d+|open_api|api)(/.*)?$")
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 
 
-def _redact(text):
-    """Mask anything shaped like a Coze token (pat_..., sat_..., czs_...), a private key or a JWT."""
-    text = _PEM_PATTERN.sub("<私钥已隐藏>", text)
-    text = _JWT_PATTERN.sub("<JWT 已隐藏>", text)
-    return _TOKEN_PATTERN.sub(r"\1***", text)
-
-
-def _log(message):
-    """Write one line to the ShadowBot log panel, or wherever set_log_sink() points."""
-    message = _redact(str(message))
-    if _log_sink is not None:
-        _log_sink(message)
-        return
+def _shadowbot_global(name):
+    """A ShadowBot global variable, or None outside ShadowBot / when it is not defined."""
+    if glv is None:
+        return None
     try:
-        print(message)
-    except Exception:  # a closed or non-UTF-8 console must never break a paid call
-        pass
+        value = glv[name]
+    except Exception:
+        return None
+    # password-type variables may come back as an object that prints as the secret
+    return value if value is None or isinstance(value, (str, int)) else str(value)
 
 
-def _set_log_sink(sink):
-    """Send log lines to `sink(line)` instead of print; None restores print."""
-    global _log_sink
-    _log_sink = sink
+def _is_blank(value):
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _log_to_stderr(message):
-    sys.stderr.write(message + "\n")
-    sys.stderr.flush()
+def _located_setting(name, value=None):
+    """(value, rank, where) of the first non-blank value: 0 argument, 1 global variable,
+    2 environment, 3 nowhere."""
+    if not _is_blank(value):
+        return value, 0, "参数 " + name
+    global_name, env_name = _SETTING_SOURCES[name]
+    value = _shadowbot_global(global_name)
+    if not _is_blank(value):
+        return value, 1, "影刀全局变量 " + global_name
+    value = os.environ.get(env_name)
+    if not _is_blank(value):
+        return value, 2, "环境变量 " + env_name
+    return None, 3, None
+
+
+def _setting(name, value=None):
+    """The first non-blank value for a setting: argument, global variable, environment."""
+    return _located_setting(name, value)[0]
+
+
+# ---- individual values ---------------------------------------------------------------
+
+def _refuse_token(value, name):
+    """A token pasted into the wrong field must neither travel on nor be echoed back."""
+    if _looks_like_token(value if isinstance(value, str) else str(value)):
+        raise InputError("%s 里像是填了令牌或密钥(内容不显示):令牌只应填在 token 参数或影刀全局变量 coze_token 里,"
+                         "请检查各参数是否填错了位置" % name)
+
+
+def _clean_token(token):
+    """Normalise a pasted token: spaces, line breaks, quotes and a leading 'Bearer '."""
+    if _is_blank(token):
+        raise InputError("缺少扣子令牌(token):" + _WHERE_TO_SET["token"])
+    if not isinstance(token, str):
+        raise InputError("令牌(token)应该是文本,现在是 %s" % type(token).__name__)
+    token = re.sub(r"\s+", "", token).strip("'\"“”‘’")
+    if token.lower().startswith("bearer"):
+        token = token[len("bearer"):]
+    if not token:
+        raise InputError("令牌(token)是空的:" + _WHERE_TO_SET["token"])
+    if any(ord(ch) > 126 for ch in token):
+        raise InputError("令牌(token)里有中文、全角或其他非 ASCII 字符:请从扣子「个人访问令牌」页面重新复制,"
+                         "只复制 pat_ 开头的那串字符")
+    return token
+
+
+_said_once = set()
+
+
+def _log_once(message):
+    """Log a configuration notice once per process, not on every call of a loop."""
+    if message not in _said_once:
+        _said_once.add(message)
+        _log(message)
+
+
+def _clean_app_field(value, name, what):
+    """app_id / key_id: one word of ASCII text; the page they come from is in the message."""
+    text = str(value).strip().strip("'\"“”‘’") if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+    if not text or any(ch.isspace() or ord(ch) > 126 for ch in text):
+        raise InputError("%s 格式不对:应是扣子「OAuth 应用」页面上复制的%s(一串字母数字,不含空格和中文)" % (name, what))
+    return text
+
+
+def _resolve_credentials(token=None, app_id=None, key_id=None, private_key=None):
+    """(token, app) where exactly one is set; app is (app_id, key_id, RsaPrivateKey).
+
+    A service app needs all three of app_id, key_id and private_key. When both a token and
+    a complete app are configured, the one from the more specific place wins (argument,
+    then global variable, then environment; the app on a tie: it does not expire) and the
+    choice is logged once."""
+    token_value, token_rank, token_where = _located_setting("token", token)
+    parts = dict((name, _located_setting(name, value)) for name, value in
+                 (("app_id", app_id), ("key_id", key_id), ("private_key", private_key)))
+    given = [name for name in _APP_SETTINGS if parts[name][0] is not None]
+    if not given:
+        return _clean_token(token_value), None
+    missing = [name for name in _APP_SETTINGS if name not in given]
+    if missing:
+        if token_value is not None:
+            _log_once("服务类应用配置不完整(缺 %s),改用令牌(来自%s)" % ("、".join(missing), token_where))
+            return _clean_token(token_value), None
+        raise InputError("服务类应用(OAuth JWT)配置不完整:已有 %s,还缺 %s。三项都要填:app_id(应用 ID)、key_id(公钥指纹)、"
+                         "private_key(私钥 PEM 文本或 .pem 文件路径),可用参数、影刀全局变量 coze_app_id / coze_key_id / "
+                         "coze_private_key(私钥建议用密码类型)或环境变量 COZE_APP_ID / COZE_KEY_ID / COZE_PRIVATE_KEY"
+                         % ("、".join(given), "、".join(missing)))
+    app_rank, app_where = parts["app_id"][1], parts["app_id"][2]
+    if token_value is not None:
+        if token_rank < app_rank:
+            _log_once("同时配置了令牌(来自%s)和服务类应用(来自%s):使用令牌" % (token_where, app_where))
+            return _clean_token(token_value), None
+        _log_once("同时配置了令牌(来自%s)和服务类应用(来自%s):使用服务类应用" % (token_where, app_where))
+    app = (_clean_app_field(parts["app_id"][0], "app_id", "应用 ID"),
+           _clean_app_field(parts["key_id"][0], "key_id", "公钥指纹(公钥 ID)"),
+           _load_private_key(parts["private_key"][0]))
+    return None, app
+
+
+def _clean_bot_id(bot_id, required=True):
+    """bot_id as a digit string; accepts the bot page URL users often paste."""
+    if _is_blank(bot_id):
+        if required:
+            raise InputError("缺少智能体 ID(bot_id):" + _WHERE_TO_SET["bot_id"])
+        return None
+    if isinstance(bot_id, bool) or isinstance(bot_id, float):
+        raise InputError("bot_id 被当成了小数(%r),长数字会丢失精度:请把 bot_id 作为文本填写" % (bot_id,))
+    if isinstance(bot_id, int):
+        return str(bot_id)
+    if not isinstance(bot_id, str):
+        raise InputError("bot_id 应该是一串数字,现在是 %s" % type(bot_id).__name__)
+    _refuse_token(bot_id, "bot_id")
+    text = bot_id.strip().strip("'\"")
+    from_url = re.search(r"/bot/(\d+)", text)
+    if from_url:
+        return from_url.group(1)
+    if not re.match(r"^[0-9]+$", text):
+        raise InputError("bot_id 应该是一串数字(现在是 %r):在扣子里打开智能体编辑页,网址 /bot/ 后面那串数字就是 bot_id"
+                         % text[:40])
+    return text
+
+
+def _clean_base_url(base_url):
+    """The API root, e.g. https://api.coze.cn; refuses hosts that are surely a typo."""
+    if _is_blank(base_url):
+        return _DEFAULT_BASE_URL
+    if not isinstance(base_url, str):
+        raise InputError("base_url 应该是网址文本,例如 https://api.coze.cn")
+    _refuse_token(base_url, "base_url")
+    url = base_url.strip().rstrip("/")
+    if "://" not in url:
+        url = "https://" + url
+    scheme, rest = url.split("://", 1)
+    host = rest.split("/", 1)[0]
+    path = rest[len(host):]
+    hostname = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
+    hostname = hostname.lower()
+    if scheme.lower() not in ("http", "https") or not hostname:
+        raise InputError("base_url 格式不对(%s):应为 https://api.coze.cn(国内扣子)或 https://api.coze.com(国际版)"
+                         % base_url.strip()[:80])
+    if hostname in ("www.coze.cn", "coze.cn", "www.coze.com", "coze.com"):
+        raise InputError("base_url 填成了扣子网站地址 %s:API 地址是 https://api.%s" % (hostname, hostname.replace("www.", "")))
+    known = (hostname in _LOOPBACK_HOSTS or hostname.endswith(".coze.cn") or hostname.endswith(".coze.com")
+             or os.environ.get("COZE_ALLOW_ANY_BASE_URL") == "1")
+    if not known:
+        raise InputError("base_url 的主机 %s 不是扣子的地址:国内扣子用 https://api.coze.cn,国际版用 https://api.coze.com"
+                         "(私有部署请设置环境变量 COZE_ALLOW_ANY_BASE_URL=1)" % hostname)
+    path = _API_PATH_SUFFIX.sub("", path)  # a pasted ".../v3/chat" still means the API root
+    return "%s://%s%s" % (scheme.lower(), host, path)
+
+
+def _clean_user_id(user_id):
+    if not _is_blank(user_id):
+        _refuse_token(user_id, "user_id")
+        return str(user_id).strip()
+    # stable per machine, so the bot's per-user memory and limits behave sensibly
+    node = re.sub(r"[^0-9A-Za-z_.-]", "", platform.node() or "")
+    return "yingdao_" + (node or "user")
+
+
+def _clean_conversation_id(conversation_id):
+    """A conversation id as text, or None when not given."""
+    if _is_blank(conversation_id):
+        return None
+    _refuse_token(conversation_id, "conversation_id")
+    return str(conversation_id).strip()
+
+
+def _clean_timeout(timeout, default=_DEFAULT_TIMEOUT):
+    """Seconds as a positive number; accepts "180" from a ShadowBot text field."""
+    if _is_blank(timeout):
+        return float(default)
+    if isinstance(timeout, bool):
+        raise InputError("timeout 应该是秒数(正数),例如 180")
+    try:
+        value = float(timeout.strip() if isinstance(timeout, str) else timeout)
+    except (TypeError, ValueError):
+        raise InputError("timeout 应该是秒数(正数),例如 180,现在是 %r" % (timeout,))
+    if not value > 0 or value > 24 * 3600:
+        raise InputError("timeout 应该是大于 0 的秒数(最多 86400),例如 180,现在是 %r" % (timeout,))
+    return value
+
+
+_TRUE_WORDS = ("true", "1", "yes", "y", "on", "是", "真", "开")
+_FALSE_WORDS = ("false", "0", "no", "n", "off", "否", "假", "关")
+
+
+def _clean_bool(value, name, default):
+    if _is_blank(value):
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value != 0
+    word = str(value).strip().lower()
+    if word in _TRUE_WORDS:
+        return True
+    if word in _FALSE_WORDS:
+        return False
+    raise InputError("%s 应该是 True 或 False(也可写 是/否),现在是 %r" % (name, value))
+
+
+def _clean_question(question):
+    if isinstance(question, (int, float)) and not isinstance(question, bool):
+        question = str(question)
+    if question is not None and not isinstance(question, str):
+        raise InputError("问题(question)应该是文本,现在是 %s" % type(question).__name__)
+    if question is None or not question.strip():
+        raise InputError("问题(question)是空的:请填写要问智能体的内容")
+    return question
+
+
+def _clean_json_dict(value, name, example='{"input": "你好"}'):
+    """A dict of any JSON values (workflow parameters); accepts JSON text from ShadowBot."""
+    if _is_blank(value):
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise InputError("%s 应该是字典或 JSON 文本,例如 %s" % (name, example))
+    if not isinstance(value, dict):
+        raise InputError("%s 应该是字典,例如 %s,现在是 %s" % (name, example, type(value).__name__))
+    return value
+
+
+def _clean_str_dict(value, name):
+    """A dict of text -> text, e.g. custom_variables; numbers become text, nothing else does."""
+    if _is_blank(value):
+        return None
+    result = {}
+    for key, item in _clean_json_dict(value, name, '{"城市": "杭州"}').items():
+        _refuse_token(key, name)
+        _refuse_token(item, name)
+        if isinstance(item, (int, float)) and not isinstance(item, bool):
+            item = str(item)
+        if not isinstance(key, str) or not isinstance(item, str):
+            raise InputError("%s 的键和值都必须是文本:%r 的值是 %s,请先转成文本" % (name, key, type(item).__name__))
+        result[key] = item
+    return result
+
+
+def _clean_file_list(files):
+    """files: a path, a file id, a list of them, or JSON text of a list."""
+    if _is_blank(files):
+        return []
+    if isinstance(files, str):
+        text = files.strip()
+        if text.startswith("["):
+            try:
+                files = json.loads(text)
+            except ValueError:
+                raise InputError('files 应该是文件路径列表,例如 ["C:/图片/a.png"]')
+        else:
+            files = [text]
+    if not isinstance(files, (list, tuple)):
+        raise InputError("files 应该是文件路径或文件路径列表,现在是 %s" % type(files).__name__)
+    cleaned = []
+    for item in files:
+        item = str(item).strip().strip('"')
+        _refuse_token(item, "files")
+        if os.path.isfile(item):
+            cleaned.append(("path", item))
+        elif item.isdigit():
+            cleaned.append(("id", item))  # a file id from upload_file()
+        else:
+            raise InputError("找不到文件:%s(请检查路径,影刀里可用「选择文件」指令得到完整路径)" % item)
+    return cleaned
+
+
+def _clean_workflow_id(workflow_id):
+    if _is_blank(workflow_id):
+        raise InputError("缺少工作流 ID(workflow_id):在扣子里打开工作流编辑页,网址里 workflow= 后面那串数字就是它")
+    text = str(workflow_id).strip()
+    _refuse_token(text, "workflow_id")
+    from_url = re.search(r"workflow(?:_id)?=(\d+)", text)
+    if from_url:
+        return from_url.group(1)
+    if not re.match(r"^[0-9]+$", text):
+        raise InputError("workflow_id 应该是一串数字(现在是 %r):工作流编辑页网址里 workflow= 后面的数字" % text[:40])
+    return text
+
+
+class _Settings(object):
+    """Resolved connection settings. Its repr never shows the token or the private key."""
+
+    def __init__(self, token=None, bot_id=None, base_url=None, user_id=None, require_bot=False,
+                 app_id=None, key_id=None, private_key=None):
+        self.token, self.app = _resolve_credentials(token, app_id, key_id, private_key)
+        self.base_url = _clean_base_url(_setting("base_url", base_url))
+        self.bot_id = _clean_bot_id(_setting("bot_id", bot_id), required=require_bot)
+        self.user_id = _clean_user_id(_setting("user_id", user_id))
+
+    def fingerprint(self):
+        """A key for caching clients with these settings; holds a hash, never the token."""
+        if self.app is not None:
+            app_id, key_id, private_key = self.app
+            secret = "app:%s:%s:%s" % (app_id, key_id, private_key.fingerprint)
+        else:
+            secret = "token:" + self.token
+        digest = hashlib.sha256(secret.encode("utf-8")).hexdigest()
+        return (digest, self.base_url, self.bot_id, self.user_id)
+
+    def __repr__(self):
+        who = "app_id=%r, 私钥=<隐藏>" % self.app[0] if self.app is not None else "token=<隐藏>"
+        return "Settings(base_url=%r, bot_id=%r, user_id=%r, %s)" % (self.base_url, self.bot_id, self.user_id, who)
 
 ###############################################################################
 # RSA keys and RS256 signatures                    (yingdao_module/rsa_sign.py)
@@ -447,352 +847,114 @@ def _load_private_key(value):
     return _RsaPrivateKey(n, e, d)
 
 ###############################################################################
-# Configuration and input checks                     (yingdao_module/config.py)
+# Server-sent events                                    (yingdao_module/sse.py)
 ###############################################################################
-# Configuration and input checks, done before any network call.
+# Server-sent events, parsed by the standard
+# (https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation):
+# lines end in CRLF, LF or a bare CR; one optional space after the colon; `:` lines are
+# comments (keep-alives); `id` and `retry` carry nothing we need; a leading BOM is dropped;
+# several `data` lines join with a newline; an event is dispatched at a blank line.
 #
-# A setting is taken from the first place that has it:
-# the function argument → ShadowBot global variable (coze_token, coze_bot_id, coze_base_url,
-# coze_user_id, coze_app_id, coze_key_id, coze_private_key) → environment (COZE_API_TOKEN,
-# COZE_BOT_ID, COZE_API_BASE, COZE_USER_ID, COZE_APP_ID, COZE_KEY_ID, COZE_PRIVATE_KEY) →
-# default. Credentials are a token, or an OAuth service app (app_id + key_id + private_key). Values typed into ShadowBot's 调用模块 block arrive as text, so every coercion
-# here accepts text ("180", "false", '{"k": "v"}') as well as real Python values.
+# One deliberate extension: when the stream ends right after an event whose data is complete
+# JSON but without the closing blank line, that event still counts (recorded Coze streams of
+# failed chats end that way). Data cut in the middle of its JSON is a cut, never an event.
 
-_DEFAULT_BASE_URL = "https://api.coze.cn"
-_DEFAULT_TIMEOUT = 180
-
-# setting name -> (ShadowBot global variable, environment variable)
-_SETTING_SOURCES = {
-    "token": ("coze_token", "COZE_API_TOKEN"),
-    "bot_id": ("coze_bot_id", "COZE_BOT_ID"),
-    "base_url": ("coze_base_url", "COZE_API_BASE"),
-    "user_id": ("coze_user_id", "COZE_USER_ID"),
-    "app_id": ("coze_app_id", "COZE_APP_ID"),
-    "key_id": ("coze_key_id", "COZE_KEY_ID"),
-    "private_key": ("coze_private_key", "COZE_PRIVATE_KEY"),
-}
-_APP_SETTINGS = ("app_id", "key_id", "private_key")  # an OAuth service app (服务类应用) needs all three
-
-_WHERE_TO_SET = {
-    "token": "在参数 token 里填写,或在影刀全局变量 coze_token(建议用密码类型)里设置,或设置环境变量 COZE_API_TOKEN。"
-             "令牌在扣子「个人访问令牌」页面创建:https://www.coze.cn/open/oauth/pats",
-    "bot_id": "在参数 bot_id 里填写,或在影刀全局变量 coze_bot_id 里设置,或设置环境变量 COZE_BOT_ID。"
-              "bot_id 是智能体编辑页网址里 /bot/ 后面那串数字",
-}
-
-_API_PATH_SUFFIX = re.compile(r"/(v\d+|open_api|api)(/.*)?$")
-_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
-def _shadowbot_global(name):
-    """A ShadowBot global variable, or None outside ShadowBot / when it is not defined."""
-    if glv is None:
-        return None
-    try:
-        value = glv[name]
-    except Exception:
-        return None
-    # password-type variables may come back as an object that prints as the secret
-    return value if value is None or isinstance(value, (str, int)) else str(value)
+class _SseParser(object):
+    """Feed text as it arrives, get (event, data) pairs as soon as each event is complete."""
 
+    def __init__(self):
+        self._started = False   # the first character (a BOM there is dropped) has been seen
+        self._partial = ""      # the start of a line whose end has not arrived
+        self._after_cr = False  # the last text ended in "\r": a "\n" starting the next one belongs to it
+        self._event = ""
+        self._data = []
 
-def _is_blank(value):
-    return value is None or (isinstance(value, str) and not value.strip())
+    def feed(self, text):
+        if not self._started and text:
+            self._started = True
+            if text.startswith("\ufeff"):
+                text = text[1:]
+        if text:
+            if self._after_cr and text.startswith("\n"):
+                text = text[1:]
+            self._after_cr = text.endswith("\r")
+        lines = _LINE_END.split(self._partial + text)
+        self._partial = lines.pop()
+        for line in lines:
+            event = self._line(line)
+            if event is not None:
+                yield event
 
-
-def _located_setting(name, value=None):
-    """(value, rank, where) of the first non-blank value: 0 argument, 1 global variable,
-    2 environment, 3 nowhere."""
-    if not _is_blank(value):
-        return value, 0, "参数 " + name
-    global_name, env_name = _SETTING_SOURCES[name]
-    value = _shadowbot_global(global_name)
-    if not _is_blank(value):
-        return value, 1, "影刀全局变量 " + global_name
-    value = os.environ.get(env_name)
-    if not _is_blank(value):
-        return value, 2, "环境变量 " + env_name
-    return None, 3, None
-
-
-def _setting(name, value=None):
-    """The first non-blank value for a setting: argument, global variable, environment."""
-    return _located_setting(name, value)[0]
-
-
-# ---- individual values ---------------------------------------------------------------
-
-def _clean_token(token):
-    """Normalise a pasted token: spaces, line breaks, quotes and a leading 'Bearer '."""
-    if _is_blank(token):
-        raise InputError("缺少扣子令牌(token):" + _WHERE_TO_SET["token"])
-    if not isinstance(token, str):
-        raise InputError("令牌(token)应该是文本,现在是 %s" % type(token).__name__)
-    token = re.sub(r"\s+", "", token).strip("'\"“”‘’")
-    if token.lower().startswith("bearer"):
-        token = token[len("bearer"):]
-    if not token:
-        raise InputError("令牌(token)是空的:" + _WHERE_TO_SET["token"])
-    if any(ord(ch) > 126 for ch in token):
-        raise InputError("令牌(token)里有中文、全角或其他非 ASCII 字符:请从扣子「个人访问令牌」页面重新复制,"
-                         "只复制 pat_ 开头的那串字符")
-    return token
-
-
-_said_once = set()
-
-
-def _log_once(message):
-    """Log a configuration notice once per process, not on every call of a loop."""
-    if message not in _said_once:
-        _said_once.add(message)
-        _log(message)
-
-
-def _clean_app_field(value, name, what):
-    """app_id / key_id: one word of ASCII text; the page they come from is in the message."""
-    text = str(value).strip().strip("'\"“”‘’") if isinstance(value, (str, int)) and not isinstance(value, bool) else None
-    if not text or any(ch.isspace() or ord(ch) > 126 for ch in text):
-        raise InputError("%s 格式不对:应是扣子「OAuth 应用」页面上复制的%s(一串字母数字,不含空格和中文)" % (name, what))
-    return text
-
-
-def _resolve_credentials(token=None, app_id=None, key_id=None, private_key=None):
-    """(token, app) where exactly one is set; app is (app_id, key_id, RsaPrivateKey).
-
-    A service app needs all three of app_id, key_id and private_key. When both a token and
-    a complete app are configured, the one from the more specific place wins (argument,
-    then global variable, then environment; the app on a tie: it does not expire) and the
-    choice is logged once."""
-    token_value, token_rank, token_where = _located_setting("token", token)
-    parts = dict((name, _located_setting(name, value)) for name, value in
-                 (("app_id", app_id), ("key_id", key_id), ("private_key", private_key)))
-    given = [name for name in _APP_SETTINGS if parts[name][0] is not None]
-    if not given:
-        return _clean_token(token_value), None
-    missing = [name for name in _APP_SETTINGS if name not in given]
-    if missing:
-        if token_value is not None:
-            _log_once("服务类应用配置不完整(缺 %s),改用令牌(来自%s)" % ("、".join(missing), token_where))
-            return _clean_token(token_value), None
-        raise InputError("服务类应用(OAuth JWT)配置不完整:已有 %s,还缺 %s。三项都要填:app_id(应用 ID)、key_id(公钥指纹)、"
-                         "private_key(私钥 PEM 文本或 .pem 文件路径),可用参数、影刀全局变量 coze_app_id / coze_key_id / "
-                         "coze_private_key(私钥建议用密码类型)或环境变量 COZE_APP_ID / COZE_KEY_ID / COZE_PRIVATE_KEY"
-                         % ("、".join(given), "、".join(missing)))
-    app_rank, app_where = parts["app_id"][1], parts["app_id"][2]
-    if token_value is not None:
-        if token_rank < app_rank:
-            _log_once("同时配置了令牌(来自%s)和服务类应用(来自%s):使用令牌" % (token_where, app_where))
-            return _clean_token(token_value), None
-        _log_once("同时配置了令牌(来自%s)和服务类应用(来自%s):使用服务类应用" % (token_where, app_where))
-    app = (_clean_app_field(parts["app_id"][0], "app_id", "应用 ID"),
-           _clean_app_field(parts["key_id"][0], "key_id", "公钥指纹(公钥 ID)"),
-           _load_private_key(parts["private_key"][0]))
-    return None, app
-
-
-def _clean_bot_id(bot_id, required=True):
-    """bot_id as a digit string; accepts the bot page URL users often paste."""
-    if _is_blank(bot_id):
-        if required:
-            raise InputError("缺少智能体 ID(bot_id):" + _WHERE_TO_SET["bot_id"])
-        return None
-    if isinstance(bot_id, bool) or isinstance(bot_id, float):
-        raise InputError("bot_id 被当成了小数(%r),长数字会丢失精度:请把 bot_id 作为文本填写" % (bot_id,))
-    if isinstance(bot_id, int):
-        return str(bot_id)
-    if not isinstance(bot_id, str):
-        raise InputError("bot_id 应该是一串数字,现在是 %s" % type(bot_id).__name__)
-    text = bot_id.strip().strip("'\"")
-    from_url = re.search(r"/bot/(\d+)", text)
-    if from_url:
-        return from_url.group(1)
-    if not re.match(r"^[0-9]+$", text):
-        raise InputError("bot_id 应该是一串数字(现在是 %r):在扣子里打开智能体编辑页,网址 /bot/ 后面那串数字就是 bot_id"
-                         % text[:40])
-    return text
-
-
-def _clean_base_url(base_url):
-    """The API root, e.g. https://api.coze.cn; refuses hosts that are surely a typo."""
-    if _is_blank(base_url):
-        return _DEFAULT_BASE_URL
-    if not isinstance(base_url, str):
-        raise InputError("base_url 应该是网址文本,例如 https://api.coze.cn")
-    url = base_url.strip().rstrip("/")
-    if "://" not in url:
-        url = "https://" + url
-    scheme, rest = url.split("://", 1)
-    host = rest.split("/", 1)[0]
-    path = rest[len(host):]
-    hostname = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
-    hostname = hostname.lower()
-    if scheme.lower() not in ("http", "https") or not hostname:
-        raise InputError("base_url 格式不对(%s):应为 https://api.coze.cn(国内扣子)或 https://api.coze.com(国际版)"
-                         % base_url.strip()[:80])
-    if hostname in ("www.coze.cn", "coze.cn", "www.coze.com", "coze.com"):
-        raise InputError("base_url 填成了扣子网站地址 %s:API 地址是 https://api.%s" % (hostname, hostname.replace("www.", "")))
-    known = (hostname in _LOOPBACK_HOSTS or hostname.endswith(".coze.cn") or hostname.endswith(".coze.com")
-             or os.environ.get("COZE_ALLOW_ANY_BASE_URL") == "1")
-    if not known:
-        raise InputError("base_url 的主机 %s 不是扣子的地址:国内扣子用 https://api.coze.cn,国际版用 https://api.coze.com"
-                         "(私有部署请设置环境变量 COZE_ALLOW_ANY_BASE_URL=1)" % hostname)
-    path = _API_PATH_SUFFIX.sub("", path)  # a pasted ".../v3/chat" still means the API root
-    return "%s://%s%s" % (scheme.lower(), host, path)
-
-
-def _clean_user_id(user_id):
-    if not _is_blank(user_id):
-        return str(user_id).strip()
-    # stable per machine, so the bot's per-user memory and limits behave sensibly
-    node = re.sub(r"[^0-9A-Za-z_.-]", "", platform.node() or "")
-    return "yingdao_" + (node or "user")
-
-
-def _clean_timeout(timeout, default=_DEFAULT_TIMEOUT):
-    """Seconds as a positive number; accepts "180" from a ShadowBot text field."""
-    if _is_blank(timeout):
-        return float(default)
-    if isinstance(timeout, bool):
-        raise InputError("timeout 应该是秒数(正数),例如 180")
-    try:
-        value = float(timeout.strip() if isinstance(timeout, str) else timeout)
-    except (TypeError, ValueError):
-        raise InputError("timeout 应该是秒数(正数),例如 180,现在是 %r" % (timeout,))
-    if not value > 0 or value > 24 * 3600:
-        raise InputError("timeout 应该是大于 0 的秒数(最多 86400),例如 180,现在是 %r" % (timeout,))
-    return value
-
-
-_TRUE_WORDS = ("true", "1", "yes", "y", "on", "是", "真", "开")
-_FALSE_WORDS = ("false", "0", "no", "n", "off", "否", "假", "关")
-
-
-def _clean_bool(value, name, default):
-    if _is_blank(value):
-        return default
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return value != 0
-    word = str(value).strip().lower()
-    if word in _TRUE_WORDS:
-        return True
-    if word in _FALSE_WORDS:
-        return False
-    raise InputError("%s 应该是 True 或 False(也可写 是/否),现在是 %r" % (name, value))
-
-
-def _clean_question(question):
-    if isinstance(question, (int, float)) and not isinstance(question, bool):
-        question = str(question)
-    if question is not None and not isinstance(question, str):
-        raise InputError("问题(question)应该是文本,现在是 %s" % type(question).__name__)
-    if question is None or not question.strip():
-        raise InputError("问题(question)是空的:请填写要问智能体的内容")
-    return question
-
-
-def _clean_json_dict(value, name, example='{"input": "你好"}'):
-    """A dict of any JSON values (workflow parameters); accepts JSON text from ShadowBot."""
-    if _is_blank(value):
-        return {}
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            raise InputError("%s 应该是字典或 JSON 文本,例如 %s" % (name, example))
-    if not isinstance(value, dict):
-        raise InputError("%s 应该是字典,例如 %s,现在是 %s" % (name, example, type(value).__name__))
-    return value
-
-
-def _clean_str_dict(value, name):
-    """A dict of text -> text, e.g. custom_variables; numbers become text, nothing else does."""
-    if _is_blank(value):
-        return None
-    result = {}
-    for key, item in _clean_json_dict(value, name, '{"城市": "杭州"}').items():
-        if isinstance(item, (int, float)) and not isinstance(item, bool):
-            item = str(item)
-        if not isinstance(key, str) or not isinstance(item, str):
-            raise InputError("%s 的键和值都必须是文本:%r 的值是 %s,请先转成文本" % (name, key, type(item).__name__))
-        result[key] = item
-    return result
-
-
-def _clean_file_list(files):
-    """files: a path, a file id, a list of them, or JSON text of a list."""
-    if _is_blank(files):
-        return []
-    if isinstance(files, str):
-        text = files.strip()
-        if text.startswith("["):
+    def finish(self):
+        """The stream ended: the last event counts only when its data is complete JSON."""
+        if self._partial:
+            self._line(self._partial)
+            self._partial = ""
+        if self._data:
+            data = "\n".join(self._data)
+            event, self._event, self._data = self._event or "message", "", []
             try:
-                files = json.loads(text)
+                json.loads(data)
             except ValueError:
-                raise InputError('files 应该是文件路径列表,例如 ["C:/图片/a.png"]')
-        else:
-            files = [text]
-    if not isinstance(files, (list, tuple)):
-        raise InputError("files 应该是文件路径或文件路径列表,现在是 %s" % type(files).__name__)
-    cleaned = []
-    for item in files:
-        item = str(item).strip().strip('"')
-        if os.path.isfile(item):
-            cleaned.append(("path", item))
-        elif item.isdigit():
-            cleaned.append(("id", item))  # a file id from upload_file()
-        else:
-            raise InputError("找不到文件:%s(请检查路径,影刀里可用「选择文件」指令得到完整路径)" % item)
-    return cleaned
+                return
+            yield event, data
+
+    def _line(self, line):
+        if not line:
+            if not self._data:  # no data: nothing to dispatch (the standard's rule)
+                self._event = ""
+                return None
+            event = (self._event or "message", "\n".join(self._data))
+            self._event, self._data = "", []
+            return event
+        if line.startswith(":"):  # a comment / keep-alive
+            return None
+        field, _, value = line.partition(":")
+        if value.startswith(" "):
+            value = value[1:]
+        if field == "event":
+            self._event = value
+        elif field == "data":
+            self._data.append(value)
+        return None  # "id", "retry" and unknown fields are ignored
 
 
-def _clean_workflow_id(workflow_id):
-    if _is_blank(workflow_id):
-        raise InputError("缺少工作流 ID(workflow_id):在扣子里打开工作流编辑页,网址里 workflow= 后面那串数字就是它")
-    text = str(workflow_id).strip()
-    from_url = re.search(r"workflow(?:_id)?=(\d+)", text)
-    if from_url:
-        return from_url.group(1)
-    if not re.match(r"^[0-9]+$", text):
-        raise InputError("workflow_id 应该是一串数字(现在是 %r):工作流编辑页网址里 workflow= 后面的数字" % text[:40])
-    return text
+def _iter_sse_events(chunks):
+    """Yield (event_name, data_text) for every event in an iterable of byte (or text) chunks."""
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")  # a character may span two chunks
+    parser = _SseParser()
+    for chunk in chunks:
+        text = decoder.decode(chunk) if isinstance(chunk, bytes) else chunk
+        for event in parser.feed(text):
+            yield event
+    for event in parser.feed(decoder.decode(b"", True)):
+        yield event
+    for event in parser.finish():
+        yield event
 
 
-class _Settings(object):
-    """Resolved connection settings. Its repr never shows the token or the private key."""
-
-    def __init__(self, token=None, bot_id=None, base_url=None, user_id=None, require_bot=False,
-                 app_id=None, key_id=None, private_key=None):
-        self.token, self.app = _resolve_credentials(token, app_id, key_id, private_key)
-        self.base_url = _clean_base_url(_setting("base_url", base_url))
-        self.bot_id = _clean_bot_id(_setting("bot_id", bot_id), required=require_bot)
-        self.user_id = _clean_user_id(_setting("user_id", user_id))
-
-    def fingerprint(self):
-        """A key for caching clients with these settings; holds a hash, never the token."""
-        if self.app is not None:
-            app_id, key_id, private_key = self.app
-            secret = "app:%s:%s:%s" % (app_id, key_id, private_key.fingerprint)
-        else:
-            secret = "token:" + self.token
-        digest = hashlib.sha256(secret.encode("utf-8")).hexdigest()
-        return (digest, self.base_url, self.bot_id, self.user_id)
-
-    def __repr__(self):
-        who = "app_id=%r, 私钥=<隐藏>" % self.app[0] if self.app is not None else "token=<隐藏>"
-        return "Settings(base_url=%r, bot_id=%r, user_id=%r, %s)" % (self.base_url, self.bot_id, self.user_id, who)
+def _sse_json(data_text):
+    """The JSON payload of an event, or the plain text when it is not JSON ("[DONE]")."""
+    try:
+        return json.loads(data_text)
+    except ValueError:
+        return data_text
 
 ###############################################################################
 # HTTP transport                                  (yingdao_module/transport.py)
 ###############################################################################
 # HTTP transport: `requests` when it is importable, the standard library's urllib when not.
 #
-# Both backends behave the same: same timeouts, same errors (NetworkError for anything that
-# is not a usable HTTP answer), same line-by-line reading of event streams. Above them,
-# Transport adds the Coze envelope ({code, msg, data, detail.logid}) and retries with
-# exponential backoff and jitter for what is worth retrying.
+# Both backends share one base class and behave the same: the caller's deadline bounds every
+# socket read (a server that trickles bytes cannot hold a call past its `timeout`), bodies are
+# read as bytes arrive (no 8 KB buffering of event streams), an unrequested gzip body is
+# decoded, redirects never carry the token to another host, and a certificate failure says so.
+# Above them, Transport builds the Authorization header (in one place), adds the Coze envelope
+# ({code, msg, data, detail.logid}), retries with backoff and jitter what is worth retrying,
+# and opens event streams (`open_stream`) for chats and workflows.
 
 _requests_module = []  # filled on first use: importing requests costs ~100 ms, too much at import time
 
@@ -815,17 +977,70 @@ _BACKOFF_BASE = 0.5       # first retry waits about this long, then doubles
 _BACKOFF_CAP = 8.0        # no single wait is longer (unless the server's Retry-After says so)
 _RETRY_AFTER_CAP = 30.0
 _REJECTED_TOKEN_CODES = (4100, 700012006)  # the service no longer accepts this access token
+_MAX_REDIRECTS = 3        # Coze does not redirect its API; a few same-host hops are tolerated
+_READ_SIZE = 65536        # at most this much per read; a read returns whatever has arrived
+_REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+_CA_FILE_VARIABLES = ("COZE_CA_FILE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
+
+
+def _ca_file():
+    """The PEM bundle to trust instead of the default one, from the environment (or None)."""
+    for name in _CA_FILE_VARIABLES:
+        value = (os.environ.get(name) or "").strip()
+        if value:
+            return value
+    return None
+
+
+def _origin(url):
+    """(scheme, host, port) of a URL, the default port filled in."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = (parts.scheme or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
+
+
+def _deadline_error(logid=None):
+    return CozeTimeoutError("等待扣子回复超时(超过 timeout 设定的秒数):可把 timeout 调大", logid=logid)
+
+
+def _time_left(deadline, logid=None):
+    """Seconds we may still wait for one read; raises CozeTimeoutError once the deadline passed."""
+    if deadline is None:
+        return _READ_TIMEOUT
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise _deadline_error(logid)
+    return min(_READ_TIMEOUT, left)
+
+
+def _body_decoder(encoding):
+    """A function bytes -> bytes undoing Content-Encoding (b"" flushes), or None for identity."""
+    encoding = (encoding or "").strip().lower()
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding != "deflate" else zlib.MAX_WBITS)
+        return lambda data: inflater.decompress(data) if data else inflater.flush()
+    return None
 
 
 class _HttpResponse(object):
-    """What both backends return: status, lower-cased headers, body or lines."""
+    """Status, lower-cased headers, and a body read as it arrives within the deadline.
 
-    def __init__(self, status, headers, read, chunks, close):
+    `raw` is the standard library's http.client.HTTPResponse (both backends have one
+    underneath); `finish(complete)` hands the connection back (complete) or closes it.
+    """
+
+    def __init__(self, status, headers, raw, deadline, finish):
         self.status = status
         self.headers = headers
-        self._read = read
-        self._chunks = chunks
-        self._close = close
+        self._raw = raw
+        self._deadline = deadline
+        self._finish = finish
+        self._complete = False
+        self._closed = False
 
     @property
     def logid(self):
@@ -835,93 +1050,214 @@ class _HttpResponse(object):
     def is_event_stream(self):
         return "text/event-stream" in self.headers.get("content-type", "")
 
-    def read(self):
+    def _read_some(self):
+        """One read of whatever has arrived (b"" at the end), bounded by the time left."""
+        wait = _time_left(self._deadline, self.logid)
+        fp = getattr(self._raw, "fp", None)
+        sock = getattr(getattr(fp, "raw", None), "_sock", None)  # the socket under the buffered reader
+        if sock is not None:
+            sock.settimeout(max(0.01, wait))
         try:
-            return self._read()
+            return self._raw.read1(_READ_SIZE)
         except Exception as exc:
+            if self._deadline is not None and time.monotonic() >= self._deadline:
+                raise _deadline_error(self.logid)
+            if _is_timeout(exc):
+                raise NetworkError("扣子 %d 秒没有发来任何数据,连接已放弃:会自动重试" % _READ_TIMEOUT, logid=self.logid)
             raise NetworkError("读取扣子的回复时连接中断(%s):会自动重试" % type(exc).__name__, logid=self.logid)
 
-    def iter_lines(self):
-        """Decoded lines without line endings; a broken connection raises NetworkError."""
-        pending = b""
+    def chunks(self):
+        """The body in pieces as they arrive (decoded when the server compressed it)."""
+        decode = _body_decoder(self.headers.get("content-encoding"))
+        while True:
+            data = self._read_some()
+            if not data:
+                break
+            if decode is not None:
+                data = self._decoded(decode, data)
+            if data:
+                yield data
+        self._complete = True
+        if decode is not None:
+            tail = self._decoded(decode, b"")
+            if tail:
+                yield tail
+
+    def _decoded(self, decode, data):
         try:
-            for chunk in self._chunks():
-                pending += chunk
-                while True:
-                    cut = pending.find(b"\n")
-                    if cut < 0:
-                        break
-                    line, pending = pending[:cut], pending[cut + 1:]
-                    yield line.rstrip(b"\r").decode("utf-8", "replace")
-        except Exception as exc:
-            raise NetworkError("扣子的流式回复中途断开(%s)" % type(exc).__name__, logid=self.logid)
-        if pending:
-            yield pending.rstrip(b"\r").decode("utf-8", "replace")
+            return decode(data)
+        except zlib.error:
+            raise NetworkError("扣子返回的压缩内容无法解压:会自动重试", logid=self.logid)
+
+    def read(self):
+        return b"".join(self.chunks())
 
     def close(self):
+        if self._closed:
+            return
+        self._closed = True
         try:
-            self._close()
+            self._finish(self._complete)
         except Exception:
             pass
 
 
-class _RequestsBackend(object):
-    """Keep-alive sessions from `requests`, one per thread (batch runs threads)."""
+def _is_timeout(exc):
+    return "timed out" in str(exc).lower() or "timeout" in type(exc).__name__.lower()
+
+
+def _is_certificate_failure(exc):
+    """True when `exc` (or what it wraps) is a failed TLS certificate check."""
+    seen = 0
+    while exc is not None and seen < 8:
+        text = "%s %r" % (exc, exc)
+        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text.lower():
+            return True
+        if type(exc).__name__ == "SSLCertVerificationError":
+            return True
+        inner = getattr(exc, "reason", None)
+        if not isinstance(inner, BaseException):
+            args = getattr(exc, "args", ())
+            inner = args[0] if args and isinstance(args[0], BaseException) else None
+        exc = inner or exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
+def _network_error_for(exc, url):
+    """Turn a failure to get an answer into a NetworkError whose text names no secret."""
+    name = type(exc).__name__
+    if _is_certificate_failure(exc):
+        host = _origin(url)[1]
+        return _CertificateError(
+            "证书校验失败:连接 %s 时对方的 HTTPS 证书不被信任(%s)。公司网络的代理常会替换证书:向 IT 要代理的根证书"
+            "(PEM 格式),把文件路径设到环境变量 COZE_CA_FILE 后重试;不会自动重试" % (host, name))
+    if _is_timeout(exc):
+        return NetworkError("连接扣子超时(%s):检查网络或代理,会自动重试" % name)
+    return NetworkError("连接扣子失败(%s):检查网络、代理或 base_url,会自动重试" % name)
+
+
+class _HttpBackend(object):
+    """What both backends share: deadlines, redirects, error mapping. A subclass only opens
+    one request and returns (status, headers, raw http.client response, finish)."""
+    name = "?"
+
+    def send(self, method, url, headers, body, deadline=None):
+        """An HttpResponse; same-origin redirects are followed a few times, others refused."""
+        for _ in range(_MAX_REDIRECTS + 1):
+            resp = self._send_once(method, url, headers, body, deadline)
+            if resp.status not in _REDIRECT_STATUSES:
+                return resp
+            target = urllib.parse.urljoin(url, resp.headers.get("location") or "")
+            resp.close()
+            if _origin(target) != _origin(url):
+                err = NetworkError("扣子的地址把请求重定向到了另一个地址 %s;为保护令牌没有跟过去:检查 base_url 是否"
+                                   "填对(https://api.coze.cn 或 https://api.coze.com),以及代理是否改写了地址"
+                                   % target, logid=resp.logid)
+                err.retryable = False
+                raise err
+            url = target
+        err = NetworkError("扣子的地址重定向次数太多(超过 %d 次):检查 base_url 和代理设置" % _MAX_REDIRECTS)
+        err.retryable = False
+        raise err
+
+    def _send_once(self, method, url, headers, body, deadline):
+        wait = _time_left(deadline)
+        try:
+            status, response_headers, raw, finish = self._open(method, url, headers, body,
+                                                               min(_CONNECT_TIMEOUT, wait), wait)
+        except CozeError:
+            raise
+        except Exception as exc:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise _deadline_error()
+            raise _network_error_for(exc, url)
+        headers = dict((k.lower(), v) for k, v in response_headers.items())
+        return _HttpResponse(status, headers, raw, deadline, finish)
+
+    def _open(self, method, url, headers, body, connect_timeout, read_timeout):
+        raise NotImplementedError
+
+    def close(self):
+        """Release pooled connections."""
+
+
+class _RequestsBackend(_HttpBackend):
+    """Keep-alive sessions from `requests`, one per thread (batch runs threads). Proxies come
+    from the environment (HTTPS_PROXY, NO_PROXY) through requests' trust_env."""
     name = "requests"
 
     def __init__(self):
         self._local = threading.local()
+        self._sessions = []
+        self._lock = threading.Lock()
 
     def _session(self):
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = _optional_requests().Session()
             session.trust_env = True
+            with self._lock:
+                self._sessions.append(session)
         return session
 
-    def send(self, method, url, headers, body, timeout, stream):
-        try:
-            resp = self._session().request(method, url, headers=headers, data=body, stream=stream,
-                                           timeout=(min(_CONNECT_TIMEOUT, timeout), timeout),
-                                           allow_redirects=False)
-        except Exception as exc:
-            raise _network_error_for(exc)
-        return _HttpResponse(
-            resp.status_code, dict((k.lower(), v) for k, v in resp.headers.items()),
-            read=lambda: resp.content,
-            chunks=lambda: resp.iter_content(chunk_size=8192),
-            close=resp.close)
+    def _open(self, method, url, headers, body, connect_timeout, read_timeout):
+        resp = self._session().request(method, url, headers=headers, data=body, stream=True,
+                                       timeout=(connect_timeout, read_timeout), allow_redirects=False,
+                                       verify=_ca_file() or True)
+        raw = resp.raw._fp  # urllib3 keeps the http.client response here; we read it ourselves
+
+        def finish(complete):
+            if complete:
+                raw.read()  # lets http.client mark the exchange done so the connection is reusable
+                resp.raw.release_conn()
+            else:
+                resp.close()  # unread bytes remain: this connection must not be reused
+        return resp.status_code, resp.headers, raw, finish
+
+    def close(self):
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            try:
+                session.close()
+            except Exception:
+                pass
 
 
-class _UrllibBackend(object):
-    """The standard library only: works in any ShadowBot venv."""
+class _UrllibBackend(_HttpBackend):
+    """The standard library only: works in any ShadowBot venv. Proxies from the environment
+    (ProxyHandler honours HTTPS_PROXY and NO_PROXY), redirects left to HttpBackend.send."""
     name = "urllib"
 
-    def send(self, method, url, headers, body, timeout, stream):
-        import urllib.error  # imported on first use: keeps importing the module fast
+    def __init__(self):
+        self._opener = None
+
+    def _build_opener(self):
+        import ssl  # imported on first use: keeps importing the module fast
         import urllib.request
+
+        class RefuseRedirects(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args, **kwargs):
+                return None  # HttpBackend.send decides: the token never follows to another host
+
+        context = ssl.create_default_context(cafile=_ca_file())
+        return urllib.request.build_opener(urllib.request.ProxyHandler(),
+                                           urllib.request.HTTPSHandler(context=context), RefuseRedirects())
+
+    def _open(self, method, url, headers, body, connect_timeout, read_timeout):
+        import urllib.error
+        import urllib.request
+        if self._opener is None:
+            self._opener = self._build_opener()
         request = urllib.request.Request(url, data=body, headers=headers, method=method)
         try:
-            resp = urllib.request.urlopen(request, timeout=timeout)
-        except urllib.error.HTTPError as err:  # 4xx/5xx still carry a body worth reading
-            resp = err
-        except Exception as exc:
-            raise _network_error_for(exc)
+            resp = self._opener.open(request, timeout=read_timeout)
+            raw = resp
+        except urllib.error.HTTPError as err:  # 4xx/5xx/30x still carry a body worth reading
+            resp, raw = err, err.fp
         status = getattr(resp, "status", None) or resp.getcode()
-        return _HttpResponse(
-            status, dict((k.lower(), v) for k, v in resp.headers.items()),
-            read=resp.read,
-            chunks=lambda: iter(resp.readline, b""),
-            close=resp.close)
-
-
-def _network_error_for(exc):
-    """Turn any low-level failure into a NetworkError whose text names no secret."""
-    name = type(exc).__name__
-    text = str(exc)
-    if "timed out" in text.lower() or "timeout" in name.lower():
-        return NetworkError("连接扣子超时(%s):检查网络或代理,会自动重试" % name)
-    return NetworkError("连接扣子失败(%s):检查网络、代理或 base_url,会自动重试" % name)
+        return status, resp.headers, raw, lambda complete: resp.close()
 
 
 def _choose_backend(name=None):
@@ -983,13 +1319,36 @@ def _envelope_of(resp, base_url):
     logid = resp.logid or detail.get("logid")
     code = body.get("code", 0)
     if code not in (0, None, "0"):
-        err = _error_for_code(code, body.get("msg") or "", logid, base_url)
+        err = _error_for_code(code, body.get("msg") if isinstance(body.get("msg"), str) else "", logid, base_url)
         err.retry_after = resp.headers.get("retry-after")
         raise err
     if resp.status >= 400:
         raise _error_for_http_status(resp.status, logid, base_url, resp.headers.get("retry-after"))
     body["logid"] = logid
     return body
+
+
+class _EventStream(object):
+    """One open event stream: iterate for (event, data) pairs, data JSON-decoded when it is
+    JSON. Stop iterating at the terminal event and close (or leave the `with` block): the
+    rest of the stream is never waited for."""
+
+    def __init__(self, resp):
+        self._resp = resp
+        self.logid = resp.logid
+
+    def __iter__(self):
+        for event, text in _iter_sse_events(self._resp.chunks()):
+            yield event, _sse_json(text)
+
+    def close(self):
+        self._resp.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
 
 
 class _Transport(object):
@@ -1006,21 +1365,35 @@ class _Transport(object):
         return "Transport(base_url=%r, backend=%r, token=<隐藏>)" % (self.base_url, self.backend.name)
 
     def open(self, method, path, params=None, body=None, content_type="application/json",
-             stream=False, deadline=None):
+             accept="application/json", deadline=None):
         """One HTTP request (no retry). `body` is a dict (sent as JSON) or bytes."""
         url = self.base_url + path
         if params:
             url += "?" + urllib.parse.urlencode(dict((k, v) for k, v in params.items() if v is not None))
-        headers = {"Authorization": self.auth.authorization(self), "User-Agent": _USER_AGENT,
-                   "Accept": "text/event-stream, application/json" if stream else "application/json"}
+        headers = {"Authorization": self.auth.authorization(self), "User-Agent": _USER_AGENT, "Accept": accept,
+                   "Accept-Encoding": "identity"}
         if isinstance(body, dict):
             body = json.dumps(body, ensure_ascii=False).encode("utf-8")
         if body is not None:
             headers["Content-Type"] = content_type
-        timeout = _READ_TIMEOUT
-        if deadline is not None:
-            timeout = max(0.5, min(_READ_TIMEOUT, deadline - time.monotonic() + 0.5))
-        return self.backend.send(method, url, headers, body, timeout, stream)
+        return self.backend.send(method, url, headers, body, deadline)
+
+    def open_stream(self, method, path, params=None, body=None, deadline=None, what="流式回复"):
+        """Send a request answered by server-sent events; an EventStream to iterate.
+
+        An error answered before the stream starts (a JSON envelope) raises here; a refused
+        access token is renewed once, as in call()."""
+        def start():
+            resp = self.open(method, path, params, body, accept="text/event-stream, application/json",
+                             deadline=deadline)
+            if resp.status < 400 and resp.is_event_stream:
+                return _EventStream(resp)
+            try:
+                _envelope_of(resp, self.base_url)
+            finally:
+                resp.close()
+            raise NetworkError("扣子没有返回%s:会自动重试" % what, logid=resp.logid)
+        return self.with_fresh_auth(start)
 
     def call(self, method, path, params=None, body=None, content_type="application/json",
              deadline=None, retry=True, what="请求扣子"):
@@ -1037,20 +1410,6 @@ class _Transport(object):
         if not retry:
             return attempt()
         return _with_retries(attempt, what, deadline, self.max_retries)
-
-    def open_stream(self, method, path, params=None, body=None, deadline=None, what="流式回复"):
-        """Open an event stream. An error answered before the stream starts (a JSON envelope)
-        raises; a refused access token is renewed once, as in call()."""
-        def start():
-            resp = self.open(method, path, params, body, stream=True, deadline=deadline)
-            if resp.is_event_stream:
-                return resp
-            try:
-                _envelope_of(resp, self.base_url)
-            finally:
-                resp.close()
-            raise NetworkError("扣子没有返回%s:会自动重试" % what, logid=resp.logid)
-        return self.with_fresh_auth(start)
 
     def with_fresh_auth(self, action):
         """Run `action()`. When the service refuses an exchanged access token (revoked, clock
@@ -1069,6 +1428,9 @@ class _Transport(object):
             if err.code in _REJECTED_TOKEN_CODES:
                 raise self.auth.still_rejected(err)
             raise
+
+    def close(self):
+        self.backend.close()
 
 ###############################################################################
 # Sign-in: static token or OAuth JWT service app       (yingdao_module/auth.py)
@@ -1156,7 +1518,7 @@ class _JWTApp(object):
             headers = {"Authorization": "Bearer " + self.signed_jwt(), "User-Agent": _USER_AGENT,
                        "Content-Type": "application/json", "Accept": "application/json"}
             resp = transport.backend.send("POST", self.base_url + _TOKEN_PATH, headers, body,
-                                          _EXCHANGE_DEADLINE / 2, False)
+                                          time.monotonic() + _EXCHANGE_DEADLINE / 2)
             try:
                 return _token_answer(resp, self.base_url)
             finally:
@@ -1240,42 +1602,6 @@ def _auth_for(settings):
     return _StaticToken(settings.token)
 
 ###############################################################################
-# Server-sent events                                    (yingdao_module/sse.py)
-###############################################################################
-# Server-sent events: `event:NAME` and `data:...` lines, an event per blank line.
-#
-# Only complete events are yielded: a stream cut in the middle of an event drops that
-# half event, so a caller never parses half a JSON object.
-
-def _iter_sse_events(lines):
-    """Yield (event_name, data_text) for every complete event in an iterable of lines."""
-    event, data = None, []
-    for line in lines:
-        if not line:
-            if event is not None or data:
-                yield event or "message", "\n".join(data)
-            event, data = None, []
-            continue
-        if line.startswith(":"):  # a comment / keep-alive
-            continue
-        field, _, value = line.partition(":")
-        if value.startswith(" "):
-            value = value[1:]
-        if field == "event":
-            event = value
-        elif field == "data":
-            data.append(value)
-        # "id" and "retry" fields carry nothing we need
-
-
-def _sse_json(data_text):
-    """The JSON payload of an event, or the plain text when it is not JSON ("[DONE]")."""
-    try:
-        return json.loads(data_text)
-    except ValueError:
-        return data_text
-
-###############################################################################
 # Files                                               (yingdao_module/files.py)
 ###############################################################################
 # Files: upload a local file, and put files next to a question in a chat message.
@@ -1340,7 +1666,7 @@ def _message_with_files(question, file_refs):
 _POLL_FIRST = 0.1    # first status check after creating a non-stream chat (seconds)
 _POLL_GROWTH = 1.5   # each later check waits this much longer ...
 _POLL_MAX = 1.0      # ... up to this
-_CANCEL_TIMEOUT = 5.0
+_CANCEL_TIMEOUT = 1.0  # best effort, and short: a timeout must be reported about when it is due
 _FINAL_STATUSES = ("completed", "failed", "canceled", "requires_action")
 
 
@@ -1354,6 +1680,7 @@ class _ChatState(object):
         self.usage = {}
         self.last_error = None
         self.logid = None
+        self.canceled = False      # a cancel was already sent
         self._answer_ids = []      # answer message ids in order of appearance
         self._deltas = {}          # message id -> concatenated delta text
         self._completed = {}       # message id -> full text of the completed message
@@ -1363,19 +1690,18 @@ class _ChatState(object):
 
     # -- feeding --------------------------------------------------------------------------
     def take_chat(self, chat):
-        if not isinstance(chat, dict):
-            return
+        chat = self._expect_object(chat, "对话状态")
         self.chat_id = chat.get("id") or self.chat_id
         self.conversation_id = chat.get("conversation_id") or self.conversation_id
         self.status = chat.get("status") or self.status
-        if chat.get("usage"):
+        if isinstance(chat.get("usage"), dict):
             self.usage = chat["usage"]
-        if chat.get("last_error") and (chat["last_error"].get("code") or 0) != 0:
-            self.last_error = chat["last_error"]
+        last_error = chat.get("last_error")
+        if isinstance(last_error, dict) and (last_error.get("code") or 0) != 0:
+            self.last_error = last_error
 
     def take_message(self, message, completed):
-        if not isinstance(message, dict):
-            return
+        message = self._expect_object(message, "消息")
         kind = message.get("type")
         msg_id = message.get("id") or "answer"
         if kind == "answer":
@@ -1392,11 +1718,25 @@ class _ChatState(object):
             self.follow_ups.append(message["content"])
 
     def take_message_list(self, messages):
+        if not isinstance(messages, list):
+            raise _BadResponseError("扣子返回的消息列表格式不对(应为列表,实际是 %s):请稍后重试,反复出现请把 logid 发给扣子客服"
+                                   % type(messages).__name__, logid=self.logid, chat_id=self.chat_id,
+                                   conversation_id=self.conversation_id)
         self._answer_ids, self._deltas, self._completed, self.follow_ups = [], {}, {}, []
         self._reasoning_done = {}
-        for message in messages or []:
+        for message in messages:
+            message = self._expect_object(message, "消息")
             if message.get("role", "assistant") == "assistant":
                 self.take_message(message, completed=True)
+
+    def _expect_object(self, value, what):
+        """`value` when it is a JSON object; a wrong shape must never pass as an empty answer."""
+        if isinstance(value, dict):
+            return value
+        shown = "null" if value is None else type(value).__name__
+        raise _BadResponseError("扣子返回的%s格式不对(应为 JSON 对象,实际是 %s):请稍后重试,反复出现请把 logid 发给扣子客服"
+                               % (what, shown), logid=self.logid, chat_id=self.chat_id,
+                               conversation_id=self.conversation_id)
 
     # -- results --------------------------------------------------------------------------
     @property
@@ -1455,6 +1795,16 @@ class Client(object):
     def __repr__(self):
         return "Client(base_url=%r, bot_id=%r, token=<隐藏>)" % (self.settings.base_url, self.settings.bot_id)
 
+    def close(self):
+        """Close pooled connections (the client stays usable: they reopen on demand)."""
+        self.transport.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
     @property
     def base_url(self):
         return self.settings.base_url
@@ -1474,7 +1824,7 @@ class Client(object):
         file_list = _clean_file_list(files)
         stream = _clean_bool(stream, "stream", True)
         timeout = _clean_timeout(timeout, self.timeout)
-        conversation_id = str(conversation_id).strip() if conversation_id not in (None, "") else None
+        conversation_id = _clean_conversation_id(conversation_id)
 
         started = time.monotonic()
         deadline = started + timeout
@@ -1495,6 +1845,9 @@ class Client(object):
         except KeyboardInterrupt:
             self._cancel_quietly(state)  # the user stopped the flow: do not leave a paid chat running
             raise
+        except CozeTimeoutError:  # from any read past the deadline: stop the chat, name it
+            self._cancel_quietly(state)
+            raise self._timeout(state)
         return state.result(started)
 
     def new_conversation(self, bot_id=None, timeout=60):
@@ -1524,28 +1877,23 @@ class Client(object):
     # -- streaming ------------------------------------------------------------------------------
     def _chat_streaming(self, body, params, state, deadline):
         def create_and_read():
-            if time.monotonic() >= deadline:
-                raise self._timeout(state)
-            # errors before the stream starts come as a JSON envelope and raise here
-            resp = self.transport.open_stream("POST", "/v3/chat", params, body, deadline=deadline)
-            state.logid = resp.logid
-            try:
-                self._read_stream(resp, state, deadline)
-            except (NetworkError, _StreamCut):
-                if state.chat_id:  # the chat exists and is paid for: recover it, never re-create
-                    raise _StreamCut()
-                raise NetworkError("流式回复在对话创建前中断:会自动重试", logid=resp.logid)
-            finally:
-                resp.close()
+            with self.transport.open_stream("POST", "/v3/chat", params, body, deadline=deadline) as events:
+                state.logid = events.logid
+                try:
+                    self._read_stream(events, state)
+                except (NetworkError, _BadResponseError, _StreamCut):
+                    if state.chat_id:  # the chat exists and is paid for: recover it, never re-create
+                        raise _StreamCut()
+                    raise NetworkError("流式回复在对话创建前中断:会自动重试", logid=events.logid)
 
         try:
             _with_retries(create_and_read, "提问", deadline, self.transport.max_retries)
         except _StreamCut:
             self._wait_until_done(state, deadline)
 
-    def _read_stream(self, resp, state, deadline):
-        for event, data_text in _iter_sse_events(resp.iter_lines()):
-            data = _sse_json(data_text)
+    def _read_stream(self, events, state):
+        """Follow the chat's events; return at conversation.chat.completed without reading on."""
+        for event, data in events:
             if event in ("conversation.chat.created", "conversation.chat.in_progress"):
                 state.take_chat(data)
             elif event == "conversation.message.delta":
@@ -1555,7 +1903,6 @@ class Client(object):
             elif event == "conversation.chat.completed":
                 state.take_chat(data)
                 state.status = "completed"
-                self._drain(resp)
                 return
             elif event == "conversation.chat.failed":
                 state.take_chat(data)
@@ -1573,19 +1920,7 @@ class Client(object):
                 raise err
             elif event == "done":
                 break
-            if time.monotonic() >= deadline:
-                self._cancel_quietly(state)
-                raise self._timeout(state)
         raise _StreamCut()  # the stream ended without conversation.chat.completed
-
-    @staticmethod
-    def _drain(resp):
-        """Read the trailing `done` so the connection can be reused; never let it fail the call."""
-        try:
-            for _ in resp.iter_lines():
-                pass
-        except Exception:
-            pass
 
     # -- polling ----------------------------------------------------------------------------------
     def _chat_polling(self, body, params, state, deadline):
@@ -1626,7 +1961,8 @@ class Client(object):
 
     # -- endings --------------------------------------------------------------------------------------
     def _cancel_quietly(self, state):
-        if state.chat_id and state.conversation_id:
+        if state.chat_id and state.conversation_id and not state.canceled:
+            state.canceled = True
             try:
                 self.cancel(state.conversation_id, state.chat_id)
             except Exception:
@@ -1675,12 +2011,9 @@ def _run_workflow_on(transport, workflow_id, parameters=None, bot_id=None, timeo
         return _parse_workflow_output(envelope.get("data"))
 
     def run_streaming():
-        resp = transport.open_stream("POST", "/v1/workflow/stream_run", body=body, deadline=deadline,
-                                     what="工作流的流式回复")
-        try:
-            return _read_workflow_stream(resp, transport.base_url)
-        finally:
-            resp.close()
+        with transport.open_stream("POST", "/v1/workflow/stream_run", body=body, deadline=deadline,
+                                   what="工作流的流式回复") as events:
+            return _read_workflow_stream(events, transport.base_url)
 
     return _parse_workflow_output(_with_retries(run_streaming, "运行工作流", deadline, transport.max_retries))
 
@@ -1736,26 +2069,28 @@ class _WorkflowRun(object):
             self.output_text = self._last[1]
 
 
-def _read_workflow_stream(resp, base_url, run=None):
+def _read_workflow_stream(events, base_url, run=None):
     """Feed the stream's events to a WorkflowRun until `Done`; `Error`/`Interrupt` raise."""
     run = run or _WorkflowRun()
-    for event, data_text in _iter_sse_events(resp.iter_lines()):
-        data = _sse_json(data_text)
+    for event, data in events:
+        if event in ("Message", "Error", "Interrupt") and not isinstance(data, dict):
+            raise _BadResponseError("扣子返回的工作流事件 %s 格式不对(不是 JSON 对象):请稍后重试" % event,
+                                   logid=events.logid)
         data = data if isinstance(data, dict) else {}
         if event == "Message":
             run.take_message(data)
         elif event == "Error":
             err = _error_for_code(data.get("error_code") or data.get("code") or 5000,
-                                 data.get("error_message") or data.get("msg") or "", resp.logid, base_url)
+                                 data.get("error_message") or data.get("msg") or "", events.logid, base_url)
             err.retryable = False  # the run happened; running it again is the caller's choice
             raise err
         elif event == "Interrupt":
             raise APIError("工作流在等待用户回答(问答节点),本模块不支持中途交互:请把问答节点改为由参数传入",
-                           logid=resp.logid)
+                           logid=events.logid)
         elif event == "Done":
             run.finish()
             return run.output_text or ""
-    raise NetworkError("工作流的流式回复中途断开:会自动重试", logid=resp.logid)
+    raise NetworkError("工作流的流式回复中途断开:会自动重试", logid=events.logid)
 
 ###############################################################################
 # Rate limits                                     (yingdao_module/ratelimit.py)

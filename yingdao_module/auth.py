@@ -93,7 +93,7 @@ class JWTApp(object):
             headers = {"Authorization": "Bearer " + self.signed_jwt(), "User-Agent": USER_AGENT,
                        "Content-Type": "application/json", "Accept": "application/json"}
             resp = transport.backend.send("POST", self.base_url + TOKEN_PATH, headers, body,
-                                          EXCHANGE_DEADLINE / 2, False)
+                                          time.monotonic() + EXCHANGE_DEADLINE / 2)
             try:
                 return token_answer(resp, self.base_url)
             finally:

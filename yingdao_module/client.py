@@ -8,18 +8,17 @@ CozeTimeoutError names it.
 """
 import time
 
-from .config import (Settings, clean_bool, clean_bot_id, clean_file_list, clean_question,
-                     clean_str_dict, clean_timeout, clean_user_id)
-from .errors import (APIError, CozeError, CozeTimeoutError, NetworkError, error_for_code)
+from .config import (Settings, clean_bool, clean_bot_id, clean_conversation_id, clean_file_list,
+                     clean_question, clean_str_dict, clean_timeout, clean_user_id)
+from .errors import (APIError, BadResponseError, CozeError, CozeTimeoutError, NetworkError, error_for_code)
 from .files import message_with_files, upload
-from .sse import iter_sse_events, sse_json
 from .auth import auth_for
 from .transport import MAX_RETRIES, Transport, with_retries
 
 POLL_FIRST = 0.1    # first status check after creating a non-stream chat (seconds)
 POLL_GROWTH = 1.5   # each later check waits this much longer ...
 POLL_MAX = 1.0      # ... up to this
-CANCEL_TIMEOUT = 5.0
+CANCEL_TIMEOUT = 1.0  # best effort, and short: a timeout must be reported about when it is due
 FINAL_STATUSES = ("completed", "failed", "canceled", "requires_action")
 
 
@@ -33,6 +32,7 @@ class ChatState(object):
         self.usage = {}
         self.last_error = None
         self.logid = None
+        self.canceled = False      # a cancel was already sent
         self._answer_ids = []      # answer message ids in order of appearance
         self._deltas = {}          # message id -> concatenated delta text
         self._completed = {}       # message id -> full text of the completed message
@@ -42,19 +42,18 @@ class ChatState(object):
 
     # -- feeding --------------------------------------------------------------------------
     def take_chat(self, chat):
-        if not isinstance(chat, dict):
-            return
+        chat = self._expect_object(chat, "对话状态")
         self.chat_id = chat.get("id") or self.chat_id
         self.conversation_id = chat.get("conversation_id") or self.conversation_id
         self.status = chat.get("status") or self.status
-        if chat.get("usage"):
+        if isinstance(chat.get("usage"), dict):
             self.usage = chat["usage"]
-        if chat.get("last_error") and (chat["last_error"].get("code") or 0) != 0:
-            self.last_error = chat["last_error"]
+        last_error = chat.get("last_error")
+        if isinstance(last_error, dict) and (last_error.get("code") or 0) != 0:
+            self.last_error = last_error
 
     def take_message(self, message, completed):
-        if not isinstance(message, dict):
-            return
+        message = self._expect_object(message, "消息")
         kind = message.get("type")
         msg_id = message.get("id") or "answer"
         if kind == "answer":
@@ -71,11 +70,25 @@ class ChatState(object):
             self.follow_ups.append(message["content"])
 
     def take_message_list(self, messages):
+        if not isinstance(messages, list):
+            raise BadResponseError("扣子返回的消息列表格式不对(应为列表,实际是 %s):请稍后重试,反复出现请把 logid 发给扣子客服"
+                                   % type(messages).__name__, logid=self.logid, chat_id=self.chat_id,
+                                   conversation_id=self.conversation_id)
         self._answer_ids, self._deltas, self._completed, self.follow_ups = [], {}, {}, []
         self._reasoning_done = {}
-        for message in messages or []:
+        for message in messages:
+            message = self._expect_object(message, "消息")
             if message.get("role", "assistant") == "assistant":
                 self.take_message(message, completed=True)
+
+    def _expect_object(self, value, what):
+        """`value` when it is a JSON object; a wrong shape must never pass as an empty answer."""
+        if isinstance(value, dict):
+            return value
+        shown = "null" if value is None else type(value).__name__
+        raise BadResponseError("扣子返回的%s格式不对(应为 JSON 对象,实际是 %s):请稍后重试,反复出现请把 logid 发给扣子客服"
+                               % (what, shown), logid=self.logid, chat_id=self.chat_id,
+                               conversation_id=self.conversation_id)
 
     # -- results --------------------------------------------------------------------------
     @property
@@ -134,6 +147,16 @@ class Client(object):
     def __repr__(self):
         return "Client(base_url=%r, bot_id=%r, token=<隐藏>)" % (self.settings.base_url, self.settings.bot_id)
 
+    def close(self):
+        """Close pooled connections (the client stays usable: they reopen on demand)."""
+        self.transport.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
     @property
     def base_url(self):
         return self.settings.base_url
@@ -153,7 +176,7 @@ class Client(object):
         file_list = clean_file_list(files)
         stream = clean_bool(stream, "stream", True)
         timeout = clean_timeout(timeout, self.timeout)
-        conversation_id = str(conversation_id).strip() if conversation_id not in (None, "") else None
+        conversation_id = clean_conversation_id(conversation_id)
 
         started = time.monotonic()
         deadline = started + timeout
@@ -174,6 +197,9 @@ class Client(object):
         except KeyboardInterrupt:
             self._cancel_quietly(state)  # the user stopped the flow: do not leave a paid chat running
             raise
+        except CozeTimeoutError:  # from any read past the deadline: stop the chat, name it
+            self._cancel_quietly(state)
+            raise self._timeout(state)
         return state.result(started)
 
     def new_conversation(self, bot_id=None, timeout=60):
@@ -203,28 +229,23 @@ class Client(object):
     # -- streaming ------------------------------------------------------------------------------
     def _chat_streaming(self, body, params, state, deadline):
         def create_and_read():
-            if time.monotonic() >= deadline:
-                raise self._timeout(state)
-            # errors before the stream starts come as a JSON envelope and raise here
-            resp = self.transport.open_stream("POST", "/v3/chat", params, body, deadline=deadline)
-            state.logid = resp.logid
-            try:
-                self._read_stream(resp, state, deadline)
-            except (NetworkError, StreamCut):
-                if state.chat_id:  # the chat exists and is paid for: recover it, never re-create
-                    raise StreamCut()
-                raise NetworkError("流式回复在对话创建前中断:会自动重试", logid=resp.logid)
-            finally:
-                resp.close()
+            with self.transport.open_stream("POST", "/v3/chat", params, body, deadline=deadline) as events:
+                state.logid = events.logid
+                try:
+                    self._read_stream(events, state)
+                except (NetworkError, BadResponseError, StreamCut):
+                    if state.chat_id:  # the chat exists and is paid for: recover it, never re-create
+                        raise StreamCut()
+                    raise NetworkError("流式回复在对话创建前中断:会自动重试", logid=events.logid)
 
         try:
             with_retries(create_and_read, "提问", deadline, self.transport.max_retries)
         except StreamCut:
             self._wait_until_done(state, deadline)
 
-    def _read_stream(self, resp, state, deadline):
-        for event, data_text in iter_sse_events(resp.iter_lines()):
-            data = sse_json(data_text)
+    def _read_stream(self, events, state):
+        """Follow the chat's events; return at conversation.chat.completed without reading on."""
+        for event, data in events:
             if event in ("conversation.chat.created", "conversation.chat.in_progress"):
                 state.take_chat(data)
             elif event == "conversation.message.delta":
@@ -234,7 +255,6 @@ class Client(object):
             elif event == "conversation.chat.completed":
                 state.take_chat(data)
                 state.status = "completed"
-                self._drain(resp)
                 return
             elif event == "conversation.chat.failed":
                 state.take_chat(data)
@@ -252,19 +272,7 @@ class Client(object):
                 raise err
             elif event == "done":
                 break
-            if time.monotonic() >= deadline:
-                self._cancel_quietly(state)
-                raise self._timeout(state)
         raise StreamCut()  # the stream ended without conversation.chat.completed
-
-    @staticmethod
-    def _drain(resp):
-        """Read the trailing `done` so the connection can be reused; never let it fail the call."""
-        try:
-            for _ in resp.iter_lines():
-                pass
-        except Exception:
-            pass
 
     # -- polling ----------------------------------------------------------------------------------
     def _chat_polling(self, body, params, state, deadline):
@@ -305,7 +313,8 @@ class Client(object):
 
     # -- endings --------------------------------------------------------------------------------------
     def _cancel_quietly(self, state):
-        if state.chat_id and state.conversation_id:
+        if state.chat_id and state.conversation_id and not state.canceled:
+            state.canceled = True
             try:
                 self.cancel(state.conversation_id, state.chat_id)
             except Exception:

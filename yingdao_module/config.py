@@ -15,7 +15,7 @@ import re
 
 from .errors import InputError
 from .header import glv
-from .log import log
+from .log import log, looks_like_token
 from .rsa_sign import load_private_key
 
 DEFAULT_BASE_URL = "https://api.coze.cn"
@@ -81,6 +81,13 @@ def setting(name, value=None):
 
 
 # ---- individual values ---------------------------------------------------------------
+
+def refuse_token(value, name):
+    """A token pasted into the wrong field must neither travel on nor be echoed back."""
+    if looks_like_token(value if isinstance(value, str) else str(value)):
+        raise InputError("%s 里像是填了令牌或密钥(内容不显示):令牌只应填在 token 参数或影刀全局变量 coze_token 里,"
+                         "请检查各参数是否填错了位置" % name)
+
 
 def clean_token(token):
     """Normalise a pasted token: spaces, line breaks, quotes and a leading 'Bearer '."""
@@ -163,6 +170,7 @@ def clean_bot_id(bot_id, required=True):
         return str(bot_id)
     if not isinstance(bot_id, str):
         raise InputError("bot_id 应该是一串数字,现在是 %s" % type(bot_id).__name__)
+    refuse_token(bot_id, "bot_id")
     text = bot_id.strip().strip("'\"")
     from_url = re.search(r"/bot/(\d+)", text)
     if from_url:
@@ -179,6 +187,7 @@ def clean_base_url(base_url):
         return DEFAULT_BASE_URL
     if not isinstance(base_url, str):
         raise InputError("base_url 应该是网址文本,例如 https://api.coze.cn")
+    refuse_token(base_url, "base_url")
     url = base_url.strip().rstrip("/")
     if "://" not in url:
         url = "https://" + url
@@ -203,10 +212,19 @@ def clean_base_url(base_url):
 
 def clean_user_id(user_id):
     if not _is_blank(user_id):
+        refuse_token(user_id, "user_id")
         return str(user_id).strip()
     # stable per machine, so the bot's per-user memory and limits behave sensibly
     node = re.sub(r"[^0-9A-Za-z_.-]", "", platform.node() or "")
     return "yingdao_" + (node or "user")
+
+
+def clean_conversation_id(conversation_id):
+    """A conversation id as text, or None when not given."""
+    if _is_blank(conversation_id):
+        return None
+    refuse_token(conversation_id, "conversation_id")
+    return str(conversation_id).strip()
 
 
 def clean_timeout(timeout, default=DEFAULT_TIMEOUT):
@@ -273,6 +291,8 @@ def clean_str_dict(value, name):
         return None
     result = {}
     for key, item in clean_json_dict(value, name, '{"城市": "杭州"}').items():
+        refuse_token(key, name)
+        refuse_token(item, name)
         if isinstance(item, (int, float)) and not isinstance(item, bool):
             item = str(item)
         if not isinstance(key, str) or not isinstance(item, str):
@@ -299,6 +319,7 @@ def clean_file_list(files):
     cleaned = []
     for item in files:
         item = str(item).strip().strip('"')
+        refuse_token(item, "files")
         if os.path.isfile(item):
             cleaned.append(("path", item))
         elif item.isdigit():
@@ -312,6 +333,7 @@ def clean_workflow_id(workflow_id):
     if _is_blank(workflow_id):
         raise InputError("缺少工作流 ID(workflow_id):在扣子里打开工作流编辑页,网址里 workflow= 后面那串数字就是它")
     text = str(workflow_id).strip()
+    refuse_token(text, "workflow_id")
     from_url = re.search(r"workflow(?:_id)?=(\d+)", text)
     if from_url:
         return from_url.group(1)

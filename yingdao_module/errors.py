@@ -8,14 +8,20 @@
     │   ├── QuotaError        quota, balance or daily limit used up          (fatal)
     │   ├── RateLimitError    too many requests, server busy                 (retryable)
     │   ├── ServerError       5xx, model error                               (retryable)
-    │   └── ChatFailedError   a chat ended `failed` with a code we do not map
+    │   ├── ChatFailedError   a chat ended `failed` with a code we do not map
+    │   └── BadResponseError  a body that is not what it claims (wrong shape)  (not retried)
     ├── NetworkError          no usable answer: connection, reset, garbled body (retryable)
+    │   └── CertificateError  the HTTPS certificate is not trusted (company proxy?) (fatal)
     └── CozeTimeoutError      the overall deadline passed (the chat was cancelled)
 
 Every message is Chinese first and says what to do. `code`, `logid`, `chat_id` and
-`conversation_id` ride along for support. No error ever carries the token.
+`conversation_id` ride along for support. No error ever carries a secret: the message
+passes through redact() when the error is made, so a token the server echoes back (or a
+user pasted into the wrong field) never reaches a log, args["error"] or an output file.
 """
 import re
+
+from .log import redact
 
 # "会自动重试" in a retryable error's message is true while retries remain; the last one says what happened
 _RETRY_PROMISE = re.compile(r"[:,;]?\s*(?:稍后)?(?:会)?自动重试|(会自动重试)")
@@ -29,7 +35,7 @@ class CozeError(Exception):
     retry_after = None  # seconds the server asked us to wait (HTTP Retry-After), if any
 
     def __init__(self, message, code=None, logid=None, chat_id=None, conversation_id=None):
-        self.message = message
+        self.message = redact(message)
         self.code = code
         self.logid = logid
         self.chat_id = chat_id
@@ -49,7 +55,7 @@ class CozeError(Exception):
             ids.append("logid %s" % self.logid)
         if ids:
             parts.append("[" + ", ".join(ids) + "]")
-        return " ".join(parts)
+        return redact(" ".join(parts))
 
     def __repr__(self):
         return "%s(%r)" % (type(self).__name__, self._full_message())
@@ -94,8 +100,18 @@ class ChatFailedError(APIError):
     """A chat that ended `failed` with an error code not mapped to a class above."""
 
 
+class BadResponseError(APIError):
+    """Coze answered, but the body does not have the shape the protocol promises."""
+
+
 class NetworkError(CozeError):
     retryable = True
+
+
+class CertificateError(NetworkError):
+    """TLS certificate check failed: retrying cannot help until the trust store is fixed."""
+    retryable = False
+    fatal = True
 
 
 class CozeTimeoutError(CozeError):
@@ -137,6 +153,7 @@ def error_for_code(code, msg="", logid=None, base_url=None, chat_id=None, conver
     except (TypeError, ValueError):
         pass
     cls, text = ERROR_CODES.get(code, (APIError, "扣子返回错误"))
+    msg = msg if isinstance(msg, str) else ("" if msg is None else str(msg))
     text = text.replace("{base_url}", base_url or "未知")
     if msg and msg not in text:
         text = "%s(扣子原话:%s)" % (text, msg)

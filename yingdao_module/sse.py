@@ -1,30 +1,92 @@
-"""Server-sent events: `event:NAME` and `data:...` lines, an event per blank line.
+"""Server-sent events, parsed by the standard
+(https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation):
+lines end in CRLF, LF or a bare CR; one optional space after the colon; `:` lines are
+comments (keep-alives); `id` and `retry` carry nothing we need; a leading BOM is dropped;
+several `data` lines join with a newline; an event is dispatched at a blank line.
 
-Only complete events are yielded: a stream cut in the middle of an event drops that
-half event, so a caller never parses half a JSON object.
+One deliberate extension: when the stream ends right after an event whose data is complete
+JSON but without the closing blank line, that event still counts (recorded Coze streams of
+failed chats end that way). Data cut in the middle of its JSON is a cut, never an event.
 """
+import codecs
 import json
+import re
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
-def iter_sse_events(lines):
-    """Yield (event_name, data_text) for every complete event in an iterable of lines."""
-    event, data = None, []
-    for line in lines:
+class SseParser(object):
+    """Feed text as it arrives, get (event, data) pairs as soon as each event is complete."""
+
+    def __init__(self):
+        self._started = False   # the first character (a BOM there is dropped) has been seen
+        self._partial = ""      # the start of a line whose end has not arrived
+        self._after_cr = False  # the last text ended in "\r": a "\n" starting the next one belongs to it
+        self._event = ""
+        self._data = []
+
+    def feed(self, text):
+        if not self._started and text:
+            self._started = True
+            if text.startswith("\ufeff"):
+                text = text[1:]
+        if text:
+            if self._after_cr and text.startswith("\n"):
+                text = text[1:]
+            self._after_cr = text.endswith("\r")
+        lines = _LINE_END.split(self._partial + text)
+        self._partial = lines.pop()
+        for line in lines:
+            event = self._line(line)
+            if event is not None:
+                yield event
+
+    def finish(self):
+        """The stream ended: the last event counts only when its data is complete JSON."""
+        if self._partial:
+            self._line(self._partial)
+            self._partial = ""
+        if self._data:
+            data = "\n".join(self._data)
+            event, self._event, self._data = self._event or "message", "", []
+            try:
+                json.loads(data)
+            except ValueError:
+                return
+            yield event, data
+
+    def _line(self, line):
         if not line:
-            if event is not None or data:
-                yield event or "message", "\n".join(data)
-            event, data = None, []
-            continue
+            if not self._data:  # no data: nothing to dispatch (the standard's rule)
+                self._event = ""
+                return None
+            event = (self._event or "message", "\n".join(self._data))
+            self._event, self._data = "", []
+            return event
         if line.startswith(":"):  # a comment / keep-alive
-            continue
+            return None
         field, _, value = line.partition(":")
         if value.startswith(" "):
             value = value[1:]
         if field == "event":
-            event = value
+            self._event = value
         elif field == "data":
-            data.append(value)
-        # "id" and "retry" fields carry nothing we need
+            self._data.append(value)
+        return None  # "id", "retry" and unknown fields are ignored
+
+
+def iter_sse_events(chunks):
+    """Yield (event_name, data_text) for every event in an iterable of byte (or text) chunks."""
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")  # a character may span two chunks
+    parser = SseParser()
+    for chunk in chunks:
+        text = decoder.decode(chunk) if isinstance(chunk, bytes) else chunk
+        for event in parser.feed(text):
+            yield event
+    for event in parser.feed(decoder.decode(b"", True)):
+        yield event
+    for event in parser.finish():
+        yield event
 
 
 def sse_json(data_text):

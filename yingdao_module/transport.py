@@ -1,9 +1,12 @@
 """HTTP transport: `requests` when it is importable, the standard library's urllib when not.
 
-Both backends behave the same: same timeouts, same errors (NetworkError for anything that
-is not a usable HTTP answer), same line-by-line reading of event streams. Above them,
-Transport adds the Coze envelope ({code, msg, data, detail.logid}) and retries with
-exponential backoff and jitter for what is worth retrying.
+Both backends share one base class and behave the same: the caller's deadline bounds every
+socket read (a server that trickles bytes cannot hold a call past its `timeout`), bodies are
+read as bytes arrive (no 8 KB buffering of event streams), an unrequested gzip body is
+decoded, redirects never carry the token to another host, and a certificate failure says so.
+Above them, Transport builds the Authorization header (in one place), adds the Coze envelope
+({code, msg, data, detail.logid}), retries with backoff and jitter what is worth retrying,
+and opens event streams (`open_stream`) for chats and workflows.
 """
 import json
 import os
@@ -11,9 +14,11 @@ import random
 import threading
 import time
 import urllib.parse
+import zlib
 
-from .errors import AuthError, CozeError, NetworkError, error_for_code, error_for_http_status
+from .errors import AuthError, CertificateError, CozeError, CozeTimeoutError, NetworkError, error_for_code, error_for_http_status
 from .log import log
+from .sse import iter_sse_events, sse_json
 
 _requests_module = []  # filled on first use: importing requests costs ~100 ms, too much at import time
 
@@ -36,17 +41,70 @@ BACKOFF_BASE = 0.5       # first retry waits about this long, then doubles
 BACKOFF_CAP = 8.0        # no single wait is longer (unless the server's Retry-After says so)
 RETRY_AFTER_CAP = 30.0
 REJECTED_TOKEN_CODES = (4100, 700012006)  # the service no longer accepts this access token
+MAX_REDIRECTS = 3        # Coze does not redirect its API; a few same-host hops are tolerated
+READ_SIZE = 65536        # at most this much per read; a read returns whatever has arrived
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+CA_FILE_VARIABLES = ("COZE_CA_FILE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
+
+
+def ca_file():
+    """The PEM bundle to trust instead of the default one, from the environment (or None)."""
+    for name in CA_FILE_VARIABLES:
+        value = (os.environ.get(name) or "").strip()
+        if value:
+            return value
+    return None
+
+
+def origin(url):
+    """(scheme, host, port) of a URL, the default port filled in."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = (parts.scheme or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
+
+
+def deadline_error(logid=None):
+    return CozeTimeoutError("等待扣子回复超时(超过 timeout 设定的秒数):可把 timeout 调大", logid=logid)
+
+
+def time_left(deadline, logid=None):
+    """Seconds we may still wait for one read; raises CozeTimeoutError once the deadline passed."""
+    if deadline is None:
+        return READ_TIMEOUT
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise deadline_error(logid)
+    return min(READ_TIMEOUT, left)
+
+
+def body_decoder(encoding):
+    """A function bytes -> bytes undoing Content-Encoding (b"" flushes), or None for identity."""
+    encoding = (encoding or "").strip().lower()
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding != "deflate" else zlib.MAX_WBITS)
+        return lambda data: inflater.decompress(data) if data else inflater.flush()
+    return None
 
 
 class HttpResponse(object):
-    """What both backends return: status, lower-cased headers, body or lines."""
+    """Status, lower-cased headers, and a body read as it arrives within the deadline.
 
-    def __init__(self, status, headers, read, chunks, close):
+    `raw` is the standard library's http.client.HTTPResponse (both backends have one
+    underneath); `finish(complete)` hands the connection back (complete) or closes it.
+    """
+
+    def __init__(self, status, headers, raw, deadline, finish):
         self.status = status
         self.headers = headers
-        self._read = read
-        self._chunks = chunks
-        self._close = close
+        self._raw = raw
+        self._deadline = deadline
+        self._finish = finish
+        self._complete = False
+        self._closed = False
 
     @property
     def logid(self):
@@ -56,93 +114,214 @@ class HttpResponse(object):
     def is_event_stream(self):
         return "text/event-stream" in self.headers.get("content-type", "")
 
-    def read(self):
+    def _read_some(self):
+        """One read of whatever has arrived (b"" at the end), bounded by the time left."""
+        wait = time_left(self._deadline, self.logid)
+        fp = getattr(self._raw, "fp", None)
+        sock = getattr(getattr(fp, "raw", None), "_sock", None)  # the socket under the buffered reader
+        if sock is not None:
+            sock.settimeout(max(0.01, wait))
         try:
-            return self._read()
+            return self._raw.read1(READ_SIZE)
         except Exception as exc:
+            if self._deadline is not None and time.monotonic() >= self._deadline:
+                raise deadline_error(self.logid)
+            if is_timeout(exc):
+                raise NetworkError("扣子 %d 秒没有发来任何数据,连接已放弃:会自动重试" % READ_TIMEOUT, logid=self.logid)
             raise NetworkError("读取扣子的回复时连接中断(%s):会自动重试" % type(exc).__name__, logid=self.logid)
 
-    def iter_lines(self):
-        """Decoded lines without line endings; a broken connection raises NetworkError."""
-        pending = b""
+    def chunks(self):
+        """The body in pieces as they arrive (decoded when the server compressed it)."""
+        decode = body_decoder(self.headers.get("content-encoding"))
+        while True:
+            data = self._read_some()
+            if not data:
+                break
+            if decode is not None:
+                data = self._decoded(decode, data)
+            if data:
+                yield data
+        self._complete = True
+        if decode is not None:
+            tail = self._decoded(decode, b"")
+            if tail:
+                yield tail
+
+    def _decoded(self, decode, data):
         try:
-            for chunk in self._chunks():
-                pending += chunk
-                while True:
-                    cut = pending.find(b"\n")
-                    if cut < 0:
-                        break
-                    line, pending = pending[:cut], pending[cut + 1:]
-                    yield line.rstrip(b"\r").decode("utf-8", "replace")
-        except Exception as exc:
-            raise NetworkError("扣子的流式回复中途断开(%s)" % type(exc).__name__, logid=self.logid)
-        if pending:
-            yield pending.rstrip(b"\r").decode("utf-8", "replace")
+            return decode(data)
+        except zlib.error:
+            raise NetworkError("扣子返回的压缩内容无法解压:会自动重试", logid=self.logid)
+
+    def read(self):
+        return b"".join(self.chunks())
 
     def close(self):
+        if self._closed:
+            return
+        self._closed = True
         try:
-            self._close()
+            self._finish(self._complete)
         except Exception:
             pass
 
 
-class RequestsBackend(object):
-    """Keep-alive sessions from `requests`, one per thread (batch runs threads)."""
+def is_timeout(exc):
+    return "timed out" in str(exc).lower() or "timeout" in type(exc).__name__.lower()
+
+
+def is_certificate_failure(exc):
+    """True when `exc` (or what it wraps) is a failed TLS certificate check."""
+    seen = 0
+    while exc is not None and seen < 8:
+        text = "%s %r" % (exc, exc)
+        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text.lower():
+            return True
+        if type(exc).__name__ == "SSLCertVerificationError":
+            return True
+        inner = getattr(exc, "reason", None)
+        if not isinstance(inner, BaseException):
+            args = getattr(exc, "args", ())
+            inner = args[0] if args and isinstance(args[0], BaseException) else None
+        exc = inner or exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
+def network_error_for(exc, url):
+    """Turn a failure to get an answer into a NetworkError whose text names no secret."""
+    name = type(exc).__name__
+    if is_certificate_failure(exc):
+        host = origin(url)[1]
+        return CertificateError(
+            "证书校验失败:连接 %s 时对方的 HTTPS 证书不被信任(%s)。公司网络的代理常会替换证书:向 IT 要代理的根证书"
+            "(PEM 格式),把文件路径设到环境变量 COZE_CA_FILE 后重试;不会自动重试" % (host, name))
+    if is_timeout(exc):
+        return NetworkError("连接扣子超时(%s):检查网络或代理,会自动重试" % name)
+    return NetworkError("连接扣子失败(%s):检查网络、代理或 base_url,会自动重试" % name)
+
+
+class HttpBackend(object):
+    """What both backends share: deadlines, redirects, error mapping. A subclass only opens
+    one request and returns (status, headers, raw http.client response, finish)."""
+    name = "?"
+
+    def send(self, method, url, headers, body, deadline=None):
+        """An HttpResponse; same-origin redirects are followed a few times, others refused."""
+        for _ in range(MAX_REDIRECTS + 1):
+            resp = self._send_once(method, url, headers, body, deadline)
+            if resp.status not in REDIRECT_STATUSES:
+                return resp
+            target = urllib.parse.urljoin(url, resp.headers.get("location") or "")
+            resp.close()
+            if origin(target) != origin(url):
+                err = NetworkError("扣子的地址把请求重定向到了另一个地址 %s;为保护令牌没有跟过去:检查 base_url 是否"
+                                   "填对(https://api.coze.cn 或 https://api.coze.com),以及代理是否改写了地址"
+                                   % target, logid=resp.logid)
+                err.retryable = False
+                raise err
+            url = target
+        err = NetworkError("扣子的地址重定向次数太多(超过 %d 次):检查 base_url 和代理设置" % MAX_REDIRECTS)
+        err.retryable = False
+        raise err
+
+    def _send_once(self, method, url, headers, body, deadline):
+        wait = time_left(deadline)
+        try:
+            status, response_headers, raw, finish = self._open(method, url, headers, body,
+                                                               min(CONNECT_TIMEOUT, wait), wait)
+        except CozeError:
+            raise
+        except Exception as exc:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise deadline_error()
+            raise network_error_for(exc, url)
+        headers = dict((k.lower(), v) for k, v in response_headers.items())
+        return HttpResponse(status, headers, raw, deadline, finish)
+
+    def _open(self, method, url, headers, body, connect_timeout, read_timeout):
+        raise NotImplementedError
+
+    def close(self):
+        """Release pooled connections."""
+
+
+class RequestsBackend(HttpBackend):
+    """Keep-alive sessions from `requests`, one per thread (batch runs threads). Proxies come
+    from the environment (HTTPS_PROXY, NO_PROXY) through requests' trust_env."""
     name = "requests"
 
     def __init__(self):
         self._local = threading.local()
+        self._sessions = []
+        self._lock = threading.Lock()
 
     def _session(self):
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = optional_requests().Session()
             session.trust_env = True
+            with self._lock:
+                self._sessions.append(session)
         return session
 
-    def send(self, method, url, headers, body, timeout, stream):
-        try:
-            resp = self._session().request(method, url, headers=headers, data=body, stream=stream,
-                                           timeout=(min(CONNECT_TIMEOUT, timeout), timeout),
-                                           allow_redirects=False)
-        except Exception as exc:
-            raise network_error_for(exc)
-        return HttpResponse(
-            resp.status_code, dict((k.lower(), v) for k, v in resp.headers.items()),
-            read=lambda: resp.content,
-            chunks=lambda: resp.iter_content(chunk_size=8192),
-            close=resp.close)
+    def _open(self, method, url, headers, body, connect_timeout, read_timeout):
+        resp = self._session().request(method, url, headers=headers, data=body, stream=True,
+                                       timeout=(connect_timeout, read_timeout), allow_redirects=False,
+                                       verify=ca_file() or True)
+        raw = resp.raw._fp  # urllib3 keeps the http.client response here; we read it ourselves
+
+        def finish(complete):
+            if complete:
+                raw.read()  # lets http.client mark the exchange done so the connection is reusable
+                resp.raw.release_conn()
+            else:
+                resp.close()  # unread bytes remain: this connection must not be reused
+        return resp.status_code, resp.headers, raw, finish
+
+    def close(self):
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            try:
+                session.close()
+            except Exception:
+                pass
 
 
-class UrllibBackend(object):
-    """The standard library only: works in any ShadowBot venv."""
+class UrllibBackend(HttpBackend):
+    """The standard library only: works in any ShadowBot venv. Proxies from the environment
+    (ProxyHandler honours HTTPS_PROXY and NO_PROXY), redirects left to HttpBackend.send."""
     name = "urllib"
 
-    def send(self, method, url, headers, body, timeout, stream):
-        import urllib.error  # imported on first use: keeps importing the module fast
+    def __init__(self):
+        self._opener = None
+
+    def _build_opener(self):
+        import ssl  # imported on first use: keeps importing the module fast
         import urllib.request
+
+        class RefuseRedirects(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args, **kwargs):
+                return None  # HttpBackend.send decides: the token never follows to another host
+
+        context = ssl.create_default_context(cafile=ca_file())
+        return urllib.request.build_opener(urllib.request.ProxyHandler(),
+                                           urllib.request.HTTPSHandler(context=context), RefuseRedirects())
+
+    def _open(self, method, url, headers, body, connect_timeout, read_timeout):
+        import urllib.error
+        import urllib.request
+        if self._opener is None:
+            self._opener = self._build_opener()
         request = urllib.request.Request(url, data=body, headers=headers, method=method)
         try:
-            resp = urllib.request.urlopen(request, timeout=timeout)
-        except urllib.error.HTTPError as err:  # 4xx/5xx still carry a body worth reading
-            resp = err
-        except Exception as exc:
-            raise network_error_for(exc)
+            resp = self._opener.open(request, timeout=read_timeout)
+            raw = resp
+        except urllib.error.HTTPError as err:  # 4xx/5xx/30x still carry a body worth reading
+            resp, raw = err, err.fp
         status = getattr(resp, "status", None) or resp.getcode()
-        return HttpResponse(
-            status, dict((k.lower(), v) for k, v in resp.headers.items()),
-            read=resp.read,
-            chunks=lambda: iter(resp.readline, b""),
-            close=resp.close)
-
-
-def network_error_for(exc):
-    """Turn any low-level failure into a NetworkError whose text names no secret."""
-    name = type(exc).__name__
-    text = str(exc)
-    if "timed out" in text.lower() or "timeout" in name.lower():
-        return NetworkError("连接扣子超时(%s):检查网络或代理,会自动重试" % name)
-    return NetworkError("连接扣子失败(%s):检查网络、代理或 base_url,会自动重试" % name)
+        return status, resp.headers, raw, lambda complete: resp.close()
 
 
 def choose_backend(name=None):
@@ -204,13 +383,36 @@ def envelope_of(resp, base_url):
     logid = resp.logid or detail.get("logid")
     code = body.get("code", 0)
     if code not in (0, None, "0"):
-        err = error_for_code(code, body.get("msg") or "", logid, base_url)
+        err = error_for_code(code, body.get("msg") if isinstance(body.get("msg"), str) else "", logid, base_url)
         err.retry_after = resp.headers.get("retry-after")
         raise err
     if resp.status >= 400:
         raise error_for_http_status(resp.status, logid, base_url, resp.headers.get("retry-after"))
     body["logid"] = logid
     return body
+
+
+class EventStream(object):
+    """One open event stream: iterate for (event, data) pairs, data JSON-decoded when it is
+    JSON. Stop iterating at the terminal event and close (or leave the `with` block): the
+    rest of the stream is never waited for."""
+
+    def __init__(self, resp):
+        self._resp = resp
+        self.logid = resp.logid
+
+    def __iter__(self):
+        for event, text in iter_sse_events(self._resp.chunks()):
+            yield event, sse_json(text)
+
+    def close(self):
+        self._resp.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
 
 
 class Transport(object):
@@ -227,21 +429,35 @@ class Transport(object):
         return "Transport(base_url=%r, backend=%r, token=<隐藏>)" % (self.base_url, self.backend.name)
 
     def open(self, method, path, params=None, body=None, content_type="application/json",
-             stream=False, deadline=None):
+             accept="application/json", deadline=None):
         """One HTTP request (no retry). `body` is a dict (sent as JSON) or bytes."""
         url = self.base_url + path
         if params:
             url += "?" + urllib.parse.urlencode(dict((k, v) for k, v in params.items() if v is not None))
-        headers = {"Authorization": self.auth.authorization(self), "User-Agent": USER_AGENT,
-                   "Accept": "text/event-stream, application/json" if stream else "application/json"}
+        headers = {"Authorization": self.auth.authorization(self), "User-Agent": USER_AGENT, "Accept": accept,
+                   "Accept-Encoding": "identity"}
         if isinstance(body, dict):
             body = json.dumps(body, ensure_ascii=False).encode("utf-8")
         if body is not None:
             headers["Content-Type"] = content_type
-        timeout = READ_TIMEOUT
-        if deadline is not None:
-            timeout = max(0.5, min(READ_TIMEOUT, deadline - time.monotonic() + 0.5))
-        return self.backend.send(method, url, headers, body, timeout, stream)
+        return self.backend.send(method, url, headers, body, deadline)
+
+    def open_stream(self, method, path, params=None, body=None, deadline=None, what="流式回复"):
+        """Send a request answered by server-sent events; an EventStream to iterate.
+
+        An error answered before the stream starts (a JSON envelope) raises here; a refused
+        access token is renewed once, as in call()."""
+        def start():
+            resp = self.open(method, path, params, body, accept="text/event-stream, application/json",
+                             deadline=deadline)
+            if resp.status < 400 and resp.is_event_stream:
+                return EventStream(resp)
+            try:
+                envelope_of(resp, self.base_url)
+            finally:
+                resp.close()
+            raise NetworkError("扣子没有返回%s:会自动重试" % what, logid=resp.logid)
+        return self.with_fresh_auth(start)
 
     def call(self, method, path, params=None, body=None, content_type="application/json",
              deadline=None, retry=True, what="请求扣子"):
@@ -258,20 +474,6 @@ class Transport(object):
         if not retry:
             return attempt()
         return with_retries(attempt, what, deadline, self.max_retries)
-
-    def open_stream(self, method, path, params=None, body=None, deadline=None, what="流式回复"):
-        """Open an event stream. An error answered before the stream starts (a JSON envelope)
-        raises; a refused access token is renewed once, as in call()."""
-        def start():
-            resp = self.open(method, path, params, body, stream=True, deadline=deadline)
-            if resp.is_event_stream:
-                return resp
-            try:
-                envelope_of(resp, self.base_url)
-            finally:
-                resp.close()
-            raise NetworkError("扣子没有返回%s:会自动重试" % what, logid=resp.logid)
-        return self.with_fresh_auth(start)
 
     def with_fresh_auth(self, action):
         """Run `action()`. When the service refuses an exchanged access token (revoked, clock
@@ -290,3 +492,6 @@ class Transport(object):
             if err.code in REJECTED_TOKEN_CODES:
                 raise self.auth.still_rejected(err)
             raise
+
+    def close(self):
+        self.backend.close()

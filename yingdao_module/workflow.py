@@ -7,8 +7,7 @@ import json
 import time
 
 from .config import clean_bool, clean_bot_id, clean_json_dict, clean_timeout, clean_workflow_id
-from .errors import APIError, NetworkError, error_for_code
-from .sse import iter_sse_events, sse_json
+from .errors import APIError, BadResponseError, NetworkError, error_for_code
 from .transport import with_retries
 
 
@@ -37,12 +36,9 @@ def run_workflow_on(transport, workflow_id, parameters=None, bot_id=None, timeou
         return parse_workflow_output(envelope.get("data"))
 
     def run_streaming():
-        resp = transport.open_stream("POST", "/v1/workflow/stream_run", body=body, deadline=deadline,
-                                     what="工作流的流式回复")
-        try:
-            return read_workflow_stream(resp, transport.base_url)
-        finally:
-            resp.close()
+        with transport.open_stream("POST", "/v1/workflow/stream_run", body=body, deadline=deadline,
+                                   what="工作流的流式回复") as events:
+            return read_workflow_stream(events, transport.base_url)
 
     return parse_workflow_output(with_retries(run_streaming, "运行工作流", deadline, transport.max_retries))
 
@@ -98,23 +94,25 @@ class WorkflowRun(object):
             self.output_text = self._last[1]
 
 
-def read_workflow_stream(resp, base_url, run=None):
+def read_workflow_stream(events, base_url, run=None):
     """Feed the stream's events to a WorkflowRun until `Done`; `Error`/`Interrupt` raise."""
     run = run or WorkflowRun()
-    for event, data_text in iter_sse_events(resp.iter_lines()):
-        data = sse_json(data_text)
+    for event, data in events:
+        if event in ("Message", "Error", "Interrupt") and not isinstance(data, dict):
+            raise BadResponseError("扣子返回的工作流事件 %s 格式不对(不是 JSON 对象):请稍后重试" % event,
+                                   logid=events.logid)
         data = data if isinstance(data, dict) else {}
         if event == "Message":
             run.take_message(data)
         elif event == "Error":
             err = error_for_code(data.get("error_code") or data.get("code") or 5000,
-                                 data.get("error_message") or data.get("msg") or "", resp.logid, base_url)
+                                 data.get("error_message") or data.get("msg") or "", events.logid, base_url)
             err.retryable = False  # the run happened; running it again is the caller's choice
             raise err
         elif event == "Interrupt":
             raise APIError("工作流在等待用户回答(问答节点),本模块不支持中途交互:请把问答节点改为由参数传入",
-                           logid=resp.logid)
+                           logid=events.logid)
         elif event == "Done":
             run.finish()
             return run.output_text or ""
-    raise NetworkError("工作流的流式回复中途断开:会自动重试", logid=resp.logid)
+    raise NetworkError("工作流的流式回复中途断开:会自动重试", logid=events.logid)

@@ -1,0 +1,287 @@
+"""The client against a hostile server (tests/rawserver.py plays raw bytes with pauses):
+redirects, trickles, keep-alives, a connection held open after the answer, standard but
+unusual framing, cuts, bodies of the wrong shape, gzip, echoed secrets, proxies.
+Every test runs on the source package and dist/coze.py, with requests and with urllib,
+and stays bounded in time (the server gives up after at most ~15 s)."""
+import json
+import time
+
+import pytest
+
+from rawserver import (HOLD, JSON, SSE, RawServer, chunk, gzipped, json_reply, reply, sse_text, trickle)
+from test_sse_standard import OWN_STREAMS
+
+TOKEN = "pat_HOSTILEtestTOKEN0123456789abcdefABCDEF"
+BOT = "7000000000000000001"
+CHAT_ID, CONV_ID = "7400000000000000001", "7400000000000000002"
+CHAT = {"id": CHAT_ID, "conversation_id": CONV_ID, "bot_id": BOT, "status": "in_progress"}
+DONE_CHAT = dict(CHAT, status="completed", usage={"token_count": 30, "output_count": 10, "input_count": 20})
+ANSWER = {"id": "7400000000000000004", "conversation_id": CONV_ID, "chat_id": CHAT_ID, "role": "assistant",
+          "type": "answer", "content": "杭州今天晴。", "content_type": "text"}
+STARTED = sse_text(("conversation.chat.created", dict(CHAT, status="created")), ("conversation.chat.in_progress", CHAT))
+FINISHED = sse_text(("conversation.message.completed", ANSWER), ("conversation.chat.completed", DONE_CHAT),
+                    ("done", '"[DONE]"'))
+RECOVERY = {  # what a cut stream is recovered from: the same chat, never a new one
+    "/v3/chat/retrieve": [json_reply(DONE_CHAT)],
+    "/v3/chat/message/list": [json_reply([dict(ANSWER, content="从消息列表找回的回答")])],
+    "/v3/chat/cancel": [json_reply(dict(CHAT, status="canceled"))],
+}
+
+
+def ask(coze, server, **kw):
+    kw.setdefault("bot_id", BOT)
+    kw.setdefault("token", TOKEN)
+    kw.setdefault("base_url", server.url)
+    return coze.chat("杭州天气?", **kw)
+
+
+def chat_posts(server):
+    return [r for r in server.requests if r.path.endswith("/v3/chat")]
+
+
+@pytest.fixture
+def route(request):
+    """RawServer factory; every server is stopped at the end of the test."""
+    servers = []
+
+    def make(routes, **kw):
+        server = RawServer(routes, **kw).__enter__()
+        servers.append(server)
+        return server
+    yield make
+    for server in servers:
+        server.__exit__()
+
+
+# ---- redirects --------------------------------------------------------------------------------
+
+def test_a_redirect_to_another_host_is_refused_and_never_carries_the_token(coze, backend, route):
+    other = route({"/v3/chat": [reply(200, SSE, STARTED + FINISHED)]})
+    target = other.url + "/v3/chat"
+    server = route({"/v3/chat": [reply(307, JSON, "", headers={"Location": target})]})
+    with pytest.raises(coze.NetworkError) as caught:
+        ask(coze, server)
+    assert "重定向" in str(caught.value) and target in str(caught.value)
+    assert TOKEN not in str(caught.value) and TOKEN[:8] not in repr(caught.value)
+    assert other.requests == []  # nothing at all went to the other host
+    assert len(server.requests) == 1  # not retried: it would be refused again
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_same_host_redirect_is_followed(coze, backend, route, status):
+    server = route({"/old/v3/chat": [reply(status, JSON, "", headers={"Location": "/v3/chat"})],
+                    "/v3/chat": [reply(200, SSE, STARTED + FINISHED)]})
+    assert ask(coze, server, base_url=server.url + "/old")["answer"] == "杭州今天晴。"
+    assert [r.path for r in server.requests] == ["/old/v3/chat", "/v3/chat"]
+    assert server.requests[1].headers["authorization"] == "Bearer " + TOKEN
+    assert server.requests[1].method == "POST" and server.requests[1].json()["bot_id"] == BOT
+
+
+def test_a_redirect_loop_stops(coze, backend, route):
+    server = route({"/v3/chat": [reply(302, JSON, "", headers={"Location": "/v3/chat"})]})
+    with pytest.raises(coze.NetworkError) as caught:
+        ask(coze, server)
+    assert "重定向次数太多" in str(caught.value)
+    assert len(server.requests) == 4  # the first try and three hops, no retries
+
+
+# ---- the deadline holds -----------------------------------------------------------------------
+
+TIMEOUT = 3.0
+SLACK = 2.5  # generous: the real figure (~0.0-0.3 s) is measured by tests/benchmarks/bench_deadline.py
+
+
+def trickling(kind):
+    """A script that keeps the connection busy for ~15 s without ever finishing the chat."""
+    if kind == "one byte at a time":
+        return [reply(200, SSE, length=False), STARTED] + trickle(sse_text(("conversation.message.delta", ANSWER)) * 20, 0.5)
+    if kind == "keep-alive comments":
+        return [reply(200, SSE, length=False), STARTED] + [":\n\n", 0.3] * 50
+    if kind == "PING events":
+        return [reply(200, SSE, length=False), STARTED] + ["event:PING\ndata:{}\n\n", 0.3] * 50
+    if kind == "silence":
+        return [reply(200, SSE, length=False), STARTED, HOLD]
+    raise ValueError(kind)
+
+
+@pytest.mark.parametrize("kind", ["one byte at a time", "keep-alive comments", "PING events", "silence"])
+def test_a_trickling_stream_cannot_hold_the_call_past_its_timeout(coze, backend, route, kind):
+    server = route(dict(RECOVERY, **{"/v3/chat": [trickling(kind)]}))
+    started = time.monotonic()
+    with pytest.raises(coze.CozeTimeoutError) as caught:
+        ask(coze, server, timeout=TIMEOUT)
+    elapsed = time.monotonic() - started
+    assert TIMEOUT - 0.2 <= elapsed < TIMEOUT + SLACK, elapsed
+    assert "超时" in str(caught.value) and caught.value.chat_id == CHAT_ID
+    assert "/v3/chat/cancel" in server.paths()  # the paid chat was stopped
+    assert len(chat_posts(server)) == 1
+
+
+def test_a_trickling_poll_response_cannot_hold_the_call_past_its_timeout(coze, backend, route):
+    body = json.dumps({"code": 0, "msg": "", "data": CHAT})
+    server = route(dict(RECOVERY, **{
+        "/v3/chat": [json_reply(dict(CHAT, status="created"))],
+        "/v3/chat/retrieve": [[reply(200, JSON, length=False)] + trickle(body * 10, 0.5, pieces=2)]}))
+    started = time.monotonic()
+    with pytest.raises(coze.CozeTimeoutError) as caught:
+        ask(coze, server, timeout=TIMEOUT, stream=False)
+    elapsed = time.monotonic() - started
+    assert TIMEOUT - 0.2 <= elapsed < TIMEOUT + SLACK, elapsed
+    assert caught.value.chat_id == CHAT_ID and "/v3/chat/cancel" in server.paths()
+
+
+def test_a_workflow_stream_of_pings_cannot_hold_the_call_past_its_timeout(coze, backend, route):
+    server = route({"/v1/workflow/stream_run": [[reply(200, SSE, length=False)]
+                                                + ["id: 0\nevent: PING\ndata: {}\n\n", 0.3] * 50]})
+    started = time.monotonic()
+    with pytest.raises(coze.CozeTimeoutError):
+        coze.run_workflow("7400000000000000008", {"a": 1}, token=TOKEN, base_url=server.url, timeout=TIMEOUT)
+    assert time.monotonic() - started < TIMEOUT + SLACK
+
+
+# ---- the answer returns at the terminal event ---------------------------------------------------
+
+@pytest.mark.parametrize("framing", ["close-delimited", "chunked"])
+def test_the_answer_returns_at_chat_completed_while_the_server_keeps_the_connection_open(coze, backend, route,
+                                                                                           framing):
+    if framing == "chunked":
+        script = [reply(200, SSE, chunked=True), chunk(STARTED), 0.2, chunk(FINISHED), HOLD]
+    else:  # no length, no chunks: requests' iter_content(8192) used to wait for 8 KB or the close
+        script = [reply(200, SSE, length=False), STARTED, 0.2, FINISHED, HOLD]
+    server = route({"/v3/chat": [script]})
+    started = time.monotonic()
+    result = ask(coze, server, timeout=30)
+    assert result["answer"] == "杭州今天晴。" and result["usage"]["token_count"] == 30
+    assert time.monotonic() - started < 5  # the server holds the connection for 15 s
+
+
+def test_a_workflow_returns_at_done_while_the_server_keeps_the_connection_open(coze, backend, route):
+    server = route({"/v1/workflow/stream_run": [[reply(200, SSE, length=False), OWN_STREAMS["own workflow"] + "\n\n",
+                                                 HOLD]]})
+    started = time.monotonic()
+    output = coze.run_workflow("7400000000000000008", {"a": 1}, token=TOKEN, base_url=server.url, timeout=30)
+    assert "结果" in json.dumps(output, ensure_ascii=False)
+    assert time.monotonic() - started < 5
+
+
+# ---- SSE framing over a real socket -------------------------------------------------------------
+
+def framed(text, how):
+    if how == "CRLF":
+        return text.replace("\n", "\r\n")
+    if how == "bare CR":
+        return text.replace("\n", "\r")
+    if how == "BOM":
+        return "\ufeff" + text
+    return text
+
+
+@pytest.mark.parametrize("how", ["CRLF", "bare CR", "BOM"])
+def test_unusual_framing_in_tiny_pieces_gives_the_same_answer(coze, backend, route, how):
+    data = framed(STARTED + FINISHED, how).encode("utf-8")
+    pieces = []
+    for i in range(0, len(data), 3):
+        pieces += [chunk(data[i:i + 3])]
+    server = route({"/v3/chat": [[reply(200, SSE, chunked=True)] + pieces + [b"0\r\n\r\n"]]})
+    result = ask(coze, server)
+    assert result["answer"] == "杭州今天晴。" and result["chat_id"] == CHAT_ID
+    assert len(server.requests) == 1
+
+
+def test_a_failed_chat_whose_stream_has_no_closing_blank_line_is_reported_not_paid_again(coze, backend, route):
+    server = route({"/v3/chat": [reply(200, SSE, OWN_STREAMS["own failed chat"])]})
+    with pytest.raises(coze.CozeError) as caught:
+        ask(coze, server)
+    assert caught.value.code == 5000 and "对话失败" in str(caught.value)
+    assert not isinstance(caught.value, coze.NetworkError)
+    assert len(chat_posts(server)) == 1  # a re-POST would be a second paid chat
+
+
+@pytest.mark.parametrize("how", ["bare CR", "BOM"])
+def test_a_cut_after_unusual_framing_recovers_the_same_chat(coze, backend, route, how):
+    server = route(dict(RECOVERY, **{"/v3/chat": [reply(200, SSE, framed(STARTED, how), length=False)]}))
+    result = ask(coze, server)
+    assert result["answer"] == "从消息列表找回的回答"
+    assert len(chat_posts(server)) == 1
+
+
+# ---- bodies that are not what they claim ------------------------------------------------------
+
+def test_garbled_json_in_a_completed_message_recovers_the_answer_from_the_message_list(coze, backend, route):
+    garbled = STARTED + 'event:conversation.message.completed\ndata:{"id":"1","content":"杭\n\n' + FINISHED
+    server = route(dict(RECOVERY, **{"/v3/chat": [reply(200, SSE, garbled)]}))
+    assert ask(coze, server)["answer"] == "从消息列表找回的回答"
+    assert len(chat_posts(server)) == 1
+
+
+@pytest.mark.parametrize("data", [None, {"items": []}, "[]"])
+def test_a_message_list_that_is_not_a_list_is_a_chinese_error_with_the_logid(coze, backend, route, data):
+    server = route(dict(RECOVERY, **{"/v3/chat": [reply(200, SSE, STARTED, length=False)],
+                                     "/v3/chat/message/list": [json_reply(data)]}))
+    with pytest.raises(coze.CozeError) as caught:
+        ask(coze, server)
+    assert "格式不对" in str(caught.value) and "20241210152726BFBA0E6B2B5C7C0E4E16" in str(caught.value)
+    assert len(chat_posts(server)) == 1
+
+
+def test_data_null_when_creating_a_polled_chat_is_an_error_not_a_wait(coze, backend, route):
+    server = route(dict(RECOVERY, **{"/v3/chat": [json_reply(None)]}))
+    started = time.monotonic()
+    with pytest.raises(coze.CozeError) as caught:
+        ask(coze, server, stream=False, timeout=20)
+    assert "格式不对" in str(caught.value) and caught.value.logid
+    assert time.monotonic() - started < 5 and len(chat_posts(server)) == 1
+
+
+def test_data_null_in_a_stream_event_is_not_a_silent_empty_answer(coze, backend, route):
+    stream = STARTED + "event:conversation.message.completed\ndata:null\n\n" + FINISHED
+    server = route(dict(RECOVERY, **{"/v3/chat": [reply(200, SSE, stream)]}))
+    assert ask(coze, server)["answer"] == "从消息列表找回的回答"
+
+
+def test_an_unrequested_gzip_body_is_decoded(coze, backend, route):
+    envelope = json.dumps({"code": 0, "msg": "", "data": {"id": CONV_ID}})
+    server = route({"/v1/conversation/create": [reply(200, JSON, gzipped(envelope),
+                                                      headers={"Content-Encoding": "gzip"})],
+                    "/v3/chat": [reply(200, SSE, gzipped(STARTED + FINISHED), headers={"Content-Encoding": "gzip"})]})
+    assert coze.new_conversation(bot_id=BOT, token=TOKEN, base_url=server.url) == CONV_ID
+    assert ask(coze, server)["answer"] == "杭州今天晴。"
+    assert server.requests[0].headers.get("accept-encoding") == "identity"
+
+
+# ---- secrets --------------------------------------------------------------------------------------
+
+def test_a_token_echoed_by_the_server_is_never_shown(coze, backend, route, quiet_log):
+    echo = "invalid token: Bearer %s (jwt eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiIxIn0.c2lnbmF0dXJl)" % TOKEN
+    server = route({"/v3/chat": [json_reply(None, code=4100, msg=echo)]})
+    with pytest.raises(coze.AuthError) as caught:
+        ask(coze, server)
+    args = {"question": "你好", "token": TOKEN, "bot_id": BOT, "base_url": server.url}
+    coze.main(args)
+    seen = [str(caught.value), repr(caught.value), args["error"]] + quiet_log
+    assert "令牌无效" in args["error"] and "扣子原话" in args["error"]
+    for text in seen:
+        assert TOKEN[:8] not in text and "eyJhbGciOiJSUzI1NiJ9.eyJ" not in text, text
+
+
+# ---- proxies --------------------------------------------------------------------------------------
+
+def test_http_proxy_from_the_environment_is_used(coze, backend, route, monkeypatch):
+    proxy = route({"/v3/chat": [reply(200, SSE, STARTED + FINISHED)]})
+    monkeypatch.setenv("COZE_ALLOW_ANY_BASE_URL", "1")
+    for name in ("HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, proxy.url)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    result = coze.chat("杭州天气?", bot_id=BOT, token=TOKEN, base_url="http://api.coze.invalid")
+    assert result["answer"] == "杭州今天晴。"
+    assert proxy.requests[0].target == "http://api.coze.invalid/v3/chat"  # absolute form: a proxy request
+
+
+def test_no_proxy_is_honoured(coze, backend, route, monkeypatch):
+    server = route({"/v3/chat": [reply(200, SSE, STARTED + FINISHED)]})
+    for name in ("HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens there
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.setenv(name, "127.0.0.1,localhost")
+    assert ask(coze, server)["answer"] == "杭州今天晴。"
