@@ -14,9 +14,9 @@ _log_sink = None  # None: print(); else a callable taking one string
 # What a secret looks like. Ids stay readable: chat/conversation ids are 19 digits, Coze logids
 # are a 14-digit timestamp plus ~20 hex digits (34 characters), simulator logids 32 hex digits.
 _SECRET_PATTERNS = [
-    # PEM private keys (OAuth apps sign their JWTs with one)
-    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)", re.S),
-     "<私钥已隐藏>"),
+    # PEM private keys with key material (a "-----BEGIN PRIVATE KEY-----…" format hint stays readable)
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----(?=\s*[A-Za-z0-9+/=]{16}).*?(-----END [A-Z ]*PRIVATE KEY-----|$)",
+                re.S), "<私钥已隐藏>"),
     # Coze tokens: personal (pat_), service (sat_), OAuth access tokens (czs_)
     (re.compile(r"(?<![A-Za-z0-9])(pat|sat|czs)_[A-Za-z0-9_\-]{6,}", re.I), r"\1_***"),
     # JWTs: base64url header "eyJ..." . payload . signature (a short one is still a token)
