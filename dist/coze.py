@@ -1784,7 +1784,7 @@ class Client(object):
     token (a PAT expires within 30 days): Client(app_id=..., key_id=..., private_key=...).
     """
 
-    def __init__(self, token=None, bot_id=None, base_url=None, user_id=None, timeout=180,
+    def __init__(self, token=None, bot_id=None, base_url=None, user_id=None, timeout=_DEFAULT_TIMEOUT,
                  max_retries=None, backend=None, app_id=None, key_id=None, private_key=None):
         self.settings = _Settings(token=token, bot_id=bot_id, base_url=base_url, user_id=user_id,
                                  app_id=app_id, key_id=key_id, private_key=private_key)
@@ -1999,7 +1999,7 @@ def _parse_workflow_output(text):
     return value if isinstance(value, (dict, list)) else text
 
 
-def _run_workflow_on(transport, workflow_id, parameters=None, bot_id=None, timeout=180, stream=True):
+def _run_workflow_on(transport, workflow_id, parameters=None, bot_id=None, timeout=_DEFAULT_TIMEOUT, stream=True):
     """Run a workflow through `transport`; see api.run_workflow for the parameters."""
     body = {"workflow_id": _clean_workflow_id(workflow_id), "parameters": _clean_json_dict(parameters, "parameters")}
     bot_id = _clean_bot_id(bot_id, required=False)
@@ -2321,7 +2321,7 @@ _BATCH_DEFAULTS = (
     ("answer_column", "回答"), ("bot_id", None), ("token", None), ("base_url", None),
     ("concurrency", 2), ("qps", None), ("qpm", None), ("qpd", None), ("max_rows", None),
     ("max_tokens", None), ("retry_failed", False), ("shard", None), ("json_columns", False),
-    ("dedupe", False), ("timeout", 180), ("restart", False), ("wait", False),
+    ("dedupe", False), ("timeout", _DEFAULT_TIMEOUT), ("restart", False), ("wait", False),
     ("app_id", None), ("key_id", None), ("private_key", None),
 )
 _BATCH_OPTION_NAMES = tuple(name for name, _ in _BATCH_DEFAULTS)
@@ -2973,9 +2973,10 @@ def upload_file(path, token=None, base_url=None, timeout=120, app_id=None, key_i
 # args["error"] and logged as one Chinese line, never as a traceback, so the flow can branch
 # on `error` instead of crashing.
 
-_CODE_FLOW_INPUTS = ("question", "bot_id", "token", "base_url", "user_id", "conversation_id",
-                    "custom_variables", "timeout", "stream", "workflow_id", "parameters",
-                    "app_id", "key_id", "private_key")
+# The flow's input parameters main(args) reads: the one list that templates, docs and tests use.
+_CONNECTION_INPUTS = ("bot_id", "token", "base_url", "app_id", "key_id", "private_key", "timeout", "stream")
+_CHAT_INPUTS = ("user_id", "conversation_id", "custom_variables")
+_CODE_FLOW_INPUTS = ("question",) + _CHAT_INPUTS + ("workflow_id", "parameters") + _CONNECTION_INPUTS
 _CODE_FLOW_OUTPUTS = ("answer", "conversation_id", "chat_id", "usage", "error")
 _STANDALONE_QUESTION = "你好,请用一句话介绍你自己。"
 
@@ -2990,25 +2991,25 @@ def main(args):
     """影刀 Code 流程的入口:回答 args["question"](填了 workflow_id 就运行工作流),返回回答。
 
     args   流程的输入参数字典(影刀自动传入;单独运行本模块时是 None,会用配置问一句自我介绍)。
-           读取 question、bot_id、token、base_url、user_id、conversation_id、custom_variables、
-           timeout、stream、workflow_id、parameters;写回 answer、conversation_id、chat_id、usage、
+           读取 question、user_id、conversation_id、custom_variables、workflow_id、parameters、
+           bot_id、token、base_url、app_id、key_id、private_key、timeout、stream(都可不填,
+           不填的用全局变量 / 环境变量 / 默认值);写回 answer、conversation_id、chat_id、usage、
            error(出错时是中文说明,其余为空)。
     """
     standalone = args is None
     if standalone:  # run on its own: a quick check of the configured token and bot
         args = {"question": _STANDALONE_QUESTION}
         _log("coze 模块独立运行:用全局变量 / 环境变量里的配置提问「%s」" % _STANDALONE_QUESTION)
-    common = dict((name, _code_flow_arg(args, name)) for name in ("bot_id", "token", "base_url", "app_id", "key_id", "private_key"))
-    common["timeout"] = _code_flow_arg(args, "timeout", 180)
+    common = dict((name, _code_flow_arg(args, name)) for name in _CONNECTION_INPUTS)
+    common["timeout"] = _code_flow_arg(args, "timeout", _DEFAULT_TIMEOUT)
     common["stream"] = _code_flow_arg(args, "stream", True)
     args["error"] = ""
     try:
         if _code_flow_arg(args, "workflow_id"):
             answer = run_workflow(args["workflow_id"], _code_flow_arg(args, "parameters"), **common)
         else:
-            result = chat(_code_flow_arg(args, "question"), user_id=_code_flow_arg(args, "user_id"),
-                          conversation_id=_code_flow_arg(args, "conversation_id"),
-                          custom_variables=_code_flow_arg(args, "custom_variables"), **common)
+            common.update((name, _code_flow_arg(args, name)) for name in _CHAT_INPUTS)
+            result = chat(_code_flow_arg(args, "question"), **common)
             for name in ("conversation_id", "chat_id", "usage"):
                 args[name] = result[name]
             answer = result["answer"]

@@ -7,8 +7,7 @@ docs/reliability.md.
 """
 import os
 
-BOT = "7000000000000000001"
-TOKEN = "pat_badINPUTcatalogue1"
+from helpers import BOT_ID as BOT, TOKEN
 
 
 def _question(function, **changes):

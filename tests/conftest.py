@@ -4,7 +4,7 @@ import importlib
 
 import pytest
 
-from helpers import BOT_ID, DIST, ROOT, TOKEN, dist_name, load_dist  # noqa: F401  (shared with the tests)
+from helpers import dist_name, load_dist
 from build import DIST_MODULES
 
 SOURCE_MODULES = [name for name, _ in DIST_MODULES]
@@ -36,10 +36,8 @@ class Coze(object):
         return [(module, name) for module in self._modules[1:] if name in vars(module)]
 
     def __getattr__(self, name):
-        for module, found in self.where(name) or [(self._modules[0], name)]:
-            if hasattr(module, found):
-                return getattr(module, found)
-        raise AttributeError(name)
+        module, found = (self.where(name) or [(self._modules[0], name)])[0]
+        return getattr(module, found)
 
     def patch(self, name, value):
         places = self.where(name)

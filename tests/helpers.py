@@ -2,6 +2,8 @@
 to load dist/coze.py (the file users paste) under the names the source uses."""
 import importlib.util
 import os
+import shutil
+import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -47,3 +49,22 @@ def load_dist_quiet(name="coze_dist"):
     coze = SourceNames(load_dist(name))
     coze.set_log_sink(lambda line: None)
     return coze
+
+
+def find_python(version):
+    """An interpreter for `version` ("3.7"): on PATH as python3.7, or under pyenv's root
+    (PYENV_ROOT, else `pyenv root`, else ~/.pyenv). None when this machine has none."""
+    found = shutil.which("python" + version)
+    if found and subprocess.run([found, "--version"], capture_output=True).returncode == 0:
+        return found  # (a pyenv shim exists for every version but fails for one not selected)
+    root = os.environ.get("PYENV_ROOT")
+    if not root and shutil.which("pyenv"):
+        root = subprocess.run(["pyenv", "root"], capture_output=True, text=True).stdout.strip()
+    versions = os.path.join(root or os.path.expanduser("~/.pyenv"), "versions")
+    candidates = sorted((name for name in (os.listdir(versions) if os.path.isdir(versions) else [])
+                         if name.startswith(version + ".")), key=lambda n: [int(p) for p in n.split(".") if p.isdigit()])
+    for name in reversed(candidates):
+        python = os.path.join(versions, name, "bin", "python")
+        if os.path.exists(python):
+            return python
+    return None

@@ -12,13 +12,8 @@ import time
 
 import pytest
 
-from helpers import load_dist_quiet
-
-from conftest import ROOT
+from helpers import BOT_ID as BOT, ROOT, TOKEN, load_dist_quiet
 from yingdao_module.simulator import Simulator
-
-BOT = "7000000000000000001"
-TOKEN = "pat_batchTESTtoken55"
 
 
 def write_csv(path, rows, encoding="utf-8"):

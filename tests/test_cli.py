@@ -6,7 +6,7 @@ import subprocess
 import sys
 import urllib.request
 
-from conftest import ROOT
+from helpers import ROOT
 
 
 def run_cli(*args, env=None, timeout=60):

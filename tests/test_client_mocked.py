@@ -5,8 +5,7 @@ import json
 import pytest
 
 BASE = "https://api.coze.cn"
-TOKEN = "pat_mockedTOKENvalue123"
-BOT = "7345678901234567890"
+from helpers import BOT_ID as BOT, TOKEN
 
 
 def sse(*events):

@@ -4,8 +4,7 @@ import json
 
 import pytest
 
-BOT = "7000000000000000001"
-TOKEN = "pat_simTESTtoken4242"
+from helpers import BOT_ID as BOT, TOKEN
 
 
 @pytest.fixture

@@ -2,8 +2,7 @@
 settings come from argument → ShadowBot global → environment → default."""
 import pytest
 
-TOKEN = "pat_configTESTtoken987"
-BOT = "7345678901234567890"
+from helpers import BOT_ID as BOT, TOKEN
 
 
 @pytest.fixture

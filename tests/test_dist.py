@@ -4,13 +4,12 @@ import ast
 import inspect
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
 
-from helpers import DIST, ROOT, SourceNames, load_dist
+from helpers import DIST, ROOT, find_python, load_dist, SourceNames
 
 import yingdao_module
 
@@ -125,25 +124,6 @@ def test_dist_import_is_fast_and_does_nothing():
     assert seconds < 2.0  # generous: the real figure is in docs/benchmarks.md
 
 
-def find_python(version):
-    """An interpreter for `version` ("3.7"): on PATH as python3.7, or under pyenv's root
-    (PYENV_ROOT, else `pyenv root`, else ~/.pyenv). None when this machine has none."""
-    found = shutil.which("python" + version)
-    if found and subprocess.run([found, "--version"], capture_output=True).returncode == 0:
-        return found  # (a pyenv shim exists for every version but fails for one not selected)
-    root = os.environ.get("PYENV_ROOT")
-    if not root and shutil.which("pyenv"):
-        root = subprocess.run(["pyenv", "root"], capture_output=True, text=True).stdout.strip()
-    versions = os.path.join(root or os.path.expanduser("~/.pyenv"), "versions")
-    candidates = sorted((name for name in (os.listdir(versions) if os.path.isdir(versions) else [])
-                         if name.startswith(version + ".")), key=lambda n: [int(p) for p in n.split(".") if p.isdigit()])
-    for name in reversed(candidates):
-        python = os.path.join(versions, name, "bin", "python")
-        if os.path.exists(python):
-            return python
-    return None
-
-
 @pytest.mark.parametrize("version", OTHER_PYTHONS)
 def test_dist_runs_on_other_pythons_without_requests(version, sim):
     python = find_python(version)
@@ -157,3 +137,14 @@ def test_dist_runs_on_other_pythons_without_requests(version, sim):
     assert "三点七能跑吗" in got["streamed"] and got["usage"]["token_count"] > 0
     assert "轮询也行吗" in got["polled"] and "Code 流程" in got["main"] and got["main_error"] == ""
     assert "问题(question)是空的" in got["refused"]
+
+
+def test_find_python_looks_under_pyenv_root_and_says_none_when_absent(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))  # no python3.7, no pyenv on PATH
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path))
+    assert find_python("3.7") is None
+    for version in ("3.7.9", "3.7.16", "3.8.1"):
+        python = tmp_path / "versions" / version / "bin" / "python"
+        python.parent.mkdir(parents=True)
+        python.write_text("")
+    assert find_python("3.7") == str(tmp_path / "versions" / "3.7.16" / "bin" / "python")  # the newest 3.7

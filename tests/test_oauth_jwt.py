@@ -14,12 +14,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from conftest import DIST, ROOT
+from helpers import BOT_ID as BOT, DIST, ROOT, find_python
 
 APP_ID = "1155487900000000001"
 KEY_ID = "kid_2f7c3b9e0a1d"
-BOT = "7000000000000000001"
-PY37 = "/root/.pyenv/versions/3.7.16/bin/python"
+
+PY37 = find_python("3.7")
 
 
 class AppKey(object):
@@ -285,8 +285,6 @@ def test_eight_threads_share_one_token_through_short_lifetimes(coze, app_key, ap
 
 
 def test_batch_across_token_lifetimes_never_fails_a_row(coze, app_key, app_env, tmp_path):
-    if not hasattr(coze, "batch"):
-        pytest.skip("no batch")
     table = tmp_path / "rows.csv"
     table.write_text("问题\n" + "".join("第%d行\n" % i for i in range(120)), encoding="utf-8")
     with oauth_sim(app_key, token_life=1.5, latency=0.1) as sim:
@@ -341,13 +339,12 @@ def test_no_key_jwt_or_access_token_in_any_output(coze, osim, app_key, other_key
         client = coze.Client(**kw)
         texts.append(repr(client) + repr(client.settings) + repr(client.transport) + repr(client.transport.auth)
                      + str(vars(client)) + str(vars(client.settings)) + repr(coze._clients) + repr(coze._jwt_apps))
-        if hasattr(coze, "batch"):
-            table = tmp_path / "rows.csv"
-            table.write_text("问题\n一\n二\n", encoding="utf-8")
-            attempt("batch", lambda: coze.batch(str(table), question_column="问题", **kw))
-            attempt("batch bad kid", lambda: coze.batch(str(table), question_column="问题",
-                                                        output_path=str(tmp_path / "bad.csv"),
-                                                        **dict(kw, key_id="kid_wrong")))
+        table = tmp_path / "rows.csv"
+        table.write_text("问题\n一\n二\n", encoding="utf-8")
+        attempt("batch", lambda: coze.batch(str(table), question_column="问题", **kw))
+        attempt("batch bad kid", lambda: coze.batch(str(table), question_column="问题",
+                                                    output_path=str(tmp_path / "bad.csv"),
+                                                    **dict(kw, key_id="kid_wrong")))
     finally:
         coze.set_log_sink(None)
     access_tokens = list(osim.oauth.issued)
@@ -389,7 +386,7 @@ def test_cli_signs_in_with_the_app_and_prints_no_key(osim, app_key, tmp_path):
 
 # ---- dist/coze.py on Python 3.7 -------------------------------------------------------------------
 
-@pytest.mark.skipif(not os.path.exists(PY37), reason="Python 3.7 not installed")
+@pytest.mark.skipif(PY37 is None, reason="Python 3.7 is not installed here (looked on PATH and under PYENV_ROOT / pyenv root)")
 def test_dist_signs_in_on_python37_without_packages(osim, app_key):
     script = ("import importlib.util, sys\n"
               "spec = importlib.util.spec_from_file_location('coze', sys.argv[1])\n"

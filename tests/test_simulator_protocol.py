@@ -12,7 +12,7 @@ import pytest
 
 from yingdao_module.simulator import Simulator
 
-BOT = "7000000000000000001"
+from helpers import BOT_ID as BOT
 
 
 def call(sim, method, path, body=None, token="pat_raw", content_type="application/json", raw=None):
@@ -34,7 +34,7 @@ def call(sim, method, path, body=None, token="pat_raw", content_type="applicatio
         payload = json.loads(payload.decode("utf-8"))
     except ValueError:
         pass
-    return resp.status if hasattr(resp, "status") else resp.code, resp.headers, payload
+    return resp.getcode(), resp.headers, payload
 
 
 def chat_body(question="你好", stream=False, **extra):

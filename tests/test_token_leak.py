@@ -12,11 +12,10 @@ import traceback
 
 import pytest
 
-from conftest import ROOT
+from helpers import BOT_ID as BOT, ROOT
 
 CANARY = "pat_Zq9xCANARY7f3e1b2c4d5e6f708192a3b4c5d6"
 PREFIX = CANARY[:8]
-BOT = "7000000000000000001"
 
 
 class Haystack(object):
@@ -92,15 +91,14 @@ def test_no_entry_point_leaks_the_token(coze, sim, tmp_path, capfd):
         client = coze.Client(token=CANARY, bot_id=BOT, base_url=sim.url)
         hay.add("reprs", repr(client) + repr(client.settings) + repr(client.transport) + str(vars(client)))
         hay.add("api cache", repr(coze._clients))
-        if hasattr(coze, "batch"):
-            table = tmp_path / "rows.csv"
-            table.write_text("问题\n一\n二\n三\n", encoding="utf-8")
-            attempt(hay, "batch", lambda: coze.batch(str(table), question_column="问题", **kw))
-            attempt(hay, "batch bad column", lambda: coze.batch(str(table), prompt="{不存在}", **kw))
-            with Simulator(latency=0.02, token="pat_other") as strict:
-                attempt(hay, "batch 4100", lambda: coze.batch(str(table), question_column="问题", bot_id=BOT,
-                                                              token=CANARY, base_url=strict.url,
-                                                              output_path=str(tmp_path / "fatal.csv")))
+        table = tmp_path / "rows.csv"
+        table.write_text("问题\n一\n二\n三\n", encoding="utf-8")
+        attempt(hay, "batch", lambda: coze.batch(str(table), question_column="问题", **kw))
+        attempt(hay, "batch bad column", lambda: coze.batch(str(table), prompt="{不存在}", **kw))
+        with Simulator(latency=0.02, token="pat_other") as strict:
+            attempt(hay, "batch 4100", lambda: coze.batch(str(table), question_column="问题", bot_id=BOT,
+                                                          token=CANARY, base_url=strict.url,
+                                                          output_path=str(tmp_path / "fatal.csv")))
     finally:
         coze.set_log_sink(None)
     for line in lines:

@@ -6,7 +6,7 @@ gives None for what was not typed: both are cleaned here, so the engine sees cle
 import os
 import re
 
-from .config import clean_bool, clean_timeout
+from .config import DEFAULT_TIMEOUT, clean_bool, clean_timeout
 from .errors import InputError
 
 # name -> default, in the order of batch()'s keyword parameters
@@ -15,7 +15,7 @@ BATCH_DEFAULTS = (
     ("answer_column", "回答"), ("bot_id", None), ("token", None), ("base_url", None),
     ("concurrency", 2), ("qps", None), ("qpm", None), ("qpd", None), ("max_rows", None),
     ("max_tokens", None), ("retry_failed", False), ("shard", None), ("json_columns", False),
-    ("dedupe", False), ("timeout", 180), ("restart", False), ("wait", False),
+    ("dedupe", False), ("timeout", DEFAULT_TIMEOUT), ("restart", False), ("wait", False),
     ("app_id", None), ("key_id", None), ("private_key", None),
 )
 BATCH_OPTION_NAMES = tuple(name for name, _ in BATCH_DEFAULTS)

@@ -8,7 +8,7 @@ CozeTimeoutError names it.
 """
 import time
 
-from .config import (Settings, clean_bool, clean_bot_id, clean_conversation_id, clean_file_list,
+from .config import (DEFAULT_TIMEOUT, Settings, clean_bool, clean_bot_id, clean_conversation_id, clean_file_list,
                      clean_question, clean_str_dict, clean_timeout, clean_user_id)
 from .errors import (APIError, BadResponseError, CozeError, CozeTimeoutError, NetworkError, error_for_code)
 from .files import message_with_files, upload
@@ -136,7 +136,7 @@ class Client(object):
     token (a PAT expires within 30 days): Client(app_id=..., key_id=..., private_key=...).
     """
 
-    def __init__(self, token=None, bot_id=None, base_url=None, user_id=None, timeout=180,
+    def __init__(self, token=None, bot_id=None, base_url=None, user_id=None, timeout=DEFAULT_TIMEOUT,
                  max_retries=None, backend=None, app_id=None, key_id=None, private_key=None):
         self.settings = Settings(token=token, bot_id=bot_id, base_url=base_url, user_id=user_id,
                                  app_id=app_id, key_id=key_id, private_key=private_key)

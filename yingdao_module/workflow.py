@@ -6,7 +6,7 @@ as text otherwise. Streaming (the default) avoids the gateway's time limit on lo
 import json
 import time
 
-from .config import clean_bool, clean_bot_id, clean_json_dict, clean_timeout, clean_workflow_id
+from .config import DEFAULT_TIMEOUT, clean_bool, clean_bot_id, clean_json_dict, clean_timeout, clean_workflow_id
 from .errors import APIError, BadResponseError, NetworkError, error_for_code
 from .transport import with_retries
 
@@ -24,7 +24,7 @@ def parse_workflow_output(text):
     return value if isinstance(value, (dict, list)) else text
 
 
-def run_workflow_on(transport, workflow_id, parameters=None, bot_id=None, timeout=180, stream=True):
+def run_workflow_on(transport, workflow_id, parameters=None, bot_id=None, timeout=DEFAULT_TIMEOUT, stream=True):
     """Run a workflow through `transport`; see api.run_workflow for the parameters."""
     body = {"workflow_id": clean_workflow_id(workflow_id), "parameters": clean_json_dict(parameters, "parameters")}
     bot_id = clean_bot_id(bot_id, required=False)

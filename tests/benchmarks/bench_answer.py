@@ -21,11 +21,9 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(HERE))
 DIST = os.path.join(ROOT, "dist", "coze.py")
 
-from helpers import load_dist_quiet  # noqa: E402
+from helpers import BOT_ID as BOT, TOKEN, load_dist_quiet  # noqa: E402
 from yingdao_module.simulator import Simulator  # noqa: E402
 
-BOT = "7000000000000000001"
-TOKEN = "pat_benchmark"
 USER = "bench_user"
 
 

@@ -14,10 +14,8 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(HERE))
 
-from helpers import load_dist_quiet  # noqa: E402
+from helpers import BOT_ID as BOT, load_dist_quiet  # noqa: E402
 from yingdao_module.simulator import Simulator  # noqa: E402
-
-BOT = "7000000000000000001"
 
 
 def load_dist():
