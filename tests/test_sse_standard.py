@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 
 CHAT, CONV, BOT, MSG = "7400000000000000001", "7400000000000000002", "7400000000000000003", "7400000000000000004"
 
