@@ -2419,7 +2419,8 @@ _STATUS_OK, _STATUS_FAILED, _STATUS_SKIPPED = "成功", "失败", "跳过"
 _EXTRA_COLUMNS = ("状态", "错误", "tokens", "chat_id", "行号")
 _SAVE_EVERY = 30.0       # seconds between rewrites of the output table
 _PROGRESS_EVERY = 10.0   # seconds between progress lines (or every 5 %)
-_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+_TEMPLATE_PART = re.compile(r"\{\{|\}\}|\{([^{}]+)\}")  # {{ and }} are literal braces, {name} a column
+_LITERAL_BRACES = {"{{": "{", "}}": "}"}
 _JSON_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.S)
 
 
@@ -2431,13 +2432,17 @@ def _question_maker(header, prompt, question_column):
     if prompt and question_column:
         raise InputError("prompt(提问模板)和 question_column(问题列)只能填一个")
     if prompt:
-        missing = [name for name in _PLACEHOLDER.findall(prompt) if name not in header]
+        names = [m.group(1) for m in _TEMPLATE_PART.finditer(prompt) if m.group(1) is not None]
+        missing = [name for name in names if name not in header]
         if missing:
-            raise InputError("提问模板里的 {%s} 在表格里没有这一列。表格的列有:%s" % ("}、{".join(missing), listing))
-        if not _PLACEHOLDER.search(prompt):
+            hint = "" if not re.search(r'[":,]', "".join(missing)) else \
+                "。要在模板里写字面的大括号(例如让智能体回 JSON),请写成 {{ 和 }}"
+            raise InputError("提问模板里的 {%s} 在表格里没有这一列。表格的列有:%s%s" % ("}、{".join(missing), listing, hint))
+        if not names:
             raise InputError("提问模板里没有 {列名}:例如「为{商品名}写一句广告语」。表格的列有:%s" % listing)
-        positions = dict((name, header.index(name)) for name in _PLACEHOLDER.findall(prompt))
-        return lambda row: _PLACEHOLDER.sub(lambda m: _cell(row, positions[m.group(1)]), prompt)
+        positions = dict((name, header.index(name)) for name in names)
+        return lambda row: _TEMPLATE_PART.sub(
+            lambda m: _LITERAL_BRACES.get(m.group(0)) or _cell(row, positions[m.group(1)]), prompt)
     if not question_column:
         guesses = [name for name in header if name in ("问题", "question", "提问")] or \
                   ([header[0]] if len([n for n in header if n]) == 1 else [])

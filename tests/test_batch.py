@@ -317,3 +317,13 @@ def test_ctrl_c_says_what_is_saved_and_how_to_resume(tmp_path):
         final = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
         assert final.returncode == 0, final.stderr
         assert sim.stats()["chats_created"] == rows  # rows in flight at Ctrl-C were kept, not paid again
+
+
+def test_double_braces_in_a_prompt_are_literal_braces(coze, sim, kw, tmp_path, quiet_log):
+    source = write_csv(tmp_path / "in.csv", products(2))
+    summary = coze.batch(source, prompt='只回 JSON:{{"名称": "{商品名}", "价格": {价格}}}', **kw)
+    rows = read_csv(summary["output_path"])
+    asked = json.loads(rows[1]["回答"].strip("`").replace("json\n", "", 1))["问题"]  # the simulator echoes it
+    assert asked == '只回 JSON:{"名称": "商品001", "价格": 1}'
+    with pytest.raises(coze.InputError, match="{{ 和 }}"):  # single braces around JSON: the fix is named
+        coze.batch(source, prompt='{商品名}只回 JSON:{"分数": 1}', **kw)

@@ -28,7 +28,8 @@ STATUS_OK, STATUS_FAILED, STATUS_SKIPPED = "成功", "失败", "跳过"
 EXTRA_COLUMNS = ("状态", "错误", "tokens", "chat_id", "行号")
 SAVE_EVERY = 30.0       # seconds between rewrites of the output table
 PROGRESS_EVERY = 10.0   # seconds between progress lines (or every 5 %)
-PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+TEMPLATE_PART = re.compile(r"\{\{|\}\}|\{([^{}]+)\}")  # {{ and }} are literal braces, {name} a column
+LITERAL_BRACES = {"{{": "{", "}}": "}"}
 JSON_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.S)
 
 
@@ -40,13 +41,17 @@ def question_maker(header, prompt, question_column):
     if prompt and question_column:
         raise InputError("prompt(提问模板)和 question_column(问题列)只能填一个")
     if prompt:
-        missing = [name for name in PLACEHOLDER.findall(prompt) if name not in header]
+        names = [m.group(1) for m in TEMPLATE_PART.finditer(prompt) if m.group(1) is not None]
+        missing = [name for name in names if name not in header]
         if missing:
-            raise InputError("提问模板里的 {%s} 在表格里没有这一列。表格的列有:%s" % ("}、{".join(missing), listing))
-        if not PLACEHOLDER.search(prompt):
+            hint = "" if not re.search(r'[":,]', "".join(missing)) else \
+                "。要在模板里写字面的大括号(例如让智能体回 JSON),请写成 {{ 和 }}"
+            raise InputError("提问模板里的 {%s} 在表格里没有这一列。表格的列有:%s%s" % ("}、{".join(missing), listing, hint))
+        if not names:
             raise InputError("提问模板里没有 {列名}:例如「为{商品名}写一句广告语」。表格的列有:%s" % listing)
-        positions = dict((name, header.index(name)) for name in PLACEHOLDER.findall(prompt))
-        return lambda row: PLACEHOLDER.sub(lambda m: _cell(row, positions[m.group(1)]), prompt)
+        positions = dict((name, header.index(name)) for name in names)
+        return lambda row: TEMPLATE_PART.sub(
+            lambda m: LITERAL_BRACES.get(m.group(0)) or _cell(row, positions[m.group(1)]), prompt)
     if not question_column:
         guesses = [name for name in header if name in ("问题", "question", "提问")] or \
                   ([header[0]] if len([n for n in header if n]) == 1 else [])
