@@ -327,3 +327,28 @@ def test_double_braces_in_a_prompt_are_literal_braces(coze, sim, kw, tmp_path, q
     assert asked == '只回 JSON:{"名称": "商品001", "价格": 1}'
     with pytest.raises(coze.InputError, match="{{ 和 }}"):  # single braces around JSON: the fix is named
         coze.batch(source, prompt='{商品名}只回 JSON:{"分数": 1}', **kw)
+
+
+def _csv_turning_gbk(path, header, first):
+    """About 110 KB of rows in UTF-8, then rows in GBK: one file, two encodings."""
+    with open(str(path), "wb") as handle:
+        handle.write((header + "\n").encode("utf-8"))
+        for i in range(3000):
+            handle.write(("%s%04d\n" % (first, i)).encode("utf-8"))
+        handle.write("甲乙丙丁的价格\n".encode("gbk"))
+    return str(path)
+
+
+def test_csv_that_turns_gbk_after_100kb_stops_before_paying_and_names_the_line(coze, sim, kw, tmp_path):
+    source = _csv_turning_gbk(tmp_path / "in.csv", "问题", "这一行是 UTF-8 的中文问题,编号")
+    assert os.path.getsize(source) > 100 * 1024
+    with pytest.raises(coze.InputError, match="第 3002 行不是 UTF-8"):
+        coze.batch(source, **kw)
+    assert sum(sim.stats()["requests"].values()) == 0
+
+
+def test_ascii_csv_that_turns_gbk_after_100kb_reads_right(coze, sim, kw, tmp_path, quiet_log):
+    source = _csv_turning_gbk(tmp_path / "in.csv", "question", "plain ascii question number ")
+    summary = coze.batch(source, max_rows=1, **kw)  # every row is read for the output; only one is asked
+    rows = read_csv(summary["output_path"])
+    assert rows[-1]["question"] == "甲乙丙丁的价格" and len(rows) == 3001

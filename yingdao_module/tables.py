@@ -4,6 +4,7 @@ new name when the output is open in Excel."""
 import codecs
 import csv
 import os
+import re
 
 from .errors import InputError
 from .log import log
@@ -12,19 +13,66 @@ OPENPYXL_MISSING = ("读取 .xlsx 需要 openpyxl:在影刀应用的「Python �
                     "或在命令行运行 pip install openpyxl;也可以把表格另存为 CSV")
 
 
-def sniff_encoding(path):
-    """'utf-8-sig' for UTF-8 with or without BOM, 'gb18030' for GBK (Excel's CSV on Chinese Windows)."""
+MIXED_ENCODING = ("CSV 文件第 %d 行不是 UTF-8 编码,而前面的行是 UTF-8:一个文件里混用了两种编码,读下去会出现乱码。"
+                  "请用 Excel 或 WPS 打开它,「另存为」选「CSV UTF-8」后再运行(还没有发出任何请求,没有花钱)")
+UNKNOWN_ENCODING = ("CSV 文件第 %d 行既不是 UTF-8 也不是 GBK 编码,读不懂。"
+                    "请用 Excel 或 WPS 打开它,「另存为」选「CSV UTF-8」后再运行(还没有发出任何请求,没有花钱)")
+CHUNK = 1 << 20
+_sniffed = {}  # (path, size, mtime) -> encoding: the table is read again at every save
+
+
+UTF8_WIDE = re.compile(b"[\xe0-\xef][\x80-\xbf]{2}")  # a 3-byte UTF-8 character: CJK text
+
+
+def _first_bad_byte(path, encoding):
+    """(line of the first byte that does not decode or None, how many (up to 2) 3-byte UTF-8
+    characters come before it); reads in chunks, so a big file costs no memory."""
+    lines, pending, wide = 1, b"", 0
     with open(path, "rb") as handle:
-        head = handle.read(1 << 16)
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    try:
-        head.decode("utf-8")
-        return "utf-8-sig"
-    except UnicodeDecodeError as err:
-        if err.start >= len(head) - 3:  # the sample ended inside a character
-            return "utf-8-sig"
-        return "gb18030"
+        while True:
+            chunk = handle.read(CHUNK)
+            data, bad = pending + chunk, None
+            try:
+                data.decode(encoding)
+                pending = b""
+            except UnicodeDecodeError as err:
+                if chunk and err.end == len(data) and len(data) - err.start < 4:
+                    pending, data = data[err.start:], data[:err.start]  # a character cut by the chunk end
+                else:
+                    bad, data = err.start, data[:err.start]
+            found = UTF8_WIDE.search(data) if wide < 2 else None
+            while found and wide < 2:
+                wide += 1
+                found = UTF8_WIDE.search(data, found.end())
+            lines += data.count(b"\n")
+            if bad is not None:
+                return lines, wide
+            if not chunk:
+                return None, wide
+
+
+def sniff_encoding(path):
+    """'utf-8-sig' for UTF-8 (with or without BOM), 'gb18030' for GBK (Excel's CSV on Chinese
+    Windows), decided on the whole file; a file that changes encoding half-way is refused
+    with the line, before anything is paid for."""
+    stat = os.stat(path)
+    key = (path, stat.st_size, stat.st_mtime)
+    if key not in _sniffed:
+        line, wide = _first_bad_byte(path, "utf-8")
+        encoding = "utf-8-sig"
+        if line:
+            with open(path, "rb") as handle:
+                bom = handle.read(3) == codecs.BOM_UTF8
+            # CJK text before the bad byte that is valid UTF-8 means the file started as UTF-8
+            # (GBK text rarely forms even one 3-byte UTF-8 character by chance, never two in a row of text)
+            if bom or wide >= 2:
+                raise InputError(MIXED_ENCODING % line)
+            line, _ = _first_bad_byte(path, "gb18030")
+            if line:
+                raise InputError(UNKNOWN_ENCODING % line)
+            encoding = "gb18030"
+        _sniffed[key] = encoding
+    return _sniffed[key]
 
 
 def _openpyxl():
