@@ -33,6 +33,7 @@ DIST_MODULES = [
     ("workflow", "Workflows"),
     ("ratelimit", "Rate limits"),
     ("tables", "Spreadsheets (CSV / xlsx)"),
+    ("filelock", "File locks between processes"),
     ("journal", "Batch journal"),
     ("batch_options", "Batch options"),
     ("batch", "Batch engine"),

@@ -52,6 +52,8 @@ import mimetypes
 import uuid
 import collections
 import csv
+import socket
+import errno
 import ast
 
 __version__ = "0.1.0"
@@ -2267,18 +2269,25 @@ def _write_rows(path, header, rows):
     folder = os.path.dirname(os.path.abspath(path))
     stem, ext = os.path.splitext(os.path.basename(path))
     temporary = os.path.join(folder, ".%s.tmp%s" % (stem, ext))
-    if ext.lower() in (".xlsx", ".xlsm"):
-        workbook = _openpyxl().Workbook(write_only=True)
-        sheet = workbook.create_sheet()
-        sheet.append(header)
-        for row in rows:
-            sheet.append(row)
-        workbook.save(temporary)
-    else:
-        with open(temporary, "w", encoding="utf-8-sig", newline="") as handle:  # BOM: Excel opens it right
-            writer = csv.writer(handle)
-            writer.writerow(header)
-            writer.writerows(rows)
+    try:
+        if ext.lower() in (".xlsx", ".xlsm"):
+            workbook = _openpyxl().Workbook(write_only=True)
+            sheet = workbook.create_sheet()
+            sheet.append(header)
+            for row in rows:
+                sheet.append(row)
+            workbook.save(temporary)
+        else:
+            with open(temporary, "w", encoding="utf-8-sig", newline="") as handle:  # BOM: Excel opens it right
+                writer = csv.writer(handle)
+                writer.writerow(header)
+                writer.writerows(rows)
+    except BaseException:
+        try:
+            os.remove(temporary)  # a half-written table (full disk) must not stay behind
+        except OSError:
+            pass
+        raise
     for attempt in range(50):
         target = path if attempt == 0 else os.path.join(folder, "%s_%d%s" % (stem, attempt, ext))
         try:
@@ -2291,13 +2300,122 @@ def _write_rows(path, header, rows):
     raise InputError("输出文件被占用,也无法写到其他名字:请关闭 Excel 里的 %s" % path)
 
 ###############################################################################
+# File locks between processes                     (yingdao_module/filelock.py)
+###############################################################################
+# File locks between processes: fcntl.flock on POSIX, msvcrt.locking on Windows.
+#
+# The operating system drops a lock when its process dies (even kill -9 or a power cut), so a
+# crash never leaves a table or a rate-limit state locked. The lock file stays on disk; it
+# holds a line saying who locked it last (pid, computer, start time), never a secret.
+
+_WINDOWS_LOCK_OFFSET = 1 << 30  # msvcrt locks bytes: lock one far past the owner text, so it stays readable
+
+
+def _lock(handle, blocking):
+    """Lock an open file; OSError when another process holds it and blocking is False."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+        handle.seek(_WINDOWS_LOCK_OFFSET)
+        while True:
+            try:
+                msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+                return
+            except OSError:
+                if not blocking:
+                    raise
+                time.sleep(0.5)
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+
+
+def _unlock(handle):
+    try:
+        import fcntl
+    except ImportError:
+        import msvcrt
+        handle.seek(_WINDOWS_LOCK_OFFSET)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+        return
+    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+class _FileLock(object):
+    """An exclusive lock held through `path`; also usable as a context manager (blocking)."""
+
+    def __init__(self, path):
+        self.path = path
+        self._handle = None
+
+    def acquire(self, blocking=True):
+        """True once held; False when another process holds it and blocking is False."""
+        handle = open(self.path, "a+b")
+        try:
+            _lock(handle, blocking)
+        except OSError:
+            handle.close()
+            return False
+        self._handle = handle
+        return True
+
+    def release(self):
+        if self._handle is not None:
+            try:
+                _unlock(self._handle)
+            except OSError:
+                pass
+            self._handle.close()
+            self._handle = None
+
+    def __enter__(self):
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+    # -- who holds it (for messages) -------------------------------------------------------------
+    def write_owner(self):
+        """Record this process as the holder: pid, computer name, start time."""
+        owner = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+        try:
+            self._handle.seek(0)
+            self._handle.truncate()
+            self._handle.write(json.dumps(owner, ensure_ascii=False).encode("utf-8"))
+            self._handle.flush()
+        except OSError:
+            pass  # only used in messages: a full disk must not stop the lock from working
+
+    def owner(self):
+        """{pid, host, started} of the holder as it wrote them, or {} when not (yet) known."""
+        for _ in range(10):  # the holder writes its line right after locking
+            try:
+                with open(self.path, "rb") as handle:
+                    owner = json.loads(handle.read(4096).decode("utf-8"))
+                if isinstance(owner, dict):
+                    return owner
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.05)
+        return {}
+
+###############################################################################
 # Batch journal                                     (yingdao_module/journal.py)
 ###############################################################################
 # The batch journal: one JSON line per finished row, appended, flushed and fsynced before
 # anything else happens, so a crash or a closed laptop never loses an answer already paid for.
 #
-# Its first line binds it to the input and the question template; a torn last line (the
-# process died mid-write) is ignored when the journal is read back.
+# Its first line binds it to the input table, the question (template or column), the sheet and
+# the bot: resuming with something else is refused instead of mixing answers, unless the run
+# restarts (the old journal is kept under another name). Lines torn by a crash, cut inside a
+# UTF-8 character or full of stray bytes are skipped: those rows are simply asked again.
+#
+# One run at a time: an exclusive lock on `<journal>.lock` (released by the operating system
+# when the process dies) keeps a second robot on the same output from paying for the same rows.
+
+_BOUND_FIELDS = (("input", "输入表格"), ("prompt", "提问模板"), ("question_column", "问题列"), ("sheet", "工作表"),
+                ("bot_id", "智能体 bot_id"))
+
 
 class _Journal(object):
     def __init__(self, path, header):
@@ -2305,27 +2423,75 @@ class _Journal(object):
         self.header = header
         self._handle = None
         self._lock = threading.Lock()  # workers finish rows concurrently
+        self._run_lock = _FileLock(path + ".lock")
 
-    def load(self):
+    # -- one run at a time ------------------------------------------------------------------------
+    def take_run_lock(self, wait=False):
+        """Own this journal for the run; another run holding it stops us (or we wait for it)."""
+        if self._run_lock.acquire(blocking=False):
+            self._run_lock.write_owner()
+            return
+        owner = self._run_lock.owner()
+        other = "进程 %s,电脑 %s,%s 开始" % (owner.get("pid", "?"), owner.get("host", "?"), owner.get("started", "?"))
+        if not wait:
+            raise CozeError("另一个批处理正在处理同一个输出(%s):%s。两个一起跑会为同一行付两次钱。"
+                            "等它结束后再运行(会从断点继续),或加 wait=True(命令行 --wait)排队等它结束,"
+                            "或换一个 output_path" % (other, self.output_name()))
+        _log("另一个批处理正在处理同一个输出(%s):等它结束后接着做,不会重复付费……" % other)
+        self._run_lock.acquire(blocking=True)
+        self._run_lock.write_owner()
+
+    def release_run_lock(self):
+        self._run_lock.release()
+
+    def output_name(self):
+        return os.path.basename(self.path[:-len(".journal.jsonl")] if self.path.endswith(".journal.jsonl") else self.path)
+
+    # -- reading back -----------------------------------------------------------------------------
+    def load(self, restart=False):
         """{row number: record} from an earlier run (the last record of a row wins)."""
         records = {}
         if not os.path.exists(self.path):
             return records
-        with open(self.path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle):
+        if restart:
+            archived = "%s.%s.old" % (self.path, time.strftime("%Y%m%d-%H%M%S"))
+            os.replace(self.path, archived)
+            _log("重新开始:旧的断点日志已改名保存为 %s" % os.path.basename(archived))
+            return records
+        torn = 0
+        with open(self.path, "rb") as handle:
+            for raw in handle:
                 try:
-                    record = json.loads(line)
-                except ValueError:
-                    continue  # a line torn by a crash: that row is simply done again
-                if number == 0 and "journal" in record:
-                    continue
-                if isinstance(record, dict) and "row" in record:
+                    record = json.loads(raw.strip(b"\x00\r\n\t ").decode("utf-8"))
+                except ValueError:  # UnicodeDecodeError is a ValueError too
+                    torn += raw.strip(b"\x00\r\n\t ") != b""
+                    continue  # torn by a crash or a full disk: that row is simply asked again
+                if isinstance(record, dict) and "journal" in record:
+                    self.check_header(record)
+                elif isinstance(record, dict) and "row" in record:
                     records[record["row"]] = record
+        if torn:
+            _log("断点日志里有 %d 行不完整(上次可能崩溃或磁盘满),已跳过:这些行会重新提问" % torn)
         return records
 
+    def check_header(self, earlier):
+        for field, label in _BOUND_FIELDS:
+            before, now = earlier.get(field), self.header.get(field)
+            if before and now and before != now:
+                raise InputError(
+                    "输出 %s 的断点日志属于另一次批处理:%s 不同(上次是「%s」,这次是「%s」)。接着跑会把两种回答混在一张表里。"
+                    "请换一个 output_path(输出文件),或加 restart=True(命令行 --restart)从头开始:旧日志会改名保存,不会删除"
+                    % (self.output_name(), label, before, now))
+
+    # -- writing ------------------------------------------------------------------------------------
     def append(self, record):
+        """Write one record to disk (fsynced); OSError when the disk is full or the file unwritable."""
         with self._lock:
-            self._append(record)
+            try:
+                self._append(record)
+            except (OSError, ValueError):
+                self._drop_handle()  # reopen next time: it checks for a torn last line again
+                raise
 
     def _append(self, record):
         if self._handle is None:
@@ -2348,11 +2514,17 @@ class _Journal(object):
         self._handle.flush()
         os.fsync(self._handle.fileno())
 
+    def _drop_handle(self):
+        if self._handle is not None:
+            try:
+                self._handle.close()
+            except (OSError, ValueError):
+                pass  # its buffer could not be flushed either: the disk is still full
+            self._handle = None
+
     def close(self):
         with self._lock:
-            if self._handle is not None:
-                self._handle.close()
-                self._handle = None
+            self._drop_handle()
 
 ###############################################################################
 # Batch options                               (yingdao_module/batch_options.py)
@@ -2522,14 +2694,15 @@ def _spread_json(answer):
 class _BatchRun(object):
     """One run over one input: the plan, the journal, the workers, the output."""
 
-    def __init__(self, options, header, make_question, chat, limiter):
+    def __init__(self, options, header, make_question, chat, limiter, bot_id=""):
         self.options, self.header, self.make_question = options, header, make_question
         self.chat, self.limiter = chat, limiter
         self.output_path = options.output_path
         self.journal = _Journal(options.journal_path, {
-            "input": options.input_path, "prompt": options.prompt or "",
-            "question_column": options.question_column or ""})
-        self.done = self.journal.load()
+            "input": options.input_path, "prompt": options.prompt or "", "question_column": options.question_column or "",
+            "sheet": options.sheet or "", "bot_id": bot_id or "", "shard": options.shard_text})
+        self.done = {}
+        self.unsaved = []  # answers paid for that the disk refused: kept here, written again at the end
         self.stop = threading.Event()
         self.stopped_reason = ""
         self.lock = threading.Lock()
@@ -2596,7 +2769,12 @@ class _BatchRun(object):
         return record
 
     def finish(self, record):
-        self.journal.append(record)  # first: the answer is safe on disk before anything else
+        try:
+            self.journal.append(record)  # first: the answer is safe on disk before the table is written
+        except (OSError, ValueError) as err:
+            with self.lock:
+                self.unsaved.append(record)
+            self.halt(_cannot_write(self.journal.path, err))
         with self.lock:
             self.done[record["row"]] = record
             self.counts["ok" if record["status"] == _STATUS_OK else "failed"] += 1
@@ -2632,10 +2810,21 @@ class _BatchRun(object):
                     if key not in json_keys and key not in self.header:
                         json_keys.append(key)
         header = list(self.header) + [self.options.answer_column] + json_keys + list(_EXTRA_COLUMNS)
-        self.output_path = _write_rows(self.output_path, header, self.output_rows(json_keys))
+        try:
+            self.output_path = _write_rows(self.output_path, header, self.output_rows(json_keys))
+        except (OSError, ValueError) as err:  # the answers stay in the journal (or in memory) for now
+            self.halt(_cannot_write(self.output_path, err))
 
     # -- the whole run ------------------------------------------------------------------------------
     def run(self, dedupe_label="与第 %d 行问题相同,沿用其回答"):
+        self.journal.take_run_lock(self.options.wait)
+        try:
+            self.done = self.journal.load(self.options.restart)
+            return self.run_locked(dedupe_label)
+        finally:
+            self.journal.release_run_lock()
+
+    def run_locked(self, dedupe_label):
         started = time.monotonic()
         todo, skipped, taken = self.plan()
         self.total = taken
@@ -2677,7 +2866,17 @@ class _BatchRun(object):
         return summary
 
     def close(self):
+        """Write what the disk refused earlier (it may have room again), then the table."""
+        unsaved, self.unsaved = self.unsaved, []
+        for record in unsaved:
+            try:
+                self.journal.append(record)
+            except (OSError, ValueError):
+                self.unsaved.append(record)
         self.journal.close()
+        if self.unsaved:
+            _log("仍有 %d 个已付费的回答写不进磁盘(第 %s 行),程序结束后会丢失,下次运行会重新提问这几行" % (
+                len(self.unsaved), "、".join(str(r["row"]) for r in self.unsaved)))
         self.save()
 
     def ask_all(self, todo, started):
@@ -2733,6 +2932,15 @@ class _BatchRun(object):
                 finished, planned, self.counts["ok"], self.counts["failed"], rate, eta, self.counts["tokens"]))
 
 
+def _cannot_write(path, err):
+    """The stop reason for a file that cannot be written, in Chinese, with the way out."""
+    why = "磁盘已满(或超过了文件大小上限)" if getattr(err, "errno", None) in (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)) \
+        else "没有写权限或文件被占用" if getattr(err, "errno", None) in (errno.EACCES, errno.EPERM) else "写入失败"
+    return ("写不进文件 %s:%s(%s)。已停止,不再发新的请求;已拿到的回答先留在内存里,结束前再写一次。"
+            "请腾出磁盘空间(或换一个能写的 output_path)后重跑同一命令,从断点继续,已写入的行不会重复付费"
+            % (os.path.basename(path), why, getattr(err, "strerror", None) or type(err).__name__))
+
+
 def _text(value):
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
@@ -2777,10 +2985,10 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     if options.answer_column in header:
         raise InputError("表格里已经有「%s」列:请用 answer_column 换一个回答列名" % options.answer_column)
     # checks token and bot before any call (tests and benchmarks stand in for Client here)
-    chat = Client(token=options.token, bot_id=options.bot_id, base_url=options.base_url, timeout=options.timeout,
-                  app_id=options.app_id, key_id=options.key_id, private_key=options.private_key).chat
+    client = Client(token=options.token, bot_id=options.bot_id, base_url=options.base_url, timeout=options.timeout,
+                    app_id=options.app_id, key_id=options.key_id, private_key=options.private_key)
     limiter = _RateLimiter(options.qps, options.qpm, options.qpd)
-    return _BatchRun(options, header, make_question, chat, limiter).run()
+    return _BatchRun(options, header, make_question, client.chat, limiter, client.settings.bot_id).run()
 
 ###############################################################################
 # Merging shard outputs                               (yingdao_module/merge.py)

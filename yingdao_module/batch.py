@@ -9,8 +9,10 @@ everything and say how to continue. shard="K/N" lets N robots split one workbook
 joins their outputs in the original row order.
 """
 import collections
+import errno
 import hashlib
 import json
+import os
 import re
 import threading
 import time
@@ -84,14 +86,15 @@ def spread_json(answer):
 class BatchRun(object):
     """One run over one input: the plan, the journal, the workers, the output."""
 
-    def __init__(self, options, header, make_question, chat, limiter):
+    def __init__(self, options, header, make_question, chat, limiter, bot_id=""):
         self.options, self.header, self.make_question = options, header, make_question
         self.chat, self.limiter = chat, limiter
         self.output_path = options.output_path
         self.journal = Journal(options.journal_path, {
-            "input": options.input_path, "prompt": options.prompt or "",
-            "question_column": options.question_column or ""})
-        self.done = self.journal.load()
+            "input": options.input_path, "prompt": options.prompt or "", "question_column": options.question_column or "",
+            "sheet": options.sheet or "", "bot_id": bot_id or "", "shard": options.shard_text})
+        self.done = {}
+        self.unsaved = []  # answers paid for that the disk refused: kept here, written again at the end
         self.stop = threading.Event()
         self.stopped_reason = ""
         self.lock = threading.Lock()
@@ -158,7 +161,12 @@ class BatchRun(object):
         return record
 
     def finish(self, record):
-        self.journal.append(record)  # first: the answer is safe on disk before anything else
+        try:
+            self.journal.append(record)  # first: the answer is safe on disk before the table is written
+        except (OSError, ValueError) as err:
+            with self.lock:
+                self.unsaved.append(record)
+            self.halt(cannot_write(self.journal.path, err))
         with self.lock:
             self.done[record["row"]] = record
             self.counts["ok" if record["status"] == STATUS_OK else "failed"] += 1
@@ -194,10 +202,21 @@ class BatchRun(object):
                     if key not in json_keys and key not in self.header:
                         json_keys.append(key)
         header = list(self.header) + [self.options.answer_column] + json_keys + list(EXTRA_COLUMNS)
-        self.output_path = write_rows(self.output_path, header, self.output_rows(json_keys))
+        try:
+            self.output_path = write_rows(self.output_path, header, self.output_rows(json_keys))
+        except (OSError, ValueError) as err:  # the answers stay in the journal (or in memory) for now
+            self.halt(cannot_write(self.output_path, err))
 
     # -- the whole run ------------------------------------------------------------------------------
     def run(self, dedupe_label="与第 %d 行问题相同,沿用其回答"):
+        self.journal.take_run_lock(self.options.wait)
+        try:
+            self.done = self.journal.load(self.options.restart)
+            return self.run_locked(dedupe_label)
+        finally:
+            self.journal.release_run_lock()
+
+    def run_locked(self, dedupe_label):
         started = time.monotonic()
         todo, skipped, taken = self.plan()
         self.total = taken
@@ -239,7 +258,17 @@ class BatchRun(object):
         return summary
 
     def close(self):
+        """Write what the disk refused earlier (it may have room again), then the table."""
+        unsaved, self.unsaved = self.unsaved, []
+        for record in unsaved:
+            try:
+                self.journal.append(record)
+            except (OSError, ValueError):
+                self.unsaved.append(record)
         self.journal.close()
+        if self.unsaved:
+            log("仍有 %d 个已付费的回答写不进磁盘(第 %s 行),程序结束后会丢失,下次运行会重新提问这几行" % (
+                len(self.unsaved), "、".join(str(r["row"]) for r in self.unsaved)))
         self.save()
 
     def ask_all(self, todo, started):
@@ -295,6 +324,15 @@ class BatchRun(object):
                 finished, planned, self.counts["ok"], self.counts["failed"], rate, eta, self.counts["tokens"]))
 
 
+def cannot_write(path, err):
+    """The stop reason for a file that cannot be written, in Chinese, with the way out."""
+    why = "磁盘已满(或超过了文件大小上限)" if getattr(err, "errno", None) in (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)) \
+        else "没有写权限或文件被占用" if getattr(err, "errno", None) in (errno.EACCES, errno.EPERM) else "写入失败"
+    return ("写不进文件 %s:%s(%s)。已停止,不再发新的请求;已拿到的回答先留在内存里,结束前再写一次。"
+            "请腾出磁盘空间(或换一个能写的 output_path)后重跑同一命令,从断点继续,已写入的行不会重复付费"
+            % (os.path.basename(path), why, getattr(err, "strerror", None) or type(err).__name__))
+
+
 def _text(value):
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
@@ -339,7 +377,7 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     if options.answer_column in header:
         raise InputError("表格里已经有「%s」列:请用 answer_column 换一个回答列名" % options.answer_column)
     # checks token and bot before any call (tests and benchmarks stand in for Client here)
-    chat = Client(token=options.token, bot_id=options.bot_id, base_url=options.base_url, timeout=options.timeout,
-                  app_id=options.app_id, key_id=options.key_id, private_key=options.private_key).chat
+    client = Client(token=options.token, bot_id=options.bot_id, base_url=options.base_url, timeout=options.timeout,
+                    app_id=options.app_id, key_id=options.key_id, private_key=options.private_key)
     limiter = RateLimiter(options.qps, options.qpm, options.qpd)
-    return BatchRun(options, header, make_question, chat, limiter).run()
+    return BatchRun(options, header, make_question, client.chat, limiter, client.settings.bot_id).run()

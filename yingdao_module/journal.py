@@ -1,12 +1,25 @@
 """The batch journal: one JSON line per finished row, appended, flushed and fsynced before
 anything else happens, so a crash or a closed laptop never loses an answer already paid for.
 
-Its first line binds it to the input and the question template; a torn last line (the
-process died mid-write) is ignored when the journal is read back.
+Its first line binds it to the input table, the question (template or column), the sheet and
+the bot: resuming with something else is refused instead of mixing answers, unless the run
+restarts (the old journal is kept under another name). Lines torn by a crash, cut inside a
+UTF-8 character or full of stray bytes are skipped: those rows are simply asked again.
+
+One run at a time: an exclusive lock on `<journal>.lock` (released by the operating system
+when the process dies) keeps a second robot on the same output from paying for the same rows.
 """
 import json
 import os
 import threading
+import time
+
+from .errors import CozeError, InputError
+from .filelock import FileLock
+from .log import log
+
+BOUND_FIELDS = (("input", "输入表格"), ("prompt", "提问模板"), ("question_column", "问题列"), ("sheet", "工作表"),
+                ("bot_id", "智能体 bot_id"))
 
 
 class Journal(object):
@@ -15,27 +28,75 @@ class Journal(object):
         self.header = header
         self._handle = None
         self._lock = threading.Lock()  # workers finish rows concurrently
+        self._run_lock = FileLock(path + ".lock")
 
-    def load(self):
+    # -- one run at a time ------------------------------------------------------------------------
+    def take_run_lock(self, wait=False):
+        """Own this journal for the run; another run holding it stops us (or we wait for it)."""
+        if self._run_lock.acquire(blocking=False):
+            self._run_lock.write_owner()
+            return
+        owner = self._run_lock.owner()
+        other = "进程 %s,电脑 %s,%s 开始" % (owner.get("pid", "?"), owner.get("host", "?"), owner.get("started", "?"))
+        if not wait:
+            raise CozeError("另一个批处理正在处理同一个输出(%s):%s。两个一起跑会为同一行付两次钱。"
+                            "等它结束后再运行(会从断点继续),或加 wait=True(命令行 --wait)排队等它结束,"
+                            "或换一个 output_path" % (other, self.output_name()))
+        log("另一个批处理正在处理同一个输出(%s):等它结束后接着做,不会重复付费……" % other)
+        self._run_lock.acquire(blocking=True)
+        self._run_lock.write_owner()
+
+    def release_run_lock(self):
+        self._run_lock.release()
+
+    def output_name(self):
+        return os.path.basename(self.path[:-len(".journal.jsonl")] if self.path.endswith(".journal.jsonl") else self.path)
+
+    # -- reading back -----------------------------------------------------------------------------
+    def load(self, restart=False):
         """{row number: record} from an earlier run (the last record of a row wins)."""
         records = {}
         if not os.path.exists(self.path):
             return records
-        with open(self.path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle):
+        if restart:
+            archived = "%s.%s.old" % (self.path, time.strftime("%Y%m%d-%H%M%S"))
+            os.replace(self.path, archived)
+            log("重新开始:旧的断点日志已改名保存为 %s" % os.path.basename(archived))
+            return records
+        torn = 0
+        with open(self.path, "rb") as handle:
+            for raw in handle:
                 try:
-                    record = json.loads(line)
-                except ValueError:
-                    continue  # a line torn by a crash: that row is simply done again
-                if number == 0 and "journal" in record:
-                    continue
-                if isinstance(record, dict) and "row" in record:
+                    record = json.loads(raw.strip(b"\x00\r\n\t ").decode("utf-8"))
+                except ValueError:  # UnicodeDecodeError is a ValueError too
+                    torn += raw.strip(b"\x00\r\n\t ") != b""
+                    continue  # torn by a crash or a full disk: that row is simply asked again
+                if isinstance(record, dict) and "journal" in record:
+                    self.check_header(record)
+                elif isinstance(record, dict) and "row" in record:
                     records[record["row"]] = record
+        if torn:
+            log("断点日志里有 %d 行不完整(上次可能崩溃或磁盘满),已跳过:这些行会重新提问" % torn)
         return records
 
+    def check_header(self, earlier):
+        for field, label in BOUND_FIELDS:
+            before, now = earlier.get(field), self.header.get(field)
+            if before and now and before != now:
+                raise InputError(
+                    "输出 %s 的断点日志属于另一次批处理:%s 不同(上次是「%s」,这次是「%s」)。接着跑会把两种回答混在一张表里。"
+                    "请换一个 output_path(输出文件),或加 restart=True(命令行 --restart)从头开始:旧日志会改名保存,不会删除"
+                    % (self.output_name(), label, before, now))
+
+    # -- writing ------------------------------------------------------------------------------------
     def append(self, record):
+        """Write one record to disk (fsynced); OSError when the disk is full or the file unwritable."""
         with self._lock:
-            self._append(record)
+            try:
+                self._append(record)
+            except (OSError, ValueError):
+                self._drop_handle()  # reopen next time: it checks for a torn last line again
+                raise
 
     def _append(self, record):
         if self._handle is None:
@@ -58,8 +119,14 @@ class Journal(object):
         self._handle.flush()
         os.fsync(self._handle.fileno())
 
+    def _drop_handle(self):
+        if self._handle is not None:
+            try:
+                self._handle.close()
+            except (OSError, ValueError):
+                pass  # its buffer could not be flushed either: the disk is still full
+            self._handle = None
+
     def close(self):
         with self._lock:
-            if self._handle is not None:
-                self._handle.close()
-                self._handle = None
+            self._drop_handle()

@@ -130,18 +130,25 @@ def write_rows(path, header, rows):
     folder = os.path.dirname(os.path.abspath(path))
     stem, ext = os.path.splitext(os.path.basename(path))
     temporary = os.path.join(folder, ".%s.tmp%s" % (stem, ext))
-    if ext.lower() in (".xlsx", ".xlsm"):
-        workbook = _openpyxl().Workbook(write_only=True)
-        sheet = workbook.create_sheet()
-        sheet.append(header)
-        for row in rows:
-            sheet.append(row)
-        workbook.save(temporary)
-    else:
-        with open(temporary, "w", encoding="utf-8-sig", newline="") as handle:  # BOM: Excel opens it right
-            writer = csv.writer(handle)
-            writer.writerow(header)
-            writer.writerows(rows)
+    try:
+        if ext.lower() in (".xlsx", ".xlsm"):
+            workbook = _openpyxl().Workbook(write_only=True)
+            sheet = workbook.create_sheet()
+            sheet.append(header)
+            for row in rows:
+                sheet.append(row)
+            workbook.save(temporary)
+        else:
+            with open(temporary, "w", encoding="utf-8-sig", newline="") as handle:  # BOM: Excel opens it right
+                writer = csv.writer(handle)
+                writer.writerow(header)
+                writer.writerows(rows)
+    except BaseException:
+        try:
+            os.remove(temporary)  # a half-written table (full disk) must not stay behind
+        except OSError:
+            pass
+        raise
     for attempt in range(50):
         target = path if attempt == 0 else os.path.join(folder, "%s_%d%s" % (stem, attempt, ext))
         try:
