@@ -50,9 +50,10 @@ import urllib.parse
 import zlib
 import mimetypes
 import uuid
-import collections
+import datetime
 import csv
 import socket
+import collections
 import errno
 import ast
 
@@ -1357,11 +1358,12 @@ class _Transport(object):
     """Sends requests to one Coze host. The Authorization header comes from `auth` (a static
     token or a JWT service app, see auth.py); its repr never shows the token."""
 
-    def __init__(self, base_url, auth, backend=None, max_retries=_MAX_RETRIES):
+    def __init__(self, base_url, auth, backend=None, max_retries=_MAX_RETRIES, before_request=None):
         self.base_url = base_url
         self.auth = auth
         self.backend = backend if hasattr(backend, "send") else _choose_backend(backend)
         self.max_retries = max_retries
+        self.before_request = before_request  # called as (method, path) before every request: a rate limiter
 
     def __repr__(self):
         return "Transport(base_url=%r, backend=%r, token=<隐藏>)" % (self.base_url, self.backend.name)
@@ -1369,6 +1371,8 @@ class _Transport(object):
     def open(self, method, path, params=None, body=None, content_type="application/json",
              accept="application/json", deadline=None):
         """One HTTP request (no retry). `body` is a dict (sent as JSON) or bytes."""
+        if self.before_request is not None:
+            self.before_request(method, path)
         url = self.base_url + path
         if params:
             url += "?" + urllib.parse.urlencode(dict((k, v) for k, v in params.items() if v is not None))
@@ -1787,12 +1791,12 @@ class Client(object):
     """
 
     def __init__(self, token=None, bot_id=None, base_url=None, user_id=None, timeout=_DEFAULT_TIMEOUT,
-                 max_retries=None, backend=None, app_id=None, key_id=None, private_key=None):
+                 max_retries=None, backend=None, app_id=None, key_id=None, private_key=None, before_request=None):
         self.settings = _Settings(token=token, bot_id=bot_id, base_url=base_url, user_id=user_id,
                                  app_id=app_id, key_id=key_id, private_key=private_key)
         self.timeout = _clean_timeout(timeout)
         self.transport = _Transport(self.settings.base_url, _auth_for(self.settings), backend,
-                                   _MAX_RETRIES if max_retries is None else max_retries)
+                                   _MAX_RETRIES if max_retries is None else max_retries, before_request)
 
     def __repr__(self):
         return "Client(base_url=%r, bot_id=%r, token=<隐藏>)" % (self.settings.base_url, self.settings.bot_id)
@@ -2097,49 +2101,161 @@ def _read_workflow_stream(events, base_url, run=None):
 ###############################################################################
 # Rate limits                                     (yingdao_module/ratelimit.py)
 ###############################################################################
-# Rate limits: sliding windows for qps / qpm and a daily count for qpd.
+# Rate limits: sliding windows for qps / qpm and a daily count for qpd, per Coze account.
 #
-# The service counts the calls it received in the last second / minute; we count the calls
-# we started, with a small margin for the network, so a batch runs at the cap without being
-# rejected (4020) and without wasting retries.
+# The service counts the calls it received in the last second / minute and today; we count the
+# calls we started, with a small margin for the network, so a batch runs at the cap without
+# being rejected (4020) and without wasting retries. Every rated request goes through the
+# limiter — first attempts, a row's second try and the transport's own retries alike — because
+# the transport calls `before_request` before it sends anything.
+#
+# The recent starts and today's count live in a small JSON file per account (a hash of token
+# and base URL, never the token) under a per-user folder, shared by every process through a
+# file lock: a run restarted right after a kill waits for the window it already used, and a
+# second run on the same day, even on another table, stops at qpd without paying.
 
 _WINDOW_MARGIN = 0.025  # seconds added to each window: arrival times jitter a little
+_RATED_PATHS = ("/v3/chat", "/v1/workflow/run", "/v1/workflow/stream_run")  # what Coze counts against qps/qpd
+_REMEMBERED_STARTS = 61.0  # seconds of call starts kept in the state file (the longest window, qpm)
+_MAX_REMEMBERED = 5000
+
+
+def _state_folder():
+    """COZE_STATE_DIR, else %LOCALAPPDATA%\\yingdao-coze on Windows, else ~/.cache/yingdao-coze."""
+    folder = os.environ.get("COZE_STATE_DIR")
+    if not folder:
+        base = os.environ.get("LOCALAPPDATA") or os.environ.get("XDG_CACHE_HOME") or \
+            os.path.join(os.path.expanduser("~"), ".cache")
+        folder = os.path.join(base, "yingdao-coze")
+    return folder
+
+
+def _account_state_path(account, base_url):
+    """The state file of one account (its token or app id) at one base URL: named by a hash,
+    never the token."""
+    digest = hashlib.sha256(("%s\n%s" % (account, base_url)).encode("utf-8")).hexdigest()[:24]
+    return os.path.join(_state_folder(), "ratelimit-%s.json" % digest)
+
+
+class _CallNotStarted(CozeError):
+    """The batch is stopping: a call waiting for the rate limit is not started."""
+    fatal = True
 
 
 class _RateLimiter(object):
-    """acquire() blocks until one more call may start; False once qpd is used up or stopped."""
+    """acquire() blocks until one more call may start; False once qpd is used up or stopped.
 
-    def __init__(self, qps=None, qpm=None, qpd=None):
+    With `state_path` the window and the day's count are shared with every process of the
+    same account; without it they live in this process only."""
+
+    def __init__(self, qps=None, qpm=None, qpd=None, state_path=None):
         self.windows = []
         for limit, seconds in ((qps, 1.0), (qpm, 60.0)):
             if limit:
                 whole = max(1, int(limit))  # 0.5 per second = 1 per 2 s; 2.5 per second = 2 per 0.8 s
-                self.windows.append((whole, seconds * whole / float(limit) + _WINDOW_MARGIN, collections.deque()))
+                self.windows.append((whole, seconds * whole / float(limit) + _WINDOW_MARGIN))
         self.qpd = int(qpd) if qpd else None
-        self.started_today = 0
+        self.state_path = state_path if (self.windows or self.qpd) else None
+        self.used_today = 0
+        self._memory = {"day": "", "count": 0, "starts": []}
         self._lock = threading.Lock()
 
+    def share_with_account(self, settings):
+        """Keep the window and the day's count in the state file of the account that `settings`
+        (a Client's) signs in as — a token, or an OAuth app — shared by every process."""
+        if self.windows or self.qpd is not None:
+            who = "app:%s" % settings.app[0] if settings.app is not None else "token:%s" % settings.token
+            self.state_path = _account_state_path(who, settings.base_url)
+
     def acquire(self, stop=None):
+        if not self.windows and self.qpd is None:
+            return True
         while True:
             with self._lock:
-                if self.qpd is not None and self.started_today >= self.qpd:
-                    return False
-                now = time.monotonic()
-                wait = 0.0
-                for limit, seconds, starts in self.windows:
-                    while starts and now - starts[0] >= seconds:
-                        starts.popleft()
-                    if len(starts) >= limit:
-                        wait = max(wait, seconds - (now - starts[len(starts) - limit]))
-                if wait <= 0:
-                    for _, _, starts in self.windows:
-                        starts.append(now)
-                    self.started_today += 1
-                    return True
+                wait = self._take_slot()
+            if wait == 0:
+                return True
+            if wait is None:
+                return False
             if stop is not None and stop.wait(min(wait, 0.5)):
                 return False
             if stop is None:
                 time.sleep(wait)
+
+    def hook(self, stop=None):
+        """A `before_request(method, path)` for the transport: rated requests wait for a slot."""
+        def before_request(method, path):
+            if method == "POST" and path in _RATED_PATHS and not self.acquire(stop):
+                if stop is not None and stop.is_set():
+                    raise _CallNotStarted("批处理正在停止:这一行没有发出请求,不计费;重跑同一命令时会再问")
+                raise self.daily_cap_error()
+        return before_request
+
+    def daily_cap_error(self):
+        tomorrow = datetime.date.today() + datetime.timedelta(days=1)
+        return QuotaError("今日额度已用完:这个账号今天已发起 %d 次对话,达到 qpd=%d 的上限(同一账号的所有运行、所有表格合计)。"
+                          "额度在本地时间 %s 0 点重置,之后重跑同一命令即可从断点继续,已完成的行不会重复付费"
+                          % (self.used_today, self.qpd, tomorrow.strftime("%Y-%m-%d")))
+
+    # -- the shared state ------------------------------------------------------------------------------
+    def _take_slot(self):
+        """0 when a call may start now (and it is counted), seconds to wait, or None at the daily cap."""
+        lock = _FileLock(self.state_path + ".lock") if self.state_path else None
+        try:
+            if lock is not None:
+                if not os.path.isdir(os.path.dirname(self.state_path)):
+                    os.makedirs(os.path.dirname(self.state_path))
+                lock.acquire()
+            state = self._load()
+            now, today = time.time(), time.strftime("%Y-%m-%d")
+            if state["day"] != today:
+                state["day"], state["count"] = today, 0
+            self.used_today = state["count"]
+            if self.qpd is not None and state["count"] >= self.qpd:
+                return None
+            starts = [t for t in state["starts"] if 0 <= now - t < _REMEMBERED_STARTS][-_MAX_REMEMBERED:]
+            wait = 0.0
+            for limit, seconds in self.windows:
+                recent = [t for t in starts if now - t < seconds]
+                if len(recent) >= limit:
+                    wait = max(wait, seconds - (now - recent[len(recent) - limit]))
+            if wait > 0:
+                return wait
+            starts.append(now)
+            state["starts"], state["count"] = starts, state["count"] + 1
+            self.used_today = state["count"]
+            self._save(state)
+            return 0
+        except OSError as err:  # no lock, folder or disk for the state: limit this process alone
+            _log("限速状态文件 %s 无法使用(%s):本次只在这个进程里限速" % (self.state_path, err.strerror or err))
+            self.state_path = None
+            return self._take_slot()
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _load(self):
+        if self.state_path is None:
+            return self._memory
+        try:
+            with open(self.state_path, "rb") as handle:
+                state = json.loads(handle.read().decode("utf-8"))
+            if isinstance(state, dict) and isinstance(state.get("starts"), list):
+                return {"day": str(state.get("day") or ""), "count": int(state.get("count") or 0),
+                        "starts": [float(t) for t in state["starts"]]}
+        except (OSError, ValueError, TypeError):
+            pass  # missing or damaged: start from nothing rather than refuse to run
+        return {"day": "", "count": 0, "starts": []}
+
+    def _save(self, state):
+        if self.state_path is None:
+            self._memory = state
+            return
+        temporary = "%s.%d.tmp" % (self.state_path, os.getpid())
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump({"day": state["day"], "count": state["count"],
+                       "starts": [round(t, 4) for t in state["starts"]]}, handle)
+        os.replace(temporary, self.state_path)  # atomic: a reader sees the old file or the new one
 
 ###############################################################################
 # Spreadsheets (CSV / xlsx)                          (yingdao_module/tables.py)
@@ -2694,16 +2810,15 @@ def _spread_json(answer):
 class _BatchRun(object):
     """One run over one input: the plan, the journal, the workers, the output."""
 
-    def __init__(self, options, header, make_question, chat, limiter, bot_id=""):
+    def __init__(self, options, header, make_question, chat, stop, bot_id=""):
         self.options, self.header, self.make_question = options, header, make_question
-        self.chat, self.limiter = chat, limiter
+        self.chat, self.stop = chat, stop  # chat waits for the rate limiter and refuses to start once stop is set
         self.output_path = options.output_path
         self.journal = _Journal(options.journal_path, {
             "input": options.input_path, "prompt": options.prompt or "", "question_column": options.question_column or "",
             "sheet": options.sheet or "", "bot_id": bot_id or "", "shard": options.shard_text})
         self.done = {}
         self.unsaved = []  # answers paid for that the disk refused: kept here, written again at the end
-        self.stop = threading.Event()
         self.stopped_reason = ""
         self.lock = threading.Lock()
         self.counts = {"ok": 0, "failed": 0, "tokens": 0}
@@ -2746,9 +2861,7 @@ class _BatchRun(object):
 
     # -- asking -------------------------------------------------------------------------------
     def ask_row(self, number, question, key):
-        if self.stop.is_set() or not self.limiter.acquire(self.stop):
-            if not self.stop.is_set():
-                self.halt("已达到每日调用上限 qpd,明天重跑同一命令即可续跑")
+        if self.stop.is_set():
             return None
         record = {"row": number, "key": key}
         for attempt in (1, 2):
@@ -2761,7 +2874,7 @@ class _BatchRun(object):
                 record.update(status=_STATUS_FAILED, answer="", error=err.message, tokens=0,
                               chat_id=err.chat_id or "")
                 if err.fatal:
-                    self.halt("%s。处理好后重跑同一命令即可从断点继续" % err.message)
+                    self.halt(err.message if "重跑" in err.message else "%s。处理好后重跑同一命令即可从断点继续" % err.message)
                     return None  # a fatal answer is not the row's fault: leave it for the next run
                 if not err.retryable or attempt == 2 or self.stop.wait(2.0):
                     break
@@ -2984,11 +3097,14 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     make_question = _question_maker(header, options.prompt, options.question_column)
     if options.answer_column in header:
         raise InputError("表格里已经有「%s」列:请用 answer_column 换一个回答列名" % options.answer_column)
-    # checks token and bot before any call (tests and benchmarks stand in for Client here)
-    client = Client(token=options.token, bot_id=options.bot_id, base_url=options.base_url, timeout=options.timeout,
-                    app_id=options.app_id, key_id=options.key_id, private_key=options.private_key)
+    stop = threading.Event()
     limiter = _RateLimiter(options.qps, options.qpm, options.qpd)
-    return _BatchRun(options, header, make_question, client.chat, limiter, client.settings.bot_id).run()
+    # checks token and bot before any call; tests and benchmarks stand in for Client here
+    client = Client(token=options.token, bot_id=options.bot_id, base_url=options.base_url, timeout=options.timeout,
+                    app_id=options.app_id, key_id=options.key_id, private_key=options.private_key,
+                    before_request=limiter.hook(stop))  # every POST /v3/chat waits for the limiter, retries included
+    limiter.share_with_account(client.settings)
+    return _BatchRun(options, header, make_question, client.chat, stop, client.settings.bot_id).run()
 
 ###############################################################################
 # Merging shard outputs                               (yingdao_module/merge.py)

@@ -83,3 +83,10 @@ def quiet_log(coze):
     coze.set_log_sink(lines.append)
     yield lines
     coze.set_log_sink(None)
+
+
+@pytest.fixture(autouse=True)
+def own_state_folder(tmp_path_factory, monkeypatch):
+    """Each test gets its own rate-limit state folder (COZE_STATE_DIR): no test sees another's
+    window or daily count, and nothing is written to the user's real folder."""
+    monkeypatch.setenv("COZE_STATE_DIR", str(tmp_path_factory.mktemp("coze_state")))

@@ -86,16 +86,15 @@ def spread_json(answer):
 class BatchRun(object):
     """One run over one input: the plan, the journal, the workers, the output."""
 
-    def __init__(self, options, header, make_question, chat, limiter, bot_id=""):
+    def __init__(self, options, header, make_question, chat, stop, bot_id=""):
         self.options, self.header, self.make_question = options, header, make_question
-        self.chat, self.limiter = chat, limiter
+        self.chat, self.stop = chat, stop  # chat waits for the rate limiter and refuses to start once stop is set
         self.output_path = options.output_path
         self.journal = Journal(options.journal_path, {
             "input": options.input_path, "prompt": options.prompt or "", "question_column": options.question_column or "",
             "sheet": options.sheet or "", "bot_id": bot_id or "", "shard": options.shard_text})
         self.done = {}
         self.unsaved = []  # answers paid for that the disk refused: kept here, written again at the end
-        self.stop = threading.Event()
         self.stopped_reason = ""
         self.lock = threading.Lock()
         self.counts = {"ok": 0, "failed": 0, "tokens": 0}
@@ -138,9 +137,7 @@ class BatchRun(object):
 
     # -- asking -------------------------------------------------------------------------------
     def ask_row(self, number, question, key):
-        if self.stop.is_set() or not self.limiter.acquire(self.stop):
-            if not self.stop.is_set():
-                self.halt("已达到每日调用上限 qpd,明天重跑同一命令即可续跑")
+        if self.stop.is_set():
             return None
         record = {"row": number, "key": key}
         for attempt in (1, 2):
@@ -153,7 +150,7 @@ class BatchRun(object):
                 record.update(status=STATUS_FAILED, answer="", error=err.message, tokens=0,
                               chat_id=err.chat_id or "")
                 if err.fatal:
-                    self.halt("%s。处理好后重跑同一命令即可从断点继续" % err.message)
+                    self.halt(err.message if "重跑" in err.message else "%s。处理好后重跑同一命令即可从断点继续" % err.message)
                     return None  # a fatal answer is not the row's fault: leave it for the next run
                 if not err.retryable or attempt == 2 or self.stop.wait(2.0):
                     break
@@ -376,8 +373,11 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     make_question = question_maker(header, options.prompt, options.question_column)
     if options.answer_column in header:
         raise InputError("表格里已经有「%s」列:请用 answer_column 换一个回答列名" % options.answer_column)
-    # checks token and bot before any call (tests and benchmarks stand in for Client here)
-    client = Client(token=options.token, bot_id=options.bot_id, base_url=options.base_url, timeout=options.timeout,
-                    app_id=options.app_id, key_id=options.key_id, private_key=options.private_key)
+    stop = threading.Event()
     limiter = RateLimiter(options.qps, options.qpm, options.qpd)
-    return BatchRun(options, header, make_question, client.chat, limiter, client.settings.bot_id).run()
+    # checks token and bot before any call; tests and benchmarks stand in for Client here
+    client = Client(token=options.token, bot_id=options.bot_id, base_url=options.base_url, timeout=options.timeout,
+                    app_id=options.app_id, key_id=options.key_id, private_key=options.private_key,
+                    before_request=limiter.hook(stop))  # every POST /v3/chat waits for the limiter, retries included
+    limiter.share_with_account(client.settings)
+    return BatchRun(options, header, make_question, client.chat, stop, client.settings.bot_id).run()

@@ -137,12 +137,12 @@ class Client(object):
     """
 
     def __init__(self, token=None, bot_id=None, base_url=None, user_id=None, timeout=DEFAULT_TIMEOUT,
-                 max_retries=None, backend=None, app_id=None, key_id=None, private_key=None):
+                 max_retries=None, backend=None, app_id=None, key_id=None, private_key=None, before_request=None):
         self.settings = Settings(token=token, bot_id=bot_id, base_url=base_url, user_id=user_id,
                                  app_id=app_id, key_id=key_id, private_key=private_key)
         self.timeout = clean_timeout(timeout)
         self.transport = Transport(self.settings.base_url, auth_for(self.settings), backend,
-                                   MAX_RETRIES if max_retries is None else max_retries)
+                                   MAX_RETRIES if max_retries is None else max_retries, before_request)
 
     def __repr__(self):
         return "Client(base_url=%r, bot_id=%r, token=<隐藏>)" % (self.settings.base_url, self.settings.bot_id)

@@ -419,11 +419,12 @@ class Transport(object):
     """Sends requests to one Coze host. The Authorization header comes from `auth` (a static
     token or a JWT service app, see auth.py); its repr never shows the token."""
 
-    def __init__(self, base_url, auth, backend=None, max_retries=MAX_RETRIES):
+    def __init__(self, base_url, auth, backend=None, max_retries=MAX_RETRIES, before_request=None):
         self.base_url = base_url
         self.auth = auth
         self.backend = backend if hasattr(backend, "send") else choose_backend(backend)
         self.max_retries = max_retries
+        self.before_request = before_request  # called as (method, path) before every request: a rate limiter
 
     def __repr__(self):
         return "Transport(base_url=%r, backend=%r, token=<隐藏>)" % (self.base_url, self.backend.name)
@@ -431,6 +432,8 @@ class Transport(object):
     def open(self, method, path, params=None, body=None, content_type="application/json",
              accept="application/json", deadline=None):
         """One HTTP request (no retry). `body` is a dict (sent as JSON) or bytes."""
+        if self.before_request is not None:
+            self.before_request(method, path)
         url = self.base_url + path
         if params:
             url += "?" + urllib.parse.urlencode(dict((k, v) for k, v in params.items() if v is not None))
