@@ -2930,7 +2930,11 @@ class _BatchRun(object):
 
     # -- the whole run ------------------------------------------------------------------------------
     def run(self, dedupe_label="与第 %d 行问题相同,沿用其回答"):
-        self.journal.take_run_lock(self.options.wait)
+        try:
+            self.journal.take_run_lock(self.options.wait)
+        except KeyboardInterrupt:
+            log("已中断:还没有开始提问,没有花钱")
+            raise
         try:
             self.done = self.journal.load(self.options.restart)
             return self.run_locked(dedupe_label)
