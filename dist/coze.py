@@ -2933,7 +2933,7 @@ class _BatchRun(object):
         try:
             self.journal.take_run_lock(self.options.wait)
         except KeyboardInterrupt:
-            log("已中断:还没有开始提问,没有花钱")
+            _log("已中断:还没有开始提问,没有花钱")
             raise
         try:
             self.done = self.journal.load(self.options.restart)
