@@ -151,16 +151,22 @@ def test_a_journal_from_another_prompt_bot_or_input_is_refused_until_restart(coz
 
 # ---- two runs on one table -----------------------------------------------------------------------------
 
+def start_and_wait_for_a_chat(sim, command, env):
+    """A batch process that has started paying (its lock is held)."""
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while sim.stats()["chats_created"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return proc
+
+
 def test_a_second_run_on_the_same_output_stops_at_once_naming_the_first(tmp_path):
     rows = 16
     source = write_csv(tmp_path / "in.csv", products(rows))
     with Simulator(latency=0.25) as sim:
         env = sim_env(sim)
         command = cli(source, "--question-column", "商品名", "--concurrency", "2")
-        first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 20
-        while sim.stats()["chats_created"] < 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        first = start_and_wait_for_a_chat(sim, command, env)
         second = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
         assert first.poll() is None  # the second gave up while the first was still running
         assert second.returncode == 1 and "Traceback" not in second.stderr
@@ -175,10 +181,7 @@ def test_a_second_run_with_wait_queues_and_pays_for_nothing_the_first_did(tmp_pa
     with Simulator(latency=0.25) as sim:
         env = sim_env(sim)
         command = cli(source, "--question-column", "商品名", "--concurrency", "2")
-        first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while sim.stats()["chats_created"] < 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        first = start_and_wait_for_a_chat(sim, command, env)
         second = subprocess.run(command + ["--wait"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=90)
         assert first.wait(timeout=60) == 0
         assert second.returncode == 0, second.stderr
