@@ -399,3 +399,23 @@ def test_dist_signs_in_on_python37_without_packages(osim, app_key):
     assert out.returncode == 0, out.stderr
     assert "三点七" in out.stdout
     assert osim.stats()["oauth_exchanges"] == 1
+
+
+def test_threads_waiting_on_a_refused_exchange_do_not_repeat_it(coze, osim, app_key, app_env):
+    client = coze.Client(**dict(app_kw(app_key, osim), key_id="kid_wrong"))
+    osim.inject("slow:0.5", count=1, path="/api/permission/oauth2/token")  # the others queue behind it
+    errors = []
+
+    def worker():
+        try:
+            client.new_conversation()
+        except coze.AuthError as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(errors) == 8 and all("kid not been registred" in str(err) for err in errors)
+    assert osim.stats()["requests"] == {"/api/permission/oauth2/token": 1}

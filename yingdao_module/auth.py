@@ -62,6 +62,7 @@ class JWTApp(object):
         self._token = None
         self._obtained = 0.0    # monotonic time the exchange that gave _token started
         self._refresh_at = 0.0  # monotonic time after which _token is not used any more
+        self._refused = None    # (monotonic time, AuthError) of the last refused exchange
         self.exchanges = 0
 
     def __repr__(self):
@@ -69,9 +70,16 @@ class JWTApp(object):
 
     def authorization(self, transport):
         """'Bearer <access token>', exchanging first when there is none or it is due."""
+        asked = time.monotonic()
         with self._lock:  # one exchange at a time; the other threads wait and reuse its token
+            if self._refused is not None and self._refused[0] >= asked:
+                raise self._refused[1]  # refused while this thread waited: asking again would be refused too
             if self._token is None or time.monotonic() >= self._refresh_at:
-                self._exchange(transport)
+                try:
+                    self._exchange(transport)
+                except AuthError as err:
+                    self._refused = (time.monotonic(), err)
+                    raise
             return "Bearer " + self._token
 
     def invalidate(self, since):
