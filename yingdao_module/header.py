@@ -6,7 +6,8 @@
 #
 # 扣子(Coze)模块:把本文件整个粘贴为影刀应用里名为 coze 的 Python 模块,
 # 在「调用模块」里选 coze → ask,填 question 即可得到回答。
-# 令牌、智能体 ID 建议放在全局变量 coze_token(密码类型)、coze_bot_id 里。
+# 令牌、智能体 ID 建议放在全局变量 coze_token(密码类型)、coze_bot_id 里;
+# 长期无人值守请用服务类应用:coze_app_id、coze_key_id、coze_private_key(密码类型,填 .pem 路径或私钥)。
 # 说明文档:README.md 与 docs/(参数、错误码、常见问题)。
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
