@@ -1421,14 +1421,13 @@ class _Transport(object):
     def with_fresh_auth(self, action):
         """Run `action()`. When the service refuses an exchanged access token (revoked, clock
         skew), exchange a new one and run `action()` once more; a second refusal is final."""
-        started = time.monotonic()
         try:
             return action()
         except AuthError as err:
             if not self.auth.renewable or err.code not in _REJECTED_TOKEN_CODES:
                 raise
             _log("扣子不再接受当前的访问令牌(错误码 %s):重新换取令牌后再试一次" % err.code)
-            self.auth.invalidate(started)
+            self.auth.invalidate()
         try:
             return action()
         except AuthError as err:
@@ -1475,7 +1474,7 @@ class _StaticToken(object):
     def authorization(self, transport):
         return self._header
 
-    def invalidate(self, since):
+    def invalidate(self):
         pass
 
     def __repr__(self):
@@ -1492,7 +1491,7 @@ class _JWTApp(object):
         self._key = private_key
         self._lock = threading.Lock()
         self._token = None
-        self._obtained = 0.0    # monotonic time the exchange that gave _token started
+        self._sent = threading.local()  # .token: the access token this thread last sent
         self._refresh_at = 0.0  # monotonic time after which _token is not used any more
         self._refused = None    # (monotonic time, AuthError) of the last refused exchange
         self.exchanges = 0
@@ -1512,12 +1511,14 @@ class _JWTApp(object):
                 except AuthError as err:
                     self._refused = (time.monotonic(), err)
                     raise
+            self._sent.token = self._token
             return "Bearer " + self._token
 
-    def invalidate(self, since):
-        """A request started at `since` was refused: drop the token unless it is newer."""
+    def invalidate(self):
+        """This thread's last request was refused: drop the token it carried, unless another
+        thread has already replaced it (then that newer token is the one to retry with)."""
         with self._lock:
-            if self._token is not None and self._obtained <= since:
+            if self._token is not None and self._token == getattr(self._sent, "token", None):
                 self._token = None
 
     def still_rejected(self, err):
@@ -1547,7 +1548,7 @@ class _JWTApp(object):
         elif life <= 0:  # this clock is ahead: the real life is unknown, so refresh soon
             _log("扣子访问令牌的到期时间早于本机时间(相差 %d 秒):请校准电脑时间" % int(-life))
             life = _SHORT_LIFE
-        self._token, self._obtained = token, started
+        self._token = token
         self._refresh_at = started + (life - _REFRESH_EARLY if life >= _SHORT_LIFE else life / 2)
         self.exchanges += 1
 

@@ -419,3 +419,17 @@ def test_threads_waiting_on_a_refused_exchange_do_not_repeat_it(coze, osim, app_
         thread.join(30)
     assert len(errors) == 8 and all("kid not been registred" in str(err) for err in errors)
     assert osim.stats()["requests"] == {"/api/permission/oauth2/token": 1}
+
+
+def test_a_token_refused_right_after_its_exchange_is_replaced(coze, backend, osim, app_key, app_env):
+    """The first access token is refused on its first use (revoked at once, clock skew): one
+    fresh exchange, one retry, success."""
+    accepts, refused = osim.oauth.accepts, []
+
+    def refuse_the_first(token, now):
+        refused[:] = refused or [token]
+        return "unknown" if token == refused[0] else accepts(token, now)
+    osim.oauth.accepts = refuse_the_first
+    assert "你好" in coze.ask("你好", **app_kw(app_key, osim))
+    stats = osim.stats()
+    assert stats["oauth_exchanges"] == 2 and stats["chats_created"] == 1

@@ -43,7 +43,7 @@ class StaticToken(object):
     def authorization(self, transport):
         return self._header
 
-    def invalidate(self, since):
+    def invalidate(self):
         pass
 
     def __repr__(self):
@@ -60,7 +60,7 @@ class JWTApp(object):
         self._key = private_key
         self._lock = threading.Lock()
         self._token = None
-        self._obtained = 0.0    # monotonic time the exchange that gave _token started
+        self._sent = threading.local()  # .token: the access token this thread last sent
         self._refresh_at = 0.0  # monotonic time after which _token is not used any more
         self._refused = None    # (monotonic time, AuthError) of the last refused exchange
         self.exchanges = 0
@@ -80,12 +80,14 @@ class JWTApp(object):
                 except AuthError as err:
                     self._refused = (time.monotonic(), err)
                     raise
+            self._sent.token = self._token
             return "Bearer " + self._token
 
-    def invalidate(self, since):
-        """A request started at `since` was refused: drop the token unless it is newer."""
+    def invalidate(self):
+        """This thread's last request was refused: drop the token it carried, unless another
+        thread has already replaced it (then that newer token is the one to retry with)."""
         with self._lock:
-            if self._token is not None and self._obtained <= since:
+            if self._token is not None and self._token == getattr(self._sent, "token", None):
                 self._token = None
 
     def still_rejected(self, err):
@@ -115,7 +117,7 @@ class JWTApp(object):
         elif life <= 0:  # this clock is ahead: the real life is unknown, so refresh soon
             log("扣子访问令牌的到期时间早于本机时间(相差 %d 秒):请校准电脑时间" % int(-life))
             life = SHORT_LIFE
-        self._token, self._obtained = token, started
+        self._token = token
         self._refresh_at = started + (life - REFRESH_EARLY if life >= SHORT_LIFE else life / 2)
         self.exchanges += 1
 

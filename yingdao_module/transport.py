@@ -481,14 +481,13 @@ class Transport(object):
     def with_fresh_auth(self, action):
         """Run `action()`. When the service refuses an exchanged access token (revoked, clock
         skew), exchange a new one and run `action()` once more; a second refusal is final."""
-        started = time.monotonic()
         try:
             return action()
         except AuthError as err:
             if not self.auth.renewable or err.code not in REJECTED_TOKEN_CODES:
                 raise
             log("扣子不再接受当前的访问令牌(错误码 %s):重新换取令牌后再试一次" % err.code)
-            self.auth.invalidate(started)
+            self.auth.invalidate()
         try:
             return action()
         except AuthError as err:
