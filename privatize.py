@@ -44,6 +44,7 @@ class Names(object):
         self.uses = []          # (ast.Name, scope)
         self.definitions = []   # (FunctionDef/ClassDef node, scope): the name after def/class
         self.declarations = []  # (ast.Global node, scope)
+        self.calls_by_name = []  # (ast.Call of a plain name, scope)
         self.visit_all(tree.body, self.module)
 
     # -- collecting -----------------------------------------------------------------------
@@ -59,6 +60,12 @@ class Names(object):
         handler = getattr(self, "visit_" + type(node).__name__, None)
         if handler:
             return handler(node, scope)
+        for child in ast.iter_child_nodes(node):
+            self.visit(child, scope)
+
+    def visit_Call(self, node, scope):
+        if isinstance(node.func, ast.Name):
+            self.calls_by_name.append((node, scope))
         for child in ast.iter_child_nodes(node):
             self.visit(child, scope)
 
@@ -231,6 +238,10 @@ def check_names(text, public, allowed=()):
     if exposed != set(public):
         raise BuildError("public names differ from __all__: extra %s, missing %s" % (
             sorted(exposed - set(public)), sorted(set(public) - exposed)))
+    dynamic = sorted(set("%s() (line %d)" % (node.func.id, node.lineno) for node, _ in names.calls_by_name
+                         if node.func.id in ("globals", "vars") and not node.args))
+    if dynamic:
+        raise BuildError("module names looked up by text break the renaming: %s" % ", ".join(dynamic))
     known = module.bound | set(dir(builtins)) | {"__file__", "__name__", "__doc__", "__spec__"}
     unresolved = sorted(set("%s (line %d)" % (node.id, node.lineno) for node, scope in names.uses
                             if node.id not in known and names.is_global(node.id, scope)))

@@ -193,3 +193,8 @@ def test_check_names_finds_a_name_that_resolves_to_nothing():
 def test_check_names_finds_an_extra_public_name():
     with pytest.raises(privatize.BuildError, match="leaked"):
         privatize.check_names("def public():\n    pass\n\ndef leaked():\n    pass\n", public=["public"])
+
+
+def test_check_names_refuses_lookups_by_text():
+    with pytest.raises(privatize.BuildError, match="globals"):
+        privatize.check_names('def public():\n    return globals()["helper"]\n', public=["public"])
