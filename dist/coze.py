@@ -3390,25 +3390,42 @@ def main(args):
     if standalone:  # run on its own: a quick check of the configured token and bot
         args = {"question": _STANDALONE_QUESTION}
         _log("coze 模块独立运行:用全局变量 / 环境变量里的配置提问「%s」" % _STANDALONE_QUESTION)
-    common = dict((name, _code_flow_arg(args, name)) for name in _CONNECTION_INPUTS)
-    common["timeout"] = _code_flow_arg(args, "timeout", _DEFAULT_TIMEOUT)
-    common["stream"] = _code_flow_arg(args, "stream", True)
+    if not (hasattr(args, "get") and hasattr(args, "__setitem__")):
+        _log("扣子调用失败:main(args) 需要影刀传入的参数字典,现在是 %s:请在 Code 流程里直接调用 main(args)"
+            % type(args).__name__)
+        return ""
     args["error"] = ""
     try:
-        if _code_flow_arg(args, "workflow_id"):
-            answer = run_workflow(args["workflow_id"], _code_flow_arg(args, "parameters"), **common)
-        else:
-            common.update((name, _code_flow_arg(args, name)) for name in _CHAT_INPUTS)
-            result = chat(_code_flow_arg(args, "question"), **common)
-            for name in ("conversation_id", "chat_id", "usage"):
-                args[name] = result[name]
-            answer = result["answer"]
+        answer = _code_flow_answer(args)
     except CozeError as err:
-        args["error"] = str(err)
-        args["answer"] = ""
-        _log("扣子调用失败:%s" % err)
-        return ""
+        return _code_flow_failure(args, str(err))
+    except Exception as err:  # a surprise must still end as args["error"], never as a traceback
+        return _code_flow_failure(args, "模块内部错误(%s):%s。请把这行文字和所用的参数(不要带令牌)发给维护者"
+                                 % (type(err).__name__, _redact(str(err))[:300]))
     args["answer"] = answer
     if standalone:
         _log("扣子回答:%s" % (answer,))
     return answer
+
+
+def _code_flow_answer(args):
+    """Run the chat or workflow `args` asks for; returns the answer (outputs written to args)."""
+    common = dict((name, _code_flow_arg(args, name)) for name in _CONNECTION_INPUTS)
+    common["timeout"] = _code_flow_arg(args, "timeout", _DEFAULT_TIMEOUT)
+    common["stream"] = _code_flow_arg(args, "stream", True)
+    if _code_flow_arg(args, "workflow_id"):
+        return run_workflow(args["workflow_id"], _code_flow_arg(args, "parameters"), **common)
+    common.update((name, _code_flow_arg(args, name)) for name in _CHAT_INPUTS)
+    result = chat(_code_flow_arg(args, "question"), **common)
+    for name in ("conversation_id", "chat_id", "usage"):
+        args[name] = result[name]
+    return result["answer"]
+
+
+def _code_flow_failure(args, message):
+    """Write a failure where the flow reads it (redacted: it may end up in a shared log)."""
+    message = _redact(message)
+    args["error"] = message
+    args["answer"] = ""
+    _log("扣子调用失败:%s" % message)
+    return ""

@@ -150,3 +150,47 @@ def test_cli_json_and_a_killed_batch_do_not_leak(sim, tmp_path):
     assert len(glob.glob(str(tmp_path / "*"))) >= 2  # the output and its journal were scanned too
     leaks = [text[:200] for text in outputs if CANARY in text or PREFIX in text]
     assert leaks == []
+
+
+def test_a_server_echoing_the_token_and_tokens_in_wrong_fields_do_not_leak(coze, backend, tmp_path, capfd):
+    """The same scan against a hostile server that quotes the token back in every answer,
+    and with the token pasted into every field that is not `token`."""
+    from rawserver import RawServer, json_reply
+    echo = "token %s is invalid; Authorization: Bearer %s" % (CANARY, CANARY)
+    routes = dict((path, [json_reply(None, code=code, msg=echo)]) for path, code in (
+        ("/v3/chat", 4100), ("/v1/workflow/stream_run", 4101), ("/v1/workflow/run", 4000),
+        ("/v1/conversation/create", 5000), ("/v1/files/upload", 4000)))
+    hay = Haystack()
+    lines = []
+    coze.set_log_sink(lines.append)
+    try:
+        with RawServer(routes) as server:
+            kw = dict(bot_id=BOT, token=CANARY, base_url=server.url)
+            attempt(hay, "echo ask", lambda: coze.ask("你好", **kw))
+            attempt(hay, "echo poll", lambda: coze.ask("你好", stream=False, **kw))
+            attempt(hay, "echo workflow", lambda: coze.run_workflow("7400000000000000001", {}, token=CANARY,
+                                                                    base_url=server.url))
+            attempt(hay, "echo conversation", lambda: coze.new_conversation(**kw))
+            args = {"question": "你好", "token": CANARY, "bot_id": BOT, "base_url": server.url}
+            coze.main(args)
+            hay.add("echo main", repr(dict((k, args.get(k)) for k in coze.CODE_FLOW_OUTPUTS)))
+            other = dict(bot_id=BOT, token="pat_someOTHERtokenFORthisTEST", base_url=server.url)
+            for field in ("bot_id", "user_id", "conversation_id"):
+                attempt(hay, "wrong " + field, lambda: coze.ask("你好", **dict(other, **{field: CANARY})))
+            attempt(hay, "wrong workflow_id", lambda: coze.run_workflow(CANARY, token=other["token"],
+                                                                        base_url=server.url))
+            attempt(hay, "wrong base_url", lambda: coze.ask("你好", **dict(other, base_url=CANARY)))
+            attempt(hay, "wrong files", lambda: coze.ask("你好", files=CANARY, **other))
+            attempt(hay, "wrong custom_variables", lambda: coze.ask("你好", custom_variables={"k": CANARY}, **other))
+            args = dict(other, question="你好", conversation_id=CANARY)
+            coze.main(args)
+            hay.add("wrong main", repr((args["error"], args["answer"])))  # conversation_id stays the user's input
+    finally:
+        coze.set_log_sink(None)
+    for line in lines:
+        hay.add("log", line)
+    captured = capfd.readouterr()
+    hay.add("stdout", captured.out)
+    hay.add("stderr", captured.err)
+    assert len(hay.texts) > 40 and any("扣子原话" in text for _, text in hay.texts)
+    assert hay.leaks() == []

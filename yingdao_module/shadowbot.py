@@ -8,7 +8,7 @@ on `error` instead of crashing.
 from .api import chat, run_workflow
 from .config import DEFAULT_TIMEOUT
 from .errors import CozeError
-from .log import log
+from .log import log, redact
 
 # The flow's input parameters main(args) reads: the one list that templates, docs and tests use.
 CONNECTION_INPUTS = ("bot_id", "token", "base_url", "app_id", "key_id", "private_key", "timeout", "stream")
@@ -37,25 +37,42 @@ def main(args):
     if standalone:  # run on its own: a quick check of the configured token and bot
         args = {"question": STANDALONE_QUESTION}
         log("coze 模块独立运行:用全局变量 / 环境变量里的配置提问「%s」" % STANDALONE_QUESTION)
-    common = dict((name, code_flow_arg(args, name)) for name in CONNECTION_INPUTS)
-    common["timeout"] = code_flow_arg(args, "timeout", DEFAULT_TIMEOUT)
-    common["stream"] = code_flow_arg(args, "stream", True)
+    if not (hasattr(args, "get") and hasattr(args, "__setitem__")):
+        log("扣子调用失败:main(args) 需要影刀传入的参数字典,现在是 %s:请在 Code 流程里直接调用 main(args)"
+            % type(args).__name__)
+        return ""
     args["error"] = ""
     try:
-        if code_flow_arg(args, "workflow_id"):
-            answer = run_workflow(args["workflow_id"], code_flow_arg(args, "parameters"), **common)
-        else:
-            common.update((name, code_flow_arg(args, name)) for name in CHAT_INPUTS)
-            result = chat(code_flow_arg(args, "question"), **common)
-            for name in ("conversation_id", "chat_id", "usage"):
-                args[name] = result[name]
-            answer = result["answer"]
+        answer = code_flow_answer(args)
     except CozeError as err:
-        args["error"] = str(err)
-        args["answer"] = ""
-        log("扣子调用失败:%s" % err)
-        return ""
+        return code_flow_failure(args, str(err))
+    except Exception as err:  # a surprise must still end as args["error"], never as a traceback
+        return code_flow_failure(args, "模块内部错误(%s):%s。请把这行文字和所用的参数(不要带令牌)发给维护者"
+                                 % (type(err).__name__, redact(str(err))[:300]))
     args["answer"] = answer
     if standalone:
         log("扣子回答:%s" % (answer,))
     return answer
+
+
+def code_flow_answer(args):
+    """Run the chat or workflow `args` asks for; returns the answer (outputs written to args)."""
+    common = dict((name, code_flow_arg(args, name)) for name in CONNECTION_INPUTS)
+    common["timeout"] = code_flow_arg(args, "timeout", DEFAULT_TIMEOUT)
+    common["stream"] = code_flow_arg(args, "stream", True)
+    if code_flow_arg(args, "workflow_id"):
+        return run_workflow(args["workflow_id"], code_flow_arg(args, "parameters"), **common)
+    common.update((name, code_flow_arg(args, name)) for name in CHAT_INPUTS)
+    result = chat(code_flow_arg(args, "question"), **common)
+    for name in ("conversation_id", "chat_id", "usage"):
+        args[name] = result[name]
+    return result["answer"]
+
+
+def code_flow_failure(args, message):
+    """Write a failure where the flow reads it (redacted: it may end up in a shared log)."""
+    message = redact(message)
+    args["error"] = message
+    args["answer"] = ""
+    log("扣子调用失败:%s" % message)
+    return ""
