@@ -97,6 +97,7 @@ class RawServer(object):
         self.hold_limit = hold_limit
         self.requests = []
         self.connections = 0
+        self.sent_at = []  # time.monotonic() after each piece of bytes was sent
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -163,6 +164,7 @@ class RawServer(object):
                 self._stop.wait(step)
             else:
                 conn.sendall(step.encode("utf-8") if isinstance(step, str) else step)
+                self.sent_at.append(time.monotonic())
 
     @staticmethod
     def _read_request(conn):

@@ -43,6 +43,7 @@ RETRY_AFTER_CAP = 30.0
 REJECTED_TOKEN_CODES = (4100, 700012006)  # the service no longer accepts this access token
 MAX_REDIRECTS = 3        # Coze does not redirect its API; a few same-host hops are tolerated
 READ_SIZE = 65536        # at most this much per read; a read returns whatever has arrived
+CLOSE_GRACE = 0.05       # a stream left at its terminal event may finish this fast: its connection is reused
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 CA_FILE_VARIABLES = ("COZE_CA_FILE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
 
@@ -95,14 +96,16 @@ class HttpResponse(object):
 
     `raw` is the standard library's http.client.HTTPResponse (both backends have one
     underneath); `finish(complete)` hands the connection back (complete) or closes it.
+    `grace`: how long close() may read on to finish the body so the connection can be reused.
     """
 
-    def __init__(self, status, headers, raw, deadline, finish):
+    def __init__(self, status, headers, raw, deadline, finish, grace=0.0):
         self.status = status
         self.headers = headers
         self._raw = raw
         self._deadline = deadline
         self._finish = finish
+        self._grace = grace
         self._complete = False
         self._closed = False
 
@@ -160,6 +163,13 @@ class HttpResponse(object):
         if self._closed:
             return
         self._closed = True
+        if not self._complete and self._grace:  # e.g. the `done` after chat.completed: usually already here
+            self._deadline = min(self._deadline or float("inf"), time.monotonic() + self._grace)
+            try:
+                for _ in self.chunks():
+                    pass
+            except Exception:
+                pass  # a server holding the stream open: the connection is closed, not waited for
         try:
             self._finish(self._complete)
         except Exception:
@@ -205,6 +215,7 @@ class HttpBackend(object):
     """What both backends share: deadlines, redirects, error mapping. A subclass only opens
     one request and returns (status, headers, raw http.client response, finish)."""
     name = "?"
+    keeps_connections = False  # a finished response hands its connection back for the next request
 
     def send(self, method, url, headers, body, deadline=None):
         """An HttpResponse; same-origin redirects are followed a few times, others refused."""
@@ -237,7 +248,7 @@ class HttpBackend(object):
                 raise deadline_error()
             raise network_error_for(exc, url)
         headers = dict((k.lower(), v) for k, v in response_headers.items())
-        return HttpResponse(status, headers, raw, deadline, finish)
+        return HttpResponse(status, headers, raw, deadline, finish, CLOSE_GRACE if self.keeps_connections else 0.0)
 
     def _open(self, method, url, headers, body, connect_timeout, read_timeout):
         raise NotImplementedError
@@ -250,6 +261,7 @@ class RequestsBackend(HttpBackend):
     """Keep-alive sessions from `requests`, one per thread (batch runs threads). Proxies come
     from the environment (HTTPS_PROXY, NO_PROXY) through requests' trust_env."""
     name = "requests"
+    keeps_connections = True
 
     def __init__(self):
         self._local = threading.local()
