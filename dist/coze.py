@@ -2176,6 +2176,9 @@ class _RateLimiter(object):
             if limit:
                 whole = max(1, int(limit))  # 0.5 per second = 1 per 2 s; 2.5 per second = 2 per 0.8 s
                 self.windows.append((whole, seconds * whole / float(limit) + _WINDOW_MARGIN))
+        # qps calls are spread evenly over the second instead of sent as one burst: a burst's
+        # requests reach the service up to tens of milliseconds apart, eating the margin
+        self.spacing = self.windows[0][1] / self.windows[0][0] if qps else 0.0
         self.qpd = int(qpd) if qpd else None
         self.state_path = state_path if (self.windows or self.qpd) else None
         self.used_today = 0
@@ -2236,7 +2239,7 @@ class _RateLimiter(object):
             if self.qpd is not None and state["count"] >= self.qpd:
                 return None
             starts = [t for t in state["starts"] if 0 <= now - t < _REMEMBERED_STARTS][-_MAX_REMEMBERED:]
-            wait = 0.0
+            wait = self.spacing - (now - starts[-1]) if starts else 0.0
             for limit, seconds in self.windows:
                 recent = [t for t in starts if now - t < seconds]
                 if len(recent) >= limit:
@@ -3021,8 +3024,8 @@ class _BatchRun(object):
     def ask_all(self, todo, started):
         """Keep `concurrency` rows in flight (a bounded window, so 100,000 rows cost no memory),
         saving the table every SAVE_EVERY seconds and logging progress."""
-        from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout  # on first use: fast import
-        window = collections.deque()
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait  # on first use: fast import
+        window = set()
         last_save = last_progress = time.monotonic()
         next_share, reported = 0.05, 0
         with ThreadPoolExecutor(max_workers=self.options.concurrency) as pool:
@@ -3033,17 +3036,16 @@ class _BatchRun(object):
                         item = next(items, None)
                         if item is None:
                             break
-                        window.append(pool.submit(self.ask_row, *item))
+                        window.add(pool.submit(self.ask_row, *item))
                     if not window:
                         break
-                    try:
-                        window[0].result(timeout=1.0)
-                        window.popleft()
-                    except FutureTimeout:
-                        pass  # a 1 s tick: time to save or report progress
-                    except Exception as exc:  # a bug in one row must not lose the whole run
-                        _log("有一行处理出错:%s" % type(exc).__name__)
-                        window.popleft()
+                    # any finished row frees its place at once (waiting for the oldest one could
+                    # leave workers idle while it waits for the rate limiter); at least a 1 s tick
+                    finished_rows = wait(window, timeout=1.0, return_when=FIRST_COMPLETED)[0]
+                    for future in finished_rows:
+                        window.discard(future)
+                        if future.exception() is not None:  # a bug in one row must not lose the whole run
+                            _log("有一行处理出错:%s" % type(future.exception()).__name__)
                     now = time.monotonic()
                     if now - last_save >= _SAVE_EVERY:
                         self.save()

@@ -275,8 +275,8 @@ class BatchRun(object):
     def ask_all(self, todo, started):
         """Keep `concurrency` rows in flight (a bounded window, so 100,000 rows cost no memory),
         saving the table every SAVE_EVERY seconds and logging progress."""
-        from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout  # on first use: fast import
-        window = collections.deque()
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait  # on first use: fast import
+        window = set()
         last_save = last_progress = time.monotonic()
         next_share, reported = 0.05, 0
         with ThreadPoolExecutor(max_workers=self.options.concurrency) as pool:
@@ -287,17 +287,16 @@ class BatchRun(object):
                         item = next(items, None)
                         if item is None:
                             break
-                        window.append(pool.submit(self.ask_row, *item))
+                        window.add(pool.submit(self.ask_row, *item))
                     if not window:
                         break
-                    try:
-                        window[0].result(timeout=1.0)
-                        window.popleft()
-                    except FutureTimeout:
-                        pass  # a 1 s tick: time to save or report progress
-                    except Exception as exc:  # a bug in one row must not lose the whole run
-                        log("有一行处理出错:%s" % type(exc).__name__)
-                        window.popleft()
+                    # any finished row frees its place at once (waiting for the oldest one could
+                    # leave workers idle while it waits for the rate limiter); at least a 1 s tick
+                    finished_rows = wait(window, timeout=1.0, return_when=FIRST_COMPLETED)[0]
+                    for future in finished_rows:
+                        window.discard(future)
+                        if future.exception() is not None:  # a bug in one row must not lose the whole run
+                            log("有一行处理出错:%s" % type(future.exception()).__name__)
                     now = time.monotonic()
                     if now - last_save >= SAVE_EVERY:
                         self.save()

@@ -62,6 +62,9 @@ class RateLimiter(object):
             if limit:
                 whole = max(1, int(limit))  # 0.5 per second = 1 per 2 s; 2.5 per second = 2 per 0.8 s
                 self.windows.append((whole, seconds * whole / float(limit) + WINDOW_MARGIN))
+        # qps calls are spread evenly over the second instead of sent as one burst: a burst's
+        # requests reach the service up to tens of milliseconds apart, eating the margin
+        self.spacing = self.windows[0][1] / self.windows[0][0] if qps else 0.0
         self.qpd = int(qpd) if qpd else None
         self.state_path = state_path if (self.windows or self.qpd) else None
         self.used_today = 0
@@ -122,7 +125,7 @@ class RateLimiter(object):
             if self.qpd is not None and state["count"] >= self.qpd:
                 return None
             starts = [t for t in state["starts"] if 0 <= now - t < REMEMBERED_STARTS][-MAX_REMEMBERED:]
-            wait = 0.0
+            wait = self.spacing - (now - starts[-1]) if starts else 0.0
             for limit, seconds in self.windows:
                 recent = [t for t in starts if now - t < seconds]
                 if len(recent) >= limit:
