@@ -33,3 +33,18 @@ def test_reference_says_what_main_none_does(coze, quiet_log):
     assert coze.main(None) == ""  # no token anywhere: a Chinese line in the log, no exception
     assert any("独立运行" in line and STANDALONE_QUESTION in line for line in quiet_log)
     assert any("令牌" in line for line in quiet_log)
+
+
+def test_architecture_names_every_file_of_the_tree():
+    """docs/architecture.md describes the tree as it is: each source, template and test file is named."""
+    with open(os.path.join(ROOT, "docs", "architecture.md"), encoding="utf-8") as handle:
+        architecture = handle.read()
+    patterns = ["yingdao_module/*.py", "yingdao_module/simulator/*.py", "flow_templates/*.py", "tests/*.py",
+                "tests/benchmarks/*.py", "tests/scripts/*.py", "*.py"]
+    missing = []
+    for pattern in patterns:
+        for path in sorted(glob.glob(os.path.join(ROOT, pattern))):
+            name = os.path.basename(path)
+            if name not in ("__init__.py", "__main__.py") and not re.search(r"(?<![\w.])%s" % re.escape(name), architecture):
+                missing.append(os.path.relpath(path, ROOT))
+    assert missing == [], "add these to docs/architecture.md: %s" % missing
