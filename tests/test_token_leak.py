@@ -40,6 +40,14 @@ class Haystack(object):
                 with open(path, "rb") as handle:
                     self.add("file " + os.path.basename(path), handle.read().decode("utf-8", "replace"))
 
+    def add_output(self, log_lines, capfd):
+        """The module's log lines and whatever reached stdout / stderr."""
+        for line in log_lines:
+            self.add("log", line)
+        captured = capfd.readouterr()
+        self.add("stdout", captured.out)
+        self.add("stderr", captured.err)
+
     def leaks(self):
         return [(where, text[:200]) for where, text in self.texts if CANARY in text or PREFIX in text]
 
@@ -101,11 +109,7 @@ def test_no_entry_point_leaks_the_token(coze, sim, tmp_path, capfd):
                                                           output_path=str(tmp_path / "fatal.csv")))
     finally:
         coze.set_log_sink(None)
-    for line in lines:
-        hay.add("log", line)
-    captured = capfd.readouterr()
-    hay.add("stdout", captured.out)
-    hay.add("stderr", captured.err)
+    hay.add_output(lines, capfd)
     hay.add_files(str(tmp_path))
     assert len(hay.texts) > 60  # the scan really looked at things
     assert any("故障" in text for _, text in hay.texts)
@@ -187,10 +191,6 @@ def test_a_server_echoing_the_token_and_tokens_in_wrong_fields_do_not_leak(coze,
             hay.add("wrong main", repr((args["error"], args["answer"])))  # conversation_id stays the user's input
     finally:
         coze.set_log_sink(None)
-    for line in lines:
-        hay.add("log", line)
-    captured = capfd.readouterr()
-    hay.add("stdout", captured.out)
-    hay.add("stderr", captured.err)
+    hay.add_output(lines, capfd)
     assert len(hay.texts) > 40 and any("扣子原话" in text for _, text in hay.texts)
     assert hay.leaks() == []
