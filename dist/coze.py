@@ -1248,6 +1248,15 @@ class _UrllibBackend(_HttpBackend):
 
     def __init__(self):
         self._opener = None
+        self._opener_for = None  # (CA file, proxies) the opener was built with
+
+    def _current_opener(self):
+        """An opener for the CA file and proxies the environment names now (they may be set late)."""
+        import urllib.request
+        key = (_ca_file(), tuple(sorted(urllib.request.getproxies().items())))
+        if key != self._opener_for:
+            self._opener, self._opener_for = self._build_opener(), key
+        return self._opener
 
     def _build_opener(self):
         import ssl  # imported on first use: keeps importing the module fast
@@ -1264,11 +1273,9 @@ class _UrllibBackend(_HttpBackend):
     def _open(self, method, url, headers, body, connect_timeout, read_timeout):
         import urllib.error
         import urllib.request
-        if self._opener is None:
-            self._opener = self._build_opener()
         request = urllib.request.Request(url, data=body, headers=headers, method=method)
         try:
-            resp = self._opener.open(request, timeout=read_timeout)
+            resp = self._current_opener().open(request, timeout=read_timeout)
             raw = resp
         except urllib.error.HTTPError as err:  # 4xx/5xx/30x still carry a body worth reading
             resp, raw = err, err.fp

@@ -285,3 +285,20 @@ def test_no_proxy_is_honoured(coze, backend, route, monkeypatch):
     for name in ("NO_PROXY", "no_proxy"):
         monkeypatch.setenv(name, "127.0.0.1,localhost")
     assert ask(coze, server)["answer"] == "杭州今天晴。"
+
+
+# ---- one way to stream ---------------------------------------------------------------------------
+
+def test_chats_and_workflows_stream_through_transport_open_stream(coze, route, monkeypatch):
+    server = route({"/v3/chat": [reply(200, SSE, STARTED + FINISHED)],
+                    "/v1/workflow/stream_run": [reply(200, SSE, OWN_STREAMS["own workflow"])]})
+    opened = []
+    original = coze.Transport.open_stream
+
+    def counting(self, method, path, *args, **kwargs):
+        opened.append(path)
+        return original(self, method, path, *args, **kwargs)
+    monkeypatch.setattr(coze.Transport, "open_stream", counting)
+    ask(coze, server)
+    coze.run_workflow("7400000000000000008", {"a": 1}, token=TOKEN, base_url=server.url)
+    assert opened == ["/v3/chat", "/v1/workflow/stream_run"]

@@ -65,3 +65,14 @@ def test_a_ca_bundle_from_the_environment_is_trusted(coze, backend, https_server
     monkeypatch.setenv(variable, certificate[0])
     assert coze.ask("你好", bot_id=BOT, token=TOKEN, base_url=https_server.url) == "杭州今天晴。"
     assert https_server.requests[0].headers["authorization"] == "Bearer " + TOKEN
+
+
+def test_a_ca_file_set_after_the_first_call_is_used_by_the_same_cached_client(coze, backend, https_server,
+                                                                             certificate, monkeypatch):
+    """Users set COZE_CA_FILE from a Python block after a first failure; no restart needed."""
+    kw = dict(bot_id=BOT, token=TOKEN, base_url=https_server.url)
+    with pytest.raises(coze.CozeError):
+        coze.ask("你好", **kw)
+    monkeypatch.setenv("COZE_CA_FILE", certificate[0])
+    assert coze.ask("你好", **kw) == "杭州今天晴。"
+    assert len(coze._clients) == 1  # the same client both times
