@@ -52,8 +52,13 @@ import zlib
 import mimetypes
 import uuid
 import datetime
+import io
+import posixpath
+import zipfile
+from xml.etree import ElementTree
 import csv
 import socket
+import html
 import collections
 import errno
 import ast
@@ -2290,6 +2295,449 @@ class _RateLimiter(object):
         os.replace(temporary, self.state_path)  # atomic: a reader sees the old file or the new one
 
 ###############################################################################
+# xlsx workbooks: read as shown, write answers into a copy (yingdao_module/xlsx.py)
+###############################################################################
+# xlsx workbooks with the standard library: read a sheet as the user sees it, and write a
+# copy of the workbook where only new cells are added.
+#
+# Reading (`XlsxSheet(path, sheet).rows()`): the active sheet (the one Excel opens on) unless
+# a name is given; formulas give their cached value; numbers come as plain text ("12.5",
+# "3", percentages as "15%"), cells formatted as dates as ISO text ("2026-11-25",
+# "2026-11-25 14:30", "14:30" for a time alone), booleans as TRUE / FALSE. A vertically merged
+# cell's value is shown in every row it covers, as on screen. Formulas without a cached value
+# (a file written by a program, never opened in Excel) are noted in `uncached` so the caller
+# can warn.
+#
+# Writing (`write_copy`): every zip part is copied unchanged, in the same order with the same
+# compression, except the processed sheet, where new inline-string cells are spliced into
+# the XML text; the existing cells, styles, merged cells, formulas, column widths, charts,
+# images and validations are left exactly as they were. Spliced rather than re-serialized:
+# ElementTree would rename namespace prefixes and drop declarations that `mc:Ignorable`
+# needs, which Excel reports as a damaged file.
+
+_XLSX_CELL_LIMIT = 32767  # characters Excel keeps in one cell
+_XLSX_ANSWER_WIDTH = 60   # column width given to a new answer column with no width of its own
+_XLSX_REF = re.compile(r"^([A-Z]{1,3})(\d+)$")
+_XLSX_ROW = re.compile(r"<(?P<p>(?:[\w.-]+:)?)row\b(?P<attrs>[^>]*?)(?:/>|>(?P<body>.*?)</(?P=p)row>)", re.S)
+_XLSX_CELL = re.compile(r"<(?P<p>(?:[\w.-]+:)?)c\b(?P<attrs>[^>]*?)(?:/>|>(?P<body>.*?)</(?P=p)c>)", re.S)
+_XLSX_ATTR = re.compile(r'([\w:.-]+)\s*=\s*(?:"([^"]*)"|\'([^\']*)\')')
+_XLSX_ILLEGAL = re.compile(u"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_XLSX_ESCAPE_LOOKALIKE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
+_XLSX_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
+_XLSX_DATE_FORMATS = set(range(14, 23)) | set(range(27, 37)) | set(range(45, 48)) | set(range(50, 59))
+_XLSX_PERCENT_FORMATS = (9, 10)
+_XLSX_BROKEN = "不是有效的 .xlsx 文件(可能是旧的 .xls、设了打开密码或文件已损坏):%s。请在 Excel 里另存为 .xlsx 或 CSV"
+
+
+def _column_letter(index):
+    """0 -> 'A', 26 -> 'AA'."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _xlsx_split_ref(ref):
+    """'AB12' -> (27, 12); column 0-based, row 1-based."""
+    match = _XLSX_REF.match(ref or "")
+    if not match:
+        return None, None
+    column = 0
+    for char in match.group(1):
+        column = column * 26 + ord(char) - 64
+    return column - 1, int(match.group(2))
+
+
+def _xlsx_local(tag):
+    return tag.rsplit("}", 1)[-1]
+
+
+def _xlsx_attrs(text):
+    return dict((m.group(1), m.group(2) if m.group(2) is not None else m.group(3)) for m in _XLSX_ATTR.finditer(text))
+
+
+def _xlsx_text_of(element):
+    """The text of a shared or inline string: its <t> runs, without phonetic guides (<rPh>),
+    with Excel's _xHHHH_ escapes decoded."""
+    parts = []
+    for child in element:
+        name = _xlsx_local(child.tag)
+        if name == "t":
+            parts.append(child.text or "")
+        elif name == "r":
+            parts.extend(t.text or "" for t in child if _xlsx_local(t.tag) == "t")
+    return _XLSX_ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), "".join(parts))
+
+
+def _xlsx_format_kind(code):
+    """'date', 'percent' or 'number' for a custom number format code."""
+    bare = re.sub(r'"[^"]*"|\\.|\[[^\]]*\]', "", code or "")  # quoted text, escapes, [colours] / [locales]
+    if re.search(r"[dmyhsDMYHS]", bare.split(";")[0]) or re.match(r"\[(h|hh|m|mm|s|ss)\]", code or "", re.I):
+        return "date"
+    return "percent" if "%" in bare else "number"
+
+
+def _xlsx_number(value):
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return "%.15g" % value  # Excel's precision: 0.1 + 0.2 shows as 0.3
+
+
+def _xlsx_date(value, date1904):
+    """An Excel serial date as ISO text: date, date and time, or time alone."""
+    epoch = datetime.datetime(1904, 1, 1) if date1904 else datetime.datetime(1899, 12, 30)
+    if not date1904 and value < 61:
+        epoch += datetime.timedelta(days=1)  # Excel's 1900-02-29 that never was
+    try:
+        moment = epoch + datetime.timedelta(seconds=round(value * 86400))
+    except (OverflowError, ValueError):
+        return _xlsx_number(value)
+    clock = moment.strftime("%H:%M:%S" if moment.second else "%H:%M")
+    if 0 <= value < 1:
+        return clock
+    day = "%04d-%02d-%02d" % (moment.year, moment.month, moment.day)
+    return day if value == int(value) else day + " " + clock
+
+
+def _xlsx_escape(text):
+    text = _XLSX_ILLEGAL.sub("", text)
+    if len(text) > _XLSX_CELL_LIMIT:
+        note = "…(超过 Excel 单元格上限,已截断;完整内容在 .journal.jsonl)"
+        text = text[:_XLSX_CELL_LIMIT - len(note)] + note
+    text = _XLSX_ESCAPE_LOOKALIKE.sub(r"_x005F_\1", text)  # Excel would decode a literal _x0041_ as "A"
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _xlsx_apply(text, edits):
+    """`text` with (start, end, replacement) edits applied; they do not overlap, and
+    insertions at one place keep the order they were listed in (the sort is stable)."""
+    out, position = [], 0
+    for start, end, replacement in sorted(edits, key=lambda edit: edit[0]):
+        out.append(text[position:start])
+        out.append(replacement)
+        position = max(position, end)
+    out.append(text[position:])
+    return "".join(out)
+
+
+class _XlsxSheet(object):
+    """One worksheet of an .xlsx file: its name, its zip part, and how to read and copy it."""
+
+    def __init__(self, path, sheet=None):
+        self.path = path
+        try:
+            with zipfile.ZipFile(path) as book:
+                self._open(book, sheet)
+        except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, UnicodeDecodeError) as err:
+            raise InputError(_XLSX_BROKEN % (path,)) from err
+        self.uncached = {}  # column index -> first row whose formula has no cached value
+
+    def _open(self, book, wanted):
+        root = self._part_path("", self._rels(book, "_rels/.rels").get("officeDocument", "xl/workbook.xml"))
+        workbook = ElementTree.fromstring(book.read(root))
+        rels = self._rels(book, posixpath.join(posixpath.dirname(root), "_rels", posixpath.basename(root) + ".rels"),
+                          by_id=True)
+        base = posixpath.dirname(root)
+        sheets, active = [], 0
+        self.date1904 = False
+        for element in workbook.iter():
+            name = _xlsx_local(element.tag)
+            if name == "workbookView":
+                active = int(element.get("activeTab") or 0)
+                break
+        for element in workbook.iter():
+            name = _xlsx_local(element.tag)
+            if name == "workbookPr":
+                self.date1904 = element.get("date1904") in ("1", "true")
+            elif name == "sheet":
+                rel_id = next((v for k, v in element.attrib.items() if _xlsx_local(k) == "id"), None)
+                kind, target = rels.get(rel_id, ("", ""))
+                sheets.append((element.get("name"), kind, self._part_path(base, target)))
+        worksheets = [(name, part) for name, kind, part in sheets if kind.endswith("/worksheet")]
+        self.names = [name for name, _ in worksheets]
+        if not worksheets:
+            raise InputError("表格里没有工作表:%s" % self.path)
+        if wanted:
+            found = [part for name, part in worksheets if name == wanted]
+            if not found:
+                raise InputError("表格里没有工作表「%s」,有的是:%s" % (wanted, "、".join(self.names)))
+            self.name, self.part = wanted, found[0]
+        else:
+            name, kind, part = sheets[active] if active < len(sheets) else sheets[0]
+            self.name, self.part = (name, part) if kind.endswith("/worksheet") else worksheets[0]
+        others = dict((kind.rsplit("/", 1)[-1], self._part_path(base, target)) for kind, target in rels.values())
+        self._strings_part = others.get("sharedStrings")
+        self._styles_part = others.get("styles")
+
+    @staticmethod
+    def _part_path(base, target):
+        return target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(base, target))
+
+    @staticmethod
+    def _rels(book, part, by_id=False):
+        """{type tail: target} (or {id: (type, target)}) of a relationships part."""
+        try:
+            root = ElementTree.fromstring(book.read(part))
+        except KeyError:
+            return {}
+        found = {}
+        for rel in root:
+            kind, target = rel.get("Type") or "", rel.get("Target") or ""
+            if by_id:
+                found[rel.get("Id")] = (kind, target)
+            else:
+                found[kind.rsplit("/", 1)[-1]] = target
+        return found
+
+    # -- reading ----------------------------------------------------------------------------
+    def _lookups(self, book):
+        strings, formats = [], []
+        if self._strings_part and self._strings_part in book.namelist():
+            for _, element in ElementTree.iterparse(io.BytesIO(book.read(self._strings_part))):
+                if _xlsx_local(element.tag) == "si":
+                    strings.append(_xlsx_text_of(element))
+                    element.clear()
+        if self._styles_part and self._styles_part in book.namelist():
+            styles = ElementTree.fromstring(book.read(self._styles_part))
+            custom = {}
+            for element in styles.iter():
+                if _xlsx_local(element.tag) == "numFmt":
+                    custom[int(element.get("numFmtId") or 0)] = element.get("formatCode") or ""
+            for section in styles:
+                if _xlsx_local(section.tag) == "cellXfs":
+                    for xf in section:
+                        number_format = int(xf.get("numFmtId") or 0)
+                        if number_format in custom:
+                            formats.append(_xlsx_format_kind(custom[number_format]))
+                        elif number_format in _XLSX_DATE_FORMATS:
+                            formats.append("date")
+                        else:
+                            formats.append("percent" if number_format in _XLSX_PERCENT_FORMATS else "number")
+        return strings, formats
+
+    def rows(self):
+        """Yield every row from row 1 on as a list of texts (missing rows and cells are empty)."""
+        with zipfile.ZipFile(self.path) as book:
+            strings, formats = self._lookups(book)
+            data = book.read(self.part)
+        merged = self._vertical_merges(data)
+        carried = {}  # column -> (last row of the merge, value)
+        expected = 1
+        for _, element in ElementTree.iterparse(io.BytesIO(data)):
+            if _xlsx_local(element.tag) != "row":
+                continue
+            number = int(element.get("r") or expected)
+            while expected < number:
+                yield self._carry([], expected, carried)
+                expected += 1
+            cells, column = [], -1
+            for cell in element:
+                if _xlsx_local(cell.tag) != "c":
+                    continue
+                found, _ = _xlsx_split_ref(cell.get("r"))
+                column = column + 1 if found is None else found
+                text = self._cell_text(cell, strings, formats, column, number)
+                cells.extend([""] * (column + 1 - len(cells)))
+                cells[column] = text
+                if (column, number) in merged:
+                    carried[column] = (merged[(column, number)], text)
+            element.clear()
+            yield self._carry(cells, number, carried)
+            expected = number + 1
+
+    @staticmethod
+    def _carry(cells, number, carried):
+        for column, (last, value) in list(carried.items()):
+            if number > last:
+                del carried[column]
+            elif not (column < len(cells) and cells[column]):
+                cells.extend([""] * (column + 1 - len(cells)))
+                cells[column] = value
+        while cells and not cells[-1]:
+            cells.pop()  # formatted blanks at the end of a row
+        return cells
+
+    @staticmethod
+    def _vertical_merges(data):
+        """{(column, first row): last row} of merged ranges that span rows."""
+        merged = {}
+        for ref in re.findall(rb'<(?:[\w.-]+:)?mergeCell\s+ref="([A-Z]+\d+:[A-Z]+\d+)"', data):
+            start, end = ref.decode("ascii").split(":")
+            column, first = _xlsx_split_ref(start)
+            _, last = _xlsx_split_ref(end)
+            if column is not None and last and last > first:
+                merged[(column, first)] = last
+        return merged
+
+    def _cell_text(self, cell, strings, formats, column, number):
+        kind = cell.get("t") or "n"
+        value, formula, inline = None, False, None
+        for child in cell:
+            name = _xlsx_local(child.tag)
+            if name == "v":
+                value = child.text or ""
+            elif name == "f":
+                formula = True
+            elif name == "is":
+                inline = _xlsx_text_of(child)
+        if kind == "inlineStr":
+            return inline or ""
+        if value is None or (value == "" and kind != "str"):
+            if formula and column not in self.uncached:
+                self.uncached[column] = number
+            return ""
+        if kind == "s":
+            index = int(value)
+            return strings[index] if 0 <= index < len(strings) else ""
+        if kind == "b":
+            return "TRUE" if value.strip() in ("1", "true") else "FALSE"
+        if kind in ("str", "e", "d"):
+            return value
+        try:
+            number_value = float(value)
+        except ValueError:
+            return value
+        style = int(cell.get("s") or 0)
+        shown = formats[style] if style < len(formats) else "number"
+        if shown == "date":
+            return _xlsx_date(number_value, self.date1904)
+        if shown == "percent":
+            return _xlsx_number(round(number_value * 100, 10)) + "%"
+        return _xlsx_number(number_value)
+
+    # -- writing ----------------------------------------------------------------------------
+    def free_column(self, at_least=0):
+        """The first column right of every cell that holds something (new cells go there)."""
+        with zipfile.ZipFile(self.path) as book:
+            text = book.read(self.part).decode("utf-8")
+        used = at_least
+        for row in _XLSX_ROW.finditer(text):
+            column = -1
+            for cell in _XLSX_CELL.finditer(row.group("body") or ""):
+                found, _ = _xlsx_split_ref(_xlsx_attrs(cell.group("attrs")).get("r"))
+                column = column + 1 if found is None else found
+                if cell.group("body") and re.search(r"<(?:[\w.-]+:)?(v|f|is)\b", cell.group("body")):
+                    used = max(used, column + 1)
+        return used
+
+    def write_copy(self, target, cells, widths=None):
+        """Write a copy of the workbook to `target` with `cells` ({row: {column: text}}) added to
+        this sheet as text; `widths` ({column: width}) sets widths of columns that have none."""
+        with zipfile.ZipFile(self.path) as source, zipfile.ZipFile(target, "w") as out:
+            out.comment = source.comment
+            for info in source.infolist():
+                data = source.read(info.filename)
+                if info.filename == self.part:
+                    data = self._spliced(data.decode("utf-8"), cells, widths or {}).encode("utf-8")
+                copy = zipfile.ZipInfo(info.filename, info.date_time)
+                copy.compress_type, copy.external_attr = info.compress_type, info.external_attr
+                copy.create_system, copy.comment, copy.extra = info.create_system, info.comment, info.extra
+                out.writestr(copy, data)
+
+    def _spliced(self, text, cells, widths):
+        edits = []  # (start, end, replacement), applied back to front
+        opening = re.search(r"<(?P<p>(?:[\w.-]+:)?)sheetData\b[^>]*?(?P<empty>/?)>", text)
+        if not opening:
+            raise InputError(_XLSX_BROKEN % (self.path,))
+        prefix = opening.group("p")
+        pending = sorted(number for number in cells if cells[number])
+        max_row = max(pending) if pending else 0
+        max_column = max([c for number in pending for c in cells[number]] or [0])
+        if opening.group("empty"):
+            rows = "".join(self._new_row(prefix, n, cells[n]) for n in pending)
+            edits.append((opening.start(), opening.end(), "<%ssheetData>%s</%ssheetData>" % (prefix, rows, prefix)))
+        else:
+            end = text.index("</%ssheetData>" % prefix, opening.end())
+            expected = 1
+            for row in _XLSX_ROW.finditer(text, opening.end(), end):
+                attrs = _xlsx_attrs(row.group("attrs"))
+                number = int(attrs.get("r") or expected)
+                expected = number + 1
+                before = []
+                while pending and pending[0] < number:
+                    before.append(self._new_row(prefix, pending[0], cells[pending.pop(0)]))
+                if before:
+                    edits.append((row.start(), row.start(), "".join(before)))
+                if pending and pending[0] == number:
+                    edits.append((row.start(), row.end(), self._grown_row(row, number, cells[pending.pop(0)])))
+            edits.append((end, end, "".join(self._new_row(prefix, n, cells[n]) for n in pending)))
+        dimension = re.search(r'<(?:[\w.-]+:)?dimension\b[^>]*?\bref="([^"]*)"', text)
+        if dimension and (max_row or max_column):
+            edits.append((dimension.start(1), dimension.end(1), self._grown_ref(dimension.group(1), max_row, max_column)))
+        edits.extend(self._width_edits(text, opening, prefix, widths))
+        return _xlsx_apply(text, edits)
+
+    @staticmethod
+    def _new_cell(prefix, column, number, text, style=None):
+        return '<%sc r="%s%d"%s t="inlineStr"><%sis><%st xml:space="preserve">%s</%st></%sis></%sc>' % (
+            prefix, _column_letter(column), number, ' s="%s"' % style if style else "", prefix, prefix,
+            _xlsx_escape(text), prefix, prefix, prefix)
+
+    def _new_row(self, prefix, number, row_cells):
+        body = "".join(self._new_cell(prefix, c, number, row_cells[c]) for c in sorted(row_cells) if row_cells[c])
+        return '<%srow r="%d">%s</%srow>' % (prefix, number, body, prefix) if body else ""
+
+    def _grown_row(self, row, number, row_cells):
+        """The row's XML with the new cells in column order; an empty cell already at a new
+        cell's place (a formatted blank) is replaced, keeping its style."""
+        prefix, body = row.group("p"), row.group("body") or ""
+        existing, column = [], -1
+        for cell in _XLSX_CELL.finditer(body):
+            attrs = _xlsx_attrs(cell.group("attrs"))
+            found, _ = _xlsx_split_ref(attrs.get("r"))
+            column = column + 1 if found is None else found
+            existing.append((column, cell.start(), cell.end(), attrs.get("s")))
+        edits = []
+        for new in sorted(c for c in row_cells if row_cells[c]):
+            same = [e for e in existing if e[0] == new]
+            if same:
+                edits.append((same[0][1], same[0][2], self._new_cell(prefix, new, number, row_cells[new], same[0][3])))
+            else:
+                at = next((e[1] for e in existing if e[0] > new), len(body))
+                edits.append((at, at, self._new_cell(prefix, new, number, row_cells[new])))
+        body = _xlsx_apply(body, edits)
+        attrs_text = row.group("attrs")
+        spans = re.search(r'\bspans="(\d+):(\d+)"', attrs_text)
+        if spans:
+            widest = max([int(spans.group(2))] + [c + 1 for c in row_cells if row_cells[c]])
+            attrs_text = attrs_text[:spans.start()] + 'spans="%s:%d"' % (spans.group(1), widest) + attrs_text[spans.end():]
+        return "<%srow%s>%s</%srow>" % (prefix, attrs_text.rstrip(), body, prefix)
+
+    @staticmethod
+    def _grown_ref(ref, max_row, max_column):
+        corners = [_xlsx_split_ref(part) for part in ref.split(":")]
+        if any(c is None for c, _ in corners):
+            return ref
+        first_column, first_row = corners[0]
+        last_column, last_row = corners[-1]
+        return "%s%d:%s%d" % (_column_letter(first_column), first_row, _column_letter(max(last_column, max_column)),
+                              max(last_row, max_row))
+
+    @staticmethod
+    def _width_edits(text, opening, prefix, widths):
+        """Give new columns a width unless a <col> range already covers them."""
+        cols = re.search(r"<(?:[\w.-]+:)?cols>(.*?)</(?:[\w.-]+:)?cols>", text[:opening.start()], re.S)
+        ranges = []
+        if cols:
+            for col in re.finditer(r"<(?:[\w.-]+:)?col\b([^>]*?)/?>", cols.group(1)):
+                attrs = _xlsx_attrs(col.group(1))
+                ranges.append((int(attrs.get("min") or 0), int(attrs.get("max") or 0), cols.start(1) + col.start()))
+        added = [(column + 1, width) for column, width in sorted(widths.items())
+                 if not any(low <= column + 1 <= high for low, high, _ in ranges)]
+        if not added:
+            return []
+        new = ['<%scol min="%d" max="%d" width="%s" customWidth="1"/>' % (prefix, c, c, w) for c, w in added]
+        if not cols:
+            return [(opening.start(), opening.start(), "<%scols>%s</%scols>" % (prefix, "".join(new), prefix))]
+        edits = []
+        for (column, _), element in zip(added, new):
+            at = next((start for low, _, start in ranges if low > column), cols.end(1))
+            edits.append((at, at, element))
+        return edits
+
+###############################################################################
 # Spreadsheets (CSV / xlsx)                          (yingdao_module/tables.py)
 ###############################################################################
 # Spreadsheets: read CSV (UTF-8, UTF-8 with BOM or GBK, detected) and xlsx (openpyxl when
@@ -2768,6 +3216,198 @@ class _BatchOptions(object):
     @property
     def shard_text(self):
         return "%d/%d" % self.shard if self.shard else ""
+
+###############################################################################
+# Batch report (HTML)                                (yingdao_module/report.py)
+###############################################################################
+# The batch report: one self-contained HTML page in Chinese (no scripts, fonts, images or
+# links to fetch) that a user can open offline or mail to a manager: totals, tokens, time and
+# rate, a progress chart drawn as inline SVG, failures grouped by reason with what to do about
+# each, and the command that continues the run.
+#
+# `write_report(path, facts)` takes plain facts from the batch (see `render_report`).
+
+_REPORT_CHART_POINTS = 300  # the chart keeps at most this many points, however long the run
+_REPORT_FIXES = (  # (words in the reason, what to do); the first match wins
+    ("JSON", "在提问模板里写明「只输出 JSON 对象」并列出键名;改好后加 --retry-failed 重跑这些行"),
+    ("超时", "把 timeout 调大,或让智能体回答短一些;然后加 --retry-failed 重跑这些行"),
+    ("限流", "把 qps / concurrency 调小,然后加 --retry-failed 重跑这些行"),
+    ("繁忙", "稍后加 --retry-failed 重跑这些行"),
+    ("网络", "检查网络或代理,然后加 --retry-failed 重跑这些行"),
+    ("是空的", "在表格里补上这些列,重跑同一命令就会问这些行;确实要问空行就加 --ask-blank"),
+    ("问题为空", "在表格里补上问题,重跑同一命令即可"),
+)
+_REPORT_IDS = re.compile(r"[((][^))]*(?:logid|chat_id|错误码)[^))]*[))]")
+_REPORT_CSS = """
+body{margin:0;background:#f4f5f7;color:#1f2329;font:15px/1.6 "Microsoft YaHei","PingFang SC","Noto Sans CJK SC",
+"WenQuanYi Zen Hei","Source Han Sans SC",sans-serif}
+main{max-width:1000px;margin:0 auto;padding:28px 24px 40px}
+h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 10px}
+.sub{color:#646a73;margin:0 0 18px;word-break:break-all}
+.stop{background:#fff4e5;border-left:4px solid #f59e0b;padding:10px 14px;margin:0 0 18px;border-radius:4px}
+.cards{display:flex;gap:12px;flex-wrap:wrap}
+.card{flex:1;min-width:150px;background:#fff;border-radius:8px;padding:14px 16px;box-shadow:0 1px 2px rgba(0,0,0,.08)}
+.card b{display:block;font-size:30px;line-height:1.2}.card span{color:#646a73}
+.ok b{color:#16a34a}.failed b{color:#dc2626}.skipped b{color:#6b7280}.pending b{color:#d97706}
+table{width:100%;border-collapse:collapse;background:#fff;border-radius:8px;overflow:hidden;
+box-shadow:0 1px 2px rgba(0,0,0,.08)}
+th,td{text-align:left;padding:8px 12px;border-bottom:1px solid #eef0f3;vertical-align:top}
+th{background:#f8f9fb;font-weight:600;color:#4b5563;white-space:nowrap}
+td.n{white-space:nowrap;text-align:right}td.rows{min-width:150px}
+.figures td:first-child{color:#646a73;width:30%}
+.chart{background:#fff;border-radius:8px;padding:8px 8px 0;box-shadow:0 1px 2px rgba(0,0,0,.08)}
+pre{background:#1f2329;color:#e5e7eb;padding:12px 14px;border-radius:8px;white-space:pre-wrap;word-break:break-all;
+font:14px/1.5 Consolas,"DejaVu Sans Mono",monospace}
+.none{color:#646a73}code{white-space:nowrap;font-family:Consolas,"DejaVu Sans Mono",monospace;font-size:13px}
+"""
+
+
+def _report_seconds(seconds):
+    seconds = int(round(seconds or 0))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return "%d 小时 %d 分" % (hours, minutes)
+    return "%d 分 %d 秒" % (minutes, seconds) if minutes else "%d 秒" % seconds
+
+
+def _report_rows(numbers, limit=12):
+    shown = "、".join(str(n) for n in numbers[:limit])
+    return shown + (" 等 %d 行" % len(numbers) if len(numbers) > limit else "")
+
+
+def _report_fix(reason):
+    """What to do about rows that failed or were skipped for `reason`."""
+    for words, fix in _REPORT_FIXES:
+        if words in reason:
+            return fix
+    return "按左边的说明处理后,加 --retry-failed 重跑这些行"
+
+
+def _group_reasons(records):
+    """[(reason, [row numbers])] from {"row", "error"} records, the most frequent first."""
+    groups = {}
+    for record in records:
+        reason = _REPORT_IDS.sub("", record.get("error") or "未知原因").strip()
+        groups.setdefault(reason, []).append(record["row"])
+    return sorted(groups.items(), key=lambda item: (-len(item[1]), min(item[1])))
+
+
+def _report_chart(timeline, planned):
+    """Inline SVG: rows finished (and failed) over the run's time."""
+    width, height, left, right, top, bottom = 960, 290, 56, 20, 44, 40
+    if len(timeline) > _REPORT_CHART_POINTS:
+        step = len(timeline) / float(_REPORT_CHART_POINTS)
+        timeline = [timeline[int(i * step)] for i in range(_REPORT_CHART_POINTS)] + [timeline[-1]]
+    points = [(0.0, 0, 0)] + [tuple(point) for point in timeline]
+    span = max(points[-1][0], 1.0)
+    peak = max(planned, max(p[1] for p in points), 1)
+
+    def x(seconds):
+        return left + (width - left - right) * seconds / span
+
+    def y(count):
+        return top + (height - top - bottom) * (1 - count / float(peak))
+
+    def line(index):
+        return " ".join("%.1f,%.1f" % (x(p[0]), y(p[index])) for p in points)
+
+    parts = ['<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="100%%" role="img" '
+             'aria-label="进度随时间变化">' % (width, height)]
+    for share in (0, 0.25, 0.5, 0.75, 1):
+        count = int(round(peak * share))
+        parts.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#eef0f3"/>' % (left, width - right, y(count), y(count)))
+        parts.append('<text x="%d" y="%.1f" font-size="12" fill="#646a73" text-anchor="end">%d</text>'
+                     % (left - 8, y(count) + 4, count))
+    for share, anchor in ((0, "start"), (0.25, "middle"), (0.5, "middle"), (0.75, "middle"), (1, "end")):
+        parts.append('<text x="%.1f" y="%d" font-size="12" fill="#646a73" text-anchor="%s">%s</text>'
+                     % (x(span * share), height - bottom + 18, anchor, _report_seconds(span * share)))
+    if planned:
+        parts.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#9ca3af" stroke-dasharray="5 4"/>'
+                     '<text x="%d" y="%.1f" font-size="12" fill="#6b7280" text-anchor="end">计划 %d 行</text>'
+                     % (left, width - right, y(planned), y(planned), width - right, y(planned) - 6, planned))
+    parts.append('<polyline fill="none" stroke="#2563eb" stroke-width="2.5" points="%s"/>' % line(1))
+    if any(p[2] for p in points):
+        parts.append('<polyline fill="none" stroke="#dc2626" stroke-width="2" points="%s"/>' % line(2))
+    parts.append('<g font-size="13"><rect x="%d" y="%d" width="12" height="4" fill="#2563eb"/>'
+                 '<text x="%d" y="%d" fill="#1f2329">已处理</text>'
+                 '<rect x="%d" y="%d" width="12" height="4" fill="#dc2626"/>'
+                 '<text x="%d" y="%d" fill="#1f2329">其中失败</text></g>'
+                 % (left, 12, left + 18, 18, left + 80, 12, left + 98, 18))
+    parts.append('<text x="%d" y="%d" font-size="12" fill="#646a73" text-anchor="middle">用时</text>'
+                 % ((width + left) // 2, height - 4))
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _report_groups(groups, title, empty):
+    if not groups:
+        return '<h2>%s</h2><p class="none">%s</p>' % (title, empty)
+    rows = "".join('<tr><td>%s</td><td class="n">%d</td><td class="rows">%s</td><td>%s</td></tr>'
+                   % (html.escape(reason), len(numbers), html.escape(_report_rows(numbers)),
+                      re.sub(r"(--[a-z-]+)", r"<code>\1</code>", html.escape(_report_fix(reason))))
+                   for reason, numbers in groups)
+    return ('<h2>%s</h2><table><tr><th>原因</th><th>行数</th><th>表格行号</th><th>怎么办</th></tr>%s</table>'
+            % (title, rows))
+
+
+def _render_report(facts):
+    """The page for `facts`: title, input, output, sheet, started, elapsed (s), ok, failed,
+    skipped, pending, planned (rows this run), finished (rows this run), tokens, chats,
+    timeline [(seconds, finished, failed)], failures and skips [{"row", "error"}],
+    stopped_reason, resume (a command)."""
+    esc = html.escape
+    counts = [("ok", "成功", facts.get("ok", 0)), ("failed", "失败", facts.get("failed", 0)),
+              ("skipped", "跳过", facts.get("skipped", 0)), ("pending", "未完成", facts.get("pending", 0))]
+    cards = "".join('<div class="card %s"><b>%d</b><span>%s</span></div>' % (kind, count, name)
+                    for kind, name, count in counts)
+    elapsed = float(facts.get("elapsed") or 0)
+    finished = facts.get("finished", 0)
+    answered = facts.get("ok", 0)
+    tokens = facts.get("tokens", 0)
+    figures = [
+        ("开始时间", facts.get("started", "")),
+        ("本次用时", _report_seconds(elapsed)),
+        ("本次处理", "%d 行,平均 %.2f 行/秒(%.1f 行/分钟)" % (finished, finished / max(elapsed, 0.001),
+                                                         60 * finished / max(elapsed, 0.001))),
+        ("tokens(全部成功行)", "%d,平均每行 %d" % (tokens, tokens // answered if answered else 0)),
+        ("本次发起的对话(计费次数)", "%d" % facts.get("chats", 0)),
+        ("输入表格", facts.get("input", "") + ("(工作表「%s」)" % facts["sheet"] if facts.get("sheet") else "")),
+        ("输出表格", facts.get("output", "")),
+    ]
+    table = "".join("<tr><td>%s</td><td>%s</td></tr>" % (esc(name), esc(str(value))) for name, value in figures)
+    stop = ""
+    if facts.get("stopped_reason"):
+        stop = '<p class="stop"><b>提前停止:</b>%s</p>' % esc(facts["stopped_reason"])
+    if facts.get("pending") or facts.get("failed"):
+        resume = ("<h2>继续</h2><p>还有未完成或失败的行。处理好上面的原因后,在同一文件夹运行(已完成的行不会再付费):</p>"
+                  "<pre>%s</pre>" % esc(facts.get("resume", "")))
+    else:
+        resume = "<h2>继续</h2><p class=\"none\">全部完成,没有需要继续的行。</p>"
+    return "".join([
+        '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<title>批处理报告 - %s</title><style>%s</style></head><body><main>" % (esc(facts.get("title", "")), _REPORT_CSS),
+        "<h1>批处理报告:%s</h1>" % esc(facts.get("title", "")),
+        '<p class="sub">%s 生成</p>' % esc(facts.get("generated", "")),
+        stop,
+        '<div class="cards">%s</div>' % cards,
+        '<h2>用量与速度</h2><table class="figures">%s</table>' % table,
+        '<h2>进度</h2><div class="chart">%s</div>' % _report_chart(facts.get("timeline") or [], facts.get("planned", 0)),
+        _report_groups(_group_reasons(facts.get("failures") or []), "失败的行", "没有失败的行。"),
+        _report_groups(_group_reasons(facts.get("skips") or []), "跳过的行", "没有跳过的行。"),
+        resume,
+        "</main></body></html>",
+    ])
+
+
+def _write_report(path, facts):
+    """Write the page atomically (a half-written report never replaces a good one); returns the path."""
+    temporary = path + ".tmp"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(_render_report(facts))
+    os.replace(temporary, path)
+    return path
 
 ###############################################################################
 # Batch engine                                        (yingdao_module/batch.py)

@@ -1,0 +1,235 @@
+"""xlsx at the XML level: reading values as the user sees them, and a copy of the workbook
+where only new cells are added (every other part byte for byte, original cells untouched)."""
+import datetime
+import hashlib
+import zipfile
+from xml.etree import ElementTree
+
+import pytest
+
+openpyxl = pytest.importorskip("openpyxl")
+
+MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+
+def rich_workbook(path):
+    """Two sheets (the second active), merged cells, numbers, dates, a percentage, formulas,
+    styles, a column width and a chart: what openpyxl itself would lose on save."""
+    from openpyxl.chart import BarChart, Reference
+    from openpyxl.styles import Font, PatternFill
+    book = openpyxl.Workbook()
+    book.active.title = "说明"
+    book.active["A1"] = "这一页不处理"
+    sheet = book.create_sheet("商品")
+    sheet.append(["商品名", "价格", "上架日期", "小计", "折扣"])
+    for i in range(1, 6):
+        sheet.append(["商品%d" % i, 10.5 * i, datetime.date(2026, 11, 20 + i), "=B%d*2" % (i + 1), 0.15])
+    sheet["E2"].number_format = "0%"
+    sheet.merge_cells("A8:B8")
+    sheet["A8"] = "合计"
+    sheet["A1"].font = Font(bold=True)
+    sheet["B2"].fill = PatternFill("solid", fgColor="FFFF00")
+    sheet.column_dimensions["A"].width = 25
+    chart = BarChart()
+    chart.add_data(Reference(sheet, min_col=2, min_row=1, max_row=6), titles_from_data=True)
+    sheet.add_chart(chart, "H2")
+    book.active = 1
+    book.save(str(path))
+    return str(path)
+
+
+SHEET = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<x:worksheet xmlns:x="%s" xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006" \
+xmlns:x14ac="http://schemas.microsoft.com/office/spreadsheetml/2009/9/ac" mc:Ignorable="x14ac">\
+<x:dimension ref="A1:D6"/><x:sheetFormatPr defaultRowHeight="15" x14ac:dyDescent="0.25"/>\
+<x:cols><x:col min="1" max="1" width="20" customWidth="1"/><x:col min="8" max="9" width="5" customWidth="1"/></x:cols>\
+<x:sheetData>\
+<x:row r="1" spans="1:4" x14ac:dyDescent="0.25"><x:c r="A1" t="s"><x:v>0</x:v></x:c><x:c r="B1" t="s"><x:v>1</x:v></x:c>\
+<x:c r="C1" t="s"><x:v>2</x:v></x:c><x:c r="D1" t="s"><x:v>3</x:v></x:c></x:row>\
+<x:row r="2" spans="1:4"><x:c r="A2" t="s"><x:v>4</x:v></x:c><x:c r="B2" s="1"><x:v>46351</x:v></x:c>\
+<x:c r="C2"><x:f t="shared" ref="C2:C3" si="0">LEN(A2)*2</x:f><x:v>6</x:v></x:c>\
+<x:c r="D2" t="str"><x:f>A2&amp;"!"</x:f><x:v>保温杯!</x:v></x:c><x:c r="E2" s="2"/></x:row>\
+<x:row r="3" spans="1:4"><x:c r="A3" t="s"><x:v>5</x:v></x:c><x:c r="B3" s="1"><x:v>46351.75</x:v></x:c>\
+<x:c r="C3"><x:f t="shared" si="0"/><x:v>8</x:v></x:c><x:c r="D3" t="b"><x:v>1</x:v></x:c></x:row>\
+<x:row r="5" spans="1:4" ht="30" customHeight="1"/>\
+<x:row r="6"><x:c r="A6" t="inlineStr"><x:is><x:t>手写_x0041_</x:t></x:is></x:c><x:c r="B6" s="3"><x:v>0.3</x:v></x:c>\
+<x:c r="C6"><x:v>0.30000000000000004</x:v></x:c><x:c r="D6" t="e"><x:v>#N/A</x:v></x:c></x:row>\
+</x:sheetData><x:pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>\
+</x:worksheet>""" % MAIN
+
+STRINGS = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<sst xmlns="%s" count="6" uniqueCount="6"><si><t>商品名</t></si><si><t>日期</t></si><si><t>长度</t></si>\
+<si><t>标题</t></si><si><r><rPr><b/></rPr><t>保温</t></r><r><t>杯</t></r><rPh sb="0" eb="1"><t>ホ</t></rPh></si>\
+<si><t xml:space="preserve"> 帆布包 </t></si></sst>""" % MAIN
+
+STYLES = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<styleSheet xmlns="%s"><numFmts count="1"><numFmt numFmtId="176" formatCode="yyyy&quot;年&quot;m&quot;月&quot;d&quot;日&quot;"/>\
+</numFmts><fonts count="1"><font><sz val="11"/></font></fonts>\
+<fills count="1"><fill><patternFill patternType="none"/></fill></fills><borders count="1"><border><left/><right/><top/>\
+<bottom/><diagonal/></border></borders>\
+<cellStyleXfs count="1"><xf numFmtId="0"/></cellStyleXfs><cellXfs count="4"><xf numFmtId="0"/><xf numFmtId="176" applyNumberFormat="1"/><xf numFmtId="0" fillId="0"/>\
+<xf numFmtId="9" applyNumberFormat="1"/></cellXfs>\
+<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>""" % MAIN
+
+WORKBOOK = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<workbook xmlns="%s" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">\
+<bookViews><workbookView activeTab="0"/></bookViews><sheets><sheet name="数据" sheetId="1" r:id="rId1"/></sheets>\
+</workbook>""" % MAIN
+
+
+def excel_like_workbook(path):
+    """What Excel writes and openpyxl never does: shared strings (rich text, phonetic guides),
+    cached formula values, a shared formula, a prefixed namespace with mc:Ignorable, spans,
+    a self-closing row, a missing row, a styled empty cell, column ranges."""
+    parts = [
+        ("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+         'content-types"><Default Extension="xml" ContentType="application/xml"/><Default Extension="rels" '
+         'ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Override PartName="/xl/workbook.xml" '
+         'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override '
+         'PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+         'spreadsheetml.worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.'
+         'openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/><Override PartName="/xl/styles.xml" '
+         'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/></Types>'),
+        ("_rels/.rels", '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+         'relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+         'relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>'),
+        ("xl/workbook.xml", WORKBOOK),
+        ("xl/_rels/workbook.xml.rels", '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/'
+         'package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/'
+         '2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.'
+         'openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="/xl/sharedStrings.xml"/>'
+         '<Relationship Id="rId3" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" '
+         'Target="styles.xml"/></Relationships>'),
+        ("xl/worksheets/sheet1.xml", SHEET),
+        ("xl/sharedStrings.xml", STRINGS),
+        ("xl/styles.xml", STYLES),
+    ]
+    with zipfile.ZipFile(str(path), "w", zipfile.ZIP_DEFLATED) as book:
+        for name, text in parts:
+            book.writestr(name, text.encode("utf-8"))
+    return str(path)
+
+
+def digest(path):
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+def cells_of(xml_bytes):
+    """{ref: serialized cell} of a sheet's XML."""
+    root = ElementTree.fromstring(xml_bytes)
+    return dict((c.get("r"), ElementTree.tostring(c)) for c in root.iter("{%s}c" % MAIN))
+
+
+def test_reads_the_active_sheet_as_the_user_sees_it(coze, tmp_path):
+    sheet = coze.XlsxSheet(rich_workbook(tmp_path / "rich.xlsx"))
+    assert sheet.name == "商品" and sheet.names == ["说明", "商品"]
+    rows = list(sheet.rows())
+    assert rows[0] == ["商品名", "价格", "上架日期", "小计", "折扣"]
+    assert rows[1] == ["商品1", "10.5", "2026-11-21", "", "15%"]
+    assert rows[2][:3] == ["商品2", "21", "2026-11-22"]
+    assert rows[6] == [] and rows[7] == ["合计"]  # a missing row keeps the numbering
+    assert sheet.uncached == {3: 2}  # openpyxl writes formulas without a cached value: column D, from row 2
+    assert list(coze.XlsxSheet(str(tmp_path / "rich.xlsx"), "说明").rows()) == [["这一页不处理"]]
+
+
+def test_reads_what_excel_writes(coze, tmp_path):
+    sheet = coze.XlsxSheet(excel_like_workbook(tmp_path / "excel.xlsx"))
+    rows = list(sheet.rows())
+    assert rows[0] == ["商品名", "日期", "长度", "标题"]
+    assert rows[1] == ["保温杯", "2026-11-25", "6", "保温杯!"]  # rich text without the phonetic guide
+    assert rows[2] == [" 帆布包 ", "2026-11-25 18:00", "8", "TRUE"]
+    assert rows[3] == [] and rows[4] == []
+    assert rows[5] == ["手写A", "30%", "0.3", "#N/A"]  # Excel's _xHHHH_ escape decoded
+    assert sheet.uncached == {}
+
+
+def test_unknown_sheet_and_broken_file_are_refused_in_chinese(coze, tmp_path):
+    path = rich_workbook(tmp_path / "rich.xlsx")
+    with pytest.raises(coze.InputError, match="没有工作表「价格表」,有的是:说明、商品"):
+        coze.XlsxSheet(path, "价格表")
+    broken = tmp_path / "old.xlsx"
+    broken.write_bytes(b"\xd0\xcf\x11\xe0 an OLE file, as .xls or a password-protected workbook")
+    with pytest.raises(coze.InputError, match="另存为 .xlsx"):
+        coze.XlsxSheet(str(broken))
+
+
+def test_copy_adds_only_new_cells_and_keeps_everything_else(coze, tmp_path):
+    source = rich_workbook(tmp_path / "rich.xlsx")
+    before = digest(source)
+    sheet = coze.XlsxSheet(source)
+    column = sheet.free_column()
+    assert column == 5
+    target = str(tmp_path / "out.xlsx")
+    new = {1: {column: "回答", column + 1: "状态"}, 3: {column: "第二行的<回答>&", column + 1: "成功"},
+           7: {column: "空行也能写"}, 12: {column: "表格之外的行"}}
+    sheet.write_copy(target, new, {column: 60})
+    assert digest(source) == before  # the input is never modified
+
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target) as out:
+        assert [i.filename for i in out.infolist()] == [i.filename for i in old.infolist()]
+        for info in old.infolist():
+            assert out.getinfo(info.filename).compress_type == info.compress_type
+            if info.filename != sheet.part:
+                assert out.read(info.filename) == old.read(info.filename), info.filename
+        original, copied = cells_of(old.read(sheet.part)), cells_of(out.read(sheet.part))
+    assert all(copied[ref] == cell for ref, cell in original.items())  # original cells untouched
+    assert set(copied) - set(original) == {"F1", "G1", "F3", "G3", "F7", "F12"}
+
+    book = openpyxl.load_workbook(target)
+    assert book.sheetnames == ["说明", "商品"] and book.active.title == "商品"
+    result = book["商品"]
+    assert [result.cell(1, c).value for c in range(1, 8)] == ["商品名", "价格", "上架日期", "小计", "折扣", "回答", "状态"]
+    assert result["F3"].value == "第二行的<回答>&" and result["G3"].value == "成功" and result["F2"].value is None
+    assert result["F7"].value == "空行也能写" and result["F12"].value == "表格之外的行"
+    assert result["B2"].value == 10.5 and result["C2"].value == datetime.datetime(2026, 11, 21)
+    assert result["D2"].value == "=B2*2" and result["B2"].fill.fgColor.rgb.endswith("FFFF00") and result["A1"].font.b
+    assert [str(r) for r in result.merged_cells.ranges] == ["A8:B8"]
+    assert result.column_dimensions["A"].width == 25 and result.column_dimensions["F"].width == 60
+    assert result.dimensions == "A1:G12"
+    with zipfile.ZipFile(target) as out:
+        assert "xl/charts/chart1.xml" in out.namelist()
+
+
+def test_copy_of_what_excel_writes(coze, tmp_path):
+    source = excel_like_workbook(tmp_path / "excel.xlsx")
+    sheet = coze.XlsxSheet(source)
+    column = sheet.free_column()
+    assert column == 4  # E2 is a formatted blank: not in the way
+    target = str(tmp_path / "out.xlsx")
+    sheet.write_copy(target, {1: {4: "回答"}, 2: {4: "答二", 5: "成功"}, 4: {4: "答四"}, 5: {4: "答五"},
+                              6: {4: "\x01控制字符_x0041_" + "长" * 40000}}, {4: 60, 5: 12})
+    with zipfile.ZipFile(target) as out:
+        text = out.read(sheet.part).decode("utf-8")
+    assert 'mc:Ignorable="x14ac"' in text and 'xmlns:x14ac=' in text  # declarations Excel needs are kept
+    assert '<x:c r="E2" s="2" t="inlineStr">' in text  # the formatted blank keeps its style
+    assert '<x:row r="2" spans="1:6">' in text and '<x:row r="4">' in text
+    assert '<x:col min="5" max="5" width="60" customWidth="1"/><x:col min="6" max="6" width="12" ' \
+           'customWidth="1"/><x:col min="8" max="9"' in text
+    assert '<x:dimension ref="A1:F6"/>' in text
+    book = openpyxl.load_workbook(target)
+    result = book.active
+    assert result["E1"].value == "回答" and result["E2"].value == "答二" and result["F2"].value == "成功"
+    assert result["E4"].value == "答四" and result["E5"].value == "答五" and result.row_dimensions[5].height == 30
+    assert result["C2"].value == "=LEN(A2)*2" and result["A2"].value == "保温杯"
+    again = list(coze.XlsxSheet(target).rows())
+    assert again[1] == ["保温杯", "2026-11-25", "6", "保温杯!", "答二", "成功"]
+    long_text = again[5][4]  # control character dropped, a literal _x0041_ kept literal, cut to Excel's limit
+    assert len(long_text) == 32767 and long_text.startswith("控制字符_x0041_长") and long_text.endswith("完整内容在 .journal.jsonl)")
+
+
+def test_vertical_merges_show_their_value_in_every_row(coze, tmp_path):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["类别", "商品名"])
+    for name in ("保温杯", "水壶", "帆布包"):
+        sheet.append([None, name])
+    sheet["A2"] = "杯壶"
+    sheet.merge_cells("A2:A3")
+    sheet.merge_cells("B5:C5")
+    sheet["B5"] = "横向合并只算一格"
+    path = str(tmp_path / "merged.xlsx")
+    book.save(path)
+    rows = list(coze.XlsxSheet(path).rows())
+    assert [r[:2] for r in rows[1:4]] == [["杯壶", "保温杯"], ["杯壶", "水壶"], ["", "帆布包"]]
+    assert rows[4] == ["", "横向合并只算一格"]
