@@ -135,6 +135,18 @@ def test_json_question_and_workflow_echo(sim):
     assert names == ["Message", "PING", "Message", "Message", "Done"]  # Message node pieces, then the End output
 
 
+def test_badjson_breaks_json_answers_only(sim):
+    sim.inject("badjson", count=2, path="/v3/chat")
+    events = events_of(sim, chat_body("给我 JSON", stream=True))
+    answer = [d for n, d in events if n == "conversation.message.completed"][0]["content"]
+    assert answer.startswith("```json")
+    with pytest.raises(ValueError):
+        json.loads(answer[7:-3])
+    events = events_of(sim, chat_body("普通问题", stream=True))  # not JSON mode: the fault changes nothing
+    answer = [d for n, d in events if n == "conversation.message.completed"][0]["content"]
+    assert "普通问题" in answer and sim.stats()["faults"] == {"badjson": 2}
+
+
 @pytest.mark.parametrize("body,code", [
     ({"user_id": "u"}, 4000),
     (chat_body(bot_id=123), 4000),

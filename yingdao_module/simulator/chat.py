@@ -19,11 +19,12 @@ from .service import new_id
 from .workflows import DEBUG_URL
 
 
-def answer_for(question, earlier_turns, file_names):
-    """The demo bot: deterministic, and the question appears verbatim."""
+def answer_for(question, earlier_turns, file_names, bad_json=False):
+    """The demo bot: deterministic, and the question appears verbatim. `bad_json` (the
+    badjson fault) breaks a JSON answer the way models do: cut off before the closing brace."""
     if "JSON" in question:
         body = json.dumps({"问题": question, "摘要": question[:20], "长度": len(question)}, ensure_ascii=False)
-        return "```json\n%s\n```" % body
+        return "```json\n%s\n```" % (body[:-1] + "," if bad_json else body)
     text = "模拟回答:你问的是「%s」。" % question
     if file_names:
         text += "(收到文件:%s)" % "、".join(file_names)
@@ -236,8 +237,8 @@ class ChatRoutes(object):
                 fate = "quota"
             elif fault in ("fail", "stuck"):
                 fate = fault
-            chat = Chat(conversation, bot_id, question, answer_for(question, conversation["turns"], file_names),
-                        sim.latency, fate, tool)
+            chat = Chat(conversation, bot_id, question, answer_for(question, conversation["turns"], file_names,
+                                                                     fault == "badjson"), sim.latency, fate, tool)
             chat.workflow_id = workflow_id
             conversation["turns"] += 1
             conversation["running"] = chat.id
