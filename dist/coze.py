@@ -1713,7 +1713,8 @@ _FINAL_STATUSES = ("completed", "failed", "canceled", "requires_action")
 class _ChatState(object):
     """What one chat has told us so far, from stream events or from polling."""
 
-    def __init__(self, conversation_id=None):
+    def __init__(self, conversation_id=None, on_created=None):
+        self.on_created = on_created  # called once with (chat_id, conversation_id) when the chat exists
         self.chat_id = None
         self.conversation_id = conversation_id
         self.status = None
@@ -1731,6 +1732,7 @@ class _ChatState(object):
     # -- feeding --------------------------------------------------------------------------
     def take_chat(self, chat):
         chat = self._expect_object(chat, "对话状态")
+        created = self.chat_id is None and chat.get("id")
         self.chat_id = chat.get("id") or self.chat_id
         self.conversation_id = chat.get("conversation_id") or self.conversation_id
         self.status = chat.get("status") or self.status
@@ -1739,6 +1741,8 @@ class _ChatState(object):
         last_error = chat.get("last_error")
         if isinstance(last_error, dict) and (last_error.get("code") or 0) != 0:
             self.last_error = last_error
+        if created and self.on_created:
+            self.on_created(self.chat_id, self.conversation_id)
 
     def take_message(self, message, completed):
         message = self._expect_object(message, "消息")
@@ -1855,8 +1859,10 @@ class Client(object):
         return self.chat(question, **kwargs)["answer"]
 
     def chat(self, question, conversation_id=None, custom_variables=None, files=None, stream=True,
-             timeout=None, bot_id=None, user_id=None):
-        """Ask once; returns {answer, conversation_id, chat_id, usage, follow_ups, reasoning, logid, elapsed}."""
+             timeout=None, bot_id=None, user_id=None, on_created=None):
+        """Ask once; returns {answer, conversation_id, chat_id, usage, follow_ups, reasoning, logid, elapsed}.
+        on_created(chat_id, conversation_id) is called the moment the chat exists (it is paid for
+        from then on), so a caller can note it and recover() it after a crash instead of asking again."""
         question = _clean_question(question)
         bot_id = _clean_bot_id(bot_id or self.settings.bot_id, required=True)
         user_id = _clean_user_id(user_id) if user_id else self.settings.user_id
@@ -1876,7 +1882,7 @@ class Client(object):
             body["custom_variables"] = custom_variables
         params = {"conversation_id": conversation_id} if conversation_id else None
 
-        state = _ChatState(conversation_id)
+        state = _ChatState(conversation_id, on_created)
         try:
             if stream:
                 self._chat_streaming(body, params, state, deadline)
@@ -1888,6 +1894,15 @@ class Client(object):
         except CozeTimeoutError:  # from any read past the deadline: stop the chat, name it
             self._cancel_quietly(state)
             raise self._timeout(state)
+        return state.result(started)
+
+    def recover(self, chat_id, conversation_id, timeout=None):
+        """The result of a chat created earlier (as chat() returns it), waiting while it is still
+        in progress: how a crashed batch gets an answer it already paid for without asking again."""
+        started = time.monotonic()
+        state = _ChatState(str(conversation_id))
+        state.chat_id = str(chat_id)
+        self._wait_until_done(state, started + _clean_timeout(timeout, self.timeout))
         return state.result(started)
 
     def new_conversation(self, bot_id=None, timeout=60):
@@ -2740,11 +2755,12 @@ class _XlsxSheet(object):
 ###############################################################################
 # Spreadsheets (CSV / xlsx)                          (yingdao_module/tables.py)
 ###############################################################################
-# Spreadsheets: read CSV (UTF-8, UTF-8 with BOM or GBK, detected) and xlsx (openpyxl when
-# importable); write them atomically (a temporary file, then a rename), falling back to a
-# new name when the output is open in Excel.
+# Spreadsheets: read CSV (UTF-8, UTF-8 with BOM or GBK, detected) and xlsx (xlsx.py, standard
+# library only); write them atomically (a temporary file, then a rename), falling back to a
+# new name when the output is open in Excel. An xlsx batch output is a copy of the input
+# workbook with the new cells added (write_xlsx_copy).
 
-_OPENPYXL_MISSING = ("读取 .xlsx 需要 openpyxl:在影刀应用的「Python 包管理」里安装 openpyxl,"
+_OPENPYXL_MISSING = ("把分片合并成 .xlsx 需要 openpyxl:在影刀应用的「Python 包管理」里安装 openpyxl,"
                     "或在命令行运行 pip install openpyxl;也可以把表格另存为 CSV")
 
 
@@ -2823,15 +2839,8 @@ def _read_rows(path, sheet=None):
     if not os.path.isfile(path):
         raise InputError("找不到表格文件:%s" % path)
     if path.lower().endswith((".xlsx", ".xlsm")):
-        workbook = _openpyxl().load_workbook(path, read_only=True, data_only=True)
-        try:
-            if sheet and sheet not in workbook.sheetnames:
-                raise InputError("表格里没有工作表「%s」,有的是:%s" % (sheet, "、".join(workbook.sheetnames)))
-            for row in (workbook[sheet] if sheet else workbook.worksheets[0]).iter_rows(values_only=True):
-                yield ["" if cell is None else (str(int(cell)) if isinstance(cell, float) and cell.is_integer()
-                                                 else str(cell)) for cell in row]
-        finally:
-            workbook.close()
+        for row in _XlsxSheet(path, sheet).rows():
+            yield row
     elif path.lower().endswith((".csv", ".txt")):
         with open(path, encoding=_sniff_encoding(path), newline="") as handle:
             for row in csv.reader(handle):
@@ -2859,14 +2868,11 @@ def _read_header(path, sheet=None):
     return header
 
 
-def _write_rows(path, header, rows):
+def _write_rows(path, header, rows, encoding="utf-8-sig"):
     """Write atomically; if `path` is locked (open in Excel) use `<name>_1.<ext>` and so on.
-    Returns the path written."""
-    folder = os.path.dirname(os.path.abspath(path))
-    stem, ext = os.path.splitext(os.path.basename(path))
-    temporary = os.path.join(folder, ".%s.tmp%s" % (stem, ext))
-    try:
-        if ext.lower() in (".xlsx", ".xlsm"):
+    A CSV is written in `encoding` (the input's: GBK stays GBK). Returns the path written."""
+    def write(temporary):
+        if temporary.lower().endswith((".xlsx", ".xlsm")):
             workbook = _openpyxl().Workbook(write_only=True)
             sheet = workbook.create_sheet()
             sheet.append(header)
@@ -2874,13 +2880,30 @@ def _write_rows(path, header, rows):
                 sheet.append(row)
             workbook.save(temporary)
         else:
-            with open(temporary, "w", encoding="utf-8-sig", newline="") as handle:  # BOM: Excel opens it right
+            with open(temporary, "w", encoding=encoding, newline="") as handle:  # utf-8-sig's BOM: Excel opens it right
                 writer = csv.writer(handle)
                 writer.writerow(header)
                 writer.writerows(rows)
+    return _publish(path, write)
+
+
+def _write_xlsx_copy(path, sheet, cells, widths=None):
+    """Write a copy of `sheet`'s workbook with `cells` ({row: {column: text}}) added, atomically
+    (see XlsxSheet.write_copy); returns the path written."""
+    return _publish(path, lambda temporary: sheet.write_copy(temporary, cells, widths))
+
+
+def _publish(path, write):
+    """`write(temporary)` beside `path`, then rename it to `path`, or to `<name>_1.<ext>` ... when
+    `path` is locked; a half-written file (full disk) never stays behind."""
+    folder = os.path.dirname(os.path.abspath(path))
+    stem, ext = os.path.splitext(os.path.basename(path))
+    temporary = os.path.join(folder, ".%s.tmp%s" % (stem, ext))
+    try:
+        write(temporary)
     except BaseException:
         try:
-            os.remove(temporary)  # a half-written table (full disk) must not stay behind
+            os.remove(temporary)
         except OSError:
             pass
         raise
@@ -3138,6 +3161,7 @@ _BATCH_DEFAULTS = (
     ("max_tokens", None), ("retry_failed", False), ("shard", None), ("json_columns", False),
     ("dedupe", False), ("timeout", _DEFAULT_TIMEOUT), ("restart", False), ("wait", False),
     ("app_id", None), ("key_id", None), ("private_key", None),
+    ("json_fields", None), ("ask_blank", False), ("report_path", None),
 )
 _BATCH_OPTION_NAMES = tuple(name for name, _ in _BATCH_DEFAULTS)
 
@@ -3171,6 +3195,17 @@ def _default_output(input_path, shard):
     return "%s_coze%s%s" % (stem, suffix, ext if ext.lower() in (".xlsx", ".csv") else ".csv")
 
 
+def _clean_json_fields(value):
+    """["a", "b"] from "a,b" (also , 、 ; or a list); [] when not given."""
+    if value is None or value == "":
+        return []
+    names = value if isinstance(value, (list, tuple)) else re.split(r"[,,、;;]", str(value))
+    names = [str(name).strip() for name in names if str(name).strip()]
+    if len(set(names)) != len(names):
+        raise InputError("json_fields 里有重复的键:%s" % "、".join(names))
+    return names
+
+
 def _option_text(value):
     value = "" if value is None else str(value).strip()
     return value or None
@@ -3202,12 +3237,16 @@ class _BatchOptions(object):
         self.max_tokens = _clean_count(given["max_tokens"], "max_tokens")
         self.shard = _parse_shard(given["shard"])
         self.timeout = _clean_timeout(given["timeout"])
-        for name in ("retry_failed", "json_columns", "dedupe", "restart", "wait"):
+        for name in ("retry_failed", "json_columns", "dedupe", "restart", "wait", "ask_blank"):
             setattr(self, name, _clean_bool(given[name], name, False))
+        self.json_fields = _clean_json_fields(given["json_fields"])
         output = _option_text(given["output_path"])
         self.output_path = os.path.abspath(output.strip('"')) if output else _default_output(self.input_path, self.shard)
         if self.output_path == self.input_path:
             raise InputError("输出文件不能和输入文件相同:输入表格不会被修改,请换一个 output_path")
+        report = _option_text(given["report_path"])
+        self.report_path = os.path.abspath(report.strip('"')) if report else \
+            os.path.splitext(self.output_path)[0] + "_报告.html"
 
     @property
     def journal_path(self):
@@ -3429,6 +3468,12 @@ _PROGRESS_EVERY = 10.0   # seconds between progress lines (or every 5 %)
 _TEMPLATE_PART = re.compile(r"\{\{|\}\}|\{([^{}]+)\}")  # {{ and }} are literal braces, {name} a column
 _LITERAL_BRACES = {"{{": "{", "}}": "}"}
 _JSON_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.S)
+_JSON_REPAIR = "上次回答不是合法的 JSON,只输出包含 %s 的 JSON 对象"
+_ANSWER_WIDTH = 60       # width of the answer column added to an xlsx copy
+
+
+class _BatchStopped(Exception):
+    """The run stops (fatal error, qpd, max_tokens) before this row could ask: it stays unfinished."""
 
 
 # ---- questions ----------------------------------------------------------------------------------
@@ -3448,8 +3493,8 @@ def _question_maker(header, prompt, question_column):
         if not names:
             raise InputError("提问模板里没有 {列名}:例如「为{商品名}写一句广告语」。表格的列有:%s" % listing)
         positions = dict((name, header.index(name)) for name in names)
-        return lambda row: _TEMPLATE_PART.sub(
-            lambda m: _LITERAL_BRACES.get(m.group(0)) or _cell(row, positions[m.group(1)]), prompt)
+        return _asking(lambda row: _TEMPLATE_PART.sub(
+            lambda m: _LITERAL_BRACES.get(m.group(0)) or _cell(row, positions[m.group(1)]), prompt), positions)
     if not question_column:
         guesses = [name for name in header if name in ("问题", "question", "提问")] or \
                   ([header[0]] if len([n for n in header if n]) == 1 else [])
@@ -3460,7 +3505,13 @@ def _question_maker(header, prompt, question_column):
     if question_column not in header:
         raise InputError("表格里没有「%s」这一列。表格的列有:%s" % (question_column, listing))
     position = header.index(question_column)
-    return lambda row: _cell(row, position)
+    return _asking(lambda row: _cell(row, position), {question_column: position})
+
+
+def _asking(make_question, positions):
+    """make_question, knowing the template's columns ({name: position}) so blank rows are found."""
+    make_question.columns = positions
+    return make_question
 
 
 def _cell(row, position):
@@ -3482,10 +3533,15 @@ def _spread_json(answer):
 class _BatchRun(object):
     """One run over one input: the plan, the journal, the workers, the output."""
 
-    def __init__(self, options, header, make_question, chat, stop, bot_id=""):
+    def __init__(self, options, header, make_question, client, stop, bot_id=""):
         self.options, self.header, self.make_question = options, header, make_question
-        self.chat, self.stop = chat, stop  # chat waits for the rate limiter and refuses to start once stop is set
+        self.client, self.stop = client, stop  # its chat waits for the rate limiter and refuses to start once stop is set
         self.output_path = options.output_path
+        xlsx = options.input_path.lower().endswith((".xlsx", ".xlsm"))
+        self.sheet = _XlsxSheet(options.input_path, options.sheet) if xlsx else None
+        self.first_new_column = None  # where the new columns go in an xlsx copy (found on first save)
+        self.scope, self.timeline, self.chats = [], [], 0
+        self.started, self.started_at, self.planned = time.monotonic(), time.strftime("%Y-%m-%d %H:%M:%S"), 0
         self.journal = _Journal(options.journal_path, {
             "input": options.input_path, "prompt": options.prompt or "", "question_column": options.question_column or "",
             "sheet": options.sheet or "", "bot_id": bot_id or "", "shard": options.shard_text})
@@ -3512,37 +3568,48 @@ class _BatchRun(object):
             yield number, cells
 
     def plan(self):
-        """The rows to ask now, as (row number, question, key); finished rows are skipped."""
-        todo, skipped, taken = [], 0, 0
+        """The rows to ask now, as (row number, question, key, chat noted by a killed run or None);
+        finished rows, and rows whose template columns are all blank, are skipped."""
+        todo, skipped, blank, taken = [], 0, 0, 0
+        columns = self.make_question.columns
         for number, cells in self.rows():
             if self.options.max_rows is not None and taken >= self.options.max_rows:
                 break
             taken += 1
+            self.scope.append(number)
             question = self.make_question(cells)
             key = hashlib.sha1(question.encode("utf-8")).hexdigest()[:16]
-            earlier = self.done.get(number)
-            if not question.strip():
+            earlier = self.done.get(number) or {}
+            if not self.options.ask_blank and not any(_cell(cells, at).strip() for at in columns.values()):
+                self.done[number] = {"row": number, "key": key, "status": _STATUS_SKIPPED,
+                                     "error": "这些列是空的:%s(没有提问,不花钱)" % "、".join(columns)}
+                skipped += 1
+                blank += 1
+            elif not question.strip():
                 self.done[number] = {"row": number, "key": key, "status": _STATUS_SKIPPED, "error": "问题为空"}
                 skipped += 1
-            elif earlier and earlier.get("key") == key and (
+            elif earlier.get("key") == key and earlier.get("status") and (
                     earlier["status"] in (_STATUS_OK, _STATUS_SKIPPED) or not self.options.retry_failed):
                 skipped += 1  # answered (or failed and not retried) in an earlier run: not paid again
             else:
-                todo.append((number, question, key))
-        return todo, skipped, taken
+                todo.append((number, question, key, earlier.get("pending") if earlier.get("key") == key else None))
+        return todo, skipped, blank, taken
 
     # -- asking -------------------------------------------------------------------------------
-    def ask_row(self, number, question, key):
+    def ask_row(self, number, question, key, pending=None):
         if self.stop.is_set():
             return None
         record = {"row": number, "key": key}
         for attempt in (1, 2):
             try:
-                result = self.chat(question)
-                record.update(status=_STATUS_OK, answer=result["answer"], error="",
-                              tokens=result["usage"]["token_count"], chat_id=result["chat_id"] or "")
+                result, tokens, problem = self.converse(number, key, question, pending)
+                record.update(status=_STATUS_FAILED if problem else _STATUS_OK, answer=result["answer"],
+                              error=problem, tokens=tokens, chat_id=result["chat_id"] or "")
                 break
+            except _BatchStopped:
+                return None  # asked nothing new; a chat already noted is recovered by the next run
             except CozeError as err:
+                pending = None
                 record.update(status=_STATUS_FAILED, answer="", error=err.message, tokens=0,
                               chat_id=err.chat_id or "")
                 if err.fatal:
@@ -3552,6 +3619,63 @@ class _BatchRun(object):
                     break
         self.finish(record)
         return record
+
+    def converse(self, number, key, question, pending):
+        """(result, tokens, problem) of one row: the answer of a chat a killed run already paid for,
+        or of a new chat; with json_fields, one repair question in the same conversation."""
+        result = self.recover(pending) if pending else None
+        repaired = bool(result and pending.get("repair"))
+        earlier_tokens = pending.get("tokens", 0) if repaired else 0
+        if result is None:
+            result = self.new_chat(number, key, question)
+        tokens = earlier_tokens + result["usage"]["token_count"]
+        problem = self.json_problem(result["answer"])
+        if problem and not repaired:
+            result = self.new_chat(number, key, _JSON_REPAIR % "、".join(self.options.json_fields),
+                                   result["conversation_id"], tokens)
+            tokens += result["usage"]["token_count"]
+            problem = self.json_problem(result["answer"])
+        return result, tokens, "回答不是合法的 JSON(追问一次后仍然不是):%s" % problem if problem else ""
+
+    def new_chat(self, number, key, question, conversation_id=None, tokens_before=None):
+        """Ask, paid (the client waits for the rate limits), noting the chat id in the journal the
+        moment the chat exists."""
+        if self.stop.is_set():
+            raise _BatchStopped()
+
+        def noted(chat_id, conversation):
+            with self.lock:
+                self.chats += 1
+            pending = {"chat_id": chat_id, "conversation_id": conversation}
+            if tokens_before is not None:
+                pending.update(repair=True, tokens=tokens_before)
+            try:
+                self.journal.append({"row": number, "key": key, "pending": pending})
+            except (OSError, ValueError) as err:  # the answer itself is still kept (finish)
+                self.halt(_cannot_write(self.journal.path, err))
+        return self.client.chat(question, conversation_id=conversation_id, on_created=noted)
+
+    def recover(self, pending):
+        """The result of a chat a killed run paid for, or None when it cannot be had (ask again)."""
+        try:
+            return self.client.recover(pending["chat_id"], pending["conversation_id"])
+        except CozeError as err:
+            if err.fatal and not err.chat_id:  # the account's problem (token, quota now): stop
+                raise
+            # the old chat failed, or cannot be found any more: this row is asked again
+            _log("中断前的对话 %s 没有找回(%s),重新提问" % (pending["chat_id"], err.message))
+            return None
+
+    def json_problem(self, answer):
+        """What is wrong with an answer that must be a JSON object with json_fields, or ""."""
+        fields = self.options.json_fields
+        if not fields:
+            return ""
+        value = _spread_json(answer)
+        if value is None:
+            return "不是 JSON 对象"
+        missing = [name for name in fields if name not in value]
+        return "缺少键 %s" % "、".join(missing) if missing else ""
 
     def finish(self, record):
         try:
@@ -3588,17 +3712,66 @@ class _BatchRun(object):
             yield row
 
     def save(self):
-        json_keys = []
-        if self.options.json_columns:
+        json_keys = list(self.options.json_fields)
+        if self.options.json_columns and not json_keys:
             for record in self.done.values():
                 for key in (_spread_json(record.get("answer")) or {}):
                     if key not in json_keys and key not in self.header:
                         json_keys.append(key)
-        header = list(self.header) + [self.options.answer_column] + json_keys + list(_EXTRA_COLUMNS)
+        added = [self.options.answer_column] + json_keys + list(_EXTRA_COLUMNS)
         try:
-            self.output_path = _write_rows(self.output_path, header, self.output_rows(json_keys))
+            if self.sheet is not None and self.output_path.lower().endswith((".xlsx", ".xlsm")):
+                self.output_path = self.save_into_copy(added, json_keys)
+            else:
+                self.output_path = _write_rows(self.output_path, list(self.header) + added, self.output_rows(json_keys))
         except (OSError, ValueError) as err:  # the answers stay in the journal (or in memory) for now
             self.halt(_cannot_write(self.output_path, err))
+        self.report()
+    def save_into_copy(self, added, json_keys):
+        """The input workbook, copied, with the new columns right of everything on the sheet."""
+        if self.first_new_column is None:
+            self.first_new_column = self.sheet.free_column(len(self.header))
+        first = self.first_new_column
+        cells = {1: dict((first + i, name) for i, name in enumerate(added))}
+        for row in self.output_rows(json_keys):
+            cells[row[-1]] = dict((first + i, str(value)) for i, value in enumerate(row[len(self.header):])
+                                  if value not in ("", None))
+        return _write_xlsx_copy(self.output_path, self.sheet, cells, {first: _ANSWER_WIDTH})
+
+    def report(self):
+        """Write the HTML report (never lets a report problem stop the batch)."""
+        records = [self.done.get(number) or {} for number in self.scope]
+        status = [record.get("status") for record in records]
+        elapsed = time.monotonic() - self.started
+        facts = dict(
+            title=os.path.basename(self.options.input_path), input=self.options.input_path, output=self.output_path,
+            sheet=self.sheet.name if self.sheet else "", started=self.started_at, elapsed=elapsed,
+            generated=time.strftime("%Y-%m-%d %H:%M:%S"), ok=status.count(_STATUS_OK),
+            failed=status.count(_STATUS_FAILED), skipped=status.count(_STATUS_SKIPPED),
+            pending=sum(1 for value in status if not value), planned=self.planned,
+            finished=self.counts["ok"] + self.counts["failed"],
+            tokens=sum(r.get("tokens") or 0 for r in records if r.get("status") == _STATUS_OK), chats=self.chats,
+            timeline=list(self.timeline), stopped_reason=self.stopped_reason, resume=self.resume_command(),
+            failures=[r for r in records if r.get("status") == _STATUS_FAILED],
+            skips=[r for r in records if r.get("status") == _STATUS_SKIPPED])
+        try:
+            _write_report(self.options.report_path, facts)
+        except OSError as err:
+            _log("报告没有写成(%s):%s;批处理本身不受影响" % (type(err).__name__, self.options.report_path))
+
+    def resume_command(self):
+        """The command line that continues this run (in ShadowBot: run the same flow again)."""
+        options = self.options
+        parts = ["python -m yingdao_module batch", _quoted(options.input_path)]
+        for flag, value in (("--prompt", options.prompt), ("--question-column", options.question_column),
+                            ("--sheet", options.sheet), ("--output", options.output_path),
+                            ("--json-fields", ",".join(options.json_fields)), ("--shard", options.shard_text)):
+            if value:
+                parts += [flag, _quoted(value)]
+        if any(self.done.get(n, {}).get("status") == _STATUS_FAILED for n in self.scope):
+            parts.append("--retry-failed")
+        return " ".join(parts) + "\n(在影刀里:再次运行同一个流程即可,参数不变)"
+
 
     # -- the whole run ------------------------------------------------------------------------------
     def run(self, dedupe_label="与第 %d 行问题相同,沿用其回答"):
@@ -3614,23 +3787,32 @@ class _BatchRun(object):
             self.journal.release_run_lock()
 
     def run_locked(self, dedupe_label):
-        started = time.monotonic()
-        todo, skipped, taken = self.plan()
+        started = self.started = time.monotonic()
+        todo, skipped, blank, taken = self.plan()
         self.total = taken
-        if skipped:
-            _log("续跑:%d 行已在之前完成,跳过(不会重复计费)" % skipped)
+        if skipped - blank:
+            _log("续跑:%d 行已在之前完成,跳过(不会重复计费)" % (skipped - blank))
+        if blank:
+            _log("%d 行的模板列(%s)全是空的:没有提问,状态记为「跳过」" % (blank, "、".join(self.make_question.columns)))
         first_of = {}
         if self.options.dedupe:
             unique = []
-            for number, question, key in todo:
-                if key in first_of:
+            for item in todo:
+                if item[2] in first_of:
                     continue
-                first_of[key] = number
-                unique.append((number, question, key))
-            copies = [(n, q, k) for n, q, k in todo if first_of.get(k) != n]
+                first_of[item[2]] = item[0]
+                unique.append(item)
+            copies = [item[:3] for item in todo if first_of.get(item[2]) != item[0]]
             todo = unique
         else:
             copies = []
+        self.planned = len(todo)
+        if self.sheet is not None:
+            _log("使用工作表「%s」(工作簿里有:%s)" % (self.sheet.name, "、".join(self.sheet.names)))
+            uncached = [name for name, at in self.make_question.columns.items() if at in self.sheet.uncached]
+            if uncached:
+                _log("注意:「%s」列是公式,但文件里没有算好的值(可能是程序生成、没在 Excel 里打开保存过),"
+                    "这些格会当作空白。请用 Excel 打开表格、保存一次再运行" % "、".join(uncached))
         _log("批处理开始:共 %d 行,本次要问 %d 行,并发 %d" % (taken, len(todo), self.options.concurrency))
         try:
             self.ask_all(todo, started)
@@ -3648,10 +3830,10 @@ class _BatchRun(object):
         summary = {"total": taken, "done": self.counts["ok"], "skipped": skipped, "failed": self.counts["failed"],
                    "tokens": self.counts["tokens"], "elapsed": round(time.monotonic() - started, 2),
                    "output_path": self.output_path, "shard": self.options.shard_text,
-                   "stopped_reason": self.stopped_reason}
+                   "stopped_reason": self.stopped_reason, "blank": blank, "report_path": self.options.report_path}
         _log(("批处理提前停止(原因见上)" if self.stopped_reason else "批处理结束") +
-            ":成功 %(done)d 行,失败 %(failed)d 行,跳过 %(skipped)d 行,用 %(tokens)d tokens,"
-            "%(elapsed).1f 秒;输出 %(output_path)s" % summary)
+            ":成功 %(done)d 行,失败 %(failed)d 行,跳过 %(skipped)d 行(其中模板列空白 %(blank)d 行),"
+            "用 %(tokens)d tokens,%(elapsed).1f 秒;输出 %(output_path)s;报告 %(report_path)s" % summary)
         return summary
 
     def close(self):
@@ -3698,6 +3880,8 @@ class _BatchRun(object):
                         self.save()
                         last_save = now
                     finished = self.counts["ok"] + self.counts["failed"]
+                    if finished != (self.timeline[-1][1] if self.timeline else 0):
+                        self.timeline.append((round(now - started, 2), finished, self.counts["failed"]))
                     due = now - last_progress >= _PROGRESS_EVERY or (todo and finished >= next_share * len(todo))
                     if due and finished != reported:  # a line only when something new happened
                         self.progress(started, len(todo))
@@ -3729,6 +3913,10 @@ def _cannot_write(path, err):
             % (os.path.basename(path), why, getattr(err, "strerror", None) or type(err).__name__))
 
 
+def _quoted(text):
+    return '"%s"' % text.replace('"', '\\"') if re.search(r'[\s"{}]', text) else text
+
+
 def _text(value):
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
@@ -3736,14 +3924,15 @@ def _text(value):
 def batch(input_path, prompt=None, question_column=None, output_path=None, sheet=None, answer_column="回答",
           bot_id=None, token=None, base_url=None, concurrency=2, qps=None, qpm=None, qpd=None, max_rows=None,
           max_tokens=None, retry_failed=False, shard=None, json_columns=False, dedupe=False, timeout=_DEFAULT_TIMEOUT,
-          restart=False, wait=False, app_id=None, key_id=None, private_key=None):
+          restart=False, wait=False, app_id=None, key_id=None, private_key=None,
+          json_fields=None, ask_blank=False, report_path=None):
     """表格批处理:表格每一行问智能体一次,回答写进新表格;再次运行同一调用会从断点继续,不重复付费。
 
-    input_path       输入表格 .xlsx 或 .csv(原表格不会被修改)
+    input_path       输入表格 .xlsx 或 .csv(原表格不会被修改;.xlsx 的输出是原工作簿的副本加上新列)
     prompt           提问模板,{列名} 换成这一行的值,例如「为{商品名}写一句广告语」;{{ 和 }} 是字面的大括号
     question_column  不用模板时,直接拿这一列当问题(和 prompt 二选一)
     output_path      输出表格,默认 <名字>_coze.<扩展名>
-    sheet            工作表名,默认第一个
+    sheet            工作表名,默认 Excel 打开时显示的那个
     answer_column    回答列的列名,默认「回答」
     bot_id           智能体 ID,不填用全局变量 coze_bot_id
     token            个人访问令牌 pat_...,不填用全局变量 coze_token
@@ -3764,14 +3953,22 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     timeout          每行最多等多少秒,默认 180
     restart          日志属于另一个提示词 / 智能体 / 表格时,把旧日志改名存档后重新开始
     wait             另一个批处理正在写同一个输出时,等它结束再继续(默认立即停止并说明)
+    json_fields      回答必须是含这些键的 JSON 对象(例如 "标题,卖点"),每个键一列;不合格时同一会话追问一次
+    ask_blank        模板用到的列全空的行也提问(默认跳过,不花钱)
+    report_path      报告网页,默认 <输出名>_报告.html
 
-    返回汇总字典:total, done, skipped, failed, tokens, elapsed, output_path, stopped_reason(空 = 正常结束)。
+    返回汇总字典:total, done, skipped(其中 blank 行是模板列空白), failed, tokens, elapsed, output_path,
+    report_path, stopped_reason(空 = 正常结束)。
     """
     options = _BatchOptions(**locals())  # every parameter as typed: locals() holds exactly them here
     header = _read_header(options.input_path, options.sheet)
     make_question = _question_maker(header, options.prompt, options.question_column)
     if options.answer_column in header:
         raise InputError("表格里已经有「%s」列:请用 answer_column 换一个回答列名" % options.answer_column)
+    taken = [name for name in options.json_fields if name in header or name in _EXTRA_COLUMNS
+             or name == options.answer_column]
+    if taken:
+        raise InputError("json_fields 的键「%s」和表格里已有的列或结果列重名:请换个键名" % "、".join(taken))
     stop = threading.Event()
     limiter = _RateLimiter(options.qps, options.qpm, options.qpd)
     # checks token and bot before any call; tests and benchmarks stand in for Client here
@@ -3779,7 +3976,7 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
                     app_id=options.app_id, key_id=options.key_id, private_key=options.private_key,
                     before_request=limiter.hook(stop))  # every POST /v3/chat waits for the limiter, retries included
     limiter.share_with_account(client.settings)
-    return _BatchRun(options, header, make_question, client.chat, stop, client.settings.bot_id).run()
+    return _BatchRun(options, header, make_question, client, stop, client.settings.bot_id).run()
 
 ###############################################################################
 # Merging shard outputs                               (yingdao_module/merge.py)

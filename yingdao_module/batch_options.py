@@ -17,6 +17,7 @@ BATCH_DEFAULTS = (
     ("max_tokens", None), ("retry_failed", False), ("shard", None), ("json_columns", False),
     ("dedupe", False), ("timeout", DEFAULT_TIMEOUT), ("restart", False), ("wait", False),
     ("app_id", None), ("key_id", None), ("private_key", None),
+    ("json_fields", None), ("ask_blank", False), ("report_path", None),
 )
 BATCH_OPTION_NAMES = tuple(name for name, _ in BATCH_DEFAULTS)
 
@@ -50,6 +51,17 @@ def default_output(input_path, shard):
     return "%s_coze%s%s" % (stem, suffix, ext if ext.lower() in (".xlsx", ".csv") else ".csv")
 
 
+def clean_json_fields(value):
+    """["a", "b"] from "a,b" (also , 、 ; or a list); [] when not given."""
+    if value is None or value == "":
+        return []
+    names = value if isinstance(value, (list, tuple)) else re.split(r"[,,、;;]", str(value))
+    names = [str(name).strip() for name in names if str(name).strip()]
+    if len(set(names)) != len(names):
+        raise InputError("json_fields 里有重复的键:%s" % "、".join(names))
+    return names
+
+
 def _option_text(value):
     value = "" if value is None else str(value).strip()
     return value or None
@@ -81,12 +93,16 @@ class BatchOptions(object):
         self.max_tokens = clean_count(given["max_tokens"], "max_tokens")
         self.shard = parse_shard(given["shard"])
         self.timeout = clean_timeout(given["timeout"])
-        for name in ("retry_failed", "json_columns", "dedupe", "restart", "wait"):
+        for name in ("retry_failed", "json_columns", "dedupe", "restart", "wait", "ask_blank"):
             setattr(self, name, clean_bool(given[name], name, False))
+        self.json_fields = clean_json_fields(given["json_fields"])
         output = _option_text(given["output_path"])
         self.output_path = os.path.abspath(output.strip('"')) if output else default_output(self.input_path, self.shard)
         if self.output_path == self.input_path:
             raise InputError("输出文件不能和输入文件相同:输入表格不会被修改,请换一个 output_path")
+        report = _option_text(given["report_path"])
+        self.report_path = os.path.abspath(report.strip('"')) if report else \
+            os.path.splitext(self.output_path)[0] + "_报告.html"
 
     @property
     def journal_path(self):

@@ -156,7 +156,7 @@ def add_batch_arguments(parser):
     how.add_argument("--prompt", help="提问模板,用 {列名} 引用列,例如 \"为{商品名}写一句广告语\";{{ 和 }} 表示字面的大括号")
     how.add_argument("--question-column", help="不用模板,直接用这一列作为问题")
     parser.add_argument("--output", dest="output_path", help="输出文件(默认 <名字>_coze.<扩展名>)")
-    parser.add_argument("--sheet", help="工作表名(默认第一个)")
+    parser.add_argument("--sheet", help="工作表名(默认 Excel 打开时显示的那个工作表)")
     parser.add_argument("--answer-column", help="回答列的列名(默认「回答」)")
     parser.add_argument("--concurrency", type=int, help="同时进行的对话数(默认 2)")
     parser.add_argument("--qps", type=float, help="每秒最多发起多少次对话(按账号计,重启后也记得)")
@@ -168,6 +168,10 @@ def add_batch_arguments(parser):
     parser.add_argument("--retry-failed", action="store_true", help="续跑时也重试之前失败的行")
     parser.add_argument("--json-columns", action="store_true", help="回答是 JSON 对象时,一键一列")
     parser.add_argument("--dedupe", action="store_true", help="完全相同的问题只问一次,其他行沿用回答")
+    parser.add_argument("--json-fields", help="回答必须是含这些键的 JSON 对象,例如 标题,卖点;每个键一列,"
+                        "不合格时在同一会话里追问一次")
+    parser.add_argument("--ask-blank", action="store_true", help="模板用到的列全空的行也提问(默认跳过,不花钱)")
+    parser.add_argument("--report", dest="report_path", help="报告网页(默认 <输出名>_报告.html,放在输出旁边)")
     parser.add_argument("--shard", help="K/N:N 台机器人分一张表时,本机做第 K 份,例如 2/3")
     parser.add_argument("--restart", action="store_true",
                         help="输出的日志属于另一个提示词/智能体/表格时,把旧日志改名存档,重新开始")

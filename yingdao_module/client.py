@@ -25,7 +25,8 @@ FINAL_STATUSES = ("completed", "failed", "canceled", "requires_action")
 class ChatState(object):
     """What one chat has told us so far, from stream events or from polling."""
 
-    def __init__(self, conversation_id=None):
+    def __init__(self, conversation_id=None, on_created=None):
+        self.on_created = on_created  # called once with (chat_id, conversation_id) when the chat exists
         self.chat_id = None
         self.conversation_id = conversation_id
         self.status = None
@@ -43,6 +44,7 @@ class ChatState(object):
     # -- feeding --------------------------------------------------------------------------
     def take_chat(self, chat):
         chat = self._expect_object(chat, "对话状态")
+        created = self.chat_id is None and chat.get("id")
         self.chat_id = chat.get("id") or self.chat_id
         self.conversation_id = chat.get("conversation_id") or self.conversation_id
         self.status = chat.get("status") or self.status
@@ -51,6 +53,8 @@ class ChatState(object):
         last_error = chat.get("last_error")
         if isinstance(last_error, dict) and (last_error.get("code") or 0) != 0:
             self.last_error = last_error
+        if created and self.on_created:
+            self.on_created(self.chat_id, self.conversation_id)
 
     def take_message(self, message, completed):
         message = self._expect_object(message, "消息")
@@ -167,8 +171,10 @@ class Client(object):
         return self.chat(question, **kwargs)["answer"]
 
     def chat(self, question, conversation_id=None, custom_variables=None, files=None, stream=True,
-             timeout=None, bot_id=None, user_id=None):
-        """Ask once; returns {answer, conversation_id, chat_id, usage, follow_ups, reasoning, logid, elapsed}."""
+             timeout=None, bot_id=None, user_id=None, on_created=None):
+        """Ask once; returns {answer, conversation_id, chat_id, usage, follow_ups, reasoning, logid, elapsed}.
+        on_created(chat_id, conversation_id) is called the moment the chat exists (it is paid for
+        from then on), so a caller can note it and recover() it after a crash instead of asking again."""
         question = clean_question(question)
         bot_id = clean_bot_id(bot_id or self.settings.bot_id, required=True)
         user_id = clean_user_id(user_id) if user_id else self.settings.user_id
@@ -188,7 +194,7 @@ class Client(object):
             body["custom_variables"] = custom_variables
         params = {"conversation_id": conversation_id} if conversation_id else None
 
-        state = ChatState(conversation_id)
+        state = ChatState(conversation_id, on_created)
         try:
             if stream:
                 self._chat_streaming(body, params, state, deadline)
@@ -200,6 +206,15 @@ class Client(object):
         except CozeTimeoutError:  # from any read past the deadline: stop the chat, name it
             self._cancel_quietly(state)
             raise self._timeout(state)
+        return state.result(started)
+
+    def recover(self, chat_id, conversation_id, timeout=None):
+        """The result of a chat created earlier (as chat() returns it), waiting while it is still
+        in progress: how a crashed batch gets an answer it already paid for without asking again."""
+        started = time.monotonic()
+        state = ChatState(str(conversation_id))
+        state.chat_id = str(chat_id)
+        self._wait_until_done(state, started + clean_timeout(timeout, self.timeout))
         return state.result(started)
 
     def new_conversation(self, bot_id=None, timeout=60):

@@ -1,6 +1,7 @@
-"""Spreadsheets: read CSV (UTF-8, UTF-8 with BOM or GBK, detected) and xlsx (openpyxl when
-importable); write them atomically (a temporary file, then a rename), falling back to a
-new name when the output is open in Excel."""
+"""Spreadsheets: read CSV (UTF-8, UTF-8 with BOM or GBK, detected) and xlsx (xlsx.py, standard
+library only); write them atomically (a temporary file, then a rename), falling back to a
+new name when the output is open in Excel. An xlsx batch output is a copy of the input
+workbook with the new cells added (write_xlsx_copy)."""
 import codecs
 import csv
 import os
@@ -8,8 +9,9 @@ import re
 
 from .errors import InputError
 from .log import log
+from .xlsx import XlsxSheet
 
-OPENPYXL_MISSING = ("读取 .xlsx 需要 openpyxl:在影刀应用的「Python 包管理」里安装 openpyxl,"
+OPENPYXL_MISSING = ("把分片合并成 .xlsx 需要 openpyxl:在影刀应用的「Python 包管理」里安装 openpyxl,"
                     "或在命令行运行 pip install openpyxl;也可以把表格另存为 CSV")
 
 
@@ -88,15 +90,8 @@ def read_rows(path, sheet=None):
     if not os.path.isfile(path):
         raise InputError("找不到表格文件:%s" % path)
     if path.lower().endswith((".xlsx", ".xlsm")):
-        workbook = _openpyxl().load_workbook(path, read_only=True, data_only=True)
-        try:
-            if sheet and sheet not in workbook.sheetnames:
-                raise InputError("表格里没有工作表「%s」,有的是:%s" % (sheet, "、".join(workbook.sheetnames)))
-            for row in (workbook[sheet] if sheet else workbook.worksheets[0]).iter_rows(values_only=True):
-                yield ["" if cell is None else (str(int(cell)) if isinstance(cell, float) and cell.is_integer()
-                                                 else str(cell)) for cell in row]
-        finally:
-            workbook.close()
+        for row in XlsxSheet(path, sheet).rows():
+            yield row
     elif path.lower().endswith((".csv", ".txt")):
         with open(path, encoding=sniff_encoding(path), newline="") as handle:
             for row in csv.reader(handle):
@@ -124,14 +119,11 @@ def read_header(path, sheet=None):
     return header
 
 
-def write_rows(path, header, rows):
+def write_rows(path, header, rows, encoding="utf-8-sig"):
     """Write atomically; if `path` is locked (open in Excel) use `<name>_1.<ext>` and so on.
-    Returns the path written."""
-    folder = os.path.dirname(os.path.abspath(path))
-    stem, ext = os.path.splitext(os.path.basename(path))
-    temporary = os.path.join(folder, ".%s.tmp%s" % (stem, ext))
-    try:
-        if ext.lower() in (".xlsx", ".xlsm"):
+    A CSV is written in `encoding` (the input's: GBK stays GBK). Returns the path written."""
+    def write(temporary):
+        if temporary.lower().endswith((".xlsx", ".xlsm")):
             workbook = _openpyxl().Workbook(write_only=True)
             sheet = workbook.create_sheet()
             sheet.append(header)
@@ -139,13 +131,30 @@ def write_rows(path, header, rows):
                 sheet.append(row)
             workbook.save(temporary)
         else:
-            with open(temporary, "w", encoding="utf-8-sig", newline="") as handle:  # BOM: Excel opens it right
+            with open(temporary, "w", encoding=encoding, newline="") as handle:  # utf-8-sig's BOM: Excel opens it right
                 writer = csv.writer(handle)
                 writer.writerow(header)
                 writer.writerows(rows)
+    return _publish(path, write)
+
+
+def write_xlsx_copy(path, sheet, cells, widths=None):
+    """Write a copy of `sheet`'s workbook with `cells` ({row: {column: text}}) added, atomically
+    (see XlsxSheet.write_copy); returns the path written."""
+    return _publish(path, lambda temporary: sheet.write_copy(temporary, cells, widths))
+
+
+def _publish(path, write):
+    """`write(temporary)` beside `path`, then rename it to `path`, or to `<name>_1.<ext>` ... when
+    `path` is locked; a half-written file (full disk) never stays behind."""
+    folder = os.path.dirname(os.path.abspath(path))
+    stem, ext = os.path.splitext(os.path.basename(path))
+    temporary = os.path.join(folder, ".%s.tmp%s" % (stem, ext))
+    try:
+        write(temporary)
     except BaseException:
         try:
-            os.remove(temporary)  # a half-written table (full disk) must not stay behind
+            os.remove(temporary)
         except OSError:
             pass
         raise

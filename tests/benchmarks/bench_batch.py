@@ -36,7 +36,7 @@ def stand_in_client(chat):
         def __init__(self, before_request=None, **settings):
             self.before_request = before_request  # batch's rate limiter, as the real transport calls it
 
-        def chat(self, question):
+        def chat(self, question, **options):  # conversation_id, on_created: a stand-in has no chats to note
             if self.before_request is not None:
                 self.before_request("POST", "/v3/chat")
             return chat(question)
@@ -126,7 +126,7 @@ coze._set_log_sink(lambda line: None)
 coze._SAVE_EVERY = 10 ** 6
 answer = {"answer": "这是一句不长不短的广告语,大约二十个字。", "usage": {"token_count": 30}, "chat_id": "7400000000000000001"}
 settings = type("Settings", (), {"token": "pat_memory", "base_url": "http://127.0.0.1", "bot_id": "1", "app": None})
-coze.Client = type("StandIn", (), {"__init__": lambda self, **kw: None, "chat": lambda self, q: answer, "settings": settings})
+coze.Client = type("StandIn", (), {"__init__": lambda self, **kw: None, "chat": lambda self, q, **options: answer, "settings": settings})
 summary = coze.batch(sys.argv[2], question_column="问题", concurrency=4)
 assert summary["done"] == int(sys.argv[3]), summary
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
