@@ -3555,7 +3555,7 @@ class _BatchRun(object):
     # -- planning ---------------------------------------------------------------------------
     def rows(self):
         """(row number in the sheet, cells) for this shard's data rows."""
-        rows = _read_rows(self.options.input_path, self.options.sheet)
+        rows = self.sheet.rows() if self.sheet is not None else _read_rows(self.options.input_path, self.options.sheet)
         next(rows, None)
         index = 0
         for number, cells in enumerate(rows, start=2):
@@ -3723,10 +3723,13 @@ class _BatchRun(object):
             if self.sheet is not None and self.output_path.lower().endswith((".xlsx", ".xlsm")):
                 self.output_path = self.save_into_copy(added, json_keys)
             else:
-                self.output_path = _write_rows(self.output_path, list(self.header) + added, self.output_rows(json_keys))
+                encoding = "utf-8-sig" if self.sheet is not None else _sniff_encoding(self.options.input_path)
+                self.output_path = _write_rows(self.output_path, list(self.header) + added,
+                                              self.output_rows(json_keys), encoding)
         except (OSError, ValueError) as err:  # the answers stay in the journal (or in memory) for now
             self.halt(_cannot_write(self.output_path, err))
         self.report()
+
     def save_into_copy(self, added, json_keys):
         """The input workbook, copied, with the new columns right of everything on the sheet."""
         if self.first_new_column is None:

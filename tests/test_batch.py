@@ -22,8 +22,8 @@ def write_csv(path, rows, encoding="utf-8"):
     return str(path)
 
 
-def read_csv(path):
-    with open(path, encoding="utf-8-sig", newline="") as handle:
+def read_csv(path, encoding="utf-8-sig"):
+    with open(path, encoding=encoding, newline="") as handle:
         return list(csv.DictReader(handle))
 
 
@@ -54,7 +54,7 @@ def test_answers_land_in_their_own_rows_under_concurrency(coze, sim, kw, tmp_pat
 def test_csv_encodings_are_detected(coze, sim, kw, tmp_path, encoding, quiet_log):
     source = write_csv(tmp_path / "in.csv", [["问题"], ["甲乙丙丁的价格是多少"], ["繁體字與標點:「」"]], encoding)
     summary = coze.batch(source, **kw)
-    rows = read_csv(summary["output_path"])
+    rows = read_csv(summary["output_path"], "gb18030" if encoding == "gbk" else "utf-8-sig")  # the input's encoding
     assert "甲乙丙丁的价格是多少" in rows[0]["回答"] and "繁體字與標點:「」" in rows[1]["回答"]
 
 

@@ -25,7 +25,7 @@ from .journal import Journal
 from .log import log
 from .ratelimit import RateLimiter
 from .report import write_report
-from .tables import read_header, read_rows, write_rows, write_xlsx_copy
+from .tables import read_header, read_rows, sniff_encoding, write_rows, write_xlsx_copy
 from .xlsx import XlsxSheet
 
 STATUS_OK, STATUS_FAILED, STATUS_SKIPPED = "成功", "失败", "跳过"
@@ -122,7 +122,7 @@ class BatchRun(object):
     # -- planning ---------------------------------------------------------------------------
     def rows(self):
         """(row number in the sheet, cells) for this shard's data rows."""
-        rows = read_rows(self.options.input_path, self.options.sheet)
+        rows = self.sheet.rows() if self.sheet is not None else read_rows(self.options.input_path, self.options.sheet)
         next(rows, None)
         index = 0
         for number, cells in enumerate(rows, start=2):
@@ -290,10 +290,13 @@ class BatchRun(object):
             if self.sheet is not None and self.output_path.lower().endswith((".xlsx", ".xlsm")):
                 self.output_path = self.save_into_copy(added, json_keys)
             else:
-                self.output_path = write_rows(self.output_path, list(self.header) + added, self.output_rows(json_keys))
+                encoding = "utf-8-sig" if self.sheet is not None else sniff_encoding(self.options.input_path)
+                self.output_path = write_rows(self.output_path, list(self.header) + added,
+                                              self.output_rows(json_keys), encoding)
         except (OSError, ValueError) as err:  # the answers stay in the journal (or in memory) for now
             self.halt(cannot_write(self.output_path, err))
         self.report()
+
     def save_into_copy(self, added, json_keys):
         """The input workbook, copied, with the new columns right of everything on the sheet."""
         if self.first_new_column is None:
