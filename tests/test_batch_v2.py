@@ -10,13 +10,12 @@ import sys
 import time
 import zipfile
 from html.parser import HTMLParser
-from xml.etree import ElementTree
 
 import pytest
 
 from conftest import ROOT
 from test_batch import BOT, TOKEN, products, read_csv, write_csv
-from test_xlsx import MAIN, cells_of, rich_workbook
+from test_xlsx import cells_of, rich_workbook
 from yingdao_module.simulator import Simulator
 
 openpyxl = pytest.importorskip("openpyxl")
