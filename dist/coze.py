@@ -3989,6 +3989,8 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
 #
 # It takes file paths, or what batch() returned: its summary dict, or that dict as text (a
 # ShadowBot variable typed into 调用模块 arrives as text, JSON or Python-style quotes).
+# Shards of an .xlsx input are copies of the same workbook, each with its own rows answered:
+# their merge is the first copy with every other copy's new cells added.
 
 _SHARD_IN_NAME = re.compile(r"\.shard(\d+)of(\d+)")
 _MERGE_INPUT_HELP = "merge 需要各分片的输出文件路径,或 batch 返回的汇总(字典或它的文本),或它们的列表"
@@ -4037,7 +4039,8 @@ def _merge_shards(items, output_path=None):
     sources = _shard_sources(items)
     header, rows, problems, shards, owner = None, [], [], {}, {}
     for path, summary in sources:
-        table = _read_rows(path)
+        sheet = _answered_sheet(path) if path.lower().endswith((".xlsx", ".xlsm")) else None
+        table = sheet.rows() if sheet else _read_rows(path)
         names = next(table, None) or []
         if "行号" not in names:
             raise InputError("%s 没有「行号」列:merge 只能合并 batch 的输出" % path)
@@ -4050,6 +4053,8 @@ def _merge_shards(items, output_path=None):
             if not row:
                 continue
             number = row[number_at] if number_at < len(row) else ""
+            if not number:
+                continue  # a row of another shard, or a blank one, in a workbook copy
             if number in owner:
                 raise InputError("第 %s 行同时出现在 %s 和 %s 里:同一个分片传了两次?" % (number, owner[number], path))
             owner[number] = path
@@ -4078,7 +4083,34 @@ def _merge_shards(items, output_path=None):
         if output_path == first:
             stem, ext = os.path.splitext(first)
             output_path = stem + "_merged" + ext
+    if all(path.lower().endswith((".xlsx", ".xlsm")) for path, _ in sources):
+        return _merged_copy(sources[0][0], rows, output_path), problems
     return _write_rows(output_path, header, rows), problems
+
+
+def _answered_sheet(path):
+    """The sheet of a workbook copy that batch wrote its columns into (its header has 行号)."""
+    for name in _XlsxSheet(path).names:
+        sheet = _XlsxSheet(path, name)
+        if "行号" in next(sheet.rows(), []):
+            return sheet
+    raise InputError("%s 没有「行号」列:merge 只能合并 batch 的输出" % path)
+
+
+def _merged_copy(first, rows, output_path):
+    """The first shard's workbook with the other shards' answers added where it has none."""
+    sheet = _answered_sheet(first)
+    mine = dict(enumerate(sheet.rows(), start=1))
+    number_at = mine[1].index("行号")
+    cells = {}
+    for row in rows:
+        number = int(row[number_at])
+        base = mine.get(number, [])
+        added = dict((column, value) for column, value in enumerate(row)
+                     if value and (column >= len(base) or not base[column]))
+        if added:
+            cells[number] = added
+    return _write_xlsx_copy(output_path, sheet, cells)
 
 
 def merge(paths, output_path=None):

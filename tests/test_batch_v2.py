@@ -87,6 +87,24 @@ def test_answers_go_into_a_copy_of_the_workbook(coze, sim, kw, tmp_path, quiet_l
         assert "xl/charts/chart1.xml" in out.namelist()
 
 
+def test_shards_of_a_workbook_merge_into_one_copy(coze, sim, kw, tmp_path, quiet_log):
+    source = rich_workbook(tmp_path / "商品.xlsx")
+    outputs = [coze.batch(source, question_column="商品名", shard="%d/2" % k, **kw)["output_path"] for k in (1, 2)]
+    merged = coze.merge(outputs)
+    assert merged == str(tmp_path / "商品_coze.xlsx")
+    result = openpyxl.load_workbook(merged)["商品"]
+    for row in range(2, 9):
+        if row == 7:
+            continue  # the empty row stays empty
+        name = result.cell(row, 1).value
+        assert name in result.cell(row, 6).value and result.cell(row, 7).value == "成功"
+        assert result.cell(row, 11).value == str(row)
+    assert result["F7"].value is None and result["B2"].value == 10.5
+    with zipfile.ZipFile(merged) as out, zipfile.ZipFile(source) as old:
+        assert out.read("xl/charts/chart1.xml") == old.read("xl/charts/chart1.xml")
+    assert sim.stats()["chats_created"] == 6 and not any("合并提醒" in line for line in quiet_log)
+
+
 def coze_number(value):
     return str(int(value)) if value == int(value) else str(value)
 
