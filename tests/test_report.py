@@ -50,7 +50,8 @@ def facts(**overrides):
     timeline = [(i * 1.5, i * 2, i // 20) for i in range(1, 61)]
     base = dict(title="商品.xlsx", input="/数据/商品.xlsx", output="/数据/商品_coze.xlsx", sheet="商品",
                 started="2026-11-25 09:50:12", generated="2026-11-25 09:51:42", elapsed=90.0,
-                ok=114, failed=3, skipped=2, pending=1, planned=120, finished=117, tokens=28500, chats=118,
+                ok=114, failed=3, skipped=2, pending=1, planned=120, finished=117, tokens=28500, all_tokens=29100,
+                chats=118,
                 timeline=timeline,
                 failures=[{"row": 7, "error": "回答不是合法的 JSON(修复提问后仍然不是):缺少键 卖点"},
                           {"row": 30, "error": "回答不是合法的 JSON(修复提问后仍然不是):缺少键 卖点"},
@@ -66,7 +67,7 @@ def test_report_content(coze):
     assert page.fetches == []  # nothing to download: opens offline, mails as one file
     assert "svg" in page.tags and "polyline" in page.tags and "style" in page.tags
     text = page.text
-    for phrase in ("批处理报告:商品.xlsx", "114成功", "3失败", "2跳过", "1未完成", "28500,平均每行 250",
+    for phrase in ("批处理报告:商品.xlsx", "114成功", "3失败", "2跳过", "1未完成", "共 29100(成功的行 28500,平均每行 250)",
                    "1 分 30 秒", "117 行,平均 1.30 行/秒", "118", "/数据/商品_coze.xlsx", "工作表「商品」",
                    "计划 120 行", 'python -m yingdao_module batch 商品.xlsx --prompt "为{商品名}写广告"'):
         assert phrase in text, phrase

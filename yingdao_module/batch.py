@@ -19,7 +19,7 @@ import time
 
 from .client import Client
 from .config import DEFAULT_TIMEOUT
-from .batch_options import BatchOptions
+from .batch_options import BatchOptions, default_output
 from .errors import CozeError, InputError
 from .journal import Journal
 from .log import log
@@ -320,7 +320,8 @@ class BatchRun(object):
             failed=status.count(STATUS_FAILED), skipped=status.count(STATUS_SKIPPED),
             pending=sum(1 for value in status if not value), planned=self.planned,
             finished=self.counts["ok"] + self.counts["failed"],
-            tokens=sum(r.get("tokens") or 0 for r in records if r.get("status") == STATUS_OK), chats=self.chats,
+            tokens=sum(r.get("tokens") or 0 for r in records if r.get("status") == STATUS_OK),
+            all_tokens=sum(r.get("tokens") or 0 for r in records), chats=self.chats,
             timeline=list(self.timeline), stopped_reason=self.stopped_reason, resume=self.resume_command(),
             failures=[r for r in records if r.get("status") == STATUS_FAILED],
             skips=[r for r in records if r.get("status") == STATUS_SKIPPED])
@@ -334,7 +335,9 @@ class BatchRun(object):
         options = self.options
         parts = ["python -m yingdao_module batch", _quoted(options.input_path)]
         for flag, value in (("--prompt", options.prompt), ("--question-column", options.question_column),
-                            ("--sheet", options.sheet), ("--output", options.output_path),
+                            ("--sheet", options.sheet),
+                            ("--output", "" if options.output_path == default_output(options.input_path, options.shard)
+                             else options.output_path),
                             ("--json-fields", ",".join(options.json_fields)), ("--shard", options.shard_text)):
             if value:
                 parts += [flag, _quoted(value)]

@@ -75,6 +75,17 @@ def group_reasons(records):
     return sorted(groups.items(), key=lambda item: (-len(item[1]), min(item[1])))
 
 
+def _report_step(top):
+    """A round tick step (1, 2, 5 x 10^k) giving at most 5 ticks up to `top`."""
+    step = 1
+    while top / step > 5:
+        for factor in (2, 2.5, 2):  # 1 -> 2 -> 5 -> 10 -> 20 ...
+            step = int(step * factor)
+            if top / step <= 5:
+                break
+    return step
+
+
 def _report_chart(timeline, planned):
     """Inline SVG: rows finished (and failed) over the run's time."""
     width, height, left, right, top, bottom = 960, 290, 56, 20, 44, 40
@@ -83,7 +94,9 @@ def _report_chart(timeline, planned):
         timeline = [timeline[int(i * step)] for i in range(REPORT_CHART_POINTS)] + [timeline[-1]]
     points = [(0.0, 0, 0)] + [tuple(point) for point in timeline]
     span = max(points[-1][0], 1.0)
-    peak = max(planned, max(p[1] for p in points), 1)
+    top_count = max(planned, max(p[1] for p in points), 1)
+    step = _report_step(top_count)
+    peak = step * -(-top_count // step)  # the axis ends on a round number
 
     def x(seconds):
         return left + (width - left - right) * seconds / span
@@ -96,8 +109,7 @@ def _report_chart(timeline, planned):
 
     parts = ['<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="100%%" role="img" '
              'aria-label="进度随时间变化">' % (width, height)]
-    for share in (0, 0.25, 0.5, 0.75, 1):
-        count = int(round(peak * share))
+    for count in range(0, peak + 1, step):
         parts.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#eef0f3"/>' % (left, width - right, y(count), y(count)))
         parts.append('<text x="%d" y="%.1f" font-size="12" fill="#646a73" text-anchor="end">%d</text>'
                      % (left - 8, y(count) + 4, count))
@@ -135,7 +147,8 @@ def _report_groups(groups, title, empty):
 
 def render_report(facts):
     """The page for `facts`: title, input, output, sheet, started, elapsed (s), ok, failed,
-    skipped, pending, planned (rows this run), finished (rows this run), tokens, chats,
+    skipped, pending, planned (rows this run), finished (rows this run), tokens (of answered rows),
+    all_tokens (failed rows cost too), chats,
     timeline [(seconds, finished, failed)], failures and skips [{"row", "error"}],
     stopped_reason, resume (a command)."""
     esc = html.escape
@@ -146,13 +159,13 @@ def render_report(facts):
     elapsed = float(facts.get("elapsed") or 0)
     finished = facts.get("finished", 0)
     answered = facts.get("ok", 0)
-    tokens = facts.get("tokens", 0)
+    tokens, all_tokens = facts.get("tokens", 0), facts.get("all_tokens", facts.get("tokens", 0))
     figures = [
         ("开始时间", facts.get("started", "")),
         ("本次用时", _report_seconds(elapsed)),
         ("本次处理", "%d 行,平均 %.2f 行/秒(%.1f 行/分钟)" % (finished, finished / max(elapsed, 0.001),
                                                          60 * finished / max(elapsed, 0.001))),
-        ("tokens(全部成功行)", "%d,平均每行 %d" % (tokens, tokens // answered if answered else 0)),
+        ("tokens", "共 %d(成功的行 %d,平均每行 %d)" % (all_tokens, tokens, tokens // answered if answered else 0)),
         ("本次发起的对话(计费次数)", "%d" % facts.get("chats", 0)),
         ("输入表格", facts.get("input", "") + ("(工作表「%s」)" % facts["sheet"] if facts.get("sheet") else "")),
         ("输出表格", facts.get("output", "")),

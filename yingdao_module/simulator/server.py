@@ -45,6 +45,9 @@ class Rejected(Exception):
 
 class SimHandler(ChatRoutes, FileRoutes, WorkflowRoutes, OAuthRoutes, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # TCP_NODELAY, as real front ends (nginx) do: otherwise a small event written after the
+    # headers waits ~40 ms for a delayed ACK, and chat.created reaches the client late
+    disable_nagle_algorithm = True
     sim = None  # set per server
     routes = {}  # (method or "ANY", path) -> handler method, collected from SERVICES below;
     # a path may hold {name} segments (run_histories): their values join the query
