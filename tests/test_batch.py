@@ -321,5 +321,5 @@ def test_csv_that_turns_gbk_after_100kb_stops_before_paying_and_names_the_line(c
 def test_ascii_csv_that_turns_gbk_after_100kb_reads_right(coze, sim, kw, tmp_path, quiet_log):
     source = _csv_turning_gbk(tmp_path / "in.csv", "question", "plain ascii question number ")
     summary = coze.batch(source, max_rows=1, **kw)  # every row is read for the output; only one is asked
-    rows = read_csv(summary["output_path"])
+    rows = read_csv(summary["output_path"], "gb18030")  # written back in the input's encoding
     assert rows[-1]["question"] == "甲乙丙丁的价格" and len(rows) == 3001
