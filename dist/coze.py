@@ -1150,7 +1150,8 @@ def _network_error_for(exc, url):
         host = _origin(url)[1]
         return _CertificateError(
             "证书校验失败:连接 %s 时对方的 HTTPS 证书不被信任(%s)。公司网络的代理常会替换证书:向 IT 要代理的根证书"
-            "(PEM 格式),把文件路径设到环境变量 COZE_CA_FILE 后重试;不会自动重试" % (host, name))
+            "(PEM 格式),把文件路径设到环境变量 COZE_CA_FILE 后重新运行(证书问题重试也没用,所以这次没有重试)"
+            % (host, name))
     if _is_timeout(exc):
         return NetworkError("连接扣子超时(%s):检查网络或代理,会自动重试" % name)
     return NetworkError("连接扣子失败(%s):检查网络、代理或 base_url,会自动重试" % name)
@@ -1354,6 +1355,16 @@ def _envelope_of(resp, base_url):
         raise _error_for_http_status(resp.status, logid, base_url, resp.headers.get("retry-after"))
     body["logid"] = logid
     return body
+
+
+def _id_of(envelope, what):
+    """`data.id` of an envelope as text; a missing id is a wrong-shaped body, never the text "None"."""
+    data = envelope.get("data")
+    value = data.get("id") if isinstance(data, dict) else None
+    if value in (None, ""):
+        raise _BadResponseError("扣子返回的%s结果里没有 id(格式不对):请稍后重试,反复出现请把 logid 发给扣子客服" % what,
+                               logid=envelope.get("logid"))
+    return str(value)
 
 
 class _EventStream(object):
@@ -1674,8 +1685,7 @@ def _upload(transport, path, deadline=None):
     body, content_type = _multipart_body(path)
     envelope = transport.call("POST", "/v1/files/upload", body=body, content_type=content_type,
                               deadline=deadline, what="上传文件")
-    data = envelope.get("data") or {}
-    return str(data.get("id"))
+    return _id_of(envelope, "上传文件")
 
 
 def _message_with_files(question, file_refs):
@@ -1912,7 +1922,7 @@ class Client(object):
         body = {"bot_id": bot_id} if bot_id else {}
         envelope = self.transport.call("POST", "/v1/conversation/create", body=body, deadline=deadline,
                                        what="新建会话")
-        return str((envelope.get("data") or {}).get("id"))
+        return _id_of(envelope, "新建会话")
 
     def upload_file(self, path, timeout=120, deadline=None):
         """Upload a local file; returns the file id to pass in `files`."""

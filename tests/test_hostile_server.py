@@ -239,6 +239,20 @@ def test_data_null_in_a_stream_event_is_not_a_silent_empty_answer(coze, backend,
     assert ask(coze, server)["answer"] == "从消息列表找回的回答"
 
 
+@pytest.mark.parametrize("data", [None, {}, {"id": ""}, "7400000000000000002"])
+def test_a_created_conversation_or_upload_without_an_id_is_an_error_not_the_text_none(coze, backend, route,
+                                                                                      tmp_path, data):
+    server = route({"/v1/conversation/create": [json_reply(data)], "/v1/files/upload": [json_reply(data)]})
+    with pytest.raises(coze.CozeError) as caught:
+        coze.new_conversation(bot_id=BOT, token=TOKEN, base_url=server.url)
+    assert "没有 id" in str(caught.value) and caught.value.logid
+    picture = tmp_path / "a.png"
+    picture.write_bytes(b"png")
+    with pytest.raises(coze.CozeError):
+        coze.upload_file(str(picture), token=TOKEN, base_url=server.url)
+    assert len(server.requests) == 2  # not retried
+
+
 def test_an_unrequested_gzip_body_is_decoded(coze, backend, route):
     envelope = json.dumps({"code": 0, "msg": "", "data": {"id": CONV_ID}})
     server = route({"/v1/conversation/create": [reply(200, JSON, gzipped(envelope),

@@ -13,7 +13,7 @@ from .config import (DEFAULT_TIMEOUT, Settings, clean_bool, clean_bot_id, clean_
 from .errors import (APIError, BadResponseError, CozeError, CozeTimeoutError, NetworkError, error_for_code)
 from .files import message_with_files, upload
 from .auth import auth_for
-from .transport import MAX_RETRIES, Transport, with_retries
+from .transport import MAX_RETRIES, Transport, id_of, with_retries
 
 POLL_FIRST = 0.1    # first status check after creating a non-stream chat (seconds)
 POLL_GROWTH = 1.5   # each later check waits this much longer ...
@@ -224,7 +224,7 @@ class Client(object):
         body = {"bot_id": bot_id} if bot_id else {}
         envelope = self.transport.call("POST", "/v1/conversation/create", body=body, deadline=deadline,
                                        what="新建会话")
-        return str((envelope.get("data") or {}).get("id"))
+        return id_of(envelope, "新建会话")
 
     def upload_file(self, path, timeout=120, deadline=None):
         """Upload a local file; returns the file id to pass in `files`."""

@@ -5,6 +5,7 @@ import os
 import uuid
 
 from .errors import InputError
+from .transport import id_of
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".heic")
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # Coze's documented upload limit
@@ -34,8 +35,7 @@ def upload(transport, path, deadline=None):
     body, content_type = multipart_body(path)
     envelope = transport.call("POST", "/v1/files/upload", body=body, content_type=content_type,
                               deadline=deadline, what="上传文件")
-    data = envelope.get("data") or {}
-    return str(data.get("id"))
+    return id_of(envelope, "上传文件")
 
 
 def message_with_files(question, file_refs):

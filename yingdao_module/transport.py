@@ -16,7 +16,7 @@ import time
 import urllib.parse
 import zlib
 
-from .errors import AuthError, CertificateError, CozeError, CozeTimeoutError, NetworkError, error_for_code, error_for_http_status
+from .errors import AuthError, BadResponseError, CertificateError, CozeError, CozeTimeoutError, NetworkError, error_for_code, error_for_http_status
 from .log import log
 from .sse import iter_sse_events, sse_json
 
@@ -205,7 +205,8 @@ def network_error_for(exc, url):
         host = origin(url)[1]
         return CertificateError(
             "证书校验失败:连接 %s 时对方的 HTTPS 证书不被信任(%s)。公司网络的代理常会替换证书:向 IT 要代理的根证书"
-            "(PEM 格式),把文件路径设到环境变量 COZE_CA_FILE 后重试;不会自动重试" % (host, name))
+            "(PEM 格式),把文件路径设到环境变量 COZE_CA_FILE 后重新运行(证书问题重试也没用,所以这次没有重试)"
+            % (host, name))
     if is_timeout(exc):
         return NetworkError("连接扣子超时(%s):检查网络或代理,会自动重试" % name)
     return NetworkError("连接扣子失败(%s):检查网络、代理或 base_url,会自动重试" % name)
@@ -409,6 +410,16 @@ def envelope_of(resp, base_url):
         raise error_for_http_status(resp.status, logid, base_url, resp.headers.get("retry-after"))
     body["logid"] = logid
     return body
+
+
+def id_of(envelope, what):
+    """`data.id` of an envelope as text; a missing id is a wrong-shaped body, never the text "None"."""
+    data = envelope.get("data")
+    value = data.get("id") if isinstance(data, dict) else None
+    if value in (None, ""):
+        raise BadResponseError("扣子返回的%s结果里没有 id(格式不对):请稍后重试,反复出现请把 logid 发给扣子客服" % what,
+                               logid=envelope.get("logid"))
+    return str(value)
 
 
 class EventStream(object):
