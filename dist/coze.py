@@ -3950,6 +3950,19 @@ def _text(value):
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
+def _checked_table(options):
+    """(header, row -> question) of the input table; every mistake in it is refused here, before any call."""
+    header = _read_header(options.input_path, options.sheet)
+    make_question = _question_maker(header, options.prompt, options.question_column)
+    if options.answer_column in header:
+        raise InputError("表格里已经有「%s」列:请用 answer_column 换一个回答列名" % options.answer_column)
+    taken = [name for name in options.json_fields if name in header or name in _EXTRA_COLUMNS
+             or name == options.answer_column]
+    if taken:
+        raise InputError("json_fields 的键「%s」和表格里已有的列或结果列重名:请换个键名" % "、".join(taken))
+    return header, make_question
+
+
 def batch(input_path, prompt=None, question_column=None, output_path=None, sheet=None, answer_column="回答",
           bot_id=None, token=None, base_url=None, concurrency=2, qps=None, qpm=None, qpd=None, max_rows=None,
           max_tokens=None, retry_failed=False, shard=None, json_columns=False, dedupe=False, timeout=_DEFAULT_TIMEOUT,
@@ -3990,14 +4003,7 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     report_path, stopped_reason(空 = 正常结束)。
     """
     options = _BatchOptions(**locals())  # every parameter as typed: locals() holds exactly them here
-    header = _read_header(options.input_path, options.sheet)
-    make_question = _question_maker(header, options.prompt, options.question_column)
-    if options.answer_column in header:
-        raise InputError("表格里已经有「%s」列:请用 answer_column 换一个回答列名" % options.answer_column)
-    taken = [name for name in options.json_fields if name in header or name in _EXTRA_COLUMNS
-             or name == options.answer_column]
-    if taken:
-        raise InputError("json_fields 的键「%s」和表格里已有的列或结果列重名:请换个键名" % "、".join(taken))
+    header, make_question = _checked_table(options)
     stop = threading.Event()
     limiter = _RateLimiter(options.qps, options.qpm, options.qpd)
     # checks token and bot before any call; tests and benchmarks stand in for Client here

@@ -78,6 +78,19 @@ def test_input_is_checked_before_the_offline_demo_notice():
         assert out.stderr.startswith("错误:"), out.stderr
 
 
+def test_batch_input_is_checked_before_the_offline_demo_notice(tmp_path):
+    table = tmp_path / "商品.csv"
+    table.write_text("商品名\n杯子\n", encoding="utf-8")
+    for args in (["batch", str(tmp_path / "没有这个文件.csv"), "--prompt", "为{商品名}写广告"],
+                 ["batch", str(table), "--prompt", "为{不存在}写广告"],
+                 ["batch", str(table), "--prompt", "为{商品名}写广告", "--shard", "4/3"]):
+        out = run_cli(*args)
+        assert out.returncode == 1 and "离线演示" not in out.stderr, (args, out.stderr)
+        assert out.stderr.startswith("错误:") and "Traceback" not in out.stderr, out.stderr
+    out = run_cli("batch", str(table), "--prompt", "为{商品名}写广告")
+    assert out.returncode == 0 and "离线演示" in out.stderr and json.loads(out.stdout)["done"] == 1
+
+
 def chinese(text):
     return any("\u4e00" <= ch <= "\u9fff" for ch in text or "")
 

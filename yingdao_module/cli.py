@@ -141,7 +141,7 @@ def build_parser():
     batch = commands.add_parser("batch", help="表格批处理:每行问一次,答案写回表格,可断点续跑",
                                 description="表格每一行问智能体一次,回答写进新表格;中断后重跑同一命令从断点继续,不重复付费。")
     add_batch_arguments(batch)
-    batch.set_defaults(run=lambda ns: run_with_demo(ns, run_batch))
+    batch.set_defaults(run=run_batch)
     merge = commands.add_parser("merge", help="按原行号合并多个分片(--shard)的输出",
                                 description="合并多台机器人分表(--shard K/N)的输出;缺少或没跑完的分片会提醒并返回非 0。")
     add_merge_arguments(merge)
@@ -181,11 +181,15 @@ def add_batch_arguments(parser):
 
 
 def run_batch(ns):
-    from .batch import batch
-    from .batch_options import BATCH_OPTION_NAMES
-    options = dict((name, getattr(ns, name)) for name in BATCH_OPTION_NAMES if getattr(ns, name, None) is not None)
+    from .batch import batch, checked_table
+    from .batch_options import BATCH_OPTION_NAMES, BatchOptions
+
+    def given():
+        return dict((name, getattr(ns, name)) for name in BATCH_OPTION_NAMES if getattr(ns, name, None) is not None)
+    checked_table(BatchOptions(ns.input_path, **given()))  # mistakes first, then the offline-demo notice
     try:
-        summary = batch(ns.input_path, **options)
+        with demo_if_no_token(ns):
+            summary = batch(ns.input_path, **given())
     except KeyboardInterrupt:
         return 130  # batch has said what is saved and how to resume
     print(json.dumps(summary, ensure_ascii=False))
@@ -205,11 +209,6 @@ def run_merge(ns):
         log("合并提醒:%s" % problem)
     print(path)
     return 1 if problems else 0
-
-
-def run_with_demo(ns, run):
-    with demo_if_no_token(ns):
-        return run(ns)
 
 
 def main(argv=None):
