@@ -71,7 +71,12 @@ def read(name, source=SOURCE):
     if not os.path.exists(path):
         raise BuildError("缺少 %s:它列在 build.DIST_MODULES 里,请补上或从列表里删掉" % os.path.relpath(path, ROOT))
     with open(path, encoding="utf-8") as handle:
-        return handle.read()
+        text = handle.read()
+    try:
+        ast.parse(text)
+    except SyntaxError as err:
+        raise BuildError("%s 第 %s 行语法错误:%s" % (os.path.relpath(path, ROOT), err.lineno, err.msg))
+    return text
 
 
 def package_facts(source=SOURCE):

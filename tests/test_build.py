@@ -70,6 +70,12 @@ def test_a_missing_module_stops_the_build(tmp_path):
         build.build_dist(source, modules + [("gone", "Gone")])
 
 
+def test_a_syntax_error_stops_the_build_with_the_file_and_line(tmp_path):
+    source, modules = fake_tree(tmp_path, dict(GOOD, util=GOOD["util"] + "\n<<<<<<< HEAD\n"))
+    with pytest.raises(build.BuildError, match="util.py 第 10 行语法错误"):
+        build.build_dist(source, modules)
+
+
 BROKEN_IMPORTS = [
     ("from .simulator import Simulator", "simulator"),        # a nested package, not a dist module
     ("from .simulator.chat import reply", "simulator"),
