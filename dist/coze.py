@@ -3057,9 +3057,13 @@ class _Journal(object):
     # -- one run at a time ------------------------------------------------------------------------
     def take_run_lock(self, wait=False):
         """Own this journal for the run; another run holding it stops us (or we wait for it)."""
-        if self._run_lock.acquire(blocking=False):
-            self._run_lock.write_owner()
-            return
+        try:
+            if self._run_lock.acquire(blocking=False):
+                self._run_lock.write_owner()
+                return
+        except OSError as err:  # the folder is read-only, the disk full
+            raise InputError("无法在输出文件夹里建立运行锁 %s(%s):请换一个能写的 output_path"
+                             % (self._run_lock.path, err.strerror or err))
         owner = self._run_lock.owner()
         other = "进程 %s,电脑 %s,%s 开始" % (owner.get("pid", "?"), owner.get("host", "?"), owner.get("started", "?"))
         if not wait:
@@ -3254,6 +3258,8 @@ class _BatchOptions(object):
         self.output_path = os.path.abspath(output.strip('"')) if output else _default_output(self.input_path, self.shard)
         if self.output_path == self.input_path:
             raise InputError("输出文件不能和输入文件相同:输入表格不会被修改,请换一个 output_path")
+        if not os.path.isdir(os.path.dirname(self.output_path)):
+            raise InputError("输出文件夹不存在:%s。请先建好这个文件夹,或换一个 output_path" % os.path.dirname(self.output_path))
         report = _option_text(given["report_path"])
         self.report_path = os.path.abspath(report.strip('"')) if report else \
             os.path.splitext(self.output_path)[0] + "_报告.html"

@@ -81,6 +81,7 @@ def test_xlsx_in_and_out(coze, sim, kw, tmp_path, quiet_log):
     (dict(shard="4/3"), "1/3"),
     (dict(concurrency="abc"), "concurrency"),
     (dict(qps=-1), "qps"),
+    (dict(output_path="no_such_folder/out.csv"), "输出文件夹不存在"),
 ])
 def test_mistakes_stop_before_any_call(coze, sim, kw, tmp_path, call, phrase):
     source = write_csv(tmp_path / "in.csv", products(3))

@@ -100,6 +100,8 @@ class BatchOptions(object):
         self.output_path = os.path.abspath(output.strip('"')) if output else default_output(self.input_path, self.shard)
         if self.output_path == self.input_path:
             raise InputError("输出文件不能和输入文件相同:输入表格不会被修改,请换一个 output_path")
+        if not os.path.isdir(os.path.dirname(self.output_path)):
+            raise InputError("输出文件夹不存在:%s。请先建好这个文件夹,或换一个 output_path" % os.path.dirname(self.output_path))
         report = _option_text(given["report_path"])
         self.report_path = os.path.abspath(report.strip('"')) if report else \
             os.path.splitext(self.output_path)[0] + "_报告.html"

@@ -33,9 +33,13 @@ class Journal(object):
     # -- one run at a time ------------------------------------------------------------------------
     def take_run_lock(self, wait=False):
         """Own this journal for the run; another run holding it stops us (or we wait for it)."""
-        if self._run_lock.acquire(blocking=False):
-            self._run_lock.write_owner()
-            return
+        try:
+            if self._run_lock.acquire(blocking=False):
+                self._run_lock.write_owner()
+                return
+        except OSError as err:  # the folder is read-only, the disk full
+            raise InputError("无法在输出文件夹里建立运行锁 %s(%s):请换一个能写的 output_path"
+                             % (self._run_lock.path, err.strerror or err))
         owner = self._run_lock.owner()
         other = "进程 %s,电脑 %s,%s 开始" % (owner.get("pid", "?"), owner.get("host", "?"), owner.get("started", "?"))
         if not wait:
