@@ -29,6 +29,7 @@ DIST_MODULES = [
     ("transport", "HTTP transport"),
     ("auth", "Sign-in: static token or OAuth JWT service app"),
     ("files", "Files"),
+    ("polling", "When to check a non-stream chat"),
     ("client", "Chat client"),
     ("workflow", "Workflows"),
     ("ratelimit", "Rate limits"),

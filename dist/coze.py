@@ -1703,19 +1703,106 @@ def _message_with_files(question, file_refs):
             "content_type": "object_string"}
 
 ###############################################################################
+# When to check a non-stream chat                   (yingdao_module/polling.py)
+###############################################################################
+# When to ask a non-stream chat for its status: never more often than the official SDK, at better moments.
+#
+# The official SDK (cozepy `create_and_poll`) checks once a second, so a chat that ends after
+# t seconds costs it ceil(t) checks and reaches the caller up to a second late. Here the k-th
+# check never comes earlier than k seconds after the chat was created, so no chat ever costs
+# more checks than with the SDK, whatever its length. Within that budget the checks go where
+# the same bot's recent chats ended (CompletionClock): a bot whose chats take 2.5 s is checked
+# once, just after 2.5 s, instead of at 1, 2 and 3 s.
+
+_POLL_PACE = 1.0      # the official SDK checks once a second: the k-th check waits for k x this
+_POLL_FIRST = 0.1     # once the expected moments have passed (or after a stream cut), the gap between
+_POLL_GROWTH = 1.5    # checks starts here and grows by this factor ...
+_POLL_MAX = 1.0       # ... up to once a second
+_POLL_SETTLED = 0.1   # a completion time known this precisely (seconds) is not probed any further
+_POLL_MARGIN = 0.03   # the settled check comes this long after it, for network jitter
+
+
+class _PollPlan(object):
+    """The status checks of one chat, as offsets in seconds from its creation.
+
+    `expected`: increasing offsets at which the chat is likely to have ended; after them the
+    gaps grow from POLL_FIRST to POLL_MAX. `budget`: the k-th check waits for k seconds (the
+    SDK's pace, POLL_PACE); off when recovering a chat whose stream broke, where no SDK call compares.
+    """
+
+    def __init__(self, expected=(), budget=True):
+        self.expected = list(expected)
+        self.budget = budget
+        self.checks = 0
+        self.gap = _POLL_FIRST
+
+    def next_check(self, now):
+        """The offset of the next check, `now` being the current offset (the previous check is done)."""
+        self.checks += 1
+        if self.expected:
+            wanted = self.expected.pop(0)
+        else:
+            wanted = now + self.gap
+            self.gap = min(_POLL_MAX, self.gap * _POLL_GROWTH)
+        earliest = self.checks * _POLL_PACE if self.budget else 0.0
+        return max(wanted, earliest, now)
+
+
+class _CompletionClock(object):
+    """When one bot's chats end, learnt from its recent chats: after `low`, by `high` seconds.
+
+    Each polled chat narrows (low, high]: it was still running at one check and done at the
+    next. While the window is wide, the next chat is first checked a quarter of the way below
+    `high` (a probe that may find it done earlier); once it is narrow, checked just after `high`.
+    A chat outside the window (the bot got faster or slower) starts a new window.
+    """
+
+    def __init__(self):
+        self.low, self.high = 0.0, None
+        self._lock = threading.Lock()  # a batch shares one Client between threads
+
+    def expected(self):
+        """Offsets at which to check the next chat (see PollPlan); none before the first chat."""
+        with self._lock:
+            low, high = self.low, self.high
+        if high is None:
+            return []
+        if high - low <= _POLL_SETTLED:
+            return [high + _POLL_MARGIN]
+        return [high - (high - low) / 4.0, high]
+
+    def learn(self, running, done, server_bound=None):
+        """A chat was still running at offset `running` and done at offset `done`. `server_bound`
+        (completed_at - created_at + 1, whole seconds from the service) also bounds its length:
+        it is how a bot that became much faster shows when its first check already finds it done."""
+        if server_bound is not None and running < server_bound < done:
+            done = server_bound
+        with self._lock:
+            if self.high is None or done <= self.low or running >= self.high:
+                self.low, self.high = running, done
+            else:
+                self.low, self.high = max(self.low, running), min(self.high, done)
+
+
+def _server_length_bound(chat):
+    """Seconds a finished chat surely took less than, from the service's own whole-second
+    created_at / completed_at (no clock of ours involved); None when they are missing."""
+    try:
+        return float(int(chat["completed_at"]) - int(chat["created_at"]) + 1)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+###############################################################################
 # Chat client                                        (yingdao_module/client.py)
 ###############################################################################
 # Client: one chat with a Coze bot, from question to answer, within one deadline.
 #
 # Streaming (the default) costs one HTTP request and returns the moment the chat completes.
 # If the stream breaks after the chat was created, the same chat is recovered with
-# retrieve + message list: a new chat would be paid for twice. Polling (stream=False) starts
-# with short intervals and backs off. When the deadline passes the chat is cancelled and
-# CozeTimeoutError names it.
+# retrieve + message list: a new chat would be paid for twice. Polling (stream=False) checks
+# the chat's status no more often than the official SDK, at the moments the bot's recent chats
+# ended (polling.py). When the deadline passes the chat is cancelled and CozeTimeoutError names it.
 
-_POLL_FIRST = 0.1    # first status check after creating a non-stream chat (seconds)
-_POLL_GROWTH = 1.5   # each later check waits this much longer ...
-_POLL_MAX = 1.0      # ... up to this
 _CANCEL_TIMEOUT = 1.0  # best effort, and short: a timeout must be reported about when it is due
 _FINAL_STATUSES = ("completed", "failed", "canceled", "requires_action")
 
@@ -1845,6 +1932,7 @@ class Client(object):
         self.timeout = _clean_timeout(timeout)
         self.transport = _Transport(self.settings.base_url, _auth_for(self.settings), backend,
                                    _MAX_RETRIES if max_retries is None else max_retries, before_request)
+        self._completion_clocks = {}  # bot_id -> CompletionClock: when its chats end, for polling
 
     def __repr__(self):
         return "Client(base_url=%r, bot_id=%r, token=<隐藏>)" % (self.settings.base_url, self.settings.bot_id)
@@ -1989,21 +2077,28 @@ class Client(object):
 
     # -- polling ----------------------------------------------------------------------------------
     def _chat_polling(self, body, params, state, deadline):
+        clock = self._completion_clocks.setdefault(body["bot_id"], _CompletionClock())
         envelope = self.transport.call("POST", "/v3/chat", params, body, deadline=deadline, what="提问")
+        created = time.monotonic()  # the SDK starts its once-a-second checks here too
         state.logid = envelope.get("logid")
         state.take_chat(envelope.get("data"))
-        self._wait_until_done(state, deadline)
+        self._wait_until_done(state, deadline, _PollPlan(clock.expected()), created, clock)
 
-    def _wait_until_done(self, state, deadline):
-        """Poll the chat's status with growing intervals, then fetch its messages."""
-        interval = _POLL_FIRST
+    def _wait_until_done(self, state, deadline, plan=None, created=None, clock=None):
+        """Check the chat's status as `plan` says (after a stream cut: soon, then backing off),
+        tell `clock` when it ended, then fetch its messages."""
+        plan = plan or _PollPlan(budget=False)
+        created = time.monotonic() if created is None else created
         query = {"conversation_id": state.conversation_id, "chat_id": state.chat_id}
+        running = 0.0  # offset of the last check that found the chat running
         while state.status not in _FINAL_STATUSES:
-            if time.monotonic() + interval >= deadline:
+            now = time.monotonic()
+            check_at = created + plan.next_check(now - created)
+            if check_at >= deadline:
                 self._cancel_quietly(state)
                 raise self._timeout(state)
-            time.sleep(interval)
-            interval = min(_POLL_MAX, interval * _POLL_GROWTH)
+            time.sleep(check_at - now)
+            sent = time.monotonic() - created
             try:
                 envelope = self.transport.call("GET", "/v3/chat/retrieve", query, deadline=deadline,
                                                what="查询对话状态")
@@ -2012,6 +2107,10 @@ class Client(object):
                     raise
                 continue  # retries were used up; keep polling until the deadline
             state.take_chat(envelope.get("data"))
+            if state.status not in _FINAL_STATUSES:
+                running = sent
+            elif state.status == "completed" and clock is not None:
+                clock.learn(running, sent, _server_length_bound(envelope.get("data") or {}))
         if state.status == "failed":
             raise state.failure(self.base_url)
         if state.status == "canceled":

@@ -52,8 +52,9 @@ class Coze(object):
 
 @pytest.fixture(params=["source", "dist"])
 def coze(request, monkeypatch):
-    """The module under test, with fast backoff so retry tests stay quick."""
+    """The module under test, with fast backoff and polling pace so retry and polling tests stay quick."""
     module = Coze(request.param, monkeypatch)
+    module.patch("POLL_PACE", 0.1)
     module.patch("BACKOFF_BASE", 0.01)
     module.patch("BACKOFF_CAP", 0.05)
     module.patch("RETRY_AFTER_CAP", 0.05)

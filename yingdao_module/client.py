@@ -2,9 +2,9 @@
 
 Streaming (the default) costs one HTTP request and returns the moment the chat completes.
 If the stream breaks after the chat was created, the same chat is recovered with
-retrieve + message list: a new chat would be paid for twice. Polling (stream=False) starts
-with short intervals and backs off. When the deadline passes the chat is cancelled and
-CozeTimeoutError names it.
+retrieve + message list: a new chat would be paid for twice. Polling (stream=False) checks
+the chat's status no more often than the official SDK, at the moments the bot's recent chats
+ended (polling.py). When the deadline passes the chat is cancelled and CozeTimeoutError names it.
 """
 import time
 
@@ -13,11 +13,9 @@ from .config import (DEFAULT_TIMEOUT, Settings, clean_bool, clean_bot_id, clean_
 from .errors import (APIError, BadResponseError, CozeError, CozeTimeoutError, NetworkError, error_for_code)
 from .files import message_with_files, upload
 from .auth import auth_for
+from .polling import CompletionClock, PollPlan, server_length_bound
 from .transport import MAX_RETRIES, Transport, id_of, with_retries
 
-POLL_FIRST = 0.1    # first status check after creating a non-stream chat (seconds)
-POLL_GROWTH = 1.5   # each later check waits this much longer ...
-POLL_MAX = 1.0      # ... up to this
 CANCEL_TIMEOUT = 1.0  # best effort, and short: a timeout must be reported about when it is due
 FINAL_STATUSES = ("completed", "failed", "canceled", "requires_action")
 
@@ -147,6 +145,7 @@ class Client(object):
         self.timeout = clean_timeout(timeout)
         self.transport = Transport(self.settings.base_url, auth_for(self.settings), backend,
                                    MAX_RETRIES if max_retries is None else max_retries, before_request)
+        self._completion_clocks = {}  # bot_id -> CompletionClock: when its chats end, for polling
 
     def __repr__(self):
         return "Client(base_url=%r, bot_id=%r, token=<隐藏>)" % (self.settings.base_url, self.settings.bot_id)
@@ -291,21 +290,28 @@ class Client(object):
 
     # -- polling ----------------------------------------------------------------------------------
     def _chat_polling(self, body, params, state, deadline):
+        clock = self._completion_clocks.setdefault(body["bot_id"], CompletionClock())
         envelope = self.transport.call("POST", "/v3/chat", params, body, deadline=deadline, what="提问")
+        created = time.monotonic()  # the SDK starts its once-a-second checks here too
         state.logid = envelope.get("logid")
         state.take_chat(envelope.get("data"))
-        self._wait_until_done(state, deadline)
+        self._wait_until_done(state, deadline, PollPlan(clock.expected()), created, clock)
 
-    def _wait_until_done(self, state, deadline):
-        """Poll the chat's status with growing intervals, then fetch its messages."""
-        interval = POLL_FIRST
+    def _wait_until_done(self, state, deadline, plan=None, created=None, clock=None):
+        """Check the chat's status as `plan` says (after a stream cut: soon, then backing off),
+        tell `clock` when it ended, then fetch its messages."""
+        plan = plan or PollPlan(budget=False)
+        created = time.monotonic() if created is None else created
         query = {"conversation_id": state.conversation_id, "chat_id": state.chat_id}
+        running = 0.0  # offset of the last check that found the chat running
         while state.status not in FINAL_STATUSES:
-            if time.monotonic() + interval >= deadline:
+            now = time.monotonic()
+            check_at = created + plan.next_check(now - created)
+            if check_at >= deadline:
                 self._cancel_quietly(state)
                 raise self._timeout(state)
-            time.sleep(interval)
-            interval = min(POLL_MAX, interval * POLL_GROWTH)
+            time.sleep(check_at - now)
+            sent = time.monotonic() - created
             try:
                 envelope = self.transport.call("GET", "/v3/chat/retrieve", query, deadline=deadline,
                                                what="查询对话状态")
@@ -314,6 +320,10 @@ class Client(object):
                     raise
                 continue  # retries were used up; keep polling until the deadline
             state.take_chat(envelope.get("data"))
+            if state.status not in FINAL_STATUSES:
+                running = sent
+            elif state.status == "completed" and clock is not None:
+                clock.learn(running, sent, server_length_bound(envelope.get("data") or {}))
         if state.status == "failed":
             raise state.failure(self.base_url)
         if state.status == "canceled":

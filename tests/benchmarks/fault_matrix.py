@@ -25,6 +25,7 @@ TIMEOUT = 2.0  # the deadline for one answer: bounds every stuck chat
 def load_dist():
     module = load_dist_quiet("coze_faults")
     module.BACKOFF_BASE, module.BACKOFF_CAP, module.RETRY_AFTER_CAP = 0.05, 0.4, 0.4
+    module.POLL_PACE = 0.1  # the simulator's chats take 50 ms, not seconds
     return module
 
 
