@@ -1719,7 +1719,7 @@ _POLL_FIRST = 0.1     # once the expected moments have passed (or after a stream
 _POLL_GROWTH = 1.5    # checks starts here and grows by this factor ...
 _POLL_MAX = 1.0       # ... up to once a second
 _POLL_SETTLED = 0.1   # a completion time known this precisely (seconds) is not probed any further
-_POLL_MARGIN = 0.03   # the settled check comes this long after it, for network jitter
+_POLL_MARGIN = 0.02   # a check this long after the known end catches a chat a little late (jitter)
 
 
 class _PollPlan(object):
@@ -1767,9 +1767,11 @@ class _CompletionClock(object):
             low, high = self.low, self.high
         if high is None:
             return []
-        if high - low <= _POLL_SETTLED:
-            return [high + _POLL_MARGIN]
-        return [high - (high - low) / 4.0, high]
+        if high - low > _POLL_SETTLED:
+            return [high - (high - low) / 4.0, high]
+        if high + _POLL_MARGIN >= 2 * _POLL_PACE:  # a second check may follow at once: first try `high` itself
+            return [high, high + _POLL_MARGIN]
+        return [high + _POLL_MARGIN]  # one check only before the SDK's second: make it a sure one
 
     def learn(self, running, done, server_bound=None):
         """A chat was still running at offset `running` and done at offset `done`. `server_bound`
@@ -1779,7 +1781,8 @@ class _CompletionClock(object):
             done = server_bound
         with self._lock:
             if self.high is None or done <= self.low or running >= self.high:
-                self.low, self.high = running, done
+                # the first chat, or one outside the window: a new window, wide enough to probe again
+                self.low, self.high = min(running, done - 2 * _POLL_SETTLED), done
             else:
                 self.low, self.high = max(self.low, running), min(self.high, done)
 
