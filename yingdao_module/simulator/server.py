@@ -234,7 +234,8 @@ def serve(sim):
     """Start serving `sim` on a background thread; returns (server, thread)."""
     handler = type("Handler", (SimHandler,), {"sim": sim})
     server = SimServer((sim.host, sim.port), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1})
+    # shutdown() waits for serve_forever to notice: 10 ms instead of 100 keeps the test suite quick
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01})
     thread.daemon = True
     thread.start()
     return server, thread
