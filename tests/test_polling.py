@@ -110,8 +110,8 @@ def test_server_length_bound():
 
 
 def test_polled_chats_learn_their_bot_and_stay_within_the_sdk_budget(coze, slow_sim):
-    """Against the simulator (0.5 s chats, at a 0.25 s pace): no chat takes more than the SDK's 2
-    checks (the old fixed backoff at 0.1, 0.25, 0.475, 0.81 s took 4), and once learnt, one."""
+    """Against the simulator (0.3 s chats, at a 0.15 s pace): no chat takes more than the SDK's 2
+    checks (the old fixed backoff at 0.1, 0.25, 0.475 s took 3), and once learnt, one."""
     sim, kw = slow_sim
     counts = []
     for round_no in range(4):
@@ -125,6 +125,6 @@ def test_polled_chats_learn_their_bot_and_stay_within_the_sdk_budget(coze, slow_
 @pytest.fixture
 def slow_sim(coze):
     from yingdao_module.simulator import Simulator
-    coze.patch("POLL_PACE", 0.25)
-    with Simulator(latency=0.5) as sim:
+    coze.patch("POLL_PACE", 0.15)
+    with Simulator(latency=0.3) as sim:
         yield sim, dict(bot_id="7000000000000000001", token="pat_pollTEST", base_url=sim.url)
