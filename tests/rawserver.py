@@ -104,7 +104,7 @@ class RawServer(object):
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(50)
-        self._sock.settimeout(0.1)
+        self._sock.settimeout(0.01)  # how soon the accept loop sees a stop: every test ends with one
         self.port = self._sock.getsockname()[1]
         self.url = "%s://127.0.0.1:%d" % ("https" if tls_context else "http", self.port)
 
