@@ -73,7 +73,7 @@ def backend(request, monkeypatch):
 @pytest.fixture
 def sim():
     from yingdao_module.simulator import Simulator
-    with Simulator(latency=0.05) as server:
+    with Simulator(latency=0.02) as server:
         yield server
 
 

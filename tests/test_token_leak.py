@@ -81,7 +81,7 @@ def test_no_entry_point_leaks_the_token(coze, sim, tmp_path, capfd):
             sim.inject(kind, count=1, path="/v3/chat")
             attempt(hay, "fault " + kind, lambda: coze.ask("故障", **kw))
         sim.inject("stuck", count=1, path="/v3/chat")
-        attempt(hay, "stuck", lambda: coze.ask("卡住", timeout=1, **kw))
+        attempt(hay, "stuck", lambda: coze.ask("卡住", timeout=0.5, **kw))
         for bad in (dict(question=""), dict(bot_id="abc"), dict(timeout=-1), dict(base_url="https://api.coze.cm"),
                     dict(custom_variables={"a": None}), dict(files=["/nope.png"])):
             call = dict(kw, question="你好")
