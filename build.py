@@ -30,6 +30,7 @@ DIST_MODULES = [
     ("auth", "Sign-in: static token or OAuth JWT service app"),
     ("files", "Files"),
     ("polling", "When to check a non-stream chat"),
+    ("tools", "Local tools (端插件)"),
     ("client", "Chat client"),
     ("workflow", "Workflows"),
     ("ratelimit", "Rate limits"),

@@ -13,7 +13,7 @@
 
 把本文件整个粘贴成影刀应用里名为 coze 的 Python 模块,然后三种用法任选:
 
-1. 可视化流程拖「调用模块」:模块选 coze,函数选 ask、chat、new_conversation、run_workflow、upload_file、batch、merge、main 之一,
+1. 可视化流程拖「调用模块」:模块选 coze,函数选 ask、chat、new_conversation、run_workflow、run_workflow_full、upload_file、batch、merge、main 之一,
    按参数名填值(每个函数的说明写在它的文档里),输出变量就是回答 / 结果。
 2. Code 流程:流程输入参数放 question(或 workflow_id、parameters 等),
    本模块的 main(args) 把 answer、conversation_id、error 写回输出参数。
@@ -64,7 +64,7 @@ import errno
 import ast
 
 __version__ = "0.1.0"
-__all__ = ["ask", "chat", "new_conversation", "run_workflow", "upload_file", "batch", "merge", "main", "Client", "CozeError", "InputError", "APIError", "AuthError", "BotError", "QuotaError", "RateLimitError", "ServerError", "ChatFailedError", "NetworkError", "CozeTimeoutError"]
+__all__ = ["ask", "chat", "new_conversation", "run_workflow", "run_workflow_full", "upload_file", "batch", "merge", "main", "Client", "CozeError", "InputError", "APIError", "AuthError", "BotError", "QuotaError", "RateLimitError", "ServerError", "ChatFailedError", "NetworkError", "WorkflowInterrupted", "CozeTimeoutError"]
 
 ###############################################################################
 # Logging and redaction                                 (yingdao_module/log.py)
@@ -151,7 +151,8 @@ def _log_to_stderr(message):
 #     │   ├── ChatFailedError   a chat ended `failed` with a code we do not map
 #     │   └── BadResponseError  a body that is not what it claims (wrong shape)  (not retried)
 #     ├── NetworkError          no usable answer: connection, reset, garbled body (retryable)
-#     │   └── CertificateError  the HTTPS certificate is not trusted (company proxy?) (fatal)
+#     │   ├── CertificateError  the HTTPS certificate is not trusted (company proxy?) (fatal)
+#     │   └── WorkflowInterrupted   a started workflow run lost its stream (never re-run)
 #     └── CozeTimeoutError      the overall deadline passed (the chat was cancelled)
 #
 # Every message is Chinese first and says what to do. `code`, `logid`, `chat_id` and
@@ -250,6 +251,12 @@ class _CertificateError(NetworkError):
     fatal = True
 
 
+class WorkflowInterrupted(NetworkError):
+    """The connection of a workflow run that may have started broke and its result could not
+    be recovered. Never retried: a second run could repeat what the workflow did (mail, rows)."""
+    retryable = False
+
+
 class CozeTimeoutError(CozeError):
     """The overall deadline (`timeout`) passed."""
 
@@ -278,6 +285,8 @@ _ERROR_CODES = {
     4105: (APIError, "内容触发了安全审核被拦截:修改问题措辞后再试"),
     4200: (APIError, "资源不存在:检查 bot_id / workflow_id / 会话 id 是否正确"),
     5000: (ServerError, "扣子服务内部错误(5000):稍后自动重试"),
+    6003: (APIError, "这个扣子账号的版本不支持异步运行工作流(6003,is_async 需要付费版):去掉 is_async 改用流式运行"
+                     "(默认,最长约 10 分钟),或升级扣子套餐"),
     700012006: (AuthError, "访问令牌无效或已过期(OAuth):重新获取令牌"),
 }
 
@@ -1796,6 +1805,104 @@ def _server_length_bound(chat):
         return None
 
 ###############################################################################
+# Local tools (端插件)                                   (yingdao_module/tools.py)
+###############################################################################
+# Local tools (端插件): a bot calls a tool that runs on the caller's side; the chat stops in
+# `requires_action` until each call gets an output.
+#
+#     ask("螺丝还有多少?", tools={"查询库存": lambda question: "42 个"})
+#     ask("螺丝还有多少?", tools={"查询库存": "查询库存子流程"})   # a ShadowBot sub-flow
+#
+# A handler is a Python callable, called with the tool's JSON arguments as keyword arguments
+# (its result is submitted as is when it is text, as JSON otherwise), or the name of a ShadowBot
+# sub-flow, run with xbot_visual.process.run: the arguments are its inputs and its output
+# parameter `output` is the result. Such a chat cannot be cancelled, so every call must be
+# answered: a handler that raises, or a tool without a handler, gets an error text as its
+# output (and a log line), and the bot decides how to go on.
+
+_MAX_TOOL_ROUNDS = 10      # a bot asking for tools more often than this is stopped
+_SUBFLOW_OUTPUT = "output"  # the output parameter a sub-flow serving a tool must have
+
+
+def _in_shadowbot():
+    try:
+        import xbot_visual  # noqa: F401  (only inside ShadowBot)
+    except ImportError:
+        return False
+    return True
+
+
+def _clean_tools(tools):
+    """{tool name: handler} from a dict or (from ShadowBot) JSON text {"工具名": "子流程名"}."""
+    if tools is None or (isinstance(tools, str) and not tools.strip()):
+        return {}
+    if isinstance(tools, str):
+        try:
+            tools = json.loads(tools)
+        except ValueError:
+            tools = None
+    if not isinstance(tools, dict):
+        raise InputError('tools 应该是字典 {"工具名": 处理函数或影刀子流程名},或这样的 JSON 文本,'
+                         '例如 {"查询库存": "查询库存"}')
+    cleaned = {}
+    for name, handler in tools.items():
+        if not (callable(handler) or (isinstance(handler, str) and handler.strip())):
+            raise InputError("tools 里工具「%s」的处理方式应该是 Python 函数或影刀子流程名,现在是 %r" % (name, handler))
+        if isinstance(handler, str) and not _in_shadowbot():
+            raise InputError("tools 里工具「%s」写的是影刀子流程「%s」:子流程只能在影刀里运行;在影刀外请传 Python 函数"
+                             % (name, handler))
+        cleaned[str(name)] = handler.strip() if isinstance(handler, str) else handler
+    return cleaned
+
+
+def _tool_outputs(required_action, tools, calls_made):
+    """The tool_outputs answering every call of a `required_action`; each call is appended to
+    `calls_made` as {name, arguments, output}."""
+    calls = ((required_action or {}).get("submit_tool_outputs") or {}).get("tool_calls") or []
+    outputs = []
+    for call in calls:
+        function = call.get("function") or {}
+        name, arguments = function.get("name") or "", function.get("arguments") or ""
+        output = _run_tool(name, arguments, tools)
+        calls_made.append({"name": name, "arguments": arguments, "output": output})
+        outputs.append({"tool_call_id": call.get("id"), "output": output})
+    return outputs
+
+
+def _run_tool(name, arguments, tools):
+    """The output text of one tool call; a failure becomes an error text (logged)."""
+    handler = tools.get(name)
+    if handler is None:
+        return _tool_failed(name, "调用方没有提供这个工具(在 tools 参数里加上「%s」)" % name)
+    try:
+        kwargs = json.loads(arguments) if arguments.strip() else {}
+        if not isinstance(kwargs, dict):
+            raise ValueError("工具参数不是 JSON 对象:%s" % arguments[:200])
+        result = _run_subflow(handler, kwargs) if isinstance(handler, str) else handler(**kwargs)
+    except Exception as exc:
+        return _tool_failed(name, "%s: %s" % (type(exc).__name__, exc))
+    if result is None:
+        return ""
+    return result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, default=str)
+
+
+def _tool_failed(name, why):
+    _log("本地工具「%s」没有运行成功:%s;已把这条错误作为工具结果交给智能体(这种对话不能取消)" % (name, why))
+    return "工具「%s」运行失败:%s" % (name, why)
+
+
+def _run_subflow(process, inputs):
+    """Run a ShadowBot sub-flow with the tool's arguments as inputs; its `output` is the result."""
+    try:
+        import xbot_visual
+    except ImportError:
+        raise CozeError("影刀子流程「%s」只能在影刀里运行" % process)
+    result = xbot_visual.process.run(process=process, package=__name__, inputs=inputs, outputs=[_SUBFLOW_OUTPUT])
+    if isinstance(result, dict):
+        return result.get(_SUBFLOW_OUTPUT)
+    return getattr(result, _SUBFLOW_OUTPUT, result)
+
+###############################################################################
 # Chat client                                        (yingdao_module/client.py)
 ###############################################################################
 # Client: one chat with a Coze bot, from question to answer, within one deadline.
@@ -1828,6 +1935,8 @@ class _ChatState(object):
         self.reasoning = ""
         self._reasoning_done = {}  # message id -> reasoning of the completed message
         self.follow_ups = []
+        self.required_action = None  # the local tool calls the chat waits for
+        self.tool_calls = []         # [{name, arguments, output}] answered so far
 
     # -- feeding --------------------------------------------------------------------------
     def take_chat(self, chat):
@@ -1843,6 +1952,8 @@ class _ChatState(object):
             self.last_error = last_error
         if created and self.on_created:
             self.on_created(self.chat_id, self.conversation_id)
+        if isinstance(chat.get("required_action"), dict):
+            self.required_action = chat["required_action"]
 
     def take_message(self, message, completed):
         message = self._expect_object(message, "消息")
@@ -1901,6 +2012,7 @@ class _ChatState(object):
             "follow_ups": list(self.follow_ups),
             "reasoning": reasoning,
             "logid": self.logid,
+            "tool_calls": list(self.tool_calls),
             "elapsed": 0.0 if started is None else round(time.monotonic() - started, 3),
         }
 
@@ -1916,6 +2028,10 @@ class _ChatState(object):
 
 class _StreamCut(Exception):
     """The event stream ended before the chat did (network cut, proxy timeout)."""
+
+
+class _ToolCallsPending(Exception):
+    """The chat stopped in requires_action: local tools must answer before it goes on."""
 
 
 class Client(object):
@@ -1960,12 +2076,21 @@ class Client(object):
         return self.chat(question, **kwargs)["answer"]
 
     def chat(self, question, conversation_id=None, custom_variables=None, files=None, stream=True,
-             timeout=None, bot_id=None, user_id=None, on_created=None):
-        """Ask once; returns {answer, conversation_id, chat_id, usage, follow_ups, reasoning, logid, elapsed}.
-        on_created(chat_id, conversation_id) is called the moment the chat exists (it is paid for
-        from then on), so a caller can note it and recover() it after a crash instead of asking again."""
+             timeout=None, bot_id=None, user_id=None, on_created=None, tools=None, workflow_id=None,
+             parameters=None):
+        """Ask once; returns {answer, conversation_id, chat_id, usage, follow_ups, reasoning, logid,
+        tool_calls, elapsed}. on_created(chat_id, conversation_id) is called the moment the chat exists
+        (it is paid for from then on), so a caller can note it and recover() it after a crash instead
+        of asking again. `tools` answers local tool calls (see tools.py); `workflow_id` asks a chatflow
+        (对话流) instead of a bot, with its `parameters`."""
         question = _clean_question(question)
-        bot_id = _clean_bot_id(bot_id or self.settings.bot_id, required=True)
+        tools = _clean_tools(tools)
+        if workflow_id not in (None, ""):
+            workflow_id = _clean_workflow_id(workflow_id)
+            parameters = _clean_json_dict(parameters, "parameters")
+            bot_id = _clean_bot_id(bot_id, required=False)
+        else:
+            bot_id = _clean_bot_id(bot_id or self.settings.bot_id, required=True)
         user_id = _clean_user_id(user_id) if user_id else self.settings.user_id
         custom_variables = _clean_str_dict(custom_variables, "custom_variables")
         file_list = _clean_file_list(files)
@@ -1977,18 +2102,30 @@ class Client(object):
         deadline = started + timeout
         file_refs = [(self.upload_file(value, deadline=deadline), value) if kind == "path" else (value, None)
                      for kind, value in file_list]
-        body = {"bot_id": bot_id, "user_id": user_id, "stream": stream, "auto_save_history": True,
-                "additional_messages": [_message_with_files(question, file_refs)]}
-        if custom_variables:
-            body["custom_variables"] = custom_variables
-        params = {"conversation_id": conversation_id} if conversation_id else None
+        message = _message_with_files(question, file_refs)
+        if workflow_id:  # a chatflow streams only; its conversation id goes in the body
+            path, params, stream = "/v1/workflows/chat", None, True
+            body = {"workflow_id": workflow_id, "additional_messages": [message], "parameters": parameters}
+            for name, value in (("conversation_id", conversation_id), ("bot_id", bot_id)):
+                if value:
+                    body[name] = value
+        else:
+            path = "/v3/chat"
+            body = {"bot_id": bot_id, "user_id": user_id, "stream": stream, "auto_save_history": True,
+                    "additional_messages": [message]}
+            if custom_variables:
+                body["custom_variables"] = custom_variables
+            params = {"conversation_id": conversation_id} if conversation_id else None
 
         state = _ChatState(conversation_id, on_created)
-        try:
+
+        def start():
             if stream:
-                self._chat_streaming(body, params, state, deadline)
+                self._chat_streaming(body, params, state, deadline, path)
             else:
                 self._chat_polling(body, params, state, deadline)
+        try:
+            self._follow(start, state, tools, deadline)
         except KeyboardInterrupt:
             self._cancel_quietly(state)  # the user stopped the flow: do not leave a paid chat running
             raise
@@ -1997,13 +2134,15 @@ class Client(object):
             raise self._timeout(state)
         return state.result(started)
 
-    def recover(self, chat_id, conversation_id, timeout=None):
+    def recover(self, chat_id, conversation_id, timeout=None, tools=None):
         """The result of a chat created earlier (as chat() returns it), waiting while it is still
         in progress: how a crashed batch gets an answer it already paid for without asking again."""
+        tools = _clean_tools(tools)
         started = time.monotonic()
+        deadline = started + _clean_timeout(timeout, self.timeout)
         state = _ChatState(str(conversation_id))
         state.chat_id = str(chat_id)
-        self._wait_until_done(state, started + _clean_timeout(timeout, self.timeout))
+        self._follow(lambda: self._wait_until_done(state, deadline), state, tools, deadline)
         return state.result(started)
 
     def new_conversation(self, bot_id=None, timeout=60):
@@ -2031,9 +2170,9 @@ class Client(object):
                                    deadline=time.monotonic() + _CANCEL_TIMEOUT, retry=False, what="取消对话")
 
     # -- streaming ------------------------------------------------------------------------------
-    def _chat_streaming(self, body, params, state, deadline):
+    def _chat_streaming(self, body, params, state, deadline, path="/v3/chat"):
         def create_and_read():
-            with self.transport.open_stream("POST", "/v3/chat", params, body, deadline=deadline) as events:
+            with self.transport.open_stream("POST", path, params, body, deadline=deadline) as events:
                 state.logid = events.logid
                 try:
                     self._read_stream(events, state)
@@ -2065,8 +2204,7 @@ class Client(object):
                 raise state.failure(self.base_url)
             elif event == "conversation.chat.requires_action":
                 state.take_chat(data)
-                self._cancel_quietly(state)
-                raise self._requires_action(state)
+                raise _ToolCallsPending()
             elif event == "error":
                 data = data if isinstance(data, dict) else {}
                 err = _error_for_code(data.get("code") or 5000, data.get("msg") or "", state.logid,
@@ -2120,8 +2258,7 @@ class Client(object):
             raise APIError("对话已被取消", code=None, logid=state.logid, chat_id=state.chat_id,
                            conversation_id=state.conversation_id)
         if state.status == "requires_action":
-            self._cancel_quietly(state)
-            raise self._requires_action(state)
+            raise _ToolCallsPending()
         envelope = self.transport.call("GET", "/v3/chat/message/list", query, deadline=deadline + 30,
                                        what="读取回答")
         state.take_message_list(envelope.get("data"))
@@ -2140,18 +2277,58 @@ class Client(object):
             "等待扣子回答超时(超过 timeout 设定的秒数),已取消这次对话:可把 timeout 调大,或让智能体回答短一些",
             logid=state.logid, chat_id=state.chat_id, conversation_id=state.conversation_id)
 
-    def _requires_action(self, state):
-        return APIError("智能体要求调用本地工具(requires_action),本模块不支持端插件:请在扣子里改用云端插件,"
-                        "这次对话已取消", logid=state.logid, chat_id=state.chat_id,
-                        conversation_id=state.conversation_id)
+    # -- local tools ------------------------------------------------------------------------------------
+    def _follow(self, start, state, tools, deadline):
+        """start() (create or find the chat and follow it), then answer the local tool calls it
+        stops for until it ends; a bounded number of rounds."""
+        rounds = 0
+        while True:
+            try:
+                return start() if rounds == 0 else self._wait_until_done(state, deadline)
+            except _ToolCallsPending:
+                rounds += 1
+                self._submit_tool_outputs(state, tools, rounds, deadline)
+
+    def _submit_tool_outputs(self, state, tools, rounds, deadline):
+        """Answer the chat's tool calls (it cannot be cancelled: it must be answered to end)."""
+        if rounds > _MAX_TOOL_ROUNDS:
+            raise APIError("智能体连续 %d 轮调用本地工具仍没有结束,已停止:检查工具的结果是否是智能体要的内容"
+                           "(这次对话停在等待工具结果,扣子不允许取消,会在扣子那边超时结束)" % _MAX_TOOL_ROUNDS,
+                           logid=state.logid, chat_id=state.chat_id, conversation_id=state.conversation_id)
+        outputs = _tool_outputs(state.required_action, tools, state.tool_calls)
+        state.required_action = None
+        if not outputs:
+            raise APIError("智能体要求调用本地工具(requires_action),但没有说要调用哪个工具:请检查智能体的端插件设置",
+                           logid=state.logid, chat_id=state.chat_id, conversation_id=state.conversation_id)
+        query = {"conversation_id": state.conversation_id, "chat_id": state.chat_id}
+        try:
+            self.transport.call("POST", "/v3/chat/submit_tool_outputs", query,
+                                {"tool_outputs": outputs, "stream": False}, deadline=deadline,
+                                what="提交本地工具结果")
+        except CozeError as err:  # the chat's status (polled next) says whether it went through
+            _log("提交本地工具结果时出错:%s;继续查询对话状态" % err)
+        state.status = None
 
 ###############################################################################
 # Workflows                                        (yingdao_module/workflow.py)
 ###############################################################################
-# Workflows: run a Coze workflow with parameters and get its output.
+# Workflows: run a Coze workflow and get its End node's output.
 #
-# A workflow's output arrives as a JSON string; it is returned as a dict when it is JSON,
-# as text otherwise. Streaming (the default) avoids the gateway's time limit on long runs.
+# A streamed run (the default) keeps the Message nodes' texts apart from the End node's
+# output. A question node (问答) stops the run with an Interrupt; it is resumed with the
+# next of `answers` (stream_resume, at most 3 times per run). `is_async` starts the run in the
+# background and polls run_histories until it ends. A workflow may send mail or write a
+# database, so a run that may have started is never re-run: a stream cut after the run
+# started is recovered from run_histories when its execute id is known, otherwise
+# WorkflowInterrupted says so and gives the ids to look it up.
+
+_STREAM_RUN_LIMIT = 600    # a synchronous (streamed) run is stopped after 10 minutes
+_MAX_RESUMES = 3           # the service resumes one run at most this often
+_HISTORY_FIRST = 1.0       # first run_histories check of an async run (seconds) ...
+_HISTORY_GROWTH = 1.5      # ... each later one waits this much longer ...
+_HISTORY_MAX = 15.0        # ... up to this
+_INTERRUPT_KINDS = {1: "端插件(本地插件)", 2: "问答", 5: "输入", 7: "OAuth 授权"}
+
 
 def _parse_workflow_output(text):
     """A JSON object/array string becomes a dict/list; anything else stays text."""
@@ -2166,41 +2343,104 @@ def _parse_workflow_output(text):
     return value if isinstance(value, (dict, list)) else text
 
 
-def _run_workflow_on(transport, workflow_id, parameters=None, bot_id=None, timeout=_DEFAULT_TIMEOUT, stream=True):
-    """Run a workflow through `transport`; see api.run_workflow for the parameters."""
-    body = {"workflow_id": _clean_workflow_id(workflow_id), "parameters": _clean_json_dict(parameters, "parameters")}
-    bot_id = _clean_bot_id(bot_id, required=False)
-    if bot_id:
-        body["bot_id"] = bot_id
-    deadline = time.monotonic() + _clean_timeout(timeout)
-    if not _clean_bool(stream, "stream", True):
-        envelope = transport.call("POST", "/v1/workflow/run", body=body, deadline=deadline, what="运行工作流")
-        return _parse_workflow_output(envelope.get("data"))
+def _history_output(text):
+    """The End output inside a run_histories record; it may be wrapped as {"Output": "<End output>"}."""
+    value = _parse_workflow_output(text)
+    if isinstance(value, dict) and list(value) == ["Output"] and isinstance(value["Output"], str):
+        return value["Output"]
+    return text
 
-    def run_streaming():
-        with transport.open_stream("POST", "/v1/workflow/stream_run", body=body, deadline=deadline,
-                                   what="工作流的流式回复") as events:
-            return _read_workflow_stream(events, transport.base_url)
 
-    return _parse_workflow_output(_with_retries(run_streaming, "运行工作流", deadline, transport.max_retries))
+class _Answers(object):
+    """The answers for a workflow's questions: a list (used in order), a callable
+    f(question) -> str, or (from ShadowBot) JSON list text; plain text is one answer."""
+
+    def __init__(self, answers):
+        self._ask = None
+        self._left = []
+        if answers is None or (isinstance(answers, str) and not answers.strip()):
+            return
+        if callable(answers):
+            self._ask = answers
+            return
+        if isinstance(answers, str):
+            try:
+                parsed = json.loads(answers)
+            except ValueError:
+                parsed = answers
+            answers = parsed if isinstance(parsed, list) else [answers]
+        if not isinstance(answers, (list, tuple)):
+            raise InputError("answers 应该是回答的列表(按提问顺序),例如 [\"杭州\", \"明天\"],"
+                             "或一个函数 f(问题) -> 回答,现在是 %s" % type(answers).__name__)
+        self._left = [a if isinstance(a, str) else json.dumps(a, ensure_ascii=False) for a in answers]
+
+    def next_for(self, question, node_title):
+        """The answer to `question`, or None when there is none left."""
+        if self._ask is None:
+            return self._left.pop(0) if self._left else None
+        try:
+            answer = self._ask(question)
+        except Exception as exc:
+            raise CozeError("回答工作流问题的函数出错(节点「%s」问「%s」):%s: %s"
+                            % (node_title, question, type(exc).__name__, exc))
+        return None if answer is None else str(answer)
 
 
 class _WorkflowRun(object):
-    """What one workflow run's stream has told us. Message-node text and the End node's
-    output arrive as separate messages and are kept apart: `texts` holds one text per node
-    message (its pieces joined), `output_text` the End output. Streams that name no node
-    type: the last node message before Done is the End output."""
+    """What one run has told us. Message-node text and the End node's output arrive as
+    separate messages and are kept apart: `texts` holds one text per node message (its
+    pieces joined), `output_text` the End output. The recorded real streams name no node
+    type and give the End node an empty title: the last node message before Done is it."""
 
     def __init__(self):
         self.texts = []          # [(node title, text)] of the nodes that are not the End node
         self.output_text = None
         self._open = None        # [node key, title, pieces, is_end] of the message being streamed
         self._last = None
-        self.interrupt = None    # {"event_id", "type", "node_title", "question"}
+        self.interrupt = None    # the open Interrupt: {"event_id", "type", "node_title", "question"}
+        self.questions = []      # [{"node_title", "question", "answer"}] answered so far
         self.execute_id = None
         self.debug_url = None
+        self.logid = None
         self.usage = {}
         self.done = False
+        self.started = False     # an event arrived: the run exists on the server
+
+    # -- feeding --------------------------------------------------------------------------
+    def take_event(self, event, data, base_url):
+        if event in ("Message", "Error", "Interrupt") and not isinstance(data, dict):
+            raise _BadResponseError("扣子返回的工作流事件 %s 格式不对(不是 JSON 对象):请稍后重试" % event,
+                                   logid=self.logid)
+        data = data if isinstance(data, dict) else {}
+        self.started = True
+        self.take_ids(data)
+        if event == "Message":
+            self.take_message(data)
+        elif event == "Interrupt":
+            self._close_message()
+            interrupt = data.get("interrupt_data") or {}
+            title = data.get("node_title") or ""
+            asked = [pair for pair in self.texts if pair[0] == title]
+            if asked:  # the question is not one of the run's Message texts
+                self.texts.remove(asked[-1])
+            self.interrupt = {"event_id": interrupt.get("event_id"), "type": interrupt.get("type"),
+                              "node_title": title, "question": asked[-1][1] if asked else ""}
+        elif event == "Error":
+            err = _error_for_code(data.get("error_code") or data.get("code") or 5000,
+                                 data.get("error_message") or data.get("msg") or "", self.logid, base_url)
+            err = type(err)("工作流运行出错:" + err.message + self.ids_text(), err.code, err.logid)
+            err.retryable = False  # the run happened; running it again is the caller's choice
+            raise err
+        elif event == "Done":
+            self.finish()
+
+    def take_ids(self, data):
+        ext = data.get("ext") if isinstance(data.get("ext"), dict) else {}
+        self.execute_id = data.get("execute_id") or ext.get("execute_id") or self.execute_id
+        if data.get("debug_url"):
+            self.debug_url = data["debug_url"]
+            found = re.search(r"execute_id=(\d+)", self.debug_url)
+            self.execute_id = self.execute_id or (found.group(1) if found else None)
 
     def take_message(self, data):
         key = data.get("node_id") or data.get("node_title") or ""
@@ -2231,33 +2471,198 @@ class _WorkflowRun(object):
         """At Done: without node types, the last node message is the End output."""
         self._close_message()
         self.done = True
-        if self.output_text is None and self._last and self._last[2]:
+        if self.output_text is None and self._last and self._last[2] and self._last[:2] in self.texts:
             self.texts.remove(self._last[:2])
             self.output_text = self._last[1]
 
+    # -- results --------------------------------------------------------------------------
+    def ids_text(self):
+        ids = [("execute_id", self.execute_id), ("debug_url", self.debug_url)]
+        shown = ", ".join("%s %s" % pair for pair in ids if pair[1])
+        return "[%s]" % shown if shown else ""
 
-def _read_workflow_stream(events, base_url, run=None):
-    """Feed the stream's events to a WorkflowRun until `Done`; `Error`/`Interrupt` raise."""
-    run = run or _WorkflowRun()
-    for event, data in events:
-        if event in ("Message", "Error", "Interrupt") and not isinstance(data, dict):
-            raise _BadResponseError("扣子返回的工作流事件 %s 格式不对(不是 JSON 对象):请稍后重试" % event,
-                                   logid=events.logid)
-        data = data if isinstance(data, dict) else {}
-        if event == "Message":
-            run.take_message(data)
-        elif event == "Error":
-            err = _error_for_code(data.get("error_code") or data.get("code") or 5000,
-                                 data.get("error_message") or data.get("msg") or "", events.logid, base_url)
-            err.retryable = False  # the run happened; running it again is the caller's choice
-            raise err
-        elif event == "Interrupt":
-            raise APIError("工作流在等待用户回答(问答节点),本模块不支持中途交互:请把问答节点改为由参数传入",
-                           logid=events.logid)
-        elif event == "Done":
-            run.finish()
-            return run.output_text or ""
-    raise NetworkError("工作流的流式回复中途断开:会自动重试", logid=events.logid)
+    def result(self, started):
+        usage = self.usage
+        return {"output": _parse_workflow_output(self.output_text if self.output_text is not None else ""),
+                "messages": [text for _, text in self.texts],
+                "questions": list(self.questions),
+                "execute_id": self.execute_id, "debug_url": self.debug_url,
+                "usage": {"token_count": int(usage.get("token_count") or 0),
+                          "input_count": int(usage.get("input_count") or 0),
+                          "output_count": int(usage.get("output_count") or 0)},
+                "logid": self.logid, "elapsed": round(time.monotonic() - started, 3)}
+
+
+def _run_workflow_on(transport, workflow_id, parameters=None, bot_id=None, timeout=_DEFAULT_TIMEOUT, stream=True,
+                    answers=None, is_async=None, app_id=None):
+    """Run a workflow through `transport`; returns the dict of run_workflow_full()."""
+    body = {"workflow_id": _clean_workflow_id(workflow_id), "parameters": _clean_json_dict(parameters, "parameters")}
+    bot_id = _clean_bot_id(bot_id, required=False)
+    if bot_id:
+        body["bot_id"] = bot_id
+    if app_id not in (None, ""):
+        body["app_id"] = str(app_id).strip()
+    timeout = _clean_timeout(timeout)
+    answers = _Answers(answers)
+    stream = _clean_bool(stream, "stream", True)
+    auto_async = is_async is None or is_async == ""
+    is_async = timeout > _STREAM_RUN_LIMIT if auto_async else _clean_bool(is_async, "is_async", False)
+    started = time.monotonic()
+    deadline = started + timeout
+    run = _WorkflowRun()
+    if is_async:
+        try:
+            return _run_async(transport, body, run, deadline, started)
+        except APIError as err:
+            if not (auto_async and err.code == 6003):
+                raise
+            _log("这个扣子账号不支持异步运行工作流(6003),改用流式运行(最长约 10 分钟)")
+    if not stream:
+        return _run_sync(transport, body, run, deadline, started)
+    path, request = "/v1/workflow/stream_run", body
+    while True:
+        _stream_into(transport, path, request, run, deadline)
+        if run.interrupt is None:
+            return run.result(started)
+        request = _resume_request(body["workflow_id"], run, answers)
+        path = "/v1/workflow/stream_resume"
+
+
+def _resume_request(workflow_id, run, answers):
+    """The stream_resume body answering the open Interrupt, or a Chinese error saying why not."""
+    interrupt, run.interrupt = run.interrupt, None
+    node, question, kind = interrupt["node_title"], interrupt["question"], interrupt["type"]
+    if kind != 2:
+        raise APIError("工作流停在节点「%s」等待「%s」(中断类型 %s),本模块只能自动回答问答节点(类型 2):"
+                       "请在扣子里改掉这个节点,或改用智能体调用%s"
+                       % (node, _INTERRUPT_KINDS.get(kind, "未知类型"), kind, run.ids_text()), logid=run.logid)
+    if len(run.questions) >= _MAX_RESUMES:
+        raise APIError("工作流的问答节点「%s」已经问了 %d 次(扣子最多续跑 %d 次),这次又问「%s」:请检查回答是否符合问题要求%s"
+                       % (node, len(run.questions), _MAX_RESUMES, question, run.ids_text()), logid=run.logid)
+    answer = answers.next_for(question, node)
+    if answer is None:
+        raise APIError("工作流的问答节点「%s」在提问「%s」,但没有可用的回答:请用 answers 参数按提问顺序传入回答,"
+                       "例如 answers=[\"杭州\"](影刀「调用模块」里填 JSON 列表 [\"杭州\"]),或传一个函数 f(问题) -> 回答%s"
+                       % (node, question, run.ids_text()), logid=run.logid)
+    run.questions.append({"node_title": node, "question": question, "answer": answer})
+    _log("工作流问答节点「%s」问「%s」,回答「%s」" % (node, question, answer))
+    return {"workflow_id": workflow_id, "event_id": interrupt["event_id"], "interrupt_type": kind,
+            "resume_data": answer}
+
+
+def _open_run(transport, path, request, deadline, stream):
+    """POST a request that starts (or resumes) a run. Retried only when the service refused it
+    as busy or the connection failed before any answer; an answered run is never sent twice."""
+    attempt = 0
+    while True:
+        if time.monotonic() >= deadline:
+            raise CozeTimeoutError("运行工作流超时(超过 timeout 设定的秒数),工作流没有开始运行")
+        try:
+            if stream:
+                return transport.open_stream("POST", path, body=request, deadline=deadline, what="工作流的流式回复")
+            return transport.call("POST", path, body=request, deadline=deadline, retry=False)
+        except (RateLimitError, NetworkError) as err:
+            if not err.retryable:  # a certificate the machine does not trust, ...
+                raise
+            if isinstance(err, NetworkError) and not stream:
+                raise WorkflowInterrupted("运行工作流的请求发出后连接中断(%s),工作流可能已经运行:为避免重复执行"
+                                          "(例如重复发邮件、重复写表)没有自动重跑。请到扣子工作流的运行日志里确认;"
+                                          "运行较久的工作流请用流式(stream=True,默认)或 is_async=True"
+                                          % err.message, logid=err.logid)
+            if attempt >= transport.max_retries:
+                raise
+            delay = _backoff_delay(attempt, err.retry_after)
+            if time.monotonic() + delay >= deadline:
+                raise
+            attempt += 1
+            _log("运行工作流失败:%s;%.1f 秒后第 %d 次重试" % (err.message, delay, attempt))
+            time.sleep(delay)
+
+
+def _stream_into(transport, path, request, run, deadline):
+    """Open a run's stream and feed its events to `run` until Done or an Interrupt."""
+    events = _open_run(transport, path, request, deadline, stream=True)
+    run.logid = events.logid or run.logid
+    try:
+        for event, data in events:
+            run.take_event(event, data, transport.base_url)
+            if run.done or run.interrupt:
+                return
+            if time.monotonic() >= deadline:
+                raise CozeTimeoutError("等待工作流结果超时(超过 timeout 设定的秒数);工作流可能仍在扣子上运行%s"
+                                       % run.ids_text(), logid=run.logid)
+    except NetworkError as err:
+        return _recover(transport, request.get("workflow_id"), run, deadline, err.message)
+    finally:
+        events.close()
+    return _recover(transport, request.get("workflow_id"), run, deadline, "流在结束前关闭")
+
+
+def _recover(transport, workflow_id, run, deadline, why):
+    """A stream of a started run broke: get the result from run_histories when the execute id
+    is known, else raise WorkflowInterrupted (never re-run)."""
+    if run.execute_id:
+        _log("工作流的流式回复中途断开(%s),用 execute_id %s 查询运行结果,不会重跑" % (why, run.execute_id))
+        record = _poll_history(transport, workflow_id, run, deadline)
+        run.output_text = _history_output(record.get("output") or "")
+        run.done = True
+        return
+    raise WorkflowInterrupted("工作流已经开始运行,但流式回复中途断开(%s):为避免重复执行(例如重复发邮件、重复写表)"
+                              "没有自动重跑。它可能已经运行完成,请到扣子工作流的运行日志里按 logid 查看结果%s"
+                              % (why, run.ids_text()), logid=run.logid)
+
+
+def _run_sync(transport, body, run, deadline, started):
+    """A non-stream run (dropped by the gateway after about 90 s: prefer streaming for long runs)."""
+    envelope = _open_run(transport, "/v1/workflow/run", body, deadline, stream=False)
+    run.logid = envelope.get("logid")
+    run.take_ids(envelope)
+    run.output_text = envelope.get("data") or ""
+    run.usage = envelope.get("usage") or {}
+    return run.result(started)
+
+
+def _run_async(transport, body, run, deadline, started):
+    """Start the run in the background (is_async), then poll run_histories until it ends."""
+    envelope = _open_run(transport, "/v1/workflow/run", dict(body, is_async=True), deadline, stream=False)
+    run.logid = envelope.get("logid")
+    run.take_ids(envelope)
+    if not run.execute_id:
+        raise APIError("扣子没有返回异步运行的 execute_id,无法查询结果", logid=run.logid)
+    _log("工作流已在扣子上异步运行,execute_id %s;定时查询结果" % run.execute_id)
+    record = _poll_history(transport, body["workflow_id"], run, deadline)
+    run.output_text = _history_output(record.get("output") or "")
+    run.usage = record.get("usage") or {}
+    return run.result(started)
+
+
+def _poll_history(transport, workflow_id, run, deadline):
+    """GET run_histories with growing intervals until the run succeeds (returns its record),
+    fails (raises with its error message) or the deadline passes."""
+    path = "/v1/workflows/%s/run_histories/%s" % (workflow_id, run.execute_id)
+    interval = _HISTORY_FIRST
+    while True:
+        try:
+            envelope = transport.call("GET", path, deadline=deadline, what="查询工作流运行结果")
+        except CozeError as err:
+            if not err.retryable:
+                raise
+            envelope = {}  # retries were used up; keep polling until the deadline
+        records = envelope.get("data") or []
+        record = records[0] if isinstance(records, list) and records else {}
+        run.debug_url = record.get("debug_url") or run.debug_url
+        status = record.get("execute_status")
+        if status == "Success":
+            return record
+        if status == "Fail":
+            raise APIError("工作流运行失败:%s(错误码 %s)%s" % (record.get("error_message") or "扣子没有给出原因",
+                                                       record.get("error_code"), run.ids_text()), logid=run.logid)
+        delay = interval * random.uniform(0.8, 1.0)
+        if time.monotonic() + delay >= deadline:
+            raise CozeTimeoutError("等待工作流结果超时(超过 timeout 设定的秒数);工作流可能仍在扣子上运行,"
+                                   "之后可用 execute_id 查询%s" % run.ids_text(), logid=run.logid)
+        time.sleep(delay)
+        interval = min(_HISTORY_MAX, interval * _HISTORY_GROWTH)
 
 ###############################################################################
 # Rate limits                                     (yingdao_module/ratelimit.py)
@@ -3277,7 +3682,7 @@ _BATCH_DEFAULTS = (
     ("max_tokens", None), ("retry_failed", False), ("shard", None), ("json_columns", False),
     ("dedupe", False), ("timeout", _DEFAULT_TIMEOUT), ("restart", False), ("wait", False),
     ("app_id", None), ("key_id", None), ("private_key", None),
-    ("json_fields", None), ("ask_blank", False), ("report_path", None),
+    ("json_fields", None), ("ask_blank", False), ("report_path", None), ("tools", None),
 )
 _BATCH_OPTION_NAMES = tuple(name for name, _ in _BATCH_DEFAULTS)
 
@@ -3353,6 +3758,7 @@ class _BatchOptions(object):
         self.max_tokens = _clean_count(given["max_tokens"], "max_tokens")
         self.shard = _parse_shard(given["shard"])
         self.timeout = _clean_timeout(given["timeout"])
+        self.tools = _clean_tools(given["tools"])
         for name in ("retry_failed", "json_columns", "dedupe", "restart", "wait", "ask_blank"):
             setattr(self, name, _clean_bool(given[name], name, False))
         self.json_fields = _clean_json_fields(given["json_fields"])
@@ -3784,12 +4190,12 @@ class _BatchRun(object):
                 self.journal.append({"row": number, "key": key, "pending": pending})
             except (OSError, ValueError) as err:  # the answer itself is still kept (finish)
                 self.halt(_cannot_write(self.journal.path, err))
-        return self.client.chat(question, conversation_id=conversation_id, on_created=noted)
+        return self.client.chat(question, conversation_id=conversation_id, on_created=noted, tools=self.options.tools)
 
     def recover(self, pending):
         """The result of a chat a killed run paid for, or None when it cannot be had (ask again)."""
         try:
-            return self.client.recover(pending["chat_id"], pending["conversation_id"])
+            return self.client.recover(pending["chat_id"], pending["conversation_id"], tools=self.options.tools)
         except CozeError as err:
             if err.fatal and not err.chat_id:  # the account's problem (token, quota now): stop
                 raise
@@ -4075,7 +4481,7 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
           bot_id=None, token=None, base_url=None, concurrency=2, qps=None, qpm=None, qpd=None, max_rows=None,
           max_tokens=None, retry_failed=False, shard=None, json_columns=False, dedupe=False, timeout=_DEFAULT_TIMEOUT,
           restart=False, wait=False, app_id=None, key_id=None, private_key=None,
-          json_fields=None, ask_blank=False, report_path=None):
+          json_fields=None, ask_blank=False, report_path=None, tools=None):
     """表格批处理:表格每一行问智能体一次,回答写进新表格;再次运行同一调用会从断点继续,不重复付费。
 
     input_path       输入表格 .xlsx 或 .csv(原表格不会被修改;.xlsx 的输出是原工作簿的副本加上新列)
@@ -4106,6 +4512,7 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     json_fields      回答必须是含这些键的 JSON 对象(例如 "标题,卖点"),每个键一列;不合格时同一会话追问一次
     ask_blank        模板用到的列全空的行也提问(默认跳过,不花钱)
     report_path      报告网页,默认 <输出名>_报告.html
+    tools            智能体的本地工具(端插件),同 ask()
 
     返回汇总字典:total, done, skipped(其中 blank 行是模板列空白), failed, tokens, elapsed, output_path,
     report_path, stopped_reason(空 = 正常结束)。
@@ -4289,7 +4696,7 @@ def _client_for(token=None, bot_id=None, base_url=None, user_id=None, app_id=Non
 
 def ask(question, bot_id=None, token=None, base_url=None, user_id=None, conversation_id=None,
         custom_variables=None, files=None, timeout=_DEFAULT_TIMEOUT, stream=True, app_id=None, key_id=None,
-        private_key=None):
+        private_key=None, tools=None, workflow_id=None, parameters=None):
     """问扣子智能体一个问题,返回回答的文本。
 
     question          要问的内容(文本)
@@ -4306,17 +4713,22 @@ def ask(question, bot_id=None, token=None, base_url=None, user_id=None, conversa
                       (个人访问令牌最长 30 天就过期);不填用全局变量 coze_app_id 或环境变量 COZE_APP_ID
     key_id            该应用公钥的指纹(公钥 ID);不填用全局变量 coze_key_id 或环境变量 COZE_KEY_ID
     private_key       私钥:PEM 文本或 .pem 文件路径;建议放在密码类型的全局变量 coze_private_key 里
+    tools             本地工具(端插件):{"工具名": Python 函数或影刀子流程名};影刀「调用模块」里填 JSON 文本,
+                      例如 {"查询库存": "查询库存"}(子流程的输入参数和工具参数同名,输出参数叫 output)
+    workflow_id       对话流(Chatflow)ID:填了就问这个对话流,不需要 bot_id
+    parameters        对话流开始节点的参数:字典或 JSON 文本
     """
     return chat(question, bot_id=bot_id, token=token, base_url=base_url, user_id=user_id,
                 conversation_id=conversation_id, custom_variables=custom_variables, files=files,
-                timeout=timeout, stream=stream, app_id=app_id, key_id=key_id, private_key=private_key)["answer"]
+                timeout=timeout, stream=stream, app_id=app_id, key_id=key_id, private_key=private_key,
+                tools=tools, workflow_id=workflow_id, parameters=parameters)["answer"]
 
 
 def chat(question, bot_id=None, token=None, base_url=None, user_id=None, conversation_id=None,
          custom_variables=None, files=None, timeout=_DEFAULT_TIMEOUT, stream=True, app_id=None, key_id=None,
-         private_key=None):
+         private_key=None, tools=None, workflow_id=None, parameters=None):
     """和 ask 一样提问,但返回字典:answer(回答)、conversation_id、chat_id、usage(用量)、
-    follow_ups(推荐追问)、reasoning(思考过程)、logid、elapsed(秒)。
+    follow_ups(推荐追问)、reasoning(思考过程)、logid、tool_calls(本地工具调用)、elapsed(秒)。
 
     question          要问的内容(文本)
     bot_id            智能体 ID(智能体编辑页网址 /bot/ 后面的数字),不填用全局变量 coze_bot_id
@@ -4332,10 +4744,15 @@ def chat(question, bot_id=None, token=None, base_url=None, user_id=None, convers
                       (个人访问令牌最长 30 天就过期);不填用全局变量 coze_app_id 或环境变量 COZE_APP_ID
     key_id            该应用公钥的指纹(公钥 ID);不填用全局变量 coze_key_id 或环境变量 COZE_KEY_ID
     private_key       私钥:PEM 文本或 .pem 文件路径;建议放在密码类型的全局变量 coze_private_key 里
+    tools             本地工具(端插件):{"工具名": Python 函数或影刀子流程名};影刀「调用模块」里填 JSON 文本,
+                      例如 {"查询库存": "查询库存"}(子流程的输入参数和工具参数同名,输出参数叫 output)
+    workflow_id       对话流(Chatflow)ID:填了就问这个对话流,不需要 bot_id
+    parameters        对话流开始节点的参数:字典或 JSON 文本
     """
-    client = _client_for(token, bot_id, base_url, user_id, app_id, key_id, private_key)
+    client = _client_for(token, None if workflow_id else bot_id, base_url, user_id, app_id, key_id, private_key)
     return client.chat(question, conversation_id=conversation_id, custom_variables=custom_variables,
-                       files=files, stream=stream, timeout=timeout)
+                       files=files, stream=stream, timeout=timeout, tools=tools, workflow_id=workflow_id,
+                       parameters=parameters, bot_id=bot_id if workflow_id else None)
 
 
 def new_conversation(bot_id=None, token=None, base_url=None, timeout=60, app_id=None, key_id=None, private_key=None):
@@ -4354,22 +4771,46 @@ def new_conversation(bot_id=None, token=None, base_url=None, timeout=60, app_id=
 
 
 def run_workflow(workflow_id, parameters=None, bot_id=None, token=None, base_url=None, timeout=_DEFAULT_TIMEOUT,
-                 stream=True, app_id=None, key_id=None, private_key=None):
-    """运行一个扣子工作流,返回它的输出(输出是 JSON 时返回字典,否则返回文本)。
+                 stream=True, app_id=None, key_id=None, private_key=None, answers=None, is_async=None):
+    """运行一个扣子工作流,返回结束节点的输出(输出是 JSON 时返回字典,否则返回文本)。
 
     workflow_id  工作流 ID:工作流编辑页网址里 workflow= 后面的数字
     parameters   输入参数:字典或 JSON 文本,例如 {"input": "你好"}
     bot_id       工作流里用到智能体相关节点时才需要填
     token        个人访问令牌 pat_...,不填用全局变量 coze_token
     base_url     API 地址,不填用 https://api.coze.cn
-    timeout      最多等待的秒数(默认 180)
-    stream       True(默认)流式运行;False 等工作流整体跑完再返回
+    timeout      最多等待的秒数(默认 180;超过 600 且没填 is_async 时自动异步运行)
+    stream       True(默认)流式运行;False 等工作流整体跑完再返回(约 90 秒后会被断开)
     app_id       服务类应用(OAuth JWT)的应用 ID,与 key_id、private_key 一起代替 token,见 ask()
     key_id       服务类应用公钥的指纹(公钥 ID)
     private_key  私钥:PEM 文本或 .pem 文件路径(建议放在密码类型的全局变量 coze_private_key)
+    answers      问答节点的回答:列表(按提问顺序)、函数 f(问题) -> 回答,或 JSON 列表文本 ["杭州"]
+    is_async     True:在扣子后台异步运行并定时查询结果(超过 10 分钟的工作流用它,需付费版)
+    """
+    return run_workflow_full(workflow_id, parameters, bot_id, token, base_url, timeout, stream, app_id, key_id,
+                             private_key, answers, is_async)["output"]
+
+
+def run_workflow_full(workflow_id, parameters=None, bot_id=None, token=None, base_url=None, timeout=_DEFAULT_TIMEOUT,
+                      stream=True, app_id=None, key_id=None, private_key=None, answers=None, is_async=None):
+    """和 run_workflow 一样运行工作流,但返回字典:output(结束节点输出)、messages(消息节点的文本)、
+    questions(问答节点问了什么、答了什么)、execute_id、debug_url(调试页)、usage(用量)、logid、elapsed(秒)。
+
+    workflow_id  工作流 ID:工作流编辑页网址里 workflow= 后面的数字
+    parameters   输入参数:字典或 JSON 文本,例如 {"input": "你好"}
+    bot_id       工作流里用到智能体相关节点时才需要填
+    token        个人访问令牌 pat_...,不填用全局变量 coze_token
+    base_url     API 地址,不填用 https://api.coze.cn
+    timeout      最多等待的秒数(默认 180;超过 600 且没填 is_async 时自动异步运行)
+    stream       True(默认)流式运行;False 等工作流整体跑完再返回(约 90 秒后会被断开)
+    app_id       服务类应用(OAuth JWT)的应用 ID,与 key_id、private_key 一起代替 token,见 ask()
+    key_id       服务类应用公钥的指纹(公钥 ID)
+    private_key  私钥:PEM 文本或 .pem 文件路径(建议放在密码类型的全局变量 coze_private_key)
+    answers      问答节点的回答:列表(按提问顺序)、函数 f(问题) -> 回答,或 JSON 列表文本 ["杭州"]
+    is_async     True:在扣子后台异步运行并定时查询结果(超过 10 分钟的工作流用它,需付费版)
     """
     client = _client_for(token, None, base_url, None, app_id, key_id, private_key)
-    return _run_workflow_on(client.transport, workflow_id, parameters, bot_id, timeout, stream)
+    return _run_workflow_on(client.transport, workflow_id, parameters, bot_id, timeout, stream, answers, is_async)
 
 
 def upload_file(path, token=None, base_url=None, timeout=120, app_id=None, key_id=None, private_key=None):
@@ -4399,7 +4840,8 @@ def upload_file(path, token=None, base_url=None, timeout=120, app_id=None, key_i
 # The flow's input parameters main(args) reads: the one list that templates, docs and tests use.
 _CONNECTION_INPUTS = ("bot_id", "token", "base_url", "app_id", "key_id", "private_key", "timeout", "stream")
 _CHAT_INPUTS = ("user_id", "conversation_id", "custom_variables")
-_CODE_FLOW_INPUTS = ("question",) + _CHAT_INPUTS + ("workflow_id", "parameters") + _CONNECTION_INPUTS
+_WORKFLOW_INPUTS = ("workflow_id", "parameters", "workflow_answers", "is_async")
+_CODE_FLOW_INPUTS = ("question",) + _CHAT_INPUTS + _WORKFLOW_INPUTS + _CONNECTION_INPUTS
 _CODE_FLOW_OUTPUTS = ("answer", "conversation_id", "chat_id", "usage", "error")
 _STANDALONE_QUESTION = "你好,请用一句话介绍你自己。"
 
@@ -4415,7 +4857,7 @@ def main(args):
 
     args   流程的输入参数字典(影刀自动传入;单独运行本模块时是 None,会用配置问一句自我介绍)。
            读取 question、user_id、conversation_id、custom_variables、workflow_id、parameters、
-           bot_id、token、base_url、app_id、key_id、private_key、timeout、stream(都可不填,
+           workflow_answers(问答节点的回答,JSON 列表)、is_async、bot_id、token、base_url、app_id、key_id、private_key、timeout、stream(都可不填,
            不填的用全局变量 / 环境变量 / 默认值);写回 answer、conversation_id、chat_id、usage、
            error(出错时是中文说明,其余为空)。
     """
@@ -4447,7 +4889,9 @@ def _code_flow_answer(args):
     common["timeout"] = _code_flow_arg(args, "timeout", _DEFAULT_TIMEOUT)
     common["stream"] = _code_flow_arg(args, "stream", True)
     if _code_flow_arg(args, "workflow_id"):
-        return run_workflow(args["workflow_id"], _code_flow_arg(args, "parameters"), **common)
+        return run_workflow(args["workflow_id"], _code_flow_arg(args, "parameters"),
+                            answers=_code_flow_arg(args, "workflow_answers"), is_async=_code_flow_arg(args, "is_async"),
+                            **common)
     common.update((name, _code_flow_arg(args, name)) for name in _CHAT_INPUTS)
     result = chat(_code_flow_arg(args, "question"), **common)
     for name in ("conversation_id", "chat_id", "usage"):

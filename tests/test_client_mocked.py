@@ -227,14 +227,28 @@ def test_timeout_cancels_the_chat_and_names_it(mocked, coze):
     assert "chat1" in str(info.value) and "conv1" in str(info.value) and "超时" in str(info.value)
 
 
-def test_requires_action_is_cancelled_with_a_clear_error(mocked, coze):
+def test_requires_action_without_tool_calls_is_a_clear_error(mocked, coze):
     mocked.post(BASE + "/v3/chat", text=sse(("conversation.chat.created", CHAT),
                                             ("conversation.chat.requires_action", dict(CHAT, status="requires_action"))),
                 headers=SSE_HEADERS)
-    cancel = mocked.post(BASE + "/v3/chat/cancel", json=envelope(CHAT))
     with pytest.raises(coze.APIError, match="requires_action"):
-        coze.ask("hi", bot_id=BOT, token=TOKEN)
-    assert cancel.call_count == 1
+        coze.ask("hi", bot_id=BOT, token=TOKEN, timeout=10)
+
+
+def test_requires_action_is_answered_by_the_tool_and_submitted(mocked, coze):
+    action = {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": [
+        {"id": "call_1", "type": "function", "function": {"name": "查询库存", "arguments": '{"sku": "A1"}'}}]}}
+    mocked.post(BASE + "/v3/chat", text=sse(("conversation.chat.created", CHAT), (
+        "conversation.chat.requires_action", dict(CHAT, status="requires_action", required_action=action))),
+        headers=SSE_HEADERS)
+    submit = mocked.post(BASE + "/v3/chat/submit_tool_outputs", json=envelope(CHAT))
+    mocked.get(BASE + "/v3/chat/retrieve", json=envelope(DONE_CHAT))
+    mocked.get(BASE + "/v3/chat/message/list", json=envelope([ANSWER]))
+    assert coze.ask("A1 还有吗", bot_id=BOT, token=TOKEN, tools={"查询库存": lambda sku: {"sku": sku, "库存": 3}}) == \
+        "杭州今天晴。"
+    assert submit.last_request.qs == {"conversation_id": ["conv1"], "chat_id": ["chat1"]}
+    assert submit.last_request.json() == {"tool_outputs": [{"tool_call_id": "call_1",
+                                                            "output": '{"sku": "A1", "库存": 3}'}], "stream": False}
 
 
 def test_new_conversation(mocked, coze):

@@ -47,7 +47,7 @@ def test_dist_uses_no_library_call_newer_than_37(tmp_path):
 def test_dist_imports_only_the_standard_library():
     tree = ast.parse(DIST_TEXT)
     stdlib = set(getattr(sys, "stdlib_module_names", ())) or None
-    optional = {"requests", "openpyxl", "xbot"}
+    optional = {"requests", "openpyxl", "xbot", "xbot_visual"}  # xbot_visual: ShadowBot sub-flows (tools.py)
     for node in ast.walk(tree):
         names = []
         if isinstance(node, ast.Import):

@@ -220,12 +220,12 @@ class BatchRun(object):
                 self.journal.append({"row": number, "key": key, "pending": pending})
             except (OSError, ValueError) as err:  # the answer itself is still kept (finish)
                 self.halt(cannot_write(self.journal.path, err))
-        return self.client.chat(question, conversation_id=conversation_id, on_created=noted)
+        return self.client.chat(question, conversation_id=conversation_id, on_created=noted, tools=self.options.tools)
 
     def recover(self, pending):
         """The result of a chat a killed run paid for, or None when it cannot be had (ask again)."""
         try:
-            return self.client.recover(pending["chat_id"], pending["conversation_id"])
+            return self.client.recover(pending["chat_id"], pending["conversation_id"], tools=self.options.tools)
         except CozeError as err:
             if err.fatal and not err.chat_id:  # the account's problem (token, quota now): stop
                 raise
@@ -511,7 +511,7 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
           bot_id=None, token=None, base_url=None, concurrency=2, qps=None, qpm=None, qpd=None, max_rows=None,
           max_tokens=None, retry_failed=False, shard=None, json_columns=False, dedupe=False, timeout=DEFAULT_TIMEOUT,
           restart=False, wait=False, app_id=None, key_id=None, private_key=None,
-          json_fields=None, ask_blank=False, report_path=None):
+          json_fields=None, ask_blank=False, report_path=None, tools=None):
     """表格批处理:表格每一行问智能体一次,回答写进新表格;再次运行同一调用会从断点继续,不重复付费。
 
     input_path       输入表格 .xlsx 或 .csv(原表格不会被修改;.xlsx 的输出是原工作簿的副本加上新列)
@@ -542,6 +542,7 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     json_fields      回答必须是含这些键的 JSON 对象(例如 "标题,卖点"),每个键一列;不合格时同一会话追问一次
     ask_blank        模板用到的列全空的行也提问(默认跳过,不花钱)
     report_path      报告网页,默认 <输出名>_报告.html
+    tools            智能体的本地工具(端插件),同 ask()
 
     返回汇总字典:total, done, skipped(其中 blank 行是模板列空白), failed, tokens, elapsed, output_path,
     report_path, stopped_reason(空 = 正常结束)。

@@ -8,6 +8,7 @@ import re
 
 from .config import DEFAULT_TIMEOUT, clean_bool, clean_timeout
 from .errors import InputError
+from .tools import clean_tools
 
 # name -> default, in the order of batch()'s keyword parameters
 BATCH_DEFAULTS = (
@@ -17,7 +18,7 @@ BATCH_DEFAULTS = (
     ("max_tokens", None), ("retry_failed", False), ("shard", None), ("json_columns", False),
     ("dedupe", False), ("timeout", DEFAULT_TIMEOUT), ("restart", False), ("wait", False),
     ("app_id", None), ("key_id", None), ("private_key", None),
-    ("json_fields", None), ("ask_blank", False), ("report_path", None),
+    ("json_fields", None), ("ask_blank", False), ("report_path", None), ("tools", None),
 )
 BATCH_OPTION_NAMES = tuple(name for name, _ in BATCH_DEFAULTS)
 
@@ -93,6 +94,7 @@ class BatchOptions(object):
         self.max_tokens = clean_count(given["max_tokens"], "max_tokens")
         self.shard = parse_shard(given["shard"])
         self.timeout = clean_timeout(given["timeout"])
+        self.tools = clean_tools(given["tools"])
         for name in ("retry_failed", "json_columns", "dedupe", "restart", "wait", "ask_blank"):
             setattr(self, name, clean_bool(given[name], name, False))
         self.json_fields = clean_json_fields(given["json_fields"])

@@ -65,7 +65,8 @@ def run_ask(ns):
         with demo_if_no_token(ns):
             client = Client(token=ns.token, bot_id=ns.bot_id, base_url=ns.base_url, timeout=ns.timeout,
                             app_id=ns.app_id, key_id=ns.key_id, private_key=ns.private_key)
-            result = client.chat(ns.question, conversation_id=ns.conversation_id, stream=not ns.no_stream)
+            result = client.chat(ns.question, conversation_id=ns.conversation_id, stream=not ns.no_stream,
+                                 workflow_id=ns.workflow_id)
     except CozeError as err:
         if not ns.json:
             raise
@@ -76,6 +77,18 @@ def run_ask(ns):
         print(json.dumps(result, ensure_ascii=False, indent=2))
     else:
         print(result["answer"])
+    return 0
+
+
+def run_workflow_command(ns):
+    from .api import run_workflow_full
+    with demo_if_no_token(ns):
+        result = run_workflow_full(ns.workflow_id, ns.parameters, bot_id=ns.bot_id, token=ns.token,
+                                   base_url=ns.base_url, timeout=ns.timeout, stream=not ns.no_stream,
+                                   app_id=ns.app_id, key_id=ns.key_id, private_key=ns.private_key,
+                                   answers=ns.answer or None, is_async=True if ns.is_async else None)
+    output = result if ns.json else result["output"]
+    print(output if isinstance(output, str) else json.dumps(output, ensure_ascii=False, indent=2))
     return 0
 
 
@@ -126,12 +139,30 @@ def build_parser():
     ask.add_argument("question", metavar="问题", help="要问的内容")
     add_connection_arguments(ask)
     ask.add_argument("--conversation-id", metavar="会话ID", help="沿用的会话 ID:智能体记得这个会话里之前的对话")
+    ask.add_argument("--workflow-id", metavar="对话流ID", help="对话流(Chatflow)ID:问这个对话流而不是智能体")
     ask.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="秒",
                      help="最多等待的秒数,到时取消这次对话(默认 %d)" % DEFAULT_TIMEOUT)
     ask.add_argument("--no-stream", action="store_true", help="用轮询代替流式(网络会掐断长连接时用)")
     ask.add_argument("--json", action="store_true",
                      help="输出完整结果的 JSON(回答、会话 ID、用量…);失败时输出含 error、code、logid 的 JSON")
     ask.set_defaults(run=run_ask)
+
+    workflow = commands.add_parser("workflow", help="运行一个扣子工作流,打印结束节点的输出",
+                                   description="运行扣子工作流,把结束节点的输出打印到标准输出;"
+                                               "问答节点按 --answer 的顺序自动回答。没配置令牌时用本机模拟器演示。")
+    workflow.add_argument("workflow_id", metavar="工作流ID", help="工作流编辑页网址里 workflow= 后面的数字")
+    workflow.add_argument("--parameters", metavar="JSON", help='输入参数 JSON,例如 \'{"input": "你好"}\'')
+    workflow.add_argument("--answer", action="append", default=[], metavar="回答",
+                          help="问答节点的回答,按提问顺序,可重复:--answer 杭州 --answer 明天")
+    workflow.add_argument("--async", dest="is_async", action="store_true",
+                          help="在扣子后台异步运行并定时查询结果(超过 10 分钟的工作流用它;需付费版)")
+    add_connection_arguments(workflow)
+    workflow.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="秒",
+                          help="最多等待的秒数(默认 %d;超过 600 自动改为异步运行)" % DEFAULT_TIMEOUT)
+    workflow.add_argument("--no-stream", action="store_true", help="非流式同步运行(约 90 秒后会被断开,慎用)")
+    workflow.add_argument("--json", action="store_true",
+                          help="输出完整结果的 JSON(output、messages、questions、execute_id、debug_url、usage)")
+    workflow.set_defaults(run=run_workflow_command)
 
     from .simulator import add_serve_arguments, run_serve
     serve = commands.add_parser("serve", help="启动本机扣子模拟器(Coze V3 接口)")

@@ -9,11 +9,13 @@ ended (polling.py). When the deadline passes the chat is cancelled and CozeTimeo
 import time
 
 from .config import (DEFAULT_TIMEOUT, Settings, clean_bool, clean_bot_id, clean_conversation_id, clean_file_list,
-                     clean_question, clean_str_dict, clean_timeout, clean_user_id)
+                     clean_json_dict, clean_question, clean_str_dict, clean_timeout, clean_user_id, clean_workflow_id)
 from .errors import (APIError, BadResponseError, CozeError, CozeTimeoutError, NetworkError, error_for_code)
 from .files import message_with_files, upload
 from .auth import auth_for
 from .polling import CompletionClock, PollPlan, server_length_bound
+from .log import log
+from .tools import MAX_TOOL_ROUNDS, clean_tools, tool_outputs
 from .transport import MAX_RETRIES, Transport, id_of, with_retries
 
 CANCEL_TIMEOUT = 1.0  # best effort, and short: a timeout must be reported about when it is due
@@ -38,6 +40,8 @@ class ChatState(object):
         self.reasoning = ""
         self._reasoning_done = {}  # message id -> reasoning of the completed message
         self.follow_ups = []
+        self.required_action = None  # the local tool calls the chat waits for
+        self.tool_calls = []         # [{name, arguments, output}] answered so far
 
     # -- feeding --------------------------------------------------------------------------
     def take_chat(self, chat):
@@ -53,6 +57,8 @@ class ChatState(object):
             self.last_error = last_error
         if created and self.on_created:
             self.on_created(self.chat_id, self.conversation_id)
+        if isinstance(chat.get("required_action"), dict):
+            self.required_action = chat["required_action"]
 
     def take_message(self, message, completed):
         message = self._expect_object(message, "消息")
@@ -111,6 +117,7 @@ class ChatState(object):
             "follow_ups": list(self.follow_ups),
             "reasoning": reasoning,
             "logid": self.logid,
+            "tool_calls": list(self.tool_calls),
             "elapsed": 0.0 if started is None else round(time.monotonic() - started, 3),
         }
 
@@ -126,6 +133,10 @@ class ChatState(object):
 
 class StreamCut(Exception):
     """The event stream ended before the chat did (network cut, proxy timeout)."""
+
+
+class ToolCallsPending(Exception):
+    """The chat stopped in requires_action: local tools must answer before it goes on."""
 
 
 class Client(object):
@@ -170,12 +181,21 @@ class Client(object):
         return self.chat(question, **kwargs)["answer"]
 
     def chat(self, question, conversation_id=None, custom_variables=None, files=None, stream=True,
-             timeout=None, bot_id=None, user_id=None, on_created=None):
-        """Ask once; returns {answer, conversation_id, chat_id, usage, follow_ups, reasoning, logid, elapsed}.
-        on_created(chat_id, conversation_id) is called the moment the chat exists (it is paid for
-        from then on), so a caller can note it and recover() it after a crash instead of asking again."""
+             timeout=None, bot_id=None, user_id=None, on_created=None, tools=None, workflow_id=None,
+             parameters=None):
+        """Ask once; returns {answer, conversation_id, chat_id, usage, follow_ups, reasoning, logid,
+        tool_calls, elapsed}. on_created(chat_id, conversation_id) is called the moment the chat exists
+        (it is paid for from then on), so a caller can note it and recover() it after a crash instead
+        of asking again. `tools` answers local tool calls (see tools.py); `workflow_id` asks a chatflow
+        (对话流) instead of a bot, with its `parameters`."""
         question = clean_question(question)
-        bot_id = clean_bot_id(bot_id or self.settings.bot_id, required=True)
+        tools = clean_tools(tools)
+        if workflow_id not in (None, ""):
+            workflow_id = clean_workflow_id(workflow_id)
+            parameters = clean_json_dict(parameters, "parameters")
+            bot_id = clean_bot_id(bot_id, required=False)
+        else:
+            bot_id = clean_bot_id(bot_id or self.settings.bot_id, required=True)
         user_id = clean_user_id(user_id) if user_id else self.settings.user_id
         custom_variables = clean_str_dict(custom_variables, "custom_variables")
         file_list = clean_file_list(files)
@@ -187,18 +207,30 @@ class Client(object):
         deadline = started + timeout
         file_refs = [(self.upload_file(value, deadline=deadline), value) if kind == "path" else (value, None)
                      for kind, value in file_list]
-        body = {"bot_id": bot_id, "user_id": user_id, "stream": stream, "auto_save_history": True,
-                "additional_messages": [message_with_files(question, file_refs)]}
-        if custom_variables:
-            body["custom_variables"] = custom_variables
-        params = {"conversation_id": conversation_id} if conversation_id else None
+        message = message_with_files(question, file_refs)
+        if workflow_id:  # a chatflow streams only; its conversation id goes in the body
+            path, params, stream = "/v1/workflows/chat", None, True
+            body = {"workflow_id": workflow_id, "additional_messages": [message], "parameters": parameters}
+            for name, value in (("conversation_id", conversation_id), ("bot_id", bot_id)):
+                if value:
+                    body[name] = value
+        else:
+            path = "/v3/chat"
+            body = {"bot_id": bot_id, "user_id": user_id, "stream": stream, "auto_save_history": True,
+                    "additional_messages": [message]}
+            if custom_variables:
+                body["custom_variables"] = custom_variables
+            params = {"conversation_id": conversation_id} if conversation_id else None
 
         state = ChatState(conversation_id, on_created)
-        try:
+
+        def start():
             if stream:
-                self._chat_streaming(body, params, state, deadline)
+                self._chat_streaming(body, params, state, deadline, path)
             else:
                 self._chat_polling(body, params, state, deadline)
+        try:
+            self._follow(start, state, tools, deadline)
         except KeyboardInterrupt:
             self._cancel_quietly(state)  # the user stopped the flow: do not leave a paid chat running
             raise
@@ -207,13 +239,15 @@ class Client(object):
             raise self._timeout(state)
         return state.result(started)
 
-    def recover(self, chat_id, conversation_id, timeout=None):
+    def recover(self, chat_id, conversation_id, timeout=None, tools=None):
         """The result of a chat created earlier (as chat() returns it), waiting while it is still
         in progress: how a crashed batch gets an answer it already paid for without asking again."""
+        tools = clean_tools(tools)
         started = time.monotonic()
+        deadline = started + clean_timeout(timeout, self.timeout)
         state = ChatState(str(conversation_id))
         state.chat_id = str(chat_id)
-        self._wait_until_done(state, started + clean_timeout(timeout, self.timeout))
+        self._follow(lambda: self._wait_until_done(state, deadline), state, tools, deadline)
         return state.result(started)
 
     def new_conversation(self, bot_id=None, timeout=60):
@@ -241,9 +275,9 @@ class Client(object):
                                    deadline=time.monotonic() + CANCEL_TIMEOUT, retry=False, what="取消对话")
 
     # -- streaming ------------------------------------------------------------------------------
-    def _chat_streaming(self, body, params, state, deadline):
+    def _chat_streaming(self, body, params, state, deadline, path="/v3/chat"):
         def create_and_read():
-            with self.transport.open_stream("POST", "/v3/chat", params, body, deadline=deadline) as events:
+            with self.transport.open_stream("POST", path, params, body, deadline=deadline) as events:
                 state.logid = events.logid
                 try:
                     self._read_stream(events, state)
@@ -275,8 +309,7 @@ class Client(object):
                 raise state.failure(self.base_url)
             elif event == "conversation.chat.requires_action":
                 state.take_chat(data)
-                self._cancel_quietly(state)
-                raise self._requires_action(state)
+                raise ToolCallsPending()
             elif event == "error":
                 data = data if isinstance(data, dict) else {}
                 err = error_for_code(data.get("code") or 5000, data.get("msg") or "", state.logid,
@@ -330,8 +363,7 @@ class Client(object):
             raise APIError("对话已被取消", code=None, logid=state.logid, chat_id=state.chat_id,
                            conversation_id=state.conversation_id)
         if state.status == "requires_action":
-            self._cancel_quietly(state)
-            raise self._requires_action(state)
+            raise ToolCallsPending()
         envelope = self.transport.call("GET", "/v3/chat/message/list", query, deadline=deadline + 30,
                                        what="读取回答")
         state.take_message_list(envelope.get("data"))
@@ -350,7 +382,34 @@ class Client(object):
             "等待扣子回答超时(超过 timeout 设定的秒数),已取消这次对话:可把 timeout 调大,或让智能体回答短一些",
             logid=state.logid, chat_id=state.chat_id, conversation_id=state.conversation_id)
 
-    def _requires_action(self, state):
-        return APIError("智能体要求调用本地工具(requires_action),本模块不支持端插件:请在扣子里改用云端插件,"
-                        "这次对话已取消", logid=state.logid, chat_id=state.chat_id,
-                        conversation_id=state.conversation_id)
+    # -- local tools ------------------------------------------------------------------------------------
+    def _follow(self, start, state, tools, deadline):
+        """start() (create or find the chat and follow it), then answer the local tool calls it
+        stops for until it ends; a bounded number of rounds."""
+        rounds = 0
+        while True:
+            try:
+                return start() if rounds == 0 else self._wait_until_done(state, deadline)
+            except ToolCallsPending:
+                rounds += 1
+                self._submit_tool_outputs(state, tools, rounds, deadline)
+
+    def _submit_tool_outputs(self, state, tools, rounds, deadline):
+        """Answer the chat's tool calls (it cannot be cancelled: it must be answered to end)."""
+        if rounds > MAX_TOOL_ROUNDS:
+            raise APIError("智能体连续 %d 轮调用本地工具仍没有结束,已停止:检查工具的结果是否是智能体要的内容"
+                           "(这次对话停在等待工具结果,扣子不允许取消,会在扣子那边超时结束)" % MAX_TOOL_ROUNDS,
+                           logid=state.logid, chat_id=state.chat_id, conversation_id=state.conversation_id)
+        outputs = tool_outputs(state.required_action, tools, state.tool_calls)
+        state.required_action = None
+        if not outputs:
+            raise APIError("智能体要求调用本地工具(requires_action),但没有说要调用哪个工具:请检查智能体的端插件设置",
+                           logid=state.logid, chat_id=state.chat_id, conversation_id=state.conversation_id)
+        query = {"conversation_id": state.conversation_id, "chat_id": state.chat_id}
+        try:
+            self.transport.call("POST", "/v3/chat/submit_tool_outputs", query,
+                                {"tool_outputs": outputs, "stream": False}, deadline=deadline,
+                                what="提交本地工具结果")
+        except CozeError as err:  # the chat's status (polled next) says whether it went through
+            log("提交本地工具结果时出错:%s;继续查询对话状态" % err)
+        state.status = None

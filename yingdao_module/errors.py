@@ -11,7 +11,8 @@
     │   ├── ChatFailedError   a chat ended `failed` with a code we do not map
     │   └── BadResponseError  a body that is not what it claims (wrong shape)  (not retried)
     ├── NetworkError          no usable answer: connection, reset, garbled body (retryable)
-    │   └── CertificateError  the HTTPS certificate is not trusted (company proxy?) (fatal)
+    │   ├── CertificateError  the HTTPS certificate is not trusted (company proxy?) (fatal)
+    │   └── WorkflowInterrupted   a started workflow run lost its stream (never re-run)
     └── CozeTimeoutError      the overall deadline passed (the chat was cancelled)
 
 Every message is Chinese first and says what to do. `code`, `logid`, `chat_id` and
@@ -114,6 +115,12 @@ class CertificateError(NetworkError):
     fatal = True
 
 
+class WorkflowInterrupted(NetworkError):
+    """The connection of a workflow run that may have started broke and its result could not
+    be recovered. Never retried: a second run could repeat what the workflow did (mail, rows)."""
+    retryable = False
+
+
 class CozeTimeoutError(CozeError):
     """The overall deadline (`timeout`) passed."""
 
@@ -142,6 +149,8 @@ ERROR_CODES = {
     4105: (APIError, "内容触发了安全审核被拦截:修改问题措辞后再试"),
     4200: (APIError, "资源不存在:检查 bot_id / workflow_id / 会话 id 是否正确"),
     5000: (ServerError, "扣子服务内部错误(5000):稍后自动重试"),
+    6003: (APIError, "这个扣子账号的版本不支持异步运行工作流(6003,is_async 需要付费版):去掉 is_async 改用流式运行"
+                     "(默认,最长约 10 分钟),或升级扣子套餐"),
     700012006: (AuthError, "访问令牌无效或已过期(OAuth):重新获取令牌"),
 }
 

@@ -13,7 +13,8 @@ from .log import log, redact
 # The flow's input parameters main(args) reads: the one list that templates, docs and tests use.
 CONNECTION_INPUTS = ("bot_id", "token", "base_url", "app_id", "key_id", "private_key", "timeout", "stream")
 CHAT_INPUTS = ("user_id", "conversation_id", "custom_variables")
-CODE_FLOW_INPUTS = ("question",) + CHAT_INPUTS + ("workflow_id", "parameters") + CONNECTION_INPUTS
+WORKFLOW_INPUTS = ("workflow_id", "parameters", "workflow_answers", "is_async")
+CODE_FLOW_INPUTS = ("question",) + CHAT_INPUTS + WORKFLOW_INPUTS + CONNECTION_INPUTS
 CODE_FLOW_OUTPUTS = ("answer", "conversation_id", "chat_id", "usage", "error")
 STANDALONE_QUESTION = "你好,请用一句话介绍你自己。"
 
@@ -29,7 +30,7 @@ def main(args):
 
     args   流程的输入参数字典(影刀自动传入;单独运行本模块时是 None,会用配置问一句自我介绍)。
            读取 question、user_id、conversation_id、custom_variables、workflow_id、parameters、
-           bot_id、token、base_url、app_id、key_id、private_key、timeout、stream(都可不填,
+           workflow_answers(问答节点的回答,JSON 列表)、is_async、bot_id、token、base_url、app_id、key_id、private_key、timeout、stream(都可不填,
            不填的用全局变量 / 环境变量 / 默认值);写回 answer、conversation_id、chat_id、usage、
            error(出错时是中文说明,其余为空)。
     """
@@ -61,7 +62,9 @@ def code_flow_answer(args):
     common["timeout"] = code_flow_arg(args, "timeout", DEFAULT_TIMEOUT)
     common["stream"] = code_flow_arg(args, "stream", True)
     if code_flow_arg(args, "workflow_id"):
-        return run_workflow(args["workflow_id"], code_flow_arg(args, "parameters"), **common)
+        return run_workflow(args["workflow_id"], code_flow_arg(args, "parameters"),
+                            answers=code_flow_arg(args, "workflow_answers"), is_async=code_flow_arg(args, "is_async"),
+                            **common)
     common.update((name, code_flow_arg(args, name)) for name in CHAT_INPUTS)
     result = chat(code_flow_arg(args, "question"), **common)
     for name in ("conversation_id", "chat_id", "usage"):
