@@ -51,6 +51,7 @@ import urllib.parse
 import zlib
 import mimetypes
 import uuid
+import importlib
 import datetime
 import io
 import posixpath
@@ -1812,16 +1813,19 @@ def _server_length_bound(chat):
 #
 #     ask("螺丝还有多少?", tools={"查询库存": lambda question: "42 个"})
 #     ask("螺丝还有多少?", tools={"查询库存": "查询库存子流程"})   # a ShadowBot sub-flow
+#     batch(..., tools='{"查询库存": "stock:query"}')               # module:function (command line)
 #
 # A handler is a Python callable, called with the tool's JSON arguments as keyword arguments
 # (its result is submitted as is when it is text, as JSON otherwise), or the name of a ShadowBot
 # sub-flow, run with xbot_visual.process.run: the arguments are its inputs and its output
-# parameter `output` is the result. Such a chat cannot be cancelled, so every call must be
+# parameter `output` is the result. Text shaped "module:function" names a Python function to
+# import (how the command line, which takes JSON text, passes one). Such a chat cannot be cancelled, so every call must be
 # answered: a handler that raises, or a tool without a handler, gets an error text as its
 # output (and a log line), and the bot decides how to go on.
 
 _MAX_TOOL_ROUNDS = 10      # a bot asking for tools more often than this is stopped
 _SUBFLOW_OUTPUT = "output"  # the output parameter a sub-flow serving a tool must have
+_PYTHON_FUNCTION = re.compile(r"^([A-Za-z_][\w.]*):([A-Za-z_]\w*)$")  # "module:function"
 
 
 def _in_shadowbot():
@@ -1844,15 +1848,27 @@ def _clean_tools(tools):
     if not isinstance(tools, dict):
         raise InputError('tools 应该是字典 {"工具名": 处理函数或影刀子流程名},或这样的 JSON 文本,'
                          '例如 {"查询库存": "查询库存"}')
-    cleaned = {}
-    for name, handler in tools.items():
-        if not (callable(handler) or (isinstance(handler, str) and handler.strip())):
-            raise InputError("tools 里工具「%s」的处理方式应该是 Python 函数或影刀子流程名,现在是 %r" % (name, handler))
-        if isinstance(handler, str) and not _in_shadowbot():
-            raise InputError("tools 里工具「%s」写的是影刀子流程「%s」:子流程只能在影刀里运行;在影刀外请传 Python 函数"
-                             % (name, handler))
-        cleaned[str(name)] = handler.strip() if isinstance(handler, str) else handler
-    return cleaned
+    return dict((str(name), _clean_handler(name, handler)) for name, handler in tools.items())
+
+
+def _clean_handler(name, handler):
+    """A callable, or the name of a ShadowBot sub-flow (only inside ShadowBot)."""
+    if callable(handler):
+        return handler
+    if not isinstance(handler, str) or not handler.strip():
+        raise InputError("tools 里工具「%s」的处理方式应该是 Python 函数或影刀子流程名,现在是 %r" % (name, handler))
+    handler = handler.strip()
+    function = _PYTHON_FUNCTION.match(handler)
+    if function:
+        try:
+            return getattr(importlib.import_module(function.group(1)), function.group(2))
+        except (ImportError, AttributeError) as exc:
+            raise InputError("tools 里工具「%s」的函数「%s」找不到(%s):写成 模块名:函数名,模块要在当前目录或 Python 路径里"
+                             % (name, handler, exc))
+    if not _in_shadowbot():
+        raise InputError("tools 里工具「%s」写的是影刀子流程「%s」:子流程只能在影刀里运行;在影刀外请传 Python 函数"
+                         "(命令行里写成 模块名:函数名)" % (name, handler))
+    return handler
 
 
 def _tool_outputs(required_action, tools, calls_made):

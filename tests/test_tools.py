@@ -131,3 +131,18 @@ def test_cli_ask_a_chatflow(sim):
     assert out.returncode == 0, out.stderr
     assert "对话流你好" in json.loads(out.stdout)["answer"]
     assert sim.stats()["requests"]["/v1/workflows/chat"] == 1
+
+
+def test_batch_command_line_tools_name_a_python_function(sim, tmp_path):
+    from test_cli import run_cli
+    (tmp_path / "stock.py").write_text("def query(question):\n    return '库存表说:' + question\n", encoding="utf-8")
+    (tmp_path / "in.csv").write_text("零件\n螺丝\n", encoding="utf-8")
+    out = run_cli("batch", str(tmp_path / "in.csv"), "--prompt", "{零件}还有多少?", "--tools",
+                  '{"%s": "stock:query"}' % TOOL, "--bot-id", TOOL_BOT, "--token", TOKEN, "--base-url", sim.url,
+                  env={"PYTHONPATH": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    with open(str(tmp_path / "in_coze.csv"), encoding="utf-8-sig") as handle:
+        assert "库存表说:螺丝还有多少?" in handle.read()
+    out = run_cli("batch", str(tmp_path / "in.csv"), "--prompt", "{零件}", "--tools", '{"%s": "nosuch:fn"}' % TOOL,
+                  "--bot-id", TOOL_BOT, "--token", TOKEN, "--base-url", sim.url)
+    assert out.returncode != 0 and "找不到" in out.stderr and "Traceback" not in out.stderr

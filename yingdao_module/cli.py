@@ -208,6 +208,9 @@ def add_batch_arguments(parser):
                         help="输出的日志属于另一个提示词/智能体/表格时,把旧日志改名存档,重新开始")
     parser.add_argument("--wait", action="store_true",
                         help="另一个批处理正在写同一个输出时,等它结束再接着做(默认立即停止并说明是谁在跑)")
+    parser.add_argument("--tools", metavar="JSON",
+                        help='智能体的本地工具(端插件)由哪个 Python 函数回答,例如 \'{"查询库存": "stock:query"}\''
+                             "(stock.py 里的 query 函数,工具参数按名字传入)")
     add_connection_arguments(parser)
 
 
