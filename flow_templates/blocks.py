@@ -147,6 +147,10 @@ def continue_(note=""):
     return Block("workflow.continue", note=note)
 
 
+def break_(note=""):
+    return Block("workflow.break", note=note)
+
+
 def try_(note=""):
     return Block("programing.try", note=note)
 
@@ -194,6 +198,7 @@ def excel_save(workbook, note=""):
     return Block("excel.save", {"excel_instance": var(workbook), "save_way": text("save")}, note=note)
 
 
-def excel_close(workbook, note=""):
+def excel_close(workbook, close_way="save", note=""):
+    """关闭Excel: close_way "save" (保存) or "notsave" (不保存)."""
     return Block("excel.close", {"operation": text("close_specified"), "excel_instance": var(workbook),
-                                 "close_way": text("save")}, note=note)
+                                 "close_way": text(close_way)}, note=note)

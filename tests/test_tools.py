@@ -146,3 +146,12 @@ def test_batch_command_line_tools_name_a_python_function(sim, tmp_path):
     out = run_cli("batch", str(tmp_path / "in.csv"), "--prompt", "{零件}", "--tools", '{"%s": "nosuch:fn"}' % TOOL,
                   "--bot-id", TOOL_BOT, "--token", TOKEN, "--base-url", sim.url)
     assert out.returncode != 0 and "找不到" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_tool_templates_match_what_the_module_runs(coze):
+    from flow_templates import load_template
+    subflow, asking = load_template("tool_subflow"), load_template("ask_with_tool")
+    assert [p.name for p in subflow.parameters if p.direction == "Out"] == [coze.SUBFLOW_OUTPUT]
+    invoke = [b for b in asking.blocks if b.name == "process.invoke_module"][0]
+    params = dict((k, v) for item in json.loads(invoke.inputs["params"][3:]) for k, v in item.items())
+    assert json.loads(params["tools"][3:]) == {TOOL: "查询库存"} and subflow.title.endswith("查询库存")
