@@ -155,3 +155,11 @@ def test_tool_templates_match_what_the_module_runs(coze):
     invoke = [b for b in asking.blocks if b.name == "process.invoke_module"][0]
     params = dict((k, v) for item in json.loads(invoke.inputs["params"][3:]) for k, v in item.items())
     assert json.loads(params["tools"][3:]) == {TOOL: "查询库存"} and subflow.title.endswith("查询库存")
+
+
+def test_recover_answers_the_tool_calls_of_a_chat_created_earlier(coze, sim, quiet_log):
+    from test_simulator_protocol import call, chat_body
+    created = call(sim, "POST", "/v3/chat", chat_body("崩溃前问的", bot_id=TOOL_BOT))[2]["data"]
+    client = coze.Client(token=TOKEN, bot_id=TOOL_BOT, base_url=sim.url)
+    result = client.recover(created["id"], created["conversation_id"], tools={TOOL: lambda question: "恢复后查到 5 个"})
+    assert "恢复后查到 5 个" in result["answer"] and sim.stats()["chats_created"] == 1
