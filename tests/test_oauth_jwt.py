@@ -129,7 +129,7 @@ def test_simulator_checks_every_claim(osim, app_key):
     assert "jti" in exchange(good)[1]["error_message"]
     assert exchange(jwt(aud="127.0.0.1"))[0] == 200  # the bare host works as well as cozepy's host:port
     for bad, words in ((jwt(iss="999"), "iss"), (jwt(aud="api.coze.cn"), "aud"),
-                       (jwt(iat=now - 700, exp=now - 100), "expired"), (jwt(exp=now + 86400), "86399"),
+                       (jwt(iat=now - 700, exp=now - 100), "expired"), (jwt(iat=now, exp=now + 86400), "86399"),
                        (jwt(iat=now + 600, exp=now + 900), "future"), (good[:-4] + "AAAA", "signature")):
         status, answer = exchange(bad)
         assert status == 401 and words in answer["error_message"], (words, answer)
