@@ -51,6 +51,20 @@ def load_dist_quiet(name="coze_dist"):
     return coze
 
 
+def sdk_recording(name):
+    """A stream recorded by the official Python SDK (coze-py tests/testdata/NAME), read byte for byte.
+    The recordings are not part of this repository: they are looked up at run time in
+    $COZE_SDK_TESTDATA/coze-py, else ../shared/testdata/coze-py beside this checkout; the calling
+    test is skipped when they are not on this machine."""
+    import pytest
+    folder = os.environ.get("COZE_SDK_TESTDATA") or os.path.join(ROOT, "..", "shared", "testdata")
+    path = os.path.join(folder, "coze-py", name)
+    if not os.path.exists(path):
+        pytest.skip("the coze-py recordings are not here: set COZE_SDK_TESTDATA to a folder holding coze-py/%s" % name)
+    with open(path, encoding="utf-8", newline="") as handle:
+        return handle.read()
+
+
 def find_python(version):
     """An interpreter for `version` ("3.7"): on PATH as python3.7, or under pyenv's root
     (PYENV_ROOT, else `pyenv root`, else ~/.pyenv). None when this machine has none."""

@@ -5,7 +5,7 @@ import json
 import pytest
 
 BASE = "https://api.coze.cn"
-from helpers import BOT_ID as BOT, TOKEN
+from helpers import BOT_ID as BOT, TOKEN, sdk_recording
 
 
 def sse(*events):
@@ -300,20 +300,8 @@ def test_upload_and_send_files(mocked, coze, tmp_path):
                                               {"type": "file", "file_id": "12345"}]
 
 
-def recorded(name):
-    """A recorded stream from the official SDK's test data, looked up at run time (never committed)."""
-    import os
-    folder = os.environ.get("COZE_SDK_TESTDATA") or os.path.join(
-        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "shared", "testdata")
-    path = os.path.join(folder, "coze-py", name)
-    if not os.path.exists(path):
-        pytest.skip("recorded SDK streams not found (set COZE_SDK_TESTDATA to the folder holding coze-py/*.txt)")
-    with open(path, encoding="utf-8") as handle:
-        return handle.read()
-
-
 def test_recorded_workflow_stream_end_output_apart_from_message_text(mocked, coze):
-    first_run = recorded("workflow_run_stream_resp.txt").split("id: 0\nevent: Error")[0]
+    first_run = sdk_recording("workflow_run_stream_resp.txt").split("id: 0\nevent: Error")[0]
     mocked.post(BASE + "/v1/workflow/stream_run", text=first_run + "id: 6\nevent: Done\ndata: {}\n\n",
                 headers=SSE_HEADERS)
     assert coze.run_workflow("7400000000000000001", token=TOKEN) == {

@@ -6,12 +6,11 @@ recordings in the official SDK's test data (github coze-dev/coze-py, tests/testd
 are not part of this repository: they are looked up at run time in $COZE_SDK_TESTDATA/coze-py
 or ../shared/testdata/coze-py next to the repository, and those tests skip when absent."""
 import json
-import os
 import random
 
 import pytest
 
-from helpers import ROOT
+from helpers import sdk_recording
 
 CHAT, CONV, BOT, MSG = "7400000000000000001", "7400000000000000002", "7400000000000000003", "7400000000000000004"
 
@@ -59,8 +58,6 @@ OWN_STREAMS = {
         'event: done\ndata: {"debug_url":"https://www.coze.cn/work_flow?execute_id=7400000000000000009"}']),
 }
 
-SDK_TESTDATA = os.path.join(os.environ.get("COZE_SDK_TESTDATA") or os.path.join(ROOT, "..", "shared", "testdata"),
-                            "coze-py")
 
 # what each stream holds: event names in order (checked independently of the parser)
 EXPECTED_EVENTS = {
@@ -89,11 +86,7 @@ def recording(name):
     """One of our own streams, or an SDK recording (the test skips when it is not on this machine)."""
     if name in OWN_STREAMS:
         return OWN_STREAMS[name]
-    path = os.path.join(SDK_TESTDATA, name)
-    if not os.path.exists(path):
-        pytest.skip("the coze-py recordings are not here: set COZE_SDK_TESTDATA to a folder holding coze-py/%s" % name)
-    with open(path, encoding="utf-8", newline="") as handle:
-        return handle.read()
+    return sdk_recording(name)
 
 
 def parse(coze, chunks):
