@@ -101,7 +101,7 @@ def test_failed_chat_raises_its_last_error(coze, backend, sim, kw):
 def test_stuck_chat_times_out_and_is_cancelled(coze, backend, sim, kw, stream):
     sim.inject("stuck", count=1, path="/v3/chat")
     with pytest.raises(coze.CozeTimeoutError) as info:
-        coze.ask("卡住题", timeout=0.8, stream=stream, **kw)
+        coze.ask("卡住题", timeout=0.4, stream=stream, **kw)
     assert info.value.chat_id and info.value.conversation_id
     assert sim.stats()["chats_cancelled"] == 1
 

@@ -20,11 +20,16 @@ KINDS = ["http500", "http502", "http429", "reset", "malformed", "cut", "4009", "
 EXPECTED_ERROR = {"fail": "ServerError", "stuck": "CozeTimeoutError"}
 MODES = ["ask (stream)", "ask (poll)", "batch"]
 TIMEOUT = 2.0  # the deadline for one answer: bounds every stuck chat
+STUCK_TIMEOUT = 1.0  # a cell whose only fault is a stuck chat has no retries to wait for: its other chats take 50 ms
+
+
+def timeout_for(kind):
+    return STUCK_TIMEOUT if kind == "stuck" else TIMEOUT
 
 
 def load_dist():
     module = load_dist_quiet("coze_faults")
-    module.BACKOFF_BASE, module.BACKOFF_CAP, module.RETRY_AFTER_CAP = 0.05, 0.4, 0.4
+    module.BACKOFF_BASE, module.BACKOFF_CAP, module.RETRY_AFTER_CAP = 0.05, 0.2, 0.2
     module.POLL_PACE = 0.1  # the simulator's chats take 50 ms, not seconds
     return module
 
@@ -35,12 +40,12 @@ def faults_for(kind, rate):
     return {kind: rate}
 
 
-def run_asks(coze, sim, questions, stream):
+def run_asks(coze, sim, questions, stream, timeout):
     answered = right = wrong = 0
     wrong_examples = []
     for question in questions:
         try:
-            answer = coze.ask(question, bot_id=BOT, token=TOKEN, base_url=sim.url, timeout=TIMEOUT, stream=stream)
+            answer = coze.ask(question, bot_id=BOT, token=TOKEN, base_url=sim.url, timeout=timeout, stream=stream)
             if question in answer:
                 answered += 1
             else:
@@ -55,7 +60,7 @@ def run_asks(coze, sim, questions, stream):
     return answered, right, wrong, wrong_examples
 
 
-def run_batch(coze, sim, questions):
+def run_batch(coze, sim, questions, timeout):
     folder = tempfile.mkdtemp(prefix="coze_faults_")
     path = os.path.join(folder, "rows.csv")
     with open(path, "w", encoding="utf-8-sig", newline="") as handle:
@@ -64,7 +69,7 @@ def run_batch(coze, sim, questions):
         for question in questions:
             writer.writerow([question])
     summary = coze.batch(path, question_column="问题", bot_id=BOT, token=TOKEN, base_url=sim.url,
-                         concurrency=2, timeout=TIMEOUT)
+                         concurrency=2, timeout=timeout)
     with open(summary["output_path"], encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))
     answered = sum(1 for row in rows if row.get("状态") == "成功" and row["问题"] in row.get("回答", ""))
@@ -77,13 +82,14 @@ def run_batch(coze, sim, questions):
 
 def run_cell(coze, kind, mode, count, rate, seed=7):
     """One row of the matrix."""
-    with Simulator(latency=0.05, faults=faults_for(kind, rate), seed=seed, stuck_cap=TIMEOUT + 3) as sim:
+    timeout = timeout_for(kind)
+    with Simulator(latency=0.05, faults=faults_for(kind, rate), seed=seed, stuck_cap=timeout + 3) as sim:
         questions = ["%s-%s-问题%03d" % (kind, mode, i) for i in range(count)]
         started = time.monotonic()
         if mode == "batch":
-            answered, right, wrong, examples = run_batch(coze, sim, questions)
+            answered, right, wrong, examples = run_batch(coze, sim, questions, timeout)
         else:
-            answered, right, wrong, examples = run_asks(coze, sim, questions, stream=(mode == "ask (stream)"))
+            answered, right, wrong, examples = run_asks(coze, sim, questions, stream=(mode == "ask (stream)"), timeout=timeout)
         stats = sim.stats()
         return {"kind": kind, "mode": mode, "questions": count, "answered": answered, "right_error": right,
                 "wrong": wrong, "examples": examples[:3], "faults": sum(stats["faults"].values()),
