@@ -286,7 +286,8 @@ def test_ctrl_c_says_what_is_saved_and_how_to_resume(tmp_path):
         assert len(lines) == len(set(lines)), err
         interrupted_at = sim.stats()["chats_created"]
         assert interrupted_at < rows  # Ctrl-C stopped new rows from starting
-        final = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        resume = command[:-1] + ["8"]  # the same run, resumed with more workers
+        final = subprocess.run(resume, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
         assert final.returncode == 0, final.stderr
         assert sim.stats()["chats_created"] == rows  # rows in flight at Ctrl-C were kept, not paid again
 

@@ -268,7 +268,8 @@ def test_three_sigkills_pay_at_most_one_extra_chat(tmp_path):
                 proc.send_signal(signal.SIGKILL)
                 kills += 1
             proc.wait(timeout=10)
-        final = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+        finish = command[:-1] + ["12"]  # the same run, finished with more workers
+        final = subprocess.run(finish, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
         assert final.returncode == 0, final.stderr
         out = read_csv(str(tmp_path / "in_coze.csv"))
         assert [r["商品名"] for r in out] == ["商品%03d" % i for i in range(rows)]
