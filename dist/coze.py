@@ -2161,6 +2161,19 @@ class Client(object):
         self._follow(lambda: self._wait_until_done(state, deadline), state, tools, deadline)
         return state.result(started)
 
+    def run_workflow(self, workflow_id, parameters=None, bot_id=None, timeout=None, stream=True, answers=None,
+                     is_async=None):
+        """The End node's output of one workflow run (a dict when it is JSON, else text)."""
+        return self.run_workflow_full(workflow_id, parameters, bot_id, timeout, stream, answers, is_async)["output"]
+
+    def run_workflow_full(self, workflow_id, parameters=None, bot_id=None, timeout=None, stream=True, answers=None,
+                          is_async=None):
+        """Run a workflow; returns {output, messages, questions, execute_id, debug_url, usage, logid,
+        elapsed} (workflow.py). `bot_id` only for workflows with bot nodes: the client's own bot_id
+        is not sent. A run that may have started is never sent again."""
+        return _run_workflow_on(self.transport, workflow_id, parameters, bot_id, _clean_timeout(timeout, self.timeout),
+                               stream, answers, is_async)
+
     def new_conversation(self, bot_id=None, timeout=60):
         """A new conversation id; pass it to chat()/ask() so the bot remembers earlier turns."""
         bot_id = _clean_bot_id(bot_id or self.settings.bot_id, required=False)
@@ -4826,7 +4839,7 @@ def run_workflow_full(workflow_id, parameters=None, bot_id=None, token=None, bas
     is_async     True:在扣子后台异步运行并定时查询结果(超过 10 分钟的工作流用它,需付费版)
     """
     client = _client_for(token, None, base_url, None, app_id, key_id, private_key)
-    return _run_workflow_on(client.transport, workflow_id, parameters, bot_id, timeout, stream, answers, is_async)
+    return client.run_workflow_full(workflow_id, parameters, bot_id, timeout, stream, answers, is_async)
 
 
 def upload_file(path, token=None, base_url=None, timeout=120, app_id=None, key_id=None, private_key=None):

@@ -191,3 +191,12 @@ def test_cli_workflow_with_answers_async_and_json(sim):
     assert result["output"] == {"output": {"a": 1}} and result["execute_id"]
     out = run_cli("workflow", ASKING, "--token", TOKEN, "--base-url", sim.url)
     assert out.returncode == 1 and "请问要查询哪个城市?" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_client_runs_workflows_itself(coze, backend, sim, quiet_log):
+    """Client.run_workflow / run_workflow_full: the module functions are thin wrappers over them."""
+    with coze.Client(token=TOKEN, base_url=sim.url, timeout=30) as client:
+        assert client.run_workflow(PLAIN, {"城市": "杭州"}) == {"output": {"城市": "杭州"}}
+        result = client.run_workflow_full(ASKING, {}, answers=["杭州"])
+    assert result["output"] == {"output": "杭州 的查询结果"} and result["questions"][0]["answer"] == "杭州"
+    assert sim.stats()["requests"]["/v1/workflow/stream_run"] == 2

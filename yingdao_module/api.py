@@ -9,7 +9,6 @@ import threading
 
 from .client import Client
 from .config import DEFAULT_TIMEOUT
-from .workflow import run_workflow_on
 
 _clients = {}
 _clients_lock = threading.Lock()
@@ -139,7 +138,7 @@ def run_workflow_full(workflow_id, parameters=None, bot_id=None, token=None, bas
     is_async     True:在扣子后台异步运行并定时查询结果(超过 10 分钟的工作流用它,需付费版)
     """
     client = client_for(token, None, base_url, None, app_id, key_id, private_key)
-    return run_workflow_on(client.transport, workflow_id, parameters, bot_id, timeout, stream, answers, is_async)
+    return client.run_workflow_full(workflow_id, parameters, bot_id, timeout, stream, answers, is_async)
 
 
 def upload_file(path, token=None, base_url=None, timeout=120, app_id=None, key_id=None, private_key=None):

@@ -17,6 +17,7 @@ from .polling import CompletionClock, PollPlan, server_length_bound
 from .log import log
 from .tools import MAX_TOOL_ROUNDS, clean_tools, tool_outputs
 from .transport import MAX_RETRIES, Transport, id_of, with_retries
+from .workflow import run_workflow_on
 
 CANCEL_TIMEOUT = 1.0  # best effort, and short: a timeout must be reported about when it is due
 FINAL_STATUSES = ("completed", "failed", "canceled", "requires_action")
@@ -249,6 +250,19 @@ class Client(object):
         state.chat_id = str(chat_id)
         self._follow(lambda: self._wait_until_done(state, deadline), state, tools, deadline)
         return state.result(started)
+
+    def run_workflow(self, workflow_id, parameters=None, bot_id=None, timeout=None, stream=True, answers=None,
+                     is_async=None):
+        """The End node's output of one workflow run (a dict when it is JSON, else text)."""
+        return self.run_workflow_full(workflow_id, parameters, bot_id, timeout, stream, answers, is_async)["output"]
+
+    def run_workflow_full(self, workflow_id, parameters=None, bot_id=None, timeout=None, stream=True, answers=None,
+                          is_async=None):
+        """Run a workflow; returns {output, messages, questions, execute_id, debug_url, usage, logid,
+        elapsed} (workflow.py). `bot_id` only for workflows with bot nodes: the client's own bot_id
+        is not sent. A run that may have started is never sent again."""
+        return run_workflow_on(self.transport, workflow_id, parameters, bot_id, clean_timeout(timeout, self.timeout),
+                               stream, answers, is_async)
 
     def new_conversation(self, bot_id=None, timeout=60):
         """A new conversation id; pass it to chat()/ask() so the bot remembers earlier turns."""
