@@ -117,6 +117,24 @@ def test_a_trickling_stream_cannot_hold_the_call_past_its_timeout(coze, backend,
     assert len(chat_posts(server)) == 1
 
 
+@pytest.mark.parametrize("path", ["/v3/chat", "/v1/conversation/create"])
+def test_trickled_status_line_and_headers_cannot_hold_the_call_past_its_timeout(coze, backend, route, path):
+    """A socket timeout bounds each read, not their sum: headers sent a byte every 0.3 s would
+    hold the call for ~60 s if only the socket timeout stood in the way."""
+    head = reply(200, SSE if path == "/v3/chat" else JSON, length=False) + b"X-Pad: " + b"." * 200
+    server = route({path: [trickle(head, 0.3)]})
+    started = time.monotonic()
+    with pytest.raises(coze.CozeTimeoutError) as caught:
+        if path == "/v3/chat":
+            ask(coze, server, timeout=TIMEOUT)
+        else:
+            coze.new_conversation(bot_id=BOT, token=TOKEN, base_url=server.url, timeout=TIMEOUT)
+    elapsed = time.monotonic() - started
+    assert TIMEOUT - 0.2 <= elapsed < TIMEOUT + SLACK, elapsed
+    assert "超时" in str(caught.value)
+    assert len([r for r in server.requests if r.path == path]) == 1  # not sent again after the deadline
+
+
 def test_a_trickling_poll_response_cannot_hold_the_call_past_its_timeout(coze, backend, route):
     body = json.dumps({"code": 0, "msg": "", "data": CHAT})
     server = route(dict(RECOVERY, **{

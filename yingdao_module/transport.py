@@ -1,7 +1,8 @@
 """HTTP transport: `requests` when it is importable, the standard library's urllib when not.
 
-Both backends share one base class and behave the same: the caller's deadline bounds every
-socket read (a server that trickles bytes cannot hold a call past its `timeout`), bodies are
+Both backends share one base class and behave the same: the caller's deadline bounds the wait
+for the response head and every socket read of the body (a server that trickles bytes cannot
+hold a call past its `timeout`), bodies are
 read as bytes arrive (no 8 KB buffering of event streams), an unrequested gzip body is
 decoded, redirects never carry the token to another host, and a certificate failure says so.
 Above them, Transport builds the Authorization header (in one place), adds the Coze envelope
@@ -240,8 +241,8 @@ class HttpBackend(object):
     def _send_once(self, method, url, headers, body, deadline):
         wait = time_left(deadline)
         try:
-            status, response_headers, raw, finish = self._open(method, url, headers, body,
-                                                               min(CONNECT_TIMEOUT, wait), wait)
+            status, response_headers, raw, finish = self._open_by(deadline, method, url, headers, body,
+                                                                  min(CONNECT_TIMEOUT, wait), wait)
         except CozeError:
             raise
         except Exception as exc:
@@ -250,6 +251,41 @@ class HttpBackend(object):
             raise network_error_for(exc, url)
         headers = dict((k.lower(), v) for k, v in response_headers.items())
         return HttpResponse(status, headers, raw, deadline, finish, CLOSE_GRACE if self.keeps_connections else 0.0)
+
+    def _open_by(self, deadline, *request):
+        """_open, given up at the deadline. A socket timeout bounds each read of the status line
+        and headers, not their sum: a server sending them a byte at a time would outlast any
+        timeout. So the request waits on a helper thread; a response that comes too late is closed."""
+        if deadline is None:
+            return self._open(*request)
+        lock, ready, outcome = threading.Lock(), threading.Event(), {}
+
+        def run():
+            try:
+                result = (True, self._open(*request))
+            except BaseException as exc:  # handed to the caller below
+                result = (False, exc)
+            with lock:
+                if "abandoned" in outcome:
+                    if result[0]:
+                        result[1][3](False)  # nobody will read it: close the connection
+                    return
+                outcome["result"] = result
+            ready.set()
+
+        threading.Thread(target=run, name="coze-http", daemon=True).start()
+        try:
+            ready.wait(max(0.0, deadline - time.monotonic()))
+        finally:
+            with lock:
+                if "result" not in outcome:
+                    outcome["abandoned"] = True
+        if "result" not in outcome:
+            raise deadline_error()
+        ok, value = outcome["result"]
+        if not ok:
+            raise value
+        return value
 
     def _open(self, method, url, headers, body, connect_timeout, read_timeout):
         raise NotImplementedError

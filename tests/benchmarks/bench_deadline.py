@@ -2,7 +2,8 @@
 HTTP backend, against tests/rawserver.py:
 
 - deadline → error: ask(timeout=T) against a stream that trickles one byte at a time, sends
-  only keep-alive comments or PING events, or stays silent, and a poll whose JSON trickles;
+  only keep-alive comments or PING events, or stays silent, a poll whose JSON trickles, and a
+  response whose status line and headers trickle (no chat exists yet, so none to cancel);
   the figure is (time the CozeTimeoutError was raised) - (start + T), cancel included.
 - done → return: the server sends the whole answer then keeps the connection open for 15 s;
   the figure is (time ask returned) - (time the server sent conversation.chat.completed).
@@ -58,11 +59,14 @@ def main(argv=None):
     for backend in ("requests", "urllib"):
         os.environ["COZE_HTTP_BACKEND"] = backend
         coze = load_dist_quiet()
-        cases = [(kind, {"/v3/chat": [trickling(kind)]}, True) for kind in KINDS]
-        cases.append(("poll JSON trickle", poll_trickle(), False))
-        for kind, routes, stream in cases:
+        cases = [(kind, {"/v3/chat": [trickling(kind)]}, True, True) for kind in KINDS]
+        cases.append(("poll JSON trickle", poll_trickle(), False, True))
+        cases.append(("headers trickle", {"/v3/chat": [trickle(reply(200, SSE, length=False) + b"X-Pad: " + b"." * 200,
+                                                               0.3)]}, True, False))
+        for kind, routes, stream, has_chat in cases:
             runs = [deadline_overrun(coze, routes, options.timeout, stream) for _ in range(options.repeat)]
-            rows.append((backend, "deadline → error: " + kind, max(r[0] for r in runs), all(r[1] for r in runs)))
+            rows.append((backend, "deadline → error: " + kind, max(r[0] for r in runs),
+                         all(r[1] for r in runs) if has_chat else None))
         worst = max(done_to_return(coze) for _ in range(options.repeat))
         rows.append((backend, "done → return (connection held open)", worst, None))
     print("| backend | case | worst of %d (ms) | chat cancelled |" % options.repeat)
