@@ -89,7 +89,7 @@ def run_cell(coze, kind, mode, count, rate, seed=7):
         if mode == "batch":
             answered, right, wrong, examples = run_batch(coze, sim, questions, timeout)
         else:
-            answered, right, wrong, examples = run_asks(coze, sim, questions, stream=(mode == "ask (stream)"), timeout=timeout)
+            answered, right, wrong, examples = run_asks(coze, sim, questions, mode == "ask (stream)", timeout)
         stats = sim.stats()
         return {"kind": kind, "mode": mode, "questions": count, "answered": answered, "right_error": right,
                 "wrong": wrong, "examples": examples[:3], "faults": sum(stats["faults"].values()),
