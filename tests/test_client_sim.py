@@ -28,6 +28,21 @@ def test_polled_answer(coze, backend, sim, kw):
     assert sim.stats()["requests"].get("/v3/chat/message/list") == 1
 
 
+def test_requests_reuse_a_parked_helper_thread(coze, backend, sim):
+    """Each request waits for its response head on a helper thread (the deadline covers it);
+    finished helpers park and take the next request instead of a thread being started each time."""
+    import threading
+
+    def helpers():
+        return sum(1 for thread in threading.enumerate() if thread.name == "coze-http")
+    client = coze.Client(token=TOKEN, bot_id=BOT, base_url=sim.url)
+    client.new_conversation()
+    before = helpers()
+    for _ in range(20):
+        client.new_conversation()
+    assert 1 <= helpers() <= before + 1
+
+
 def test_conversation_memory(coze, backend, sim, kw):
     conversation = coze.new_conversation(**kw)
     first = coze.chat("第一问", conversation_id=conversation, **kw)

@@ -213,6 +213,43 @@ def network_error_for(exc, url):
     return NetworkError("连接扣子失败(%s):检查网络、代理或 base_url,会自动重试" % name)
 
 
+# ---- helper threads ---------------------------------------------------------------------------
+# A request waits for its response head on a helper thread (see HttpBackend._open_by). Starting a
+# thread costs about a millisecond, so finished helpers park and take the next request; a helper
+# idle for HELPER_IDLE seconds ends. One abandoned on a hostile server simply never parks again.
+
+HELPER_IDLE = 30.0
+_parked_helpers = []  # the inboxes (queue.Queue) of helpers waiting for work
+_parked_lock = threading.Lock()
+
+
+def run_on_helper(job):
+    """Run job() on a parked helper thread, or on a new one when none is free."""
+    with _parked_lock:
+        inbox = _parked_helpers.pop() if _parked_helpers else None
+    if inbox is None:
+        import queue
+        inbox = queue.Queue()
+        threading.Thread(target=_helper_loop, args=(inbox,), name="coze-http", daemon=True).start()
+    inbox.put(job)
+
+
+def _helper_loop(inbox):
+    import queue
+    while True:
+        try:
+            job = inbox.get(timeout=HELPER_IDLE)
+        except queue.Empty:
+            with _parked_lock:
+                if inbox in _parked_helpers:
+                    _parked_helpers.remove(inbox)
+                    return
+            continue  # handed a job just as the wait ended: it is in the inbox now
+        job()
+        with _parked_lock:
+            _parked_helpers.append(inbox)
+
+
 class HttpBackend(object):
     """What both backends share: deadlines, redirects, error mapping. A subclass only opens
     one request and returns (status, headers, raw http.client response, finish)."""
@@ -273,7 +310,7 @@ class HttpBackend(object):
                 outcome["result"] = result
             ready.set()
 
-        threading.Thread(target=run, name="coze-http", daemon=True).start()
+        run_on_helper(run)
         try:
             ready.wait(max(0.0, deadline - time.monotonic()))
         finally:
