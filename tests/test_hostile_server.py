@@ -135,6 +135,21 @@ def test_trickled_status_line_and_headers_cannot_hold_the_call_past_its_timeout(
     assert len([r for r in server.requests if r.path == path]) == 1  # not sent again after the deadline
 
 
+def test_a_response_head_after_the_deadline_is_closed_quietly(coze, backend, route, monkeypatch):
+    """The helper thread given up at the deadline gets the head later: it closes that response,
+    raises nothing, and the next request is served."""
+    import threading
+    crashes = []
+    monkeypatch.setattr(threading, "excepthook", crashes.append)
+    server = route({"/v1/conversation/create": [[TIMEOUT + 0.3, json_reply({"id": "7400000000000000011"})],
+                                                [json_reply({"id": "7400000000000000012"})]]})
+    with pytest.raises(coze.CozeTimeoutError):
+        coze.new_conversation(bot_id=BOT, token=TOKEN, base_url=server.url, timeout=TIMEOUT)
+    time.sleep(0.6)  # the late head arrives and is closed meanwhile
+    assert coze.new_conversation(bot_id=BOT, token=TOKEN, base_url=server.url, timeout=5) == "7400000000000000012"
+    assert crashes == []
+
+
 def test_a_trickling_poll_response_cannot_hold_the_call_past_its_timeout(coze, backend, route):
     body = json.dumps({"code": 0, "msg": "", "data": CHAT})
     server = route(dict(RECOVERY, **{
