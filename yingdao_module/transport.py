@@ -2,9 +2,9 @@
 
 Both backends share one base class and behave the same: the caller's deadline bounds the wait
 for the response head and every socket read of the body (a server that trickles bytes cannot
-hold a call past its `timeout`), bodies are
-read as bytes arrive (no 8 KB buffering of event streams), an unrequested gzip body is
-decoded, redirects never carry the token to another host, and a certificate failure says so.
+hold a call past its `timeout`), bodies are read as bytes arrive (no 8 KB buffering of event
+streams), an unrequested gzip body is decoded, redirects never carry the token to another host,
+and a certificate failure says so.
 Above them, Transport builds the Authorization header (in one place), adds the Coze envelope
 ({code, msg, data, detail.logid}), retries with backoff and jitter what is worth retrying,
 and opens event streams (`open_stream`) for chats and workflows.
