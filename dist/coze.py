@@ -1882,18 +1882,77 @@ def _server_length_bound(chat):
         return None
 
 ###############################################################################
+# The flows of the ShadowBot app (package.json)   (yingdao_module/app_flows.py)
+###############################################################################
+# The flows of the ShadowBot app this module is pasted into, read from the app's package.json.
+#
+# A ShadowBot app is a Python package: the pasted module is `<app>.<module>` and sits in the
+# app folder beside `package.json`, whose `flows` list every flow as
+# {"name": shown name, "filename": module file, "kind": "Visual" | "Code"}. The code ShadowBot
+# generates runs a sub-flow by its file name (`xbot_visual.process.run(process="process5",
+# package=__name__, ...)`); renaming a flow changes only its shown name. Users type the shown
+# name, so a sub-flow named in `tools` is resolved here, before any chat is paid for.
+
+_APP_MANIFEST = "package.json"
+
+
+def _app_location():
+    """(this module's import name, its folder): what process.run's `package` needs and where
+    the app's package.json is."""
+    try:
+        folder = os.path.dirname(os.path.abspath(__file__))
+    except NameError:  # a module without a file (pasted into an interpreter)
+        folder = ""
+    return __name__, folder
+
+
+def _app_flows(folder):
+    """[(shown name, file name)] of the app in `folder`, or None when `folder` holds no
+    package.json (not an app folder)."""
+    path = os.path.join(folder, _APP_MANIFEST) if folder else ""
+    if not path or not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            manifest = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise InputError("读不懂影刀应用的 %s(%s):%s。请在影刀里打开一次这个应用,让它重新保存" % (_APP_MANIFEST, path, exc))
+    flows = manifest.get("flows") if isinstance(manifest, dict) else None
+    return [(str(flow.get("name") or ""), str(flow["filename"])) for flow in (flows or [])
+            if isinstance(flow, dict) and isinstance(flow.get("filename"), str) and flow["filename"].strip()]
+
+
+def _subflow_file(tool, given):
+    """The file name ShadowBot's process.run needs for the sub-flow `given` (its shown name or
+    its file name); a name that is no flow of the app is refused with the app's flows listed."""
+    flows = _app_flows(_app_location()[1])
+    if flows is None:
+        _log("没有找到影刀应用的 %s,按原样运行子流程「%s」(它应该是流程的文件名,例如 process5)" % (_APP_MANIFEST, given))
+        return given
+    for shown, filename in flows:  # the shown name first: it is what users see and type
+        if given == shown:
+            return filename
+    for shown, filename in flows:
+        if given == filename:
+            return filename
+    listing = ";".join("「%s」→ %s" % (shown, filename) for shown, filename in flows) or "(没有流程)"
+    raise InputError("tools 里工具「%s」的子流程「%s」不是这个影刀应用里的流程。请填流程列表里显示的名字(或它的文件名)。"
+                     "应用里的流程(显示名 → 文件名):%s(还没有调用扣子,没有花钱)" % (tool, given, listing))
+
+###############################################################################
 # Local tools (端插件)                                   (yingdao_module/tools.py)
 ###############################################################################
 # Local tools (端插件): a bot calls a tool that runs on the caller's side; the chat stops in
 # `requires_action` until each call gets an output.
 #
 #     ask("螺丝还有多少?", tools={"查询库存": lambda question: "42 个"})
-#     ask("螺丝还有多少?", tools={"查询库存": "查询库存子流程"})   # a ShadowBot sub-flow
+#     ask("螺丝还有多少?", tools={"查询库存": "查询库存"})         # a ShadowBot sub-flow, by its shown name
 #     batch(..., tools='{"查询库存": "stock:query"}')               # module:function (command line)
 #
 # A handler is a Python callable, called with the tool's JSON arguments as keyword arguments
 # (its result is submitted as is when it is text, as JSON otherwise), or the name of a ShadowBot
-# sub-flow, run with xbot_visual.process.run: the arguments are its inputs and its output
+# sub-flow (the name shown in the flow list, or its file name), run with xbot_visual.process.run
+# under its file name (app_flows.py reads package.json): the arguments are its inputs and its output
 # parameter `output` is the result. Text shaped "module:function" names a Python function to
 # import (how the command line, which takes JSON text, passes one). Such a chat cannot be cancelled, so every call must be
 # answered: a handler that raises, or a tool without a handler, gets an error text as its
@@ -1944,7 +2003,7 @@ def _clean_handler(name, handler):
     if not _in_shadowbot():
         raise InputError("tools 里工具「%s」写的是影刀子流程「%s」:子流程只能在影刀里运行;在影刀外请传 Python 函数"
                          "(命令行里写成 模块名:函数名)" % (name, handler))
-    return handler
+    return _subflow_file(name, handler)
 
 
 def _tool_outputs(required_action, tools, calls_made):
@@ -1984,12 +2043,14 @@ def _tool_failed(name, why):
 
 
 def _run_subflow(process, inputs):
-    """Run a ShadowBot sub-flow with the tool's arguments as inputs; its `output` is the result."""
+    """Run a ShadowBot sub-flow (its file name) with the tool's arguments as inputs, as the code
+    ShadowBot generates does (`package` is the calling module's name); its `output` is the result."""
     try:
         import xbot_visual
     except ImportError:
         raise CozeError("影刀子流程「%s」只能在影刀里运行" % process)
-    result = xbot_visual.process.run(process=process, package=__name__, inputs=inputs, outputs=[_SUBFLOW_OUTPUT])
+    result = xbot_visual.process.run(process=process, package=_app_location()[0], inputs=inputs,
+                                     outputs=[_SUBFLOW_OUTPUT])
     if isinstance(result, dict):
         return result.get(_SUBFLOW_OUTPUT)
     return getattr(result, _SUBFLOW_OUTPUT, result)
