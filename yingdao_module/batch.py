@@ -25,7 +25,7 @@ from .journal import Journal
 from .log import log
 from .ratelimit import RateLimiter
 from .report import write_report
-from .tables import read_header, read_rows, sniff_encoding, write_rows, write_xlsx_copy
+from .tables import read_header, read_rows, sniff_format, write_rows, write_xlsx_copy
 from .xlsx import XlsxSheet
 
 STATUS_OK, STATUS_FAILED, STATUS_SKIPPED = "成功", "失败", "跳过"
@@ -290,9 +290,9 @@ class BatchRun(object):
             if self.sheet is not None and self.output_path.lower().endswith((".xlsx", ".xlsm")):
                 self.output_path = self.save_into_copy(added, json_keys)
             else:
-                encoding = "utf-8-sig" if self.sheet is not None else sniff_encoding(self.options.input_path)
-                self.output_path = write_rows(self.output_path, list(self.header) + added,
-                                              self.output_rows(json_keys), encoding)
+                layout = "utf-8-sig" if self.sheet is not None else sniff_format(self.options.input_path)
+                self.output_path = write_rows(self.output_path, list(self.header) + added,  # the input's cells as they were
+                                              self.output_rows(json_keys), layout, inert_from=len(self.header))
         except (OSError, ValueError) as err:  # the answers stay in the journal (or in memory) for now
             self.halt(cannot_write(self.output_path, err))
         self.report()
