@@ -224,3 +224,22 @@ def test_dist_on_python37_keeps_each_layout(sim, tmp_path):
     check_answers(read_table(first, "utf-16", "\t"))
     check_answers(read_table(second, "gb18030", ";", skip=1))
     check_answers(read_table(third, "utf-8-sig", "\t"))
+
+
+def test_text_tables_written_as_xlsx_keep_formula_text_as_text(coze, sim, kw, tmp_path, quiet_log, echo_bot):
+    """A CSV input with an .xlsx output (and CSV shards merged into an .xlsx) is written by openpyxl,
+    which would store "=1+1" as a live formula."""
+    openpyxl = pytest.importorskip("openpyxl")
+    source, rows = formula_table(tmp_path)
+    summary = coze.batch(source, question_column="问题", output_path=str(tmp_path / "out.xlsx"), **kw)
+    shards = [coze.batch(source, question_column="问题", shard="%d/2" % k, **kw) for k in (1, 2)]
+    merged = coze.merge(shards, output_path=str(tmp_path / "merged.xlsx"))
+    for path in (summary["output_path"], merged):
+        with zipfile.ZipFile(path) as book:
+            assert not any("<f>" in book.read(name).decode("utf-8") for name in book.namelist()
+                           if name.startswith("xl/worksheets/"))
+        cells = openpyxl.load_workbook(path).active
+        assert [cells.cell(row=r, column=1).value for r in range(2, 2 + len(FORMULAS))] == FORMULAS
+        assert all(cells.cell(row=r, column=c).data_type == "s" for r in range(2, 2 + len(FORMULAS)) for c in (1, 2, 3))
+    answers = openpyxl.load_workbook(summary["output_path"]).active
+    assert [answers.cell(row=r, column=3).value for r in range(2, 2 + len(FORMULAS))] == FORMULAS  # no ' in xlsx

@@ -148,9 +148,9 @@ def write_rows(path, header, rows, encoding="utf-8-sig", inert_from=None):
         if temporary.lower().endswith((".xlsx", ".xlsm")):
             workbook = _openpyxl().Workbook(write_only=True)
             sheet = workbook.create_sheet()
-            sheet.append(header)
+            sheet.append(text_cells(sheet, header))
             for row in rows:
-                sheet.append(row)
+                sheet.append(text_cells(sheet, row))
             workbook.save(temporary)
         else:
             write_text_table(temporary, header, rows, encoding, inert_from)
@@ -209,6 +209,19 @@ def inert_cell(value):
     if isinstance(value, str) and value.startswith(FORMULA_START) and not PLAIN_NUMBER.match(value):
         return "'" + value
     return value
+
+
+def text_cells(sheet, row):
+    """`row` for openpyxl, with text starting with = kept as text: openpyxl would store it as a
+    live formula (an answer "=1+1", or a CSV cell, is text, as it is in the xlsx copies)."""
+    from openpyxl.cell import WriteOnlyCell
+    cells = []
+    for value in row:
+        if isinstance(value, str) and value.startswith("="):
+            value = WriteOnlyCell(sheet, value=value)
+            value.data_type = "s"
+        cells.append(value)
+    return cells
 
 
 def write_xlsx_copy(path, sheet, cells, widths=None):
