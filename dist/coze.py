@@ -3467,6 +3467,7 @@ _DELIMITERS = (",", "\t", ";")  # in order of preference when the header splits 
 _SEP_LINE = re.compile(r"^sep=(.)\s*$", re.IGNORECASE)
 # OWASP's CSV injection advice: a cell starting with one of these may run as a formula in Excel/WPS
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_FIRST = frozenset(_FORMULA_START)
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?%?$")  # -5, +3.2, -10%: numbers, not formulas
 
 
@@ -3623,8 +3624,14 @@ def _write_text_table(path, header, rows, layout, inert_from=None):
     cells from column `inert_from` on are made inert."""
     if not isinstance(layout, _TextFormat):
         layout = _CSV_UTF8._replace(encoding=layout)
-    inert = (lambda row: row) if inert_from is None else (
-        lambda row: list(row[:inert_from]) + [_inert_cell(cell) for cell in row[inert_from:]])
+    def inert(row):
+        if inert_from is None:
+            return row
+        row = list(row)
+        for at in range(inert_from, len(row)):
+            if isinstance(row[at], str) and row[at][:1] in _FORMULA_FIRST:  # cheap test first: 100k rows
+                row[at] = _inert_cell(row[at])
+        return row
     with open(path, "w", encoding=layout.encoding, newline="") as handle:  # utf-8-sig's BOM: Excel opens it right
         if layout.sep_line:
             handle.write("sep=%s\r\n" % layout.delimiter)
