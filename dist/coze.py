@@ -896,7 +896,7 @@ class _SseParser(object):
 
     def __init__(self):
         self._started = False   # the first character (a BOM there is dropped) has been seen
-        self._partial = ""      # the start of a line whose end has not arrived
+        self._partial = []      # the start of a line whose end has not arrived, in pieces (joined once: linear)
         self._after_cr = False  # the last text ended in "\r": a "\n" starting the next one belongs to it
         self._event = ""
         self._data = []
@@ -910,8 +910,12 @@ class _SseParser(object):
             if self._after_cr and text.startswith("\n"):
                 text = text[1:]
             self._after_cr = text.endswith("\r")
-        lines = _LINE_END.split(self._partial + text)
-        self._partial = lines.pop()
+        lines = _LINE_END.split(text)
+        if len(lines) == 1:  # no line end yet: keep the piece (a 20 MB line in 8 KB chunks stays linear)
+            self._partial.append(text)
+            return
+        lines[0] = "".join(self._partial) + lines[0]
+        self._partial = [lines.pop()]
         for line in lines:
             event = self._line(line)
             if event is not None:
@@ -919,9 +923,10 @@ class _SseParser(object):
 
     def finish(self):
         """The stream ended: the last event counts only when its data is complete JSON."""
-        if self._partial:
-            self._line(self._partial)
-            self._partial = ""
+        partial = "".join(self._partial)
+        self._partial = []
+        if partial:
+            self._line(partial)
         if self._data:
             data = "\n".join(self._data)
             event, self._event, self._data = self._event or "message", "", []
@@ -2032,9 +2037,9 @@ class _ChatState(object):
         self.logid = None
         self.canceled = False      # a cancel was already sent
         self._answer_ids = []      # answer message ids in order of appearance
-        self._deltas = {}          # message id -> concatenated delta text
+        self._deltas = {}          # message id -> [delta text, ...] (joined once: += would copy it all each time)
         self._completed = {}       # message id -> full text of the completed message
-        self.reasoning = ""
+        self._reasoning_parts = []  # reasoning deltas, joined once
         self._reasoning_done = {}  # message id -> reasoning of the completed message
         self.follow_ups = []
         self.required_action = None  # the local tool calls the chat waits for
@@ -2069,8 +2074,8 @@ class _ChatState(object):
                 if message.get("reasoning_content"):
                     self._reasoning_done[msg_id] = message["reasoning_content"]
             else:
-                self._deltas[msg_id] = self._deltas.get(msg_id, "") + (message.get("content") or "")
-                self.reasoning += message.get("reasoning_content") or ""
+                self._deltas.setdefault(msg_id, []).append(message.get("content") or "")
+                self._reasoning_parts.append(message.get("reasoning_content") or "")
         elif kind == "follow_up" and completed and message.get("content"):
             self.follow_ups.append(message["content"])
 
@@ -2099,7 +2104,12 @@ class _ChatState(object):
     @property
     def answer(self):
         # the completed message is authoritative; deltas only fill in what never completed
-        return "\n".join(self._completed.get(i, self._deltas.get(i, "")) for i in self._answer_ids)
+        return "\n".join(self._completed[i] if i in self._completed else "".join(self._deltas.get(i, ()))
+                         for i in self._answer_ids)
+
+    @property
+    def reasoning(self):
+        return "".join(self._reasoning_parts)
 
     def result(self, started):
         reasoning = "".join(self._reasoning_done.get(i, "") for i in self._answer_ids) or self.reasoning
