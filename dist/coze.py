@@ -1513,7 +1513,7 @@ class _Transport(object):
         url = self.base_url + path
         if params:
             url += "?" + urllib.parse.urlencode(dict((k, v) for k, v in params.items() if v is not None))
-        headers = {"Authorization": self.auth.authorization(self), "User-Agent": _USER_AGENT, "Accept": accept,
+        headers = {"Authorization": self.auth.authorization(self, deadline), "User-Agent": _USER_AGENT, "Accept": accept,
                    "Accept-Encoding": "identity"}
         if isinstance(body, dict):
             body = json.dumps(body, ensure_ascii=False).encode("utf-8")
@@ -1600,6 +1600,19 @@ _APP_PAGE_HINT = ("请在扣子开发者平台「OAuth 应用」页面核对:应
                  "国际版只能用 https://api.coze.com;另请确认电脑时间准确")
 
 
+class _SignInTimeoutError(CozeTimeoutError):
+    """The caller's deadline passed while signing in (the OAuth token exchange): no chat exists."""
+
+
+def _sign_in_timeout(base_url, waited_for_other):
+    how = "另一个线程正在换取访问令牌,等到 timeout 用完仍没有换到" if waited_for_other else \
+        "扣子的令牌接口(%s%s)在 timeout 用完前没有回复" % (base_url, _TOKEN_PATH)
+    return _SignInTimeoutError(
+        "登录扣子超时:服务类应用用 JWT 换取访问令牌时%s。还没有创建对话,没有花钱。请检查:电脑能否访问 %s(网络、代理、防火墙),"
+        "base_url 是否和应用所在的扣子一致(国内 https://api.coze.cn,国际版 https://api.coze.com);稍后重试,或把 timeout 调大。"
+        "下次调用会重新换取" % (how, base_url))
+
+
 class _StaticToken(object):
     """A personal (pat_) or service (sat_) access token: nothing to renew."""
     renewable = False
@@ -1607,7 +1620,7 @@ class _StaticToken(object):
     def __init__(self, token):
         self._header = "Bearer " + token
 
-    def authorization(self, transport):
+    def authorization(self, transport, deadline=None):
         return self._header
 
     def invalidate(self):
@@ -1635,20 +1648,28 @@ class _JWTApp(object):
     def __repr__(self):
         return "JWTApp(app_id=%r, key_id=%r, base_url=%r, 私钥和令牌已隐藏)" % (self.app_id, self.key_id, self.base_url)
 
-    def authorization(self, transport):
-        """'Bearer <access token>', exchanging first when there is none or it is due."""
+    def authorization(self, transport, deadline=None):
+        """'Bearer <access token>', exchanging first when there is none or it is due. Each caller
+        gives up at its own deadline, also while another thread's exchange holds the lock."""
         asked = time.monotonic()
-        with self._lock:  # one exchange at a time; the other threads wait and reuse its token
+        # one exchange at a time; the other threads wait (each until its own deadline) and reuse its token
+        if not self._lock.acquire(timeout=-1 if deadline is None else max(0.0, deadline - asked)):
+            raise _sign_in_timeout(self.base_url, waited_for_other=True)
+        try:
             if self._refused is not None and self._refused[0] >= asked:
                 raise self._refused[1]  # refused while this thread waited: asking again would be refused too
             if self._token is None or time.monotonic() >= self._refresh_at:
                 try:
-                    self._exchange(transport)
+                    self._exchange(transport, deadline)
                 except AuthError as err:
                     self._refused = (time.monotonic(), err)
                     raise
+                except CozeTimeoutError:  # no token: the next call tries a fresh exchange
+                    raise _sign_in_timeout(self.base_url, waited_for_other=False)
             self._sent.token = self._token
             return "Bearer " + self._token
+        finally:
+            self._lock.release()
 
     def invalidate(self):
         """This thread's last request was refused: drop the token it carried, unless another
@@ -1662,22 +1683,22 @@ class _JWTApp(object):
                          "并有对话、工作流、文件等权限(扣子原话:%s)" % err.message, code=err.code, logid=err.logid)
 
     # -- the exchange --------------------------------------------------------------------------
-    def _exchange(self, transport):
+    def _exchange(self, transport, deadline=None):
         started = time.monotonic()
+        end = started + _EXCHANGE_DEADLINE if deadline is None else min(deadline, started + _EXCHANGE_DEADLINE)
         body = json.dumps({"duration_seconds": _ACCESS_TOKEN_SECONDS, "grant_type": _JWT_GRANT}).encode("utf-8")
 
         def attempt():
             headers = {"Authorization": "Bearer " + self.signed_jwt(), "User-Agent": _USER_AGENT,
                        "Content-Type": "application/json", "Accept": "application/json"}
             resp = transport.backend.send("POST", self.base_url + _TOKEN_PATH, headers, body,
-                                          time.monotonic() + _EXCHANGE_DEADLINE / 2)
+                                          min(end, time.monotonic() + _EXCHANGE_DEADLINE / 2))
             try:
                 return _token_answer(resp, self.base_url)
             finally:
                 resp.close()
 
-        token, expires_at = _with_retries(attempt, "换取扣子访问令牌", started + _EXCHANGE_DEADLINE,
-                                         transport.max_retries)
+        token, expires_at = _with_retries(attempt, "换取扣子访问令牌", end, transport.max_retries)
         life = expires_at - time.time()  # expires_in is a unix timestamp, not a duration
         if life > _ACCESS_TOKEN_SECONDS + _REFRESH_EARLY:  # this clock is behind: never longer than asked
             life = _ACCESS_TOKEN_SECONDS
@@ -2241,7 +2262,9 @@ class Client(object):
         except KeyboardInterrupt:
             self._cancel_quietly(state)  # the user stopped the flow: do not leave a paid chat running
             raise
-        except CozeTimeoutError:  # from any read past the deadline: stop the chat, name it
+        except CozeTimeoutError as err:  # from any read past the deadline: stop the chat, name it
+            if isinstance(err, _SignInTimeoutError) and not state.chat_id:
+                raise  # signing in took the time: no chat exists to cancel
             self._cancel_quietly(state)
             raise self._timeout(state)
         return state.result(started)

@@ -12,7 +12,7 @@ from .config import (DEFAULT_TIMEOUT, Settings, clean_bool, clean_bot_id, clean_
                      clean_json_dict, clean_question, clean_str_dict, clean_timeout, clean_user_id, clean_workflow_id)
 from .errors import (APIError, BadResponseError, CozeError, CozeTimeoutError, NetworkError, error_for_code)
 from .files import message_with_files, upload
-from .auth import auth_for
+from .auth import SignInTimeoutError, auth_for
 from .polling import CompletionClock, PollPlan, server_length_bound
 from .log import log
 from .tools import MAX_TOOL_ROUNDS, clean_tools, tool_outputs
@@ -240,7 +240,9 @@ class Client(object):
         except KeyboardInterrupt:
             self._cancel_quietly(state)  # the user stopped the flow: do not leave a paid chat running
             raise
-        except CozeTimeoutError:  # from any read past the deadline: stop the chat, name it
+        except CozeTimeoutError as err:  # from any read past the deadline: stop the chat, name it
+            if isinstance(err, SignInTimeoutError) and not state.chat_id:
+                raise  # signing in took the time: no chat exists to cancel
             self._cancel_quietly(state)
             raise self._timeout(state)
         return state.result(started)
