@@ -3698,7 +3698,7 @@ class _FileLock(object):
 # when the process dies) keeps a second robot on the same output from paying for the same rows.
 
 _BOUND_FIELDS = (("input", "输入表格"), ("prompt", "提问模板"), ("question_column", "问题列"), ("sheet", "工作表"),
-                ("bot_id", "智能体 bot_id"))
+                ("bot_id", "智能体 bot_id"), ("server", "服务器(base_url)"))
 
 
 class _Journal(object):
@@ -4134,6 +4134,186 @@ def _write_report(path, facts):
     return path
 
 ###############################################################################
+# Quoting commands for bash, cmd and PowerShell (yingdao_module/shell_quote.py)
+###############################################################################
+# Commands we print for a user to paste: each argument quoted for the shell it will be pasted
+# into, so a file name or prompt holding $( ), backticks, %VAR%, &, |, quotes or a newline is
+# passed as text and never runs anything. Where a value cannot be quoted safely for a shell, we
+# say so instead of printing a command for it.
+#
+# POSIX sh/bash: single quotes keep everything literal (no $, `, \ or ! expansion inside); a
+# single quote itself is written '\'' (close, escaped quote, reopen). Newlines are literal too.
+#
+# cmd.exe: inside double quotes & | < > ^ ( ) are literal, but %VAR% is still expanded (and !VAR!
+# with delayed expansion), and there is no way to escape % or " inside quotes that also survives
+# the C runtime's argv parsing; a newline ends the command. So a value with % ! " or a line break
+# cannot be pasted into cmd: we say so. Backslashes are literal to the C runtime except before a
+# quote, so the ones ending a value are doubled before the closing quote.
+#
+# PowerShell: single-quoted strings are literal ($, `, ; & | are text); a single quote inside is
+# doubled, and PowerShell also takes the typographic quotes ‘ ’ ‚ ‛ as single quotes, so those
+# are doubled too. Windows PowerShell 5.1 passes an argument holding " to a program without
+# escaping it (the program sees it split), one ending in a backslash followed by the quote it
+# adds, and drops an empty argument: such values are refused rather than mangled.
+
+_SHELL_NAMES = {"posix": "终端(bash / zsh)", "cmd": "命令提示符(cmd)", "powershell": "PowerShell"}
+_POSIX_PLAIN = re.compile(r"^[A-Za-z0-9_@%+=:,./-]+$")  # nothing a POSIX shell would interpret
+_CMD_REFUSED = re.compile(r"[%!\"\x00-\x08\x0a-\x1f]")  # a tab is kept inside quotes; a line break ends the command
+_PS_SINGLE_QUOTES = re.compile("(['\u2018\u2019\u201a\u201b])")
+_WINDOWS_PLAIN = re.compile(r"^-{0,2}[A-Za-z][A-Za-z0-9-]*$")  # flags and words like batch: left as typed
+
+
+def _posix_quote(value):
+    """One argument for sh / bash / zsh: always possible."""
+    if value and _POSIX_PLAIN.match(value):
+        return value
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def _cmd_quote(value):
+    """One argument for cmd.exe, or None when it cannot be pasted there safely."""
+    if _WINDOWS_PLAIN.match(value):
+        return value
+    if _CMD_REFUSED.search(value):
+        return None
+    trailing = len(value) - len(value.rstrip("\\"))
+    return '"' + value + "\\" * trailing + '"'
+
+
+def _powershell_quote(value):
+    """One argument for PowerShell, or None when Windows PowerShell would pass it on mangled."""
+    if not value or '"' in value or "\u201c" in value or "\u201d" in value or value.endswith("\\") or "\x00" in value:
+        return None
+    if _WINDOWS_PLAIN.match(value):
+        return value
+    return "'" + _PS_SINGLE_QUOTES.sub(r"\1\1", value) + "'"
+
+
+_QUOTERS = {"posix": _posix_quote, "cmd": _cmd_quote, "powershell": _powershell_quote}
+
+
+def _command_line(args, shell):
+    """The command line for `shell` ("posix", "cmd", "powershell"), or None when one of the
+    arguments cannot be quoted safely for it. The first argument (the program) is a plain word."""
+    quoted = [args[0]]
+    for value in args[1:]:
+        text = _QUOTERS[shell](str(value))
+        if text is None:
+            return None
+        quoted.append(text)
+    return " ".join(quoted)
+
+
+def _shells_here(platform_name):
+    """The shells a user on this platform pastes into: cmd and PowerShell on Windows, else POSIX."""
+    return ("cmd", "powershell") if platform_name.startswith("win") else ("posix",)
+
+
+def _printable_commands(args, platform_name, reason_unquotable):
+    """Lines to show: for each shell of the platform, '<shell>:<command>' or why there is none."""
+    lines = []
+    for shell in _shells_here(platform_name):
+        line = _command_line(args, shell)
+        lines.append("%s:%s" % (_SHELL_NAMES[shell], line) if line is not None else
+                     "%s:无法安全地写成命令(%s)" % (_SHELL_NAMES[shell], reason_unquotable[shell]))
+    return lines
+
+###############################################################################
+# The command that continues a batch run             (yingdao_module/resume.py)
+###############################################################################
+# The command that continues a batch run, printed in the log, the summary and the report.
+#
+# Run as printed (in the same folder, the token in the environment) it continues the same run on
+# the same server: every option that shapes the run goes in, driven by RESUME_OPTIONS (a new
+# batch option is one entry there; one that BatchOptions does not have is left out). Secrets
+# never go in: the text says where the token or private key is read from instead. Arguments are
+# quoted for the shells of the platform (shell_quote.py).
+
+_DEMO_TOKEN = "demo-token"  # the offline demo (cli.py) signs in to the local simulator with this
+_RESUME_PROGRAM = ("python", "-m", "yingdao_module", "batch")
+# (BatchOptions attribute, command-line flag), in the order they are printed
+_RESUME_OPTIONS = (
+    ("prompt", "--prompt"), ("question_column", "--question-column"), ("sheet", "--sheet"),
+    ("header_row", "--header-row"), ("answer_column", "--answer-column"), ("output_path", "--output"),
+    ("report_path", "--report"), ("json_fields", "--json-fields"), ("json_columns", "--json-columns"),
+    ("dedupe", "--dedupe"), ("ask_blank", "--ask-blank"), ("concurrency", "--concurrency"), ("qps", "--qps"),
+    ("qpm", "--qpm"), ("qpd", "--qpd"), ("max_rows", "--max-rows"), ("max_tokens", "--max-tokens"),
+    ("timeout", "--timeout"), ("shard", "--shard"), ("tools", "--tools"),
+)
+_UNQUOTABLE = {
+    "posix": "",
+    "cmd": "路径、提示词或其他参数里有 %、!、双引号或换行,cmd 会改动它们;请用 PowerShell 那一条,或在影刀里再次运行同一个流程",
+    "powershell": "参数里有双引号或以反斜杠结尾,Windows PowerShell 会把它传错;请用 cmd 那一条,或在影刀里再次运行同一个流程",
+}
+
+
+def _option_value(options, name):
+    """The value of one option as the command line takes it; None when it is the default."""
+    if name == "output_path":
+        return None if options.output_path == _default_output(options.input_path, options.shard) else options.output_path
+    if name == "report_path":
+        return None if options.report_path == os.path.splitext(options.output_path)[0] + "_报告.html" \
+            else options.report_path
+    if name == "shard":
+        return options.shard_text or None
+    if name == "tools":
+        return _tools_text(options.tools)
+    value = getattr(options, name, None)
+    return None if value == dict(_BATCH_DEFAULTS).get(name) else value
+
+
+def _tools_text(tools):
+    """{"tool": "module:function"} as JSON (how the command line names Python functions)."""
+    if not tools:
+        return None
+    return json.dumps(dict((name, handler if isinstance(handler, str) else
+                            "%s:%s" % (getattr(handler, "__module__", "?"), getattr(handler, "__name__", "?")))
+                           for name, handler in tools.items()), ensure_ascii=False)
+
+
+def _option_words(flag, value):
+    if value is None or value is False or value in ("", [], ()):
+        return []
+    if value is True:
+        return [flag]
+    if isinstance(value, float) and value == int(value):
+        value = int(value)
+    if isinstance(value, (list, tuple)):
+        value = ",".join(str(item) for item in value)
+    return [flag, str(value)]
+
+
+def _resume_args(options, bot_id, base_url, app_id=None, key_id=None, demo=False, retry_failed=False):
+    """The argument list of the resume command (no secrets)."""
+    args = list(_RESUME_PROGRAM) + [options.input_path]
+    for name, flag in _RESUME_OPTIONS:
+        args += _option_words(flag, _option_value(options, name))
+    args += _option_words("--bot-id", bot_id)
+    if not demo:  # the demo's simulator port changes: without a token the command finds the demo again
+        args += _option_words("--base-url", base_url)
+    args += _option_words("--app-id", app_id) + _option_words("--key-id", key_id)
+    return args + _option_words("--retry-failed", bool(retry_failed))
+
+
+def _credential_note(app_id, demo):
+    if demo:
+        return "这是离线演示:命令里没有令牌,不设置令牌时它同样用本机模拟器继续"
+    if app_id:
+        return ("私钥没有写进命令:运行前把私钥(PEM 文本或 .pem 文件路径)放进环境变量 COZE_PRIVATE_KEY"
+                "(在影刀里是密码类型的全局变量 coze_private_key),命令会从那里读取")
+    return "令牌没有写进命令:运行前设置环境变量 COZE_API_TOKEN(在影刀里是全局变量 coze_token),命令会从那里读取"
+
+
+def _resume_text(options, bot_id, base_url, app_id=None, key_id=None, demo=False, retry_failed=False,
+                platform_name=None):
+    """The lines telling how to continue this run, for the log, the summary and the report."""
+    args = _resume_args(options, bot_id, base_url, app_id, key_id, demo, retry_failed)
+    lines = ["在同一文件夹运行下面的命令继续(已完成的行不会再付费):"]
+    lines += _printable_commands(args, platform_name or sys.platform, _UNQUOTABLE)
+    lines += [_credential_note(app_id, demo), "在影刀里:再次运行同一个流程即可,参数不变"]
+    return "\n".join(lines)
+
+###############################################################################
 # Batch engine                                        (yingdao_module/batch.py)
 ###############################################################################
 # Batch: push every row of a spreadsheet through a bot, fast, resumable, nothing lost.
@@ -4147,6 +4327,7 @@ def _write_report(path, facts):
 # joins their outputs in the original row order.
 
 _STATUS_OK, _STATUS_FAILED, _STATUS_SKIPPED = "成功", "失败", "跳过"
+_DEMO_SERVER = "离线演示(本机模拟器:没有找到令牌)"  # what the journal binds for the offline demo
 _EXTRA_COLUMNS = ("状态", "错误", "tokens", "chat_id", "行号")
 _SAVE_EVERY = 30.0       # seconds between rewrites of the output table
 _PROGRESS_EVERY = 10.0   # seconds between progress lines (or every 5 %)
@@ -4227,9 +4408,15 @@ class _BatchRun(object):
         self.first_new_column = None  # where the new columns go in an xlsx copy (found on first save)
         self.scope, self.timeline, self.chats = [], [], 0
         self.started, self.started_at, self.planned = time.monotonic(), time.strftime("%Y-%m-%d %H:%M:%S"), 0
+        settings = getattr(client, "settings", None)  # tests may stand in for Client
+        self.bot_id, self.base_url = bot_id or "", getattr(settings, "base_url", "") or ""
+        self.app = getattr(settings, "app", None) or (None, None, None)
+        self.demo = getattr(settings, "token", None) == _DEMO_TOKEN
         self.journal = _Journal(options.journal_path, {
             "input": options.input_path, "prompt": options.prompt or "", "question_column": options.question_column or "",
-            "sheet": options.sheet or "", "bot_id": bot_id or "", "shard": options.shard_text})
+            "sheet": options.sheet or "", "bot_id": bot_id or "", "shard": options.shard_text,
+            "server": _DEMO_SERVER if self.demo else self.base_url})
+        self.earlier = {"ok": 0, "failed": 0}  # rows finished by earlier runs and not asked again
         self.done = {}
         self.unsaved = []  # answers paid for that the disk refused: kept here, written again at the end
         self.stopped_reason = ""
@@ -4276,6 +4463,7 @@ class _BatchRun(object):
             elif earlier.get("key") == key and earlier.get("status") and (
                     earlier["status"] in (_STATUS_OK, _STATUS_SKIPPED) or not self.options.retry_failed):
                 skipped += 1  # answered (or failed and not retried) in an earlier run: not paid again
+                self.earlier["failed" if earlier["status"] == _STATUS_FAILED else "ok"] += 1
             else:
                 todo.append((number, question, key, earlier.get("pending") if earlier.get("key") == key else None))
         return todo, skipped, blank, taken
@@ -4449,19 +4637,14 @@ class _BatchRun(object):
             _log("报告没有写成(%s):%s;批处理本身不受影响" % (type(err).__name__, self.options.report_path))
 
     def resume_command(self):
-        """The command line that continues this run (in ShadowBot: run the same flow again)."""
-        options = self.options
-        parts = ["python -m yingdao_module batch", _quoted(options.input_path)]
-        for flag, value in (("--prompt", options.prompt), ("--question-column", options.question_column),
-                            ("--sheet", options.sheet),
-                            ("--output", "" if options.output_path == _default_output(options.input_path, options.shard)
-                             else options.output_path),
-                            ("--json-fields", ",".join(options.json_fields)), ("--shard", options.shard_text)):
-            if value:
-                parts += [flag, _quoted(value)]
-        if any(self.done.get(n, {}).get("status") == _STATUS_FAILED for n in self.scope):
-            parts.append("--retry-failed")
-        return " ".join(parts) + "\n(在影刀里:再次运行同一个流程即可,参数不变)"
+        """How to continue this run: the command for this platform's shells (no secrets), and
+        in ShadowBot: run the same flow again."""
+        failed = any(self.done.get(n, {}).get("status") == _STATUS_FAILED for n in self.scope)
+        return _resume_text(self.options, self.bot_id, self.base_url, self.app[0], self.app[1], self.demo, failed)
+
+    def unfinished(self):
+        """Rows of this run without an answer: not asked yet, or failed."""
+        return sum(1 for n in self.scope if self.done.get(n, {}).get("status") in (None, _STATUS_FAILED))
 
 
     # -- the whole run ------------------------------------------------------------------------------
@@ -4481,8 +4664,10 @@ class _BatchRun(object):
         started = self.started = time.monotonic()
         todo, skipped, blank, taken = self.plan()
         self.total = taken
-        if skipped - blank:
-            _log("续跑:%d 行已在之前完成,跳过(不会重复计费)" % (skipped - blank))
+        if self.earlier["ok"]:
+            _log("续跑:%d 行已在之前完成,跳过(不会重复计费)" % self.earlier["ok"])
+        if self.earlier["failed"]:
+            _log("续跑:%d 行之前失败,这次不重试(要重试请加 retry_failed=True,命令行 --retry-failed)" % self.earlier["failed"])
         if blank:
             _log("%d 行的模板列(%s)全是空的:没有提问,状态记为「跳过」" % (blank, "、".join(self.make_question.columns)))
         first_of = {}
@@ -4516,15 +4701,20 @@ class _BatchRun(object):
             self.close()
             _log("已中断:已完成的 %d 行都已保存在 %s。重跑同一命令即可从断点继续,已完成的行不会重复付费"
                 % (sum(1 for r in self.done.values() if r.get("status")), self.output_path))
+            _log(self.resume_command())
             raise
         self.close()
         summary = {"total": taken, "done": self.counts["ok"], "skipped": skipped, "failed": self.counts["failed"],
                    "tokens": self.counts["tokens"], "elapsed": round(time.monotonic() - started, 2),
                    "output_path": self.output_path, "shard": self.options.shard_text,
-                   "stopped_reason": self.stopped_reason, "blank": blank, "report_path": self.options.report_path}
+                   "stopped_reason": self.stopped_reason, "blank": blank, "report_path": self.options.report_path,
+                   "earlier_done": self.earlier["ok"], "earlier_failed": self.earlier["failed"],
+                   "resume_command": self.resume_command() if self.unfinished() else ""}
         _log(("批处理提前停止(原因见上)" if self.stopped_reason else "批处理结束") +
             ":成功 %(done)d 行,失败 %(failed)d 行,跳过 %(skipped)d 行(其中模板列空白 %(blank)d 行),"
             "用 %(tokens)d tokens,%(elapsed).1f 秒;输出 %(output_path)s;报告 %(report_path)s" % summary)
+        if summary["resume_command"]:
+            _log(summary["resume_command"])
         return summary
 
     def close(self):
@@ -4602,10 +4792,6 @@ def _cannot_write(path, err):
     return ("写不进文件 %s:%s(%s)。已停止,不再发新的请求;已拿到的回答先留在内存里,结束前再写一次。"
             "请腾出磁盘空间(或换一个能写的 output_path)后重跑同一命令,从断点继续,已写入的行不会重复付费"
             % (os.path.basename(path), why, getattr(err, "strerror", None) or type(err).__name__))
-
-
-def _quoted(text):
-    return '"%s"' % text.replace('"', '\\"') if re.search(r'[\s"{}]', text) else text
 
 
 def _text(value):
