@@ -21,7 +21,7 @@ from .client import Client
 from .config import DEFAULT_TIMEOUT
 from .batch_options import BatchOptions
 from .errors import CozeError, InputError
-from .journal import Journal
+from .journal import DEMO_SERVER, Journal
 from .log import log
 from .ratelimit import RateLimiter
 from .report import write_report
@@ -30,7 +30,6 @@ from .tables import read_header, read_rows, sniff_encoding, write_rows, write_xl
 from .xlsx import XlsxSheet
 
 STATUS_OK, STATUS_FAILED, STATUS_SKIPPED = "成功", "失败", "跳过"
-DEMO_SERVER = "离线演示(本机模拟器:没有找到令牌)"  # what the journal binds for the offline demo
 EXTRA_COLUMNS = ("状态", "错误", "tokens", "chat_id", "行号")
 SAVE_EVERY = 30.0       # seconds between rewrites of the output table
 PROGRESS_EVERY = 10.0   # seconds between progress lines (or every 5 %)
