@@ -5,14 +5,12 @@ binds the server, so the offline demo never writes into a real run. The line at 
 a resumed run counts earlier successes and failures apart."""
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
-from helpers import BOT_ID as BOT, ROOT, TOKEN
+from helpers import BOT_ID as BOT, ROOT, TOKEN, interrupt_batch
 from test_batch import products, read_csv, write_csv
 from yingdao_module.simulator import Simulator
 
@@ -44,13 +42,8 @@ def test_the_printed_command_resumes_the_same_run_on_the_same_server(tmp_path):
         command = [sys.executable, "-m", "yingdao_module", "batch", source, "--prompt", prompt, "--bot-id", BOT,
                    "--base-url", sim.url, "--concurrency", "3", "--qps", "40", "--answer-column", "广告"]
         env = cli_env(tmp_path, COZE_API_TOKEN=TOKEN)
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 20
-        while sim.stats()["chats_created"] < 4 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-        assert proc.returncode == 130 and "Traceback" not in err, err
+        returncode, out, err = interrupt_batch(command, env, sim)
+        assert returncode == 130 and "Traceback" not in err, err
         interrupted_at = sim.stats()["chats_created"]
         assert interrupted_at < rows
         line = printed_command(err)
