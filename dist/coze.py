@@ -4185,7 +4185,7 @@ _SHELL_NAMES = {"posix": "终端(bash / zsh)", "cmd": "命令提示符(cmd)", "p
 _POSIX_PLAIN = re.compile(r"^[A-Za-z0-9_@%+=:,./-]+$")  # nothing a POSIX shell would interpret
 _CMD_REFUSED = re.compile(r"[%!\"\x00-\x08\x0a-\x1f]")  # a tab is kept inside quotes; a line break ends the command
 _PS_SINGLE_QUOTES = re.compile("(['\u2018\u2019\u201a\u201b])")
-_WINDOWS_PLAIN = re.compile(r"^-{0,2}[A-Za-z][A-Za-z0-9-]*$")  # flags and words like batch: left as typed
+_WINDOWS_PLAIN = re.compile(r"^-{0,2}[A-Za-z][A-Za-z0-9_-]*$")  # flags and words like batch: left as typed
 
 
 def _posix_quote(value):

@@ -92,7 +92,7 @@ def test_cmd_quoting_refuses_what_cmd_expands_and_round_trips_the_rest(coze):
             continue
         quoted_any += 1
         if text == value:  # a plain word left as typed
-            assert value and all(c.isalnum() or c == "-" for c in value), value
+            assert value and all(c.isalnum() or c in "-_" for c in value), value
             continue
         body = text[1:-1]
         assert text[0] == text[-1] == '"' and '"' not in body and "%" not in body and "\n" not in body
@@ -132,7 +132,7 @@ def test_powershell_quoting_is_literal_and_survives_windows_powershell(coze):
             assert text is None, value
             continue
         if text == value:
-            assert value and all(c.isalnum() or c == "-" for c in value), value
+            assert value and all(c.isalnum() or c in "-_" for c in value), value
             continue
         assert powershell_single_quoted(text) == value, (value, text)
         if "\n" not in value:
