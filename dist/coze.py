@@ -4873,7 +4873,8 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     tools            智能体的本地工具(端插件),同 ask()
 
     返回汇总字典:total, done, skipped(其中 blank 行是模板列空白), failed, tokens, elapsed, output_path,
-    report_path, stopped_reason(空 = 正常结束)。
+    report_path, stopped_reason(空 = 正常结束), earlier_done / earlier_failed(之前已成功 / 已失败的行),
+    resume_command(继续这次运行的命令,全部完成时为空)。
     """
     options = _BatchOptions(**locals())  # every parameter as typed: locals() holds exactly them here
     header, make_question = _checked_table(options)
