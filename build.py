@@ -41,6 +41,8 @@ DIST_MODULES = [
     ("journal", "Batch journal"),
     ("batch_options", "Batch options"),
     ("report", "Batch report (HTML)"),
+    ("shell_quote", "Quoting commands for bash, cmd and PowerShell"),
+    ("resume", "The command that continues a batch run"),
     ("batch", "Batch engine"),
     ("merge", "Merging shard outputs"),
     ("api", "Module-level shortcuts (调用模块)"),

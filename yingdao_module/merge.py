@@ -11,6 +11,7 @@ import json
 import os
 import re
 
+from .batch_options import refuse_same_file
 from .errors import InputError
 from .log import log
 from .tables import inert_cell, read_rows, sniff_format, write_rows, write_xlsx_copy
@@ -109,6 +110,8 @@ def merge_shards(items, output_path=None):
         if output_path == first:
             stem, ext = os.path.splitext(first)
             output_path = stem + "_merged" + ext
+    for path, _ in sources:  # never write the merge over one of its shards, however spelled
+        refuse_same_file(output_path, "output_path", [(path, "分片输出")])
     if all(path.lower().endswith((".xlsx", ".xlsm")) for path, _ in sources):
         return _merged_copy(sources[0][0], rows, output_path), problems
     # a text shard's cells were made inert when batch wrote it; a workbook's were not (nor can its
