@@ -14,7 +14,7 @@ import re
 from .errors import InputError
 from .log import log
 from .tables import read_rows, write_rows, write_xlsx_copy
-from .xlsx import XlsxSheet
+from .xlsx_read import XlsxSheet
 
 SHARD_IN_NAME = re.compile(r"\.shard(\d+)of(\d+)")
 MERGE_INPUT_HELP = "merge 需要各分片的输出文件路径,或 batch 返回的汇总(字典或它的文本),或它们的列表"
@@ -64,7 +64,7 @@ def merge_shards(items, output_path=None):
     header, rows, problems, shards, owner = None, [], [], {}, {}
     for path, summary in sources:
         sheet = _answered_sheet(path) if path.lower().endswith((".xlsx", ".xlsm")) else None
-        table = sheet.rows() if sheet else read_rows(path)
+        table = (cells for _, cells in (sheet.rows() if sheet else read_rows(path)))
         names = next(table, None) or []
         if "行号" not in names:
             raise InputError("%s 没有「行号」列:merge 只能合并 batch 的输出" % path)
@@ -116,7 +116,7 @@ def _answered_sheet(path):
     """The sheet of a workbook copy that batch wrote its columns into (its header has 行号)."""
     for name in XlsxSheet(path).names:
         sheet = XlsxSheet(path, name)
-        if "行号" in next(sheet.rows(), []):
+        if "行号" in next(sheet.rows(), (1, []))[1]:
             return sheet
     raise InputError("%s 没有「行号」列:merge 只能合并 batch 的输出" % path)
 
@@ -124,8 +124,8 @@ def _answered_sheet(path):
 def _merged_copy(first, rows, output_path):
     """The first shard's workbook with the other shards' answers added where it has none."""
     sheet = _answered_sheet(first)
-    mine = dict(enumerate(sheet.rows(), start=1))
-    number_at = mine[1].index("行号")
+    mine = dict(sheet.rows())
+    number_at = next(iter(mine.values())).index("行号")
     cells = {}
     for row in rows:
         number = int(row[number_at])
