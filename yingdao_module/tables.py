@@ -135,7 +135,7 @@ def read_header(path, sheet=None, wanted=(), header_row=None, guesses=()):
     finally:
         rows.close()
     found = chosen is not None
-    if header_row and not found:
+    if header_row and not (found and chosen[1]):
         raise InputError("表格 %s 里第 %d 行是空的或不存在:header_row(--header-row)应该是列名所在的行" % (path, header_row))
     chosen = chosen or next(((n, h) for n, h in top if h), (None, []))
     number, header = chosen
