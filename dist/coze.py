@@ -55,12 +55,11 @@ import importlib
 import datetime
 import posixpath
 import zipfile
-from urllib.parse import unquote
 from xml.parsers import expat
+import collections
 import csv
 import socket
 import html
-import collections
 import errno
 import itertools
 import ast
@@ -3058,7 +3057,7 @@ def _part_path(path, base, target, mode=None):
     """The zip name a relationship target points at; refused when it leaves the package."""
     if mode == "External" or "://" in target or target.startswith("\\"):
         raise _xlsx_refusal(path, "关系指向工作簿外面的文件 %s" % target)
-    target = unquote(target)
+    target = urllib.parse.unquote(target)
     resolved = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(base, target))
     if resolved in ("", ".") or resolved.startswith("../") or resolved == ".." or resolved.startswith("/"):
         raise _xlsx_refusal(path, "关系指向工作簿外面的路径 %s" % target)
@@ -3433,6 +3432,7 @@ class _XlsxRowReader(object):
 _XLSX_CELL_LIMIT = 32767  # characters Excel keeps in one cell
 _XLSX_ROW = re.compile(r"<(?P<p>(?:[\w.-]+:)?)row\b(?P<attrs>[^>]*?)(?:/>|>(?P<body>.*?)</(?P=p)row>)", re.S)
 _XLSX_CELL = re.compile(r"<(?P<p>(?:[\w.-]+:)?)c\b(?P<attrs>[^>]*?)(?:/>|>(?P<body>.*?)</(?P=p)c>)", re.S)
+_XLSX_LAST_CELL = re.compile(r'<(?:[\w.-]+:)?c\b[^>]*?\br="([A-Z]{1,3}[0-9]+)"')  # the row's last cell, when it has a reference
 _XLSX_ATTR = re.compile(r'([\w:.-]+)\s*=\s*(?:"([^"]*)"|\'([^\']*)\')')
 _XLSX_SHEETDATA = re.compile(r"<(?P<p>(?:[\w.-]+:)?)sheetData\b[^>]*?(?P<empty>/?)>")
 _XLSX_ILLEGAL = re.compile(u"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
@@ -3494,7 +3494,7 @@ class _XlsxSplice(object):
 
     def __init__(self, path, cells, widths):
         self.path, self.cells, self.widths = path, cells, widths
-        self.pending = sorted(number for number in cells if cells[number])
+        self.pending = collections.deque(sorted(number for number in cells if cells[number]))
 
     def run(self, chunks):
         decoder = codecs.getincrementaldecoder("utf-8")()
@@ -3525,8 +3525,8 @@ class _XlsxSplice(object):
         closing, position, expected = "</%ssheetData>" % prefix, 0, 1
         while True:
             row = _XLSX_ROW.search(buffer, position)
-            end = buffer.find(closing, position)
-            if row and (end < 0 or row.start() < end):
+            end = buffer.find(closing, position, row.start() if row else len(buffer))  # never past the next row
+            if row and end < 0:
                 number = _xlsx_attrs(row.group("attrs")).get("r") or str(expected)
                 if not number.isdigit():
                     raise _xlsx_refusal(self.path, "工作表的行号「%s」不是数字" % number[:20])
@@ -3534,7 +3534,7 @@ class _XlsxSplice(object):
                 expected = number + 1
                 yield buffer[position:row.start()] + self.new_rows(prefix, number)
                 if self.pending and self.pending[0] == number:
-                    yield self.grown_row(row, number, self.cells[self.pending.pop(0)])
+                    yield self.grown_row(row, number, self.cells[self.pending.popleft()])
                 else:
                     yield row.group(0)
                 position = row.end()
@@ -3551,7 +3551,7 @@ class _XlsxSplice(object):
         """New rows for the pending numbers below `before` (all of them when None)."""
         rows = []
         while self.pending and (before is None or self.pending[0] < before):
-            number = self.pending.pop(0)
+            number = self.pending.popleft()
             body = "".join(_new_cell(prefix, c, number, self.cells[number][c])
                            for c in sorted(self.cells[number]) if self.cells[number][c])
             rows.append('<%srow r="%d">%s</%srow>' % (prefix, number, body, prefix) if body else "")
@@ -3574,8 +3574,13 @@ class _XlsxSplice(object):
         """The row's XML with the new cells in column order; an empty cell already at a new
         cell's place (a formatted blank) is replaced, keeping its style."""
         prefix, body = row.group("p"), row.group("body") or ""
+        at = body.rfind("<%sc " % prefix)
+        last = _XLSX_LAST_CELL.match(body, at) if at >= 0 else None
+        last_column = _split_ref(last.group(1))[0] if last else None
         existing, column = [], -1
-        for cell in _XLSX_CELL.finditer(body):
+        if last_column is not None and last_column < min(row_cells):  # the usual case: every new cell goes last
+            existing.append((last_column, len(body), len(body), None))
+        for cell in [] if existing else _XLSX_CELL.finditer(body):
             attrs = _xlsx_attrs(cell.group("attrs"))
             found, _ = _split_ref(attrs.get("r"))
             column = column + 1 if found is None else found

@@ -5,9 +5,9 @@ and any DTD or entity declaration is refused (no entity is ever expanded), relat
 may not point outside the package or at a missing part. Whatever is wrong ends in one
 Chinese InputError naming the file, what is wrong and what to do."""
 import posixpath
+import urllib.parse
 import zipfile
 import zlib
-from urllib.parse import unquote
 from xml.parsers import expat
 
 from .errors import InputError
@@ -128,7 +128,7 @@ def part_path(path, base, target, mode=None):
     """The zip name a relationship target points at; refused when it leaves the package."""
     if mode == "External" or "://" in target or target.startswith("\\"):
         raise xlsx_refusal(path, "关系指向工作簿外面的文件 %s" % target)
-    target = unquote(target)
+    target = urllib.parse.unquote(target)
     resolved = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(base, target))
     if resolved in ("", ".") or resolved.startswith("../") or resolved == ".." or resolved.startswith("/"):
         raise xlsx_refusal(path, "关系指向工作簿外面的路径 %s" % target)
