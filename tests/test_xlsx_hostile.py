@@ -194,3 +194,36 @@ def test_the_command_line_prints_one_chinese_line_not_a_traceback(tmp_path):
                             cwd=ROOT, capture_output=True, timeout=60)
     err = result.stderr.decode("utf-8", "replace")
     assert result.returncode != 0 and "Traceback" not in err and "超过了 Excel 的最大行数" in err, err
+
+
+DIST_ON_OLD_PYTHON = r"""
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("coze", sys.argv[1])
+coze = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(coze)
+print(dict(coze._XlsxSheet(sys.argv[2]).rows())[2])
+coze._splice_copy(coze._XlsxSheet(sys.argv[2]), sys.argv[2] + ".out.xlsx", {2: {4: "回答"}})
+print(dict(coze._XlsxSheet(sys.argv[2] + ".out.xlsx").rows())[2][4])
+for hostile in sys.argv[3:]:
+    try:
+        list(coze._XlsxSheet(hostile).rows())
+    except coze.InputError as err:
+        print("拒绝", str(err).split(":", 1)[1][:40])
+"""
+
+
+@pytest.mark.parametrize("version", ["3.7", "3.8"])
+def test_dist_on_old_pythons_reads_writes_and_refuses_the_same(tmp_path, version):
+    from helpers import DIST, find_python
+    python = find_python(version)
+    if not python:
+        pytest.skip("no Python %s on this machine" % version)
+    good = excel_like_workbook(tmp_path / "good.xlsx")
+    laughs = rebuilt(None, tmp_path, "laughs.xlsx", {SHEET_PART: LAUGHS.replace("lolz", "x:worksheet")
+                                                     + SHEET.split("?>", 1)[1]})
+    far = rebuilt(None, tmp_path, "far.xlsx", {SHEET_PART: sheet_of('<row r="2000000000"/>')})
+    out = subprocess.run([python, "-c", DIST_ON_OLD_PYTHON, DIST, good, laughs, far], capture_output=True,
+                         timeout=120, env=dict(os.environ, PYTHONIOENCODING="utf-8"))
+    lines = out.stdout.decode("utf-8").splitlines()
+    assert out.returncode == 0 and lines[0] == str(["保温杯", "2026-11-25", "6", "保温杯!"])
+    assert lines[1] == "回答" and "DTD 或实体声明" in lines[2] and "超过了 Excel 的最大行数" in lines[3], lines
