@@ -154,3 +154,17 @@ def test_the_command_line_takes_header_row(tmp_path, sim):
     with open(str(tmp_path / "清单_coze.csv"), encoding="utf-8-sig", newline="") as handle:
         lines = list(csv.reader(handle))
     assert lines[0] == ["标题"] and lines[1][:2] == ["商品名", "回答"] and lines[2][-1] == "3"
+
+
+def test_shards_of_a_sheet_with_a_title_row_merge(coze, sim, kw, tmp_path):
+    source = office_workbook(tmp_path / "新品.xlsx")
+    outputs = [coze.batch(source, prompt="介绍{商品名}", shard="%d/2" % k, **kw)["output_path"] for k in (1, 2)]
+    merged = openpyxl.load_workbook(coze.merge(outputs))["新品"]
+    assert merged["A1"].value == "2026年11月新品清单" and merged["J3"].value == "回答"
+    assert [merged.cell(row, 15).value for row in (4, 5, 7)] == ["4", "5", "7"]
+    assert all(name in merged.cell(row, 10).value for row, name in ((4, "保温杯"), (5, "帆布包"), (7, "蓝牙耳机")))
+    csv_source = write_csv(tmp_path / "清单.csv", [["标题"], ["商品名"], ["保温杯"], ["帆布包"]])
+    parts = [coze.batch(csv_source, prompt="介绍{商品名}", shard="%d/2" % k, **kw)["output_path"] for k in (1, 2)]
+    with open(coze.merge(parts), encoding="utf-8-sig", newline="") as handle:
+        lines = list(csv.reader(handle))
+    assert lines[0][:2] == ["商品名", "回答"] and [line[-1] for line in lines[1:]] == ["3", "4"]

@@ -7,13 +7,14 @@ Shards of an .xlsx input are copies of the same workbook, each with its own rows
 their merge is the first copy with every other copy's new cells added.
 """
 import ast
+import itertools
 import json
 import os
 import re
 
 from .errors import InputError
 from .log import log
-from .tables import read_rows, write_rows, write_xlsx_copy
+from .tables import HEADER_SCAN, read_rows, write_rows, write_xlsx_copy
 from .xlsx_read import XlsxSheet
 
 SHARD_IN_NAME = re.compile(r"\.shard(\d+)of(\d+)")
@@ -65,7 +66,7 @@ def merge_shards(items, output_path=None):
     for path, summary in sources:
         sheet = _answered_sheet(path) if path.lower().endswith((".xlsx", ".xlsm")) else None
         table = (cells for _, cells in (sheet.rows() if sheet else read_rows(path)))
-        names = next(table, None) or []
+        names = _numbered_header(table)
         if "行号" not in names:
             raise InputError("%s 没有「行号」列:merge 只能合并 batch 的输出" % path)
         header = header or names
@@ -112,11 +113,20 @@ def merge_shards(items, output_path=None):
     return write_rows(output_path, header, rows), problems
 
 
+def _numbered_header(table):
+    """The header of a batch output (the first of the top rows with 行号; title rows above it are
+    skipped), or [] when there is none; `table` is left just after it."""
+    for cells in itertools.islice(table, HEADER_SCAN):
+        if "行号" in cells:
+            return cells
+    return []
+
+
 def _answered_sheet(path):
     """The sheet of a workbook copy that batch wrote its columns into (its header has 行号)."""
     for name in XlsxSheet(path).names:
         sheet = XlsxSheet(path, name)
-        if "行号" in next(sheet.rows(), (1, []))[1]:
+        if _numbered_header(cells for _, cells in sheet.rows()):
             return sheet
     raise InputError("%s 没有「行号」列:merge 只能合并 batch 的输出" % path)
 
@@ -125,7 +135,7 @@ def _merged_copy(first, rows, output_path):
     """The first shard's workbook with the other shards' answers added where it has none."""
     sheet = _answered_sheet(first)
     mine = dict(sheet.rows())
-    number_at = next(iter(mine.values())).index("行号")
+    number_at = _numbered_header(iter(mine.values())).index("行号")
     cells = {}
     for row in rows:
         number = int(row[number_at])
