@@ -56,6 +56,7 @@ import datetime
 import posixpath
 import zipfile
 from xml.parsers import expat
+import functools
 import collections
 import csv
 import socket
@@ -2945,6 +2946,7 @@ _XLSX_PART_LIMIT = 1 << 30        # inflated bytes of one part (a full 1,048,576
 _XLSX_RATIO_LIMIT = 200           # inflated / compressed, for parts over XLSX_RATIO_FROM bytes
 _XLSX_RATIO_FROM = 8 << 20
 _XLSX_TEXT_LIMIT = 1 << 22        # characters in one XML text node (Excel keeps 32,767 per cell)
+_XLSX_RUN_LIMIT = 1 << 24         # bytes without a "<": one text node or one tag (a huge attribute) at most
 _XLSX_CHUNK = 1 << 16
 _XLSX_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _XLSX_RESAVE = "请用 Excel 或 WPS 打开它,「另存为」.xlsx(或 CSV)后再运行(还没有发出任何请求,没有花钱)"
@@ -2967,9 +2969,13 @@ def _open_package(path):
         raise _xlsx_refusal(path, "这是旧版 .xls 文件,或设了打开密码的工作簿(加密后不再是 .xlsx 格式)。"
                                  "有密码的请先在 Excel 里「文件 → 信息 → 保护工作簿」去掉密码")
     try:
-        return zipfile.ZipFile(path)
+        book = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as err:
         raise _xlsx_refusal(path, "不是有效的 .xlsx 文件(不是 zip 压缩包,或文件不完整:%s)" % type(err).__name__)
+    if len(book.NameToInfo) != len(book.filelist):  # two parts with one name: which one Excel reads is unclear
+        book.close()
+        raise _xlsx_refusal(path, "压缩包里有同名的部件")
+    return book
 
 
 def _part_chunks(book, path, name):
@@ -3032,8 +3038,13 @@ def _xml_events(book, path, name):
     parser.UnparsedEntityDeclHandler = parser.ExternalEntityRefHandler = refuse_dtd
     parser.StartElementHandler, parser.EndElementHandler, parser.CharacterDataHandler = start, end, data
     parser.buffer_text = True
+    run = 0  # bytes since the last "<": expat holds a whole tag (and its attributes) in memory
     try:
         for chunk in _part_chunks(book, path, name):
+            last = chunk.rfind(b"<")
+            run = run + len(chunk) if last < 0 else len(chunk) - last - 1
+            if run > _XLSX_RUN_LIMIT:
+                raise _xlsx_refusal(path, "部件 %s 里有一个超过 %d 字节的标签或文字" % (name, _XLSX_RUN_LIMIT))
             parser.Parse(chunk, False)
             for event in pending:
                 yield event
@@ -3058,7 +3069,7 @@ def _part_path(path, base, target, mode=None):
     if mode == "External" or "://" in target or target.startswith("\\"):
         raise _xlsx_refusal(path, "关系指向工作簿外面的文件 %s" % target)
     target = urllib.parse.unquote(target)
-    resolved = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(base, target))
+    resolved = posixpath.normpath(target.lstrip("/") if target.startswith("/") else posixpath.join(base, target))
     if resolved in ("", ".") or resolved.startswith("../") or resolved == ".." or resolved.startswith("/"):
         raise _xlsx_refusal(path, "关系指向工作簿外面的路径 %s" % target)
     return resolved
@@ -3096,6 +3107,9 @@ def _relationships(book, path, part):
 _XLSX_MAX_ROW = 1048576
 _XLSX_MAX_COLUMN = 16384
 _XLSX_MAX_MERGES = 1000000
+_XLSX_MAX_STRINGS = 4000000       # shared strings held in memory while a sheet is read ...
+_XLSX_MAX_STRING_CHARS = 1 << 26  # ... and their characters (a 400,000-row sheet of unique texts fits)
+_XLSX_MAX_STYLES = 1000000        # cell formats (Excel allows 64,000)
 _XLSX_REF = re.compile(r"^([A-Za-z]{1,3})([0-9]{1,7})$")
 _XLSX_MERGE = re.compile(rb'<(?:[\w.-]+:)?mergeCell\b[^>]*?\bref\s*=\s*["\']([A-Za-z]{1,3}[0-9]{1,7}'
                          rb'(?::[A-Za-z]{1,3}[0-9]{1,7})?)["\']')
@@ -3166,9 +3180,9 @@ def _xlsx_int(text, default=0):
         return default
 
 
-def _xlsx_strings(events):
+def _xlsx_strings(events, refuse):
     """The shared strings: <t> runs of each <si>, without phonetic guides, _xHHHH_ decoded."""
-    strings, parts, phonetic = [], [], False
+    strings, parts, phonetic, chars = [], [], False, 0
     for is_start, tag, value in events:
         if tag == "rPh":
             phonetic = is_start
@@ -3176,11 +3190,13 @@ def _xlsx_strings(events):
             parts.append(value)
         elif not is_start and tag == "si":
             strings.append(_XLSX_ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), "".join(parts)))
-            parts = []
+            parts, chars = [], chars + len(strings[-1])
+            if len(strings) > _XLSX_MAX_STRINGS or chars > _XLSX_MAX_STRING_CHARS:
+                raise refuse("共享文字超过 %d 条或 %d 个字符,太大了;请另存为 CSV 再运行" % (_XLSX_MAX_STRINGS, _XLSX_MAX_STRING_CHARS))
     return strings
 
 
-def _xlsx_formats(events):
+def _xlsx_formats(events, refuse):
     """How each cell style shows a number: 'date', 'percent' or 'number'."""
     custom, formats, in_xfs = {}, [], False
     for is_start, tag, attrs in events:
@@ -3189,6 +3205,8 @@ def _xlsx_formats(events):
         elif is_start and tag == "numFmt":
             custom[_xlsx_int(attrs.get("numFmtId"))] = attrs.get("formatCode") or ""
         elif is_start and tag == "xf" and in_xfs:
+            if len(formats) >= _XLSX_MAX_STYLES:
+                raise refuse("单元格格式超过 %d 种" % _XLSX_MAX_STYLES)
             number_format = _xlsx_int(attrs.get("numFmtId"))
             if number_format in custom:
                 formats.append(_xlsx_format_kind(custom[number_format]))
@@ -3247,8 +3265,9 @@ class _XlsxSheet(object):
         self._strings_part, self._styles_part = others.get("sharedStrings"), others.get("styles")
 
     def _lookups(self, book):
-        strings = _xlsx_strings(_xml_events(book, self.path, self._strings_part)) if self._strings_part else []
-        formats = _xlsx_formats(_xml_events(book, self.path, self._styles_part)) if self._styles_part else []
+        refuse = functools.partial(_xlsx_refusal, self.path)
+        strings = _xlsx_strings(_xml_events(book, self.path, self._strings_part), refuse) if self._strings_part else []
+        formats = _xlsx_formats(_xml_events(book, self.path, self._styles_part), refuse) if self._styles_part else []
         return strings, formats
 
     def merges(self):

@@ -227,3 +227,18 @@ def test_dist_on_old_pythons_reads_writes_and_refuses_the_same(tmp_path, version
     lines = out.stdout.decode("utf-8").splitlines()
     assert out.returncode == 0 and lines[0] == str(["保温杯", "2026-11-25", "6", "保温杯!"])
     assert lines[1] == "回答" and "DTD 或实体声明" in lines[2] and "超过了 Excel 的最大行数" in lines[3], lines
+
+
+def test_a_huge_tag_duplicate_parts_and_too_many_strings(coze, tmp_path, monkeypatch):
+    coze.patch("XLSX_RUN_LIMIT", 1 << 16)  # 16 MB in use: a smaller limit keeps the test quick
+    huge = rebuilt(None, tmp_path, "attr.xlsx", {SHEET_PART: HEADER + '<row r="1" x="' + "a" * (1 << 18) + '"/>' + FOOTER})
+    refused(coze, huge, "超过 65536 字节的标签或文字")  # expat would hold the whole tag in memory
+    assert dict(coze.XlsxSheet(excel_like_workbook(tmp_path / "fine.xlsx")).rows())[1][0] == "商品名"
+    twice = excel_like_workbook(tmp_path / "twice.xlsx")
+    with zipfile.ZipFile(twice, "a") as book:
+        with pytest.warns(UserWarning):
+            book.writestr(SHEET_PART, sheet_of('<row r="1"><c t="inlineStr"><is><t>另一份</t></is></c></row>'))
+    with pytest.raises(coze.InputError, match="同名的部件"):
+        coze.XlsxSheet(twice)
+    coze.patch("XLSX_MAX_STRINGS", 3)
+    refused(coze, excel_like_workbook(tmp_path / "strings.xlsx"), "共享文字超过 3 条")

@@ -16,6 +16,7 @@ XLSX_PART_LIMIT = 1 << 30        # inflated bytes of one part (a full 1,048,576-
 XLSX_RATIO_LIMIT = 200           # inflated / compressed, for parts over XLSX_RATIO_FROM bytes
 XLSX_RATIO_FROM = 8 << 20
 XLSX_TEXT_LIMIT = 1 << 22        # characters in one XML text node (Excel keeps 32,767 per cell)
+XLSX_RUN_LIMIT = 1 << 24         # bytes without a "<": one text node or one tag (a huge attribute) at most
 XLSX_CHUNK = 1 << 16
 XLSX_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 XLSX_RESAVE = "请用 Excel 或 WPS 打开它,「另存为」.xlsx(或 CSV)后再运行(还没有发出任何请求,没有花钱)"
@@ -38,9 +39,13 @@ def open_package(path):
         raise xlsx_refusal(path, "这是旧版 .xls 文件,或设了打开密码的工作簿(加密后不再是 .xlsx 格式)。"
                                  "有密码的请先在 Excel 里「文件 → 信息 → 保护工作簿」去掉密码")
     try:
-        return zipfile.ZipFile(path)
+        book = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as err:
         raise xlsx_refusal(path, "不是有效的 .xlsx 文件(不是 zip 压缩包,或文件不完整:%s)" % type(err).__name__)
+    if len(book.NameToInfo) != len(book.filelist):  # two parts with one name: which one Excel reads is unclear
+        book.close()
+        raise xlsx_refusal(path, "压缩包里有同名的部件")
+    return book
 
 
 def part_chunks(book, path, name):
@@ -103,8 +108,13 @@ def xml_events(book, path, name):
     parser.UnparsedEntityDeclHandler = parser.ExternalEntityRefHandler = refuse_dtd
     parser.StartElementHandler, parser.EndElementHandler, parser.CharacterDataHandler = start, end, data
     parser.buffer_text = True
+    run = 0  # bytes since the last "<": expat holds a whole tag (and its attributes) in memory
     try:
         for chunk in part_chunks(book, path, name):
+            last = chunk.rfind(b"<")
+            run = run + len(chunk) if last < 0 else len(chunk) - last - 1
+            if run > XLSX_RUN_LIMIT:
+                raise xlsx_refusal(path, "部件 %s 里有一个超过 %d 字节的标签或文字" % (name, XLSX_RUN_LIMIT))
             parser.Parse(chunk, False)
             for event in pending:
                 yield event
@@ -129,7 +139,7 @@ def part_path(path, base, target, mode=None):
     if mode == "External" or "://" in target or target.startswith("\\"):
         raise xlsx_refusal(path, "关系指向工作簿外面的文件 %s" % target)
     target = urllib.parse.unquote(target)
-    resolved = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(base, target))
+    resolved = posixpath.normpath(target.lstrip("/") if target.startswith("/") else posixpath.join(base, target))
     if resolved in ("", ".") or resolved.startswith("../") or resolved == ".." or resolved.startswith("/"):
         raise xlsx_refusal(path, "关系指向工作簿外面的路径 %s" % target)
     return resolved

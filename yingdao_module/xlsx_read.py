@@ -12,6 +12,7 @@ Excel) are noted in `uncached` ({column: first row}) so the caller can stop or w
 The package limits (size, ratio, DTD, relationships) are in xlsx_package.py.
 """
 import datetime
+import functools
 import re
 
 from .errors import InputError
@@ -21,6 +22,9 @@ from .xlsx_package import (attribute, open_package, part_chunks, part_path, rela
 XLSX_MAX_ROW = 1048576
 XLSX_MAX_COLUMN = 16384
 XLSX_MAX_MERGES = 1000000
+XLSX_MAX_STRINGS = 4000000       # shared strings held in memory while a sheet is read ...
+XLSX_MAX_STRING_CHARS = 1 << 26  # ... and their characters (a 400,000-row sheet of unique texts fits)
+XLSX_MAX_STYLES = 1000000        # cell formats (Excel allows 64,000)
 _XLSX_REF = re.compile(r"^([A-Za-z]{1,3})([0-9]{1,7})$")
 _XLSX_MERGE = re.compile(rb'<(?:[\w.-]+:)?mergeCell\b[^>]*?\bref\s*=\s*["\']([A-Za-z]{1,3}[0-9]{1,7}'
                          rb'(?::[A-Za-z]{1,3}[0-9]{1,7})?)["\']')
@@ -91,9 +95,9 @@ def _xlsx_int(text, default=0):
         return default
 
 
-def _xlsx_strings(events):
+def _xlsx_strings(events, refuse):
     """The shared strings: <t> runs of each <si>, without phonetic guides, _xHHHH_ decoded."""
-    strings, parts, phonetic = [], [], False
+    strings, parts, phonetic, chars = [], [], False, 0
     for is_start, tag, value in events:
         if tag == "rPh":
             phonetic = is_start
@@ -101,11 +105,13 @@ def _xlsx_strings(events):
             parts.append(value)
         elif not is_start and tag == "si":
             strings.append(_XLSX_ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), "".join(parts)))
-            parts = []
+            parts, chars = [], chars + len(strings[-1])
+            if len(strings) > XLSX_MAX_STRINGS or chars > XLSX_MAX_STRING_CHARS:
+                raise refuse("共享文字超过 %d 条或 %d 个字符,太大了;请另存为 CSV 再运行" % (XLSX_MAX_STRINGS, XLSX_MAX_STRING_CHARS))
     return strings
 
 
-def _xlsx_formats(events):
+def _xlsx_formats(events, refuse):
     """How each cell style shows a number: 'date', 'percent' or 'number'."""
     custom, formats, in_xfs = {}, [], False
     for is_start, tag, attrs in events:
@@ -114,6 +120,8 @@ def _xlsx_formats(events):
         elif is_start and tag == "numFmt":
             custom[_xlsx_int(attrs.get("numFmtId"))] = attrs.get("formatCode") or ""
         elif is_start and tag == "xf" and in_xfs:
+            if len(formats) >= XLSX_MAX_STYLES:
+                raise refuse("单元格格式超过 %d 种" % XLSX_MAX_STYLES)
             number_format = _xlsx_int(attrs.get("numFmtId"))
             if number_format in custom:
                 formats.append(_xlsx_format_kind(custom[number_format]))
@@ -172,8 +180,9 @@ class XlsxSheet(object):
         self._strings_part, self._styles_part = others.get("sharedStrings"), others.get("styles")
 
     def _lookups(self, book):
-        strings = _xlsx_strings(xml_events(book, self.path, self._strings_part)) if self._strings_part else []
-        formats = _xlsx_formats(xml_events(book, self.path, self._styles_part)) if self._styles_part else []
+        refuse = functools.partial(xlsx_refusal, self.path)
+        strings = _xlsx_strings(xml_events(book, self.path, self._strings_part), refuse) if self._strings_part else []
+        formats = _xlsx_formats(xml_events(book, self.path, self._styles_part), refuse) if self._styles_part else []
         return strings, formats
 
     def merges(self):
