@@ -15,7 +15,6 @@ from .errors import InputError
 XLSX_PART_LIMIT = 1 << 30        # inflated bytes of one part (a full 1,048,576-row sheet fits)
 XLSX_RATIO_LIMIT = 200           # inflated / compressed, for parts over XLSX_RATIO_FROM bytes
 XLSX_RATIO_FROM = 8 << 20
-XLSX_TEXT_LIMIT = 1 << 22        # characters in one XML text node (Excel keeps 32,767 per cell)
 XLSX_RUN_LIMIT = 1 << 24         # bytes without a "<": one text node or one tag (a huge attribute) at most
 XLSX_CHUNK = 1 << 16
 XLSX_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -80,33 +79,25 @@ def xml_events(book, path, name):
     """Yield (True, local name, attributes) at each start tag and (False, local name, text) at
     each end tag of part `name`; text is what came since the last tag (leaf values).
     Attribute names keep their namespace as 'uri}local'."""
-    pending, text = [], []
-    size = [0]
+    pending, text, local = [], [], {}  # local: 'uri}tag' -> 'tag', computed once per tag name
+    add, keep, forget = pending.append, text.append, text.clear
 
     def refuse_dtd(*_):
         raise xlsx_refusal(path, "部件 %s 里有 DTD 或实体声明(正常的 Excel 文件没有,可能是恶意构造的)" % name)
 
     def start(tag, attrs):
-        del text[:]
-        size[0] = 0
-        pending.append((True, tag[tag.rfind("}") + 1:], attrs))
+        forget()
+        add((True, local.get(tag) or local.setdefault(tag, tag[tag.rfind("}") + 1:]), attrs))
 
     def end(tag):
-        pending.append((False, tag[tag.rfind("}") + 1:], "".join(text)))
-        del text[:]
-        size[0] = 0
-
-    def data(chunk):
-        size[0] += len(chunk)
-        if size[0] > XLSX_TEXT_LIMIT:
-            raise xlsx_refusal(path, "部件 %s 里有一段超过 %d 个字符的文字" % (name, XLSX_TEXT_LIMIT))
-        text.append(chunk)
+        add((False, local.get(tag) or local.setdefault(tag, tag[tag.rfind("}") + 1:]), "".join(text)))
+        forget()
 
     parser = expat.ParserCreate(namespace_separator="}")
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     parser.StartDoctypeDeclHandler = parser.EntityDeclHandler = refuse_dtd
     parser.UnparsedEntityDeclHandler = parser.ExternalEntityRefHandler = refuse_dtd
-    parser.StartElementHandler, parser.EndElementHandler, parser.CharacterDataHandler = start, end, data
+    parser.StartElementHandler, parser.EndElementHandler, parser.CharacterDataHandler = start, end, keep
     parser.buffer_text = True
     run = 0  # bytes since the last "<": expat holds a whole tag (and its attributes) in memory
     try:
@@ -116,14 +107,12 @@ def xml_events(book, path, name):
             if run > XLSX_RUN_LIMIT:
                 raise xlsx_refusal(path, "部件 %s 里有一个超过 %d 字节的标签或文字" % (name, XLSX_RUN_LIMIT))
             parser.Parse(chunk, False)
-            for event in pending:
-                yield event
+            yield from pending
             del pending[:]
         parser.Parse(b"", True)
     except expat.ExpatError as err:
         raise xlsx_refusal(path, "部件 %s 不是合法的 XML(第 %s 行:%s)" % (name, err.lineno, expat.ErrorString(err.code)))
-    for event in pending:
-        yield event
+    yield from pending
 
 
 def attribute(attrs, local):
