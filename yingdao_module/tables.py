@@ -1,4 +1,4 @@
-"""Spreadsheets: read CSV (UTF-8, UTF-8 with BOM or GBK, detected) and xlsx (xlsx.py, standard
+"""Spreadsheets: read CSV (UTF-8, UTF-8 with BOM or GBK, detected) and xlsx (xlsx_read.py, standard
 library only); write them atomically (a temporary file, then a rename), falling back to a
 new name when the output is open in Excel. An xlsx batch output is a copy of the input
 workbook with the new cells added (write_xlsx_copy)."""
