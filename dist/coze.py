@@ -3794,8 +3794,8 @@ def _read_header(path, sheet=None, wanted=(), header_row=None, guesses=()):
 
 def _header_preview(top):
     """What the top rows hold, and how to name the header row: for a header that was not found."""
-    lines = ["第 %d 行:%s" % (number, "、".join(name[:20] for name in header if name)[:120] or "(空)")
-             for number, header in top[:_HEADER_SCAN]]
+    lines = ["第 %d 行:%s" % (number, "、".join(name[:20] for name in header if name)[:80] or "(空)")
+             for number, header in top[:6]]
     return ("。表格前几行是:%s。如果列名不在第一行,请用 --header-row N(batch() 的参数 header_row=N)"
             "指定列名所在的行" % ";".join(lines))
 
@@ -4750,7 +4750,6 @@ class _BatchRun(object):
         if any(self.done.get(n, {}).get("status") == _STATUS_FAILED for n in self.scope):
             parts.append("--retry-failed")
         return " ".join(parts) + "\n(在影刀里:再次运行同一个流程即可,参数不变)"
-
 
     def check_formulas(self):
         """Formulas without a stored value read as blank: in a column the questions use that would

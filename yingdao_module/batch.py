@@ -363,7 +363,6 @@ class BatchRun(object):
             parts.append("--retry-failed")
         return " ".join(parts) + "\n(在影刀里:再次运行同一个流程即可,参数不变)"
 
-
     def check_formulas(self):
         """Formulas without a stored value read as blank: in a column the questions use that would
         ask wrong questions (stop here, before any chat); elsewhere it is only a warning."""

@@ -151,8 +151,8 @@ def read_header(path, sheet=None, wanted=(), header_row=None, guesses=()):
 
 def header_preview(top):
     """What the top rows hold, and how to name the header row: for a header that was not found."""
-    lines = ["第 %d 行:%s" % (number, "、".join(name[:20] for name in header if name)[:120] or "(空)")
-             for number, header in top[:HEADER_SCAN]]
+    lines = ["第 %d 行:%s" % (number, "、".join(name[:20] for name in header if name)[:80] or "(空)")
+             for number, header in top[:6]]
     return ("。表格前几行是:%s。如果列名不在第一行,请用 --header-row N(batch() 的参数 header_row=N)"
             "指定列名所在的行" % ";".join(lines))
 
