@@ -30,6 +30,7 @@ DIST_MODULES = [
     ("auth", "Sign-in: static token or OAuth JWT service app"),
     ("files", "Files"),
     ("polling", "When to check a non-stream chat"),
+    ("app_flows", "The flows of the ShadowBot app (package.json)"),
     ("tools", "Local tools (端插件)"),
     ("client", "Chat client"),
     ("workflow", "Workflows"),

@@ -1883,18 +1883,77 @@ def _server_length_bound(chat):
         return None
 
 ###############################################################################
+# The flows of the ShadowBot app (package.json)   (yingdao_module/app_flows.py)
+###############################################################################
+# The flows of the ShadowBot app this module is pasted into, read from the app's package.json.
+#
+# A ShadowBot app is a Python package: the pasted module is `<app>.<module>` and sits in the
+# app folder beside `package.json`, whose `flows` list every flow as
+# {"name": shown name, "filename": module file, "kind": "Visual" | "Code"}. The code ShadowBot
+# generates runs a sub-flow by its file name (`xbot_visual.process.run(process="process5",
+# package=__name__, ...)`); renaming a flow changes only its shown name. Users type the shown
+# name, so a sub-flow named in `tools` is resolved here, before any chat is paid for.
+
+_APP_MANIFEST = "package.json"
+
+
+def _app_location():
+    """(this module's import name, its folder): what process.run's `package` needs and where
+    the app's package.json is."""
+    try:
+        folder = os.path.dirname(os.path.abspath(__file__))
+    except NameError:  # a module without a file (pasted into an interpreter)
+        folder = ""
+    return __name__, folder
+
+
+def _app_flows(folder):
+    """[(shown name, file name)] of the app in `folder`, or None when `folder` holds no
+    package.json (not an app folder)."""
+    path = os.path.join(folder, _APP_MANIFEST) if folder else ""
+    if not path or not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            manifest = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise InputError("读不懂影刀应用的 %s(%s):%s。请在影刀里打开一次这个应用,让它重新保存" % (_APP_MANIFEST, path, exc))
+    flows = manifest.get("flows") if isinstance(manifest, dict) else None
+    return [(str(flow.get("name") or ""), str(flow["filename"])) for flow in (flows or [])
+            if isinstance(flow, dict) and isinstance(flow.get("filename"), str) and flow["filename"].strip()]
+
+
+def _subflow_file(tool, given):
+    """The file name ShadowBot's process.run needs for the sub-flow `given` (its shown name or
+    its file name); a name that is no flow of the app is refused with the app's flows listed."""
+    flows = _app_flows(_app_location()[1])
+    if flows is None:
+        _log("没有找到影刀应用的 %s,按原样运行子流程「%s」(它应该是流程的文件名,例如 process5)" % (_APP_MANIFEST, given))
+        return given
+    for shown, filename in flows:  # the shown name first: it is what users see and type
+        if given == shown:
+            return filename
+    for shown, filename in flows:
+        if given == filename:
+            return filename
+    listing = ";".join("「%s」→ %s" % (shown, filename) for shown, filename in flows) or "(没有流程)"
+    raise InputError("tools 里工具「%s」的子流程「%s」不是这个影刀应用里的流程。请填流程列表里显示的名字(或它的文件名)。"
+                     "应用里的流程(显示名 → 文件名):%s(还没有调用扣子,没有花钱)" % (tool, given, listing))
+
+###############################################################################
 # Local tools (端插件)                                   (yingdao_module/tools.py)
 ###############################################################################
 # Local tools (端插件): a bot calls a tool that runs on the caller's side; the chat stops in
 # `requires_action` until each call gets an output.
 #
 #     ask("螺丝还有多少?", tools={"查询库存": lambda question: "42 个"})
-#     ask("螺丝还有多少?", tools={"查询库存": "查询库存子流程"})   # a ShadowBot sub-flow
+#     ask("螺丝还有多少?", tools={"查询库存": "查询库存"})         # a ShadowBot sub-flow, by its shown name
 #     batch(..., tools='{"查询库存": "stock:query"}')               # module:function (command line)
 #
 # A handler is a Python callable, called with the tool's JSON arguments as keyword arguments
 # (its result is submitted as is when it is text, as JSON otherwise), or the name of a ShadowBot
-# sub-flow, run with xbot_visual.process.run: the arguments are its inputs and its output
+# sub-flow (the name shown in the flow list, or its file name), run with xbot_visual.process.run
+# under its file name (app_flows.py reads package.json): the arguments are its inputs and its output
 # parameter `output` is the result. Text shaped "module:function" names a Python function to
 # import (how the command line, which takes JSON text, passes one). Such a chat cannot be cancelled, so every call must be
 # answered: a handler that raises, or a tool without a handler, gets an error text as its
@@ -1945,7 +2004,7 @@ def _clean_handler(name, handler):
     if not _in_shadowbot():
         raise InputError("tools 里工具「%s」写的是影刀子流程「%s」:子流程只能在影刀里运行;在影刀外请传 Python 函数"
                          "(命令行里写成 模块名:函数名)" % (name, handler))
-    return handler
+    return _subflow_file(name, handler)
 
 
 def _tool_outputs(required_action, tools, calls_made):
@@ -1985,12 +2044,14 @@ def _tool_failed(name, why):
 
 
 def _run_subflow(process, inputs):
-    """Run a ShadowBot sub-flow with the tool's arguments as inputs; its `output` is the result."""
+    """Run a ShadowBot sub-flow (its file name) with the tool's arguments as inputs, as the code
+    ShadowBot generates does (`package` is the calling module's name); its `output` is the result."""
     try:
         import xbot_visual
     except ImportError:
         raise CozeError("影刀子流程「%s」只能在影刀里运行" % process)
-    result = xbot_visual.process.run(process=process, package=__name__, inputs=inputs, outputs=[_SUBFLOW_OUTPUT])
+    result = xbot_visual.process.run(process=process, package=_app_location()[0], inputs=inputs,
+                                     outputs=[_SUBFLOW_OUTPUT])
     if isinstance(result, dict):
         return result.get(_SUBFLOW_OUTPUT)
     return getattr(result, _SUBFLOW_OUTPUT, result)
@@ -3650,10 +3711,13 @@ def _width_edits(head, prefix, widths):
 ###############################################################################
 # Spreadsheets (CSV / xlsx)                          (yingdao_module/tables.py)
 ###############################################################################
-# Spreadsheets: read CSV (UTF-8, UTF-8 with BOM or GBK, detected) and xlsx (xlsx_read.py, standard
-# library only); write them atomically (a temporary file, then a rename), falling back to a
-# new name when the output is open in Excel. An xlsx batch output is a copy of the input
-# workbook with the new cells added (write_xlsx_copy).
+# Spreadsheets: read text tables (UTF-8, UTF-8 with BOM, GBK, or UTF-16 with BOM as Excel's
+# 「Unicode 文本」 saves it; comma, tab or semicolon separated; an Excel `sep=;` first line) and
+# xlsx (xlsx_read.py, standard library only); write them atomically (a temporary file, then a rename),
+# falling back to a new name when the output is open in Excel. A text table is written back in
+# its input's encoding, delimiter and `sep=` line, and the cells we add are made inert (a leading
+# ' on text Excel would run as a formula). An xlsx batch output is a copy of the input workbook
+# with the new cells added (write_xlsx_copy).
 
 _OPENPYXL_MISSING = ("把分片合并成 .xlsx 需要 openpyxl:在影刀应用的「Python 包管理」里安装 openpyxl,"
                     "或在命令行运行 pip install openpyxl;也可以把表格另存为 CSV")
@@ -3663,9 +3727,22 @@ _MIXED_ENCODING = ("CSV 文件第 %d 行不是 UTF-8 编码,而前面的行是 U
                   "请用 Excel 或 WPS 打开它,「另存为」选「CSV UTF-8」后再运行(还没有发出任何请求,没有花钱)")
 _UNKNOWN_ENCODING = ("CSV 文件第 %d 行既不是 UTF-8 也不是 GBK 编码,读不懂。"
                     "请用 Excel 或 WPS 打开它,「另存为」选「CSV UTF-8」后再运行(还没有发出任何请求,没有花钱)")
+_UNREADABLE_UTF16 = ("表格文件 %s 开头是 UTF-16(「Unicode 文本」)的标记,但内容读不通:%s。"
+                    "请用 Excel 或 WPS 打开它,重新「另存为」后再运行(还没有发出任何请求,没有花钱)")
 _CHUNK = 1 << 20
 _HEADER_SCAN = 10  # rows searched for the header (a title or notes above it are common)
 _sniffed = {}  # (path, size, mtime) -> encoding: the table is read again at every save
+
+# How a text table is laid out: its encoding, its delimiter, and whether it starts with Excel's
+# `sep=X` hint line (kept when the table is written back)
+_TextFormat = collections.namedtuple("TextFormat", "encoding delimiter sep_line")
+_CSV_UTF8 = _TextFormat("utf-8-sig", ",", False)
+_DELIMITERS = (",", "\t", ";")  # in order of preference when the header splits equally
+_SEP_LINE = re.compile(r"^sep=(.)\s*$", re.IGNORECASE)
+# OWASP's CSV injection advice: a cell starting with one of these may run as a formula in Excel/WPS
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_FIRST = frozenset(_FORMULA_START)
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?%?$")  # -5, +3.2, -10%: numbers, not formulas
 
 
 _UTF8_WIDE = re.compile(b"[\xe0-\xef][\x80-\xbf]{2}")  # a 3-byte UTF-8 character: CJK text
@@ -3699,12 +3776,17 @@ def _first_bad_byte(path, encoding):
 
 
 def _sniff_encoding(path):
-    """'utf-8-sig' for UTF-8 (with or without BOM), 'gb18030' for GBK (Excel's CSV on Chinese
-    Windows), decided on the whole file; a file that changes encoding half-way is refused
-    with the line, before anything is paid for."""
+    """'utf-16' for a file starting with a UTF-16 BOM (Excel's 「Unicode 文本」), 'utf-8-sig'
+    for UTF-8 (with or without BOM), 'gb18030' for GBK (Excel's CSV on Chinese Windows), decided
+    on the whole file; a file that changes encoding half-way is refused with the line, before
+    anything is paid for."""
     stat = os.stat(path)
     key = (path, stat.st_size, stat.st_mtime)
     if key not in _sniffed:
+        with open(path, "rb") as handle:
+            if handle.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+                _sniffed[key] = "utf-16"
+                return "utf-16"
         line, wide = _first_bad_byte(path, "utf-8")
         encoding = "utf-8-sig"
         if line:
@@ -3739,9 +3821,8 @@ def _read_rows(path, sheet=None):
         for numbered in _XlsxSheet(path, sheet).rows():
             yield numbered
     elif path.lower().endswith((".csv", ".txt")):
-        with open(path, encoding=_sniff_encoding(path), newline="") as handle:
-            for numbered in enumerate(csv.reader(handle), start=1):
-                yield numbered
+        for numbered in enumerate(_read_text_table(path), start=1):
+            yield numbered
     else:
         raise InputError("只支持 .xlsx 和 .csv 表格:%s" % path)
 
@@ -3800,23 +3881,95 @@ def _header_preview(top):
             "指定列名所在的行" % ";".join(lines))
 
 
-def _write_rows(path, header, rows, encoding="utf-8-sig"):
+def _write_rows(path, header, rows, encoding="utf-8-sig", inert_from=None):
     """Write atomically; if `path` is locked (open in Excel) use `<name>_1.<ext>` and so on.
-    A CSV is written in `encoding` (the input's: GBK stays GBK). Returns the path written."""
+    A text table is written in `encoding`, an encoding name or the input's TextFormat (GBK stays
+    GBK, 「Unicode 文本」 stays UTF-16 and tab-separated, a `sep=` line stays); its cells from
+    column `inert_from` on (the ones we add) are made inert (inert_cell). Returns the path written."""
     def write(temporary):
         if temporary.lower().endswith((".xlsx", ".xlsm")):
             workbook = _openpyxl().Workbook(write_only=True)
             sheet = workbook.create_sheet()
-            sheet.append(header)
+            sheet.append(_text_cells(sheet, header))
             for row in rows:
-                sheet.append(row)
+                sheet.append(_text_cells(sheet, row))
             workbook.save(temporary)
         else:
-            with open(temporary, "w", encoding=encoding, newline="") as handle:  # utf-8-sig's BOM: Excel opens it right
-                writer = csv.writer(handle)
-                writer.writerow(header)
-                writer.writerows(rows)
+            _write_text_table(temporary, header, rows, encoding, inert_from)
     return _publish(path, write)
+
+
+def _sniff_format(path):
+    """The TextFormat of a text table: its encoding (sniff_encoding), an Excel `sep=X` first line,
+    else the delimiter that splits the header line into the most columns (comma on a tie)."""
+    encoding = _sniff_encoding(path)
+    with open(path, encoding=encoding, newline="") as handle:
+        try:
+            first = handle.readline(1 << 16)
+        except UnicodeDecodeError as err:
+            raise InputError(_UNREADABLE_UTF16 % (path, err))
+        hint = _SEP_LINE.match(first.rstrip("\r\n"))
+        if hint:
+            return _TextFormat(encoding, hint.group(1), True)
+    widths = [(len(next(csv.reader([first], delimiter=d), [])), -i, d) for i, d in enumerate(_DELIMITERS)]
+    return _TextFormat(encoding, max(widths)[2], False)
+
+
+def _read_text_table(path):
+    """Rows (lists of text) of a CSV / text table, in its own encoding and delimiter; an Excel
+    `sep=` line is not a row."""
+    found = _sniff_format(path)
+    with open(path, encoding=found.encoding, newline="") as handle:
+        if found.sep_line:
+            handle.readline()
+        try:
+            for row in csv.reader(handle, delimiter=found.delimiter):
+                yield row
+        except UnicodeDecodeError as err:  # UTF-16 is not scanned ahead like UTF-8 and GBK
+            raise InputError(_UNREADABLE_UTF16 % (path, err))
+
+
+def _write_text_table(path, header, rows, layout, inert_from=None):
+    """Write `header` and `rows` as a text table in `layout` (a TextFormat or an encoding name);
+    cells from column `inert_from` on are made inert."""
+    if not isinstance(layout, _TextFormat):
+        layout = _CSV_UTF8._replace(encoding=layout)
+    def inert(row):
+        if inert_from is None:
+            return row
+        row = list(row)
+        for at in range(inert_from, len(row)):
+            if isinstance(row[at], str) and row[at][:1] in _FORMULA_FIRST:  # cheap test first: 100k rows
+                row[at] = _inert_cell(row[at])
+        return row
+    with open(path, "w", encoding=layout.encoding, newline="") as handle:  # utf-8-sig's BOM: Excel opens it right
+        if layout.sep_line:
+            handle.write("sep=%s\r\n" % layout.delimiter)
+        writer = csv.writer(handle, delimiter=layout.delimiter)
+        writer.writerow(inert(header))
+        for row in rows:
+            writer.writerow(inert(row))
+
+
+def _inert_cell(value):
+    """Text Excel or WPS would run as a formula (starting with = + - @ tab or CR), with a leading '
+    as OWASP advises for CSV, so it shows as the text it is; plain numbers (-5, +3.2) stay."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(value):
+        return "'" + value
+    return value
+
+
+def _text_cells(sheet, row):
+    """`row` for openpyxl, with text starting with = kept as text: openpyxl would store it as a
+    live formula (an answer "=1+1", or a CSV cell, is text, as it is in the xlsx copies)."""
+    from openpyxl.cell import WriteOnlyCell
+    cells = []
+    for value in row:
+        if isinstance(value, str) and value.startswith("="):
+            value = WriteOnlyCell(sheet, value=value)
+            value.data_type = "s"
+        cells.append(value)
+    return cells
 
 
 def _write_xlsx_copy(path, sheet, cells, widths=None):
@@ -4128,7 +4281,7 @@ def _parse_shard(shard):
 def _default_output(input_path, shard):
     stem, ext = os.path.splitext(input_path)
     suffix = ".shard%dof%d" % shard if shard else ""
-    return "%s_coze%s%s" % (stem, suffix, ext if ext.lower() in (".xlsx", ".csv") else ".csv")
+    return "%s_coze%s%s" % (stem, suffix, ext if ext.lower() in (".xlsx", ".csv", ".txt") else ".csv")
 
 
 def _clean_json_fields(value):
@@ -4681,9 +4834,10 @@ class _BatchRun(object):
             if self.sheet is not None and self.output_path.lower().endswith((".xlsx", ".xlsm")):
                 self.output_path = self.save_into_copy(added, json_keys)
             else:
-                encoding = "utf-8-sig" if self.sheet is not None else _sniff_encoding(self.options.input_path)
+                layout = "utf-8-sig" if self.sheet is not None else _sniff_format(self.options.input_path)
                 lines = itertools.chain(self.rows_above_header(), [list(self.header) + added], self.output_rows(json_keys))
-                self.output_path = _write_rows(self.output_path, next(lines), lines, encoding)
+                self.output_path = _write_rows(self.output_path, next(lines), lines, layout,  # the input's cells as they were
+                                              inert_from=len(self.header))
         except (OSError, ValueError) as err:  # the answers stay in the journal (or in memory) for now
             self.halt(_cannot_write(self.output_path, err))
         self.report()
@@ -4940,7 +5094,7 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
           json_fields=None, ask_blank=False, report_path=None, tools=None, header_row=None):
     """表格批处理:表格每一行问智能体一次,回答写进新表格;再次运行同一调用会从断点继续,不重复付费。
 
-    input_path       输入表格 .xlsx 或 .csv(原表格不会被修改;.xlsx 的输出是原工作簿的副本加上新列)
+    input_path       输入表格 .xlsx、.csv 或 .txt(原表格不会被修改;.xlsx 的输出是原工作簿的副本加上新列)
     prompt           提问模板,{列名} 换成这一行的值,例如「为{商品名}写一句广告语」;{{ 和 }} 是字面的大括号
     question_column  不用模板时,直接拿这一列当问题(和 prompt 二选一)
     output_path      输出表格,默认 <名字>_coze.<扩展名>
@@ -5041,7 +5195,7 @@ def _shard_of(path, summary):
 def _merge_shards(items, output_path=None):
     """(path written, [problems in Chinese]) — see merge()."""
     sources = _shard_sources(items)
-    header, rows, problems, shards, owner = None, [], [], {}, {}
+    header, rows, problems, shards, owner, from_workbook = None, [], [], {}, {}, set()
     for path, summary in sources:
         sheet = _answered_sheet(path) if path.lower().endswith((".xlsx", ".xlsm")) else None
         table = (cells for _, cells in (sheet.rows() if sheet else _read_rows(path)))
@@ -5062,6 +5216,8 @@ def _merge_shards(items, output_path=None):
             if number in owner:
                 raise InputError("第 %s 行同时出现在 %s 和 %s 里:同一个分片传了两次?" % (number, owner[number], path))
             owner[number] = path
+            if sheet:
+                from_workbook.add(number)
             if status_at is not None and (status_at >= len(row) or not row[status_at]):
                 unfinished += 1
             rows.append(row)
@@ -5089,7 +5245,11 @@ def _merge_shards(items, output_path=None):
             output_path = stem + "_merged" + ext
     if all(path.lower().endswith((".xlsx", ".xlsm")) for path, _ in sources):
         return _merged_copy(sources[0][0], rows, output_path), problems
-    return _write_rows(output_path, header, rows), problems
+    # a text shard's cells were made inert when batch wrote it; a workbook's were not (nor can its
+    # own columns be told from ours there), so every cell of its rows is made inert in a text table
+    rows = [[_inert_cell(cell) for cell in row] if row[number_at] in from_workbook else row for row in rows]
+    layout = "utf-8-sig" if first.lower().endswith((".xlsx", ".xlsm")) else _sniff_format(first)
+    return _write_rows(output_path, header, rows, layout), problems
 
 
 def _numbered_header(table):

@@ -26,7 +26,7 @@ from .journal import Journal
 from .log import log
 from .ratelimit import RateLimiter
 from .report import write_report
-from .tables import header_preview, read_header, read_rows, sniff_encoding, write_rows, write_xlsx_copy
+from .tables import header_preview, read_header, read_rows, sniff_format, write_rows, write_xlsx_copy
 from .xlsx_read import XlsxSheet, column_letter
 
 STATUS_OK, STATUS_FAILED, STATUS_SKIPPED = "成功", "失败", "跳过"
@@ -293,9 +293,10 @@ class BatchRun(object):
             if self.sheet is not None and self.output_path.lower().endswith((".xlsx", ".xlsm")):
                 self.output_path = self.save_into_copy(added, json_keys)
             else:
-                encoding = "utf-8-sig" if self.sheet is not None else sniff_encoding(self.options.input_path)
+                layout = "utf-8-sig" if self.sheet is not None else sniff_format(self.options.input_path)
                 lines = itertools.chain(self.rows_above_header(), [list(self.header) + added], self.output_rows(json_keys))
-                self.output_path = write_rows(self.output_path, next(lines), lines, encoding)
+                self.output_path = write_rows(self.output_path, next(lines), lines, layout,  # the input's cells as they were
+                                              inert_from=len(self.header))
         except (OSError, ValueError) as err:  # the answers stay in the journal (or in memory) for now
             self.halt(cannot_write(self.output_path, err))
         self.report()
@@ -552,7 +553,7 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
           json_fields=None, ask_blank=False, report_path=None, tools=None, header_row=None):
     """表格批处理:表格每一行问智能体一次,回答写进新表格;再次运行同一调用会从断点继续,不重复付费。
 
-    input_path       输入表格 .xlsx 或 .csv(原表格不会被修改;.xlsx 的输出是原工作簿的副本加上新列)
+    input_path       输入表格 .xlsx、.csv 或 .txt(原表格不会被修改;.xlsx 的输出是原工作簿的副本加上新列)
     prompt           提问模板,{列名} 换成这一行的值,例如「为{商品名}写一句广告语」;{{ 和 }} 是字面的大括号
     question_column  不用模板时,直接拿这一列当问题(和 prompt 二选一)
     output_path      输出表格,默认 <名字>_coze.<扩展名>

@@ -49,7 +49,7 @@ def parse_shard(shard):
 def default_output(input_path, shard):
     stem, ext = os.path.splitext(input_path)
     suffix = ".shard%dof%d" % shard if shard else ""
-    return "%s_coze%s%s" % (stem, suffix, ext if ext.lower() in (".xlsx", ".csv") else ".csv")
+    return "%s_coze%s%s" % (stem, suffix, ext if ext.lower() in (".xlsx", ".csv", ".txt") else ".csv")
 
 
 def clean_json_fields(value):

@@ -14,7 +14,7 @@ import re
 
 from .errors import InputError
 from .log import log
-from .tables import HEADER_SCAN, read_rows, write_rows, write_xlsx_copy
+from .tables import HEADER_SCAN, inert_cell, read_rows, sniff_format, write_rows, write_xlsx_copy
 from .xlsx_read import XlsxSheet
 
 SHARD_IN_NAME = re.compile(r"\.shard(\d+)of(\d+)")
@@ -62,7 +62,7 @@ def _shard_of(path, summary):
 def merge_shards(items, output_path=None):
     """(path written, [problems in Chinese]) — see merge()."""
     sources = shard_sources(items)
-    header, rows, problems, shards, owner = None, [], [], {}, {}
+    header, rows, problems, shards, owner, from_workbook = None, [], [], {}, {}, set()
     for path, summary in sources:
         sheet = _answered_sheet(path) if path.lower().endswith((".xlsx", ".xlsm")) else None
         table = (cells for _, cells in (sheet.rows() if sheet else read_rows(path)))
@@ -83,6 +83,8 @@ def merge_shards(items, output_path=None):
             if number in owner:
                 raise InputError("第 %s 行同时出现在 %s 和 %s 里:同一个分片传了两次?" % (number, owner[number], path))
             owner[number] = path
+            if sheet:
+                from_workbook.add(number)
             if status_at is not None and (status_at >= len(row) or not row[status_at]):
                 unfinished += 1
             rows.append(row)
@@ -110,7 +112,11 @@ def merge_shards(items, output_path=None):
             output_path = stem + "_merged" + ext
     if all(path.lower().endswith((".xlsx", ".xlsm")) for path, _ in sources):
         return _merged_copy(sources[0][0], rows, output_path), problems
-    return write_rows(output_path, header, rows), problems
+    # a text shard's cells were made inert when batch wrote it; a workbook's were not (nor can its
+    # own columns be told from ours there), so every cell of its rows is made inert in a text table
+    rows = [[inert_cell(cell) for cell in row] if row[number_at] in from_workbook else row for row in rows]
+    layout = "utf-8-sig" if first.lower().endswith((".xlsx", ".xlsm")) else sniff_format(first)
+    return write_rows(output_path, header, rows, layout), problems
 
 
 def _numbered_header(table):
