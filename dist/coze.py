@@ -3314,6 +3314,14 @@ class _XlsxSheet(object):
                 raise _xlsx_refusal(self.path, "缺少部件 %s(工作簿里的关系指向一个不存在的部件)" % part)
         self._strings_part, self._styles_part = others.get("sharedStrings"), others.get("styles")
 
+    def verify(self):
+        """Inflate every part once (bounded, CRC checked), so a broken picture or chart is found
+        before any chat rather than when the answers are written into the copy."""
+        with _open_package(self.path) as book:
+            for info in book.infolist():
+                for _ in _part_chunks(book, self.path, info.filename):
+                    pass
+
     def _lookups(self, book):
         refuse = functools.partial(_xlsx_refusal, self.path)
         strings = _xlsx_strings(_xml_events(book, self.path, self._strings_part), refuse) if self._strings_part else []
@@ -4649,6 +4657,8 @@ class _BatchRun(object):
         self.output_path = options.output_path
         xlsx = options.input_path.lower().endswith((".xlsx", ".xlsm"))
         self.sheet = _XlsxSheet(options.input_path, options.sheet) if xlsx else None
+        if self.sheet is not None and options.output_path.lower().endswith((".xlsx", ".xlsm")):
+            self.sheet.verify()  # the copy reads every part: a broken one is refused now, not after paying
         self.first_new_column = None  # where the new columns go in an xlsx copy (found on first save)
         self.scope, self.timeline, self.chats = [], [], 0
         self.started, self.started_at, self.planned = time.monotonic(), time.strftime("%Y-%m-%d %H:%M:%S"), 0

@@ -242,3 +242,20 @@ def test_a_huge_tag_duplicate_parts_and_too_many_strings(coze, tmp_path, monkeyp
         coze.XlsxSheet(twice)
     coze.patch("XLSX_MAX_STRINGS", 3)
     refused(coze, excel_like_workbook(tmp_path / "strings.xlsx"), "共享文字超过 3 条")
+
+
+def test_a_broken_part_only_the_copy_reads_is_refused_before_any_chat(coze, sim, tmp_path):
+    path = excel_like_workbook(tmp_path / "picture.xlsx")
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as book:
+        book.writestr("xl/media/image1.png", os.urandom(1 << 16))
+    with zipfile.ZipFile(path) as book:
+        info = book.getinfo("xl/media/image1.png")
+    data = bytearray(open(path, "rb").read())
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data[start + 100] ^= 0xFF  # the picture's bytes no longer match its CRC
+    open(path, "wb").write(bytes(data))
+    assert dict(coze.XlsxSheet(path).rows())[1][0] == "商品名"  # the sheet itself reads fine
+    with pytest.raises(coze.InputError, match="xl/media/image1.png 的压缩数据已损坏"):
+        coze.batch(path, question_column="商品名", bot_id="7000000000000000001", token="pat_" + "x" * 40,
+                   base_url=sim.url)
+    assert sim.stats()["chats_created"] == 0

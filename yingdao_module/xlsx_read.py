@@ -179,6 +179,14 @@ class XlsxSheet(object):
                 raise xlsx_refusal(self.path, "缺少部件 %s(工作簿里的关系指向一个不存在的部件)" % part)
         self._strings_part, self._styles_part = others.get("sharedStrings"), others.get("styles")
 
+    def verify(self):
+        """Inflate every part once (bounded, CRC checked), so a broken picture or chart is found
+        before any chat rather than when the answers are written into the copy."""
+        with open_package(self.path) as book:
+            for info in book.infolist():
+                for _ in part_chunks(book, self.path, info.filename):
+                    pass
+
     def _lookups(self, book):
         refuse = functools.partial(xlsx_refusal, self.path)
         strings = _xlsx_strings(xml_events(book, self.path, self._strings_part), refuse) if self._strings_part else []
