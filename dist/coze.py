@@ -3163,6 +3163,7 @@ _XLSX_MAX_STYLES = 1000000        # cell formats (Excel allows 64,000)
 _XLSX_REF = re.compile(r"^([A-Za-z]{1,3})([0-9]{1,7})$")
 _XLSX_MERGE = re.compile(rb'<(?:[\w.-]+:)?mergeCell\b[^>]*?\bref\s*=\s*["\']([A-Za-z]{1,3}[0-9]{1,7}'
                          rb'(?::[A-Za-z]{1,3}[0-9]{1,7})?)["\']')
+_XLSX_COLUMNS = {}  # 'AB' -> 28 (1-based), every cell has one: worth remembering
 _XLSX_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _XLSX_DATE_FORMATS = set(range(14, 23)) | set(range(27, 37)) | set(range(45, 48)) | set(range(50, 59))
 _XLSX_PERCENT_FORMATS = (9, 10)
@@ -3184,9 +3185,14 @@ def _split_ref(ref):
     match = _XLSX_REF.match(ref or "")
     if not match:
         return None, None
-    column = 0
-    for char in match.group(1).upper():
-        column = column * 26 + ord(char) - 64
+    letters = match.group(1)
+    column = _XLSX_COLUMNS.get(letters)
+    if column is None:
+        column = 0
+        for char in letters.upper():
+            column = column * 26 + ord(char) - 64
+        if column <= _XLSX_MAX_COLUMN and letters.isupper():
+            _XLSX_COLUMNS[letters] = column  # at most 16,384 entries: a bounded cache
     row = int(match.group(2))
     if column > _XLSX_MAX_COLUMN or not 1 <= row <= _XLSX_MAX_ROW:
         return None, None
