@@ -3415,35 +3415,32 @@ class _XlsxRowReader(object):
         number, cells, column, cell, phonetic = 0, None, -1, None, False
         for is_start, tag, value in events:
             if is_start:
-                if tag == "row":
+                if tag == "c" and cells is not None:
+                    column = self.column_of(value.get("r"), column, number)
+                    cell = [value.get("t") or "n", value.get("s"), None, False, []]  # type, style, value, formula, texts
+                elif tag == "row":
                     number = self.row_number(value.get("r"), number)
                     cells, column, cell = ([] if number > self.after else None), -1, None
-                elif tag == "c" and cells is not None:
-                    column = self.column_of(value.get("r"), column, number)
-                    cell = {"t": value.get("t") or "n", "s": value.get("s"), "v": None, "f": False, "is": []}
                 elif tag == "rPh":
                     phonetic = True
-            elif cells is None:
-                continue
-            elif tag == "row":
+            elif cell is not None:
+                if tag == "v":
+                    cell[2] = value
+                elif tag == "c":
+                    text = self.text(cell, column, number)
+                    if text:
+                        cells.extend([""] * (column + 1 - len(cells)))
+                        cells[column] = text
+                    cell = None
+                elif tag == "f":
+                    cell[3] = True
+                elif tag == "rPh":
+                    phonetic = False
+                elif tag == "t" and not phonetic:
+                    cell[4].append(value)
+            elif tag == "row" and cells is not None:
                 yield number, cells
                 cells = None
-            elif cell is None:
-                continue
-            elif tag == "v":
-                cell["v"] = value
-            elif tag == "f":
-                cell["f"] = True
-            elif tag == "rPh":
-                phonetic = False
-            elif tag == "t" and not phonetic:
-                cell["is"].append(value)
-            elif tag == "c":
-                text = self.text(cell, column, number)
-                if text:
-                    cells.extend([""] * (column + 1 - len(cells)))
-                    cells[column] = text
-                cell = None
 
     def row_number(self, text, previous):
         if text is None:
@@ -3470,11 +3467,11 @@ class _XlsxRowReader(object):
         return column
 
     def text(self, cell, column, number):
-        kind, value = cell["t"], cell["v"]
+        kind, style, value, formula, texts = cell
         if kind == "inlineStr":
-            return _XLSX_ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), "".join(cell["is"]))
+            return _XLSX_ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), "".join(texts))
         if value is None or (value == "" and kind != "str"):
-            if cell["f"] and column not in self.sheet.uncached:
+            if formula and column not in self.sheet.uncached:
                 self.sheet.uncached[column] = number
             return ""
         if kind == "s":
@@ -3490,7 +3487,7 @@ class _XlsxRowReader(object):
             number_value = float(value)
         except ValueError:
             return value
-        style = _xlsx_int(cell["s"])
+        style = _xlsx_int(style)
         shown = self.formats[style] if 0 <= style < len(self.formats) else "number"
         if shown == "date":
             return _xlsx_date(number_value, self.sheet.date1904)
