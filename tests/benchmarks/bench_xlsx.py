@@ -103,7 +103,7 @@ def markdown(f):
         "|---|---|---|",
         "| peak memory reading a %d-row × 9-column xlsx (%.1f MB file), whole process | **%.0f MB** (%.1f s) | ≤ 150 MB |"
         % (f["rows"], f["size_mb"], r["peak_mb"], r["seconds"]),
-        "| peak memory writing its copy with an answer in every row (streaming splice) | **%.0f MB** (%.1f s) | ≤ 150 MB |"
+        "| peak memory writing its copy with an answer in every row (rows read, then the streaming splice) | **%.0f MB** (%.1f s) | ≤ 150 MB |"
         % (w["peak_mb"], w["seconds"]),
         "| the same process with only dist/coze.py imported | %.0f MB | — |" % f["baseline_mb"],
         "| zip bomb (%.0f KB file, sheet inflates to 1 GiB): refused in | **%.2f s**, peak %.0f MB (`%s`) | < 5 s, < 200 MB |"
