@@ -259,3 +259,21 @@ def test_a_broken_part_only_the_copy_reads_is_refused_before_any_chat(coze, sim,
         coze.batch(path, question_column="商品名", bot_id="7000000000000000001", token="pat_" + "x" * 40,
                    base_url=sim.url)
     assert sim.stats()["chats_created"] == 0
+
+
+def test_a_part_that_lies_about_its_size_inflates_no_further(coze, tmp_path):
+    """A bomb that declares a small size (so the limits let it through) stops at that size: CRC error."""
+    import struct
+    path = rebuilt(None, tmp_path, "liar.xlsx", {SHEET_PART: HEADER + " " * (20 << 20) + FOOTER})
+    data = bytearray(open(path, "rb").read())
+    with zipfile.ZipFile(path) as book:
+        info = book.getinfo(SHEET_PART)
+    struct.pack_into("<I", data, info.header_offset + 22, 1000)  # the local header's size
+    central = data.find(b"PK\x01\x02")
+    while struct.unpack_from("<I", data, central + 42)[0] != info.header_offset:
+        central = data.find(b"PK\x01\x02", central + 4)
+    struct.pack_into("<I", data, central + 24, 1000)  # and the central directory's
+    open(path, "wb").write(bytes(data))
+    with zipfile.ZipFile(path) as book:
+        assert book.getinfo(SHEET_PART).file_size == 1000
+    refused(coze, path, "压缩数据已损坏")
