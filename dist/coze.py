@@ -3009,6 +3009,7 @@ _XLSX_RATIO_FROM = 8 << 20
 _XLSX_RUN_LIMIT = 1 << 24         # bytes without a "<": one text node or one tag (a huge attribute) at most
 _XLSX_CHUNK = 1 << 16
 _XLSX_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_XLSX_DTD = "部件 %s 里有 DTD 或实体声明(正常的 Excel 文件没有,可能是恶意构造的)"
 _XLSX_RESAVE = "请用 Excel 或 WPS 打开它,「另存为」.xlsx(或 CSV)后再运行(还没有发出任何请求,没有花钱)"
 
 
@@ -3066,6 +3067,17 @@ def _part_chunks(book, path, name):
         raise _xlsx_refusal(path, "部件 %s 的压缩数据已损坏(%s)" % (name, type(err).__name__))
 
 
+def _check_package(book, path):
+    """Inflate every part once (bounded, CRC checked): a broken picture or chart is found now;
+    an XML part that is only copied is refused too when it declares a DTD or an entity."""
+    for info in book.infolist():
+        xml, tail = info.filename.lower().endswith((".xml", ".rels", ".vml")), b""
+        for chunk in _part_chunks(book, path, info.filename):
+            if xml and (b"<!DOCTYPE" in tail + chunk or b"<!ENTITY" in tail + chunk):
+                raise _xlsx_refusal(path, _XLSX_DTD % info.filename)
+            tail = chunk[-16:]
+
+
 def _xml_events(book, path, name):
     """Yield (True, local name, attributes) at each start tag and (False, local name, text) at
     each end tag of part `name`; text is what came since the last tag (leaf values).
@@ -3074,7 +3086,7 @@ def _xml_events(book, path, name):
     add, keep, forget = pending.append, text.append, text.clear
 
     def refuse_dtd(*_):
-        raise _xlsx_refusal(path, "部件 %s 里有 DTD 或实体声明(正常的 Excel 文件没有,可能是恶意构造的)" % name)
+        raise _xlsx_refusal(path, _XLSX_DTD % name)
 
     def start(tag, attrs):
         forget()
@@ -3321,12 +3333,10 @@ class _XlsxSheet(object):
         self._strings_part, self._styles_part = others.get("sharedStrings"), others.get("styles")
 
     def verify(self):
-        """Inflate every part once (bounded, CRC checked), so a broken picture or chart is found
-        before any chat rather than when the answers are written into the copy."""
+        """Every part of the workbook checked once (see check_package): before any chat, not when
+        the paid answers are written into the copy."""
         with _open_package(self.path) as book:
-            for info in book.infolist():
-                for _ in _part_chunks(book, self.path, info.filename):
-                    pass
+            _check_package(book, self.path)
 
     def _lookups(self, book):
         refuse = functools.partial(_xlsx_refusal, self.path)
@@ -4660,8 +4670,8 @@ class _BatchRun(object):
         self.output_path = options.output_path
         xlsx = options.input_path.lower().endswith((".xlsx", ".xlsm"))
         self.sheet = _XlsxSheet(options.input_path, options.sheet) if xlsx else None
-        if self.sheet is not None and options.output_path.lower().endswith((".xlsx", ".xlsm")):
-            self.sheet.verify()  # the copy reads every part: a broken one is refused now, not after paying
+        if self.sheet is not None:
+            self.sheet.verify()  # every part, before any chat: a broken one would stop the copy after paying
         self.first_new_column = None  # where the new columns go in an xlsx copy (found on first save)
         self.scope, self.timeline, self.chats = [], [], 0
         self.started, self.started_at, self.planned = time.monotonic(), time.strftime("%Y-%m-%d %H:%M:%S"), 0

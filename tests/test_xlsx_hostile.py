@@ -277,3 +277,14 @@ def test_a_part_that_lies_about_its_size_inflates_no_further(coze, tmp_path):
     with zipfile.ZipFile(path) as book:
         assert book.getinfo(SHEET_PART).file_size == 1000
     refused(coze, path, "压缩数据已损坏")
+
+
+def test_a_dtd_in_a_part_that_is_only_copied_is_refused_before_any_chat(coze, sim, tmp_path):
+    path = excel_like_workbook(tmp_path / "chart.xlsx")
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as book:
+        book.writestr("xl/charts/chart1.xml", LAUGHS + "<chartSpace>&lol9;</chartSpace>")
+    assert dict(coze.XlsxSheet(path).rows())[1][0] == "商品名"  # the sheet never reads the chart
+    with pytest.raises(coze.InputError, match="xl/charts/chart1.xml 里有 DTD 或实体声明"):
+        coze.batch(path, question_column="商品名", output_path=str(tmp_path / "out.csv"), bot_id="7000000000000000001",
+                   token="pat_" + "x" * 40, base_url=sim.url)
+    assert sim.stats()["chats_created"] == 0

@@ -108,8 +108,8 @@ class BatchRun(object):
         self.output_path = options.output_path
         xlsx = options.input_path.lower().endswith((".xlsx", ".xlsm"))
         self.sheet = XlsxSheet(options.input_path, options.sheet) if xlsx else None
-        if self.sheet is not None and options.output_path.lower().endswith((".xlsx", ".xlsm")):
-            self.sheet.verify()  # the copy reads every part: a broken one is refused now, not after paying
+        if self.sheet is not None:
+            self.sheet.verify()  # every part, before any chat: a broken one would stop the copy after paying
         self.first_new_column = None  # where the new columns go in an xlsx copy (found on first save)
         self.scope, self.timeline, self.chats = [], [], 0
         self.started, self.started_at, self.planned = time.monotonic(), time.strftime("%Y-%m-%d %H:%M:%S"), 0

@@ -16,7 +16,7 @@ import functools
 import re
 
 from .errors import InputError
-from .xlsx_package import (attribute, open_package, part_chunks, part_path, relationships,
+from .xlsx_package import (attribute, check_package, open_package, part_chunks, part_path, relationships,
                            xlsx_refusal, xml_events)
 
 XLSX_MAX_ROW = 1048576
@@ -186,12 +186,10 @@ class XlsxSheet(object):
         self._strings_part, self._styles_part = others.get("sharedStrings"), others.get("styles")
 
     def verify(self):
-        """Inflate every part once (bounded, CRC checked), so a broken picture or chart is found
-        before any chat rather than when the answers are written into the copy."""
+        """Every part of the workbook checked once (see check_package): before any chat, not when
+        the paid answers are written into the copy."""
         with open_package(self.path) as book:
-            for info in book.infolist():
-                for _ in part_chunks(book, self.path, info.filename):
-                    pass
+            check_package(book, self.path)
 
     def _lookups(self, book):
         refuse = functools.partial(xlsx_refusal, self.path)
