@@ -53,15 +53,16 @@ import mimetypes
 import uuid
 import importlib
 import datetime
-import io
 import posixpath
 import zipfile
-from xml.etree import ElementTree
+from xml.parsers import expat
+import functools
 import collections
 import csv
 import socket
 import html
 import errno
+import itertools
 import ast
 
 __version__ = "0.1.0"
@@ -3036,38 +3037,191 @@ class _RateLimiter(object):
         os.replace(temporary, self.state_path)  # atomic: a reader sees the old file or the new one
 
 ###############################################################################
-# xlsx workbooks: read as shown, write answers into a copy (yingdao_module/xlsx.py)
+# xlsx packages: bounded parts, safe XML events, relationships (yingdao_module/xlsx_package.py)
 ###############################################################################
-# xlsx workbooks with the standard library: read a sheet as the user sees it, and write a
-# copy of the workbook where only new cells are added.
-#
-# Reading (`XlsxSheet(path, sheet).rows()`): the active sheet (the one Excel opens on) unless
-# a name is given; formulas give their cached value; numbers come as plain text ("12.5",
-# "3", percentages as "15%"), cells formatted as dates as ISO text ("2026-11-25",
-# "2026-11-25 14:30", "14:30" for a time alone), booleans as TRUE / FALSE. A vertically merged
-# cell's value is shown in every row it covers, as on screen. Formulas without a cached value
-# (a file written by a program, never opened in Excel) are noted in `uncached` so the caller
-# can warn.
-#
-# Writing (`write_copy`): every zip part is copied unchanged, in the same order with the same
-# compression, except the processed sheet, where new inline-string cells are spliced into
-# the XML text; the existing cells, styles, merged cells, formulas, column widths, charts,
-# images and validations are left exactly as they were. Spliced rather than re-serialized:
-# ElementTree would rename namespace prefixes and drop declarations that `mc:Ignorable`
-# needs, which Excel reports as a damaged file.
+# The zip package of an .xlsx file, opened so that no file can exhaust the machine: every
+# part is read as a bounded stream (inflated size and compression ratio checked before the
+# first byte is inflated, and counted while it is), XML is parsed event by event with expat
+# and any DTD or entity declaration is refused (no entity is ever expanded), relationships
+# may not point outside the package or at a missing part. Whatever is wrong ends in one
+# Chinese InputError naming the file, what is wrong and what to do.
 
-_XLSX_CELL_LIMIT = 32767  # characters Excel keeps in one cell
-_XLSX_ANSWER_WIDTH = 60   # column width given to a new answer column with no width of its own
-_XLSX_REF = re.compile(r"^([A-Z]{1,3})(\d+)$")
-_XLSX_ROW = re.compile(r"<(?P<p>(?:[\w.-]+:)?)row\b(?P<attrs>[^>]*?)(?:/>|>(?P<body>.*?)</(?P=p)row>)", re.S)
-_XLSX_CELL = re.compile(r"<(?P<p>(?:[\w.-]+:)?)c\b(?P<attrs>[^>]*?)(?:/>|>(?P<body>.*?)</(?P=p)c>)", re.S)
-_XLSX_ATTR = re.compile(r'([\w:.-]+)\s*=\s*(?:"([^"]*)"|\'([^\']*)\')')
-_XLSX_ILLEGAL = re.compile(u"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
-_XLSX_ESCAPE_LOOKALIKE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
+_XLSX_PART_LIMIT = 1 << 30        # inflated bytes of one part (a full 1,048,576-row sheet fits)
+_XLSX_RATIO_LIMIT = 200           # inflated / compressed, for parts over XLSX_RATIO_FROM bytes
+_XLSX_RATIO_FROM = 8 << 20
+_XLSX_RUN_LIMIT = 1 << 24         # bytes without a "<": one text node or one tag (a huge attribute) at most
+_XLSX_CHUNK = 1 << 16
+_XLSX_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_XLSX_DTD = "部件 %s 里有 DTD 或实体声明(正常的 Excel 文件没有,可能是恶意构造的)"
+_XLSX_RESAVE = "请用 Excel 或 WPS 打开它,「另存为」.xlsx(或 CSV)后再运行(还没有发出任何请求,没有花钱)"
+
+
+def _xlsx_refusal(path, problem):
+    """The one error for a workbook that cannot be read: which file, what is wrong, what to do."""
+    return InputError("表格 %s 读不了:%s。%s" % (path, problem, _XLSX_RESAVE))
+
+
+def _open_package(path):
+    """A zipfile.ZipFile of `path`, or an InputError for a legacy .xls, an encrypted workbook
+    (both are OLE files) or anything that is not a zip."""
+    try:
+        with open(path, "rb") as handle:
+            magic = handle.read(8)
+    except OSError as err:
+        raise InputError("打不开表格 %s:%s" % (path, err.strerror or type(err).__name__))
+    if magic == _XLSX_OLE_MAGIC:
+        raise _xlsx_refusal(path, "这是旧版 .xls 文件,或设了打开密码的工作簿(加密后不再是 .xlsx 格式)。"
+                                 "有密码的请先在 Excel 里「文件 → 信息 → 保护工作簿」去掉密码")
+    try:
+        book = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as err:
+        raise _xlsx_refusal(path, "不是有效的 .xlsx 文件(不是 zip 压缩包,或文件不完整:%s)" % type(err).__name__)
+    if len(book.NameToInfo) != len(book.filelist):  # two parts with one name: which one Excel reads is unclear
+        book.close()
+        raise _xlsx_refusal(path, "压缩包里有同名的部件")
+    return book
+
+
+def _part_chunks(book, path, name):
+    """Yield the inflated bytes of part `name` in chunks; a part that would inflate past the
+    limits is refused before anything is inflated, corrupt data when it is met."""
+    try:
+        info = book.getinfo(name)
+    except KeyError:
+        raise _xlsx_refusal(path, "缺少部件 %s(工作簿里的关系指向一个不存在的部件)" % name)
+    if info.flag_bits & 0x1:
+        raise _xlsx_refusal(path, "部件 %s 是加密的" % name)
+    if info.file_size > _XLSX_PART_LIMIT or (
+            info.file_size > _XLSX_RATIO_FROM and info.file_size > _XLSX_RATIO_LIMIT * max(info.compress_size, 1)):
+        raise _xlsx_refusal(path, "部件 %s 解压后有 %d 字节(压缩前 %d 字节),超过上限,可能是恶意构造的「压缩炸弹」"
+                           % (name, info.file_size, info.compress_size))
+    seen = 0
+    try:
+        with book.open(info) as stream:
+            while True:
+                chunk = stream.read(_XLSX_CHUNK)
+                if not chunk:
+                    return
+                seen += len(chunk)
+                if seen > _XLSX_PART_LIMIT:
+                    raise _xlsx_refusal(path, "部件 %s 解压后超过 %d 字节" % (name, _XLSX_PART_LIMIT))
+                yield chunk
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, OSError) as err:
+        raise _xlsx_refusal(path, "部件 %s 的压缩数据已损坏(%s)" % (name, type(err).__name__))
+
+
+def _check_package(book, path):
+    """Inflate every part once (bounded, CRC checked): a broken picture or chart is found now;
+    an XML part that is only copied is refused too when it declares a DTD or an entity."""
+    for info in book.infolist():
+        xml, tail = info.filename.lower().endswith((".xml", ".rels", ".vml")), b""
+        for chunk in _part_chunks(book, path, info.filename):
+            if xml and (b"<!DOCTYPE" in tail + chunk or b"<!ENTITY" in tail + chunk):
+                raise _xlsx_refusal(path, _XLSX_DTD % info.filename)
+            tail = chunk[-16:]
+
+
+def _xml_events(book, path, name):
+    """Yield (True, local name, attributes) at each start tag and (False, local name, text) at
+    each end tag of part `name`; text is what came since the last tag (leaf values).
+    Attribute names keep their namespace as 'uri}local'."""
+    pending, text, local = [], [], {}  # local: 'uri}tag' -> 'tag', computed once per tag name
+    add, keep, forget = pending.append, text.append, text.clear
+
+    def refuse_dtd(*_):
+        raise _xlsx_refusal(path, _XLSX_DTD % name)
+
+    def start(tag, attrs):
+        forget()
+        add((True, local.get(tag) or local.setdefault(tag, tag[tag.rfind("}") + 1:]), attrs))
+
+    def end(tag):
+        add((False, local.get(tag) or local.setdefault(tag, tag[tag.rfind("}") + 1:]), "".join(text)))
+        forget()
+
+    parser = expat.ParserCreate(namespace_separator="}")
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartDoctypeDeclHandler = parser.EntityDeclHandler = refuse_dtd
+    parser.UnparsedEntityDeclHandler = parser.ExternalEntityRefHandler = refuse_dtd
+    parser.StartElementHandler, parser.EndElementHandler, parser.CharacterDataHandler = start, end, keep
+    parser.buffer_text = True
+    run = 0  # bytes since the last "<": expat holds a whole tag (and its attributes) in memory
+    try:
+        for chunk in _part_chunks(book, path, name):
+            last = chunk.rfind(b"<")
+            run = run + len(chunk) if last < 0 else len(chunk) - last - 1
+            if run > _XLSX_RUN_LIMIT:
+                raise _xlsx_refusal(path, "部件 %s 里有一个超过 %d 字节的标签或文字" % (name, _XLSX_RUN_LIMIT))
+            parser.Parse(chunk, False)
+            yield from pending
+            del pending[:]
+        parser.Parse(b"", True)
+    except expat.ExpatError as err:
+        raise _xlsx_refusal(path, "部件 %s 不是合法的 XML(第 %s 行:%s)" % (name, err.lineno, expat.ErrorString(err.code)))
+    yield from pending
+
+
+def _attribute(attrs, local):
+    """The value of attribute `local` whatever its namespace (r:id, id)."""
+    for key, value in attrs.items():
+        if key == local or key.endswith("}" + local):
+            return value
+    return None
+
+
+def _part_path(path, base, target, mode=None):
+    """The zip name a relationship target points at; refused when it leaves the package."""
+    if mode == "External" or "://" in target or target.startswith("\\"):
+        raise _xlsx_refusal(path, "关系指向工作簿外面的文件 %s" % target)
+    target = urllib.parse.unquote(target)
+    resolved = posixpath.normpath(target.lstrip("/") if target.startswith("/") else posixpath.join(base, target))
+    if resolved in ("", ".") or resolved.startswith("../") or resolved == ".." or resolved.startswith("/"):
+        raise _xlsx_refusal(path, "关系指向工作簿外面的路径 %s" % target)
+    return resolved
+
+
+def _relationships(book, path, part):
+    """{id: (type tail, Target, TargetMode)} of the relationships of `part` ({} when it has none)."""
+    folder, base = posixpath.dirname(part), posixpath.basename(part)
+    rels = posixpath.join(folder, "_rels", base + ".rels")
+    if rels not in book.NameToInfo:
+        return {}
+    found = {}
+    for is_start, tag, attrs in _xml_events(book, path, rels):
+        if is_start and tag == "Relationship":
+            kind = (attrs.get("Type") or "").rsplit("/", 1)[-1]
+            found[attrs.get("Id")] = (kind, attrs.get("Target") or "", attrs.get("TargetMode"))
+    return found
+
+###############################################################################
+# xlsx sheets read as a stream, as shown          (yingdao_module/xlsx_read.py)
+###############################################################################
+# Read one worksheet of an .xlsx file as a stream, as the user sees it, with the standard library.
+#
+# `XlsxSheet(path, sheet).rows()` yields (row number, texts) for every row that is in the file:
+# a jump in row numbers is skipped, never filled with blank rows; a row past Excel's 1,048,576,
+# a row number that goes backwards or a cell reference that is not one is refused. The active
+# sheet (the one Excel opens on) is read unless a name is given. Formulas give their cached
+# value; numbers come as plain text ("12.5", "3", percentages as "15%"), cells formatted as
+# dates as ISO text ("2026-11-25", "2026-11-25 14:30", "14:30" for a time alone), booleans as
+# TRUE / FALSE. A vertically merged cell's value is shown in every row it covers, as on
+# screen. Formulas without a cached value (a file written by a program, never opened in
+# Excel) are noted in `uncached` ({column: first row}) so the caller can stop or warn.
+# The package limits (size, ratio, DTD, relationships) are in xlsx_package.py.
+
+_XLSX_MAX_ROW = 1048576
+_XLSX_MAX_COLUMN = 16384
+_XLSX_MAX_MERGES = 1000000
+_XLSX_MAX_STRINGS = 4000000       # shared strings held in memory while a sheet is read ...
+_XLSX_MAX_STRING_CHARS = 1 << 26  # ... and their characters (a 400,000-row sheet of unique texts fits)
+_XLSX_MAX_STYLES = 1000000        # cell formats (Excel allows 64,000)
+_XLSX_REF = re.compile(r"^([A-Za-z]{1,3})([0-9]{1,7})$")
+_XLSX_MERGE = re.compile(rb'<(?:[\w.-]+:)?mergeCell\b[^>]*?\bref\s*=\s*["\']([A-Za-z]{1,3}[0-9]{1,7}'
+                         rb'(?::[A-Za-z]{1,3}[0-9]{1,7})?)["\']')
+_XLSX_COLUMNS = {}  # 'AB' -> 28 (1-based), every cell has one: worth remembering
 _XLSX_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _XLSX_DATE_FORMATS = set(range(14, 23)) | set(range(27, 37)) | set(range(45, 48)) | set(range(50, 59))
 _XLSX_PERCENT_FORMATS = (9, 10)
-_XLSX_BROKEN = "不是有效的 .xlsx 文件(可能是旧的 .xls、设了打开密码或文件已损坏):%s。请在 Excel 里另存为 .xlsx 或 CSV"
 
 
 def _column_letter(index):
@@ -3080,36 +3234,24 @@ def _column_letter(index):
     return letters
 
 
-def _xlsx_split_ref(ref):
-    """'AB12' -> (27, 12); column 0-based, row 1-based."""
+def _split_ref(ref):
+    """'AB12' -> (27, 12): column 0-based, row 1-based; (None, None) when it is not a reference
+    inside Excel's grid."""
     match = _XLSX_REF.match(ref or "")
     if not match:
         return None, None
-    column = 0
-    for char in match.group(1):
-        column = column * 26 + ord(char) - 64
-    return column - 1, int(match.group(2))
-
-
-def _xlsx_local(tag):
-    return tag.rsplit("}", 1)[-1]
-
-
-def _xlsx_attrs(text):
-    return dict((m.group(1), m.group(2) if m.group(2) is not None else m.group(3)) for m in _XLSX_ATTR.finditer(text))
-
-
-def _xlsx_text_of(element):
-    """The text of a shared or inline string: its <t> runs, without phonetic guides (<rPh>),
-    with Excel's _xHHHH_ escapes decoded."""
-    parts = []
-    for child in element:
-        name = _xlsx_local(child.tag)
-        if name == "t":
-            parts.append(child.text or "")
-        elif name == "r":
-            parts.extend(t.text or "" for t in child if _xlsx_local(t.tag) == "t")
-    return _XLSX_ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), "".join(parts))
+    letters = match.group(1)
+    column = _XLSX_COLUMNS.get(letters)
+    if column is None:
+        column = 0
+        for char in letters.upper():
+            column = column * 26 + ord(char) - 64
+        if column <= _XLSX_MAX_COLUMN and letters.isupper():
+            _XLSX_COLUMNS[letters] = column  # at most 16,384 entries: a bounded cache
+    row = int(match.group(2))
+    if column > _XLSX_MAX_COLUMN or not 1 <= row <= _XLSX_MAX_ROW:
+        return None, None
+    return column - 1, row
 
 
 def _xlsx_format_kind(code):
@@ -3142,6 +3284,298 @@ def _xlsx_date(value, date1904):
     return day if value == int(value) else day + " " + clock
 
 
+def _xlsx_int(text, default=0):
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return default
+
+
+def _xlsx_strings(events, refuse):
+    """The shared strings: <t> runs of each <si>, without phonetic guides, _xHHHH_ decoded."""
+    strings, parts, phonetic, chars = [], [], False, 0
+    for is_start, tag, value in events:
+        if tag == "rPh":
+            phonetic = is_start
+        elif not is_start and tag == "t" and not phonetic:
+            parts.append(value)
+        elif not is_start and tag == "si":
+            strings.append(_XLSX_ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), "".join(parts)))
+            parts, chars = [], chars + len(strings[-1])
+            if len(strings) > _XLSX_MAX_STRINGS or chars > _XLSX_MAX_STRING_CHARS:
+                raise refuse("共享文字超过 %d 条或 %d 个字符,太大了;请另存为 CSV 再运行" % (_XLSX_MAX_STRINGS, _XLSX_MAX_STRING_CHARS))
+    return strings
+
+
+def _xlsx_formats(events, refuse):
+    """How each cell style shows a number: 'date', 'percent' or 'number'."""
+    custom, formats, in_xfs = {}, [], False
+    for is_start, tag, attrs in events:
+        if tag == "cellXfs":
+            in_xfs = is_start
+        elif is_start and tag == "numFmt":
+            custom[_xlsx_int(attrs.get("numFmtId"))] = attrs.get("formatCode") or ""
+        elif is_start and tag == "xf" and in_xfs:
+            if len(formats) >= _XLSX_MAX_STYLES:
+                raise refuse("单元格格式超过 %d 种" % _XLSX_MAX_STYLES)
+            number_format = _xlsx_int(attrs.get("numFmtId"))
+            if number_format in custom:
+                formats.append(_xlsx_format_kind(custom[number_format]))
+            elif number_format in _XLSX_DATE_FORMATS:
+                formats.append("date")
+            else:
+                formats.append("percent" if number_format in _XLSX_PERCENT_FORMATS else "number")
+    return formats
+
+
+class _XlsxSheet(object):
+    """One worksheet of an .xlsx file: its name, its zip part, and its rows as a stream."""
+
+    def __init__(self, path, sheet=None):
+        self.path = path
+        with _open_package(path) as book:
+            self._locate(book, sheet)
+        self.uncached = {}  # column index -> first row whose formula has no cached value
+        self._merges = None
+
+    def _locate(self, book, wanted):
+        root_rels = _relationships(book, self.path, "")
+        root = next((_part_path(self.path, "", target, mode) for kind, target, mode in root_rels.values()
+                     if kind == "officeDocument"), "xl/workbook.xml")
+        rels = _relationships(book, self.path, root)
+        base = root.rsplit("/", 1)[0] if "/" in root else ""
+        sheets, active, self.date1904 = [], 0, False
+        for is_start, tag, attrs in _xml_events(book, self.path, root):
+            if is_start and tag == "workbookView" and not active:
+                active = _xlsx_int(attrs.get("activeTab"))
+            elif is_start and tag == "workbookPr":
+                self.date1904 = attrs.get("date1904") in ("1", "true")
+            elif is_start and tag == "sheet":
+                kind, target, mode = rels.get(_attribute(attrs, "id"), ("", "", None))
+                sheets.append((attrs.get("name") or "", kind, target, mode))
+        worksheets = [(name, target, mode) for name, kind, target, mode in sheets if kind == "worksheet"]
+        self.names = [name for name, _, _ in worksheets]
+        if not worksheets:
+            raise InputError("表格里没有工作表:%s" % self.path)
+        if wanted:
+            found = [(target, mode) for name, target, mode in worksheets if name == wanted]
+            if not found:
+                raise InputError("表格里没有工作表「%s」,有的是:%s" % (wanted, "、".join(self.names)))
+            self.name, (target, mode) = wanted, found[0]
+        else:
+            name, kind, target, mode = sheets[active] if 0 <= active < len(sheets) else sheets[0]
+            if kind != "worksheet":
+                name, target, mode = worksheets[0]
+            self.name = name
+        self.part = _part_path(self.path, base, target, mode)
+        others = dict((kind, _part_path(self.path, base, target, mode)) for kind, target, mode in rels.values()
+                      if kind in ("sharedStrings", "styles"))
+        for part in [self.part] + list(others.values()):
+            if part not in book.NameToInfo:
+                raise _xlsx_refusal(self.path, "缺少部件 %s(工作簿里的关系指向一个不存在的部件)" % part)
+        self._strings_part, self._styles_part = others.get("sharedStrings"), others.get("styles")
+
+    def verify(self):
+        """Every part of the workbook checked once (see check_package): before any chat, not when
+        the paid answers are written into the copy."""
+        with _open_package(self.path) as book:
+            _check_package(book, self.path)
+
+    def _lookups(self, book):
+        refuse = functools.partial(_xlsx_refusal, self.path)
+        strings = _xlsx_strings(_xml_events(book, self.path, self._strings_part), refuse) if self._strings_part else []
+        formats = _xlsx_formats(_xml_events(book, self.path, self._styles_part), refuse) if self._styles_part else []
+        return strings, formats
+
+    def merges(self):
+        """[(first column, first row, last column, last row)] of the merged ranges, found by
+        scanning the part's bytes (they come after the rows, so a parse would need two passes)."""
+        if self._merges is None:
+            found, tail = set(), b""
+            with _open_package(self.path) as book:
+                for chunk in _part_chunks(book, self.path, self.part):
+                    data = tail + chunk
+                    found.update(m.group(1) for m in _XLSX_MERGE.finditer(data))
+                    if len(found) > _XLSX_MAX_MERGES:
+                        raise _xlsx_refusal(self.path, "合并单元格超过 %d 处" % _XLSX_MAX_MERGES)
+                    tail = data[-512:]
+            merges = []
+            for ref in sorted(found):
+                start, _, end = ref.decode("ascii").partition(":")
+                (c1, r1), (c2, r2) = _split_ref(start), _split_ref(end or start)
+                if c1 is not None and c2 is not None:
+                    merges.append((min(c1, c2), min(r1, r2), max(c1, c2), max(r1, r2)))
+            self._merges = merges
+        return self._merges
+
+    def rows(self, after=0):
+        """Yield (row number, texts) for every row in the file below row `after`."""
+        vertical = dict(((c1, r1), r2) for c1, r1, c2, r2 in self.merges() if r2 > r1)
+        carried = {}  # column -> (last row of the merge, value)
+        with _open_package(self.path) as book:
+            strings, formats = self._lookups(book)
+            reader = _XlsxRowReader(self, strings, formats, after)
+            for number, cells in reader.read(_xml_events(book, self.path, self.part)):
+                for column in range(len(cells) if vertical else 0):
+                    if (column, number) in vertical:
+                        carried[column] = (vertical[(column, number)], cells[column])
+                yield number, self._carry(cells, number, carried)
+
+    @staticmethod
+    def _carry(cells, number, carried):
+        for column, (last, value) in list(carried.items()):
+            if number > last:
+                del carried[column]
+            elif not (column < len(cells) and cells[column]):
+                cells.extend([""] * (column + 1 - len(cells)))
+                cells[column] = value
+        while cells and not cells[-1]:
+            cells.pop()  # formatted blanks at the end of a row
+        return cells
+
+    def free_column(self, at_least=0, header_row=1):
+        """The first column right of every cell that holds something and of every merged range
+        that reaches the header row or below: new cells there are never hidden under a merge."""
+        used = at_least
+        for c1, r1, c2, r2 in self.merges():
+            if r2 >= header_row:
+                used = max(used, c2 + 1)
+        with _open_package(self.path) as book:
+            column, filled = -1, False
+            for is_start, tag, value in _xml_events(book, self.path, self.part):
+                if tag == "row" and is_start:
+                    column = -1
+                elif tag == "c" and is_start:
+                    found, _ = _split_ref(value.get("r"))
+                    column, filled = column + 1 if found is None else found, False
+                elif tag in ("v", "f", "is") and is_start:
+                    filled = True
+                elif tag == "c" and filled:
+                    used = max(used, column + 1)
+        return used
+
+
+class _XlsxRowReader(object):
+    """Turns the events of a sheet part into (row number, texts), checking numbers as it goes."""
+
+    def __init__(self, sheet, strings, formats, after):
+        self.sheet, self.strings, self.formats, self.after = sheet, strings, formats, after
+
+    def refuse(self, problem):
+        return _xlsx_refusal(self.sheet.path, "工作表「%s」%s" % (self.sheet.name, problem))
+
+    def read(self, events):
+        number, cells, column, cell, phonetic = 0, None, -1, None, False
+        for is_start, tag, value in events:
+            if is_start:
+                if tag == "c" and cells is not None:
+                    column = self.column_of(value.get("r"), column, number)
+                    cell = [value.get("t") or "n", value.get("s"), None, False, []]  # type, style, value, formula, texts
+                elif tag == "row":
+                    number = self.row_number(value.get("r"), number)
+                    cells, column, cell = ([] if number > self.after else None), -1, None
+                elif tag == "rPh":
+                    phonetic = True
+            elif cell is not None:
+                if tag == "v":
+                    cell[2] = value
+                elif tag == "c":
+                    text = self.text(cell, column, number)
+                    if text:
+                        cells.extend([""] * (column + 1 - len(cells)))
+                        cells[column] = text
+                    cell = None
+                elif tag == "f":
+                    cell[3] = True
+                elif tag == "rPh":
+                    phonetic = False
+                elif tag == "t" and not phonetic:
+                    cell[4].append(value)
+            elif tag == "row" and cells is not None:
+                yield number, cells
+                cells = None
+
+    def row_number(self, text, previous):
+        if text is None:
+            number = previous + 1
+        elif not text.strip().isdigit():
+            raise self.refuse("的行号「%s」不是数字" % text[:20])
+        else:
+            number = int(text)
+        if number > _XLSX_MAX_ROW:
+            raise self.refuse("有第 %d 行,超过了 Excel 的最大行数 %d" % (number, _XLSX_MAX_ROW))
+        if number <= previous:
+            raise self.refuse("的行号顺序错乱(第 %d 行出现在第 %d 行之后)" % (number, previous))
+        return number
+
+    def column_of(self, ref, previous, number):
+        if ref is None:
+            column = previous + 1
+        else:
+            column, _ = _split_ref(ref)
+            if column is None:
+                raise self.refuse("第 %d 行的单元格引用「%s」不是有效的引用" % (number, ref[:20]))
+        if column >= _XLSX_MAX_COLUMN:
+            raise self.refuse("第 %d 行的单元格超出了 Excel 的最大列数 %d" % (number, _XLSX_MAX_COLUMN))
+        return column
+
+    def text(self, cell, column, number):
+        kind, style, value, formula, texts = cell
+        if kind == "inlineStr":
+            return _XLSX_ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), "".join(texts))
+        if value is None or (value == "" and kind != "str"):
+            if formula and column not in self.sheet.uncached:
+                self.sheet.uncached[column] = number
+            return ""
+        if kind == "s":
+            index = _xlsx_int(value, -1)
+            if not 0 <= index < len(self.strings):
+                raise self.refuse("第 %d 行引用了不存在的共享文字 %s" % (number, value[:20]))
+            return self.strings[index]
+        if kind == "b":
+            return "TRUE" if value.strip() in ("1", "true") else "FALSE"
+        if kind in ("str", "e", "d"):
+            return value
+        try:
+            number_value = float(value)
+        except ValueError:
+            return value
+        style = _xlsx_int(style)
+        shown = self.formats[style] if 0 <= style < len(self.formats) else "number"
+        if shown == "date":
+            return _xlsx_date(number_value, self.sheet.date1904)
+        if shown == "percent":
+            return _xlsx_number(round(number_value * 100, 10)) + "%"
+        return _xlsx_number(number_value)
+
+###############################################################################
+# xlsx copies with new cells spliced in          (yingdao_module/xlsx_write.py)
+###############################################################################
+# Write a copy of an .xlsx workbook where only new cells are added (the splice writer).
+#
+# Every zip part is copied as a stream, in the same order with the same compression, except
+# the processed sheet, where new inline-string cells are spliced into the XML text, also as a
+# stream (the head up to <sheetData>, then one <row> at a time): the existing cells, styles,
+# merged cells, formulas, column widths, charts, images and validations are left exactly as
+# they were, and no part is ever held whole in memory. Spliced rather than re-serialized:
+# ElementTree would rename namespace prefixes and drop declarations that `mc:Ignorable`
+# needs, which Excel reports as a damaged file. Parts are read through xlsx_package, so the
+# writer is bound by the same size and ratio limits as the reader.
+
+_XLSX_CELL_LIMIT = 32767  # characters Excel keeps in one cell
+_XLSX_ROW = re.compile(r"<(?P<p>(?:[\w.-]+:)?)row\b(?P<attrs>[^>]*?)(?:/>|>(?P<body>.*?)</(?P=p)row>)", re.S)
+_XLSX_CELL = re.compile(r"<(?P<p>(?:[\w.-]+:)?)c\b(?P<attrs>[^>]*?)(?:/>|>(?P<body>.*?)</(?P=p)c>)", re.S)
+_XLSX_LAST_CELL = re.compile(r'<(?:[\w.-]+:)?c\b[^>]*?\br="([A-Z]{1,3}[0-9]+)"')  # the row's last cell, when it has a reference
+_XLSX_ATTR = re.compile(r'([\w:.-]+)\s*=\s*(?:"([^"]*)"|\'([^\']*)\')')
+_XLSX_SHEETDATA = re.compile(r"<(?P<p>(?:[\w.-]+:)?)sheetData\b[^>]*?(?P<empty>/?)>")
+_XLSX_ILLEGAL = re.compile(u"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_XLSX_ESCAPE_LOOKALIKE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
+
+
+def _xlsx_attrs(text):
+    return dict((m.group(1), m.group(2) if m.group(2) is not None else m.group(3)) for m in _XLSX_ATTR.finditer(text))
+
+
 def _xlsx_escape(text):
     text = _XLSX_ILLEGAL.sub("", text)
     if len(text) > _XLSX_CELL_LIMIT:
@@ -3163,327 +3597,187 @@ def _xlsx_apply(text, edits):
     return "".join(out)
 
 
-class _XlsxSheet(object):
-    """One worksheet of an .xlsx file: its name, its zip part, and how to read and copy it."""
+def _splice_copy(sheet, target, cells, widths=None):
+    """Write a copy of `sheet`'s workbook to `target` with `cells` ({row: {column: text}}) added
+    to the sheet as text; `widths` ({column: width}) sets widths of columns that have none."""
+    with _open_package(sheet.path) as source, zipfile.ZipFile(target, "w") as out:
+        out.comment = source.comment
+        for info in source.infolist():
+            copy = zipfile.ZipInfo(info.filename, info.date_time)
+            copy.compress_type, copy.external_attr = info.compress_type, info.external_attr
+            copy.create_system, copy.comment, copy.extra = info.create_system, info.comment, info.extra
+            with out.open(copy, "w", force_zip64=info.file_size > (1 << 30)) as stream:
+                if info.filename == sheet.part:
+                    _splice_into(stream, sheet.path, _part_chunks(source, sheet.path, info.filename), cells, widths)
+                elif not info.is_dir():
+                    for chunk in _part_chunks(source, sheet.path, info.filename):
+                        stream.write(chunk)
 
-    def __init__(self, path, sheet=None):
-        self.path = path
-        try:
-            with zipfile.ZipFile(path) as book:
-                self._open(book, sheet)
-        except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, UnicodeDecodeError) as err:
-            raise InputError(_XLSX_BROKEN % (path,)) from err
-        self.uncached = {}  # column index -> first row whose formula has no cached value
 
-    def _open(self, book, wanted):
-        root = self._part_path("", self._rels(book, "_rels/.rels").get("officeDocument", "xl/workbook.xml"))
-        workbook = ElementTree.fromstring(book.read(root))
-        rels = self._rels(book, posixpath.join(posixpath.dirname(root), "_rels", posixpath.basename(root) + ".rels"),
-                          by_id=True)
-        base = posixpath.dirname(root)
-        sheets, active = [], 0
-        self.date1904 = False
-        for element in workbook.iter():
-            name = _xlsx_local(element.tag)
-            if name == "workbookView":
-                active = int(element.get("activeTab") or 0)
+def _splice_into(stream, path, chunks, cells, widths):
+    try:
+        for text in _XlsxSplice(path, cells, widths or {}).run(chunks):
+            stream.write(text.encode("utf-8"))
+    except UnicodeDecodeError:
+        raise _xlsx_refusal(path, "工作表部件不是 UTF-8 编码")
+
+
+class _XlsxSplice(object):
+    """The sheet part's text, streamed, with the new cells spliced in row by row."""
+
+    def __init__(self, path, cells, widths):
+        self.path, self.cells, self.widths = path, cells, widths
+        self.pending = collections.deque(sorted(number for number in cells if cells[number]))
+
+    def run(self, chunks):
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        texts = (decoder.decode(chunk) for chunk in chunks)
+        buffer, opening = "", None
+        for text in texts:  # the head: everything up to and including <sheetData>
+            buffer += text
+            opening = _XLSX_SHEETDATA.search(buffer)
+            if opening:
                 break
-        for element in workbook.iter():
-            name = _xlsx_local(element.tag)
-            if name == "workbookPr":
-                self.date1904 = element.get("date1904") in ("1", "true")
-            elif name == "sheet":
-                rel_id = next((v for k, v in element.attrib.items() if _xlsx_local(k) == "id"), None)
-                kind, target = rels.get(rel_id, ("", ""))
-                sheets.append((element.get("name"), kind, self._part_path(base, target)))
-        worksheets = [(name, part) for name, kind, part in sheets if kind.endswith("/worksheet")]
-        self.names = [name for name, _ in worksheets]
-        if not worksheets:
-            raise InputError("表格里没有工作表:%s" % self.path)
-        if wanted:
-            found = [part for name, part in worksheets if name == wanted]
-            if not found:
-                raise InputError("表格里没有工作表「%s」,有的是:%s" % (wanted, "、".join(self.names)))
-            self.name, self.part = wanted, found[0]
-        else:
-            name, kind, part = sheets[active] if active < len(sheets) else sheets[0]
-            self.name, self.part = (name, part) if kind.endswith("/worksheet") else worksheets[0]
-        others = dict((kind.rsplit("/", 1)[-1], self._part_path(base, target)) for kind, target in rels.values())
-        self._strings_part = others.get("sharedStrings")
-        self._styles_part = others.get("styles")
-
-    @staticmethod
-    def _part_path(base, target):
-        return target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(base, target))
-
-    @staticmethod
-    def _rels(book, part, by_id=False):
-        """{type tail: target} (or {id: (type, target)}) of a relationships part."""
-        try:
-            root = ElementTree.fromstring(book.read(part))
-        except KeyError:
-            return {}
-        found = {}
-        for rel in root:
-            kind, target = rel.get("Type") or "", rel.get("Target") or ""
-            if by_id:
-                found[rel.get("Id")] = (kind, target)
-            else:
-                found[kind.rsplit("/", 1)[-1]] = target
-        return found
-
-    # -- reading ----------------------------------------------------------------------------
-    def _lookups(self, book):
-        strings, formats = [], []
-        if self._strings_part and self._strings_part in book.namelist():
-            for _, element in ElementTree.iterparse(io.BytesIO(book.read(self._strings_part))):
-                if _xlsx_local(element.tag) == "si":
-                    strings.append(_xlsx_text_of(element))
-                    element.clear()
-        if self._styles_part and self._styles_part in book.namelist():
-            styles = ElementTree.fromstring(book.read(self._styles_part))
-            custom = {}
-            for element in styles.iter():
-                if _xlsx_local(element.tag) == "numFmt":
-                    custom[int(element.get("numFmtId") or 0)] = element.get("formatCode") or ""
-            for section in styles:
-                if _xlsx_local(section.tag) == "cellXfs":
-                    for xf in section:
-                        number_format = int(xf.get("numFmtId") or 0)
-                        if number_format in custom:
-                            formats.append(_xlsx_format_kind(custom[number_format]))
-                        elif number_format in _XLSX_DATE_FORMATS:
-                            formats.append("date")
-                        else:
-                            formats.append("percent" if number_format in _XLSX_PERCENT_FORMATS else "number")
-        return strings, formats
-
-    def rows(self):
-        """Yield every row from row 1 on as a list of texts (missing rows and cells are empty)."""
-        with zipfile.ZipFile(self.path) as book:
-            strings, formats = self._lookups(book)
-            data = book.read(self.part)
-        merged = self._vertical_merges(data)
-        carried = {}  # column -> (last row of the merge, value)
-        expected = 1
-        for _, element in ElementTree.iterparse(io.BytesIO(data)):
-            if _xlsx_local(element.tag) != "row":
-                continue
-            number = int(element.get("r") or expected)
-            while expected < number:
-                yield self._carry([], expected, carried)
-                expected += 1
-            cells, column = [], -1
-            for cell in element:
-                if _xlsx_local(cell.tag) != "c":
-                    continue
-                found, _ = _xlsx_split_ref(cell.get("r"))
-                column = column + 1 if found is None else found
-                text = self._cell_text(cell, strings, formats, column, number)
-                cells.extend([""] * (column + 1 - len(cells)))
-                cells[column] = text
-                if (column, number) in merged:
-                    carried[column] = (merged[(column, number)], text)
-            element.clear()
-            yield self._carry(cells, number, carried)
-            expected = number + 1
-
-    @staticmethod
-    def _carry(cells, number, carried):
-        for column, (last, value) in list(carried.items()):
-            if number > last:
-                del carried[column]
-            elif not (column < len(cells) and cells[column]):
-                cells.extend([""] * (column + 1 - len(cells)))
-                cells[column] = value
-        while cells and not cells[-1]:
-            cells.pop()  # formatted blanks at the end of a row
-        return cells
-
-    @staticmethod
-    def _vertical_merges(data):
-        """{(column, first row): last row} of merged ranges that span rows."""
-        merged = {}
-        for ref in re.findall(rb'<(?:[\w.-]+:)?mergeCell\s+ref="([A-Z]+\d+:[A-Z]+\d+)"', data):
-            start, end = ref.decode("ascii").split(":")
-            column, first = _xlsx_split_ref(start)
-            _, last = _xlsx_split_ref(end)
-            if column is not None and last and last > first:
-                merged[(column, first)] = last
-        return merged
-
-    def _cell_text(self, cell, strings, formats, column, number):
-        kind = cell.get("t") or "n"
-        value, formula, inline = None, False, None
-        for child in cell:
-            name = _xlsx_local(child.tag)
-            if name == "v":
-                value = child.text or ""
-            elif name == "f":
-                formula = True
-            elif name == "is":
-                inline = _xlsx_text_of(child)
-        if kind == "inlineStr":
-            return inline or ""
-        if value is None or (value == "" and kind != "str"):
-            if formula and column not in self.uncached:
-                self.uncached[column] = number
-            return ""
-        if kind == "s":
-            index = int(value)
-            return strings[index] if 0 <= index < len(strings) else ""
-        if kind == "b":
-            return "TRUE" if value.strip() in ("1", "true") else "FALSE"
-        if kind in ("str", "e", "d"):
-            return value
-        try:
-            number_value = float(value)
-        except ValueError:
-            return value
-        style = int(cell.get("s") or 0)
-        shown = formats[style] if style < len(formats) else "number"
-        if shown == "date":
-            return _xlsx_date(number_value, self.date1904)
-        if shown == "percent":
-            return _xlsx_number(round(number_value * 100, 10)) + "%"
-        return _xlsx_number(number_value)
-
-    # -- writing ----------------------------------------------------------------------------
-    def free_column(self, at_least=0):
-        """The first column right of every cell that holds something (new cells go there)."""
-        with zipfile.ZipFile(self.path) as book:
-            text = book.read(self.part).decode("utf-8")
-        used = at_least
-        for row in _XLSX_ROW.finditer(text):
-            column = -1
-            for cell in _XLSX_CELL.finditer(row.group("body") or ""):
-                found, _ = _xlsx_split_ref(_xlsx_attrs(cell.group("attrs")).get("r"))
-                column = column + 1 if found is None else found
-                if cell.group("body") and re.search(r"<(?:[\w.-]+:)?(v|f|is)\b", cell.group("body")):
-                    used = max(used, column + 1)
-        return used
-
-    def write_copy(self, target, cells, widths=None):
-        """Write a copy of the workbook to `target` with `cells` ({row: {column: text}}) added to
-        this sheet as text; `widths` ({column: width}) sets widths of columns that have none."""
-        with zipfile.ZipFile(self.path) as source, zipfile.ZipFile(target, "w") as out:
-            out.comment = source.comment
-            for info in source.infolist():
-                data = source.read(info.filename)
-                if info.filename == self.part:
-                    data = self._spliced(data.decode("utf-8"), cells, widths or {}).encode("utf-8")
-                copy = zipfile.ZipInfo(info.filename, info.date_time)
-                copy.compress_type, copy.external_attr = info.compress_type, info.external_attr
-                copy.create_system, copy.comment, copy.extra = info.create_system, info.comment, info.extra
-                out.writestr(copy, data)
-
-    def _spliced(self, text, cells, widths):
-        edits = []  # (start, end, replacement), applied back to front
-        opening = re.search(r"<(?P<p>(?:[\w.-]+:)?)sheetData\b[^>]*?(?P<empty>/?)>", text)
         if not opening:
-            raise InputError(_XLSX_BROKEN % (self.path,))
+            raise _xlsx_refusal(self.path, "工作表部件里没有 <sheetData>")
         prefix = opening.group("p")
-        pending = sorted(number for number in cells if cells[number])
-        max_row = max(pending) if pending else 0
-        max_column = max([c for number in pending for c in cells[number]] or [0])
+        yield self.head(buffer[:opening.start()], prefix)
         if opening.group("empty"):
-            rows = "".join(self._new_row(prefix, n, cells[n]) for n in pending)
-            edits.append((opening.start(), opening.end(), "<%ssheetData>%s</%ssheetData>" % (prefix, rows, prefix)))
+            yield "<%ssheetData>%s</%ssheetData>" % (prefix, self.new_rows(prefix, None), prefix)
+            yield buffer[opening.end():]
         else:
-            end = text.index("</%ssheetData>" % prefix, opening.end())
-            expected = 1
-            for row in _XLSX_ROW.finditer(text, opening.end(), end):
-                attrs = _xlsx_attrs(row.group("attrs"))
-                number = int(attrs.get("r") or expected)
+            yield opening.group(0)
+            for piece in self.rows(buffer[opening.end():], texts, prefix):
+                yield piece
+        for text in texts:
+            yield text
+        yield decoder.decode(b"", True)
+
+    def rows(self, buffer, texts, prefix):
+        """Yield the rows with new cells spliced in, then the rest of the buffer after </sheetData>."""
+        closing, position, expected = "</%ssheetData>" % prefix, 0, 1
+        while True:
+            row = _XLSX_ROW.search(buffer, position)
+            end = buffer.find(closing, position, row.start() if row else len(buffer))  # never past the next row
+            if row and end < 0:
+                number = _xlsx_attrs(row.group("attrs")).get("r") or str(expected)
+                if not number.isdigit():
+                    raise _xlsx_refusal(self.path, "工作表的行号「%s」不是数字" % number[:20])
+                number = int(number)
                 expected = number + 1
-                before = []
-                while pending and pending[0] < number:
-                    before.append(self._new_row(prefix, pending[0], cells[pending.pop(0)]))
-                if before:
-                    edits.append((row.start(), row.start(), "".join(before)))
-                if pending and pending[0] == number:
-                    edits.append((row.start(), row.end(), self._grown_row(row, number, cells[pending.pop(0)])))
-            edits.append((end, end, "".join(self._new_row(prefix, n, cells[n]) for n in pending)))
+                yield buffer[position:row.start()] + self.new_rows(prefix, number)
+                if self.pending and self.pending[0] == number:
+                    yield self.grown_row(row, number, self.cells[self.pending.popleft()])
+                else:
+                    yield row.group(0)
+                position = row.end()
+            elif end >= 0:
+                yield buffer[position:end] + self.new_rows(prefix, None) + buffer[end:]
+                return
+            else:
+                more = next(texts, None)
+                if more is None:
+                    raise _xlsx_refusal(self.path, "工作表部件在 <sheetData> 里中断了")
+                buffer, position = buffer[position:] + more, 0
+
+    def new_rows(self, prefix, before):
+        """New rows for the pending numbers below `before` (all of them when None)."""
+        rows = []
+        while self.pending and (before is None or self.pending[0] < before):
+            number = self.pending.popleft()
+            body = "".join(_new_cell(prefix, c, number, self.cells[number][c])
+                           for c in sorted(self.cells[number]) if self.cells[number][c])
+            rows.append('<%srow r="%d">%s</%srow>' % (prefix, number, body, prefix) if body else "")
+        return "".join(rows)
+
+    def head(self, text, prefix):
+        """The part before <sheetData>: the dimension grown, widths for new columns."""
+        rows = [n for n in self.cells if self.cells[n]]
+        max_row = max(rows) if rows else 0
+        max_column = max([c for n in rows for c in self.cells[n]] or [0])
+        edits = []
         dimension = re.search(r'<(?:[\w.-]+:)?dimension\b[^>]*?\bref="([^"]*)"', text)
         if dimension and (max_row or max_column):
-            edits.append((dimension.start(1), dimension.end(1), self._grown_ref(dimension.group(1), max_row, max_column)))
-        edits.extend(self._width_edits(text, opening, prefix, widths))
+            edits.append((dimension.start(1), dimension.end(1), _grown_ref(dimension.group(1), max_row, max_column)))
+        edits.extend(_width_edits(text, prefix, self.widths))
         return _xlsx_apply(text, edits)
 
     @staticmethod
-    def _new_cell(prefix, column, number, text, style=None):
-        return '<%sc r="%s%d"%s t="inlineStr"><%sis><%st xml:space="preserve">%s</%st></%sis></%sc>' % (
-            prefix, _column_letter(column), number, ' s="%s"' % style if style else "", prefix, prefix,
-            _xlsx_escape(text), prefix, prefix, prefix)
-
-    def _new_row(self, prefix, number, row_cells):
-        body = "".join(self._new_cell(prefix, c, number, row_cells[c]) for c in sorted(row_cells) if row_cells[c])
-        return '<%srow r="%d">%s</%srow>' % (prefix, number, body, prefix) if body else ""
-
-    def _grown_row(self, row, number, row_cells):
+    def grown_row(row, number, row_cells):
         """The row's XML with the new cells in column order; an empty cell already at a new
         cell's place (a formatted blank) is replaced, keeping its style."""
         prefix, body = row.group("p"), row.group("body") or ""
+        at = body.rfind("<%sc " % prefix)
+        last = _XLSX_LAST_CELL.match(body, at) if at >= 0 else None
+        last_column = _split_ref(last.group(1))[0] if last else None
         existing, column = [], -1
-        for cell in _XLSX_CELL.finditer(body):
+        if last_column is not None and last_column < min(row_cells):  # the usual case: every new cell goes last
+            existing.append((last_column, len(body), len(body), None))
+        for cell in [] if existing else _XLSX_CELL.finditer(body):
             attrs = _xlsx_attrs(cell.group("attrs"))
-            found, _ = _xlsx_split_ref(attrs.get("r"))
+            found, _ = _split_ref(attrs.get("r"))
             column = column + 1 if found is None else found
             existing.append((column, cell.start(), cell.end(), attrs.get("s")))
         edits = []
         for new in sorted(c for c in row_cells if row_cells[c]):
             same = [e for e in existing if e[0] == new]
             if same:
-                edits.append((same[0][1], same[0][2], self._new_cell(prefix, new, number, row_cells[new], same[0][3])))
+                edits.append((same[0][1], same[0][2], _new_cell(prefix, new, number, row_cells[new], same[0][3])))
             else:
                 at = next((e[1] for e in existing if e[0] > new), len(body))
-                edits.append((at, at, self._new_cell(prefix, new, number, row_cells[new])))
+                edits.append((at, at, _new_cell(prefix, new, number, row_cells[new])))
         body = _xlsx_apply(body, edits)
         attrs_text = row.group("attrs")
         spans = re.search(r'\bspans="(\d+):(\d+)"', attrs_text)
         if spans:
             widest = max([int(spans.group(2))] + [c + 1 for c in row_cells if row_cells[c]])
             attrs_text = attrs_text[:spans.start()] + 'spans="%s:%d"' % (spans.group(1), widest) + attrs_text[spans.end():]
-        return "<%srow%s>%s</%srow>" % (prefix, attrs_text.rstrip(), body, prefix)
+        return "<%srow%s>%s</%srow>" % (prefix, attrs_text.rstrip().rstrip("/"), body, prefix)
 
-    @staticmethod
-    def _grown_ref(ref, max_row, max_column):
-        corners = [_xlsx_split_ref(part) for part in ref.split(":")]
-        if any(c is None for c, _ in corners):
-            return ref
-        first_column, first_row = corners[0]
-        last_column, last_row = corners[-1]
-        return "%s%d:%s%d" % (_column_letter(first_column), first_row, _column_letter(max(last_column, max_column)),
-                              max(last_row, max_row))
 
-    @staticmethod
-    def _width_edits(text, opening, prefix, widths):
-        """Give new columns a width unless a <col> range already covers them."""
-        cols = re.search(r"<(?:[\w.-]+:)?cols>(.*?)</(?:[\w.-]+:)?cols>", text[:opening.start()], re.S)
-        ranges = []
-        if cols:
-            for col in re.finditer(r"<(?:[\w.-]+:)?col\b([^>]*?)/?>", cols.group(1)):
-                attrs = _xlsx_attrs(col.group(1))
-                ranges.append((int(attrs.get("min") or 0), int(attrs.get("max") or 0), cols.start(1) + col.start()))
-        added = [(column + 1, width) for column, width in sorted(widths.items())
-                 if not any(low <= column + 1 <= high for low, high, _ in ranges)]
-        if not added:
-            return []
-        new = ['<%scol min="%d" max="%d" width="%s" customWidth="1"/>' % (prefix, c, c, w) for c, w in added]
-        if not cols:
-            return [(opening.start(), opening.start(), "<%scols>%s</%scols>" % (prefix, "".join(new), prefix))]
-        edits = []
-        for (column, _), element in zip(added, new):
-            at = next((start for low, _, start in ranges if low > column), cols.end(1))
-            edits.append((at, at, element))
-        return edits
+def _new_cell(prefix, column, number, text, style=None):
+    return '<%sc r="%s%d"%s t="inlineStr"><%sis><%st xml:space="preserve">%s</%st></%sis></%sc>' % (
+        prefix, _column_letter(column), number, ' s="%s"' % style if style else "", prefix, prefix,
+        _xlsx_escape(text), prefix, prefix, prefix)
+
+
+def _grown_ref(ref, max_row, max_column):
+    corners = [_split_ref(part) for part in ref.split(":")]
+    if any(c is None for c, _ in corners):
+        return ref
+    first_column, first_row = corners[0]
+    last_column, last_row = corners[-1]
+    return "%s%d:%s%d" % (_column_letter(first_column), first_row, _column_letter(max(last_column, max_column)),
+                          max(last_row, max_row))
+
+
+def _width_edits(head, prefix, widths):
+    """Give new columns a width unless a <col> range already covers them."""
+    cols = re.search(r"<(?:[\w.-]+:)?cols>(.*?)</(?:[\w.-]+:)?cols>", head, re.S)
+    ranges = []
+    if cols:
+        for col in re.finditer(r"<(?:[\w.-]+:)?col\b([^>]*?)/?>", cols.group(1)):
+            attrs = _xlsx_attrs(col.group(1))
+            ranges.append((int(attrs.get("min") or 0), int(attrs.get("max") or 0), cols.start(1) + col.start()))
+    added = [(column + 1, width) for column, width in sorted(widths.items())
+             if not any(low <= column + 1 <= high for low, high, _ in ranges)]
+    if not added:
+        return []
+    new = ['<%scol min="%d" max="%d" width="%s" customWidth="1"/>' % (prefix, c, c, w) for c, w in added]
+    if not cols:
+        return [(len(head), len(head), "<%scols>%s</%scols>" % (prefix, "".join(new), prefix))]
+    edits = []
+    for (column, _), element in zip(added, new):
+        at = next((start for low, _, start in ranges if low > column), cols.end(1))
+        edits.append((at, at, element))
+    return edits
 
 ###############################################################################
 # Spreadsheets (CSV / xlsx)                          (yingdao_module/tables.py)
 ###############################################################################
 # Spreadsheets: read text tables (UTF-8, UTF-8 with BOM, GBK, or UTF-16 with BOM as Excel's
 # 「Unicode 文本」 saves it; comma, tab or semicolon separated; an Excel `sep=;` first line) and
-# xlsx (xlsx.py, standard library only); write them atomically (a temporary file, then a rename),
+# xlsx (xlsx_read.py, standard library only); write them atomically (a temporary file, then a rename),
 # falling back to a new name when the output is open in Excel. A text table is written back in
 # its input's encoding, delimiter and `sep=` line, and the cells we add are made inert (a leading
 # ' on text Excel would run as a formula). An xlsx batch output is a copy of the input workbook
@@ -3500,6 +3794,7 @@ _UNKNOWN_ENCODING = ("CSV 文件第 %d 行既不是 UTF-8 也不是 GBK 编码,�
 _UNREADABLE_UTF16 = ("表格文件 %s 开头是 UTF-16(「Unicode 文本」)的标记,但内容读不通:%s。"
                     "请用 Excel 或 WPS 打开它,重新「另存为」后再运行(还没有发出任何请求,没有花钱)")
 _CHUNK = 1 << 20
+_HEADER_SCAN = 10  # rows searched for the header (a title or notes above it are common)
 _sniffed = {}  # (path, size, mtime) -> encoding: the table is read again at every save
 
 # How a text table is laid out: its encoding, its delimiter, and whether it starts with Excel's
@@ -3582,36 +3877,72 @@ def _openpyxl():
 
 
 def _read_rows(path, sheet=None):
-    """Yield rows (lists of text); the first is the header."""
+    """Yield (row number, cells as text) for every row of the table; an xlsx jump in row
+    numbers is skipped, not filled."""
     if not os.path.isfile(path):
         raise InputError("找不到表格文件:%s" % path)
     if path.lower().endswith((".xlsx", ".xlsm")):
-        for row in _XlsxSheet(path, sheet).rows():
-            yield row
+        for numbered in _XlsxSheet(path, sheet).rows():
+            yield numbered
     elif path.lower().endswith((".csv", ".txt")):
-        for row in _read_text_table(path):
-            yield row
+        for numbered in enumerate(_read_text_table(path), start=1):
+            yield numbered
     else:
         raise InputError("只支持 .xlsx 和 .csv 表格:%s" % path)
 
 
-def _read_header(path, sheet=None):
-    """The cleaned header row; empty tables and repeated column names are refused."""
-    rows = _read_rows(path, sheet)
-    header = next(rows, None)
-    if hasattr(rows, "close"):
-        rows.close()
-    header = [name.strip() for name in (header or [])]
+def _clean_header(cells):
+    header = [name.strip() for name in cells]
     while header and not header[-1]:
         header.pop()
+    return header
+
+
+def _read_header(path, sheet=None, wanted=(), header_row=None, guesses=()):
+    """(row number, cleaned header, found, top rows): row `header_row` when given; else the first
+    of the top HEADER_SCAN rows holding every name in `wanted` (or, with nothing wanted, one
+    of `guesses`); else the first non-blank row with found False, so the caller can show the
+    top rows (header_preview) and name --header-row. Empty tables and repeated names are refused."""
+    top, chosen, rows = [], None, _read_rows(path, sheet)
+    try:
+        for number, cells in rows:
+            if header_row:
+                if number == header_row:
+                    chosen = (number, _clean_header(cells))
+                if number >= header_row:
+                    break
+                continue
+            if number > _HEADER_SCAN:
+                break
+            header = _clean_header(cells)
+            top.append((number, header))
+            if (wanted and all(name in header for name in wanted)) or (
+                    not wanted and guesses and any(name in header for name in guesses)):
+                chosen = (number, header)
+                break
+    finally:
+        rows.close()
+    found = chosen is not None
+    if header_row and not (found and chosen[1]):
+        raise InputError("表格 %s 里第 %d 行是空的或不存在:header_row(--header-row)应该是列名所在的行" % (path, header_row))
+    chosen = chosen or next(((n, h) for n, h in top if h), (None, []))
+    number, header = chosen
     if not header:
-        raise InputError("表格是空的(第一行应该是列名):%s" % path)
+        raise InputError("表格是空的(前 %d 行里没有列名):%s" % (_HEADER_SCAN, path))
     seen = set()
     for name in header:
         if name and name in seen:
-            raise InputError("表格里有重复的列名「%s」:请改成不同的名字,否则不知道用哪一列" % name)
+            raise InputError("表格里有重复的列名「%s」(第 %d 行):请改成不同的名字,否则不知道用哪一列" % (name, number))
         seen.add(name)
-    return header
+    return number, header, found or bool(header_row) or not wanted, top
+
+
+def _header_preview(top):
+    """What the top rows hold, and how to name the header row: for a header that was not found."""
+    lines = ["第 %d 行:%s" % (number, "、".join(name[:20] for name in header if name)[:80] or "(空)")
+             for number, header in top[:6]]
+    return ("。表格前几行是:%s。如果列名不在第一行,请用 --header-row N(batch() 的参数 header_row=N)"
+            "指定列名所在的行" % ";".join(lines))
 
 
 def _write_rows(path, header, rows, encoding="utf-8-sig", inert_from=None):
@@ -3707,8 +4038,8 @@ def _text_cells(sheet, row):
 
 def _write_xlsx_copy(path, sheet, cells, widths=None):
     """Write a copy of `sheet`'s workbook with `cells` ({row: {column: text}}) added, atomically
-    (see XlsxSheet.write_copy); returns the path written."""
-    return _publish(path, lambda temporary: sheet.write_copy(temporary, cells, widths))
+    (see xlsx_write.splice_copy); returns the path written."""
+    return _publish(path, lambda temporary: _splice_copy(sheet, temporary, cells, widths))
 
 
 def _publish(path, write):
@@ -3986,7 +4317,7 @@ _BATCH_DEFAULTS = (
     ("max_tokens", None), ("retry_failed", False), ("shard", None), ("json_columns", False),
     ("dedupe", False), ("timeout", _DEFAULT_TIMEOUT), ("restart", False), ("wait", False),
     ("app_id", None), ("key_id", None), ("private_key", None),
-    ("json_fields", None), ("ask_blank", False), ("report_path", None), ("tools", None),
+    ("json_fields", None), ("ask_blank", False), ("report_path", None), ("tools", None), ("header_row", None),
 )
 _BATCH_OPTION_NAMES = tuple(name for name, _ in _BATCH_DEFAULTS)
 
@@ -4080,6 +4411,10 @@ class _BatchOptions(object):
         self.qpm = _clean_count(given["qpm"], "qpm", allow_float=True)
         self.qpd = _clean_count(given["qpd"], "qpd")
         self.max_rows = _clean_count(given["max_rows"], "max_rows")
+        self.header_row = _clean_count(given["header_row"], "header_row")  # None: found in the top rows
+        if self.header_row and self.header_row > 1048576:
+            raise InputError("header_row 应该是列名所在的行号(1 到 1048576),现在是 %r" % (given["header_row"],))
+        self.table_header_row = self.header_row or 1  # the header row actually used (checked_table sets it)
         self.max_tokens = _clean_count(given["max_tokens"], "max_tokens")
         self.shard = _parse_shard(given["shard"])
         self.timeout = _clean_timeout(given["timeout"])
@@ -4513,6 +4848,7 @@ _LITERAL_BRACES = {"{{": "{", "}}": "}"}
 _JSON_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.S)
 _JSON_REPAIR = "上次回答不是合法的 JSON,只输出包含 %s 的 JSON 对象"
 _ANSWER_WIDTH = 60       # width of the answer column added to an xlsx copy
+_QUESTION_GUESSES = ("问题", "question", "提问")  # the question column when neither prompt nor question_column names one
 
 
 class _BatchStopped(Exception):
@@ -4539,7 +4875,7 @@ def _question_maker(header, prompt, question_column):
         return _asking(lambda row: _TEMPLATE_PART.sub(
             lambda m: _LITERAL_BRACES.get(m.group(0)) or _cell(row, positions[m.group(1)]), prompt), positions)
     if not question_column:
-        guesses = [name for name in header if name in ("问题", "question", "提问")] or \
+        guesses = [name for name in header if name in _QUESTION_GUESSES] or \
                   ([header[0]] if len([n for n in header if n]) == 1 else [])
         if not guesses:
             raise InputError("请用 prompt 写提问模板(例如「为{商品名}写一句广告语」),或用 question_column 指定问题所在的列。"
@@ -4582,6 +4918,8 @@ class _BatchRun(object):
         self.output_path = options.output_path
         xlsx = options.input_path.lower().endswith((".xlsx", ".xlsm"))
         self.sheet = _XlsxSheet(options.input_path, options.sheet) if xlsx else None
+        if self.sheet is not None:
+            self.sheet.verify()  # every part, before any chat: a broken one would stop the copy after paying
         self.first_new_column = None  # where the new columns go in an xlsx copy (found on first save)
         self.scope, self.timeline, self.chats = [], [], 0
         self.started, self.started_at, self.planned = time.monotonic(), time.strftime("%Y-%m-%d %H:%M:%S"), 0
@@ -4603,12 +4941,13 @@ class _BatchRun(object):
 
     # -- planning ---------------------------------------------------------------------------
     def rows(self):
-        """(row number in the sheet, cells) for this shard's data rows."""
-        rows = self.sheet.rows() if self.sheet is not None else _read_rows(self.options.input_path, self.options.sheet)
-        next(rows, None)
+        """(row number in the sheet, cells) for this shard's data rows (below the header row)."""
+        header_row = self.options.table_header_row
+        rows = self.sheet.rows(after=header_row) if self.sheet is not None else \
+            _read_rows(self.options.input_path, self.options.sheet)
         index = 0
-        for number, cells in enumerate(rows, start=2):
-            if not any(str(c).strip() for c in cells):
+        for number, cells in rows:
+            if number <= header_row or not any(str(c).strip() for c in cells):
                 continue
             index += 1
             shard = self.options.shard
@@ -4774,18 +5113,34 @@ class _BatchRun(object):
                 self.output_path = self.save_into_copy(added, json_keys)
             else:
                 layout = "utf-8-sig" if self.sheet is not None else _sniff_format(self.options.input_path)
-                self.output_path = _write_rows(self.output_path, list(self.header) + added,  # the input's cells as they were
-                                              self.output_rows(json_keys), layout, inert_from=len(self.header))
+                lines = itertools.chain(self.rows_above_header(), [list(self.header) + added], self.output_rows(json_keys))
+                self.output_path = _write_rows(self.output_path, next(lines), lines, layout,  # the input's cells as they were
+                                              inert_from=len(self.header))
         except (OSError, ValueError) as err:  # the answers stay in the journal (or in memory) for now
             self.halt(_cannot_write(self.output_path, err))
         self.report()
 
+    def rows_above_header(self):
+        """The rows above the header (a title, notes), as they are, blank ones included: a CSV output keeps them."""
+        header_row, expected = self.options.table_header_row, 1
+        rows = self.sheet.rows() if self.sheet is not None else _read_rows(self.options.input_path, self.options.sheet)
+        for number, cells in rows:
+            if number >= header_row:
+                break
+            for _ in range(expected, number):
+                yield []
+            expected = number + 1
+            yield list(cells)
+        rows.close()
+
     def save_into_copy(self, added, json_keys):
-        """The input workbook, copied, with the new columns right of everything on the sheet."""
+        """The input workbook, copied, with the new columns right of everything on the sheet
+        (and of any merged range in the header row), their names in the header row."""
+        header_row = self.options.table_header_row
         if self.first_new_column is None:
-            self.first_new_column = self.sheet.free_column(len(self.header))
+            self.first_new_column = self.sheet.free_column(len(self.header), header_row)
         first = self.first_new_column
-        cells = {1: dict((first + i, name) for i, name in enumerate(added))}
+        cells = {header_row: dict((first + i, name) for i, name in enumerate(added))}
         for row in self.output_rows(json_keys):
             cells[row[-1]] = dict((first + i, str(value)) for i, value in enumerate(row[len(self.header):])
                                   if value not in ("", None))
@@ -4823,6 +5178,20 @@ class _BatchRun(object):
         """Rows of this run without an answer: not asked yet, or failed."""
         return sum(1 for n in self.scope if self.done.get(n, {}).get("status") in (None, _STATUS_FAILED))
 
+    def check_formulas(self):
+        """Formulas without a stored value read as blank: in a column the questions use that would
+        ask wrong questions (stop here, before any chat); elsewhere it is only a warning."""
+        uncached = self.sheet.uncached
+        used = [(name, uncached[at]) for name, at in self.make_question.columns.items() if at in uncached]
+        if used:
+            raise InputError(
+                "「%s」列是公式,但文件里没有存算好的值(第 %d 行起;表格多半是程序生成的,没在 Excel 里打开保存过),"
+                "提问会用到它,读出来却是空白。请用 Excel 或 WPS 打开 %s 保存一次再运行,或把这一列复制后「选择性粘贴 → 数值」"
+                "(还没有发出任何请求,没有花钱)" % ("、".join(name for name, _ in used), used[0][1],
+                                              os.path.basename(self.options.input_path)))
+        others = [self.header[at] or _column_letter(at) for at in sorted(uncached) if at < len(self.header)]
+        if others:
+            _log("注意:「%s」列是公式,但文件里没有算好的值,输出里这些格是空白(提问没有用到它们)" % "、".join(others))
 
     # -- the whole run ------------------------------------------------------------------------------
     def run(self, dedupe_label="与第 %d 行问题相同,沿用其回答"):
@@ -4862,10 +5231,7 @@ class _BatchRun(object):
         self.planned = len(todo)
         if self.sheet is not None:
             _log("使用工作表「%s」(工作簿里有:%s)" % (self.sheet.name, "、".join(self.sheet.names)))
-            uncached = [name for name, at in self.make_question.columns.items() if at in self.sheet.uncached]
-            if uncached:
-                _log("注意:「%s」列是公式,但文件里没有算好的值(可能是程序生成、没在 Excel 里打开保存过),"
-                    "这些格会当作空白。请用 Excel 打开表格、保存一次再运行" % "、".join(uncached))
+            self.check_formulas()
         _log("批处理开始:共 %d 行,本次要问 %d 行,并发 %d" % (taken, len(todo), self.options.concurrency))
         try:
             self.ask_all(todo, started)
@@ -4977,8 +5343,17 @@ def _text(value):
 
 def _checked_table(options):
     """(header, row -> question) of the input table; every mistake in it is refused here, before any call."""
-    header = _read_header(options.input_path, options.sheet)
-    make_question = _question_maker(header, options.prompt, options.question_column)
+    wanted = [m.group(1) for m in _TEMPLATE_PART.finditer(options.prompt or "") if m.group(1) is not None]
+    wanted += [options.question_column] if options.question_column else []
+    number, header, found, top = _read_header(options.input_path, options.sheet, wanted, options.header_row,
+                                             _QUESTION_GUESSES)
+    try:
+        make_question = _question_maker(header, options.prompt, options.question_column)
+    except InputError as err:
+        raise InputError(str(err) + ("" if found else _header_preview(top)))
+    options.table_header_row = number
+    if number > 1:
+        _log("列名在第 %d 行(上面 %d 行原样保留);不对的话用 --header-row N 指定" % (number, number - 1))
     if options.answer_column in header:
         raise InputError("表格里已经有「%s」列:请用 answer_column 换一个回答列名" % options.answer_column)
     taken = [name for name in options.json_fields if name in header or name in _EXTRA_COLUMNS
@@ -4992,7 +5367,7 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
           bot_id=None, token=None, base_url=None, concurrency=2, qps=None, qpm=None, qpd=None, max_rows=None,
           max_tokens=None, retry_failed=False, shard=None, json_columns=False, dedupe=False, timeout=_DEFAULT_TIMEOUT,
           restart=False, wait=False, app_id=None, key_id=None, private_key=None,
-          json_fields=None, ask_blank=False, report_path=None, tools=None):
+          json_fields=None, ask_blank=False, report_path=None, tools=None, header_row=None):
     """表格批处理:表格每一行问智能体一次,回答写进新表格;再次运行同一调用会从断点继续,不重复付费。
 
     input_path       输入表格 .xlsx、.csv 或 .txt(原表格不会被修改;.xlsx 的输出是原工作簿的副本加上新列)
@@ -5024,6 +5399,7 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     ask_blank        模板用到的列全空的行也提问(默认跳过,不花钱)
     report_path      报告网页,默认 <输出名>_报告.html
     tools            智能体的本地工具(端插件),同 ask()
+    header_row       列名在第几行;默认在前 10 行里找含有模板各列(或问题列)的那一行,上面的标题行原样保留
 
     返回汇总字典:total, done, skipped(其中 blank 行是模板列空白), failed, tokens, elapsed, output_path,
     report_path, stopped_reason(空 = 正常结束), earlier_done / earlier_failed(之前已成功 / 已失败的行),
@@ -5099,8 +5475,8 @@ def _merge_shards(items, output_path=None):
     header, rows, problems, shards, owner, from_workbook = None, [], [], {}, {}, set()
     for path, summary in sources:
         sheet = _answered_sheet(path) if path.lower().endswith((".xlsx", ".xlsm")) else None
-        table = sheet.rows() if sheet else _read_rows(path)
-        names = next(table, None) or []
+        table = (cells for _, cells in (sheet.rows() if sheet else _read_rows(path)))
+        names = _numbered_header(table)
         if "行号" not in names:
             raise InputError("%s 没有「行号」列:merge 只能合并 batch 的输出" % path)
         header = header or names
@@ -5155,11 +5531,20 @@ def _merge_shards(items, output_path=None):
     return _write_rows(output_path, header, rows, layout), problems
 
 
+def _numbered_header(table):
+    """The header of a batch output (the first of the top rows with 行号; title rows above it are
+    skipped), or [] when there is none; `table` is left just after it."""
+    for cells in itertools.islice(table, _HEADER_SCAN):
+        if "行号" in cells:
+            return cells
+    return []
+
+
 def _answered_sheet(path):
     """The sheet of a workbook copy that batch wrote its columns into (its header has 行号)."""
     for name in _XlsxSheet(path).names:
         sheet = _XlsxSheet(path, name)
-        if "行号" in next(sheet.rows(), []):
+        if _numbered_header(cells for _, cells in sheet.rows()):
             return sheet
     raise InputError("%s 没有「行号」列:merge 只能合并 batch 的输出" % path)
 
@@ -5167,8 +5552,8 @@ def _answered_sheet(path):
 def _merged_copy(first, rows, output_path):
     """The first shard's workbook with the other shards' answers added where it has none."""
     sheet = _answered_sheet(first)
-    mine = dict(enumerate(sheet.rows(), start=1))
-    number_at = mine[1].index("行号")
+    mine = dict(sheet.rows())
+    number_at = _numbered_header(iter(mine.values())).index("行号")
     cells = {}
     for row in rows:
         number = int(row[number_at])

@@ -11,6 +11,7 @@ joins their outputs in the original row order.
 import collections
 import errno
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -26,8 +27,8 @@ from .log import log
 from .ratelimit import RateLimiter
 from .report import write_report
 from .resume import DEMO_TOKEN, resume_text
-from .tables import read_header, read_rows, sniff_format, write_rows, write_xlsx_copy
-from .xlsx import XlsxSheet
+from .tables import header_preview, read_header, read_rows, sniff_format, write_rows, write_xlsx_copy
+from .xlsx_read import XlsxSheet, column_letter
 
 STATUS_OK, STATUS_FAILED, STATUS_SKIPPED = "成功", "失败", "跳过"
 EXTRA_COLUMNS = ("状态", "错误", "tokens", "chat_id", "行号")
@@ -38,6 +39,7 @@ LITERAL_BRACES = {"{{": "{", "}}": "}"}
 JSON_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.S)
 JSON_REPAIR = "上次回答不是合法的 JSON,只输出包含 %s 的 JSON 对象"
 ANSWER_WIDTH = 60       # width of the answer column added to an xlsx copy
+QUESTION_GUESSES = ("问题", "question", "提问")  # the question column when neither prompt nor question_column names one
 
 
 class BatchStopped(Exception):
@@ -64,7 +66,7 @@ def question_maker(header, prompt, question_column):
         return _asking(lambda row: TEMPLATE_PART.sub(
             lambda m: LITERAL_BRACES.get(m.group(0)) or _cell(row, positions[m.group(1)]), prompt), positions)
     if not question_column:
-        guesses = [name for name in header if name in ("问题", "question", "提问")] or \
+        guesses = [name for name in header if name in QUESTION_GUESSES] or \
                   ([header[0]] if len([n for n in header if n]) == 1 else [])
         if not guesses:
             raise InputError("请用 prompt 写提问模板(例如「为{商品名}写一句广告语」),或用 question_column 指定问题所在的列。"
@@ -107,6 +109,8 @@ class BatchRun(object):
         self.output_path = options.output_path
         xlsx = options.input_path.lower().endswith((".xlsx", ".xlsm"))
         self.sheet = XlsxSheet(options.input_path, options.sheet) if xlsx else None
+        if self.sheet is not None:
+            self.sheet.verify()  # every part, before any chat: a broken one would stop the copy after paying
         self.first_new_column = None  # where the new columns go in an xlsx copy (found on first save)
         self.scope, self.timeline, self.chats = [], [], 0
         self.started, self.started_at, self.planned = time.monotonic(), time.strftime("%Y-%m-%d %H:%M:%S"), 0
@@ -128,12 +132,13 @@ class BatchRun(object):
 
     # -- planning ---------------------------------------------------------------------------
     def rows(self):
-        """(row number in the sheet, cells) for this shard's data rows."""
-        rows = self.sheet.rows() if self.sheet is not None else read_rows(self.options.input_path, self.options.sheet)
-        next(rows, None)
+        """(row number in the sheet, cells) for this shard's data rows (below the header row)."""
+        header_row = self.options.table_header_row
+        rows = self.sheet.rows(after=header_row) if self.sheet is not None else \
+            read_rows(self.options.input_path, self.options.sheet)
         index = 0
-        for number, cells in enumerate(rows, start=2):
-            if not any(str(c).strip() for c in cells):
+        for number, cells in rows:
+            if number <= header_row or not any(str(c).strip() for c in cells):
                 continue
             index += 1
             shard = self.options.shard
@@ -299,18 +304,34 @@ class BatchRun(object):
                 self.output_path = self.save_into_copy(added, json_keys)
             else:
                 layout = "utf-8-sig" if self.sheet is not None else sniff_format(self.options.input_path)
-                self.output_path = write_rows(self.output_path, list(self.header) + added,  # the input's cells as they were
-                                              self.output_rows(json_keys), layout, inert_from=len(self.header))
+                lines = itertools.chain(self.rows_above_header(), [list(self.header) + added], self.output_rows(json_keys))
+                self.output_path = write_rows(self.output_path, next(lines), lines, layout,  # the input's cells as they were
+                                              inert_from=len(self.header))
         except (OSError, ValueError) as err:  # the answers stay in the journal (or in memory) for now
             self.halt(cannot_write(self.output_path, err))
         self.report()
 
+    def rows_above_header(self):
+        """The rows above the header (a title, notes), as they are, blank ones included: a CSV output keeps them."""
+        header_row, expected = self.options.table_header_row, 1
+        rows = self.sheet.rows() if self.sheet is not None else read_rows(self.options.input_path, self.options.sheet)
+        for number, cells in rows:
+            if number >= header_row:
+                break
+            for _ in range(expected, number):
+                yield []
+            expected = number + 1
+            yield list(cells)
+        rows.close()
+
     def save_into_copy(self, added, json_keys):
-        """The input workbook, copied, with the new columns right of everything on the sheet."""
+        """The input workbook, copied, with the new columns right of everything on the sheet
+        (and of any merged range in the header row), their names in the header row."""
+        header_row = self.options.table_header_row
         if self.first_new_column is None:
-            self.first_new_column = self.sheet.free_column(len(self.header))
+            self.first_new_column = self.sheet.free_column(len(self.header), header_row)
         first = self.first_new_column
-        cells = {1: dict((first + i, name) for i, name in enumerate(added))}
+        cells = {header_row: dict((first + i, name) for i, name in enumerate(added))}
         for row in self.output_rows(json_keys):
             cells[row[-1]] = dict((first + i, str(value)) for i, value in enumerate(row[len(self.header):])
                                   if value not in ("", None))
@@ -348,6 +369,20 @@ class BatchRun(object):
         """Rows of this run without an answer: not asked yet, or failed."""
         return sum(1 for n in self.scope if self.done.get(n, {}).get("status") in (None, STATUS_FAILED))
 
+    def check_formulas(self):
+        """Formulas without a stored value read as blank: in a column the questions use that would
+        ask wrong questions (stop here, before any chat); elsewhere it is only a warning."""
+        uncached = self.sheet.uncached
+        used = [(name, uncached[at]) for name, at in self.make_question.columns.items() if at in uncached]
+        if used:
+            raise InputError(
+                "「%s」列是公式,但文件里没有存算好的值(第 %d 行起;表格多半是程序生成的,没在 Excel 里打开保存过),"
+                "提问会用到它,读出来却是空白。请用 Excel 或 WPS 打开 %s 保存一次再运行,或把这一列复制后「选择性粘贴 → 数值」"
+                "(还没有发出任何请求,没有花钱)" % ("、".join(name for name, _ in used), used[0][1],
+                                              os.path.basename(self.options.input_path)))
+        others = [self.header[at] or column_letter(at) for at in sorted(uncached) if at < len(self.header)]
+        if others:
+            log("注意:「%s」列是公式,但文件里没有算好的值,输出里这些格是空白(提问没有用到它们)" % "、".join(others))
 
     # -- the whole run ------------------------------------------------------------------------------
     def run(self, dedupe_label="与第 %d 行问题相同,沿用其回答"):
@@ -387,10 +422,7 @@ class BatchRun(object):
         self.planned = len(todo)
         if self.sheet is not None:
             log("使用工作表「%s」(工作簿里有:%s)" % (self.sheet.name, "、".join(self.sheet.names)))
-            uncached = [name for name, at in self.make_question.columns.items() if at in self.sheet.uncached]
-            if uncached:
-                log("注意:「%s」列是公式,但文件里没有算好的值(可能是程序生成、没在 Excel 里打开保存过),"
-                    "这些格会当作空白。请用 Excel 打开表格、保存一次再运行" % "、".join(uncached))
+            self.check_formulas()
         log("批处理开始:共 %d 行,本次要问 %d 行,并发 %d" % (taken, len(todo), self.options.concurrency))
         try:
             self.ask_all(todo, started)
@@ -502,8 +534,17 @@ def _text(value):
 
 def checked_table(options):
     """(header, row -> question) of the input table; every mistake in it is refused here, before any call."""
-    header = read_header(options.input_path, options.sheet)
-    make_question = question_maker(header, options.prompt, options.question_column)
+    wanted = [m.group(1) for m in TEMPLATE_PART.finditer(options.prompt or "") if m.group(1) is not None]
+    wanted += [options.question_column] if options.question_column else []
+    number, header, found, top = read_header(options.input_path, options.sheet, wanted, options.header_row,
+                                             QUESTION_GUESSES)
+    try:
+        make_question = question_maker(header, options.prompt, options.question_column)
+    except InputError as err:
+        raise InputError(str(err) + ("" if found else header_preview(top)))
+    options.table_header_row = number
+    if number > 1:
+        log("列名在第 %d 行(上面 %d 行原样保留);不对的话用 --header-row N 指定" % (number, number - 1))
     if options.answer_column in header:
         raise InputError("表格里已经有「%s」列:请用 answer_column 换一个回答列名" % options.answer_column)
     taken = [name for name in options.json_fields if name in header or name in EXTRA_COLUMNS
@@ -517,7 +558,7 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
           bot_id=None, token=None, base_url=None, concurrency=2, qps=None, qpm=None, qpd=None, max_rows=None,
           max_tokens=None, retry_failed=False, shard=None, json_columns=False, dedupe=False, timeout=DEFAULT_TIMEOUT,
           restart=False, wait=False, app_id=None, key_id=None, private_key=None,
-          json_fields=None, ask_blank=False, report_path=None, tools=None):
+          json_fields=None, ask_blank=False, report_path=None, tools=None, header_row=None):
     """表格批处理:表格每一行问智能体一次,回答写进新表格;再次运行同一调用会从断点继续,不重复付费。
 
     input_path       输入表格 .xlsx、.csv 或 .txt(原表格不会被修改;.xlsx 的输出是原工作簿的副本加上新列)
@@ -549,6 +590,7 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     ask_blank        模板用到的列全空的行也提问(默认跳过,不花钱)
     report_path      报告网页,默认 <输出名>_报告.html
     tools            智能体的本地工具(端插件),同 ask()
+    header_row       列名在第几行;默认在前 10 行里找含有模板各列(或问题列)的那一行,上面的标题行原样保留
 
     返回汇总字典:total, done, skipped(其中 blank 行是模板列空白), failed, tokens, elapsed, output_path,
     report_path, stopped_reason(空 = 正常结束), earlier_done / earlier_failed(之前已成功 / 已失败的行),

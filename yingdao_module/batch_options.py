@@ -18,7 +18,7 @@ BATCH_DEFAULTS = (
     ("max_tokens", None), ("retry_failed", False), ("shard", None), ("json_columns", False),
     ("dedupe", False), ("timeout", DEFAULT_TIMEOUT), ("restart", False), ("wait", False),
     ("app_id", None), ("key_id", None), ("private_key", None),
-    ("json_fields", None), ("ask_blank", False), ("report_path", None), ("tools", None),
+    ("json_fields", None), ("ask_blank", False), ("report_path", None), ("tools", None), ("header_row", None),
 )
 BATCH_OPTION_NAMES = tuple(name for name, _ in BATCH_DEFAULTS)
 
@@ -112,6 +112,10 @@ class BatchOptions(object):
         self.qpm = clean_count(given["qpm"], "qpm", allow_float=True)
         self.qpd = clean_count(given["qpd"], "qpd")
         self.max_rows = clean_count(given["max_rows"], "max_rows")
+        self.header_row = clean_count(given["header_row"], "header_row")  # None: found in the top rows
+        if self.header_row and self.header_row > 1048576:
+            raise InputError("header_row 应该是列名所在的行号(1 到 1048576),现在是 %r" % (given["header_row"],))
+        self.table_header_row = self.header_row or 1  # the header row actually used (checked_table sets it)
         self.max_tokens = clean_count(given["max_tokens"], "max_tokens")
         self.shard = parse_shard(given["shard"])
         self.timeout = clean_timeout(given["timeout"])

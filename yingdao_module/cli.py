@@ -188,6 +188,8 @@ def add_batch_arguments(parser):
     how.add_argument("--question-column", help="不用模板,直接用这一列作为问题")
     parser.add_argument("--output", dest="output_path", help="输出文件(默认 <名字>_coze.<扩展名>)")
     parser.add_argument("--sheet", help="工作表名(默认 Excel 打开时显示的那个工作表)")
+    parser.add_argument("--header-row", type=int, help="列名在第几行(默认在前 10 行里找含有模板各列的那一行;"
+                                                         "上面的标题行原样保留)")
     parser.add_argument("--answer-column", help="回答列的列名(默认「回答」)")
     parser.add_argument("--concurrency", type=int, help="同时进行的对话数(默认 2)")
     parser.add_argument("--qps", type=float, help="每秒最多发起多少次对话(按账号计,重启后也记得)")

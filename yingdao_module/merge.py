@@ -7,6 +7,7 @@ Shards of an .xlsx input are copies of the same workbook, each with its own rows
 their merge is the first copy with every other copy's new cells added.
 """
 import ast
+import itertools
 import json
 import os
 import re
@@ -14,8 +15,8 @@ import re
 from .batch_options import refuse_same_file
 from .errors import InputError
 from .log import log
-from .tables import inert_cell, read_rows, sniff_format, write_rows, write_xlsx_copy
-from .xlsx import XlsxSheet
+from .tables import HEADER_SCAN, inert_cell, read_rows, sniff_format, write_rows, write_xlsx_copy
+from .xlsx_read import XlsxSheet
 
 SHARD_IN_NAME = re.compile(r"\.shard(\d+)of(\d+)")
 MERGE_INPUT_HELP = "merge 需要各分片的输出文件路径,或 batch 返回的汇总(字典或它的文本),或它们的列表"
@@ -65,8 +66,8 @@ def merge_shards(items, output_path=None):
     header, rows, problems, shards, owner, from_workbook = None, [], [], {}, {}, set()
     for path, summary in sources:
         sheet = _answered_sheet(path) if path.lower().endswith((".xlsx", ".xlsm")) else None
-        table = sheet.rows() if sheet else read_rows(path)
-        names = next(table, None) or []
+        table = (cells for _, cells in (sheet.rows() if sheet else read_rows(path)))
+        names = _numbered_header(table)
         if "行号" not in names:
             raise InputError("%s 没有「行号」列:merge 只能合并 batch 的输出" % path)
         header = header or names
@@ -121,11 +122,20 @@ def merge_shards(items, output_path=None):
     return write_rows(output_path, header, rows, layout), problems
 
 
+def _numbered_header(table):
+    """The header of a batch output (the first of the top rows with 行号; title rows above it are
+    skipped), or [] when there is none; `table` is left just after it."""
+    for cells in itertools.islice(table, HEADER_SCAN):
+        if "行号" in cells:
+            return cells
+    return []
+
+
 def _answered_sheet(path):
     """The sheet of a workbook copy that batch wrote its columns into (its header has 行号)."""
     for name in XlsxSheet(path).names:
         sheet = XlsxSheet(path, name)
-        if "行号" in next(sheet.rows(), []):
+        if _numbered_header(cells for _, cells in sheet.rows()):
             return sheet
     raise InputError("%s 没有「行号」列:merge 只能合并 batch 的输出" % path)
 
@@ -133,8 +143,8 @@ def _answered_sheet(path):
 def _merged_copy(first, rows, output_path):
     """The first shard's workbook with the other shards' answers added where it has none."""
     sheet = _answered_sheet(first)
-    mine = dict(enumerate(sheet.rows(), start=1))
-    number_at = mine[1].index("行号")
+    mine = dict(sheet.rows())
+    number_at = _numbered_header(iter(mine.values())).index("行号")
     cells = {}
     for row in rows:
         number = int(row[number_at])

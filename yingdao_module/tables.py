@@ -1,6 +1,6 @@
 """Spreadsheets: read text tables (UTF-8, UTF-8 with BOM, GBK, or UTF-16 with BOM as Excel's
 「Unicode 文本」 saves it; comma, tab or semicolon separated; an Excel `sep=;` first line) and
-xlsx (xlsx.py, standard library only); write them atomically (a temporary file, then a rename),
+xlsx (xlsx_read.py, standard library only); write them atomically (a temporary file, then a rename),
 falling back to a new name when the output is open in Excel. A text table is written back in
 its input's encoding, delimiter and `sep=` line, and the cells we add are made inert (a leading
 ' on text Excel would run as a formula). An xlsx batch output is a copy of the input workbook
@@ -13,7 +13,8 @@ import re
 
 from .errors import InputError
 from .log import log
-from .xlsx import XlsxSheet
+from .xlsx_read import XlsxSheet
+from .xlsx_write import splice_copy
 
 OPENPYXL_MISSING = ("把分片合并成 .xlsx 需要 openpyxl:在影刀应用的「Python 包管理」里安装 openpyxl,"
                     "或在命令行运行 pip install openpyxl;也可以把表格另存为 CSV")
@@ -26,6 +27,7 @@ UNKNOWN_ENCODING = ("CSV 文件第 %d 行既不是 UTF-8 也不是 GBK 编码,�
 UNREADABLE_UTF16 = ("表格文件 %s 开头是 UTF-16(「Unicode 文本」)的标记,但内容读不通:%s。"
                     "请用 Excel 或 WPS 打开它,重新「另存为」后再运行(还没有发出任何请求,没有花钱)")
 CHUNK = 1 << 20
+HEADER_SCAN = 10  # rows searched for the header (a title or notes above it are common)
 _sniffed = {}  # (path, size, mtime) -> encoding: the table is read again at every save
 
 # How a text table is laid out: its encoding, its delimiter, and whether it starts with Excel's
@@ -108,36 +110,72 @@ def _openpyxl():
 
 
 def read_rows(path, sheet=None):
-    """Yield rows (lists of text); the first is the header."""
+    """Yield (row number, cells as text) for every row of the table; an xlsx jump in row
+    numbers is skipped, not filled."""
     if not os.path.isfile(path):
         raise InputError("找不到表格文件:%s" % path)
     if path.lower().endswith((".xlsx", ".xlsm")):
-        for row in XlsxSheet(path, sheet).rows():
-            yield row
+        for numbered in XlsxSheet(path, sheet).rows():
+            yield numbered
     elif path.lower().endswith((".csv", ".txt")):
-        for row in read_text_table(path):
-            yield row
+        for numbered in enumerate(read_text_table(path), start=1):
+            yield numbered
     else:
         raise InputError("只支持 .xlsx 和 .csv 表格:%s" % path)
 
 
-def read_header(path, sheet=None):
-    """The cleaned header row; empty tables and repeated column names are refused."""
-    rows = read_rows(path, sheet)
-    header = next(rows, None)
-    if hasattr(rows, "close"):
-        rows.close()
-    header = [name.strip() for name in (header or [])]
+def _clean_header(cells):
+    header = [name.strip() for name in cells]
     while header and not header[-1]:
         header.pop()
+    return header
+
+
+def read_header(path, sheet=None, wanted=(), header_row=None, guesses=()):
+    """(row number, cleaned header, found, top rows): row `header_row` when given; else the first
+    of the top HEADER_SCAN rows holding every name in `wanted` (or, with nothing wanted, one
+    of `guesses`); else the first non-blank row with found False, so the caller can show the
+    top rows (header_preview) and name --header-row. Empty tables and repeated names are refused."""
+    top, chosen, rows = [], None, read_rows(path, sheet)
+    try:
+        for number, cells in rows:
+            if header_row:
+                if number == header_row:
+                    chosen = (number, _clean_header(cells))
+                if number >= header_row:
+                    break
+                continue
+            if number > HEADER_SCAN:
+                break
+            header = _clean_header(cells)
+            top.append((number, header))
+            if (wanted and all(name in header for name in wanted)) or (
+                    not wanted and guesses and any(name in header for name in guesses)):
+                chosen = (number, header)
+                break
+    finally:
+        rows.close()
+    found = chosen is not None
+    if header_row and not (found and chosen[1]):
+        raise InputError("表格 %s 里第 %d 行是空的或不存在:header_row(--header-row)应该是列名所在的行" % (path, header_row))
+    chosen = chosen or next(((n, h) for n, h in top if h), (None, []))
+    number, header = chosen
     if not header:
-        raise InputError("表格是空的(第一行应该是列名):%s" % path)
+        raise InputError("表格是空的(前 %d 行里没有列名):%s" % (HEADER_SCAN, path))
     seen = set()
     for name in header:
         if name and name in seen:
-            raise InputError("表格里有重复的列名「%s」:请改成不同的名字,否则不知道用哪一列" % name)
+            raise InputError("表格里有重复的列名「%s」(第 %d 行):请改成不同的名字,否则不知道用哪一列" % (name, number))
         seen.add(name)
-    return header
+    return number, header, found or bool(header_row) or not wanted, top
+
+
+def header_preview(top):
+    """What the top rows hold, and how to name the header row: for a header that was not found."""
+    lines = ["第 %d 行:%s" % (number, "、".join(name[:20] for name in header if name)[:80] or "(空)")
+             for number, header in top[:6]]
+    return ("。表格前几行是:%s。如果列名不在第一行,请用 --header-row N(batch() 的参数 header_row=N)"
+            "指定列名所在的行" % ";".join(lines))
 
 
 def write_rows(path, header, rows, encoding="utf-8-sig", inert_from=None):
@@ -233,8 +271,8 @@ def text_cells(sheet, row):
 
 def write_xlsx_copy(path, sheet, cells, widths=None):
     """Write a copy of `sheet`'s workbook with `cells` ({row: {column: text}}) added, atomically
-    (see XlsxSheet.write_copy); returns the path written."""
-    return _publish(path, lambda temporary: sheet.write_copy(temporary, cells, widths))
+    (see xlsx_write.splice_copy); returns the path written."""
+    return _publish(path, lambda temporary: splice_copy(sheet, temporary, cells, widths))
 
 
 def _publish(path, write):
