@@ -35,7 +35,7 @@ def test_ask_json_prints_the_chat_dict():
 def test_bad_input_exits_with_a_chinese_error_and_no_traceback():
     out = run_cli("ask", "你好", "--token", "pat_x", "--bot-id", "abc")
     assert out.returncode == 1
-    assert "bot_id 应该是一串数字" in out.stderr and "Traceback" not in out.stderr
+    assert "--bot-id 应该是一串数字" in out.stderr and "Traceback" not in out.stderr  # the flag, not the parameter
 
 
 def test_serve_prints_its_url_first_and_stops_on_sigterm():

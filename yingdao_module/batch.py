@@ -99,6 +99,7 @@ def spread_json(answer):
 
 class BatchRun(object):
     """One run over one input: the plan, the journal, the workers, the output."""
+    demo = False  # an offline demo (answers from the local simulator): said in the log, summary and report
 
     def __init__(self, options, header, make_question, client, stop, bot_id=""):
         self.options, self.header, self.make_question = options, header, make_question
@@ -547,7 +548,11 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     返回汇总字典:total, done, skipped(其中 blank 行是模板列空白), failed, tokens, elapsed, output_path,
     report_path, stopped_reason(空 = 正常结束)。
     """
-    options = BatchOptions(**locals())  # every parameter as typed: locals() holds exactly them here
+    return start_batch(BatchOptions(**locals()))  # every parameter as typed: locals() holds exactly them here
+
+
+def start_batch(options, demo=False):
+    """batch() with cleaned options; demo=True marks an offline demo run in the log, summary and report."""
     header, make_question = checked_table(options)
     stop = threading.Event()
     limiter = RateLimiter(options.qps, options.qpm, options.qpd)
@@ -556,4 +561,6 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
                     app_id=options.app_id, key_id=options.key_id, private_key=options.private_key,
                     before_request=limiter.hook(stop))  # every POST /v3/chat waits for the limiter, retries included
     limiter.share_with_account(client.settings)
-    return BatchRun(options, header, make_question, client, stop, client.settings.bot_id).run()
+    run = BatchRun(options, header, make_question, client, stop, client.settings.bot_id)
+    run.demo = demo
+    return run.run()
