@@ -501,20 +501,21 @@ def _clean_bot_id(bot_id, required=True):
 
 
 def _clean_base_url(base_url):
-    """The API root, e.g. https://api.coze.cn; refuses hosts that are surely a typo."""
+    """The API root, e.g. https://api.coze.cn; refuses hosts that are surely a typo. Without a scheme,
+    a host means https:// and this machine (127.0.0.1, localhost) http://."""
     if _is_blank(base_url):
         return _DEFAULT_BASE_URL
     if not isinstance(base_url, str):
         raise InputError("base_url 应该是网址文本,例如 https://api.coze.cn")
     _refuse_token(base_url, "base_url")
     url = base_url.strip().rstrip("/")
-    if "://" not in url:
-        url = "https://" + url
-    scheme, rest = url.split("://", 1)
+    scheme, rest = url.split("://", 1) if "://" in url else ("", url)
     host = rest.split("/", 1)[0]
     path = rest[len(host):]
     hostname = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
     hostname = hostname.lower()
+    if not scheme:  # "api.coze.cn" means https; this machine (the simulator, a test server) plain http
+        scheme = "http" if hostname in _LOOPBACK_HOSTS else "https"
     if scheme.lower() not in ("http", "https") or not hostname:
         raise InputError("base_url 格式不对(%s):应为 https://api.coze.cn(国内扣子)或 https://api.coze.com(国际版)"
                          % base_url.strip()[:80])
@@ -1138,22 +1139,39 @@ def _is_timeout(exc):
     return "timed out" in str(exc).lower() or "timeout" in type(exc).__name__.lower()
 
 
-def _is_certificate_failure(exc):
-    """True when `exc` (or what it wraps) is a failed TLS certificate check."""
+def _exception_chain(exc, limit=8):
+    """`exc` and what it wraps (reason, args[0], cause, context): requests and urllib nest the ssl error."""
     seen = 0
-    while exc is not None and seen < 8:
-        text = "%s %r" % (exc, exc)
-        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text.lower():
-            return True
-        if type(exc).__name__ == "SSLCertVerificationError":
-            return True
+    while exc is not None and seen < limit:
+        yield exc
         inner = getattr(exc, "reason", None)
         if not isinstance(inner, BaseException):
             args = getattr(exc, "args", ())
             inner = args[0] if args and isinstance(args[0], BaseException) else None
         exc = inner or exc.__cause__ or exc.__context__
         seen += 1
+
+
+def _is_certificate_failure(exc):
+    """True when `exc` (or what it wraps) is a failed TLS certificate check."""
+    for inner in _exception_chain(exc):
+        text = "%s %r" % (inner, inner)
+        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text.lower():
+            return True
+        if type(inner).__name__ == "SSLCertVerificationError":
+            return True
     return False
+
+
+# what OpenSSL says when the other side answers a TLS hello in plain HTTP
+_PLAIN_HTTP_MARKERS = ("WRONG_VERSION_NUMBER", "wrong version number", "packet length too long", "RECORD_LAYER_FAILURE")
+
+
+def _is_plain_http_reply(exc, url):
+    """True when an https:// request failed because the server speaks plain HTTP."""
+    if not url.lower().startswith("https://"):
+        return False
+    return any(marker in "%s %r" % (inner, inner) for inner in _exception_chain(exc) for marker in _PLAIN_HTTP_MARKERS)
 
 
 def _network_error_for(exc, url):
@@ -1165,6 +1183,12 @@ def _network_error_for(exc, url):
             "证书校验失败:连接 %s 时对方的 HTTPS 证书不被信任(%s)。公司网络的代理常会替换证书:向 IT 要代理的根证书"
             "(PEM 格式),把文件路径设到环境变量 COZE_CA_FILE 后重新运行(证书问题重试也没用,所以这次没有重试)"
             % (host, name))
+    if _is_plain_http_reply(exc, url):
+        host = urllib.parse.urlsplit(url).netloc
+        err = NetworkError("地址 %s 是普通 http,不是 https:请把 base_url 写成 http://%s(本机模拟器、私有部署常是这样);"
+                           "如果用了代理,检查 HTTPS_PROXY(这个问题重试也没用,所以这次没有重试)" % (host, host))
+        err.retryable, err.fatal = False, True
+        return err
     if _is_timeout(exc):
         return NetworkError("连接扣子超时(%s):检查网络或代理,会自动重试" % name)
     return NetworkError("连接扣子失败(%s):检查网络、代理或 base_url,会自动重试" % name)
