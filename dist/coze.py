@@ -173,6 +173,7 @@ class CozeError(Exception):
     retryable = False  # worth trying the same request again
     fatal = False      # a batch must stop: every further call would fail the same way
     retry_after = None  # seconds the server asked us to wait (HTTP Retry-After), if any
+    failed_chat = False  # a chat that ran and ended `failed` on Coze's side (paid): only a new chat can help
 
     def __init__(self, message, code=None, logid=None, chat_id=None, conversation_id=None):
         self.message = _redact(message)
@@ -199,6 +200,12 @@ class CozeError(Exception):
 
     def __repr__(self):
         return "%s(%r)" % (type(self).__name__, self._full_message())
+
+    def without_retry_promise(self):
+        """This error with no "会自动重试" in its text: nothing here will retry it."""
+        self.message = _RETRY_PROMISE.sub("", self.message)
+        self.args = (self._full_message(),)
+        return self
 
     def after_retries(self, what_happened):
         """This error as the final word when retrying stops: no promise of another retry."""
@@ -2141,7 +2148,8 @@ class _ChatState(object):
         err = _error_for_code(code, error.get("msg") or "", self.logid, base_url, self.chat_id, self.conversation_id)
         err = type(err)("对话失败:" + err.message, err.code, err.logid, err.chat_id, err.conversation_id)
         err.retryable = False  # the chat ran and was billed; asking again is the caller's choice
-        return err
+        err.failed_chat = True
+        return err.without_retry_promise()
 
 
 class _StreamCut(Exception):
@@ -3814,7 +3822,9 @@ _BATCH_DEFAULTS = (
     ("dedupe", False), ("timeout", _DEFAULT_TIMEOUT), ("restart", False), ("wait", False),
     ("app_id", None), ("key_id", None), ("private_key", None),
     ("json_fields", None), ("ask_blank", False), ("report_path", None), ("tools", None),
+    ("chat_retries", 2),
 )
+_CHAT_RETRIES_MAX = 5
 _BATCH_OPTION_NAMES = tuple(name for name, _ in _BATCH_DEFAULTS)
 
 
@@ -3828,6 +3838,18 @@ def _clean_count(value, name, allow_float=False):
         raise InputError("%s 应该是%s,现在是 %r" % (name, "数字" if allow_float else "整数", value))
     if number <= 0:
         raise InputError("%s 应该大于 0,现在是 %r" % (name, value))
+    return number
+
+
+def _clean_chat_retries(value):
+    """How often a chat that failed on Coze's side is asked again in the same run: 0 to CHAT_RETRIES_MAX."""
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        number = -1
+    if not 0 <= number <= _CHAT_RETRIES_MAX:
+        raise InputError("chat_retries 应该是 0 到 %d 的整数(扣子那边失败的对话在本次运行里再问几次,每次多付一次对话),"
+                         "现在是 %r" % (_CHAT_RETRIES_MAX, value))
     return number
 
 
@@ -3890,6 +3912,7 @@ class _BatchOptions(object):
         self.shard = _parse_shard(given["shard"])
         self.timeout = _clean_timeout(given["timeout"])
         self.tools = _clean_tools(given["tools"])
+        self.chat_retries = _clean_chat_retries(given["chat_retries"])
         for name in ("retry_failed", "json_columns", "dedupe", "restart", "wait", "ask_blank"):
             setattr(self, name, _clean_bool(given[name], name, False))
         self.json_fields = _clean_json_fields(given["json_fields"])
@@ -3938,6 +3961,8 @@ body{margin:0;background:#f4f5f7;color:#1f2329;font:15px/1.6 "Microsoft YaHei","
 main{max-width:1000px;margin:0 auto;padding:28px 24px 40px}
 h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 10px}
 .sub{color:#646a73;margin:0 0 18px;word-break:break-all}
+.demo{background:#fee2e2;border:2px solid #dc2626;color:#991b1b;padding:12px 16px;margin:0 0 18px;border-radius:6px;
+font-size:17px}
 .stop{background:#fff4e5;border-left:4px solid #f59e0b;padding:10px 14px;margin:0 0 18px;border-radius:4px}
 .cards{display:flex;gap:12px;flex-wrap:wrap}
 .card{flex:1;min-width:150px;background:#fff;border-radius:8px;padding:14px 16px;box-shadow:0 1px 2px rgba(0,0,0,.08)}
@@ -4062,7 +4087,8 @@ def _render_report(facts):
     skipped, pending, planned (rows this run), finished (rows this run), tokens (of answered rows),
     all_tokens (failed rows cost too), chats,
     timeline [(seconds, finished, failed)], failures and skips [{"row", "error"}],
-    stopped_reason, resume (a command)."""
+    stopped_reason, resume (a command), asked_again (chats failed on Coze's side asked again),
+    demo (text: the answers came from the offline demo, said in a banner and the title)."""
     esc = html.escape
     counts = [("ok", "成功", facts.get("ok", 0)), ("failed", "失败", facts.get("failed", 0)),
               ("skipped", "跳过", facts.get("skipped", 0)), ("pending", "未完成", facts.get("pending", 0))]
@@ -4078,14 +4104,17 @@ def _render_report(facts):
         ("本次处理", "%d 行,平均 %.2f 行/秒(%.1f 行/分钟)" % (finished, finished / max(elapsed, 0.001),
                                                          60 * finished / max(elapsed, 0.001))),
         ("tokens", "共 %d(成功的行 %d,平均每行 %d)" % (all_tokens, tokens, tokens // answered if answered else 0)),
-        ("本次发起的对话(计费次数)", "%d" % facts.get("chats", 0)),
+        ("本次发起的对话(计费次数)", "%d" % facts.get("chats", 0) + (
+            "(其中 %d 次是重问扣子那边失败的对话)" % facts["asked_again"] if facts.get("asked_again") else "")),
         ("输入表格", facts.get("input", "") + ("(工作表「%s」)" % facts["sheet"] if facts.get("sheet") else "")),
         ("输出表格", facts.get("output", "")),
     ]
     table = "".join("<tr><td>%s</td><td>%s</td></tr>" % (esc(name), esc(str(value))) for name, value in figures)
     stop = ""
+    if facts.get("demo"):  # a report made offline must never pass for real answers
+        stop = '<p class="demo"><b>【离线演示】</b>%s。</p>' % esc(facts["demo"])
     if facts.get("stopped_reason"):
-        stop = '<p class="stop"><b>提前停止:</b>%s</p>' % esc(facts["stopped_reason"])
+        stop += '<p class="stop"><b>提前停止:</b>%s</p>' % esc(facts["stopped_reason"])
     if facts.get("pending") or facts.get("failed"):
         resume = ("<h2>继续</h2><p>还有未完成或失败的行。处理好上面的原因后,在同一文件夹运行(已完成的行不会再付费):</p>"
                   "<pre>%s</pre>" % esc(facts.get("resume", "")))
@@ -4094,8 +4123,9 @@ def _render_report(facts):
     return "".join([
         '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        "<title>批处理报告 - %s</title><style>%s</style></head><body><main>" % (esc(facts.get("title", "")), _REPORT_CSS),
-        "<h1>批处理报告:%s</h1>" % esc(facts.get("title", "")),
+        "<title>%s批处理报告 - %s</title><style>%s</style></head><body><main>" % (
+            "【离线演示】" if facts.get("demo") else "", esc(facts.get("title", "")), _REPORT_CSS),
+        "<h1>%s批处理报告:%s</h1>" % ("【离线演示】" if facts.get("demo") else "", esc(facts.get("title", ""))),
         '<p class="sub">%s 生成</p>' % esc(facts.get("generated", "")),
         stop,
         '<div class="cards">%s</div>' % cards,
@@ -4138,6 +4168,7 @@ _LITERAL_BRACES = {"{{": "{", "}}": "}"}
 _JSON_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.S)
 _JSON_REPAIR = "上次回答不是合法的 JSON,只输出包含 %s 的 JSON 对象"
 _ANSWER_WIDTH = 60       # width of the answer column added to an xlsx copy
+_DEMO_SAYS = "离线演示:这些回答来自本机的扣子模拟器,不是真实智能体的回答"
 
 
 class _BatchStopped(Exception):
@@ -4218,7 +4249,7 @@ class _BatchRun(object):
         self.unsaved = []  # answers paid for that the disk refused: kept here, written again at the end
         self.stopped_reason = ""
         self.lock = threading.Lock()
-        self.counts = {"ok": 0, "failed": 0, "tokens": 0}
+        self.counts = {"ok": 0, "failed": 0, "tokens": 0, "asked_again": 0}
         self.total = 0
 
     # -- planning ---------------------------------------------------------------------------
@@ -4269,7 +4300,8 @@ class _BatchRun(object):
         if self.stop.is_set():
             return None
         record = {"row": number, "key": key}
-        for attempt in (1, 2):
+        network_tries = asked_again = 0
+        while True:
             try:
                 result, tokens, problem = self.converse(number, key, question, pending)
                 record.update(status=_STATUS_FAILED if problem else _STATUS_OK, answer=result["answer"],
@@ -4284,10 +4316,25 @@ class _BatchRun(object):
                 if err.fatal:
                     self.halt(err.message if "重跑" in err.message else "%s。处理好后重跑同一命令即可从断点继续" % err.message)
                     return None  # a fatal answer is not the row's fault: leave it for the next run
-                if not err.retryable or attempt == 2 or self.stop.wait(2.0):
+                if err.failed_chat:
+                    if asked_again < self.options.chat_retries and not self.stop.is_set():
+                        asked_again += 1
+                        self.ask_again(number, err, asked_again)
+                        continue
+                    record["error"] = _still_failed(err.message, asked_again)
+                    break
+                network_tries += 1
+                if not err.retryable or network_tries == 2 or self.stop.wait(2.0):
                     break
         self.finish(record)
         return record
+
+    def ask_again(self, number, err, attempt):
+        """Say (truthfully: it happens now) that a chat failed on Coze's side is asked again, paid again."""
+        with self.lock:
+            self.counts["asked_again"] += 1
+        _log("第 %d 行的对话在扣子那边失败(%s):自动重问(第 %d/%d 次,多付一次对话)"
+            % (number, err.message, attempt, self.options.chat_retries))
 
     def converse(self, number, key, question, pending):
         """(result, tokens, problem) of one row: the answer of a chat a killed run already paid for,
@@ -4425,6 +4472,7 @@ class _BatchRun(object):
             tokens=sum(r.get("tokens") or 0 for r in records if r.get("status") == _STATUS_OK),
             all_tokens=sum(r.get("tokens") or 0 for r in records), chats=self.chats,
             timeline=list(self.timeline), stopped_reason=self.stopped_reason, resume=self.resume_command(),
+            asked_again=self.counts["asked_again"], demo=_DEMO_SAYS if self.demo else "",
             failures=[r for r in records if r.get("status") == _STATUS_FAILED],
             skips=[r for r in records if r.get("status") == _STATUS_SKIPPED])
         try:
@@ -4502,13 +4550,25 @@ class _BatchRun(object):
                 % (sum(1 for r in self.done.values() if r.get("status")), self.output_path))
             raise
         self.close()
+        return self.summarize(taken, skipped, blank, started)
+
+    def summarize(self, taken, skipped, blank, started):
+        """The summary batch() returns, logged: paid chats counted, asked-again ones too; a demo says so."""
         summary = {"total": taken, "done": self.counts["ok"], "skipped": skipped, "failed": self.counts["failed"],
                    "tokens": self.counts["tokens"], "elapsed": round(time.monotonic() - started, 2),
                    "output_path": self.output_path, "shard": self.options.shard_text,
-                   "stopped_reason": self.stopped_reason, "blank": blank, "report_path": self.options.report_path}
-        _log(("批处理提前停止(原因见上)" if self.stopped_reason else "批处理结束") +
-            ":成功 %(done)d 行,失败 %(failed)d 行,跳过 %(skipped)d 行(其中模板列空白 %(blank)d 行),"
-            "用 %(tokens)d tokens,%(elapsed).1f 秒;输出 %(output_path)s;报告 %(report_path)s" % summary)
+                   "stopped_reason": self.stopped_reason, "blank": blank, "report_path": self.options.report_path,
+                   "chats": self.chats, "asked_again": self.counts["asked_again"]}
+        if self.demo:
+            summary["demo"] = _DEMO_SAYS
+        again = ",其中 %(asked_again)d 次是重问扣子那边失败的对话" if summary["asked_again"] else ""
+        text = (("【离线演示】" if self.demo else "") + ("批处理提前停止(原因见上)" if self.stopped_reason else "批处理结束")
+                + ":成功 %(done)d 行,失败 %(failed)d 行,跳过 %(skipped)d 行(其中模板列空白 %(blank)d 行),"
+                "发起对话 %(chats)d 次" + again + ",用 %(tokens)d tokens,%(elapsed).1f 秒;输出 %(output_path)s;"
+                "报告 %(report_path)s")
+        _log(text % summary)
+        if self.demo:
+            _log(_DEMO_SAYS)
         return summary
 
     def close(self):
@@ -4588,6 +4648,13 @@ def _cannot_write(path, err):
             % (os.path.basename(path), why, getattr(err, "strerror", None) or type(err).__name__))
 
 
+def _still_failed(message, asked_again):
+    """A failed chat's text once no retry is left: how often it was asked, and how to ask the failed rows again."""
+    tried = "已重问 %d 次仍失败" % asked_again if asked_again else "没有重问(chat_retries 为 0)"
+    return ("%s(%s)。之后重跑失败的行:同一命令加 --retry-failed(影刀里 retry_failed 填 是),已成功的行不会重复付费"
+            % (message, tried))
+
+
 def _quoted(text):
     return '"%s"' % text.replace('"', '\\"') if re.search(r'[\s"{}]', text) else text
 
@@ -4613,7 +4680,7 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
           bot_id=None, token=None, base_url=None, concurrency=2, qps=None, qpm=None, qpd=None, max_rows=None,
           max_tokens=None, retry_failed=False, shard=None, json_columns=False, dedupe=False, timeout=_DEFAULT_TIMEOUT,
           restart=False, wait=False, app_id=None, key_id=None, private_key=None,
-          json_fields=None, ask_blank=False, report_path=None, tools=None):
+          json_fields=None, ask_blank=False, report_path=None, tools=None, chat_retries=2):
     """表格批处理:表格每一行问智能体一次,回答写进新表格;再次运行同一调用会从断点继续,不重复付费。
 
     input_path       输入表格 .xlsx 或 .csv(原表格不会被修改;.xlsx 的输出是原工作簿的副本加上新列)
@@ -4645,6 +4712,7 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     ask_blank        模板用到的列全空的行也提问(默认跳过,不花钱)
     report_path      报告网页,默认 <输出名>_报告.html
     tools            智能体的本地工具(端插件),同 ask()
+    chat_retries     扣子那边失败的对话(例如错误码 5000)在本次运行里再问几次,默认 2,0 = 不再问;每次重问多付一次对话
 
     返回汇总字典:total, done, skipped(其中 blank 行是模板列空白), failed, tokens, elapsed, output_path,
     report_path, stopped_reason(空 = 正常结束)。
@@ -5133,25 +5201,25 @@ def _print_json(value):
 
 def _run_ask(ns):
     _check_ask(ns)
-    with _demo_if_no_token(ns):
+    with _demo_if_no_token(ns) as demo:
         client = Client(token=ns.token, bot_id=ns.bot_id, base_url=ns.base_url, timeout=ns.timeout,
                         app_id=ns.app_id, key_id=ns.key_id, private_key=ns.private_key)
         result = client.chat(ns.question, conversation_id=ns.conversation_id, stream=not ns.no_stream,
                              workflow_id=ns.workflow_id)
     if ns.json:
-        _print_json(result)
+        _print_json(dict(result, demo=_DEMO_SAYS) if demo else result)
     else:
         print(result["answer"])
     return 0
 
 
 def _run_workflow_command(ns):
-    with _demo_if_no_token(ns):
+    with _demo_if_no_token(ns) as demo:
         result = run_workflow_full(ns.workflow_id, ns.parameters, bot_id=ns.bot_id, token=ns.token,
                                    base_url=ns.base_url, timeout=ns.timeout, stream=not ns.no_stream,
                                    app_id=ns.app_id, key_id=ns.key_id, private_key=ns.private_key,
                                    answers=ns.answer or None, is_async=True if ns.is_async else None)
-    output = result if ns.json else result["output"]
+    output = (dict(result, demo=_DEMO_SAYS) if demo else result) if ns.json else result["output"]
     if isinstance(output, str):
         print(output)
     else:
@@ -5261,6 +5329,8 @@ def _add_batch_arguments(parser):
     parser.add_argument("--max-tokens", type=int, help="累计用掉这么多 token 就停止(花费上限)")
     parser.add_argument("--timeout", type=float, help="每行最多等多少秒(默认 180)")
     parser.add_argument("--retry-failed", action="store_true", help="续跑时也重试之前失败的行")
+    parser.add_argument("--chat-retries", metavar="N",
+                        help="扣子那边失败的对话(例如错误码 5000)在本次运行里再问几次(默认 2,0 = 不再问;每次多付一次对话)")
     parser.add_argument("--json-columns", action="store_true", help="回答是 JSON 对象时,一键一列")
     parser.add_argument("--dedupe", action="store_true", help="完全相同的问题只问一次,其他行沿用回答")
     parser.add_argument("--json-fields", help="回答必须是含这些键的 JSON 对象,例如 标题,卖点;每个键一列,"

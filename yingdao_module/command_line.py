@@ -14,7 +14,7 @@ import re
 import sys
 
 from .api import run_workflow_full
-from .batch import checked_table, start_batch
+from .batch import DEMO_SAYS, checked_table, start_batch
 from .batch_options import BATCH_OPTION_NAMES, BatchOptions
 from .client import Client
 from .config import DEFAULT_TIMEOUT, clean_base_url, clean_bot_id, clean_question, clean_timeout, setting
@@ -99,25 +99,25 @@ def print_json(value):
 
 def run_ask(ns):
     check_ask(ns)
-    with demo_if_no_token(ns):
+    with demo_if_no_token(ns) as demo:
         client = Client(token=ns.token, bot_id=ns.bot_id, base_url=ns.base_url, timeout=ns.timeout,
                         app_id=ns.app_id, key_id=ns.key_id, private_key=ns.private_key)
         result = client.chat(ns.question, conversation_id=ns.conversation_id, stream=not ns.no_stream,
                              workflow_id=ns.workflow_id)
     if ns.json:
-        print_json(result)
+        print_json(dict(result, demo=DEMO_SAYS) if demo else result)
     else:
         print(result["answer"])
     return 0
 
 
 def run_workflow_command(ns):
-    with demo_if_no_token(ns):
+    with demo_if_no_token(ns) as demo:
         result = run_workflow_full(ns.workflow_id, ns.parameters, bot_id=ns.bot_id, token=ns.token,
                                    base_url=ns.base_url, timeout=ns.timeout, stream=not ns.no_stream,
                                    app_id=ns.app_id, key_id=ns.key_id, private_key=ns.private_key,
                                    answers=ns.answer or None, is_async=True if ns.is_async else None)
-    output = result if ns.json else result["output"]
+    output = (dict(result, demo=DEMO_SAYS) if demo else result) if ns.json else result["output"]
     if isinstance(output, str):
         print(output)
     else:
@@ -227,6 +227,8 @@ def add_batch_arguments(parser):
     parser.add_argument("--max-tokens", type=int, help="累计用掉这么多 token 就停止(花费上限)")
     parser.add_argument("--timeout", type=float, help="每行最多等多少秒(默认 180)")
     parser.add_argument("--retry-failed", action="store_true", help="续跑时也重试之前失败的行")
+    parser.add_argument("--chat-retries", metavar="N",
+                        help="扣子那边失败的对话(例如错误码 5000)在本次运行里再问几次(默认 2,0 = 不再问;每次多付一次对话)")
     parser.add_argument("--json-columns", action="store_true", help="回答是 JSON 对象时,一键一列")
     parser.add_argument("--dedupe", action="store_true", help="完全相同的问题只问一次,其他行沿用回答")
     parser.add_argument("--json-fields", help="回答必须是含这些键的 JSON 对象,例如 标题,卖点;每个键一列,"
