@@ -8,6 +8,7 @@ import re
 
 from .config import DEFAULT_TIMEOUT, clean_bool, clean_timeout
 from .errors import InputError
+from .journal import journal_path_for
 from .tools import clean_tools
 
 # name -> default, in the order of batch()'s keyword parameters
@@ -125,7 +126,7 @@ class BatchOptions(object):
 
     @property
     def journal_path(self):
-        return self.output_path + ".journal.jsonl"
+        return journal_path_for(self.output_path)
 
     @property
     def shard_text(self):

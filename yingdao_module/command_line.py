@@ -262,7 +262,7 @@ def run_batch(ns):
 def add_merge_arguments(parser):
     parser.add_argument("outputs", nargs="+", metavar="分片输出",
                         help="各分片的输出文件,或 batch 打印的汇总 JSON(可以多个)")
-    parser.add_argument("--output", help="合并后的文件(默认去掉文件名里的 .shardKofN)")
+    parser.add_argument("--output", help="合并后的文件(默认去掉文件名里的 .shardKofN);已有更完整的合并结果时不覆盖")
 
 
 def run_merge(ns):
