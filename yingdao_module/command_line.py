@@ -28,8 +28,10 @@ NO_TOKEN_HERE = ("没有配置扣子令牌:加 --token pat_... --bot-id 数字,�
                  "python -m yingdao_module ask 你好")
 # Python parameter -> command-line flag, for error texts written for the functions behind the commands
 PARAMETER_FLAGS = {"answers": "--answer", "is_async": "--async", "output_path": "--output", "report_path": "--report",
-                   "input_path": "表格"}
-PARAMETER_IN_TEXT = r"(?<![A-Za-z0-9_.-])%s(?![A-Za-z0-9_])"
+                   "input_path": "表格", "stream=True": "不加 --no-stream", "stream=False": "--no-stream",
+                   'answers=["杭州"]': "--answer 杭州"}
+PARAMETER_IN_TEXT = r"(?<![A-Za-z0-9_.-])%s(?:=True)?(?![A-Za-z0-9_])"  # restart=True is the flag --restart too
+FLAG_SAID_TWICE = re.compile("(--[a-z-]+)[(\uff08]命令行 \\1[)\uff09]")  # "--wait(命令行 --wait)": said once
 
 
 def add_connection_arguments(parser):
@@ -68,8 +70,9 @@ def check_ask(ns):
 def in_flags(err, flags):
     """The error with every Python parameter its text names replaced by the command-line flag."""
     message = err.message
-    for name, flag in flags.items():
-        message = re.sub(PARAMETER_IN_TEXT % re.escape(name), flag, message)
+    for name in sorted(flags, key=len, reverse=True):  # stream=True before stream
+        message = re.sub(PARAMETER_IN_TEXT % re.escape(name), flags[name], message)
+    message = FLAG_SAID_TWICE.sub(r"\1", message)
     if message != err.message:
         err.message = message
         err.args = (err._full_message(),)
