@@ -33,7 +33,7 @@ def add_serve_command(commands):
 
 
 def build_parser():
-    return build_command_parser(PROG, add_serve_command)
+    return build_command_parser(PROG, add_serve_command, demo=True)
 
 
 def main(argv=None):

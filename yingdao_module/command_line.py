@@ -162,16 +162,18 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, "%s:错误:%s\n" % (self.prog, redact(message)))
 
 
-def build_command_parser(prog, more_commands=None):
-    """The parser of every command; more_commands(subparsers) adds those that need the repository."""
+def build_command_parser(prog, more_commands=None, demo=False):
+    """The parser of every command; more_commands(subparsers) adds those that need the repository;
+    demo: the help mentions the offline demo (only python -m yingdao_module has it)."""
+    offline = "(没配置令牌时用本机模拟器演示)" if demo else ""
     parser = Parser(prog=prog, description="在命令行里使用扣子(Coze)智能体和工作流;在影刀里请粘贴 dist/coze.py。",
                     epilog="例子:%s ask 你好 --token pat_... --bot-id 数字" % prog)
     commands = parser.add_subparsers(dest="command", title="命令", metavar="命令",
                                      help="选一个;命令后面加 -h 查看它的参数")
 
-    ask = commands.add_parser("ask", help="问智能体一个问题(没配置令牌时用本机模拟器演示)",
+    ask = commands.add_parser("ask", help="问智能体一个问题" + offline,
                               description="问扣子智能体一个问题,回答打印到标准输出;其他信息和错误写到标准错误。"
-                                          "没配置令牌时用本机的扣子模拟器离线演示。")
+                                          + offline)
     ask.add_argument("question", metavar="问题", help="要问的内容")
     add_connection_arguments(ask)
     ask.add_argument("--conversation-id", metavar="会话ID", help="沿用的会话 ID:智能体记得这个会话里之前的对话")
@@ -185,7 +187,7 @@ def build_command_parser(prog, more_commands=None):
 
     workflow = commands.add_parser("workflow", help="运行一个扣子工作流,打印结束节点的输出",
                                    description="运行扣子工作流,把结束节点的输出打印到标准输出;"
-                                               "问答节点按 --answer 的顺序自动回答。没配置令牌时用本机模拟器演示。")
+                                               "问答节点按 --answer 的顺序自动回答。" + offline)
     workflow.add_argument("workflow_id", metavar="工作流ID", help="工作流编辑页网址里 workflow= 后面的数字")
     workflow.add_argument("--parameters", metavar="JSON", help='输入参数 JSON,例如 \'{"input": "你好"}\'')
     workflow.add_argument("--answer", action="append", default=[], metavar="回答",
@@ -285,7 +287,8 @@ def run_command_line(argv=None, prog=None, demo=None, more_commands=None):
         except Exception:
             pass
     set_log_sink(log_to_stderr)
-    parser = build_command_parser(prog or "python " + os.path.basename(sys.argv[0] or "coze.py"), more_commands)
+    parser = build_command_parser(prog or "python " + os.path.basename(sys.argv[0] or "coze.py"), more_commands,
+                                  demo is not None)
     ns = parser.parse_args(argv)
     if not getattr(ns, "run", None):
         parser.print_help()
