@@ -62,3 +62,12 @@ def test_cli_names_the_flag(tmp_path):
     out = run_cli("batch", write_csv(tmp_path / "in.csv", products(1)), "--question-column", "商品名",
                   "--chat-retries", "abc")
     assert out.returncode == 1 and "--chat-retries 应该是 0 到 5 的整数" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("path, stream", [("/v1/workflow/stream_run", True), ("/v1/workflow/run", False)])
+def test_a_failed_workflow_run_does_not_promise_a_retry(coze, sim, path, stream):
+    sim.inject("fail", path=path)
+    with pytest.raises(coze.CozeError) as caught:
+        coze.run_workflow("7400000000000000001", {"input": "x"}, token=TOKEN, base_url=sim.url, stream=stream)
+    assert "5000" in str(caught.value) and "自动重试" not in str(caught.value)
+    assert sim.stats()["workflow_runs"] == 1
