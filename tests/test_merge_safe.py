@@ -71,3 +71,23 @@ def test_merge_cli_names_the_flag(shards, tmp_path):
     out = run_cli("merge", shards[0], "--output", complete)
     assert out.returncode == 1 and "更完整" in out.stderr and "--output" in out.stderr
     assert "output_path" not in out.stderr and "Traceback" not in out.stderr
+
+
+def test_an_xlsx_merge_is_protected_too(coze, sim, tmp_path, quiet_log):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    for row in products(4):
+        book.active.append(row)
+    source = str(tmp_path / "商品.xlsx")
+    book.save(source)
+    outputs = [coze.batch(source, question_column="商品名", shard="%d/2" % k, bot_id=BOT_ID, token=TOKEN,
+                          base_url=sim.url, output_path=str(tmp_path / ("台%d.xlsx" % k)))["output_path"]
+               for k in (1, 2)]
+    complete = str(tmp_path / "合并.xlsx")
+    assert coze.merge_shards(outputs, complete) == (complete, [])
+    before = read_bytes(complete)
+    with pytest.raises(coze.InputError, match="更完整的合并结果"):
+        coze.merge_shards([outputs[0]], complete)
+    assert read_bytes(complete) == before
+    path, problems = coze.merge_shards([outputs[0]], str(tmp_path / "只有第一份.xlsx"))
+    assert any("缺少分片 2/2" in p for p in problems)  # known from the journal: no .shardKofN in the names
