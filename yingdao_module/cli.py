@@ -6,12 +6,13 @@ The commands and their options live in command_line.py (they go into dist/coze.p
 """
 import contextlib
 
-from .command_line import DEMO_BOT_ID, build_command_parser, run_command_line
+from .command_line import build_command_parser, run_command_line
 from .config import setting
 from .log import log
 from .simulator import Simulator, add_serve_arguments, run_serve
 
 PROG = "python -m yingdao_module"
+DEMO_BOT_ID = "7000000000000000001"
 DEMO_NOTICE = ("【离线演示】没有配置扣子令牌,这个回答来自本机的扣子模拟器,不是真实的智能体。\n"
                "  要问真实智能体:加 --token pat_... --bot-id 数字,或设置环境变量 COZE_API_TOKEN 和 COZE_BOT_ID。")
 

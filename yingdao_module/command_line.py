@@ -22,7 +22,6 @@ from .errors import CozeError, InputError
 from .log import log, log_to_stderr, redact, set_log_sink
 from .merge import merge_shards
 
-DEMO_BOT_ID = "7000000000000000001"
 NO_TOKEN_HERE = ("没有配置扣子令牌:加 --token pat_... --bot-id 数字,或设置环境变量 COZE_API_TOKEN 和 COZE_BOT_ID"
                  "(令牌在 https://www.coze.cn/open/oauth/pats 创建)。不用令牌的离线演示在项目源码里:"
                  "python -m yingdao_module ask 你好")
@@ -37,7 +36,8 @@ FLAG_SAID_TWICE = re.compile("(--[a-z-]+)[(\uff08]命令行 \\1[)\uff09]")  # "-
 def add_connection_arguments(parser):
     parser.add_argument("--bot-id", metavar="数字", help="智能体 ID(默认取环境变量 COZE_BOT_ID)")
     parser.add_argument("--token", metavar="pat_...", help="个人访问令牌(默认取环境变量 COZE_API_TOKEN)")
-    parser.add_argument("--base-url", metavar="网址", help="https://api.coze.cn(默认)或 https://api.coze.com")
+    parser.add_argument("--base-url", metavar="网址", help="https://api.coze.cn(默认)或 https://api.coze.com;"
+                        "不写协议时按 https,本机 127.0.0.1:端口 按 http")
     parser.add_argument("--app-id", metavar="应用ID", help="服务类应用(OAuth JWT)的应用 ID,与 --key-id、--private-key "
                                                          "一起代替令牌(默认取环境变量 COZE_APP_ID)")
     parser.add_argument("--key-id", metavar="公钥指纹", help="服务类应用公钥的指纹(公钥 ID)(默认取环境变量 COZE_KEY_ID)")
@@ -72,11 +72,7 @@ def in_flags(err, flags):
     message = err.message
     for name in sorted(flags, key=len, reverse=True):  # stream=True before stream
         message = re.sub(PARAMETER_IN_TEXT % re.escape(name), flags[name], message)
-    message = FLAG_SAID_TWICE.sub(r"\1", message)
-    if message != err.message:
-        err.message = message
-        err.args = (err._full_message(),)
-    return err
+    return err.reworded(FLAG_SAID_TWICE.sub(r"\1", message))
 
 
 def command_flags(parser):

@@ -62,17 +62,19 @@ class CozeError(Exception):
     def __repr__(self):
         return "%s(%r)" % (type(self).__name__, self._full_message())
 
-    def without_retry_promise(self):
-        """This error with no "会自动重试" in its text: nothing here will retry it."""
-        self.message = _RETRY_PROMISE.sub("", self.message)
+    def reworded(self, message):
+        """This error with another text (ids kept, secrets still redacted)."""
+        self.message = redact(message)
         self.args = (self._full_message(),)
         return self
 
+    def without_retry_promise(self):
+        """This error with no "会自动重试" in its text: nothing here will retry it."""
+        return self.reworded(_RETRY_PROMISE.sub("", self.message))
+
     def after_retries(self, what_happened):
         """This error as the final word when retrying stops: no promise of another retry."""
-        self.message = "%s(%s)" % (_RETRY_PROMISE.sub("", self.message), what_happened)
-        self.args = (self._full_message(),)
-        return self
+        return self.reworded("%s(%s)" % (_RETRY_PROMISE.sub("", self.message), what_happened))
 
 
 class InputError(CozeError, ValueError):
