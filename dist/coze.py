@@ -57,10 +57,10 @@ import io
 import posixpath
 import zipfile
 from xml.etree import ElementTree
+import collections
 import csv
 import socket
 import html
-import collections
 import errno
 import ast
 import argparse
@@ -724,6 +724,14 @@ def _private_key_error(problem):
     return InputError("私钥(private_key)%s:%s。私钥在扣子 OAuth 应用(服务类应用)页面创建公钥时下载" % (problem, _KEY_SHAPES))
 
 
+def _encrypted_key_error(marker):
+    """A password-protected key: name it and say how to export an unencrypted copy."""
+    return InputError("私钥(private_key)有密码保护(%s),本模块只支持不加密的私钥。请用 OpenSSL 导出一份不加密的:"
+                      "openssl pkcs8 -topk8 -nocrypt -in 加密的私钥.pem -out 私钥.pem(会问一次密码);"
+                      "或 openssl rsa -in 加密的私钥.pem -out 私钥.pem。导出的文件以「-----BEGIN PRIVATE KEY-----」"
+                      "或「-----BEGIN RSA PRIVATE KEY-----」开头,请放在密码类型的全局变量 coze_private_key" % marker)
+
+
 # ---- PEM ------------------------------------------------------------------------------
 
 def _pem_text(value):
@@ -758,6 +766,8 @@ def _pem_der(text):
     if not blocks:
         raise _private_key_error("的开头或结尾不完整(缺 -----BEGIN/-----END 行)")
     for kind, body in blocks:
+        if kind in ("PRIVATE KEY", "RSA PRIVATE KEY") and re.search(r"^Proc-Type:\s*4\s*,\s*ENCRYPTED", body, re.M | re.I):
+            raise _encrypted_key_error("Proc-Type: 4,ENCRYPTED")  # legacy OpenSSL encryption: headers before the base64
         if kind in ("PRIVATE KEY", "RSA PRIVATE KEY"):
             try:
                 return kind, base64.b64decode(re.sub(r"\s+", "", body), validate=True)
@@ -765,7 +775,7 @@ def _pem_der(text):
                 raise _private_key_error("的内容不是有效的 base64(可能复制时少了字符或混入了中文)")
     kinds = [kind for kind, _ in blocks]
     if "ENCRYPTED PRIVATE KEY" in kinds:
-        raise _private_key_error("有密码保护(ENCRYPTED PRIVATE KEY),本模块只支持不加密的私钥")
+        raise _encrypted_key_error("ENCRYPTED PRIVATE KEY")
     if "PUBLIC KEY" in kinds or "RSA PUBLIC KEY" in kinds or "CERTIFICATE" in kinds:
         raise _private_key_error("填成了公钥或证书,这里需要私钥")
     raise _private_key_error("的类型是 %s,不支持" % kinds[0])
@@ -898,7 +908,7 @@ class _SseParser(object):
 
     def __init__(self):
         self._started = False   # the first character (a BOM there is dropped) has been seen
-        self._partial = ""      # the start of a line whose end has not arrived
+        self._partial = []      # the start of a line whose end has not arrived, in pieces (joined once: linear)
         self._after_cr = False  # the last text ended in "\r": a "\n" starting the next one belongs to it
         self._event = ""
         self._data = []
@@ -912,8 +922,12 @@ class _SseParser(object):
             if self._after_cr and text.startswith("\n"):
                 text = text[1:]
             self._after_cr = text.endswith("\r")
-        lines = _LINE_END.split(self._partial + text)
-        self._partial = lines.pop()
+        lines = _LINE_END.split(text)
+        if len(lines) == 1:  # no line end yet: keep the piece (a 20 MB line in 8 KB chunks stays linear)
+            self._partial.append(text)
+            return
+        lines[0] = "".join(self._partial) + lines[0]
+        self._partial = [lines.pop()]
         for line in lines:
             event = self._line(line)
             if event is not None:
@@ -921,9 +935,10 @@ class _SseParser(object):
 
     def finish(self):
         """The stream ended: the last event counts only when its data is complete JSON."""
-        if self._partial:
-            self._line(self._partial)
-            self._partial = ""
+        partial = "".join(self._partial)
+        self._partial = []
+        if partial:
+            self._line(partial)
         if self._data:
             data = "\n".join(self._data)
             event, self._event, self._data = self._event or "message", "", []
@@ -1533,7 +1548,7 @@ class _Transport(object):
         url = self.base_url + path
         if params:
             url += "?" + urllib.parse.urlencode(dict((k, v) for k, v in params.items() if v is not None))
-        headers = {"Authorization": self.auth.authorization(self), "User-Agent": _USER_AGENT, "Accept": accept,
+        headers = {"Authorization": self.auth.authorization(self, deadline), "User-Agent": _USER_AGENT, "Accept": accept,
                    "Accept-Encoding": "identity"}
         if isinstance(body, dict):
             body = json.dumps(body, ensure_ascii=False).encode("utf-8")
@@ -1620,6 +1635,19 @@ _APP_PAGE_HINT = ("请在扣子开发者平台「OAuth 应用」页面核对:应
                  "国际版只能用 https://api.coze.com;另请确认电脑时间准确")
 
 
+class _SignInTimeoutError(CozeTimeoutError):
+    """The caller's deadline passed while signing in (the OAuth token exchange): no chat exists."""
+
+
+def _sign_in_timeout(base_url, waited_for_other):
+    how = "另一个线程正在换取访问令牌,等到 timeout 用完仍没有换到" if waited_for_other else \
+        "扣子的令牌接口(%s%s)在 timeout 用完前没有回复" % (base_url, _TOKEN_PATH)
+    return _SignInTimeoutError(
+        "登录扣子超时:服务类应用用 JWT 换取访问令牌时%s。还没有创建对话,没有花钱。请检查:电脑能否访问 %s(网络、代理、防火墙),"
+        "base_url 是否和应用所在的扣子一致(国内 https://api.coze.cn,国际版 https://api.coze.com);稍后重试,或把 timeout 调大。"
+        "下次调用会重新换取" % (how, base_url))
+
+
 class _StaticToken(object):
     """A personal (pat_) or service (sat_) access token: nothing to renew."""
     renewable = False
@@ -1627,7 +1655,7 @@ class _StaticToken(object):
     def __init__(self, token):
         self._header = "Bearer " + token
 
-    def authorization(self, transport):
+    def authorization(self, transport, deadline=None):
         return self._header
 
     def invalidate(self):
@@ -1655,20 +1683,28 @@ class _JWTApp(object):
     def __repr__(self):
         return "JWTApp(app_id=%r, key_id=%r, base_url=%r, 私钥和令牌已隐藏)" % (self.app_id, self.key_id, self.base_url)
 
-    def authorization(self, transport):
-        """'Bearer <access token>', exchanging first when there is none or it is due."""
+    def authorization(self, transport, deadline=None):
+        """'Bearer <access token>', exchanging first when there is none or it is due. Each caller
+        gives up at its own deadline, also while another thread's exchange holds the lock."""
         asked = time.monotonic()
-        with self._lock:  # one exchange at a time; the other threads wait and reuse its token
+        # one exchange at a time; the other threads wait (each until its own deadline) and reuse its token
+        if not self._lock.acquire(timeout=-1 if deadline is None else max(0.0, deadline - asked)):
+            raise _sign_in_timeout(self.base_url, waited_for_other=True)
+        try:
             if self._refused is not None and self._refused[0] >= asked:
                 raise self._refused[1]  # refused while this thread waited: asking again would be refused too
             if self._token is None or time.monotonic() >= self._refresh_at:
                 try:
-                    self._exchange(transport)
+                    self._exchange(transport, deadline)
                 except AuthError as err:
                     self._refused = (time.monotonic(), err)
                     raise
+                except CozeTimeoutError:  # no token: the next call tries a fresh exchange
+                    raise _sign_in_timeout(self.base_url, waited_for_other=False)
             self._sent.token = self._token
             return "Bearer " + self._token
+        finally:
+            self._lock.release()
 
     def invalidate(self):
         """This thread's last request was refused: drop the token it carried, unless another
@@ -1682,22 +1718,22 @@ class _JWTApp(object):
                          "并有对话、工作流、文件等权限(扣子原话:%s)" % err.message, code=err.code, logid=err.logid)
 
     # -- the exchange --------------------------------------------------------------------------
-    def _exchange(self, transport):
+    def _exchange(self, transport, deadline=None):
         started = time.monotonic()
+        end = started + _EXCHANGE_DEADLINE if deadline is None else min(deadline, started + _EXCHANGE_DEADLINE)
         body = json.dumps({"duration_seconds": _ACCESS_TOKEN_SECONDS, "grant_type": _JWT_GRANT}).encode("utf-8")
 
         def attempt():
             headers = {"Authorization": "Bearer " + self.signed_jwt(), "User-Agent": _USER_AGENT,
                        "Content-Type": "application/json", "Accept": "application/json"}
             resp = transport.backend.send("POST", self.base_url + _TOKEN_PATH, headers, body,
-                                          time.monotonic() + _EXCHANGE_DEADLINE / 2)
+                                          min(end, time.monotonic() + _EXCHANGE_DEADLINE / 2))
             try:
                 return _token_answer(resp, self.base_url)
             finally:
                 resp.close()
 
-        token, expires_at = _with_retries(attempt, "换取扣子访问令牌", started + _EXCHANGE_DEADLINE,
-                                         transport.max_retries)
+        token, expires_at = _with_retries(attempt, "换取扣子访问令牌", end, transport.max_retries)
         life = expires_at - time.time()  # expires_in is a unix timestamp, not a duration
         if life > _ACCESS_TOKEN_SECONDS + _REFRESH_EARLY:  # this clock is behind: never longer than asked
             life = _ACCESS_TOKEN_SECONDS
@@ -1917,18 +1953,77 @@ def _server_length_bound(chat):
         return None
 
 ###############################################################################
+# The flows of the ShadowBot app (package.json)   (yingdao_module/app_flows.py)
+###############################################################################
+# The flows of the ShadowBot app this module is pasted into, read from the app's package.json.
+#
+# A ShadowBot app is a Python package: the pasted module is `<app>.<module>` and sits in the
+# app folder beside `package.json`, whose `flows` list every flow as
+# {"name": shown name, "filename": module file, "kind": "Visual" | "Code"}. The code ShadowBot
+# generates runs a sub-flow by its file name (`xbot_visual.process.run(process="process5",
+# package=__name__, ...)`); renaming a flow changes only its shown name. Users type the shown
+# name, so a sub-flow named in `tools` is resolved here, before any chat is paid for.
+
+_APP_MANIFEST = "package.json"
+
+
+def _app_location():
+    """(this module's import name, its folder): what process.run's `package` needs and where
+    the app's package.json is."""
+    try:
+        folder = os.path.dirname(os.path.abspath(__file__))
+    except NameError:  # a module without a file (pasted into an interpreter)
+        folder = ""
+    return __name__, folder
+
+
+def _app_flows(folder):
+    """[(shown name, file name)] of the app in `folder`, or None when `folder` holds no
+    package.json (not an app folder)."""
+    path = os.path.join(folder, _APP_MANIFEST) if folder else ""
+    if not path or not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            manifest = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise InputError("读不懂影刀应用的 %s(%s):%s。请在影刀里打开一次这个应用,让它重新保存" % (_APP_MANIFEST, path, exc))
+    flows = manifest.get("flows") if isinstance(manifest, dict) else None
+    return [(str(flow.get("name") or ""), str(flow["filename"])) for flow in (flows or [])
+            if isinstance(flow, dict) and isinstance(flow.get("filename"), str) and flow["filename"].strip()]
+
+
+def _subflow_file(tool, given):
+    """The file name ShadowBot's process.run needs for the sub-flow `given` (its shown name or
+    its file name); a name that is no flow of the app is refused with the app's flows listed."""
+    flows = _app_flows(_app_location()[1])
+    if flows is None:
+        _log("没有找到影刀应用的 %s,按原样运行子流程「%s」(它应该是流程的文件名,例如 process5)" % (_APP_MANIFEST, given))
+        return given
+    for shown, filename in flows:  # the shown name first: it is what users see and type
+        if given == shown:
+            return filename
+    for shown, filename in flows:
+        if given == filename:
+            return filename
+    listing = ";".join("「%s」→ %s" % (shown, filename) for shown, filename in flows) or "(没有流程)"
+    raise InputError("tools 里工具「%s」的子流程「%s」不是这个影刀应用里的流程。请填流程列表里显示的名字(或它的文件名)。"
+                     "应用里的流程(显示名 → 文件名):%s(还没有调用扣子,没有花钱)" % (tool, given, listing))
+
+###############################################################################
 # Local tools (端插件)                                   (yingdao_module/tools.py)
 ###############################################################################
 # Local tools (端插件): a bot calls a tool that runs on the caller's side; the chat stops in
 # `requires_action` until each call gets an output.
 #
 #     ask("螺丝还有多少?", tools={"查询库存": lambda question: "42 个"})
-#     ask("螺丝还有多少?", tools={"查询库存": "查询库存子流程"})   # a ShadowBot sub-flow
+#     ask("螺丝还有多少?", tools={"查询库存": "查询库存"})         # a ShadowBot sub-flow, by its shown name
 #     batch(..., tools='{"查询库存": "stock:query"}')               # module:function (command line)
 #
 # A handler is a Python callable, called with the tool's JSON arguments as keyword arguments
 # (its result is submitted as is when it is text, as JSON otherwise), or the name of a ShadowBot
-# sub-flow, run with xbot_visual.process.run: the arguments are its inputs and its output
+# sub-flow (the name shown in the flow list, or its file name), run with xbot_visual.process.run
+# under its file name (app_flows.py reads package.json): the arguments are its inputs and its output
 # parameter `output` is the result. Text shaped "module:function" names a Python function to
 # import (how the command line, which takes JSON text, passes one). Such a chat cannot be cancelled, so every call must be
 # answered: a handler that raises, or a tool without a handler, gets an error text as its
@@ -1979,7 +2074,7 @@ def _clean_handler(name, handler):
     if not _in_shadowbot():
         raise InputError("tools 里工具「%s」写的是影刀子流程「%s」:子流程只能在影刀里运行;在影刀外请传 Python 函数"
                          "(命令行里写成 模块名:函数名)" % (name, handler))
-    return handler
+    return _subflow_file(name, handler)
 
 
 def _tool_outputs(required_action, tools, calls_made):
@@ -2019,12 +2114,14 @@ def _tool_failed(name, why):
 
 
 def _run_subflow(process, inputs):
-    """Run a ShadowBot sub-flow with the tool's arguments as inputs; its `output` is the result."""
+    """Run a ShadowBot sub-flow (its file name) with the tool's arguments as inputs, as the code
+    ShadowBot generates does (`package` is the calling module's name); its `output` is the result."""
     try:
         import xbot_visual
     except ImportError:
         raise CozeError("影刀子流程「%s」只能在影刀里运行" % process)
-    result = xbot_visual.process.run(process=process, package=__name__, inputs=inputs, outputs=[_SUBFLOW_OUTPUT])
+    result = xbot_visual.process.run(process=process, package=_app_location()[0], inputs=inputs,
+                                     outputs=[_SUBFLOW_OUTPUT])
     if isinstance(result, dict):
         return result.get(_SUBFLOW_OUTPUT)
     return getattr(result, _SUBFLOW_OUTPUT, result)
@@ -2057,9 +2154,9 @@ class _ChatState(object):
         self.logid = None
         self.canceled = False      # a cancel was already sent
         self._answer_ids = []      # answer message ids in order of appearance
-        self._deltas = {}          # message id -> concatenated delta text
+        self._deltas = {}          # message id -> [delta text, ...] (joined once: += would copy it all each time)
         self._completed = {}       # message id -> full text of the completed message
-        self.reasoning = ""
+        self._reasoning_parts = []  # reasoning deltas, joined once
         self._reasoning_done = {}  # message id -> reasoning of the completed message
         self.follow_ups = []
         self.required_action = None  # the local tool calls the chat waits for
@@ -2094,8 +2191,8 @@ class _ChatState(object):
                 if message.get("reasoning_content"):
                     self._reasoning_done[msg_id] = message["reasoning_content"]
             else:
-                self._deltas[msg_id] = self._deltas.get(msg_id, "") + (message.get("content") or "")
-                self.reasoning += message.get("reasoning_content") or ""
+                self._deltas.setdefault(msg_id, []).append(message.get("content") or "")
+                self._reasoning_parts.append(message.get("reasoning_content") or "")
         elif kind == "follow_up" and completed and message.get("content"):
             self.follow_ups.append(message["content"])
 
@@ -2124,7 +2221,12 @@ class _ChatState(object):
     @property
     def answer(self):
         # the completed message is authoritative; deltas only fill in what never completed
-        return "\n".join(self._completed.get(i, self._deltas.get(i, "")) for i in self._answer_ids)
+        return "\n".join(self._completed[i] if i in self._completed else "".join(self._deltas.get(i, ()))
+                         for i in self._answer_ids)
+
+    @property
+    def reasoning(self):
+        return "".join(self._reasoning_parts)
 
     def result(self, started):
         reasoning = "".join(self._reasoning_done.get(i, "") for i in self._answer_ids) or self.reasoning
@@ -2257,7 +2359,9 @@ class Client(object):
         except KeyboardInterrupt:
             self._cancel_quietly(state)  # the user stopped the flow: do not leave a paid chat running
             raise
-        except CozeTimeoutError:  # from any read past the deadline: stop the chat, name it
+        except CozeTimeoutError as err:  # from any read past the deadline: stop the chat, name it
+            if isinstance(err, _SignInTimeoutError) and not state.chat_id:
+                raise  # signing in took the time: no chat exists to cancel
             self._cancel_quietly(state)
             raise self._timeout(state)
         return state.result(started)
@@ -3415,10 +3519,13 @@ class _XlsxSheet(object):
 ###############################################################################
 # Spreadsheets (CSV / xlsx)                          (yingdao_module/tables.py)
 ###############################################################################
-# Spreadsheets: read CSV (UTF-8, UTF-8 with BOM or GBK, detected) and xlsx (xlsx.py, standard
-# library only); write them atomically (a temporary file, then a rename), falling back to a
-# new name when the output is open in Excel. An xlsx batch output is a copy of the input
-# workbook with the new cells added (write_xlsx_copy).
+# Spreadsheets: read text tables (UTF-8, UTF-8 with BOM, GBK, or UTF-16 with BOM as Excel's
+# 「Unicode 文本」 saves it; comma, tab or semicolon separated; an Excel `sep=;` first line) and
+# xlsx (xlsx.py, standard library only); write them atomically (a temporary file, then a rename),
+# falling back to a new name when the output is open in Excel. A text table is written back in
+# its input's encoding, delimiter and `sep=` line, and the cells we add are made inert (a leading
+# ' on text Excel would run as a formula). An xlsx batch output is a copy of the input workbook
+# with the new cells added (write_xlsx_copy).
 
 _OPENPYXL_MISSING = ("把分片合并成 .xlsx 需要 openpyxl:在影刀应用的「Python 包管理」里安装 openpyxl,"
                     "或在命令行运行 pip install openpyxl;也可以把表格另存为 CSV")
@@ -3428,8 +3535,21 @@ _MIXED_ENCODING = ("CSV 文件第 %d 行不是 UTF-8 编码,而前面的行是 U
                   "请用 Excel 或 WPS 打开它,「另存为」选「CSV UTF-8」后再运行(还没有发出任何请求,没有花钱)")
 _UNKNOWN_ENCODING = ("CSV 文件第 %d 行既不是 UTF-8 也不是 GBK 编码,读不懂。"
                     "请用 Excel 或 WPS 打开它,「另存为」选「CSV UTF-8」后再运行(还没有发出任何请求,没有花钱)")
+_UNREADABLE_UTF16 = ("表格文件 %s 开头是 UTF-16(「Unicode 文本」)的标记,但内容读不通:%s。"
+                    "请用 Excel 或 WPS 打开它,重新「另存为」后再运行(还没有发出任何请求,没有花钱)")
 _CHUNK = 1 << 20
 _sniffed = {}  # (path, size, mtime) -> encoding: the table is read again at every save
+
+# How a text table is laid out: its encoding, its delimiter, and whether it starts with Excel's
+# `sep=X` hint line (kept when the table is written back)
+_TextFormat = collections.namedtuple("TextFormat", "encoding delimiter sep_line")
+_CSV_UTF8 = _TextFormat("utf-8-sig", ",", False)
+_DELIMITERS = (",", "\t", ";")  # in order of preference when the header splits equally
+_SEP_LINE = re.compile(r"^sep=(.)\s*$", re.IGNORECASE)
+# OWASP's CSV injection advice: a cell starting with one of these may run as a formula in Excel/WPS
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_FIRST = frozenset(_FORMULA_START)
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?%?$")  # -5, +3.2, -10%: numbers, not formulas
 
 
 _UTF8_WIDE = re.compile(b"[\xe0-\xef][\x80-\xbf]{2}")  # a 3-byte UTF-8 character: CJK text
@@ -3463,12 +3583,17 @@ def _first_bad_byte(path, encoding):
 
 
 def _sniff_encoding(path):
-    """'utf-8-sig' for UTF-8 (with or without BOM), 'gb18030' for GBK (Excel's CSV on Chinese
-    Windows), decided on the whole file; a file that changes encoding half-way is refused
-    with the line, before anything is paid for."""
+    """'utf-16' for a file starting with a UTF-16 BOM (Excel's 「Unicode 文本」), 'utf-8-sig'
+    for UTF-8 (with or without BOM), 'gb18030' for GBK (Excel's CSV on Chinese Windows), decided
+    on the whole file; a file that changes encoding half-way is refused with the line, before
+    anything is paid for."""
     stat = os.stat(path)
     key = (path, stat.st_size, stat.st_mtime)
     if key not in _sniffed:
+        with open(path, "rb") as handle:
+            if handle.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+                _sniffed[key] = "utf-16"
+                return "utf-16"
         line, wide = _first_bad_byte(path, "utf-8")
         encoding = "utf-8-sig"
         if line:
@@ -3502,9 +3627,8 @@ def _read_rows(path, sheet=None):
         for row in _XlsxSheet(path, sheet).rows():
             yield row
     elif path.lower().endswith((".csv", ".txt")):
-        with open(path, encoding=_sniff_encoding(path), newline="") as handle:
-            for row in csv.reader(handle):
-                yield row
+        for row in _read_text_table(path):
+            yield row
     else:
         raise InputError("只支持 .xlsx 和 .csv 表格:%s" % path)
 
@@ -3528,23 +3652,95 @@ def _read_header(path, sheet=None):
     return header
 
 
-def _write_rows(path, header, rows, encoding="utf-8-sig"):
+def _write_rows(path, header, rows, encoding="utf-8-sig", inert_from=None):
     """Write atomically; if `path` is locked (open in Excel) use `<name>_1.<ext>` and so on.
-    A CSV is written in `encoding` (the input's: GBK stays GBK). Returns the path written."""
+    A text table is written in `encoding`, an encoding name or the input's TextFormat (GBK stays
+    GBK, 「Unicode 文本」 stays UTF-16 and tab-separated, a `sep=` line stays); its cells from
+    column `inert_from` on (the ones we add) are made inert (inert_cell). Returns the path written."""
     def write(temporary):
         if temporary.lower().endswith((".xlsx", ".xlsm")):
             workbook = _openpyxl().Workbook(write_only=True)
             sheet = workbook.create_sheet()
-            sheet.append(header)
+            sheet.append(_text_cells(sheet, header))
             for row in rows:
-                sheet.append(row)
+                sheet.append(_text_cells(sheet, row))
             workbook.save(temporary)
         else:
-            with open(temporary, "w", encoding=encoding, newline="") as handle:  # utf-8-sig's BOM: Excel opens it right
-                writer = csv.writer(handle)
-                writer.writerow(header)
-                writer.writerows(rows)
+            _write_text_table(temporary, header, rows, encoding, inert_from)
     return _publish(path, write)
+
+
+def _sniff_format(path):
+    """The TextFormat of a text table: its encoding (sniff_encoding), an Excel `sep=X` first line,
+    else the delimiter that splits the header line into the most columns (comma on a tie)."""
+    encoding = _sniff_encoding(path)
+    with open(path, encoding=encoding, newline="") as handle:
+        try:
+            first = handle.readline(1 << 16)
+        except UnicodeDecodeError as err:
+            raise InputError(_UNREADABLE_UTF16 % (path, err))
+        hint = _SEP_LINE.match(first.rstrip("\r\n"))
+        if hint:
+            return _TextFormat(encoding, hint.group(1), True)
+    widths = [(len(next(csv.reader([first], delimiter=d), [])), -i, d) for i, d in enumerate(_DELIMITERS)]
+    return _TextFormat(encoding, max(widths)[2], False)
+
+
+def _read_text_table(path):
+    """Rows (lists of text) of a CSV / text table, in its own encoding and delimiter; an Excel
+    `sep=` line is not a row."""
+    found = _sniff_format(path)
+    with open(path, encoding=found.encoding, newline="") as handle:
+        if found.sep_line:
+            handle.readline()
+        try:
+            for row in csv.reader(handle, delimiter=found.delimiter):
+                yield row
+        except UnicodeDecodeError as err:  # UTF-16 is not scanned ahead like UTF-8 and GBK
+            raise InputError(_UNREADABLE_UTF16 % (path, err))
+
+
+def _write_text_table(path, header, rows, layout, inert_from=None):
+    """Write `header` and `rows` as a text table in `layout` (a TextFormat or an encoding name);
+    cells from column `inert_from` on are made inert."""
+    if not isinstance(layout, _TextFormat):
+        layout = _CSV_UTF8._replace(encoding=layout)
+    def inert(row):
+        if inert_from is None:
+            return row
+        row = list(row)
+        for at in range(inert_from, len(row)):
+            if isinstance(row[at], str) and row[at][:1] in _FORMULA_FIRST:  # cheap test first: 100k rows
+                row[at] = _inert_cell(row[at])
+        return row
+    with open(path, "w", encoding=layout.encoding, newline="") as handle:  # utf-8-sig's BOM: Excel opens it right
+        if layout.sep_line:
+            handle.write("sep=%s\r\n" % layout.delimiter)
+        writer = csv.writer(handle, delimiter=layout.delimiter)
+        writer.writerow(inert(header))
+        for row in rows:
+            writer.writerow(inert(row))
+
+
+def _inert_cell(value):
+    """Text Excel or WPS would run as a formula (starting with = + - @ tab or CR), with a leading '
+    as OWASP advises for CSV, so it shows as the text it is; plain numbers (-5, +3.2) stay."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(value):
+        return "'" + value
+    return value
+
+
+def _text_cells(sheet, row):
+    """`row` for openpyxl, with text starting with = kept as text: openpyxl would store it as a
+    live formula (an answer "=1+1", or a CSV cell, is text, as it is in the xlsx copies)."""
+    from openpyxl.cell import WriteOnlyCell
+    cells = []
+    for value in row:
+        if isinstance(value, str) and value.startswith("="):
+            value = WriteOnlyCell(sheet, value=value)
+            value.data_type = "s"
+        cells.append(value)
+    return cells
 
 
 def _write_xlsx_copy(path, sheet, cells, widths=None):
@@ -3693,7 +3889,8 @@ class _FileLock(object):
 # when the process dies) keeps a second robot on the same output from paying for the same rows.
 
 _BOUND_FIELDS = (("input", "输入表格"), ("prompt", "提问模板"), ("question_column", "问题列"), ("sheet", "工作表"),
-                ("bot_id", "智能体 bot_id"))
+                ("bot_id", "智能体 bot_id"), ("server", "服务器(base_url)"))
+_DEMO_SERVER = "离线演示(本机模拟器:没有找到令牌)"  # what the journal binds for the offline demo
 
 
 def _journal_path_for(output_path):
@@ -3776,7 +3973,9 @@ class _Journal(object):
         for field, label in _BOUND_FIELDS:
             before, now = earlier.get(field), self.header.get(field)
             if before and now and before != now:
-                raise InputError(
+                demo = "这次没有找到令牌,所以是离线演示:设置环境变量 COZE_API_TOKEN(或全局变量 coze_token)后重跑同一命令即可接着上次的运行。" \
+                    if now == _DEMO_SERVER else ""
+                raise InputError(demo +
                     "输出 %s 的断点日志属于另一次批处理:%s 不同(上次是「%s」,这次是「%s」)。接着跑会把两种回答混在一张表里。"
                     "请换一个 output_path(输出文件),或加 restart=True(命令行 --restart)从头开始:旧日志会改名保存,不会删除"
                     % (self.output_name(), label, before, now))
@@ -3885,7 +4084,28 @@ def _parse_shard(shard):
 def _default_output(input_path, shard):
     stem, ext = os.path.splitext(input_path)
     suffix = ".shard%dof%d" % shard if shard else ""
-    return "%s_coze%s%s" % (stem, suffix, ext if ext.lower() in (".xlsx", ".csv") else ".csv")
+    return "%s_coze%s%s" % (stem, suffix, ext if ext.lower() in (".xlsx", ".csv", ".txt") else ".csv")
+
+
+def _same_file(first, second):
+    """True when two paths name one file, however spelled: symlinked folders, hard links, "..",
+    and letter case on a case-insensitive disk (Windows, macOS). When both exist the operating
+    system decides (samefile compares device and inode / file index); a path that does not exist
+    yet is compared by its real path (folders' symlinks resolved, case folded on Windows)."""
+    try:
+        if os.path.exists(first) and os.path.exists(second):
+            return os.path.samefile(first, second)
+    except OSError:
+        pass
+    return os.path.normcase(os.path.realpath(first)) == os.path.normcase(os.path.realpath(second))
+
+
+def _refuse_same_file(path, name, protected):
+    """InputError when `path` (the option `name`) is one of the protected files [(path, label)]."""
+    for other, label in protected:
+        if _same_file(path, other):
+            raise InputError("%s(%s)和%s(%s)是同一个文件(可能是另一种写法、链接或大小写不同):写入会覆盖%s。"
+                             "请换一个 %s" % (name, path, label, other, label, name))
 
 
 def _clean_json_fields(value):
@@ -3937,13 +4157,14 @@ class _BatchOptions(object):
         self.json_fields = _clean_json_fields(given["json_fields"])
         output = _option_text(given["output_path"])
         self.output_path = os.path.abspath(output.strip('"')) if output else _default_output(self.input_path, self.shard)
-        if self.output_path == self.input_path:
-            raise InputError("输出文件不能和输入文件相同:输入表格不会被修改,请换一个 output_path")
+        _refuse_same_file(self.output_path, "output_path", [(self.input_path, "输入表格")])
+        _refuse_same_file(self.journal_path, "output_path", [(self.input_path, "输入表格")])
         if not os.path.isdir(os.path.dirname(self.output_path)):
             raise InputError("输出文件夹不存在:%s。请先建好这个文件夹,或换一个 output_path" % os.path.dirname(self.output_path))
         report = _option_text(given["report_path"])
         self.report_path = os.path.abspath(report.strip('"')) if report else \
             os.path.splitext(self.output_path)[0] + "_报告.html"
+        _refuse_same_file(self.report_path, "report_path", [(self.input_path, "输入表格"), (self.output_path, "输出表格")])
 
     @property
     def journal_path(self):
@@ -4135,7 +4356,7 @@ def _render_report(facts):
     if facts.get("stopped_reason"):
         stop += '<p class="stop"><b>提前停止:</b>%s</p>' % esc(facts["stopped_reason"])
     if facts.get("pending") or facts.get("failed"):
-        resume = ("<h2>继续</h2><p>还有未完成或失败的行。处理好上面的原因后,在同一文件夹运行(已完成的行不会再付费):</p>"
+        resume = ("<h2>继续</h2><p>还有未完成或失败的行。处理好上面的原因后:</p>"
                   "<pre>%s</pre>" % esc(facts.get("resume", "")))
     else:
         resume = "<h2>继续</h2><p class=\"none\">全部完成,没有需要继续的行。</p>"
@@ -4164,6 +4385,186 @@ def _write_report(path, facts):
         handle.write(_render_report(facts))
     os.replace(temporary, path)
     return path
+
+###############################################################################
+# Quoting commands for bash, cmd and PowerShell (yingdao_module/shell_quote.py)
+###############################################################################
+# Commands we print for a user to paste: each argument quoted for the shell it will be pasted
+# into, so a file name or prompt holding $( ), backticks, %VAR%, &, |, quotes or a newline is
+# passed as text and never runs anything. Where a value cannot be quoted safely for a shell, we
+# say so instead of printing a command for it.
+#
+# POSIX sh/bash: single quotes keep everything literal (no $, `, \ or ! expansion inside); a
+# single quote itself is written '\'' (close, escaped quote, reopen). Newlines are literal too.
+#
+# cmd.exe: inside double quotes & | < > ^ ( ) are literal, but %VAR% is still expanded (and !VAR!
+# with delayed expansion), and there is no way to escape % or " inside quotes that also survives
+# the C runtime's argv parsing; a newline ends the command. So a value with % ! " or a line break
+# cannot be pasted into cmd: we say so. Backslashes are literal to the C runtime except before a
+# quote, so the ones ending a value are doubled before the closing quote.
+#
+# PowerShell: single-quoted strings are literal ($, `, ; & | are text); a single quote inside is
+# doubled, and PowerShell also takes the typographic quotes ‘ ’ ‚ ‛ as single quotes, so those
+# are doubled too. Windows PowerShell 5.1 passes an argument holding " to a program without
+# escaping it (the program sees it split), one ending in a backslash followed by the quote it
+# adds, and drops an empty argument: such values are refused rather than mangled.
+
+_SHELL_NAMES = {"posix": "终端(bash / zsh)", "cmd": "命令提示符(cmd)", "powershell": "PowerShell"}
+_POSIX_PLAIN = re.compile(r"^[A-Za-z0-9_@%+=:,./-]+$")  # nothing a POSIX shell would interpret
+_CMD_REFUSED = re.compile(r"[%!\"\x00-\x08\x0a-\x1f]")  # a tab is kept inside quotes; a line break ends the command
+_PS_SINGLE_QUOTES = re.compile("(['\u2018\u2019\u201a\u201b])")
+_WINDOWS_PLAIN = re.compile(r"^-{0,2}[A-Za-z][A-Za-z0-9_-]*$")  # flags and words like batch: left as typed
+
+
+def _posix_quote(value):
+    """One argument for sh / bash / zsh: always possible."""
+    if value and _POSIX_PLAIN.match(value):
+        return value
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def _cmd_quote(value):
+    """One argument for cmd.exe, or None when it cannot be pasted there safely."""
+    if _WINDOWS_PLAIN.match(value):
+        return value
+    if _CMD_REFUSED.search(value):
+        return None
+    trailing = len(value) - len(value.rstrip("\\"))
+    return '"' + value + "\\" * trailing + '"'
+
+
+def _powershell_quote(value):
+    """One argument for PowerShell, or None when Windows PowerShell would pass it on mangled."""
+    if not value or '"' in value or "\u201c" in value or "\u201d" in value or value.endswith("\\") or "\x00" in value:
+        return None
+    if _WINDOWS_PLAIN.match(value):
+        return value
+    return "'" + _PS_SINGLE_QUOTES.sub(r"\1\1", value) + "'"
+
+
+_QUOTERS = {"posix": _posix_quote, "cmd": _cmd_quote, "powershell": _powershell_quote}
+
+
+def _command_line(args, shell):
+    """The command line for `shell` ("posix", "cmd", "powershell"), or None when one of the
+    arguments cannot be quoted safely for it. The first argument (the program) is a plain word."""
+    quoted = [args[0]]
+    for value in args[1:]:
+        text = _QUOTERS[shell](str(value))
+        if text is None:
+            return None
+        quoted.append(text)
+    return " ".join(quoted)
+
+
+def _shells_here(platform_name):
+    """The shells a user on this platform pastes into: cmd and PowerShell on Windows, else POSIX."""
+    return ("cmd", "powershell") if platform_name.startswith("win") else ("posix",)
+
+
+def _printable_commands(args, platform_name, reason_unquotable):
+    """Lines to show: for each shell of the platform, '<shell>:<command>' or why there is none."""
+    lines = []
+    for shell in _shells_here(platform_name):
+        line = _command_line(args, shell)
+        lines.append("%s:%s" % (_SHELL_NAMES[shell], line) if line is not None else
+                     "%s:无法安全地写成命令(%s)" % (_SHELL_NAMES[shell], reason_unquotable[shell]))
+    return lines
+
+###############################################################################
+# The command that continues a batch run             (yingdao_module/resume.py)
+###############################################################################
+# The command that continues a batch run, printed in the log, the summary and the report.
+#
+# Run as printed (in the same folder, the token in the environment) it continues the same run on
+# the same server: every option that shapes the run goes in, driven by RESUME_OPTIONS (a new
+# batch option is one entry there; one that BatchOptions does not have is left out). Secrets
+# never go in: the text says where the token or private key is read from instead. Arguments are
+# quoted for the shells of the platform (shell_quote.py).
+
+_DEMO_TOKEN = "demo-token"  # the offline demo (cli.py) signs in to the local simulator with this
+_RESUME_PROGRAM = ("python", "-m", "yingdao_module", "batch")
+# (BatchOptions attribute, command-line flag), in the order they are printed
+_RESUME_OPTIONS = (
+    ("prompt", "--prompt"), ("question_column", "--question-column"), ("sheet", "--sheet"),
+    ("header_row", "--header-row"), ("answer_column", "--answer-column"), ("output_path", "--output"),
+    ("report_path", "--report"), ("json_fields", "--json-fields"), ("json_columns", "--json-columns"),
+    ("dedupe", "--dedupe"), ("ask_blank", "--ask-blank"), ("concurrency", "--concurrency"), ("qps", "--qps"),
+    ("qpm", "--qpm"), ("qpd", "--qpd"), ("max_rows", "--max-rows"), ("max_tokens", "--max-tokens"),
+    ("timeout", "--timeout"), ("shard", "--shard"), ("tools", "--tools"),
+)
+_UNQUOTABLE = {
+    "posix": "",
+    "cmd": "路径、提示词或其他参数里有 %、!、双引号或换行,cmd 会改动它们;请用 PowerShell 那一条,或在影刀里再次运行同一个流程",
+    "powershell": "参数里有双引号或以反斜杠结尾,Windows PowerShell 会把它传错;请用 cmd 那一条,或在影刀里再次运行同一个流程",
+}
+
+
+def _option_value(options, name):
+    """The value of one option as the command line takes it; None when it is the default."""
+    if name == "output_path":
+        return None if options.output_path == _default_output(options.input_path, options.shard) else options.output_path
+    if name == "report_path":
+        return None if options.report_path == os.path.splitext(options.output_path)[0] + "_报告.html" \
+            else options.report_path
+    if name == "shard":
+        return options.shard_text or None
+    if name == "tools":
+        return _tools_text(options.tools)
+    value = getattr(options, name, None)
+    return None if value == dict(_BATCH_DEFAULTS).get(name) else value
+
+
+def _tools_text(tools):
+    """{"tool": "module:function"} as JSON (how the command line names Python functions)."""
+    if not tools:
+        return None
+    return json.dumps(dict((name, handler if isinstance(handler, str) else
+                            "%s:%s" % (getattr(handler, "__module__", "?"), getattr(handler, "__name__", "?")))
+                           for name, handler in tools.items()), ensure_ascii=False)
+
+
+def _option_words(flag, value):
+    if value is None or value is False or value in ("", [], ()):
+        return []
+    if value is True:
+        return [flag]
+    if isinstance(value, float) and value == int(value):
+        value = int(value)
+    if isinstance(value, (list, tuple)):
+        value = ",".join(str(item) for item in value)
+    return [flag, str(value)]
+
+
+def _resume_args(options, bot_id, base_url, app_id=None, key_id=None, demo=False, retry_failed=False):
+    """The argument list of the resume command (no secrets)."""
+    args = list(_RESUME_PROGRAM) + [options.input_path]
+    for name, flag in _RESUME_OPTIONS:
+        args += _option_words(flag, _option_value(options, name))
+    args += _option_words("--bot-id", bot_id)
+    if not demo:  # the demo's simulator port changes: without a token the command finds the demo again
+        args += _option_words("--base-url", base_url)
+    args += _option_words("--app-id", app_id) + _option_words("--key-id", key_id)
+    return args + _option_words("--retry-failed", bool(retry_failed))
+
+
+def _credential_note(app_id, demo):
+    if demo:
+        return "这是离线演示:命令里没有令牌,不设置令牌时它同样用本机模拟器继续"
+    if app_id:
+        return ("私钥没有写进命令:运行前把私钥(PEM 文本或 .pem 文件路径)放进环境变量 COZE_PRIVATE_KEY"
+                "(在影刀里是密码类型的全局变量 coze_private_key),命令会从那里读取")
+    return "令牌没有写进命令:运行前设置环境变量 COZE_API_TOKEN(在影刀里是全局变量 coze_token),命令会从那里读取"
+
+
+def _resume_text(options, bot_id, base_url, app_id=None, key_id=None, demo=False, retry_failed=False,
+                platform_name=None):
+    """The lines telling how to continue this run, for the log, the summary and the report."""
+    args = _resume_args(options, bot_id, base_url, app_id, key_id, demo, retry_failed)
+    lines = ["在同一文件夹运行下面的命令继续(已完成的行不会再付费):"]
+    lines += _printable_commands(args, platform_name or sys.platform, _UNQUOTABLE)
+    lines += [_credential_note(app_id, demo), "在影刀里:再次运行同一个流程即可,参数不变"]
+    return "\n".join(lines)
 
 ###############################################################################
 # Batch engine                                        (yingdao_module/batch.py)
@@ -4250,7 +4651,6 @@ def _spread_json(answer):
 
 class _BatchRun(object):
     """One run over one input: the plan, the journal, the workers, the output."""
-    demo = False  # an offline demo (answers from the local simulator): said in the log, summary and report
 
     def __init__(self, options, header, make_question, client, stop, bot_id=""):
         self.options, self.header, self.make_question = options, header, make_question
@@ -4261,9 +4661,15 @@ class _BatchRun(object):
         self.first_new_column = None  # where the new columns go in an xlsx copy (found on first save)
         self.scope, self.timeline, self.chats = [], [], 0
         self.started, self.started_at, self.planned = time.monotonic(), time.strftime("%Y-%m-%d %H:%M:%S"), 0
+        settings = getattr(client, "settings", None)  # tests may stand in for Client
+        self.bot_id, self.base_url = bot_id or "", getattr(settings, "base_url", "") or ""
+        self.app = getattr(settings, "app", None) or (None, None, None)
+        self.demo = getattr(settings, "token", None) == _DEMO_TOKEN
         self.journal = _Journal(options.journal_path, {
             "input": options.input_path, "prompt": options.prompt or "", "question_column": options.question_column or "",
-            "sheet": options.sheet or "", "bot_id": bot_id or "", "shard": options.shard_text})
+            "sheet": options.sheet or "", "bot_id": bot_id or "", "shard": options.shard_text,
+            "server": _DEMO_SERVER if self.demo else self.base_url})
+        self.earlier = {"ok": 0, "failed": 0}  # rows finished by earlier runs and not asked again
         self.done = {}
         self.unsaved = []  # answers paid for that the disk refused: kept here, written again at the end
         self.stopped_reason = ""
@@ -4310,6 +4716,7 @@ class _BatchRun(object):
             elif earlier.get("key") == key and earlier.get("status") and (
                     earlier["status"] in (_STATUS_OK, _STATUS_SKIPPED) or not self.options.retry_failed):
                 skipped += 1  # answered (or failed and not retried) in an earlier run: not paid again
+                self.earlier["failed" if earlier["status"] == _STATUS_FAILED else "ok"] += 1
             else:
                 todo.append((number, question, key, earlier.get("pending") if earlier.get("key") == key else None))
         return todo, skipped, blank, taken
@@ -4458,9 +4865,9 @@ class _BatchRun(object):
             if self.sheet is not None and self.output_path.lower().endswith((".xlsx", ".xlsm")):
                 self.output_path = self.save_into_copy(added, json_keys)
             else:
-                encoding = "utf-8-sig" if self.sheet is not None else _sniff_encoding(self.options.input_path)
-                self.output_path = _write_rows(self.output_path, list(self.header) + added,
-                                              self.output_rows(json_keys), encoding)
+                layout = "utf-8-sig" if self.sheet is not None else _sniff_format(self.options.input_path)
+                self.output_path = _write_rows(self.output_path, list(self.header) + added,  # the input's cells as they were
+                                              self.output_rows(json_keys), layout, inert_from=len(self.header))
         except (OSError, ValueError) as err:  # the answers stay in the journal (or in memory) for now
             self.halt(_cannot_write(self.output_path, err))
         self.report()
@@ -4500,19 +4907,14 @@ class _BatchRun(object):
             _log("报告没有写成(%s):%s;批处理本身不受影响" % (type(err).__name__, self.options.report_path))
 
     def resume_command(self):
-        """The command line that continues this run (in ShadowBot: run the same flow again)."""
-        options = self.options
-        parts = ["python -m yingdao_module batch", _quoted(options.input_path)]
-        for flag, value in (("--prompt", options.prompt), ("--question-column", options.question_column),
-                            ("--sheet", options.sheet),
-                            ("--output", "" if options.output_path == _default_output(options.input_path, options.shard)
-                             else options.output_path),
-                            ("--json-fields", ",".join(options.json_fields)), ("--shard", options.shard_text)):
-            if value:
-                parts += [flag, _quoted(value)]
-        if any(self.done.get(n, {}).get("status") == _STATUS_FAILED for n in self.scope):
-            parts.append("--retry-failed")
-        return " ".join(parts) + "\n(在影刀里:再次运行同一个流程即可,参数不变)"
+        """How to continue this run: the command for this platform's shells (no secrets), and
+        in ShadowBot: run the same flow again."""
+        failed = any(self.done.get(n, {}).get("status") == _STATUS_FAILED for n in self.scope)
+        return _resume_text(self.options, self.bot_id, self.base_url, self.app[0], self.app[1], self.demo, failed)
+
+    def unfinished(self):
+        """Rows of this run without an answer: not asked yet, or failed."""
+        return sum(1 for n in self.scope if self.done.get(n, {}).get("status") in (None, _STATUS_FAILED))
 
 
     # -- the whole run ------------------------------------------------------------------------------
@@ -4532,8 +4934,10 @@ class _BatchRun(object):
         started = self.started = time.monotonic()
         todo, skipped, blank, taken = self.plan()
         self.total = taken
-        if skipped - blank:
-            _log("续跑:%d 行已在之前完成,跳过(不会重复计费)" % (skipped - blank))
+        if self.earlier["ok"]:
+            _log("续跑:%d 行已在之前完成,跳过(不会重复计费)" % self.earlier["ok"])
+        if self.earlier["failed"]:
+            _log("续跑:%d 行之前失败,这次不重试(要重试请加 retry_failed=True,命令行 --retry-failed)" % self.earlier["failed"])
         if blank:
             _log("%d 行的模板列(%s)全是空的:没有提问,状态记为「跳过」" % (blank, "、".join(self.make_question.columns)))
         first_of = {}
@@ -4567,6 +4971,7 @@ class _BatchRun(object):
             self.close()
             _log("已中断:已完成的 %d 行都已保存在 %s。重跑同一命令即可从断点继续,已完成的行不会重复付费"
                 % (sum(1 for r in self.done.values() if r.get("status")), self.output_path))
+            _log(self.resume_command())
             raise
         self.close()
         return self.summarize(taken, skipped, blank, started)
@@ -4577,6 +4982,8 @@ class _BatchRun(object):
                    "tokens": self.counts["tokens"], "elapsed": round(time.monotonic() - started, 2),
                    "output_path": self.output_path, "shard": self.options.shard_text,
                    "stopped_reason": self.stopped_reason, "blank": blank, "report_path": self.options.report_path,
+                   "earlier_done": self.earlier["ok"], "earlier_failed": self.earlier["failed"],
+                   "resume_command": self.resume_command() if self.unfinished() else "",
                    "chats": self.chats, "asked_again": self.counts["asked_again"]}
         if self.demo:
             summary["demo"] = _DEMO_SAYS
@@ -4586,6 +4993,8 @@ class _BatchRun(object):
                 "发起对话 %(chats)d 次" + again + ",用 %(tokens)d tokens,%(elapsed).1f 秒;输出 %(output_path)s;"
                 "报告 %(report_path)s")
         _log(text % summary)
+        if summary["resume_command"]:
+            _log(summary["resume_command"])
         if self.demo:
             _log(_DEMO_SAYS)
         return summary
@@ -4674,10 +5083,6 @@ def _still_failed(message, asked_again):
             % (message, tried))
 
 
-def _quoted(text):
-    return '"%s"' % text.replace('"', '\\"') if re.search(r'[\s"{}]', text) else text
-
-
 def _text(value):
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
@@ -4702,7 +5107,7 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
           json_fields=None, ask_blank=False, report_path=None, tools=None, chat_retries=2):
     """表格批处理:表格每一行问智能体一次,回答写进新表格;再次运行同一调用会从断点继续,不重复付费。
 
-    input_path       输入表格 .xlsx 或 .csv(原表格不会被修改;.xlsx 的输出是原工作簿的副本加上新列)
+    input_path       输入表格 .xlsx、.csv 或 .txt(原表格不会被修改;.xlsx 的输出是原工作簿的副本加上新列)
     prompt           提问模板,{列名} 换成这一行的值,例如「为{商品名}写一句广告语」;{{ 和 }} 是字面的大括号
     question_column  不用模板时,直接拿这一列当问题(和 prompt 二选一)
     output_path      输出表格,默认 <名字>_coze.<扩展名>
@@ -4734,13 +5139,10 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     chat_retries     扣子那边失败的对话(例如错误码 5000)在本次运行里再问几次,默认 2,0 = 不再问;每次重问多付一次对话
 
     返回汇总字典:total, done, skipped(其中 blank 行是模板列空白), failed, tokens, elapsed, output_path,
-    report_path, stopped_reason(空 = 正常结束)。
+    report_path, stopped_reason(空 = 正常结束), earlier_done / earlier_failed(之前已成功 / 已失败的行),
+    resume_command(继续这次运行的命令,全部完成时为空)。
     """
-    return _start_batch(_BatchOptions(**locals()))  # every parameter as typed: locals() holds exactly them here
-
-
-def _start_batch(options, demo=False):
-    """batch() with cleaned options; demo=True marks an offline demo run in the log, summary and report."""
+    options = _BatchOptions(**locals())  # every parameter as typed: locals() holds exactly them here
     header, make_question = _checked_table(options)
     stop = threading.Event()
     limiter = _RateLimiter(options.qps, options.qpm, options.qpd)
@@ -4749,9 +5151,7 @@ def _start_batch(options, demo=False):
                     app_id=options.app_id, key_id=options.key_id, private_key=options.private_key,
                     before_request=limiter.hook(stop))  # every POST /v3/chat waits for the limiter, retries included
     limiter.share_with_account(client.settings)
-    run = _BatchRun(options, header, make_question, client, stop, client.settings.bot_id)
-    run.demo = demo
-    return run.run()
+    return _BatchRun(options, header, make_question, client, stop, client.settings.bot_id).run()
 
 ###############################################################################
 # Merging shard outputs                               (yingdao_module/merge.py)
@@ -4811,7 +5211,7 @@ def _shard_of(path, summary):
 def _merge_shards(items, output_path=None):
     """(path written, [problems in Chinese]) — see merge()."""
     sources = _shard_sources(items)
-    header, rows, problems, shards, owner = None, [], [], {}, {}
+    header, rows, problems, shards, owner, from_workbook = None, [], [], {}, {}, set()
     for path, summary in sources:
         sheet = _answered_sheet(path) if path.lower().endswith((".xlsx", ".xlsm")) else None
         table = sheet.rows() if sheet else _read_rows(path)
@@ -4832,6 +5232,8 @@ def _merge_shards(items, output_path=None):
             if number in owner:
                 raise InputError("第 %s 行同时出现在 %s 和 %s 里:同一个分片传了两次?" % (number, owner[number], path))
             owner[number] = path
+            if sheet:
+                from_workbook.add(number)
             if status_at is not None and (status_at >= len(row) or not row[status_at]):
                 unfinished += 1
             rows.append(row)
@@ -4855,7 +5257,12 @@ def _merge_shards(items, output_path=None):
                               problems)
     if all(path.lower().endswith((".xlsx", ".xlsm")) for path, _ in sources):
         return _merged_copy(sources[0][0], rows, output_path), problems
-    return _write_rows(output_path, header, rows), problems
+    # a text shard's cells were made inert when batch wrote it; a workbook's were not (nor can its
+    # own columns be told from ours there), so every cell of its rows is made inert in a text table
+    rows = [[_inert_cell(cell) for cell in row] if row[number_at] in from_workbook else row for row in rows]
+    first = sources[0][0]
+    layout = "utf-8-sig" if first.lower().endswith((".xlsx", ".xlsm")) else _sniff_format(first)
+    return _write_rows(output_path, header, rows, layout), problems
 
 
 def _finished_rows(rows, number_at, status_at):
@@ -4874,8 +5281,8 @@ def _safe_output(output_path, source_paths, finished, problems):
         output_path = _SHARD_IN_NAME.sub("", first)
         if output_path == first:
             output_path = "%s_merged%s" % os.path.splitext(first)
-    if any(os.path.abspath(output_path) == os.path.abspath(path) for path in source_paths):
-        raise InputError("合并结果 %s 和一个分片的输出是同一个文件:请用 output_path 换一个文件名" % os.path.basename(output_path))
+    for path in source_paths:  # never write the merge over one of its shards, however spelled
+        _refuse_same_file(output_path, "output_path", [(path, "分片输出")])
     reason = _what_would_be_lost(output_path, finished)
     if reason and chosen:
         raise InputError("%s:没有覆盖它。要更新它,把所有分片的输出一起交给 merge;要另存,用 output_path 换一个文件名" % reason)
@@ -5429,8 +5836,8 @@ def _run_batch(ns):
         return dict((name, getattr(ns, name)) for name in _BATCH_OPTION_NAMES if getattr(ns, name, None) is not None)
     _checked_table(_BatchOptions(ns.input_path, **given()))  # mistakes first, then the offline-demo notice
     try:
-        with _demo_if_no_token(ns) as demo:
-            summary = _start_batch(_BatchOptions(ns.input_path, **given()), demo=demo)
+        with _demo_if_no_token(ns):  # the demo's token marks the run as a demo (log, summary, report)
+            summary = batch(ns.input_path, **given())
     except KeyboardInterrupt:
         return 130  # batch has said what is saved and how to resume
     print(json.dumps(summary, ensure_ascii=False))

@@ -82,3 +82,16 @@ def find_python(version):
         if os.path.exists(python):
             return python
     return None
+
+
+def interrupt_batch(command, env, sim, chats=4):
+    """Run a batch command line and press Ctrl-C once the simulator has `chats` chats; (returncode, stdout, stderr)."""
+    import signal
+    import time
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while sim.stats()["chats_created"] < chats and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    return proc.returncode, out, err

@@ -4,14 +4,12 @@ shards and merge, Ctrl-C (the SIGKILL test is in test_batch_v2.py)."""
 import csv
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
-from helpers import BOT_ID as BOT, ROOT, TOKEN, load_dist_quiet
+from helpers import BOT_ID as BOT, ROOT, TOKEN, interrupt_batch, load_dist_quiet
 from yingdao_module.simulator import Simulator
 
 
@@ -274,13 +272,8 @@ def test_ctrl_c_says_what_is_saved_and_how_to_resume(tmp_path):
         env = dict(os.environ, COZE_API_TOKEN=TOKEN, COZE_BOT_ID=BOT, COZE_API_BASE=sim.url)
         command = [sys.executable, "-m", "yingdao_module", "batch", source, "--question-column", "商品名",
                    "--concurrency", "2"]
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 20
-        while sim.stats()["chats_created"] < 4 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-        assert proc.returncode == 130 and "Traceback" not in err, err
+        returncode, out, err = interrupt_batch(command, env, sim)
+        assert returncode == 130 and "Traceback" not in err, err
         assert "已保存" in err and "重跑同一命令" in err
         lines = [line for line in err.splitlines() if line.strip()]
         assert len(lines) == len(set(lines)), err

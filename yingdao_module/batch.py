@@ -19,13 +19,14 @@ import time
 
 from .client import Client
 from .config import DEFAULT_TIMEOUT
-from .batch_options import BatchOptions, default_output
+from .batch_options import BatchOptions
 from .errors import CozeError, InputError
-from .journal import Journal
+from .journal import DEMO_SERVER, Journal
 from .log import log
 from .ratelimit import RateLimiter
 from .report import write_report
-from .tables import read_header, read_rows, sniff_encoding, write_rows, write_xlsx_copy
+from .resume import DEMO_TOKEN, resume_text
+from .tables import read_header, read_rows, sniff_format, write_rows, write_xlsx_copy
 from .xlsx import XlsxSheet
 
 STATUS_OK, STATUS_FAILED, STATUS_SKIPPED = "成功", "失败", "跳过"
@@ -100,7 +101,6 @@ def spread_json(answer):
 
 class BatchRun(object):
     """One run over one input: the plan, the journal, the workers, the output."""
-    demo = False  # an offline demo (answers from the local simulator): said in the log, summary and report
 
     def __init__(self, options, header, make_question, client, stop, bot_id=""):
         self.options, self.header, self.make_question = options, header, make_question
@@ -111,9 +111,15 @@ class BatchRun(object):
         self.first_new_column = None  # where the new columns go in an xlsx copy (found on first save)
         self.scope, self.timeline, self.chats = [], [], 0
         self.started, self.started_at, self.planned = time.monotonic(), time.strftime("%Y-%m-%d %H:%M:%S"), 0
+        settings = getattr(client, "settings", None)  # tests may stand in for Client
+        self.bot_id, self.base_url = bot_id or "", getattr(settings, "base_url", "") or ""
+        self.app = getattr(settings, "app", None) or (None, None, None)
+        self.demo = getattr(settings, "token", None) == DEMO_TOKEN
         self.journal = Journal(options.journal_path, {
             "input": options.input_path, "prompt": options.prompt or "", "question_column": options.question_column or "",
-            "sheet": options.sheet or "", "bot_id": bot_id or "", "shard": options.shard_text})
+            "sheet": options.sheet or "", "bot_id": bot_id or "", "shard": options.shard_text,
+            "server": DEMO_SERVER if self.demo else self.base_url})
+        self.earlier = {"ok": 0, "failed": 0}  # rows finished by earlier runs and not asked again
         self.done = {}
         self.unsaved = []  # answers paid for that the disk refused: kept here, written again at the end
         self.stopped_reason = ""
@@ -160,6 +166,7 @@ class BatchRun(object):
             elif earlier.get("key") == key and earlier.get("status") and (
                     earlier["status"] in (STATUS_OK, STATUS_SKIPPED) or not self.options.retry_failed):
                 skipped += 1  # answered (or failed and not retried) in an earlier run: not paid again
+                self.earlier["failed" if earlier["status"] == STATUS_FAILED else "ok"] += 1
             else:
                 todo.append((number, question, key, earlier.get("pending") if earlier.get("key") == key else None))
         return todo, skipped, blank, taken
@@ -308,9 +315,9 @@ class BatchRun(object):
             if self.sheet is not None and self.output_path.lower().endswith((".xlsx", ".xlsm")):
                 self.output_path = self.save_into_copy(added, json_keys)
             else:
-                encoding = "utf-8-sig" if self.sheet is not None else sniff_encoding(self.options.input_path)
-                self.output_path = write_rows(self.output_path, list(self.header) + added,
-                                              self.output_rows(json_keys), encoding)
+                layout = "utf-8-sig" if self.sheet is not None else sniff_format(self.options.input_path)
+                self.output_path = write_rows(self.output_path, list(self.header) + added,  # the input's cells as they were
+                                              self.output_rows(json_keys), layout, inert_from=len(self.header))
         except (OSError, ValueError) as err:  # the answers stay in the journal (or in memory) for now
             self.halt(cannot_write(self.output_path, err))
         self.report()
@@ -350,19 +357,14 @@ class BatchRun(object):
             log("报告没有写成(%s):%s;批处理本身不受影响" % (type(err).__name__, self.options.report_path))
 
     def resume_command(self):
-        """The command line that continues this run (in ShadowBot: run the same flow again)."""
-        options = self.options
-        parts = ["python -m yingdao_module batch", _quoted(options.input_path)]
-        for flag, value in (("--prompt", options.prompt), ("--question-column", options.question_column),
-                            ("--sheet", options.sheet),
-                            ("--output", "" if options.output_path == default_output(options.input_path, options.shard)
-                             else options.output_path),
-                            ("--json-fields", ",".join(options.json_fields)), ("--shard", options.shard_text)):
-            if value:
-                parts += [flag, _quoted(value)]
-        if any(self.done.get(n, {}).get("status") == STATUS_FAILED for n in self.scope):
-            parts.append("--retry-failed")
-        return " ".join(parts) + "\n(在影刀里:再次运行同一个流程即可,参数不变)"
+        """How to continue this run: the command for this platform's shells (no secrets), and
+        in ShadowBot: run the same flow again."""
+        failed = any(self.done.get(n, {}).get("status") == STATUS_FAILED for n in self.scope)
+        return resume_text(self.options, self.bot_id, self.base_url, self.app[0], self.app[1], self.demo, failed)
+
+    def unfinished(self):
+        """Rows of this run without an answer: not asked yet, or failed."""
+        return sum(1 for n in self.scope if self.done.get(n, {}).get("status") in (None, STATUS_FAILED))
 
 
     # -- the whole run ------------------------------------------------------------------------------
@@ -382,8 +384,10 @@ class BatchRun(object):
         started = self.started = time.monotonic()
         todo, skipped, blank, taken = self.plan()
         self.total = taken
-        if skipped - blank:
-            log("续跑:%d 行已在之前完成,跳过(不会重复计费)" % (skipped - blank))
+        if self.earlier["ok"]:
+            log("续跑:%d 行已在之前完成,跳过(不会重复计费)" % self.earlier["ok"])
+        if self.earlier["failed"]:
+            log("续跑:%d 行之前失败,这次不重试(要重试请加 retry_failed=True,命令行 --retry-failed)" % self.earlier["failed"])
         if blank:
             log("%d 行的模板列(%s)全是空的:没有提问,状态记为「跳过」" % (blank, "、".join(self.make_question.columns)))
         first_of = {}
@@ -417,6 +421,7 @@ class BatchRun(object):
             self.close()
             log("已中断:已完成的 %d 行都已保存在 %s。重跑同一命令即可从断点继续,已完成的行不会重复付费"
                 % (sum(1 for r in self.done.values() if r.get("status")), self.output_path))
+            log(self.resume_command())
             raise
         self.close()
         return self.summarize(taken, skipped, blank, started)
@@ -427,6 +432,8 @@ class BatchRun(object):
                    "tokens": self.counts["tokens"], "elapsed": round(time.monotonic() - started, 2),
                    "output_path": self.output_path, "shard": self.options.shard_text,
                    "stopped_reason": self.stopped_reason, "blank": blank, "report_path": self.options.report_path,
+                   "earlier_done": self.earlier["ok"], "earlier_failed": self.earlier["failed"],
+                   "resume_command": self.resume_command() if self.unfinished() else "",
                    "chats": self.chats, "asked_again": self.counts["asked_again"]}
         if self.demo:
             summary["demo"] = DEMO_SAYS
@@ -436,6 +443,8 @@ class BatchRun(object):
                 "发起对话 %(chats)d 次" + again + ",用 %(tokens)d tokens,%(elapsed).1f 秒;输出 %(output_path)s;"
                 "报告 %(report_path)s")
         log(text % summary)
+        if summary["resume_command"]:
+            log(summary["resume_command"])
         if self.demo:
             log(DEMO_SAYS)
         return summary
@@ -524,10 +533,6 @@ def still_failed(message, asked_again):
             % (message, tried))
 
 
-def _quoted(text):
-    return '"%s"' % text.replace('"', '\\"') if re.search(r'[\s"{}]', text) else text
-
-
 def _text(value):
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
@@ -552,7 +557,7 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
           json_fields=None, ask_blank=False, report_path=None, tools=None, chat_retries=2):
     """表格批处理:表格每一行问智能体一次,回答写进新表格;再次运行同一调用会从断点继续,不重复付费。
 
-    input_path       输入表格 .xlsx 或 .csv(原表格不会被修改;.xlsx 的输出是原工作簿的副本加上新列)
+    input_path       输入表格 .xlsx、.csv 或 .txt(原表格不会被修改;.xlsx 的输出是原工作簿的副本加上新列)
     prompt           提问模板,{列名} 换成这一行的值,例如「为{商品名}写一句广告语」;{{ 和 }} 是字面的大括号
     question_column  不用模板时,直接拿这一列当问题(和 prompt 二选一)
     output_path      输出表格,默认 <名字>_coze.<扩展名>
@@ -584,13 +589,10 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     chat_retries     扣子那边失败的对话(例如错误码 5000)在本次运行里再问几次,默认 2,0 = 不再问;每次重问多付一次对话
 
     返回汇总字典:total, done, skipped(其中 blank 行是模板列空白), failed, tokens, elapsed, output_path,
-    report_path, stopped_reason(空 = 正常结束)。
+    report_path, stopped_reason(空 = 正常结束), earlier_done / earlier_failed(之前已成功 / 已失败的行),
+    resume_command(继续这次运行的命令,全部完成时为空)。
     """
-    return start_batch(BatchOptions(**locals()))  # every parameter as typed: locals() holds exactly them here
-
-
-def start_batch(options, demo=False):
-    """batch() with cleaned options; demo=True marks an offline demo run in the log, summary and report."""
+    options = BatchOptions(**locals())  # every parameter as typed: locals() holds exactly them here
     header, make_question = checked_table(options)
     stop = threading.Event()
     limiter = RateLimiter(options.qps, options.qpm, options.qpd)
@@ -599,6 +601,4 @@ def start_batch(options, demo=False):
                     app_id=options.app_id, key_id=options.key_id, private_key=options.private_key,
                     before_request=limiter.hook(stop))  # every POST /v3/chat waits for the limiter, retries included
     limiter.share_with_account(client.settings)
-    run = BatchRun(options, header, make_question, client, stop, client.settings.bot_id)
-    run.demo = demo
-    return run.run()
+    return BatchRun(options, header, make_question, client, stop, client.settings.bot_id).run()

@@ -64,7 +64,28 @@ def parse_shard(shard):
 def default_output(input_path, shard):
     stem, ext = os.path.splitext(input_path)
     suffix = ".shard%dof%d" % shard if shard else ""
-    return "%s_coze%s%s" % (stem, suffix, ext if ext.lower() in (".xlsx", ".csv") else ".csv")
+    return "%s_coze%s%s" % (stem, suffix, ext if ext.lower() in (".xlsx", ".csv", ".txt") else ".csv")
+
+
+def same_file(first, second):
+    """True when two paths name one file, however spelled: symlinked folders, hard links, "..",
+    and letter case on a case-insensitive disk (Windows, macOS). When both exist the operating
+    system decides (samefile compares device and inode / file index); a path that does not exist
+    yet is compared by its real path (folders' symlinks resolved, case folded on Windows)."""
+    try:
+        if os.path.exists(first) and os.path.exists(second):
+            return os.path.samefile(first, second)
+    except OSError:
+        pass
+    return os.path.normcase(os.path.realpath(first)) == os.path.normcase(os.path.realpath(second))
+
+
+def refuse_same_file(path, name, protected):
+    """InputError when `path` (the option `name`) is one of the protected files [(path, label)]."""
+    for other, label in protected:
+        if same_file(path, other):
+            raise InputError("%s(%s)和%s(%s)是同一个文件(可能是另一种写法、链接或大小写不同):写入会覆盖%s。"
+                             "请换一个 %s" % (name, path, label, other, label, name))
 
 
 def clean_json_fields(value):
@@ -116,13 +137,14 @@ class BatchOptions(object):
         self.json_fields = clean_json_fields(given["json_fields"])
         output = _option_text(given["output_path"])
         self.output_path = os.path.abspath(output.strip('"')) if output else default_output(self.input_path, self.shard)
-        if self.output_path == self.input_path:
-            raise InputError("输出文件不能和输入文件相同:输入表格不会被修改,请换一个 output_path")
+        refuse_same_file(self.output_path, "output_path", [(self.input_path, "输入表格")])
+        refuse_same_file(self.journal_path, "output_path", [(self.input_path, "输入表格")])
         if not os.path.isdir(os.path.dirname(self.output_path)):
             raise InputError("输出文件夹不存在:%s。请先建好这个文件夹,或换一个 output_path" % os.path.dirname(self.output_path))
         report = _option_text(given["report_path"])
         self.report_path = os.path.abspath(report.strip('"')) if report else \
             os.path.splitext(self.output_path)[0] + "_报告.html"
+        refuse_same_file(self.report_path, "report_path", [(self.input_path, "输入表格"), (self.output_path, "输出表格")])
 
     @property
     def journal_path(self):

@@ -9,6 +9,7 @@ import contextlib
 from .command_line import build_command_parser, run_command_line
 from .config import setting
 from .log import log
+from .resume import DEMO_TOKEN
 from .simulator import Simulator, add_serve_arguments, run_serve
 
 PROG = "python -m yingdao_module"
@@ -21,7 +22,7 @@ DEMO_NOTICE = ("【离线演示】没有配置扣子令牌,这个回答来自本
 def offline_demo(ns):
     """Point `ns` at an in-process simulator (called only when no token or service app is configured)."""
     with Simulator(latency=0.3) as sim:
-        ns.token, ns.base_url = "demo-token", sim.url
+        ns.token, ns.base_url = DEMO_TOKEN, sim.url  # the token marks a batch as the demo
         ns.bot_id = ns.bot_id or setting("bot_id") or DEMO_BOT_ID
         log(DEMO_NOTICE)
         yield True

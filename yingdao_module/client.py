@@ -12,7 +12,7 @@ from .config import (DEFAULT_TIMEOUT, Settings, clean_bool, clean_bot_id, clean_
                      clean_json_dict, clean_question, clean_str_dict, clean_timeout, clean_user_id, clean_workflow_id)
 from .errors import (APIError, BadResponseError, CozeError, CozeTimeoutError, NetworkError, error_for_code)
 from .files import message_with_files, upload
-from .auth import auth_for
+from .auth import SignInTimeoutError, auth_for
 from .polling import CompletionClock, PollPlan, server_length_bound
 from .log import log
 from .tools import MAX_TOOL_ROUNDS, clean_tools, tool_outputs
@@ -36,9 +36,9 @@ class ChatState(object):
         self.logid = None
         self.canceled = False      # a cancel was already sent
         self._answer_ids = []      # answer message ids in order of appearance
-        self._deltas = {}          # message id -> concatenated delta text
+        self._deltas = {}          # message id -> [delta text, ...] (joined once: += would copy it all each time)
         self._completed = {}       # message id -> full text of the completed message
-        self.reasoning = ""
+        self._reasoning_parts = []  # reasoning deltas, joined once
         self._reasoning_done = {}  # message id -> reasoning of the completed message
         self.follow_ups = []
         self.required_action = None  # the local tool calls the chat waits for
@@ -73,8 +73,8 @@ class ChatState(object):
                 if message.get("reasoning_content"):
                     self._reasoning_done[msg_id] = message["reasoning_content"]
             else:
-                self._deltas[msg_id] = self._deltas.get(msg_id, "") + (message.get("content") or "")
-                self.reasoning += message.get("reasoning_content") or ""
+                self._deltas.setdefault(msg_id, []).append(message.get("content") or "")
+                self._reasoning_parts.append(message.get("reasoning_content") or "")
         elif kind == "follow_up" and completed and message.get("content"):
             self.follow_ups.append(message["content"])
 
@@ -103,7 +103,12 @@ class ChatState(object):
     @property
     def answer(self):
         # the completed message is authoritative; deltas only fill in what never completed
-        return "\n".join(self._completed.get(i, self._deltas.get(i, "")) for i in self._answer_ids)
+        return "\n".join(self._completed[i] if i in self._completed else "".join(self._deltas.get(i, ()))
+                         for i in self._answer_ids)
+
+    @property
+    def reasoning(self):
+        return "".join(self._reasoning_parts)
 
     def result(self, started):
         reasoning = "".join(self._reasoning_done.get(i, "") for i in self._answer_ids) or self.reasoning
@@ -236,7 +241,9 @@ class Client(object):
         except KeyboardInterrupt:
             self._cancel_quietly(state)  # the user stopped the flow: do not leave a paid chat running
             raise
-        except CozeTimeoutError:  # from any read past the deadline: stop the chat, name it
+        except CozeTimeoutError as err:  # from any read past the deadline: stop the chat, name it
+            if isinstance(err, SignInTimeoutError) and not state.chat_id:
+                raise  # signing in took the time: no chat exists to cancel
             self._cancel_quietly(state)
             raise self._timeout(state)
         return state.result(started)

@@ -14,7 +14,7 @@ import re
 import sys
 
 from .api import run_workflow_full
-from .batch import DEMO_SAYS, checked_table, start_batch
+from .batch import DEMO_SAYS, batch, checked_table
 from .batch_options import BATCH_OPTION_NAMES, BatchOptions
 from .client import Client
 from .config import DEFAULT_TIMEOUT, clean_base_url, clean_bot_id, clean_question, clean_timeout, setting
@@ -252,8 +252,8 @@ def run_batch(ns):
         return dict((name, getattr(ns, name)) for name in BATCH_OPTION_NAMES if getattr(ns, name, None) is not None)
     checked_table(BatchOptions(ns.input_path, **given()))  # mistakes first, then the offline-demo notice
     try:
-        with demo_if_no_token(ns) as demo:
-            summary = start_batch(BatchOptions(ns.input_path, **given()), demo=demo)
+        with demo_if_no_token(ns):  # the demo's token marks the run as a demo (log, summary, report)
+            summary = batch(ns.input_path, **given())
     except KeyboardInterrupt:
         return 130  # batch has said what is saved and how to resume
     print(json.dumps(summary, ensure_ascii=False))

@@ -11,10 +11,11 @@ import json
 import os
 import re
 
+from .batch_options import refuse_same_file
 from .errors import InputError
 from .journal import journal_header
 from .log import log
-from .tables import read_rows, write_rows, write_xlsx_copy
+from .tables import inert_cell, read_rows, sniff_format, write_rows, write_xlsx_copy
 from .xlsx import XlsxSheet
 
 SHARD_IN_NAME = re.compile(r"\.shard(\d+)of(\d+)")
@@ -64,7 +65,7 @@ def _shard_of(path, summary):
 def merge_shards(items, output_path=None):
     """(path written, [problems in Chinese]) — see merge()."""
     sources = shard_sources(items)
-    header, rows, problems, shards, owner = None, [], [], {}, {}
+    header, rows, problems, shards, owner, from_workbook = None, [], [], {}, {}, set()
     for path, summary in sources:
         sheet = _answered_sheet(path) if path.lower().endswith((".xlsx", ".xlsm")) else None
         table = sheet.rows() if sheet else read_rows(path)
@@ -85,6 +86,8 @@ def merge_shards(items, output_path=None):
             if number in owner:
                 raise InputError("第 %s 行同时出现在 %s 和 %s 里:同一个分片传了两次?" % (number, owner[number], path))
             owner[number] = path
+            if sheet:
+                from_workbook.add(number)
             if status_at is not None and (status_at >= len(row) or not row[status_at]):
                 unfinished += 1
             rows.append(row)
@@ -108,7 +111,12 @@ def merge_shards(items, output_path=None):
                               problems)
     if all(path.lower().endswith((".xlsx", ".xlsm")) for path, _ in sources):
         return _merged_copy(sources[0][0], rows, output_path), problems
-    return write_rows(output_path, header, rows), problems
+    # a text shard's cells were made inert when batch wrote it; a workbook's were not (nor can its
+    # own columns be told from ours there), so every cell of its rows is made inert in a text table
+    rows = [[inert_cell(cell) for cell in row] if row[number_at] in from_workbook else row for row in rows]
+    first = sources[0][0]
+    layout = "utf-8-sig" if first.lower().endswith((".xlsx", ".xlsm")) else sniff_format(first)
+    return write_rows(output_path, header, rows, layout), problems
 
 
 def finished_rows(rows, number_at, status_at):
@@ -127,8 +135,8 @@ def safe_output(output_path, source_paths, finished, problems):
         output_path = SHARD_IN_NAME.sub("", first)
         if output_path == first:
             output_path = "%s_merged%s" % os.path.splitext(first)
-    if any(os.path.abspath(output_path) == os.path.abspath(path) for path in source_paths):
-        raise InputError("合并结果 %s 和一个分片的输出是同一个文件:请用 output_path 换一个文件名" % os.path.basename(output_path))
+    for path in source_paths:  # never write the merge over one of its shards, however spelled
+        refuse_same_file(output_path, "output_path", [(path, "分片输出")])
     reason = what_would_be_lost(output_path, finished)
     if reason and chosen:
         raise InputError("%s:没有覆盖它。要更新它,把所有分片的输出一起交给 merge;要另存,用 output_path 换一个文件名" % reason)

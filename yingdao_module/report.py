@@ -181,7 +181,7 @@ def render_report(facts):
     if facts.get("stopped_reason"):
         stop += '<p class="stop"><b>提前停止:</b>%s</p>' % esc(facts["stopped_reason"])
     if facts.get("pending") or facts.get("failed"):
-        resume = ("<h2>继续</h2><p>还有未完成或失败的行。处理好上面的原因后,在同一文件夹运行(已完成的行不会再付费):</p>"
+        resume = ("<h2>继续</h2><p>还有未完成或失败的行。处理好上面的原因后:</p>"
                   "<pre>%s</pre>" % esc(facts.get("resume", "")))
     else:
         resume = "<h2>继续</h2><p class=\"none\">全部完成,没有需要继续的行。</p>"
