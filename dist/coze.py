@@ -4491,7 +4491,7 @@ _RESUME_OPTIONS = (
     ("report_path", "--report"), ("json_fields", "--json-fields"), ("json_columns", "--json-columns"),
     ("dedupe", "--dedupe"), ("ask_blank", "--ask-blank"), ("concurrency", "--concurrency"), ("qps", "--qps"),
     ("qpm", "--qpm"), ("qpd", "--qpd"), ("max_rows", "--max-rows"), ("max_tokens", "--max-tokens"),
-    ("timeout", "--timeout"), ("shard", "--shard"), ("tools", "--tools"),
+    ("timeout", "--timeout"), ("shard", "--shard"), ("tools", "--tools"), ("chat_retries", "--chat-retries"),
 )
 _UNQUOTABLE = {
     "posix": "",
@@ -4536,9 +4536,17 @@ def _option_words(flag, value):
     return [flag, str(value)]
 
 
+def _resume_program():
+    """How the command line was started: `python coze.py batch` when dist/coze.py itself runs as the
+    script (its module is __main__ only then; pasted into ShadowBot it never is), else the package."""
+    if __name__ == "__main__":
+        return ["python", os.path.basename(sys.argv[0] or "coze.py"), "batch"]
+    return list(_RESUME_PROGRAM)
+
+
 def _resume_args(options, bot_id, base_url, app_id=None, key_id=None, demo=False, retry_failed=False):
     """The argument list of the resume command (no secrets)."""
-    args = list(_RESUME_PROGRAM) + [options.input_path]
+    args = _resume_program() + [options.input_path]
     for name, flag in _RESUME_OPTIONS:
         args += _option_words(flag, _option_value(options, name))
     args += _option_words("--bot-id", bot_id)

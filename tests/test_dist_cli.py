@@ -77,3 +77,23 @@ def test_workflow_errors_name_flags_and_json_fails_as_json(tmp_path):
                               str(tmp_path / "没有这个文件夹" / "out.csv"), sim=sim)
         assert sim.stats()["chats_created"] == 0
     assert out.returncode == 1 and "--output" in out.stderr and "output_path" not in out.stderr
+
+
+def test_single_file_prints_a_resume_command_for_itself(tmp_path, sim):
+    with open(str(tmp_path / "商品.csv"), "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([["商品名"], ["杯子"], ["雨伞"]])
+    sim.inject("fail", count=1, path="/v3/chat")
+    out = run_single_file(tmp_path, interpreter(sys.executable), "batch", "商品.csv", "--question-column", "商品名",
+                          "--concurrency", "1", "--chat-retries", "0", sim=sim)
+    summary = json.loads(out.stdout)
+    assert summary["failed"] == 1 and summary["asked_again"] == 0
+    command = summary["resume_command"]
+    assert "python coze.py batch " in command and "yingdao_module" not in command, command
+    assert "--chat-retries 0" in command and "--retry-failed" in command
+    line = next(text.split(":", 1)[1] for text in command.splitlines() if ":python coze.py batch" in text)
+    env = dict((k, v) for k, v in os.environ.items() if not k.startswith("COZE_") and k != "PYTHONPATH")
+    env.update(COZE_API_TOKEN="pat_any", COZE_API_BASE=sim.url)
+    again = subprocess.run(["bash", "-c", line.replace("python ", sys.executable + " ", 1)], cwd=str(tmp_path),
+                           env=env, capture_output=True, text=True, encoding="utf-8", timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["done"] == 1 and sim.stats()["chats_created"] == 3  # only the failed row again
