@@ -49,6 +49,7 @@ DIST_MODULES = [
     ("merge", "Merging shard outputs"),
     ("api", "Module-level shortcuts (调用模块)"),
     ("shadowbot", "ShadowBot Code flow: main(args)"),
+    ("command_line", "Command line: python coze.py ask|workflow|batch|merge (runs only as a script)"),
 ]
 
 BANNER = "#" * 79

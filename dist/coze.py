@@ -64,6 +64,8 @@ import html
 import errno
 import itertools
 import ast
+import argparse
+import contextlib
 
 __version__ = "0.1.0"
 __all__ = ["ask", "chat", "new_conversation", "run_workflow", "run_workflow_full", "upload_file", "batch", "merge", "main", "Client", "CozeError", "InputError", "APIError", "AuthError", "BotError", "QuotaError", "RateLimitError", "ServerError", "ChatFailedError", "NetworkError", "WorkflowInterrupted", "CozeTimeoutError"]
@@ -172,6 +174,7 @@ class CozeError(Exception):
     retryable = False  # worth trying the same request again
     fatal = False      # a batch must stop: every further call would fail the same way
     retry_after = None  # seconds the server asked us to wait (HTTP Retry-After), if any
+    failed_chat = False  # a chat that ran and ended `failed` on Coze's side (paid): only a new chat can help
 
     def __init__(self, message, code=None, logid=None, chat_id=None, conversation_id=None):
         self.message = _redact(message)
@@ -199,11 +202,19 @@ class CozeError(Exception):
     def __repr__(self):
         return "%s(%r)" % (type(self).__name__, self._full_message())
 
-    def after_retries(self, what_happened):
-        """This error as the final word when retrying stops: no promise of another retry."""
-        self.message = "%s(%s)" % (_RETRY_PROMISE.sub("", self.message), what_happened)
+    def reworded(self, message):
+        """This error with another text (ids kept, secrets still redacted)."""
+        self.message = _redact(message)
         self.args = (self._full_message(),)
         return self
+
+    def without_retry_promise(self):
+        """This error with no "会自动重试" in its text: nothing here will retry it."""
+        return self.reworded(_RETRY_PROMISE.sub("", self.message))
+
+    def after_retries(self, what_happened):
+        """This error as the final word when retrying stops: no promise of another retry."""
+        return self.reworded("%s(%s)" % (_RETRY_PROMISE.sub("", self.message), what_happened))
 
 
 class InputError(CozeError, ValueError):
@@ -500,20 +511,21 @@ def _clean_bot_id(bot_id, required=True):
 
 
 def _clean_base_url(base_url):
-    """The API root, e.g. https://api.coze.cn; refuses hosts that are surely a typo."""
+    """The API root, e.g. https://api.coze.cn; refuses hosts that are surely a typo. Without a scheme,
+    a host means https:// and this machine (127.0.0.1, localhost) http://."""
     if _is_blank(base_url):
         return _DEFAULT_BASE_URL
     if not isinstance(base_url, str):
         raise InputError("base_url 应该是网址文本,例如 https://api.coze.cn")
     _refuse_token(base_url, "base_url")
     url = base_url.strip().rstrip("/")
-    if "://" not in url:
-        url = "https://" + url
-    scheme, rest = url.split("://", 1)
+    scheme, rest = url.split("://", 1) if "://" in url else ("", url)
     host = rest.split("/", 1)[0]
     path = rest[len(host):]
     hostname = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
     hostname = hostname.lower()
+    if not scheme:  # "api.coze.cn" means https; this machine (the simulator, a test server) plain http
+        scheme = "http" if hostname in _LOOPBACK_HOSTS else "https"
     if scheme.lower() not in ("http", "https") or not hostname:
         raise InputError("base_url 格式不对(%s):应为 https://api.coze.cn(国内扣子)或 https://api.coze.com(国际版)"
                          % base_url.strip()[:80])
@@ -1152,22 +1164,39 @@ def _is_timeout(exc):
     return "timed out" in str(exc).lower() or "timeout" in type(exc).__name__.lower()
 
 
-def _is_certificate_failure(exc):
-    """True when `exc` (or what it wraps) is a failed TLS certificate check."""
+def _exception_chain(exc, limit=8):
+    """`exc` and what it wraps (reason, args[0], cause, context): requests and urllib nest the ssl error."""
     seen = 0
-    while exc is not None and seen < 8:
-        text = "%s %r" % (exc, exc)
-        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text.lower():
-            return True
-        if type(exc).__name__ == "SSLCertVerificationError":
-            return True
+    while exc is not None and seen < limit:
+        yield exc
         inner = getattr(exc, "reason", None)
         if not isinstance(inner, BaseException):
             args = getattr(exc, "args", ())
             inner = args[0] if args and isinstance(args[0], BaseException) else None
         exc = inner or exc.__cause__ or exc.__context__
         seen += 1
+
+
+def _is_certificate_failure(exc):
+    """True when `exc` (or what it wraps) is a failed TLS certificate check."""
+    for inner in _exception_chain(exc):
+        text = "%s %r" % (inner, inner)
+        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text.lower():
+            return True
+        if type(inner).__name__ == "SSLCertVerificationError":
+            return True
     return False
+
+
+# what OpenSSL says when the other side answers a TLS hello in plain HTTP
+_PLAIN_HTTP_MARKERS = ("WRONG_VERSION_NUMBER", "wrong version number", "packet length too long", "RECORD_LAYER_FAILURE")
+
+
+def _is_plain_http_reply(exc, url):
+    """True when an https:// request failed because the server speaks plain HTTP."""
+    if not url.lower().startswith("https://"):
+        return False
+    return any(marker in "%s %r" % (inner, inner) for inner in _exception_chain(exc) for marker in _PLAIN_HTTP_MARKERS)
 
 
 def _network_error_for(exc, url):
@@ -1179,6 +1208,12 @@ def _network_error_for(exc, url):
             "证书校验失败:连接 %s 时对方的 HTTPS 证书不被信任(%s)。公司网络的代理常会替换证书:向 IT 要代理的根证书"
             "(PEM 格式),把文件路径设到环境变量 COZE_CA_FILE 后重新运行(证书问题重试也没用,所以这次没有重试)"
             % (host, name))
+    if _is_plain_http_reply(exc, url):
+        host = urllib.parse.urlsplit(url).netloc
+        err = NetworkError("地址 %s 是普通 http,不是 https:请把 base_url 写成 http://%s(本机模拟器、私有部署常是这样);"
+                           "如果用了代理,检查 HTTPS_PROXY(这个问题重试也没用,所以这次没有重试)" % (host, host))
+        err.retryable, err.fatal = False, True
+        return err
     if _is_timeout(exc):
         return NetworkError("连接扣子超时(%s):检查网络或代理,会自动重试" % name)
     return NetworkError("连接扣子失败(%s):检查网络、代理或 base_url,会自动重试" % name)
@@ -2218,7 +2253,8 @@ class _ChatState(object):
         err = _error_for_code(code, error.get("msg") or "", self.logid, base_url, self.chat_id, self.conversation_id)
         err = type(err)("对话失败:" + err.message, err.code, err.logid, err.chat_id, err.conversation_id)
         err.retryable = False  # the chat ran and was billed; asking again is the caller's choice
-        return err
+        err.failed_chat = True
+        return err.without_retry_promise()
 
 
 class _StreamCut(Exception):
@@ -2640,7 +2676,7 @@ class _WorkflowRun(object):
                                  data.get("error_message") or data.get("msg") or "", self.logid, base_url)
             err = type(err)("工作流运行出错:" + err.message + self.ids_text(), err.code, err.logid)
             err.retryable = False  # the run happened; running it again is the caller's choice
-            raise err
+            raise err.without_retry_promise()
         elif event == "Done":
             self.finish()
 
@@ -2771,6 +2807,8 @@ def _open_run(transport, path, request, deadline, stream):
             if stream:
                 return transport.open_stream("POST", path, body=request, deadline=deadline, what="工作流的流式回复")
             return transport.call("POST", path, body=request, deadline=deadline, retry=False)
+        except ServerError as err:  # the run may have happened: not sent again, so nothing promises a retry
+            raise err.without_retry_promise()
         except (RateLimitError, NetworkError) as err:
             if not err.retryable:  # a certificate the machine does not trust, ...
                 raise
@@ -4186,6 +4224,21 @@ _BOUND_FIELDS = (("input", "输入表格"), ("prompt", "提问模板"), ("questi
 _DEMO_SERVER = "离线演示(本机模拟器:没有找到令牌)"  # what the journal binds for the offline demo
 
 
+def _journal_path_for(output_path):
+    """Where the journal of a batch output lives: beside it."""
+    return output_path + ".journal.jsonl"
+
+
+def _journal_header(output_path):
+    """The first line of an output's journal (input, prompt, shard ...), or {} when there is none."""
+    try:
+        with open(_journal_path_for(output_path), "rb") as handle:
+            first = json.loads(handle.readline().decode("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return first if isinstance(first, dict) and "journal" in first else {}
+
+
 class _Journal(object):
     def __init__(self, path, header):
         self.path = path
@@ -4318,7 +4371,9 @@ _BATCH_DEFAULTS = (
     ("dedupe", False), ("timeout", _DEFAULT_TIMEOUT), ("restart", False), ("wait", False),
     ("app_id", None), ("key_id", None), ("private_key", None),
     ("json_fields", None), ("ask_blank", False), ("report_path", None), ("tools", None), ("header_row", None),
+    ("chat_retries", 2),
 )
+_CHAT_RETRIES_MAX = 5
 _BATCH_OPTION_NAMES = tuple(name for name, _ in _BATCH_DEFAULTS)
 
 
@@ -4332,6 +4387,18 @@ def _clean_count(value, name, allow_float=False):
         raise InputError("%s 应该是%s,现在是 %r" % (name, "数字" if allow_float else "整数", value))
     if number <= 0:
         raise InputError("%s 应该大于 0,现在是 %r" % (name, value))
+    return number
+
+
+def _clean_chat_retries(value):
+    """How often a chat that failed on Coze's side is asked again in the same run: 0 to CHAT_RETRIES_MAX."""
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        number = -1
+    if not 0 <= number <= _CHAT_RETRIES_MAX:
+        raise InputError("chat_retries 应该是 0 到 %d 的整数(扣子那边失败的对话在本次运行里再问几次,每次多付一次对话),"
+                         "现在是 %r" % (_CHAT_RETRIES_MAX, value))
     return number
 
 
@@ -4419,6 +4486,7 @@ class _BatchOptions(object):
         self.shard = _parse_shard(given["shard"])
         self.timeout = _clean_timeout(given["timeout"])
         self.tools = _clean_tools(given["tools"])
+        self.chat_retries = _clean_chat_retries(given["chat_retries"])
         for name in ("retry_failed", "json_columns", "dedupe", "restart", "wait", "ask_blank"):
             setattr(self, name, _clean_bool(given[name], name, False))
         self.json_fields = _clean_json_fields(given["json_fields"])
@@ -4435,7 +4503,7 @@ class _BatchOptions(object):
 
     @property
     def journal_path(self):
-        return self.output_path + ".journal.jsonl"
+        return _journal_path_for(self.output_path)
 
     @property
     def shard_text(self):
@@ -4468,6 +4536,8 @@ body{margin:0;background:#f4f5f7;color:#1f2329;font:15px/1.6 "Microsoft YaHei","
 main{max-width:1000px;margin:0 auto;padding:28px 24px 40px}
 h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 10px}
 .sub{color:#646a73;margin:0 0 18px;word-break:break-all}
+.demo{background:#fee2e2;border:2px solid #dc2626;color:#991b1b;padding:12px 16px;margin:0 0 18px;border-radius:6px;
+font-size:17px}
 .stop{background:#fff4e5;border-left:4px solid #f59e0b;padding:10px 14px;margin:0 0 18px;border-radius:4px}
 .cards{display:flex;gap:12px;flex-wrap:wrap}
 .card{flex:1;min-width:150px;background:#fff;border-radius:8px;padding:14px 16px;box-shadow:0 1px 2px rgba(0,0,0,.08)}
@@ -4592,7 +4662,8 @@ def _render_report(facts):
     skipped, pending, planned (rows this run), finished (rows this run), tokens (of answered rows),
     all_tokens (failed rows cost too), chats,
     timeline [(seconds, finished, failed)], failures and skips [{"row", "error"}],
-    stopped_reason, resume (a command)."""
+    stopped_reason, resume (a command), asked_again (chats failed on Coze's side asked again),
+    demo (text: the answers came from the offline demo, said in a banner and the title)."""
     esc = html.escape
     counts = [("ok", "成功", facts.get("ok", 0)), ("failed", "失败", facts.get("failed", 0)),
               ("skipped", "跳过", facts.get("skipped", 0)), ("pending", "未完成", facts.get("pending", 0))]
@@ -4608,14 +4679,17 @@ def _render_report(facts):
         ("本次处理", "%d 行,平均 %.2f 行/秒(%.1f 行/分钟)" % (finished, finished / max(elapsed, 0.001),
                                                          60 * finished / max(elapsed, 0.001))),
         ("tokens", "共 %d(成功的行 %d,平均每行 %d)" % (all_tokens, tokens, tokens // answered if answered else 0)),
-        ("本次发起的对话(计费次数)", "%d" % facts.get("chats", 0)),
+        ("本次发起的对话(计费次数)", "%d" % facts.get("chats", 0) + (
+            "(其中 %d 次是重问扣子那边失败的对话)" % facts["asked_again"] if facts.get("asked_again") else "")),
         ("输入表格", facts.get("input", "") + ("(工作表「%s」)" % facts["sheet"] if facts.get("sheet") else "")),
         ("输出表格", facts.get("output", "")),
     ]
     table = "".join("<tr><td>%s</td><td>%s</td></tr>" % (esc(name), esc(str(value))) for name, value in figures)
     stop = ""
+    if facts.get("demo"):  # a report made offline must never pass for real answers
+        stop = '<p class="demo"><b>【离线演示】</b>%s。</p>' % esc(facts["demo"])
     if facts.get("stopped_reason"):
-        stop = '<p class="stop"><b>提前停止:</b>%s</p>' % esc(facts["stopped_reason"])
+        stop += '<p class="stop"><b>提前停止:</b>%s</p>' % esc(facts["stopped_reason"])
     if facts.get("pending") or facts.get("failed"):
         resume = ("<h2>继续</h2><p>还有未完成或失败的行。处理好上面的原因后:</p>"
                   "<pre>%s</pre>" % esc(facts.get("resume", "")))
@@ -4624,8 +4698,9 @@ def _render_report(facts):
     return "".join([
         '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        "<title>批处理报告 - %s</title><style>%s</style></head><body><main>" % (esc(facts.get("title", "")), _REPORT_CSS),
-        "<h1>批处理报告:%s</h1>" % esc(facts.get("title", "")),
+        "<title>%s批处理报告 - %s</title><style>%s</style></head><body><main>" % (
+            "【离线演示】" if facts.get("demo") else "", esc(facts.get("title", "")), _REPORT_CSS),
+        "<h1>%s批处理报告:%s</h1>" % ("【离线演示】" if facts.get("demo") else "", esc(facts.get("title", ""))),
         '<p class="sub">%s 生成</p>' % esc(facts.get("generated", "")),
         stop,
         '<div class="cards">%s</div>' % cards,
@@ -4751,7 +4826,7 @@ _RESUME_OPTIONS = (
     ("report_path", "--report"), ("json_fields", "--json-fields"), ("json_columns", "--json-columns"),
     ("dedupe", "--dedupe"), ("ask_blank", "--ask-blank"), ("concurrency", "--concurrency"), ("qps", "--qps"),
     ("qpm", "--qpm"), ("qpd", "--qpd"), ("max_rows", "--max-rows"), ("max_tokens", "--max-tokens"),
-    ("timeout", "--timeout"), ("shard", "--shard"), ("tools", "--tools"),
+    ("timeout", "--timeout"), ("shard", "--shard"), ("tools", "--tools"), ("chat_retries", "--chat-retries"),
 )
 _UNQUOTABLE = {
     "posix": "",
@@ -4796,9 +4871,17 @@ def _option_words(flag, value):
     return [flag, str(value)]
 
 
+def _resume_program():
+    """How the command line was started: `python coze.py batch` when dist/coze.py itself runs as the
+    script (its module is __main__ only then; pasted into ShadowBot it never is), else the package."""
+    if __name__ == "__main__":
+        return ["python", os.path.basename(sys.argv[0] or "coze.py"), "batch"]
+    return list(_RESUME_PROGRAM)
+
+
 def _resume_args(options, bot_id, base_url, app_id=None, key_id=None, demo=False, retry_failed=False):
     """The argument list of the resume command (no secrets)."""
-    args = list(_RESUME_PROGRAM) + [options.input_path]
+    args = _resume_program() + [options.input_path]
     for name, flag in _RESUME_OPTIONS:
         args += _option_words(flag, _option_value(options, name))
     args += _option_words("--bot-id", bot_id)
@@ -4849,6 +4932,7 @@ _JSON_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.S)
 _JSON_REPAIR = "上次回答不是合法的 JSON,只输出包含 %s 的 JSON 对象"
 _ANSWER_WIDTH = 60       # width of the answer column added to an xlsx copy
 _QUESTION_GUESSES = ("问题", "question", "提问")  # the question column when neither prompt nor question_column names one
+_DEMO_SAYS = "离线演示:这些回答来自本机的扣子模拟器,不是真实智能体的回答"
 
 
 class _BatchStopped(Exception):
@@ -4936,7 +5020,7 @@ class _BatchRun(object):
         self.unsaved = []  # answers paid for that the disk refused: kept here, written again at the end
         self.stopped_reason = ""
         self.lock = threading.Lock()
-        self.counts = {"ok": 0, "failed": 0, "tokens": 0}
+        self.counts = {"ok": 0, "failed": 0, "tokens": 0, "asked_again": 0}
         self.total = 0
 
     # -- planning ---------------------------------------------------------------------------
@@ -4989,7 +5073,8 @@ class _BatchRun(object):
         if self.stop.is_set():
             return None
         record = {"row": number, "key": key}
-        for attempt in (1, 2):
+        network_tries = asked_again = 0
+        while True:
             try:
                 result, tokens, problem = self.converse(number, key, question, pending)
                 record.update(status=_STATUS_FAILED if problem else _STATUS_OK, answer=result["answer"],
@@ -5004,10 +5089,25 @@ class _BatchRun(object):
                 if err.fatal:
                     self.halt(err.message if "重跑" in err.message else "%s。处理好后重跑同一命令即可从断点继续" % err.message)
                     return None  # a fatal answer is not the row's fault: leave it for the next run
-                if not err.retryable or attempt == 2 or self.stop.wait(2.0):
+                if err.failed_chat:
+                    if asked_again < self.options.chat_retries and not self.stop.is_set():
+                        asked_again += 1
+                        self.ask_again(number, err, asked_again)
+                        continue
+                    record["error"] = _still_failed(err.message, asked_again)
+                    break
+                network_tries += 1
+                if not err.retryable or network_tries == 2 or self.stop.wait(2.0):
                     break
         self.finish(record)
         return record
+
+    def ask_again(self, number, err, attempt):
+        """Say (truthfully: it happens now) that a chat failed on Coze's side is asked again, paid again."""
+        with self.lock:
+            self.counts["asked_again"] += 1
+        _log("第 %d 行的对话在扣子那边失败(%s):自动重问(第 %d/%d 次,多付一次对话)"
+            % (number, err.message, attempt, self.options.chat_retries))
 
     def converse(self, number, key, question, pending):
         """(result, tokens, problem) of one row: the answer of a chat a killed run already paid for,
@@ -5161,6 +5261,7 @@ class _BatchRun(object):
             tokens=sum(r.get("tokens") or 0 for r in records if r.get("status") == _STATUS_OK),
             all_tokens=sum(r.get("tokens") or 0 for r in records), chats=self.chats,
             timeline=list(self.timeline), stopped_reason=self.stopped_reason, resume=self.resume_command(),
+            asked_again=self.counts["asked_again"], demo=_DEMO_SAYS if self.demo else "",
             failures=[r for r in records if r.get("status") == _STATUS_FAILED],
             skips=[r for r in records if r.get("status") == _STATUS_SKIPPED])
         try:
@@ -5247,17 +5348,29 @@ class _BatchRun(object):
             _log(self.resume_command())
             raise
         self.close()
+        return self.summarize(taken, skipped, blank, started)
+
+    def summarize(self, taken, skipped, blank, started):
+        """The summary batch() returns, logged: paid chats counted, asked-again ones too; a demo says so."""
         summary = {"total": taken, "done": self.counts["ok"], "skipped": skipped, "failed": self.counts["failed"],
                    "tokens": self.counts["tokens"], "elapsed": round(time.monotonic() - started, 2),
                    "output_path": self.output_path, "shard": self.options.shard_text,
                    "stopped_reason": self.stopped_reason, "blank": blank, "report_path": self.options.report_path,
                    "earlier_done": self.earlier["ok"], "earlier_failed": self.earlier["failed"],
-                   "resume_command": self.resume_command() if self.unfinished() else ""}
-        _log(("批处理提前停止(原因见上)" if self.stopped_reason else "批处理结束") +
-            ":成功 %(done)d 行,失败 %(failed)d 行,跳过 %(skipped)d 行(其中模板列空白 %(blank)d 行),"
-            "用 %(tokens)d tokens,%(elapsed).1f 秒;输出 %(output_path)s;报告 %(report_path)s" % summary)
+                   "resume_command": self.resume_command() if self.unfinished() else "",
+                   "chats": self.chats, "asked_again": self.counts["asked_again"]}
+        if self.demo:
+            summary["demo"] = _DEMO_SAYS
+        again = ",其中 %(asked_again)d 次是重问扣子那边失败的对话" if summary["asked_again"] else ""
+        text = (("【离线演示】" if self.demo else "") + ("批处理提前停止(原因见上)" if self.stopped_reason else "批处理结束")
+                + ":成功 %(done)d 行,失败 %(failed)d 行,跳过 %(skipped)d 行(其中模板列空白 %(blank)d 行),"
+                "发起对话 %(chats)d 次" + again + ",用 %(tokens)d tokens,%(elapsed).1f 秒;输出 %(output_path)s;"
+                "报告 %(report_path)s")
+        _log(text % summary)
         if summary["resume_command"]:
             _log(summary["resume_command"])
+        if self.demo:
+            _log(_DEMO_SAYS)
         return summary
 
     def close(self):
@@ -5337,6 +5450,13 @@ def _cannot_write(path, err):
             % (os.path.basename(path), why, getattr(err, "strerror", None) or type(err).__name__))
 
 
+def _still_failed(message, asked_again):
+    """A failed chat's text once no retry is left: how often it was asked, and how to ask the failed rows again."""
+    tried = "已重问 %d 次仍失败" % asked_again if asked_again else "没有重问(chat_retries 为 0)"
+    return ("%s(%s)。之后重跑失败的行:同一命令加 --retry-failed(影刀里 retry_failed 填 是),已成功的行不会重复付费"
+            % (message, tried))
+
+
 def _text(value):
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
@@ -5367,7 +5487,7 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
           bot_id=None, token=None, base_url=None, concurrency=2, qps=None, qpm=None, qpd=None, max_rows=None,
           max_tokens=None, retry_failed=False, shard=None, json_columns=False, dedupe=False, timeout=_DEFAULT_TIMEOUT,
           restart=False, wait=False, app_id=None, key_id=None, private_key=None,
-          json_fields=None, ask_blank=False, report_path=None, tools=None, header_row=None):
+          json_fields=None, ask_blank=False, report_path=None, tools=None, header_row=None, chat_retries=2):
     """表格批处理:表格每一行问智能体一次,回答写进新表格;再次运行同一调用会从断点继续,不重复付费。
 
     input_path       输入表格 .xlsx、.csv 或 .txt(原表格不会被修改;.xlsx 的输出是原工作簿的副本加上新列)
@@ -5400,6 +5520,7 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     report_path      报告网页,默认 <输出名>_报告.html
     tools            智能体的本地工具(端插件),同 ask()
     header_row       列名在第几行;默认在前 10 行里找含有模板各列(或问题列)的那一行,上面的标题行原样保留
+    chat_retries     扣子那边失败的对话(例如错误码 5000)在本次运行里再问几次,默认 2,0 = 不再问;每次重问多付一次对话
 
     返回汇总字典:total, done, skipped(其中 blank 行是模板列空白), failed, tokens, elapsed, output_path,
     report_path, stopped_reason(空 = 正常结束), earlier_done / earlier_failed(之前已成功 / 已失败的行),
@@ -5463,8 +5584,10 @@ def _shard_sources(items):
 
 
 def _shard_of(path, summary):
-    """(K, N) from the summary's shard or the file name, or None."""
-    match = re.match(r"^\s*(\d+)\s*/\s*(\d+)\s*$", str((summary or {}).get("shard") or ""))
+    """(K, N) from the summary's shard, the output's journal (its first line names the shard) or the
+    file name, or None: a renamed output still knows its shard."""
+    text = str((summary or {}).get("shard") or _journal_header(path).get("shard") or "")
+    match = re.match(r"^\s*(\d+)\s*/\s*(\d+)\s*$", text)
     match = match or _SHARD_IN_NAME.search(os.path.basename(path))
     return (int(match.group(1)), int(match.group(2))) if match else None
 
@@ -5514,19 +5637,14 @@ def _merge_shards(items, output_path=None):
     if len(shards) > 1:
         problems.append("这些文件来自不同的分法(共 %s 份):只合并同一次分表的输出" % "、".join(str(n) for n in sorted(shards)))
     rows.sort(key=lambda row: int(row[number_at] or 0))
-    first = sources[0][0]
-    if output_path is None:
-        output_path = _SHARD_IN_NAME.sub("", first)
-        if output_path == first:
-            stem, ext = os.path.splitext(first)
-            output_path = stem + "_merged" + ext
-    for path, _ in sources:  # never write the merge over one of its shards, however spelled
-        _refuse_same_file(output_path, "output_path", [(path, "分片输出")])
+    output_path = _safe_output(output_path, [path for path, _ in sources], _finished_rows(rows, number_at, status_at),
+                              problems)
     if all(path.lower().endswith((".xlsx", ".xlsm")) for path, _ in sources):
         return _merged_copy(sources[0][0], rows, output_path), problems
     # a text shard's cells were made inert when batch wrote it; a workbook's were not (nor can its
     # own columns be told from ours there), so every cell of its rows is made inert in a text table
     rows = [[_inert_cell(cell) for cell in row] if row[number_at] in from_workbook else row for row in rows]
+    first = sources[0][0]
     layout = "utf-8-sig" if first.lower().endswith((".xlsx", ".xlsm")) else _sniff_format(first)
     return _write_rows(output_path, header, rows, layout), problems
 
@@ -5538,6 +5656,62 @@ def _numbered_header(table):
         if "行号" in cells:
             return cells
     return []
+
+
+def _finished_rows(rows, number_at, status_at):
+    """Row numbers with a status (answered, failed or skipped) in rows of a batch output."""
+    return set(row[number_at] for row in rows if number_at < len(row) and row[number_at]
+               and (status_at is None or (status_at < len(row) and row[status_at])))
+
+
+def _safe_output(output_path, source_paths, finished, problems):
+    """Where to write the merge so that nothing is lost: never over a shard, never over a table that has
+    finished rows this merge lacks (an earlier complete merge). Given by the user: refused; the default
+    name: written beside it, and said in problems."""
+    first = source_paths[0]
+    chosen = output_path is not None
+    if not chosen:
+        output_path = _SHARD_IN_NAME.sub("", first)
+        if output_path == first:
+            output_path = "%s_merged%s" % os.path.splitext(first)
+    for path in source_paths:  # never write the merge over one of its shards, however spelled
+        _refuse_same_file(output_path, "output_path", [(path, "分片输出")])
+    reason = _what_would_be_lost(output_path, finished)
+    if reason and chosen:
+        raise InputError("%s:没有覆盖它。要更新它,把所有分片的输出一起交给 merge;要另存,用 output_path 换一个文件名" % reason)
+    stem, ext = os.path.splitext(output_path)
+    for number in range(1, 100):
+        if not reason:
+            return output_path
+        output_path = "%s_部分合并%s%s" % (stem, number if number > 1 else "", ext)
+        earlier, reason = reason, _what_would_be_lost(output_path, finished)
+        if not reason:
+            problems.append("%s:没有覆盖它,这次的合并写在 %s" % (earlier, os.path.basename(output_path)))
+    raise InputError("找不到可以写合并结果的文件名(%s 等都已存在):请用 output_path 指定一个" % os.path.basename(output_path))
+
+
+def _what_would_be_lost(output_path, finished):
+    """Why writing output_path would lose something ("" when it would not): it holds finished rows that
+    `finished` lacks, or it is not a batch output at all."""
+    name = os.path.basename(output_path)
+    if not os.path.exists(output_path):
+        return ""
+    try:
+        sheet = _answered_sheet(output_path) if output_path.lower().endswith((".xlsx", ".xlsm")) else None
+        table = (cells for _, cells in (sheet.rows() if sheet else _read_rows(output_path)))
+        names = _numbered_header(table)
+        existing = _finished_rows(list(table), names.index("行号"), names.index("状态") if "状态" in names else None)
+    except (InputError, ValueError, OSError):
+        return "%s 已经存在,而且不是 merge 的输出" % name
+    lost = sorted(existing - finished, key=int)
+    if not lost:
+        return ""
+    return "%s 是更完整的合并结果(%d 行已处理,这次合并只有 %d 行,少了第 %s 行)" % (
+        name, len(existing), len(finished), _row_list(lost))
+
+
+def _row_list(numbers, limit=8):
+    return "、".join(numbers[:limit]) + (" 等 %d 行" % len(numbers) if len(numbers) > limit else "")
 
 
 def _answered_sheet(path):
@@ -5569,8 +5743,10 @@ def merge(paths, output_path=None):
     """合并多台机器人分表(shard="K/N")的输出:按原表格的行号排好,写成一个表格,返回它的路径。
 
     paths        各分片的输出文件路径列表,或 batch 返回的汇总(字典,或它的文本),或它们的列表
-    output_path  合并后的文件,默认去掉文件名里的 .shardKofN
-    缺少某一份、或某一份没跑完时,照样合并已有的行,并在日志里说明缺什么。
+    output_path  合并后的文件,默认去掉文件名里的 .shardKofN;那里已有更完整的合并结果时不覆盖
+                 (默认名时另存为 <名字>_部分合并,指定的文件名则报错)
+    缺少某一份、或某一份没跑完时,照样合并已有的行,并在日志里说明缺什么(输出改了名也认得出是第几份:
+    看它旁边的断点日志)。
     """
     path, problems = _merge_shards(paths, output_path)
     for problem in problems:
@@ -5811,3 +5987,300 @@ def _code_flow_failure(args, message):
     args["answer"] = ""
     _log("扣子调用失败:%s" % message)
     return ""
+
+###############################################################################
+# Command line: python coze.py ask|workflow|batch|merge (runs only as a script) (yingdao_module/command_line.py)
+###############################################################################
+# Command line: python dist/coze.py (or python -m yingdao_module) ask | workflow | batch | merge.
+#
+# This module goes into dist/coze.py, so the single file is a command line too: it runs when
+# started as a script (`__name__ == "__main__"`, never on a paste into ShadowBot). Answers go
+# to stdout, everything else to stderr. Errors speak in flags (--answer, --async), not in the
+# Python parameters of the functions behind the commands. The offline demo and `serve` need
+# the repository's simulator: cli.py adds them for `python -m yingdao_module`.
+
+_NO_TOKEN_HERE = ("没有配置扣子令牌:加 --token pat_... --bot-id 数字,或设置环境变量 COZE_API_TOKEN 和 COZE_BOT_ID"
+                 "(令牌在 https://www.coze.cn/open/oauth/pats 创建)。不用令牌的离线演示在项目源码里:"
+                 "python -m yingdao_module ask 你好")
+# Python parameter -> command-line flag, for error texts written for the functions behind the commands
+_PARAMETER_FLAGS = {"answers": "--answer", "is_async": "--async", "output_path": "--output", "report_path": "--report",
+                   "input_path": "表格", "stream=True": "不加 --no-stream", "stream=False": "--no-stream",
+                   'answers=["杭州"]': "--answer 杭州"}
+_PARAMETER_IN_TEXT = r"(?<![A-Za-z0-9_.-])%s(?:=True)?(?![A-Za-z0-9_])"  # restart=True is the flag --restart too
+_FLAG_SAID_TWICE = re.compile("(--[a-z-]+)[(\uff08]命令行 \\1[)\uff09]")  # "--wait(命令行 --wait)": said once
+
+
+def _add_connection_arguments(parser):
+    parser.add_argument("--bot-id", metavar="数字", help="智能体 ID(默认取环境变量 COZE_BOT_ID)")
+    parser.add_argument("--token", metavar="pat_...", help="个人访问令牌(默认取环境变量 COZE_API_TOKEN)")
+    parser.add_argument("--base-url", metavar="网址", help="https://api.coze.cn(默认)或 https://api.coze.com;"
+                        "不写协议时按 https,本机 127.0.0.1:端口 按 http")
+    parser.add_argument("--app-id", metavar="应用ID", help="服务类应用(OAuth JWT)的应用 ID,与 --key-id、--private-key "
+                                                         "一起代替令牌(默认取环境变量 COZE_APP_ID)")
+    parser.add_argument("--key-id", metavar="公钥指纹", help="服务类应用公钥的指纹(公钥 ID)(默认取环境变量 COZE_KEY_ID)")
+    parser.add_argument("--private-key", metavar="私钥.pem", help="私钥 .pem 文件的路径(默认取环境变量 COZE_PRIVATE_KEY,"
+                                                              "它可放 PEM 文本或路径)")
+
+
+@contextlib.contextmanager
+def _demo_if_no_token(ns):
+    """Yield True inside the offline demo (ns.demo, from cli.py) when no token or service app is
+    configured anywhere, False with real credentials; without a demo, say how to configure them."""
+    if _setting("token", ns.token) or _setting("app_id", ns.app_id):
+        yield False
+        return
+    if ns.demo is None:
+        raise InputError(_NO_TOKEN_HERE)
+    with ns.demo(ns):
+        yield True
+
+
+def _check_ask(ns):
+    """What the user typed, checked before anything else (the demo notice comes after)."""
+    _clean_question(ns.question)
+    _clean_timeout(ns.timeout)
+    _clean_bot_id(_setting("bot_id", ns.bot_id), required=False)
+    if ns.base_url:
+        _clean_base_url(ns.base_url)
+
+
+def _in_flags(err, flags):
+    """The error with every Python parameter its text names replaced by the command-line flag."""
+    message = err.message
+    for name in sorted(flags, key=len, reverse=True):  # stream=True before stream
+        message = re.sub(_PARAMETER_IN_TEXT % re.escape(name), flags[name], message)
+    return err.reworded(_FLAG_SAID_TWICE.sub(r"\1", message))
+
+
+def _command_flags(parser):
+    """{parameter: flag} of one command: every option's dest as its flag, then PARAMETER_FLAGS."""
+    flags = {}
+    for action in parser._actions:
+        long_names = [o for o in action.option_strings if o.startswith("--")]
+        if long_names and action.dest not in ("help", "json"):
+            flags[action.dest] = long_names[0]
+    flags.update(_PARAMETER_FLAGS)
+    return flags
+
+
+def _error_json(err):
+    """What `--json` prints when a command fails: the Chinese message and the ids support asks for."""
+    return {"error": _redact(err.message), "type": type(err).__name__, "code": err.code, "logid": err.logid,
+            "chat_id": err.chat_id, "conversation_id": err.conversation_id}
+
+
+def _print_json(value):
+    print(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def _run_ask(ns):
+    _check_ask(ns)
+    with _demo_if_no_token(ns) as demo:
+        client = Client(token=ns.token, bot_id=ns.bot_id, base_url=ns.base_url, timeout=ns.timeout,
+                        app_id=ns.app_id, key_id=ns.key_id, private_key=ns.private_key)
+        result = client.chat(ns.question, conversation_id=ns.conversation_id, stream=not ns.no_stream,
+                             workflow_id=ns.workflow_id)
+    if ns.json:
+        _print_json(dict(result, demo=_DEMO_SAYS) if demo else result)
+    else:
+        print(result["answer"])
+    return 0
+
+
+def _run_workflow_command(ns):
+    with _demo_if_no_token(ns) as demo:
+        result = run_workflow_full(ns.workflow_id, ns.parameters, bot_id=ns.bot_id, token=ns.token,
+                                   base_url=ns.base_url, timeout=ns.timeout, stream=not ns.no_stream,
+                                   app_id=ns.app_id, key_id=ns.key_id, private_key=ns.private_key,
+                                   answers=ns.answer or None, is_async=True if ns.is_async else None)
+    output = (dict(result, demo=_DEMO_SAYS) if demo else result) if ns.json else result["output"]
+    if isinstance(output, str):
+        print(output)
+    else:
+        _print_json(output)
+    return 0
+
+
+# argparse's own messages, in Chinese (the rest of its text is set in Parser)
+_ARGPARSE_MESSAGES = [
+    (r"^the following arguments are required: (.*)$", "缺少参数:\\1"),
+    (r"^unrecognized arguments: (.*)$", "不认识的参数:\\1(用 -h 查看可用的参数)"),
+    (r"^argument (\S+): invalid \w+ value: (.*)$", "参数 \\1 的值 \\2 无效:应该是数字"),
+    (r"^argument (\S+): invalid choice: (.*?) \(choose from (.*)\)$", "参数 \\1 的值 \\2 无效,可选:\\3"),
+    (r"^argument (\S+): expected one argument$", "参数 \\1 后面要跟一个值"),
+    (r"^argument (\S+): not allowed with argument (\S+)$", "参数 \\1 和 \\2 只能用一个"),
+    (r"^ambiguous option: (\S+) could match (.*)$", "参数 \\1 不明确,可能是:\\2"),
+]
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    def add_usage(self, usage, actions, groups, prefix=None):
+        return argparse.HelpFormatter.add_usage(self, usage, actions, groups, "用法:" if prefix is None else prefix)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse in Chinese: help, headings and errors; errors never print a token."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.update(add_help=False, formatter_class=_HelpFormatter)
+        argparse.ArgumentParser.__init__(self, *args, **kwargs)
+        self._positionals.title, self._optionals.title = "位置参数", "选项"
+        self.add_argument("-h", "--help", action="help", default=argparse.SUPPRESS, help="显示这段帮助并退出")
+
+    def error(self, message):
+        for pattern, chinese in _ARGPARSE_MESSAGES:
+            message = re.sub(pattern, chinese, message)
+        # "unrecognized arguments: --tokn pat_..." must not print the token
+        self.print_usage(sys.stderr)
+        self.exit(2, "%s:错误:%s\n" % (self.prog, _redact(message)))
+
+
+def _build_command_parser(prog, more_commands=None, demo=False):
+    """The parser of every command; more_commands(subparsers) adds those that need the repository;
+    demo: the help mentions the offline demo (only python -m yingdao_module has it)."""
+    offline = "(没配置令牌时用本机模拟器演示)" if demo else ""
+    parser = _Parser(prog=prog, description="在命令行里使用扣子(Coze)智能体和工作流;在影刀里请粘贴 dist/coze.py。",
+                    epilog="例子:%s ask 你好 --token pat_... --bot-id 数字" % prog)
+    commands = parser.add_subparsers(dest="command", title="命令", metavar="命令",
+                                     help="选一个;命令后面加 -h 查看它的参数")
+
+    ask = commands.add_parser("ask", help="问智能体一个问题" + offline,
+                              description="问扣子智能体一个问题,回答打印到标准输出;其他信息和错误写到标准错误。"
+                                          + offline)
+    ask.add_argument("question", metavar="问题", help="要问的内容")
+    _add_connection_arguments(ask)
+    ask.add_argument("--conversation-id", metavar="会话ID", help="沿用的会话 ID:智能体记得这个会话里之前的对话")
+    ask.add_argument("--workflow-id", metavar="对话流ID", help="对话流(Chatflow)ID:问这个对话流而不是智能体")
+    ask.add_argument("--timeout", type=float, default=_DEFAULT_TIMEOUT, metavar="秒",
+                     help="最多等待的秒数,到时取消这次对话(默认 %d)" % _DEFAULT_TIMEOUT)
+    ask.add_argument("--no-stream", action="store_true", help="用轮询代替流式(网络会掐断长连接时用)")
+    ask.add_argument("--json", action="store_true",
+                     help="输出完整结果的 JSON(回答、会话 ID、用量…);失败时输出含 error、code、logid 的 JSON")
+    ask.set_defaults(command_parser=ask, run=_run_ask)
+
+    workflow = commands.add_parser("workflow", help="运行一个扣子工作流,打印结束节点的输出",
+                                   description="运行扣子工作流,把结束节点的输出打印到标准输出;"
+                                               "问答节点按 --answer 的顺序自动回答。" + offline)
+    workflow.add_argument("workflow_id", metavar="工作流ID", help="工作流编辑页网址里 workflow= 后面的数字")
+    workflow.add_argument("--parameters", metavar="JSON", help='输入参数 JSON,例如 \'{"input": "你好"}\'')
+    workflow.add_argument("--answer", action="append", default=[], metavar="回答",
+                          help="问答节点的回答,按提问顺序,可重复:--answer 杭州 --answer 明天")
+    workflow.add_argument("--async", dest="is_async", action="store_true",
+                          help="在扣子后台异步运行并定时查询结果(超过 10 分钟的工作流用它;需付费版)")
+    _add_connection_arguments(workflow)
+    workflow.add_argument("--timeout", type=float, default=_DEFAULT_TIMEOUT, metavar="秒",
+                          help="最多等待的秒数(默认 %d;超过 600 自动改为异步运行)" % _DEFAULT_TIMEOUT)
+    workflow.add_argument("--no-stream", action="store_true", help="非流式同步运行(约 90 秒后会被断开,慎用)")
+    workflow.add_argument("--json", action="store_true",
+                          help="输出完整结果的 JSON(output、messages、questions、execute_id、debug_url、usage)")
+    workflow.set_defaults(command_parser=workflow, run=_run_workflow_command)
+
+    if more_commands is not None:
+        more_commands(commands)
+    batch = commands.add_parser("batch", help="表格批处理:每行问一次,答案写回表格,可断点续跑",
+                                description="表格每一行问智能体一次,回答写进新表格;中断后重跑同一命令从断点继续,不重复付费。")
+    _add_batch_arguments(batch)
+    batch.set_defaults(command_parser=batch, run=_run_batch)
+    merge = commands.add_parser("merge", help="按原行号合并多个分片(--shard)的输出",
+                                description="合并多台机器人分表(--shard K/N)的输出;缺少或没跑完的分片会提醒并返回非 0。")
+    _add_merge_arguments(merge)
+    merge.set_defaults(command_parser=merge, run=_run_merge)
+    return parser
+
+
+def _add_batch_arguments(parser):
+    """Every batch() keyword as an option whose dest is that keyword's name."""
+    parser.add_argument("input_path", metavar="表格", help="输入表格 .xlsx 或 .csv(原表格不会被修改)")
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument("--prompt", help="提问模板,用 {列名} 引用列,例如 \"为{商品名}写一句广告语\";{{ 和 }} 表示字面的大括号")
+    how.add_argument("--question-column", help="不用模板,直接用这一列作为问题")
+    parser.add_argument("--output", dest="output_path", help="输出文件(默认 <名字>_coze.<扩展名>)")
+    parser.add_argument("--sheet", help="工作表名(默认 Excel 打开时显示的那个工作表)")
+    parser.add_argument("--header-row", type=int, help="列名在第几行(默认在前 10 行里找含有模板各列的那一行;"
+                                                         "上面的标题行原样保留)")
+    parser.add_argument("--answer-column", help="回答列的列名(默认「回答」)")
+    parser.add_argument("--concurrency", type=int, help="同时进行的对话数(默认 2)")
+    parser.add_argument("--qps", type=float, help="每秒最多发起多少次对话(按账号计,重启后也记得)")
+    parser.add_argument("--qpm", type=float, help="每分钟最多发起多少次对话")
+    parser.add_argument("--qpd", type=int, help="每天最多发起多少次对话(按账号计,当天多次运行合计,本地时间 0 点清零)")
+    parser.add_argument("--max-rows", type=int, help="只做前 N 行(试跑)")
+    parser.add_argument("--max-tokens", type=int, help="累计用掉这么多 token 就停止(花费上限)")
+    parser.add_argument("--timeout", type=float, help="每行最多等多少秒(默认 180)")
+    parser.add_argument("--retry-failed", action="store_true", help="续跑时也重试之前失败的行")
+    parser.add_argument("--chat-retries", metavar="N",
+                        help="扣子那边失败的对话(例如错误码 5000)在本次运行里再问几次(默认 2,0 = 不再问;每次多付一次对话)")
+    parser.add_argument("--json-columns", action="store_true", help="回答是 JSON 对象时,一键一列")
+    parser.add_argument("--dedupe", action="store_true", help="完全相同的问题只问一次,其他行沿用回答")
+    parser.add_argument("--json-fields", help="回答必须是含这些键的 JSON 对象,例如 标题,卖点;每个键一列,"
+                        "不合格时在同一会话里追问一次")
+    parser.add_argument("--ask-blank", action="store_true", help="模板用到的列全空的行也提问(默认跳过,不花钱)")
+    parser.add_argument("--report", dest="report_path", help="报告网页(默认 <输出名>_报告.html,放在输出旁边)")
+    parser.add_argument("--shard", help="K/N:N 台机器人分一张表时,本机做第 K 份,例如 2/3")
+    parser.add_argument("--restart", action="store_true",
+                        help="输出的日志属于另一个提示词/智能体/表格时,把旧日志改名存档,重新开始")
+    parser.add_argument("--wait", action="store_true",
+                        help="另一个批处理正在写同一个输出时,等它结束再接着做(默认立即停止并说明是谁在跑)")
+    parser.add_argument("--tools", metavar="JSON",
+                        help='智能体的本地工具(端插件)由哪个 Python 函数回答,例如 \'{"查询库存": "stock:query"}\''
+                             "(stock.py 里的 query 函数,工具参数按名字传入)")
+    _add_connection_arguments(parser)
+
+
+def _run_batch(ns):
+    def given():
+        return dict((name, getattr(ns, name)) for name in _BATCH_OPTION_NAMES if getattr(ns, name, None) is not None)
+    _checked_table(_BatchOptions(ns.input_path, **given()))  # mistakes first, then the offline-demo notice
+    try:
+        with _demo_if_no_token(ns):  # the demo's token marks the run as a demo (log, summary, report)
+            summary = batch(ns.input_path, **given())
+    except KeyboardInterrupt:
+        return 130  # batch has said what is saved and how to resume
+    print(json.dumps(summary, ensure_ascii=False))
+    return 1 if summary["stopped_reason"] else 0
+
+
+def _add_merge_arguments(parser):
+    parser.add_argument("outputs", nargs="+", metavar="分片输出",
+                        help="各分片的输出文件,或 batch 打印的汇总 JSON(可以多个)")
+    parser.add_argument("--output", help="合并后的文件(默认去掉文件名里的 .shardKofN);已有更完整的合并结果时不覆盖")
+
+
+def _run_merge(ns):
+    path, problems = _merge_shards(ns.outputs, ns.output)
+    for problem in problems:
+        _log("合并提醒:%s" % problem)
+    print(path)
+    return 1 if problems else 0
+
+
+def _run_command_line(argv=None, prog=None, demo=None, more_commands=None):
+    """Run one command; the exit code (0 done, 1 failed, 2 usage, 130 interrupted). Never a traceback
+    for a CozeError: its Chinese text, with flags for parameters (as JSON with --json)."""
+    for stream in (sys.stdout, sys.stderr):  # a GBK console must not crash on an answer's emoji
+        try:
+            stream.reconfigure(errors="replace")
+        except Exception:
+            pass
+    _set_log_sink(_log_to_stderr)
+    parser = _build_command_parser(prog or "python " + os.path.basename(sys.argv[0] or "coze.py"), more_commands,
+                                  demo is not None)
+    ns = parser.parse_args(argv)
+    if not getattr(ns, "run", None):
+        parser.print_help()
+        return 2
+    ns.demo = demo
+    try:
+        return ns.run(ns) or 0
+    except CozeError as err:
+        _in_flags(err, _command_flags(getattr(ns, "command_parser", parser)))
+        if getattr(ns, "json", False):
+            _print_json(_error_json(err))
+        _log("错误:%s" % err)
+        return 1
+    except KeyboardInterrupt:
+        _log("已中断")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(_run_command_line())

@@ -40,6 +40,7 @@ JSON_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.S)
 JSON_REPAIR = "上次回答不是合法的 JSON,只输出包含 %s 的 JSON 对象"
 ANSWER_WIDTH = 60       # width of the answer column added to an xlsx copy
 QUESTION_GUESSES = ("问题", "question", "提问")  # the question column when neither prompt nor question_column names one
+DEMO_SAYS = "离线演示:这些回答来自本机的扣子模拟器,不是真实智能体的回答"
 
 
 class BatchStopped(Exception):
@@ -127,7 +128,7 @@ class BatchRun(object):
         self.unsaved = []  # answers paid for that the disk refused: kept here, written again at the end
         self.stopped_reason = ""
         self.lock = threading.Lock()
-        self.counts = {"ok": 0, "failed": 0, "tokens": 0}
+        self.counts = {"ok": 0, "failed": 0, "tokens": 0, "asked_again": 0}
         self.total = 0
 
     # -- planning ---------------------------------------------------------------------------
@@ -180,7 +181,8 @@ class BatchRun(object):
         if self.stop.is_set():
             return None
         record = {"row": number, "key": key}
-        for attempt in (1, 2):
+        network_tries = asked_again = 0
+        while True:
             try:
                 result, tokens, problem = self.converse(number, key, question, pending)
                 record.update(status=STATUS_FAILED if problem else STATUS_OK, answer=result["answer"],
@@ -195,10 +197,25 @@ class BatchRun(object):
                 if err.fatal:
                     self.halt(err.message if "重跑" in err.message else "%s。处理好后重跑同一命令即可从断点继续" % err.message)
                     return None  # a fatal answer is not the row's fault: leave it for the next run
-                if not err.retryable or attempt == 2 or self.stop.wait(2.0):
+                if err.failed_chat:
+                    if asked_again < self.options.chat_retries and not self.stop.is_set():
+                        asked_again += 1
+                        self.ask_again(number, err, asked_again)
+                        continue
+                    record["error"] = still_failed(err.message, asked_again)
+                    break
+                network_tries += 1
+                if not err.retryable or network_tries == 2 or self.stop.wait(2.0):
                     break
         self.finish(record)
         return record
+
+    def ask_again(self, number, err, attempt):
+        """Say (truthfully: it happens now) that a chat failed on Coze's side is asked again, paid again."""
+        with self.lock:
+            self.counts["asked_again"] += 1
+        log("第 %d 行的对话在扣子那边失败(%s):自动重问(第 %d/%d 次,多付一次对话)"
+            % (number, err.message, attempt, self.options.chat_retries))
 
     def converse(self, number, key, question, pending):
         """(result, tokens, problem) of one row: the answer of a chat a killed run already paid for,
@@ -352,6 +369,7 @@ class BatchRun(object):
             tokens=sum(r.get("tokens") or 0 for r in records if r.get("status") == STATUS_OK),
             all_tokens=sum(r.get("tokens") or 0 for r in records), chats=self.chats,
             timeline=list(self.timeline), stopped_reason=self.stopped_reason, resume=self.resume_command(),
+            asked_again=self.counts["asked_again"], demo=DEMO_SAYS if self.demo else "",
             failures=[r for r in records if r.get("status") == STATUS_FAILED],
             skips=[r for r in records if r.get("status") == STATUS_SKIPPED])
         try:
@@ -438,17 +456,29 @@ class BatchRun(object):
             log(self.resume_command())
             raise
         self.close()
+        return self.summarize(taken, skipped, blank, started)
+
+    def summarize(self, taken, skipped, blank, started):
+        """The summary batch() returns, logged: paid chats counted, asked-again ones too; a demo says so."""
         summary = {"total": taken, "done": self.counts["ok"], "skipped": skipped, "failed": self.counts["failed"],
                    "tokens": self.counts["tokens"], "elapsed": round(time.monotonic() - started, 2),
                    "output_path": self.output_path, "shard": self.options.shard_text,
                    "stopped_reason": self.stopped_reason, "blank": blank, "report_path": self.options.report_path,
                    "earlier_done": self.earlier["ok"], "earlier_failed": self.earlier["failed"],
-                   "resume_command": self.resume_command() if self.unfinished() else ""}
-        log(("批处理提前停止(原因见上)" if self.stopped_reason else "批处理结束") +
-            ":成功 %(done)d 行,失败 %(failed)d 行,跳过 %(skipped)d 行(其中模板列空白 %(blank)d 行),"
-            "用 %(tokens)d tokens,%(elapsed).1f 秒;输出 %(output_path)s;报告 %(report_path)s" % summary)
+                   "resume_command": self.resume_command() if self.unfinished() else "",
+                   "chats": self.chats, "asked_again": self.counts["asked_again"]}
+        if self.demo:
+            summary["demo"] = DEMO_SAYS
+        again = ",其中 %(asked_again)d 次是重问扣子那边失败的对话" if summary["asked_again"] else ""
+        text = (("【离线演示】" if self.demo else "") + ("批处理提前停止(原因见上)" if self.stopped_reason else "批处理结束")
+                + ":成功 %(done)d 行,失败 %(failed)d 行,跳过 %(skipped)d 行(其中模板列空白 %(blank)d 行),"
+                "发起对话 %(chats)d 次" + again + ",用 %(tokens)d tokens,%(elapsed).1f 秒;输出 %(output_path)s;"
+                "报告 %(report_path)s")
+        log(text % summary)
         if summary["resume_command"]:
             log(summary["resume_command"])
+        if self.demo:
+            log(DEMO_SAYS)
         return summary
 
     def close(self):
@@ -528,6 +558,13 @@ def cannot_write(path, err):
             % (os.path.basename(path), why, getattr(err, "strerror", None) or type(err).__name__))
 
 
+def still_failed(message, asked_again):
+    """A failed chat's text once no retry is left: how often it was asked, and how to ask the failed rows again."""
+    tried = "已重问 %d 次仍失败" % asked_again if asked_again else "没有重问(chat_retries 为 0)"
+    return ("%s(%s)。之后重跑失败的行:同一命令加 --retry-failed(影刀里 retry_failed 填 是),已成功的行不会重复付费"
+            % (message, tried))
+
+
 def _text(value):
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
@@ -558,7 +595,7 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
           bot_id=None, token=None, base_url=None, concurrency=2, qps=None, qpm=None, qpd=None, max_rows=None,
           max_tokens=None, retry_failed=False, shard=None, json_columns=False, dedupe=False, timeout=DEFAULT_TIMEOUT,
           restart=False, wait=False, app_id=None, key_id=None, private_key=None,
-          json_fields=None, ask_blank=False, report_path=None, tools=None, header_row=None):
+          json_fields=None, ask_blank=False, report_path=None, tools=None, header_row=None, chat_retries=2):
     """表格批处理:表格每一行问智能体一次,回答写进新表格;再次运行同一调用会从断点继续,不重复付费。
 
     input_path       输入表格 .xlsx、.csv 或 .txt(原表格不会被修改;.xlsx 的输出是原工作簿的副本加上新列)
@@ -591,6 +628,7 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     report_path      报告网页,默认 <输出名>_报告.html
     tools            智能体的本地工具(端插件),同 ask()
     header_row       列名在第几行;默认在前 10 行里找含有模板各列(或问题列)的那一行,上面的标题行原样保留
+    chat_retries     扣子那边失败的对话(例如错误码 5000)在本次运行里再问几次,默认 2,0 = 不再问;每次重问多付一次对话
 
     返回汇总字典:total, done, skipped(其中 blank 行是模板列空白), failed, tokens, elapsed, output_path,
     report_path, stopped_reason(空 = 正常结束), earlier_done / earlier_failed(之前已成功 / 已失败的行),

@@ -8,6 +8,7 @@ import re
 
 from .config import DEFAULT_TIMEOUT, clean_bool, clean_timeout
 from .errors import InputError
+from .journal import journal_path_for
 from .tools import clean_tools
 
 # name -> default, in the order of batch()'s keyword parameters
@@ -19,7 +20,9 @@ BATCH_DEFAULTS = (
     ("dedupe", False), ("timeout", DEFAULT_TIMEOUT), ("restart", False), ("wait", False),
     ("app_id", None), ("key_id", None), ("private_key", None),
     ("json_fields", None), ("ask_blank", False), ("report_path", None), ("tools", None), ("header_row", None),
+    ("chat_retries", 2),
 )
+CHAT_RETRIES_MAX = 5
 BATCH_OPTION_NAMES = tuple(name for name, _ in BATCH_DEFAULTS)
 
 
@@ -33,6 +36,18 @@ def clean_count(value, name, allow_float=False):
         raise InputError("%s 应该是%s,现在是 %r" % (name, "数字" if allow_float else "整数", value))
     if number <= 0:
         raise InputError("%s 应该大于 0,现在是 %r" % (name, value))
+    return number
+
+
+def clean_chat_retries(value):
+    """How often a chat that failed on Coze's side is asked again in the same run: 0 to CHAT_RETRIES_MAX."""
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        number = -1
+    if not 0 <= number <= CHAT_RETRIES_MAX:
+        raise InputError("chat_retries 应该是 0 到 %d 的整数(扣子那边失败的对话在本次运行里再问几次,每次多付一次对话),"
+                         "现在是 %r" % (CHAT_RETRIES_MAX, value))
     return number
 
 
@@ -120,6 +135,7 @@ class BatchOptions(object):
         self.shard = parse_shard(given["shard"])
         self.timeout = clean_timeout(given["timeout"])
         self.tools = clean_tools(given["tools"])
+        self.chat_retries = clean_chat_retries(given["chat_retries"])
         for name in ("retry_failed", "json_columns", "dedupe", "restart", "wait", "ask_blank"):
             setattr(self, name, clean_bool(given[name], name, False))
         self.json_fields = clean_json_fields(given["json_fields"])
@@ -136,7 +152,7 @@ class BatchOptions(object):
 
     @property
     def journal_path(self):
-        return self.output_path + ".journal.jsonl"
+        return journal_path_for(self.output_path)
 
     @property
     def shard_text(self):

@@ -134,7 +134,8 @@ class ChatState(object):
         err = error_for_code(code, error.get("msg") or "", self.logid, base_url, self.chat_id, self.conversation_id)
         err = type(err)("对话失败:" + err.message, err.code, err.logid, err.chat_id, err.conversation_id)
         err.retryable = False  # the chat ran and was billed; asking again is the caller's choice
-        return err
+        err.failed_chat = True
+        return err.without_retry_promise()
 
 
 class StreamCut(Exception):

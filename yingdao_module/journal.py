@@ -23,6 +23,21 @@ BOUND_FIELDS = (("input", "输入表格"), ("prompt", "提问模板"), ("questio
 DEMO_SERVER = "离线演示(本机模拟器:没有找到令牌)"  # what the journal binds for the offline demo
 
 
+def journal_path_for(output_path):
+    """Where the journal of a batch output lives: beside it."""
+    return output_path + ".journal.jsonl"
+
+
+def journal_header(output_path):
+    """The first line of an output's journal (input, prompt, shard ...), or {} when there is none."""
+    try:
+        with open(journal_path_for(output_path), "rb") as handle:
+            first = json.loads(handle.readline().decode("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return first if isinstance(first, dict) and "journal" in first else {}
+
+
 class Journal(object):
     def __init__(self, path, header):
         self.path = path

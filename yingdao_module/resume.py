@@ -22,7 +22,7 @@ RESUME_OPTIONS = (
     ("report_path", "--report"), ("json_fields", "--json-fields"), ("json_columns", "--json-columns"),
     ("dedupe", "--dedupe"), ("ask_blank", "--ask-blank"), ("concurrency", "--concurrency"), ("qps", "--qps"),
     ("qpm", "--qpm"), ("qpd", "--qpd"), ("max_rows", "--max-rows"), ("max_tokens", "--max-tokens"),
-    ("timeout", "--timeout"), ("shard", "--shard"), ("tools", "--tools"),
+    ("timeout", "--timeout"), ("shard", "--shard"), ("tools", "--tools"), ("chat_retries", "--chat-retries"),
 )
 UNQUOTABLE = {
     "posix": "",
@@ -67,9 +67,17 @@ def option_words(flag, value):
     return [flag, str(value)]
 
 
+def resume_program():
+    """How the command line was started: `python coze.py batch` when dist/coze.py itself runs as the
+    script (its module is __main__ only then; pasted into ShadowBot it never is), else the package."""
+    if __name__ == "__main__":
+        return ["python", os.path.basename(sys.argv[0] or "coze.py"), "batch"]
+    return list(RESUME_PROGRAM)
+
+
 def resume_args(options, bot_id, base_url, app_id=None, key_id=None, demo=False, retry_failed=False):
     """The argument list of the resume command (no secrets)."""
-    args = list(RESUME_PROGRAM) + [options.input_path]
+    args = resume_program() + [options.input_path]
     for name, flag in RESUME_OPTIONS:
         args += option_words(flag, option_value(options, name))
     args += option_words("--bot-id", bot_id)
