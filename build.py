@@ -35,6 +35,7 @@ DIST_MODULES = [
     ("client", "Chat client"),
     ("workflow", "Workflows"),
     ("ratelimit", "Rate limits"),
+    ("account_limits", "The account's caps (qps auto) and a shard's share"),
     ("xlsx_package", "xlsx packages: bounded parts, safe XML events, relationships"),
     ("xlsx_read", "xlsx sheets read as a stream, as shown"),
     ("xlsx_write", "xlsx copies with new cells spliced in"),

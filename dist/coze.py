@@ -2932,6 +2932,7 @@ _WINDOW_MARGIN = 0.025  # seconds added to each window: arrival times jitter a l
 _RATED_PATHS = ("/v3/chat", "/v1/workflow/run", "/v1/workflow/stream_run")  # what Coze counts against qps/qpd
 _REMEMBERED_STARTS = 61.0  # seconds of call starts kept in the state file (the longest window, qpm)
 _MAX_REMEMBERED = 5000
+_SLOT_OPEN = 1.0  # a slotted call starts only in its slot's first second (slots are > 2 s wide)
 
 
 def _state_folder():
@@ -2951,6 +2952,17 @@ def _account_state_path(account, base_url):
     return os.path.join(_state_folder(), "ratelimit-%s.json" % digest)
 
 
+def _slot_wait(slots, now, last_start):
+    """Seconds until a call may start in this robot's slot (0: now); see RateLimiter.configure."""
+    index, count, width = slots
+    number = int(now // width)
+    if number % count == index and now - number * width < _SLOT_OPEN and \
+            (last_start is None or int(last_start // width) != number):
+        return 0.0
+    ahead = (index - number % count) % count or count  # slots until the next one of this index
+    return max(0.001, (number + ahead) * width - now)
+
+
 class _CallNotStarted(CozeError):
     """The batch is stopping: a call waiting for the rate limit is not started."""
     fatal = True
@@ -2962,8 +2974,17 @@ class _RateLimiter(object):
     With `state_path` the window and the day's count are shared with every process of the
     same account; without it they live in this process only."""
 
-    def __init__(self, qps=None, qpm=None, qpd=None, state_path=None):
-        self.windows = []
+    def __init__(self, qps=None, qpm=None, qpd=None, state_path=None, slots=None):
+        self.state_path = state_path
+        self.used_today = 0
+        self._memory = {"day": "", "count": 0, "starts": []}
+        self._lock = threading.Lock()
+        self.configure(qps, qpm, qpd, slots)
+
+    def configure(self, qps=None, qpm=None, qpd=None, slots=None):
+        """Set the caps (before the first call). `slots` (index, count, width): start at most one
+        call per slot of this index, in its first SLOT_OPEN seconds (shards below 1 call/s)."""
+        self.windows, self.slots = [], slots
         for limit, seconds in ((qps, 1.0), (qpm, 60.0)):
             if limit:
                 whole = max(1, int(limit))  # 0.5 per second = 1 per 2 s; 2.5 per second = 2 per 0.8 s
@@ -2972,20 +2993,24 @@ class _RateLimiter(object):
         # requests reach the service up to tens of milliseconds apart, eating the margin
         self.spacing = self.windows[0][1] / self.windows[0][0] if qps else 0.0
         self.qpd = int(qpd) if qpd else None
-        self.state_path = state_path if (self.windows or self.qpd) else None
-        self.used_today = 0
-        self._memory = {"day": "", "count": 0, "starts": []}
-        self._lock = threading.Lock()
+        if not self.limited:
+            self.state_path = None
 
-    def share_with_account(self, settings):
+    @property
+    def limited(self):
+        return bool(self.windows or self.qpd is not None or self.slots)
+
+    def share_with_account(self, settings, shard_text=""):
         """Keep the window and the day's count in the state file of the account that `settings`
-        (a Client's) signs in as — a token, or an OAuth app — shared by every process."""
-        if self.windows or self.qpd is not None:
+        (a Client's) signs in as — a token, or an OAuth app — shared by every process. A shard
+        keeps its own (its caps are its share of the account's, see account_limits.py)."""
+        if self.limited:
             who = "app:%s" % settings.app[0] if settings.app is not None else "token:%s" % settings.token
-            self.state_path = _account_state_path(who, settings.base_url)
+            self.state_path = _account_state_path(who + ("\nshard:%s" % shard_text if shard_text else ""),
+                                                 settings.base_url)
 
     def acquire(self, stop=None):
-        if not self.windows and self.qpd is None:
+        if not self.limited:
             return True
         while True:
             with self._lock:
@@ -3032,6 +3057,8 @@ class _RateLimiter(object):
                 return None
             starts = [t for t in state["starts"] if 0 <= now - t < _REMEMBERED_STARTS][-_MAX_REMEMBERED:]
             wait = self.spacing - (now - starts[-1]) if starts else 0.0
+            if self.slots is not None:
+                wait = max(wait, _slot_wait(self.slots, now, starts[-1] if starts else None))
             for limit, seconds in self.windows:
                 recent = [t for t in starts if now - t < seconds]
                 if len(recent) >= limit:
@@ -3073,6 +3100,118 @@ class _RateLimiter(object):
             json.dump({"day": state["day"], "count": state["count"],
                        "starts": [round(t, 4) for t in state["starts"]]}, handle)
         os.replace(temporary, self.state_path)  # atomic: a reader sees the old file or the new one
+
+###############################################################################
+# The account's caps (qps auto) and a shard's share (yingdao_module/account_limits.py)
+###############################################################################
+# The account's own caps (qps="auto") and one robot's share of them (shard K/N).
+#
+# Coze tells an account its QPS in force: GET /v1/commerce/benefit/benefits/get answers
+# `data.benefit_info[].effective.item_info.total` (official SDK, cozepy/benefits). When it is
+# refused (some editions may not call it) we fall back to the published free-edition figures and
+# say so. With shard K/N the caps given are the ACCOUNT's: robots cannot see each other, so each
+# takes a fixed share with a margin, small enough that N robots together are never refused.
+
+_BENEFITS_PATH = "/v1/commerce/benefit/benefits/get"
+_DEFAULT_ACCOUNT_QPS = {"chat": 20.0, "workflow": 50.0}  # coze.cn free edition (2025), used when refused
+_SHARE_MARGIN = 0.9  # a robot plans for 90 % of its share: clocks and networks jitter
+_SLOT_WIDTH = 2.05   # seconds: below one call per second each, robots take turns in slots this wide
+
+
+
+def _is_auto(value):
+    return isinstance(value, str) and value.strip().lower() in ("auto", "自动")
+
+
+def _effective_qps(data, resource):
+    """The QPS in force for `resource` in a benefits answer's data, or None when it has none."""
+    infos = data.get("benefit_info") if isinstance(data, dict) else None
+    for info in infos if isinstance(infos, list) else []:
+        if not isinstance(info, dict) or info.get("resource_id") not in (None, "", resource):
+            continue
+        if info.get("benefit_type") not in (None, "", "api_run_qps"):
+            continue
+        item = (info.get("effective") or {}).get("item_info") if isinstance(info.get("effective"), dict) else None
+        total = item.get("total") if isinstance(item, dict) else None
+        try:
+            total = float(total)
+        except (TypeError, ValueError):
+            continue
+        if total > 0:
+            return total
+    return None
+
+
+def _read_account_qps(transport, resource="chat", deadline=None):
+    """(qps, how it was found) for `resource` ("chat" or "workflow"); never raises for a refusal."""
+    default = _DEFAULT_ACCOUNT_QPS[resource]
+    try:
+        envelope = transport.call("GET", _BENEFITS_PATH, {"benefit_type_list": "api_run_qps", "resource_id": resource},
+                                  deadline=deadline, what="读取账号限额")
+    except CozeError as err:
+        note = ("扣子没有告诉这个账号的限额(%s):按免费版公开的 %s QPS=%g 运行;知道自己的套餐限额时请用 --qps 直接填"
+                % (err.message, "对话" if resource == "chat" else "工作流", default))
+        _log(note)
+        return default, note
+    qps = _effective_qps(envelope.get("data"), resource)
+    if qps is None:
+        note = "扣子的限额回答里没有 %s 的 QPS:按免费版公开的 QPS=%g 运行" % (resource, default)
+    else:
+        note = "账号的%s限额:QPS=%g(扣子接口读取)" % ("对话" if resource == "chat" else "工作流", qps)
+    _log(note)
+    return (qps if qps is not None else default), note
+
+
+def _robot_share(account_cap, shard, whole=False):
+    """One robot's part of an account cap when N robots split a table (None stays None).
+
+    qps and qpm: a whole number of calls per window, floor(cap x margin / N), so however the
+    robots' calls line up, their sum stays under the cap; 0 means below one call per window,
+    handled by slots (see slot_plan). qpd: floor(cap / N)."""
+    if not account_cap or not shard:
+        return account_cap
+    if whole:
+        return max(1, int(account_cap // shard[1]))
+    return int(account_cap * _SHARE_MARGIN // shard[1])
+
+
+def _slot_plan(account_qps, shard):
+    """(slot index, slot count, width) when a robot's qps share is below one call per second:
+    time (the wall clock, the same on every robot within NTP's milliseconds) is cut into slots;
+    robot K starts at most one call per slot of its index, in the slot's first second. At most
+    floor(cap x margin) robots share an index, so any second holds at most that many calls."""
+    per_slot = max(1, int(account_qps * _SHARE_MARGIN))
+    count = -(-shard[1] // per_slot)  # ceil(N / per_slot)
+    width = _SLOT_WIDTH if account_qps >= 1 else _SLOT_WIDTH / account_qps
+    return (shard[0] - 1) % count, count, width
+
+
+def _describe_share(qps, qpm, qpd, shard, shares):
+    """One log line: the account's caps and this robot's share."""
+    parts = []
+    for name, cap, mine in (("qps", qps, shares[0]), ("qpm", qpm, shares[1]), ("qpd", qpd, shares[2])):
+        if cap:
+            parts.append("%s %g → 本机 %s" % (name, cap, ("%g" % mine) if mine else "轮流(每几秒 1 次)"))
+    return "分片 %d/%d:限速按整个账号计算,%d 台机器人各取一份并留 10%% 余量,合起来不会被扣子拒绝:%s" % (
+        shard[0], shard[1], shard[1], ";".join(parts))
+
+
+def _apply_limits(limiter, transport, qps, qpm, qpd, shard, resource="chat"):
+    """Set `limiter`'s caps from a run's options: qps "auto" is read from the account; with a
+    shard the caps are the account's and this robot takes its share. Returns the qps in force
+    for the whole account (for the estimate), or None."""
+    if _is_auto(qps):
+        qps = _read_account_qps(transport, resource)[0] if transport is not None else _DEFAULT_ACCOUNT_QPS[resource]
+    if not shard or shard[1] == 1:
+        limiter.configure(qps, qpm, qpd)
+        return qps
+    shares = (_robot_share(qps, shard), _robot_share(qpm, shard), _robot_share(qpd, shard, whole=True))
+    # below one call per minute each, a robot still makes one: a qpm that low is not a batch's
+    qpm_share = max(1, shares[1]) if qpm else None
+    slots = _slot_plan(qps, shard) if qps and not shares[0] else None
+    limiter.configure(shares[0] or None, qpm_share, shares[2], slots)
+    _log(_describe_share(qps, qpm, qpd, shard, shares))
+    return qps
 
 ###############################################################################
 # xlsx packages: bounded parts, safe XML events, relationships (yingdao_module/xlsx_package.py)
@@ -4474,7 +4613,7 @@ class _BatchOptions(object):
         self.bot_id, self.token, self.base_url = given["bot_id"], given["token"], given["base_url"]
         self.app_id, self.key_id, self.private_key = given["app_id"], given["key_id"], given["private_key"]
         self.concurrency = _clean_count(given["concurrency"], "concurrency") or 2
-        self.qps = _clean_count(given["qps"], "qps", allow_float=True)
+        self.qps = "auto" if _is_auto(given["qps"]) else _clean_count(given["qps"], "qps", allow_float=True)
         self.qpm = _clean_count(given["qpm"], "qpm", allow_float=True)
         self.qpd = _clean_count(given["qpd"], "qpd")
         self.max_rows = _clean_count(given["max_rows"], "max_rows")
@@ -5503,7 +5642,8 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     key_id           服务类应用公钥的指纹(公钥 ID)
     private_key      私钥:PEM 文本或 .pem 文件路径(建议放在密码类型的全局变量 coze_private_key)
     concurrency      同时进行的对话数,默认 2
-    qps              每秒最多发起多少次对话(可填小数)
+    qps              每秒最多发起多少次对话(可填小数);"auto" = 读取账号的限额(读不到时按免费版 20 并说明);
+                     填了 shard 时 qps / qpm / qpd 是整个账号的上限,每台机器人自动取一份(留 10% 余量)
     qpm              每分钟最多发起多少次对话
     qpd              每天最多发起多少次对话(按账号计,重启后也记得;到了就停,明天续跑)
     max_rows         只做前 N 行(试跑)
@@ -5529,12 +5669,13 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     options = _BatchOptions(**locals())  # every parameter as typed: locals() holds exactly them here
     header, make_question = _checked_table(options)
     stop = threading.Event()
-    limiter = _RateLimiter(options.qps, options.qpm, options.qpd)
+    limiter = _RateLimiter()  # its caps are set below, once the client can read the account's
     # checks token and bot before any call; tests and benchmarks stand in for Client here
     client = Client(token=options.token, bot_id=options.bot_id, base_url=options.base_url, timeout=options.timeout,
                     app_id=options.app_id, key_id=options.key_id, private_key=options.private_key,
                     before_request=limiter.hook(stop))  # every POST /v3/chat waits for the limiter, retries included
-    limiter.share_with_account(client.settings)
+    _apply_limits(limiter, getattr(client, "transport", None), options.qps, options.qpm, options.qpd, options.shard)
+    limiter.share_with_account(client.settings, options.shard_text)
     return _BatchRun(options, header, make_question, client, stop, client.settings.bot_id).run()
 
 ###############################################################################
@@ -6200,7 +6341,8 @@ def _add_batch_arguments(parser):
                                                          "上面的标题行原样保留)")
     parser.add_argument("--answer-column", help="回答列的列名(默认「回答」)")
     parser.add_argument("--concurrency", type=int, help="同时进行的对话数(默认 2)")
-    parser.add_argument("--qps", type=float, help="每秒最多发起多少次对话(按账号计,重启后也记得)")
+    parser.add_argument("--qps", help="每秒最多发起多少次对话(按账号计,重启后也记得);auto = 读取账号的限额;"
+                        "加 --shard 时 --qps/--qpm/--qpd 是整个账号的上限,每台机器人自动取一份")
     parser.add_argument("--qpm", type=float, help="每分钟最多发起多少次对话")
     parser.add_argument("--qpd", type=int, help="每天最多发起多少次对话(按账号计,当天多次运行合计,本地时间 0 点清零)")
     parser.add_argument("--max-rows", type=int, help="只做前 N 行(试跑)")

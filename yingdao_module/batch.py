@@ -20,6 +20,7 @@ import time
 
 from .client import Client
 from .config import DEFAULT_TIMEOUT
+from .account_limits import apply_limits
 from .batch_options import BatchOptions
 from .errors import CozeError, InputError
 from .journal import DEMO_SERVER, Journal
@@ -611,7 +612,8 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     key_id           服务类应用公钥的指纹(公钥 ID)
     private_key      私钥:PEM 文本或 .pem 文件路径(建议放在密码类型的全局变量 coze_private_key)
     concurrency      同时进行的对话数,默认 2
-    qps              每秒最多发起多少次对话(可填小数)
+    qps              每秒最多发起多少次对话(可填小数);"auto" = 读取账号的限额(读不到时按免费版 20 并说明);
+                     填了 shard 时 qps / qpm / qpd 是整个账号的上限,每台机器人自动取一份(留 10% 余量)
     qpm              每分钟最多发起多少次对话
     qpd              每天最多发起多少次对话(按账号计,重启后也记得;到了就停,明天续跑)
     max_rows         只做前 N 行(试跑)
@@ -637,10 +639,11 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     options = BatchOptions(**locals())  # every parameter as typed: locals() holds exactly them here
     header, make_question = checked_table(options)
     stop = threading.Event()
-    limiter = RateLimiter(options.qps, options.qpm, options.qpd)
+    limiter = RateLimiter()  # its caps are set below, once the client can read the account's
     # checks token and bot before any call; tests and benchmarks stand in for Client here
     client = Client(token=options.token, bot_id=options.bot_id, base_url=options.base_url, timeout=options.timeout,
                     app_id=options.app_id, key_id=options.key_id, private_key=options.private_key,
                     before_request=limiter.hook(stop))  # every POST /v3/chat waits for the limiter, retries included
-    limiter.share_with_account(client.settings)
+    apply_limits(limiter, getattr(client, "transport", None), options.qps, options.qpm, options.qpd, options.shard)
+    limiter.share_with_account(client.settings, options.shard_text)
     return BatchRun(options, header, make_question, client, stop, client.settings.bot_id).run()

@@ -6,6 +6,7 @@ gives None for what was not typed: both are cleaned here, so the engine sees cle
 import os
 import re
 
+from .account_limits import is_auto
 from .config import DEFAULT_TIMEOUT, clean_bool, clean_timeout
 from .errors import InputError
 from .journal import journal_path_for
@@ -123,7 +124,7 @@ class BatchOptions(object):
         self.bot_id, self.token, self.base_url = given["bot_id"], given["token"], given["base_url"]
         self.app_id, self.key_id, self.private_key = given["app_id"], given["key_id"], given["private_key"]
         self.concurrency = clean_count(given["concurrency"], "concurrency") or 2
-        self.qps = clean_count(given["qps"], "qps", allow_float=True)
+        self.qps = "auto" if is_auto(given["qps"]) else clean_count(given["qps"], "qps", allow_float=True)
         self.qpm = clean_count(given["qpm"], "qpm", allow_float=True)
         self.qpd = clean_count(given["qpd"], "qpd")
         self.max_rows = clean_count(given["max_rows"], "max_rows")

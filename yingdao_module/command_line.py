@@ -223,7 +223,8 @@ def add_batch_arguments(parser):
                                                          "上面的标题行原样保留)")
     parser.add_argument("--answer-column", help="回答列的列名(默认「回答」)")
     parser.add_argument("--concurrency", type=int, help="同时进行的对话数(默认 2)")
-    parser.add_argument("--qps", type=float, help="每秒最多发起多少次对话(按账号计,重启后也记得)")
+    parser.add_argument("--qps", help="每秒最多发起多少次对话(按账号计,重启后也记得);auto = 读取账号的限额;"
+                        "加 --shard 时 --qps/--qpm/--qpd 是整个账号的上限,每台机器人自动取一份")
     parser.add_argument("--qpm", type=float, help="每分钟最多发起多少次对话")
     parser.add_argument("--qpd", type=int, help="每天最多发起多少次对话(按账号计,当天多次运行合计,本地时间 0 点清零)")
     parser.add_argument("--max-rows", type=int, help="只做前 N 行(试跑)")

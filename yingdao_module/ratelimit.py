@@ -26,6 +26,7 @@ WINDOW_MARGIN = 0.025  # seconds added to each window: arrival times jitter a li
 RATED_PATHS = ("/v3/chat", "/v1/workflow/run", "/v1/workflow/stream_run")  # what Coze counts against qps/qpd
 REMEMBERED_STARTS = 61.0  # seconds of call starts kept in the state file (the longest window, qpm)
 MAX_REMEMBERED = 5000
+SLOT_OPEN = 1.0  # a slotted call starts only in its slot's first second (slots are > 2 s wide)
 
 
 def state_folder():
@@ -45,6 +46,17 @@ def account_state_path(account, base_url):
     return os.path.join(state_folder(), "ratelimit-%s.json" % digest)
 
 
+def slot_wait(slots, now, last_start):
+    """Seconds until a call may start in this robot's slot (0: now); see RateLimiter.configure."""
+    index, count, width = slots
+    number = int(now // width)
+    if number % count == index and now - number * width < SLOT_OPEN and \
+            (last_start is None or int(last_start // width) != number):
+        return 0.0
+    ahead = (index - number % count) % count or count  # slots until the next one of this index
+    return max(0.001, (number + ahead) * width - now)
+
+
 class CallNotStarted(CozeError):
     """The batch is stopping: a call waiting for the rate limit is not started."""
     fatal = True
@@ -56,8 +68,17 @@ class RateLimiter(object):
     With `state_path` the window and the day's count are shared with every process of the
     same account; without it they live in this process only."""
 
-    def __init__(self, qps=None, qpm=None, qpd=None, state_path=None):
-        self.windows = []
+    def __init__(self, qps=None, qpm=None, qpd=None, state_path=None, slots=None):
+        self.state_path = state_path
+        self.used_today = 0
+        self._memory = {"day": "", "count": 0, "starts": []}
+        self._lock = threading.Lock()
+        self.configure(qps, qpm, qpd, slots)
+
+    def configure(self, qps=None, qpm=None, qpd=None, slots=None):
+        """Set the caps (before the first call). `slots` (index, count, width): start at most one
+        call per slot of this index, in its first SLOT_OPEN seconds (shards below 1 call/s)."""
+        self.windows, self.slots = [], slots
         for limit, seconds in ((qps, 1.0), (qpm, 60.0)):
             if limit:
                 whole = max(1, int(limit))  # 0.5 per second = 1 per 2 s; 2.5 per second = 2 per 0.8 s
@@ -66,20 +87,24 @@ class RateLimiter(object):
         # requests reach the service up to tens of milliseconds apart, eating the margin
         self.spacing = self.windows[0][1] / self.windows[0][0] if qps else 0.0
         self.qpd = int(qpd) if qpd else None
-        self.state_path = state_path if (self.windows or self.qpd) else None
-        self.used_today = 0
-        self._memory = {"day": "", "count": 0, "starts": []}
-        self._lock = threading.Lock()
+        if not self.limited:
+            self.state_path = None
 
-    def share_with_account(self, settings):
+    @property
+    def limited(self):
+        return bool(self.windows or self.qpd is not None or self.slots)
+
+    def share_with_account(self, settings, shard_text=""):
         """Keep the window and the day's count in the state file of the account that `settings`
-        (a Client's) signs in as — a token, or an OAuth app — shared by every process."""
-        if self.windows or self.qpd is not None:
+        (a Client's) signs in as — a token, or an OAuth app — shared by every process. A shard
+        keeps its own (its caps are its share of the account's, see account_limits.py)."""
+        if self.limited:
             who = "app:%s" % settings.app[0] if settings.app is not None else "token:%s" % settings.token
-            self.state_path = account_state_path(who, settings.base_url)
+            self.state_path = account_state_path(who + ("\nshard:%s" % shard_text if shard_text else ""),
+                                                 settings.base_url)
 
     def acquire(self, stop=None):
-        if not self.windows and self.qpd is None:
+        if not self.limited:
             return True
         while True:
             with self._lock:
@@ -126,6 +151,8 @@ class RateLimiter(object):
                 return None
             starts = [t for t in state["starts"] if 0 <= now - t < REMEMBERED_STARTS][-MAX_REMEMBERED:]
             wait = self.spacing - (now - starts[-1]) if starts else 0.0
+            if self.slots is not None:
+                wait = max(wait, slot_wait(self.slots, now, starts[-1] if starts else None))
             for limit, seconds in self.windows:
                 recent = [t for t in starts if now - t < seconds]
                 if len(recent) >= limit:

@@ -13,6 +13,7 @@ Standard library only, never part of dist/coze.py. One file per service, like mo
     files.py       /v1/files/upload
     workflows.py   /v1/workflow/run and /v1/workflow/stream_run
     oauth.py       /api/permission/oauth2/token: the JWT flow of a service app, verified for real
+    benefits.py    /v1/commerce/benefit/benefits/get: the account's limits (its --qps)
     cli.py         `serve` options and the standalone server loop
 
 See docs/simulator.md for the answer format and every option.
