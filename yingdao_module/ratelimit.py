@@ -39,11 +39,16 @@ def state_folder():
     return folder
 
 
-def account_state_path(account, base_url):
-    """The state file of one account (its token or app id) at one base URL: named by a hash,
+def account_state_path(account, base_url, kind="ratelimit", extension=".json"):
+    """A state file of one account (its token or app id) at one base URL: named by a hash,
     never the token."""
     digest = hashlib.sha256(("%s\n%s" % (account, base_url)).encode("utf-8")).hexdigest()[:24]
-    return os.path.join(state_folder(), "ratelimit-%s.json" % digest)
+    return os.path.join(state_folder(), "%s-%s%s" % (kind, digest, extension))
+
+
+def account_of(settings):
+    """Who a Client's settings sign in as: an OAuth app, or a token (only ever hashed)."""
+    return "app:%s" % settings.app[0] if settings.app is not None else "token:%s" % settings.token
 
 
 def slot_wait(slots, now, last_start):
@@ -99,8 +104,7 @@ class RateLimiter(object):
         (a Client's) signs in as — a token, or an OAuth app — shared by every process. A shard
         keeps its own (its caps are its share of the account's, see account_limits.py)."""
         if self.limited:
-            who = "app:%s" % settings.app[0] if settings.app is not None else "token:%s" % settings.token
-            self.state_path = account_state_path(who + ("\nshard:%s" % shard_text if shard_text else ""),
+            self.state_path = account_state_path(account_of(settings) + ("\nshard:%s" % shard_text if shard_text else ""),
                                                  settings.base_url)
 
     def acquire(self, stop=None):

@@ -1,0 +1,100 @@
+"""The answer cache (batch cache=True): an answer already paid for is reused, free.
+
+One file per account (a hash of token or app and base URL, never the token) in the state
+folder, next to the rate-limit state: one JSON line per answer, appended under a file lock, so
+robots running at once never mix their lines; a line torn by a kill is skipped on reading and
+closed before the next append. The key is a hash of everything that shapes an answer: the bot
+or workflow, the filled-in question, files, custom variables, parameters. Only answers are
+kept (never failures); `days` makes older ones count as absent.
+"""
+import hashlib
+import json
+import os
+import time
+
+from .filelock import FileLock
+from .log import log
+from .ratelimit import account_of, account_state_path
+
+CACHED_MARK = "缓存"
+DAY = 86400.0
+
+
+def cache_key(target, question, files=None, custom_variables=None, parameters=None):
+    """The hash naming one question: target is ("bot", id) or ("workflow", id)."""
+    shape = [list(target), question, files or [], custom_variables or {}, parameters or {}]
+    text = json.dumps(shape, ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def status_text(record):
+    """The status column of a row: 成功(缓存) for an answer taken from the cache."""
+    status = record.get("status", "")
+    return "%s(%s)" % (status, CACHED_MARK) if record.get("cached") and status else status
+
+
+class AnswerCache(object):
+    """get(key) -> the stored answer (a dict) or None; put(key, answer) stores a fresh one."""
+
+    def __init__(self, path, days=None):
+        self.path, self.days = path, days
+        self.entries = None  # loaded on first use: {key: entry}
+
+    @classmethod
+    def for_account(cls, settings, days=None):
+        return cls(account_state_path(account_of(settings), settings.base_url, "answers", ".jsonl"), days)
+
+    def __repr__(self):
+        return "AnswerCache(%r)" % self.path
+
+    def load(self):
+        """Every readable line; a torn or foreign line is skipped, the newest entry of a key wins."""
+        entries = {}
+        try:
+            with open(self.path, "rb") as handle:
+                for line in handle:
+                    try:
+                        entry = json.loads(line.decode("utf-8"))
+                    except ValueError:
+                        continue  # a line torn by a kill, or not ours
+                    if isinstance(entry, dict) and isinstance(entry.get("key"), str) and \
+                            isinstance(entry.get("answer"), str):
+                        entries[entry["key"]] = entry
+        except OSError:
+            pass  # no cache yet (or unreadable): every question is asked
+        self.entries = entries
+        return entries
+
+    def get(self, key):
+        if self.entries is None:
+            self.load()
+        entry = self.entries.get(key)
+        if entry is None:
+            return None
+        if self.days is not None and time.time() - float(entry.get("time") or 0) > self.days * DAY:
+            return None  # older than cache_days: asked again (and the new answer stored)
+        return entry
+
+    def put(self, key, answer, tokens=0, chat_id="", conversation_id=""):
+        """Store one answer; a cache that cannot be written is only a warning (the answer is kept elsewhere)."""
+        entry = {"key": key, "answer": answer, "tokens": tokens, "chat_id": chat_id,
+                 "conversation_id": conversation_id, "time": round(time.time(), 3)}
+        line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
+        try:
+            folder = os.path.dirname(self.path)
+            if not os.path.isdir(folder):
+                os.makedirs(folder)
+            with FileLock(self.path + ".lock"):
+                with open(self.path, "ab+") as handle:
+                    handle.seek(0, os.SEEK_END)
+                    if handle.tell():  # a line torn by a kill: close it, so ours stays whole
+                        handle.seek(-1, os.SEEK_END)
+                        if handle.read(1) != b"\n":
+                            line = b"\n" + line
+                    handle.write(line)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+        except OSError as err:
+            log("答案缓存 %s 写不进去(%s):这个回答照常写进输出,只是下次不能从缓存取" % (self.path, err.strerror or err))
+        if self.entries is not None:
+            self.entries[key] = entry
