@@ -2945,11 +2945,16 @@ def _state_folder():
     return folder
 
 
-def _account_state_path(account, base_url):
-    """The state file of one account (its token or app id) at one base URL: named by a hash,
+def _account_state_path(account, base_url, kind="ratelimit", extension=".json"):
+    """A state file of one account (its token or app id) at one base URL: named by a hash,
     never the token."""
     digest = hashlib.sha256(("%s\n%s" % (account, base_url)).encode("utf-8")).hexdigest()[:24]
-    return os.path.join(_state_folder(), "ratelimit-%s.json" % digest)
+    return os.path.join(_state_folder(), "%s-%s%s" % (kind, digest, extension))
+
+
+def _account_of(settings):
+    """Who a Client's settings sign in as: an OAuth app, or a token (only ever hashed)."""
+    return "app:%s" % settings.app[0] if settings.app is not None else "token:%s" % settings.token
 
 
 def _slot_wait(slots, now, last_start):
@@ -3005,8 +3010,7 @@ class _RateLimiter(object):
         (a Client's) signs in as — a token, or an OAuth app — shared by every process. A shard
         keeps its own (its caps are its share of the account's, see account_limits.py)."""
         if self.limited:
-            who = "app:%s" % settings.app[0] if settings.app is not None else "token:%s" % settings.token
-            self.state_path = _account_state_path(who + ("\nshard:%s" % shard_text if shard_text else ""),
+            self.state_path = _account_state_path(_account_of(settings) + ("\nshard:%s" % shard_text if shard_text else ""),
                                                  settings.base_url)
 
     def acquire(self, stop=None):
@@ -4501,7 +4505,8 @@ class _Journal(object):
 # Values typed into ShadowBot's 调用模块 arrive as text ("2", "否", ""), the command line
 # gives None for what was not typed: both are cleaned here, so the engine sees clean values.
 
-# name -> default, in the order of batch()'s keyword parameters
+# name -> default, in the order of batch()'s keyword parameters: batch()'s signature is the source,
+# tests/test_batch_shape.py fails until this list says the same (BatchOptions and resume.py read it)
 _BATCH_DEFAULTS = (
     ("prompt", None), ("question_column", None), ("output_path", None), ("sheet", None),
     ("answer_column", "回答"), ("bot_id", None), ("token", None), ("base_url", None),
@@ -5049,33 +5054,23 @@ def _resume_text(options, bot_id, base_url, app_id=None, key_id=None, demo=False
     return "\n".join(lines)
 
 ###############################################################################
-# Batch engine                                        (yingdao_module/batch.py)
+# Batch planning: which rows, which questions    (yingdao_module/batch_plan.py)
 ###############################################################################
-# Batch: push every row of a spreadsheet through a bot, fast, resumable, nothing lost.
+# Batch planning: which rows of the input table are asked now, and with what question.
 #
-#     batch("商品.xlsx", prompt="为{商品名}写一句广告语", qps=2)
-#
-# Every finished row goes to the journal (fsynced) before anything else; the output table is
-# rewritten from the journal every 30 s and at the end. Running the same call again skips
-# finished rows. Fatal errors (token, bot, quota, daily limit) stop the run at once, save
-# everything and say how to continue. shard="K/N" lets N robots split one workbook; merge.py
-# joins their outputs in the original row order.
+# A row is a `Row` (number in the sheet, cells, question, key, the chat a killed run noted).
+# Finished rows (same question key in the journal), blank rows and empty questions are not
+# asked; everything wrong with the table (missing columns, formulas without values) is refused
+# here, before any call is paid for.
 
 _STATUS_OK, _STATUS_FAILED, _STATUS_SKIPPED = "成功", "失败", "跳过"
 _EXTRA_COLUMNS = ("状态", "错误", "tokens", "chat_id", "行号")
-_SAVE_EVERY = 30.0       # seconds between rewrites of the output table
-_PROGRESS_EVERY = 10.0   # seconds between progress lines (or every 5 %)
 _TEMPLATE_PART = re.compile(r"\{\{|\}\}|\{([^{}]+)\}")  # {{ and }} are literal braces, {name} a column
 _LITERAL_BRACES = {"{{": "{", "}}": "}"}
-_JSON_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.S)
-_JSON_REPAIR = "上次回答不是合法的 JSON,只输出包含 %s 的 JSON 对象"
-_ANSWER_WIDTH = 60       # width of the answer column added to an xlsx copy
 _QUESTION_GUESSES = ("问题", "question", "提问")  # the question column when neither prompt nor question_column names one
-_DEMO_SAYS = "离线演示:这些回答来自本机的扣子模拟器,不是真实智能体的回答"
 
-
-class _BatchStopped(Exception):
-    """The run stops (fatal error, qpd, max_tokens) before this row could ask: it stays unfinished."""
+# one row to ask: pending is the chat (or run) a killed run noted for the same question, or None
+_Row = collections.namedtuple("Row", "number cells question key pending")
 
 
 # ---- questions ----------------------------------------------------------------------------------
@@ -5120,49 +5115,43 @@ def _cell(row, position):
     return row[position] if position < len(row) and row[position] is not None else ""
 
 
-def _spread_json(answer):
-    """The dict inside an answer (plain or in a ```json fence), or None."""
-    fenced = _JSON_FENCE.match(answer or "")
+def _question_key(question):
+    """The key that ties a journal record to its question: the same row with another question is asked again."""
+    return hashlib.sha1(question.encode("utf-8")).hexdigest()[:16]
+
+
+def _checked_table(options):
+    """(header, row -> question) of the input table; every mistake in it is refused here, before any call."""
+    wanted = [m.group(1) for m in _TEMPLATE_PART.finditer(options.prompt or "") if m.group(1) is not None]
+    wanted += [options.question_column] if options.question_column else []
+    number, header, found, top = _read_header(options.input_path, options.sheet, wanted, options.header_row,
+                                             _QUESTION_GUESSES)
     try:
-        value = json.loads(fenced.group(1) if fenced else answer)
-    except (TypeError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
+        make_question = _question_maker(header, options.prompt, options.question_column)
+    except InputError as err:
+        raise InputError(str(err) + ("" if found else _header_preview(top)))
+    options.table_header_row = number
+    if number > 1:
+        _log("列名在第 %d 行(上面 %d 行原样保留);不对的话用 --header-row N 指定" % (number, number - 1))
+    if options.answer_column in header:
+        raise InputError("表格里已经有「%s」列:请用 answer_column 换一个回答列名" % options.answer_column)
+    taken = [name for name in options.json_fields if name in header or name in _EXTRA_COLUMNS
+             or name == options.answer_column]
+    if taken:
+        raise InputError("json_fields 的键「%s」和表格里已有的列或结果列重名:请换个键名" % "、".join(taken))
+    return header, make_question
 
 
-# ---- the run ------------------------------------------------------------------------------
+# ---- the plan -------------------------------------------------------------------------------------
 
-class _BatchRun(object):
-    """One run over one input: the plan, the journal, the workers, the output."""
+class _Planner(object):
+    """The input table of one run: its data rows (this shard's), and which of them to ask now."""
 
-    def __init__(self, options, header, make_question, client, stop, bot_id=""):
-        self.options, self.header, self.make_question = options, header, make_question
-        self.client, self.stop = client, stop  # its chat waits for the rate limiter and refuses to start once stop is set
-        self.output_path = options.output_path
-        xlsx = options.input_path.lower().endswith((".xlsx", ".xlsm"))
-        self.sheet = _XlsxSheet(options.input_path, options.sheet) if xlsx else None
-        if self.sheet is not None:
-            self.sheet.verify()  # every part, before any chat: a broken one would stop the copy after paying
-        self.first_new_column = None  # where the new columns go in an xlsx copy (found on first save)
-        self.scope, self.timeline, self.chats = [], [], 0
-        self.started, self.started_at, self.planned = time.monotonic(), time.strftime("%Y-%m-%d %H:%M:%S"), 0
-        settings = getattr(client, "settings", None)  # tests may stand in for Client
-        self.bot_id, self.base_url = bot_id or "", getattr(settings, "base_url", "") or ""
-        self.app = getattr(settings, "app", None) or (None, None, None)
-        self.demo = getattr(settings, "token", None) == _DEMO_TOKEN
-        self.journal = _Journal(options.journal_path, {
-            "input": options.input_path, "prompt": options.prompt or "", "question_column": options.question_column or "",
-            "sheet": options.sheet or "", "bot_id": bot_id or "", "shard": options.shard_text,
-            "server": _DEMO_SERVER if self.demo else self.base_url})
+    def __init__(self, options, header, make_question, sheet):
+        self.options, self.header, self.make_question, self.sheet = options, header, make_question, sheet
+        self.scope = []  # row numbers this run covers (max_rows and shard applied)
         self.earlier = {"ok": 0, "failed": 0}  # rows finished by earlier runs and not asked again
-        self.done = {}
-        self.unsaved = []  # answers paid for that the disk refused: kept here, written again at the end
-        self.stopped_reason = ""
-        self.lock = threading.Lock()
-        self.counts = {"ok": 0, "failed": 0, "tokens": 0, "asked_again": 0}
-        self.total = 0
 
-    # -- planning ---------------------------------------------------------------------------
     def rows(self):
         """(row number in the sheet, cells) for this shard's data rows (below the header row)."""
         header_row = self.options.table_header_row
@@ -5178,9 +5167,9 @@ class _BatchRun(object):
                 continue
             yield number, cells
 
-    def plan(self):
-        """The rows to ask now, as (row number, question, key, chat noted by a killed run or None);
-        finished rows, and rows whose template columns are all blank, are skipped."""
+    def plan(self, done):
+        """(rows to ask now, skipped, blank, taken); finished rows, and rows whose template columns
+        are all blank, are skipped (blank and empty ones are recorded in `done` as skipped)."""
         todo, skipped, blank, taken = [], 0, 0, 0
         columns = self.make_question.columns
         for number, cells in self.rows():
@@ -5189,33 +5178,127 @@ class _BatchRun(object):
             taken += 1
             self.scope.append(number)
             question = self.make_question(cells)
-            key = hashlib.sha1(question.encode("utf-8")).hexdigest()[:16]
-            earlier = self.done.get(number) or {}
+            key = _question_key(question)
+            earlier = done.get(number) or {}
             if not self.options.ask_blank and not any(_cell(cells, at).strip() for at in columns.values()):
-                self.done[number] = {"row": number, "key": key, "status": _STATUS_SKIPPED,
-                                     "error": "这些列是空的:%s(没有提问,不花钱)" % "、".join(columns)}
+                done[number] = {"row": number, "key": key, "status": _STATUS_SKIPPED,
+                                "error": "这些列是空的:%s(没有提问,不花钱)" % "、".join(columns)}
                 skipped += 1
                 blank += 1
             elif not question.strip():
-                self.done[number] = {"row": number, "key": key, "status": _STATUS_SKIPPED, "error": "问题为空"}
+                done[number] = {"row": number, "key": key, "status": _STATUS_SKIPPED, "error": "问题为空"}
                 skipped += 1
             elif earlier.get("key") == key and earlier.get("status") and (
                     earlier["status"] in (_STATUS_OK, _STATUS_SKIPPED) or not self.options.retry_failed):
                 skipped += 1  # answered (or failed and not retried) in an earlier run: not paid again
                 self.earlier["failed" if earlier["status"] == _STATUS_FAILED else "ok"] += 1
             else:
-                todo.append((number, question, key, earlier.get("pending") if earlier.get("key") == key else None))
+                todo.append(_Row(number, cells, question, key, earlier.get("pending") if earlier.get("key") == key else None))
         return todo, skipped, blank, taken
 
-    # -- asking -------------------------------------------------------------------------------
-    def ask_row(self, number, question, key, pending=None):
+    def rows_above_header(self):
+        """The rows above the header (a title, notes), as they are, blank ones included: a CSV output keeps them."""
+        header_row, expected = self.options.table_header_row, 1
+        rows = self.sheet.rows() if self.sheet is not None else _read_rows(self.options.input_path, self.options.sheet)
+        for number, cells in rows:
+            if number >= header_row:
+                break
+            for _ in range(expected, number):
+                yield []
+            expected = number + 1
+            yield list(cells)
+        rows.close()
+
+    def check_formulas(self):
+        """Formulas without a stored value read as blank: in a column the questions use that would
+        ask wrong questions (stop here, before any chat); elsewhere it is only a warning."""
+        uncached = self.sheet.uncached
+        used = [(name, uncached[at]) for name, at in self.make_question.columns.items() if at in uncached]
+        if used:
+            raise InputError(
+                "「%s」列是公式,但文件里没有存算好的值(第 %d 行起;表格多半是程序生成的,没在 Excel 里打开保存过),"
+                "提问会用到它,读出来却是空白。请用 Excel 或 WPS 打开 %s 保存一次再运行,或把这一列复制后「选择性粘贴 → 数值」"
+                "(还没有发出任何请求,没有花钱)" % ("、".join(name for name, _ in used), used[0][1],
+                                              os.path.basename(self.options.input_path)))
+        others = [self.header[at] or _column_letter(at) for at in sorted(uncached) if at < len(self.header)]
+        if others:
+            _log("注意:「%s」列是公式,但文件里没有算好的值,输出里这些格是空白(提问没有用到它们)" % "、".join(others))
+
+
+def _without_duplicates(todo):
+    """(rows to ask, [(copy row, number of the row it copies)]): one question is asked once."""
+    first_of, unique, copies = {}, [], []
+    for row in todo:
+        if row.key in first_of:
+            copies.append((row, first_of[row.key]))
+            continue
+        first_of[row.key] = row.number
+        unique.append(row)
+    return unique, copies
+
+###############################################################################
+# Batch asking: one row's chat, paid once         (yingdao_module/batch_ask.py)
+###############################################################################
+# Batch asking: one row's chat, paid once.
+#
+# The chat id goes into the journal the moment the chat exists, so a killed run's chat is
+# recovered instead of paid again; a chat that failed on Coze's side is asked again
+# (chat_retries); with json_fields an answer that is not the JSON asked for gets one repair
+# question in the same conversation. Fatal errors stop the run (the row stays unfinished).
+
+_JSON_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.S)
+_JSON_REPAIR = "上次回答不是合法的 JSON,只输出包含 %s 的 JSON 对象"
+
+
+class _BatchStopped(Exception):
+    """The run stops (fatal error, qpd, max_tokens) before this row could ask: it stays unfinished."""
+
+
+def _spread_json(answer):
+    """The dict inside an answer (plain or in a ```json fence), or None."""
+    fenced = _JSON_FENCE.match(answer or "")
+    try:
+        value = json.loads(fenced.group(1) if fenced else answer)
+    except (TypeError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _cannot_write(path, err):
+    """The stop reason for a file that cannot be written, in Chinese, with the way out."""
+    why = "磁盘已满(或超过了文件大小上限)" if getattr(err, "errno", None) in (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)) \
+        else "没有写权限或文件被占用" if getattr(err, "errno", None) in (errno.EACCES, errno.EPERM) else "写入失败"
+    return ("写不进文件 %s:%s(%s)。已停止,不再发新的请求;已拿到的回答先留在内存里,结束前再写一次。"
+            "请腾出磁盘空间(或换一个能写的 output_path)后重跑同一命令,从断点继续,已写入的行不会重复付费"
+            % (os.path.basename(path), why, getattr(err, "strerror", None) or type(err).__name__))
+
+
+def _still_failed(message, asked_again):
+    """A failed chat's text once no retry is left: how often it was asked, and how to ask the failed rows again."""
+    tried = "已重问 %d 次仍失败" % asked_again if asked_again else "没有重问(chat_retries 为 0)"
+    return ("%s(%s)。之后重跑失败的行:同一命令加 --retry-failed(影刀里 retry_failed 填 是),已成功的行不会重复付费"
+            % (message, tried))
+
+
+class _Asker(object):
+    """Asks rows through a Client; `finish(record)` keeps a finished row, `halt(reason)` stops the run."""
+
+    def __init__(self, options, client, journal, stop, finish, halt):
+        self.options, self.client, self.journal, self.stop = options, client, journal, stop
+        self.finish, self.halt = finish, halt
+        self.chats = self.asked_again = 0  # paid chats started by this run; failed ones asked again
+        self.lock = threading.Lock()
+
+    def ask_row(self, row):
+        """The row's finished record (also given to finish), or None when it stays unfinished."""
         if self.stop.is_set():
             return None
-        record = {"row": number, "key": key}
+        record = {"row": row.number, "key": row.key}
+        pending = row.pending
         network_tries = asked_again = 0
         while True:
             try:
-                result, tokens, problem = self.converse(number, key, question, pending)
+                result, tokens, problem = self.converse(row, pending)
                 record.update(status=_STATUS_FAILED if problem else _STATUS_OK, answer=result["answer"],
                               error=problem, tokens=tokens, chat_id=result["chat_id"] or "")
                 break
@@ -5231,7 +5314,7 @@ class _BatchRun(object):
                 if err.failed_chat:
                     if asked_again < self.options.chat_retries and not self.stop.is_set():
                         asked_again += 1
-                        self.ask_again(number, err, asked_again)
+                        self.ask_again(row.number, err, asked_again)
                         continue
                     record["error"] = _still_failed(err.message, asked_again)
                     break
@@ -5244,28 +5327,28 @@ class _BatchRun(object):
     def ask_again(self, number, err, attempt):
         """Say (truthfully: it happens now) that a chat failed on Coze's side is asked again, paid again."""
         with self.lock:
-            self.counts["asked_again"] += 1
+            self.asked_again += 1
         _log("第 %d 行的对话在扣子那边失败(%s):自动重问(第 %d/%d 次,多付一次对话)"
             % (number, err.message, attempt, self.options.chat_retries))
 
-    def converse(self, number, key, question, pending):
+    def converse(self, row, pending):
         """(result, tokens, problem) of one row: the answer of a chat a killed run already paid for,
         or of a new chat; with json_fields, one repair question in the same conversation."""
         result = self.recover(pending) if pending else None
         repaired = bool(result and pending.get("repair"))
         earlier_tokens = pending.get("tokens", 0) if repaired else 0
         if result is None:
-            result = self.new_chat(number, key, question)
+            result = self.new_chat(row, row.question)
         tokens = earlier_tokens + result["usage"]["token_count"]
         problem = self.json_problem(result["answer"])
         if problem and not repaired:
-            result = self.new_chat(number, key, _JSON_REPAIR % "、".join(self.options.json_fields),
+            result = self.new_chat(row, _JSON_REPAIR % "、".join(self.options.json_fields),
                                    result["conversation_id"], tokens)
             tokens += result["usage"]["token_count"]
             problem = self.json_problem(result["answer"])
         return result, tokens, "回答不是合法的 JSON(追问一次后仍然不是):%s" % problem if problem else ""
 
-    def new_chat(self, number, key, question, conversation_id=None, tokens_before=None):
+    def new_chat(self, row, question, conversation_id=None, tokens_before=None):
         """Ask, paid (the client waits for the rate limits), noting the chat id in the journal the
         moment the chat exists."""
         if self.stop.is_set():
@@ -5278,7 +5361,7 @@ class _BatchRun(object):
             if tokens_before is not None:
                 pending.update(repair=True, tokens=tokens_before)
             try:
-                self.journal.append({"row": number, "key": key, "pending": pending})
+                self.journal.append({"row": row.number, "key": row.key, "pending": pending})
             except (OSError, ValueError) as err:  # the answer itself is still kept (finish)
                 self.halt(_cannot_write(self.journal.path, err))
         return self.client.chat(question, conversation_id=conversation_id, on_created=noted, tools=self.options.tools)
@@ -5305,6 +5388,179 @@ class _BatchRun(object):
         missing = [name for name in fields if name not in value]
         return "缺少键 %s" % "、".join(missing) if missing else ""
 
+###############################################################################
+# Batch output: table write-back, report, summary (yingdao_module/batch_output.py)
+###############################################################################
+# Batch output: the answers written back (into a copy of the input workbook, or a text table
+# in the input's layout), the HTML report and the summary batch() returns.
+#
+# Everything here is written from the run's records ({row number: record}), so the output can be
+# rewritten at any time (every SAVE_EVERY seconds and at the end) without losing anything.
+
+_ANSWER_WIDTH = 60       # width of the answer column added to an xlsx copy
+_DEMO_SAYS = "离线演示:这些回答来自本机的扣子模拟器,不是真实智能体的回答"
+
+
+def _text(value):
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+class _BatchOutput(object):
+    """The output table of one run; `output_path` is where it was last written."""
+
+    def __init__(self, options, header, planner, sheet):
+        self.options, self.header, self.planner, self.sheet = options, header, planner, sheet
+        self.output_path = options.output_path
+        self.first_new_column = None  # where the new columns go in an xlsx copy (found on first save)
+
+    def json_keys(self, done):
+        """The JSON keys that get a column each: json_fields, or with json_columns every key answers had."""
+        keys = list(self.options.json_fields)
+        if self.options.json_columns and not keys:
+            for record in done.values():
+                for key in (_spread_json(record.get("answer")) or {}):
+                    if key not in keys and key not in self.header:
+                        keys.append(key)
+        return keys
+
+    def output_rows(self, done, json_keys):
+        for number, cells in self.planner.rows():
+            record = done.get(number) or {}
+            cells = list(cells) + [""] * (len(self.header) - len(cells))
+            row = cells[:len(self.header)] + [record.get("answer", "")]
+            if json_keys:
+                spread = _spread_json(record.get("answer")) or {}
+                row += [_text(spread.get(key, "")) for key in json_keys]
+            row += [record.get("status", ""), record.get("error", ""), record.get("tokens", ""),
+                    record.get("chat_id", ""), number]
+            yield row
+
+    def save(self, done):
+        """Write the table from the records; OSError or ValueError when the disk refuses."""
+        json_keys = self.json_keys(done)
+        added = [self.options.answer_column] + json_keys + list(_EXTRA_COLUMNS)
+        if self.sheet is not None and self.output_path.lower().endswith((".xlsx", ".xlsm")):
+            self.output_path = self.save_into_copy(done, added, json_keys)
+        else:
+            layout = "utf-8-sig" if self.sheet is not None else _sniff_format(self.options.input_path)
+            lines = itertools.chain(self.planner.rows_above_header(), [list(self.header) + added],
+                                    self.output_rows(done, json_keys))
+            self.output_path = _write_rows(self.output_path, next(lines), lines, layout,  # the input's cells as they were
+                                          inert_from=len(self.header))
+
+    def save_into_copy(self, done, added, json_keys):
+        """The input workbook, copied, with the new columns right of everything on the sheet
+        (and of any merged range in the header row), their names in the header row."""
+        header_row = self.options.table_header_row
+        if self.first_new_column is None:
+            self.first_new_column = self.sheet.free_column(len(self.header), header_row)
+        first = self.first_new_column
+        cells = {header_row: dict((first + i, name) for i, name in enumerate(added))}
+        for row in self.output_rows(done, json_keys):
+            cells[row[-1]] = dict((first + i, str(value)) for i, value in enumerate(row[len(self.header):])
+                                  if value not in ("", None))
+        return _write_xlsx_copy(self.output_path, self.sheet, cells, {first: _ANSWER_WIDTH})
+
+    def report(self, run):
+        """Write the HTML report of a run (never lets a report problem stop the batch)."""
+        records = [run.done.get(number) or {} for number in run.planner.scope]
+        status = [record.get("status") for record in records]
+        facts = dict(
+            title=os.path.basename(self.options.input_path), input=self.options.input_path, output=self.output_path,
+            sheet=self.sheet.name if self.sheet else "", started=run.started_at,
+            elapsed=time.monotonic() - run.started, generated=time.strftime("%Y-%m-%d %H:%M:%S"),
+            ok=status.count(_STATUS_OK), failed=status.count(_STATUS_FAILED), skipped=status.count(_STATUS_SKIPPED),
+            pending=sum(1 for value in status if not value), planned=run.planned,
+            finished=run.counts["ok"] + run.counts["failed"],
+            tokens=sum(r.get("tokens") or 0 for r in records if r.get("status") == _STATUS_OK),
+            all_tokens=sum(r.get("tokens") or 0 for r in records), chats=run.asker.chats,
+            timeline=list(run.timeline), stopped_reason=run.stopped_reason, resume=run.resume_command(),
+            asked_again=run.asker.asked_again, demo=_DEMO_SAYS if run.demo else "",
+            failures=[r for r in records if r.get("status") == _STATUS_FAILED],
+            skips=[r for r in records if r.get("status") == _STATUS_SKIPPED])
+        try:
+            _write_report(self.options.report_path, facts)
+        except OSError as err:
+            _log("报告没有写成(%s):%s;批处理本身不受影响" % (type(err).__name__, self.options.report_path))
+
+
+def _summarize(run, taken, skipped, blank, started):
+    """The summary batch() returns, logged: paid chats counted, asked-again ones too; a demo says so."""
+    summary = {"total": taken, "done": run.counts["ok"], "skipped": skipped, "failed": run.counts["failed"],
+               "tokens": run.counts["tokens"], "elapsed": round(time.monotonic() - started, 2),
+               "output_path": run.output_path, "shard": run.options.shard_text,
+               "stopped_reason": run.stopped_reason, "blank": blank, "report_path": run.options.report_path,
+               "earlier_done": run.planner.earlier["ok"], "earlier_failed": run.planner.earlier["failed"],
+               "resume_command": run.resume_command() if run.unfinished() else "",
+               "chats": run.asker.chats, "asked_again": run.asker.asked_again}
+    if run.demo:
+        summary["demo"] = _DEMO_SAYS
+    again = ",其中 %(asked_again)d 次是重问扣子那边失败的对话" if summary["asked_again"] else ""
+    text = (("【离线演示】" if run.demo else "") + ("批处理提前停止(原因见上)" if run.stopped_reason else "批处理结束")
+            + ":成功 %(done)d 行,失败 %(failed)d 行,跳过 %(skipped)d 行(其中模板列空白 %(blank)d 行),"
+            "发起对话 %(chats)d 次" + again + ",用 %(tokens)d tokens,%(elapsed).1f 秒;输出 %(output_path)s;"
+            "报告 %(report_path)s")
+    _log(text % summary)
+    if summary["resume_command"]:
+        _log(summary["resume_command"])
+    if run.demo:
+        _log(_DEMO_SAYS)
+    return summary
+
+###############################################################################
+# Batch engine: batch() and the run loop              (yingdao_module/batch.py)
+###############################################################################
+# Batch: push every row of a spreadsheet through a bot, fast, resumable, nothing lost.
+#
+#     batch("商品.xlsx", prompt="为{商品名}写一句广告语", qps=2)
+#
+# Every finished row goes to the journal (fsynced) before anything else; the output table is
+# rewritten from the journal every 30 s and at the end. Running the same call again skips
+# finished rows. Fatal errors (token, bot, quota, daily limit) stop the run at once, save
+# everything and say how to continue. shard="K/N" lets N robots split one workbook; merge.py
+# joins their outputs in the original row order.
+#
+# This file holds batch() and the run loop; which rows are asked is batch_plan.py, how one row
+# is asked batch_ask.py, what is written batch_output.py.
+
+_SAVE_EVERY = 30.0       # seconds between rewrites of the output table
+_PROGRESS_EVERY = 10.0   # seconds between progress lines (or every 5 %)
+
+
+class _BatchRun(object):
+    """One run over one input: the records, the counts, the stop, and the loop that keeps
+    `concurrency` rows in flight."""
+
+    def __init__(self, options, header, make_question, client, stop, bot_id=""):
+        self.options, self.header = options, header
+        self.stop = stop  # the client's chat waits for the rate limiter and refuses to start once stop is set
+        xlsx = options.input_path.lower().endswith((".xlsx", ".xlsm"))
+        self.sheet = _XlsxSheet(options.input_path, options.sheet) if xlsx else None
+        if self.sheet is not None:
+            self.sheet.verify()  # every part, before any chat: a broken one would stop the copy after paying
+        self.timeline = []
+        self.started, self.started_at, self.planned = time.monotonic(), time.strftime("%Y-%m-%d %H:%M:%S"), 0
+        settings = getattr(client, "settings", None)  # tests may stand in for Client
+        self.bot_id, self.base_url = bot_id or "", getattr(settings, "base_url", "") or ""
+        self.app = getattr(settings, "app", None) or (None, None, None)
+        self.demo = getattr(settings, "token", None) == _DEMO_TOKEN
+        self.journal = _Journal(options.journal_path, {
+            "input": options.input_path, "prompt": options.prompt or "", "question_column": options.question_column or "",
+            "sheet": options.sheet or "", "bot_id": bot_id or "", "shard": options.shard_text,
+            "server": _DEMO_SERVER if self.demo else self.base_url})
+        self.planner = _Planner(options, header, make_question, self.sheet)
+        self.asker = _Asker(options, client, self.journal, stop, self.finish, self.halt)
+        self.output = _BatchOutput(options, header, self.planner, self.sheet)
+        self.done = {}
+        self.unsaved = []  # answers paid for that the disk refused: kept here, written again at the end
+        self.stopped_reason = ""
+        self.lock = threading.Lock()
+        self.counts = {"ok": 0, "failed": 0, "tokens": 0}
+
+    @property
+    def output_path(self):
+        return self.output.output_path
+
     def finish(self, record):
         try:
             self.journal.append(record)  # first: the answer is safe on disk before the table is written
@@ -5326,112 +5582,23 @@ class _BatchRun(object):
             self.stop.set()
             _log("批处理停止:%s" % reason)
 
-    # -- output -------------------------------------------------------------------------------
-    def output_rows(self, json_keys):
-        for number, cells in self.rows():
-            record = self.done.get(number) or {}
-            cells = list(cells) + [""] * (len(self.header) - len(cells))
-            row = cells[:len(self.header)] + [record.get("answer", "")]
-            if json_keys:
-                spread = _spread_json(record.get("answer")) or {}
-                row += [_text(spread.get(key, "")) for key in json_keys]
-            row += [record.get("status", ""), record.get("error", ""), record.get("tokens", ""),
-                    record.get("chat_id", ""), number]
-            yield row
-
     def save(self):
-        json_keys = list(self.options.json_fields)
-        if self.options.json_columns and not json_keys:
-            for record in self.done.values():
-                for key in (_spread_json(record.get("answer")) or {}):
-                    if key not in json_keys and key not in self.header:
-                        json_keys.append(key)
-        added = [self.options.answer_column] + json_keys + list(_EXTRA_COLUMNS)
+        """Rewrite the output table and the report from the records."""
         try:
-            if self.sheet is not None and self.output_path.lower().endswith((".xlsx", ".xlsm")):
-                self.output_path = self.save_into_copy(added, json_keys)
-            else:
-                layout = "utf-8-sig" if self.sheet is not None else _sniff_format(self.options.input_path)
-                lines = itertools.chain(self.rows_above_header(), [list(self.header) + added], self.output_rows(json_keys))
-                self.output_path = _write_rows(self.output_path, next(lines), lines, layout,  # the input's cells as they were
-                                              inert_from=len(self.header))
+            self.output.save(self.done)
         except (OSError, ValueError) as err:  # the answers stay in the journal (or in memory) for now
             self.halt(_cannot_write(self.output_path, err))
-        self.report()
-
-    def rows_above_header(self):
-        """The rows above the header (a title, notes), as they are, blank ones included: a CSV output keeps them."""
-        header_row, expected = self.options.table_header_row, 1
-        rows = self.sheet.rows() if self.sheet is not None else _read_rows(self.options.input_path, self.options.sheet)
-        for number, cells in rows:
-            if number >= header_row:
-                break
-            for _ in range(expected, number):
-                yield []
-            expected = number + 1
-            yield list(cells)
-        rows.close()
-
-    def save_into_copy(self, added, json_keys):
-        """The input workbook, copied, with the new columns right of everything on the sheet
-        (and of any merged range in the header row), their names in the header row."""
-        header_row = self.options.table_header_row
-        if self.first_new_column is None:
-            self.first_new_column = self.sheet.free_column(len(self.header), header_row)
-        first = self.first_new_column
-        cells = {header_row: dict((first + i, name) for i, name in enumerate(added))}
-        for row in self.output_rows(json_keys):
-            cells[row[-1]] = dict((first + i, str(value)) for i, value in enumerate(row[len(self.header):])
-                                  if value not in ("", None))
-        return _write_xlsx_copy(self.output_path, self.sheet, cells, {first: _ANSWER_WIDTH})
-
-    def report(self):
-        """Write the HTML report (never lets a report problem stop the batch)."""
-        records = [self.done.get(number) or {} for number in self.scope]
-        status = [record.get("status") for record in records]
-        elapsed = time.monotonic() - self.started
-        facts = dict(
-            title=os.path.basename(self.options.input_path), input=self.options.input_path, output=self.output_path,
-            sheet=self.sheet.name if self.sheet else "", started=self.started_at, elapsed=elapsed,
-            generated=time.strftime("%Y-%m-%d %H:%M:%S"), ok=status.count(_STATUS_OK),
-            failed=status.count(_STATUS_FAILED), skipped=status.count(_STATUS_SKIPPED),
-            pending=sum(1 for value in status if not value), planned=self.planned,
-            finished=self.counts["ok"] + self.counts["failed"],
-            tokens=sum(r.get("tokens") or 0 for r in records if r.get("status") == _STATUS_OK),
-            all_tokens=sum(r.get("tokens") or 0 for r in records), chats=self.chats,
-            timeline=list(self.timeline), stopped_reason=self.stopped_reason, resume=self.resume_command(),
-            asked_again=self.counts["asked_again"], demo=_DEMO_SAYS if self.demo else "",
-            failures=[r for r in records if r.get("status") == _STATUS_FAILED],
-            skips=[r for r in records if r.get("status") == _STATUS_SKIPPED])
-        try:
-            _write_report(self.options.report_path, facts)
-        except OSError as err:
-            _log("报告没有写成(%s):%s;批处理本身不受影响" % (type(err).__name__, self.options.report_path))
+        self.output.report(self)
 
     def resume_command(self):
         """How to continue this run: the command for this platform's shells (no secrets), and
         in ShadowBot: run the same flow again."""
-        failed = any(self.done.get(n, {}).get("status") == _STATUS_FAILED for n in self.scope)
+        failed = any(self.done.get(n, {}).get("status") == _STATUS_FAILED for n in self.planner.scope)
         return _resume_text(self.options, self.bot_id, self.base_url, self.app[0], self.app[1], self.demo, failed)
 
     def unfinished(self):
         """Rows of this run without an answer: not asked yet, or failed."""
-        return sum(1 for n in self.scope if self.done.get(n, {}).get("status") in (None, _STATUS_FAILED))
-
-    def check_formulas(self):
-        """Formulas without a stored value read as blank: in a column the questions use that would
-        ask wrong questions (stop here, before any chat); elsewhere it is only a warning."""
-        uncached = self.sheet.uncached
-        used = [(name, uncached[at]) for name, at in self.make_question.columns.items() if at in uncached]
-        if used:
-            raise InputError(
-                "「%s」列是公式,但文件里没有存算好的值(第 %d 行起;表格多半是程序生成的,没在 Excel 里打开保存过),"
-                "提问会用到它,读出来却是空白。请用 Excel 或 WPS 打开 %s 保存一次再运行,或把这一列复制后「选择性粘贴 → 数值」"
-                "(还没有发出任何请求,没有花钱)" % ("、".join(name for name, _ in used), used[0][1],
-                                              os.path.basename(self.options.input_path)))
-        others = [self.header[at] or _column_letter(at) for at in sorted(uncached) if at < len(self.header)]
-        if others:
-            _log("注意:「%s」列是公式,但文件里没有算好的值,输出里这些格是空白(提问没有用到它们)" % "、".join(others))
+        return sum(1 for n in self.planner.scope if self.done.get(n, {}).get("status") in (None, _STATUS_FAILED))
 
     # -- the whole run ------------------------------------------------------------------------------
     def run(self, dedupe_label="与第 %d 行问题相同,沿用其回答"):
@@ -5448,38 +5615,26 @@ class _BatchRun(object):
 
     def run_locked(self, dedupe_label):
         started = self.started = time.monotonic()
-        todo, skipped, blank, taken = self.plan()
-        self.total = taken
-        if self.earlier["ok"]:
-            _log("续跑:%d 行已在之前完成,跳过(不会重复计费)" % self.earlier["ok"])
-        if self.earlier["failed"]:
-            _log("续跑:%d 行之前失败,这次不重试(要重试请加 retry_failed=True,命令行 --retry-failed)" % self.earlier["failed"])
+        todo, skipped, blank, taken = self.planner.plan(self.done)
+        earlier = self.planner.earlier
+        if earlier["ok"]:
+            _log("续跑:%d 行已在之前完成,跳过(不会重复计费)" % earlier["ok"])
+        if earlier["failed"]:
+            _log("续跑:%d 行之前失败,这次不重试(要重试请加 retry_failed=True,命令行 --retry-failed)" % earlier["failed"])
         if blank:
-            _log("%d 行的模板列(%s)全是空的:没有提问,状态记为「跳过」" % (blank, "、".join(self.make_question.columns)))
-        first_of = {}
-        if self.options.dedupe:
-            unique = []
-            for item in todo:
-                if item[2] in first_of:
-                    continue
-                first_of[item[2]] = item[0]
-                unique.append(item)
-            copies = [item[:3] for item in todo if first_of.get(item[2]) != item[0]]
-            todo = unique
-        else:
-            copies = []
+            _log("%d 行的模板列(%s)全是空的:没有提问,状态记为「跳过」" % (blank, "、".join(self.planner.make_question.columns)))
+        todo, copies = _without_duplicates(todo) if self.options.dedupe else (todo, [])
         self.planned = len(todo)
         if self.sheet is not None:
             _log("使用工作表「%s」(工作簿里有:%s)" % (self.sheet.name, "、".join(self.sheet.names)))
-            self.check_formulas()
+            self.planner.check_formulas()
         _log("批处理开始:共 %d 行,本次要问 %d 行,并发 %d" % (taken, len(todo), self.options.concurrency))
         try:
             self.ask_all(todo, started)
-            for number, question, key in copies:
-                original = self.done.get(first_of[key])
+            for row, first in copies:
+                original = self.done.get(first)
                 if original and original.get("status") == _STATUS_OK:
-                    self.finish(dict(original, row=number, key=key, tokens=0,
-                                     error=dedupe_label % first_of[key]))
+                    self.finish(dict(original, row=row.number, key=row.key, tokens=0, error=dedupe_label % first))
         except KeyboardInterrupt:
             self.close()
             _log("已中断:已完成的 %d 行都已保存在 %s。重跑同一命令即可从断点继续,已完成的行不会重复付费"
@@ -5487,30 +5642,7 @@ class _BatchRun(object):
             _log(self.resume_command())
             raise
         self.close()
-        return self.summarize(taken, skipped, blank, started)
-
-    def summarize(self, taken, skipped, blank, started):
-        """The summary batch() returns, logged: paid chats counted, asked-again ones too; a demo says so."""
-        summary = {"total": taken, "done": self.counts["ok"], "skipped": skipped, "failed": self.counts["failed"],
-                   "tokens": self.counts["tokens"], "elapsed": round(time.monotonic() - started, 2),
-                   "output_path": self.output_path, "shard": self.options.shard_text,
-                   "stopped_reason": self.stopped_reason, "blank": blank, "report_path": self.options.report_path,
-                   "earlier_done": self.earlier["ok"], "earlier_failed": self.earlier["failed"],
-                   "resume_command": self.resume_command() if self.unfinished() else "",
-                   "chats": self.chats, "asked_again": self.counts["asked_again"]}
-        if self.demo:
-            summary["demo"] = _DEMO_SAYS
-        again = ",其中 %(asked_again)d 次是重问扣子那边失败的对话" if summary["asked_again"] else ""
-        text = (("【离线演示】" if self.demo else "") + ("批处理提前停止(原因见上)" if self.stopped_reason else "批处理结束")
-                + ":成功 %(done)d 行,失败 %(failed)d 行,跳过 %(skipped)d 行(其中模板列空白 %(blank)d 行),"
-                "发起对话 %(chats)d 次" + again + ",用 %(tokens)d tokens,%(elapsed).1f 秒;输出 %(output_path)s;"
-                "报告 %(report_path)s")
-        _log(text % summary)
-        if summary["resume_command"]:
-            _log(summary["resume_command"])
-        if self.demo:
-            _log(_DEMO_SAYS)
-        return summary
+        return _summarize(self, taken, skipped, blank, started)
 
     def close(self):
         """Write what the disk refused earlier (it may have room again), then the table."""
@@ -5541,7 +5673,7 @@ class _BatchRun(object):
                         item = next(items, None)
                         if item is None:
                             break
-                        window.add(pool.submit(self.ask_row, *item))
+                        window.add(pool.submit(self.asker.ask_row, item))
                     if not window:
                         break
                     # any finished row frees its place at once (waiting for the oldest one could
@@ -5578,48 +5710,6 @@ class _BatchRun(object):
             eta = (planned - finished) / rate if rate else 0
             _log("进度 %d/%d:成功 %d,失败 %d,%.2f 行/秒,预计还需 %d 秒,已用 %d tokens" % (
                 finished, planned, self.counts["ok"], self.counts["failed"], rate, eta, self.counts["tokens"]))
-
-
-def _cannot_write(path, err):
-    """The stop reason for a file that cannot be written, in Chinese, with the way out."""
-    why = "磁盘已满(或超过了文件大小上限)" if getattr(err, "errno", None) in (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)) \
-        else "没有写权限或文件被占用" if getattr(err, "errno", None) in (errno.EACCES, errno.EPERM) else "写入失败"
-    return ("写不进文件 %s:%s(%s)。已停止,不再发新的请求;已拿到的回答先留在内存里,结束前再写一次。"
-            "请腾出磁盘空间(或换一个能写的 output_path)后重跑同一命令,从断点继续,已写入的行不会重复付费"
-            % (os.path.basename(path), why, getattr(err, "strerror", None) or type(err).__name__))
-
-
-def _still_failed(message, asked_again):
-    """A failed chat's text once no retry is left: how often it was asked, and how to ask the failed rows again."""
-    tried = "已重问 %d 次仍失败" % asked_again if asked_again else "没有重问(chat_retries 为 0)"
-    return ("%s(%s)。之后重跑失败的行:同一命令加 --retry-failed(影刀里 retry_failed 填 是),已成功的行不会重复付费"
-            % (message, tried))
-
-
-def _text(value):
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def _checked_table(options):
-    """(header, row -> question) of the input table; every mistake in it is refused here, before any call."""
-    wanted = [m.group(1) for m in _TEMPLATE_PART.finditer(options.prompt or "") if m.group(1) is not None]
-    wanted += [options.question_column] if options.question_column else []
-    number, header, found, top = _read_header(options.input_path, options.sheet, wanted, options.header_row,
-                                             _QUESTION_GUESSES)
-    try:
-        make_question = _question_maker(header, options.prompt, options.question_column)
-    except InputError as err:
-        raise InputError(str(err) + ("" if found else _header_preview(top)))
-    options.table_header_row = number
-    if number > 1:
-        _log("列名在第 %d 行(上面 %d 行原样保留);不对的话用 --header-row N 指定" % (number, number - 1))
-    if options.answer_column in header:
-        raise InputError("表格里已经有「%s」列:请用 answer_column 换一个回答列名" % options.answer_column)
-    taken = [name for name in options.json_fields if name in header or name in _EXTRA_COLUMNS
-             or name == options.answer_column]
-    if taken:
-        raise InputError("json_fields 的键「%s」和表格里已有的列或结果列重名:请换个键名" % "、".join(taken))
-    return header, make_question
 
 
 def batch(input_path, prompt=None, question_column=None, output_path=None, sheet=None, answer_column="回答",

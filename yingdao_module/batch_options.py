@@ -12,7 +12,8 @@ from .errors import InputError
 from .journal import journal_path_for
 from .tools import clean_tools
 
-# name -> default, in the order of batch()'s keyword parameters
+# name -> default, in the order of batch()'s keyword parameters: batch()'s signature is the source,
+# tests/test_batch_shape.py fails until this list says the same (BatchOptions and resume.py read it)
 BATCH_DEFAULTS = (
     ("prompt", None), ("question_column", None), ("output_path", None), ("sheet", None),
     ("answer_column", "回答"), ("bot_id", None), ("token", None), ("base_url", None),

@@ -14,7 +14,9 @@ import re
 import sys
 
 from .api import run_workflow_full
-from .batch import DEMO_SAYS, batch, checked_table
+from .batch import batch
+from .batch_output import DEMO_SAYS
+from .batch_plan import checked_table
 from .batch_options import BATCH_OPTION_NAMES, BatchOptions
 from .client import Client
 from .config import DEFAULT_TIMEOUT, clean_base_url, clean_bot_id, clean_question, clean_timeout, setting
