@@ -47,6 +47,7 @@ DIST_MODULES = [
     ("shell_quote", "Quoting commands for bash, cmd and PowerShell"),
     ("resume", "The command that continues a batch run"),
     ("batch_plan", "Batch planning: which rows, which questions"),
+    ("answer_cache", "The answer cache (cache=True): answers reused, free"),
     ("batch_ask", "Batch asking: one row's chat, paid once"),
     ("batch_output", "Batch output: table write-back, report, summary"),
     ("batch", "Batch engine: batch() and the run loop"),

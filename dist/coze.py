@@ -4515,8 +4515,9 @@ _BATCH_DEFAULTS = (
     ("dedupe", False), ("timeout", _DEFAULT_TIMEOUT), ("restart", False), ("wait", False),
     ("app_id", None), ("key_id", None), ("private_key", None),
     ("json_fields", None), ("ask_blank", False), ("report_path", None), ("tools", None), ("header_row", None),
-    ("chat_retries", 2),
+    ("chat_retries", 2), ("estimate", False), ("cache", False), ("cache_days", None), ("review", False),
 )
+_ESTIMATE_SAMPLES = 3  # rows asked by estimate=True, spread over the table
 _CHAT_RETRIES_MAX = 5
 _BATCH_OPTION_NAMES = tuple(name for name, _ in _BATCH_DEFAULTS)
 
@@ -4543,6 +4544,18 @@ def _clean_chat_retries(value):
     if not 0 <= number <= _CHAT_RETRIES_MAX:
         raise InputError("chat_retries 应该是 0 到 %d 的整数(扣子那边失败的对话在本次运行里再问几次,每次多付一次对话),"
                          "现在是 %r" % (_CHAT_RETRIES_MAX, value))
+    return number
+
+
+def _clean_estimate(value):
+    """How many sample rows estimate asks: 0 (no estimate), ESTIMATE_SAMPLES for yes, or a number."""
+    if value is True or (isinstance(value, str) and value.strip().lower() in ("是", "true", "yes", "y", "1", "对")):
+        return _ESTIMATE_SAMPLES
+    if value in (None, False, "") or (isinstance(value, str) and value.strip().lower() in ("否", "false", "no", "n", "0")):
+        return 0
+    number = _clean_count(value, "estimate")
+    if number > 50:
+        raise InputError("estimate 是试问的行数(默认 3),最多 50,现在是 %r" % (value,))
     return number
 
 
@@ -4631,9 +4644,15 @@ class _BatchOptions(object):
         self.timeout = _clean_timeout(given["timeout"])
         self.tools = _clean_tools(given["tools"])
         self.chat_retries = _clean_chat_retries(given["chat_retries"])
-        for name in ("retry_failed", "json_columns", "dedupe", "restart", "wait", "ask_blank"):
+        self.estimate = _clean_estimate(given["estimate"])
+        self.cache_days = _clean_count(given["cache_days"], "cache_days", allow_float=True)
+        for name in ("retry_failed", "json_columns", "dedupe", "restart", "wait", "ask_blank", "cache", "review"):
             setattr(self, name, _clean_bool(given[name], name, False))
         self.json_fields = _clean_json_fields(given["json_fields"])
+        if self.estimate and self.review:
+            raise InputError("estimate(估算花费)和 review(按审核意见重问)不能同时用:估算请在正式运行前单独做")
+        if self.cache_days and not self.cache:
+            raise InputError("cache_days 只在用答案缓存时有效:请同时加 cache=True(命令行 --cache)")
         output = _option_text(given["output_path"])
         self.output_path = os.path.abspath(output.strip('"')) if output else _default_output(self.input_path, self.shard)
         _refuse_same_file(self.output_path, "output_path", [(self.input_path, "输入表格")])
@@ -4971,7 +4990,8 @@ _RESUME_OPTIONS = (
     ("dedupe", "--dedupe"), ("ask_blank", "--ask-blank"), ("concurrency", "--concurrency"), ("qps", "--qps"),
     ("qpm", "--qpm"), ("qpd", "--qpd"), ("max_rows", "--max-rows"), ("max_tokens", "--max-tokens"),
     ("timeout", "--timeout"), ("shard", "--shard"), ("tools", "--tools"), ("chat_retries", "--chat-retries"),
-)
+    ("cache", "--cache"), ("cache_days", "--cache-days"), ("review", "--review"),
+)  # estimate is left out: the command printed after an estimate is the real run
 _UNQUOTABLE = {
     "posix": "",
     "cmd": "路径、提示词或其他参数里有 %、!、双引号或换行,cmd 会改动它们;请用 PowerShell 那一条,或在影刀里再次运行同一个流程",
@@ -5237,6 +5257,111 @@ def _without_duplicates(todo):
     return unique, copies
 
 ###############################################################################
+# The answer cache (cache=True): answers reused, free (yingdao_module/answer_cache.py)
+###############################################################################
+# The answer cache (batch cache=True): an answer already paid for is reused, free.
+#
+# One file per account (a hash of token or app and base URL, never the token) in the state
+# folder, next to the rate-limit state: one JSON line per answer, appended under a file lock, so
+# robots running at once never mix their lines; a line torn by a kill is skipped on reading and
+# closed before the next append. The key is a hash of everything that shapes an answer: the bot
+# or workflow, the filled-in question, files, custom variables, parameters. Only answers are
+# kept (never failures); `days` makes older ones count as absent.
+
+_CACHED_MARK = "缓存"
+_DAY = 86400.0
+
+
+def _cache_key(target, question, files=None, custom_variables=None, parameters=None):
+    """The hash naming one question: target is ("bot", id) or ("workflow", id)."""
+    shape = [list(target), question, files or [], custom_variables or {}, parameters or {}]
+    text = json.dumps(shape, ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _status_text(record):
+    """The status column of a row: 成功(缓存) for an answer taken from the cache."""
+    status = record.get("status", "")
+    return "%s(%s)" % (status, _CACHED_MARK) if record.get("cached") and status else status
+
+
+def _cached_record(cache, row, key):
+    """The finished record of a row whose answer is in the cache (no chat, no tokens), or None."""
+    entry = cache.get(key)
+    if entry is None:
+        return None
+    return {"row": row.number, "key": row.key, "status": _STATUS_OK, "answer": entry["answer"], "error": "",
+            "tokens": 0, "chat_id": entry.get("chat_id") or "", "conversation_id": entry.get("conversation_id") or "",
+            "cached": True}
+
+
+class _AnswerCache(object):
+    """get(key) -> the stored answer (a dict) or None; put(key, answer) stores a fresh one."""
+
+    def __init__(self, path, days=None):
+        self.path, self.days = path, days
+        self.entries = None  # loaded on first use: {key: entry}
+
+    @classmethod
+    def for_account(cls, settings, days=None):
+        return cls(_account_state_path(_account_of(settings), settings.base_url, "answers", ".jsonl"), days)
+
+    def __repr__(self):
+        return "AnswerCache(%r)" % self.path
+
+    def load(self):
+        """Every readable line; a torn or foreign line is skipped, the newest entry of a key wins."""
+        entries = {}
+        try:
+            with open(self.path, "rb") as handle:
+                for line in handle:
+                    try:
+                        entry = json.loads(line.decode("utf-8"))
+                    except ValueError:
+                        continue  # a line torn by a kill, or not ours
+                    if isinstance(entry, dict) and isinstance(entry.get("key"), str) and \
+                            isinstance(entry.get("answer"), str):
+                        entries[entry["key"]] = entry
+        except OSError:
+            pass  # no cache yet (or unreadable): every question is asked
+        self.entries = entries
+        return entries
+
+    def get(self, key):
+        if self.entries is None:
+            self.load()
+        entry = self.entries.get(key)
+        if entry is None:
+            return None
+        if self.days is not None and time.time() - float(entry.get("time") or 0) > self.days * _DAY:
+            return None  # older than cache_days: asked again (and the new answer stored)
+        return entry
+
+    def put(self, key, answer, tokens=0, chat_id="", conversation_id=""):
+        """Store one answer; a cache that cannot be written is only a warning (the answer is kept elsewhere)."""
+        entry = {"key": key, "answer": answer, "tokens": tokens, "chat_id": chat_id,
+                 "conversation_id": conversation_id, "time": round(time.time(), 3)}
+        line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
+        try:
+            folder = os.path.dirname(self.path)
+            if not os.path.isdir(folder):
+                os.makedirs(folder)
+            with _FileLock(self.path + ".lock"):
+                with open(self.path, "ab+") as handle:
+                    handle.seek(0, os.SEEK_END)
+                    if handle.tell():  # a line torn by a kill: close it, so ours stays whole
+                        handle.seek(-1, os.SEEK_END)
+                        if handle.read(1) != b"\n":
+                            line = b"\n" + line
+                    handle.write(line)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+        except OSError as err:
+            _log("答案缓存 %s 写不进去(%s):这个回答照常写进输出,只是下次不能从缓存取" % (self.path, err.strerror or err))
+        if self.entries is not None:
+            self.entries[key] = entry
+
+###############################################################################
 # Batch asking: one row's chat, paid once         (yingdao_module/batch_ask.py)
 ###############################################################################
 # Batch asking: one row's chat, paid once.
@@ -5287,6 +5412,8 @@ class _Asker(object):
         self.options, self.client, self.journal, self.stop = options, client, journal, stop
         self.finish, self.halt = finish, halt
         self.chats = self.asked_again = 0  # paid chats started by this run; failed ones asked again
+        self.cached = 0  # rows answered from the cache
+        self.cache, self.target = None, ("bot", "")  # cache=True: an AnswerCache (answer_cache.py), for this bot
         self.lock = threading.Lock()
 
     def ask_row(self, row):
@@ -5294,13 +5421,23 @@ class _Asker(object):
         if self.stop.is_set():
             return None
         record = {"row": row.number, "key": row.key}
+        key = _cache_key(self.target, row.question) if self.cache is not None else None
+        hit = _cached_record(self.cache, row, key) if key and not row.pending else None
+        if hit is not None:  # answered before (any table, any run): free
+            with self.lock:
+                self.cached += 1
+            self.finish(hit)
+            return hit
         pending = row.pending
         network_tries = asked_again = 0
         while True:
             try:
                 result, tokens, problem = self.converse(row, pending)
                 record.update(status=_STATUS_FAILED if problem else _STATUS_OK, answer=result["answer"],
-                              error=problem, tokens=tokens, chat_id=result["chat_id"] or "")
+                              error=problem, tokens=tokens, chat_id=result["chat_id"] or "",
+                              conversation_id=result.get("conversation_id") or "")
+                if key and not problem:  # only answers are cached, never failures
+                    self.cache.put(key, result["answer"], tokens, record["chat_id"], record["conversation_id"])
                 break
             except _BatchStopped:
                 return None  # asked nothing new; a chat already noted is recovered by the next run
@@ -5431,7 +5568,7 @@ class _BatchOutput(object):
             if json_keys:
                 spread = _spread_json(record.get("answer")) or {}
                 row += [_text(spread.get(key, "")) for key in json_keys]
-            row += [record.get("status", ""), record.get("error", ""), record.get("tokens", ""),
+            row += [_status_text(record), record.get("error", ""), record.get("tokens", ""),
                     record.get("chat_id", ""), number]
             yield row
 
@@ -5492,10 +5629,11 @@ def _summarize(run, taken, skipped, blank, started):
                "stopped_reason": run.stopped_reason, "blank": blank, "report_path": run.options.report_path,
                "earlier_done": run.planner.earlier["ok"], "earlier_failed": run.planner.earlier["failed"],
                "resume_command": run.resume_command() if run.unfinished() else "",
-               "chats": run.asker.chats, "asked_again": run.asker.asked_again}
+               "chats": run.asker.chats, "asked_again": run.asker.asked_again, "cached": run.asker.cached}
     if run.demo:
         summary["demo"] = _DEMO_SAYS
     again = ",其中 %(asked_again)d 次是重问扣子那边失败的对话" if summary["asked_again"] else ""
+    again += ",%(cached)d 行来自答案缓存(没有付费)" if summary["cached"] else ""
     text = (("【离线演示】" if run.demo else "") + ("批处理提前停止(原因见上)" if run.stopped_reason else "批处理结束")
             + ":成功 %(done)d 行,失败 %(failed)d 行,跳过 %(skipped)d 行(其中模板列空白 %(blank)d 行),"
             "发起对话 %(chats)d 次" + again + ",用 %(tokens)d tokens,%(elapsed).1f 秒;输出 %(output_path)s;"
@@ -5550,6 +5688,8 @@ class _BatchRun(object):
             "server": _DEMO_SERVER if self.demo else self.base_url})
         self.planner = _Planner(options, header, make_question, self.sheet)
         self.asker = _Asker(options, client, self.journal, stop, self.finish, self.halt)
+        if options.cache and settings is not None:
+            self.asker.cache, self.asker.target = _AnswerCache.for_account(settings, options.cache_days), ("bot", bot_id)
         self.output = _BatchOutput(options, header, self.planner, self.sheet)
         self.done = {}
         self.unsaved = []  # answers paid for that the disk refused: kept here, written again at the end
@@ -5716,7 +5856,8 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
           bot_id=None, token=None, base_url=None, concurrency=2, qps=None, qpm=None, qpd=None, max_rows=None,
           max_tokens=None, retry_failed=False, shard=None, json_columns=False, dedupe=False, timeout=_DEFAULT_TIMEOUT,
           restart=False, wait=False, app_id=None, key_id=None, private_key=None,
-          json_fields=None, ask_blank=False, report_path=None, tools=None, header_row=None, chat_retries=2):
+          json_fields=None, ask_blank=False, report_path=None, tools=None, header_row=None, chat_retries=2,
+          estimate=False, cache=False, cache_days=None, review=False):
     """表格批处理:表格每一行问智能体一次,回答写进新表格;再次运行同一调用会从断点继续,不重复付费。
 
     input_path       输入表格 .xlsx、.csv 或 .txt(原表格不会被修改;.xlsx 的输出是原工作簿的副本加上新列)
@@ -5751,6 +5892,13 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     tools            智能体的本地工具(端插件),同 ask()
     header_row       列名在第几行;默认在前 10 行里找含有模板各列(或问题列)的那一行,上面的标题行原样保留
     chat_retries     扣子那边失败的对话(例如错误码 5000)在本次运行里再问几次,默认 2,0 = 不再问;每次重问多付一次对话
+    estimate         只估算:均匀挑几行试问(是 = 3 行,或填行数),给出整张表的 token、对话次数和按限速要多久;
+                     试问的行记进日志,正式运行不会再付费
+    cache            答案缓存:同一账号、同一智能体、同样的问题以前问过(任何表格、任何运行),直接用那次的回答,不花钱;
+                     状态写「成功(缓存)」;失败的不缓存
+    cache_days       缓存多少天内的回答算数(默认一直算)
+    review           按审核重问:在输出表格的「审核」列写「驳回:意见」的行,在原来的会话里带着意见再问一次;
+                     写「通过」或空着的行不再问
 
     返回汇总字典:total, done, skipped(其中 blank 行是模板列空白), failed, tokens, elapsed, output_path,
     report_path, stopped_reason(空 = 正常结束), earlier_done / earlier_failed(之前已成功 / 已失败的行),
@@ -6441,6 +6589,13 @@ def _add_batch_arguments(parser):
     parser.add_argument("--retry-failed", action="store_true", help="续跑时也重试之前失败的行")
     parser.add_argument("--chat-retries", metavar="N",
                         help="扣子那边失败的对话(例如错误码 5000)在本次运行里再问几次(默认 2,0 = 不再问;每次多付一次对话)")
+    parser.add_argument("--estimate", nargs="?", const="是", metavar="N",
+                        help="只估算花费:均匀挑 N 行试问(默认 3),打印整张表的 token、对话次数和用时;试问的行正式运行不再付费")
+    parser.add_argument("--cache", action="store_true",
+                        help="答案缓存:同一账号同一智能体问过同样的问题就直接用那次的回答,不花钱(状态写「成功(缓存)」)")
+    parser.add_argument("--cache-days", metavar="N", help="缓存只认 N 天内的回答(默认一直认)")
+    parser.add_argument("--review", action="store_true",
+                        help="按审核重问:输出表格「审核」列写「驳回:意见」的行在原会话里带着意见再问;「通过」和空着的不再问")
     parser.add_argument("--json-columns", action="store_true", help="回答是 JSON 对象时,一键一列")
     parser.add_argument("--dedupe", action="store_true", help="完全相同的问题只问一次,其他行沿用回答")
     parser.add_argument("--json-fields", help="回答必须是含这些键的 JSON 对象,例如 标题,卖点;每个键一列,"

@@ -12,6 +12,7 @@ import json
 import os
 import time
 
+from .batch_plan import STATUS_OK
 from .filelock import FileLock
 from .log import log
 from .ratelimit import account_of, account_state_path
@@ -31,6 +32,16 @@ def status_text(record):
     """The status column of a row: 成功(缓存) for an answer taken from the cache."""
     status = record.get("status", "")
     return "%s(%s)" % (status, CACHED_MARK) if record.get("cached") and status else status
+
+
+def cached_record(cache, row, key):
+    """The finished record of a row whose answer is in the cache (no chat, no tokens), or None."""
+    entry = cache.get(key)
+    if entry is None:
+        return None
+    return {"row": row.number, "key": row.key, "status": STATUS_OK, "answer": entry["answer"], "error": "",
+            "tokens": 0, "chat_id": entry.get("chat_id") or "", "conversation_id": entry.get("conversation_id") or "",
+            "cached": True}
 
 
 class AnswerCache(object):

@@ -17,6 +17,7 @@ import time
 from .account_limits import apply_limits
 from .client import Client
 from .config import DEFAULT_TIMEOUT
+from .answer_cache import AnswerCache
 from .batch_ask import Asker, cannot_write
 from .batch_options import BatchOptions
 from .batch_output import BatchOutput, summarize
@@ -54,6 +55,8 @@ class BatchRun(object):
             "server": DEMO_SERVER if self.demo else self.base_url})
         self.planner = Planner(options, header, make_question, self.sheet)
         self.asker = Asker(options, client, self.journal, stop, self.finish, self.halt)
+        if options.cache and settings is not None:
+            self.asker.cache, self.asker.target = AnswerCache.for_account(settings, options.cache_days), ("bot", bot_id)
         self.output = BatchOutput(options, header, self.planner, self.sheet)
         self.done = {}
         self.unsaved = []  # answers paid for that the disk refused: kept here, written again at the end
@@ -220,7 +223,8 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
           bot_id=None, token=None, base_url=None, concurrency=2, qps=None, qpm=None, qpd=None, max_rows=None,
           max_tokens=None, retry_failed=False, shard=None, json_columns=False, dedupe=False, timeout=DEFAULT_TIMEOUT,
           restart=False, wait=False, app_id=None, key_id=None, private_key=None,
-          json_fields=None, ask_blank=False, report_path=None, tools=None, header_row=None, chat_retries=2):
+          json_fields=None, ask_blank=False, report_path=None, tools=None, header_row=None, chat_retries=2,
+          estimate=False, cache=False, cache_days=None, review=False):
     """表格批处理:表格每一行问智能体一次,回答写进新表格;再次运行同一调用会从断点继续,不重复付费。
 
     input_path       输入表格 .xlsx、.csv 或 .txt(原表格不会被修改;.xlsx 的输出是原工作簿的副本加上新列)
@@ -255,6 +259,13 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     tools            智能体的本地工具(端插件),同 ask()
     header_row       列名在第几行;默认在前 10 行里找含有模板各列(或问题列)的那一行,上面的标题行原样保留
     chat_retries     扣子那边失败的对话(例如错误码 5000)在本次运行里再问几次,默认 2,0 = 不再问;每次重问多付一次对话
+    estimate         只估算:均匀挑几行试问(是 = 3 行,或填行数),给出整张表的 token、对话次数和按限速要多久;
+                     试问的行记进日志,正式运行不会再付费
+    cache            答案缓存:同一账号、同一智能体、同样的问题以前问过(任何表格、任何运行),直接用那次的回答,不花钱;
+                     状态写「成功(缓存)」;失败的不缓存
+    cache_days       缓存多少天内的回答算数(默认一直算)
+    review           按审核重问:在输出表格的「审核」列写「驳回:意见」的行,在原来的会话里带着意见再问一次;
+                     写「通过」或空着的行不再问
 
     返回汇总字典:total, done, skipped(其中 blank 行是模板列空白), failed, tokens, elapsed, output_path,
     report_path, stopped_reason(空 = 正常结束), earlier_done / earlier_failed(之前已成功 / 已失败的行),

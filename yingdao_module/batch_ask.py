@@ -11,6 +11,7 @@ import os
 import re
 import threading
 
+from .answer_cache import cache_key, cached_record
 from .batch_plan import STATUS_FAILED, STATUS_OK
 from .errors import CozeError
 from .log import log
@@ -56,6 +57,8 @@ class Asker(object):
         self.options, self.client, self.journal, self.stop = options, client, journal, stop
         self.finish, self.halt = finish, halt
         self.chats = self.asked_again = 0  # paid chats started by this run; failed ones asked again
+        self.cached = 0  # rows answered from the cache
+        self.cache, self.target = None, ("bot", "")  # cache=True: an AnswerCache (answer_cache.py), for this bot
         self.lock = threading.Lock()
 
     def ask_row(self, row):
@@ -63,13 +66,23 @@ class Asker(object):
         if self.stop.is_set():
             return None
         record = {"row": row.number, "key": row.key}
+        key = cache_key(self.target, row.question) if self.cache is not None else None
+        hit = cached_record(self.cache, row, key) if key and not row.pending else None
+        if hit is not None:  # answered before (any table, any run): free
+            with self.lock:
+                self.cached += 1
+            self.finish(hit)
+            return hit
         pending = row.pending
         network_tries = asked_again = 0
         while True:
             try:
                 result, tokens, problem = self.converse(row, pending)
                 record.update(status=STATUS_FAILED if problem else STATUS_OK, answer=result["answer"],
-                              error=problem, tokens=tokens, chat_id=result["chat_id"] or "")
+                              error=problem, tokens=tokens, chat_id=result["chat_id"] or "",
+                              conversation_id=result.get("conversation_id") or "")
+                if key and not problem:  # only answers are cached, never failures
+                    self.cache.put(key, result["answer"], tokens, record["chat_id"], record["conversation_id"])
                 break
             except BatchStopped:
                 return None  # asked nothing new; a chat already noted is recovered by the next run

@@ -22,8 +22,9 @@ BATCH_DEFAULTS = (
     ("dedupe", False), ("timeout", DEFAULT_TIMEOUT), ("restart", False), ("wait", False),
     ("app_id", None), ("key_id", None), ("private_key", None),
     ("json_fields", None), ("ask_blank", False), ("report_path", None), ("tools", None), ("header_row", None),
-    ("chat_retries", 2),
+    ("chat_retries", 2), ("estimate", False), ("cache", False), ("cache_days", None), ("review", False),
 )
+ESTIMATE_SAMPLES = 3  # rows asked by estimate=True, spread over the table
 CHAT_RETRIES_MAX = 5
 BATCH_OPTION_NAMES = tuple(name for name, _ in BATCH_DEFAULTS)
 
@@ -50,6 +51,18 @@ def clean_chat_retries(value):
     if not 0 <= number <= CHAT_RETRIES_MAX:
         raise InputError("chat_retries 应该是 0 到 %d 的整数(扣子那边失败的对话在本次运行里再问几次,每次多付一次对话),"
                          "现在是 %r" % (CHAT_RETRIES_MAX, value))
+    return number
+
+
+def clean_estimate(value):
+    """How many sample rows estimate asks: 0 (no estimate), ESTIMATE_SAMPLES for yes, or a number."""
+    if value is True or (isinstance(value, str) and value.strip().lower() in ("是", "true", "yes", "y", "1", "对")):
+        return ESTIMATE_SAMPLES
+    if value in (None, False, "") or (isinstance(value, str) and value.strip().lower() in ("否", "false", "no", "n", "0")):
+        return 0
+    number = clean_count(value, "estimate")
+    if number > 50:
+        raise InputError("estimate 是试问的行数(默认 3),最多 50,现在是 %r" % (value,))
     return number
 
 
@@ -138,9 +151,15 @@ class BatchOptions(object):
         self.timeout = clean_timeout(given["timeout"])
         self.tools = clean_tools(given["tools"])
         self.chat_retries = clean_chat_retries(given["chat_retries"])
-        for name in ("retry_failed", "json_columns", "dedupe", "restart", "wait", "ask_blank"):
+        self.estimate = clean_estimate(given["estimate"])
+        self.cache_days = clean_count(given["cache_days"], "cache_days", allow_float=True)
+        for name in ("retry_failed", "json_columns", "dedupe", "restart", "wait", "ask_blank", "cache", "review"):
             setattr(self, name, clean_bool(given[name], name, False))
         self.json_fields = clean_json_fields(given["json_fields"])
+        if self.estimate and self.review:
+            raise InputError("estimate(估算花费)和 review(按审核意见重问)不能同时用:估算请在正式运行前单独做")
+        if self.cache_days and not self.cache:
+            raise InputError("cache_days 只在用答案缓存时有效:请同时加 cache=True(命令行 --cache)")
         output = _option_text(given["output_path"])
         self.output_path = os.path.abspath(output.strip('"')) if output else default_output(self.input_path, self.shard)
         refuse_same_file(self.output_path, "output_path", [(self.input_path, "输入表格")])

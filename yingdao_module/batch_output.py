@@ -9,6 +9,7 @@ import json
 import os
 import time
 
+from .answer_cache import status_text
 from .batch_ask import spread_json
 from .batch_plan import EXTRA_COLUMNS, STATUS_FAILED, STATUS_OK, STATUS_SKIPPED
 from .log import log
@@ -49,7 +50,7 @@ class BatchOutput(object):
             if json_keys:
                 spread = spread_json(record.get("answer")) or {}
                 row += [_text(spread.get(key, "")) for key in json_keys]
-            row += [record.get("status", ""), record.get("error", ""), record.get("tokens", ""),
+            row += [status_text(record), record.get("error", ""), record.get("tokens", ""),
                     record.get("chat_id", ""), number]
             yield row
 
@@ -110,10 +111,11 @@ def summarize(run, taken, skipped, blank, started):
                "stopped_reason": run.stopped_reason, "blank": blank, "report_path": run.options.report_path,
                "earlier_done": run.planner.earlier["ok"], "earlier_failed": run.planner.earlier["failed"],
                "resume_command": run.resume_command() if run.unfinished() else "",
-               "chats": run.asker.chats, "asked_again": run.asker.asked_again}
+               "chats": run.asker.chats, "asked_again": run.asker.asked_again, "cached": run.asker.cached}
     if run.demo:
         summary["demo"] = DEMO_SAYS
     again = ",其中 %(asked_again)d 次是重问扣子那边失败的对话" if summary["asked_again"] else ""
+    again += ",%(cached)d 行来自答案缓存(没有付费)" if summary["cached"] else ""
     text = (("【离线演示】" if run.demo else "") + ("批处理提前停止(原因见上)" if run.stopped_reason else "批处理结束")
             + ":成功 %(done)d 行,失败 %(failed)d 行,跳过 %(skipped)d 行(其中模板列空白 %(blank)d 行),"
             "发起对话 %(chats)d 次" + again + ",用 %(tokens)d tokens,%(elapsed).1f 秒;输出 %(output_path)s;"

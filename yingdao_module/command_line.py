@@ -235,6 +235,13 @@ def add_batch_arguments(parser):
     parser.add_argument("--retry-failed", action="store_true", help="续跑时也重试之前失败的行")
     parser.add_argument("--chat-retries", metavar="N",
                         help="扣子那边失败的对话(例如错误码 5000)在本次运行里再问几次(默认 2,0 = 不再问;每次多付一次对话)")
+    parser.add_argument("--estimate", nargs="?", const="是", metavar="N",
+                        help="只估算花费:均匀挑 N 行试问(默认 3),打印整张表的 token、对话次数和用时;试问的行正式运行不再付费")
+    parser.add_argument("--cache", action="store_true",
+                        help="答案缓存:同一账号同一智能体问过同样的问题就直接用那次的回答,不花钱(状态写「成功(缓存)」)")
+    parser.add_argument("--cache-days", metavar="N", help="缓存只认 N 天内的回答(默认一直认)")
+    parser.add_argument("--review", action="store_true",
+                        help="按审核重问:输出表格「审核」列写「驳回:意见」的行在原会话里带着意见再问;「通过」和空着的不再问")
     parser.add_argument("--json-columns", action="store_true", help="回答是 JSON 对象时,一键一列")
     parser.add_argument("--dedupe", action="store_true", help="完全相同的问题只问一次,其他行沿用回答")
     parser.add_argument("--json-fields", help="回答必须是含这些键的 JSON 对象,例如 标题,卖点;每个键一列,"

@@ -23,7 +23,8 @@ RESUME_OPTIONS = (
     ("dedupe", "--dedupe"), ("ask_blank", "--ask-blank"), ("concurrency", "--concurrency"), ("qps", "--qps"),
     ("qpm", "--qpm"), ("qpd", "--qpd"), ("max_rows", "--max-rows"), ("max_tokens", "--max-tokens"),
     ("timeout", "--timeout"), ("shard", "--shard"), ("tools", "--tools"), ("chat_retries", "--chat-retries"),
-)
+    ("cache", "--cache"), ("cache_days", "--cache-days"), ("review", "--review"),
+)  # estimate is left out: the command printed after an estimate is the real run
 UNQUOTABLE = {
     "posix": "",
     "cmd": "路径、提示词或其他参数里有 %、!、双引号或换行,cmd 会改动它们;请用 PowerShell 那一条,或在影刀里再次运行同一个流程",
