@@ -50,6 +50,7 @@ DIST_MODULES = [
     ("answer_cache", "The answer cache (cache=True): answers reused, free"),
     ("batch_ask", "Batch asking: one row's chat, paid once"),
     ("batch_output", "Batch output: table write-back, report, summary"),
+    ("estimate", "The estimate (estimate=True): sample rows, projection"),
     ("batch", "Batch engine: batch() and the run loop"),
     ("merge", "Merging shard outputs"),
     ("api", "Module-level shortcuts (调用模块)"),

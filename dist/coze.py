@@ -63,6 +63,7 @@ import socket
 import html
 import errno
 import itertools
+import math
 import ast
 import argparse
 import contextlib
@@ -3002,6 +3003,14 @@ class _RateLimiter(object):
             self.state_path = None
 
     @property
+    def calls_per_second(self):
+        """The steady rate the caps allow (None: no cap but qpd); for the estimate."""
+        rates = [whole / seconds for whole, seconds in self.windows]
+        if self.slots is not None:
+            rates.append(1.0 / (self.slots[1] * self.slots[2]))
+        return min(rates) if rates else None
+
+    @property
     def limited(self):
         return bool(self.windows or self.qpd is not None or self.slots)
 
@@ -4826,7 +4835,8 @@ def _render_report(facts):
     all_tokens (failed rows cost too), chats,
     timeline [(seconds, finished, failed)], failures and skips [{"row", "error"}],
     stopped_reason, resume (a command), asked_again (chats failed on Coze's side asked again),
-    demo (text: the answers came from the offline demo, said in a banner and the title)."""
+    demo (text: the answers came from the offline demo, said in a banner and the title),
+    sections [(title, text)]: the estimate, review rounds."""
     esc = html.escape
     counts = [("ok", "成功", facts.get("ok", 0)), ("failed", "失败", facts.get("failed", 0)),
               ("skipped", "跳过", facts.get("skipped", 0)), ("pending", "未完成", facts.get("pending", 0))]
@@ -4866,6 +4876,7 @@ def _render_report(facts):
         "<h1>%s批处理报告:%s</h1>" % ("【离线演示】" if facts.get("demo") else "", esc(facts.get("title", ""))),
         '<p class="sub">%s 生成</p>' % esc(facts.get("generated", "")),
         stop,
+        "".join("<h2>%s</h2><pre>%s</pre>" % (esc(title), esc(text)) for title, text in facts.get("sections") or []),
         '<div class="cards">%s</div>' % cards,
         '<h2>用量与速度</h2><table class="figures">%s</table>' % table,
         '<h2>进度</h2><div class="chart">%s</div>' % _report_chart(facts.get("timeline") or [], facts.get("planned", 0)),
@@ -5614,7 +5625,8 @@ class _BatchOutput(object):
             timeline=list(run.timeline), stopped_reason=run.stopped_reason, resume=run.resume_command(),
             asked_again=run.asker.asked_again, demo=_DEMO_SAYS if run.demo else "",
             failures=[r for r in records if r.get("status") == _STATUS_FAILED],
-            skips=[r for r in records if r.get("status") == _STATUS_SKIPPED])
+            skips=[r for r in records if r.get("status") == _STATUS_SKIPPED],
+            sections=list(getattr(run, "report_sections", [])))
         try:
             _write_report(self.options.report_path, facts)
         except OSError as err:
@@ -5643,6 +5655,90 @@ def _summarize(run, taken, skipped, blank, started):
         _log(summary["resume_command"])
     if run.demo:
         _log(_DEMO_SAYS)
+    return summary
+
+###############################################################################
+# The estimate (estimate=True): sample rows, projection (yingdao_module/estimate.py)
+###############################################################################
+# The estimate (batch estimate=True): what a whole table will cost before it runs overnight.
+#
+# A few sample rows, spread over the rows still to ask, are asked one by one (each row's own
+# time is measured) and journaled like any row, so the real run never pays for them again.
+# The projection for the rest: tokens (mean per row x rows left), chats (repairs included),
+# and the time at the caps in force (the limiter's rate, this robot's share with a shard) or
+# at the measured speed with `concurrency` rows in flight, whichever is slower; qpd in days.
+
+def _sample_rows(todo, count):
+    """`count` rows spread evenly from the first to the last (all of them when fewer)."""
+    if len(todo) <= count:
+        return list(todo)
+    if count == 1:
+        return [todo[len(todo) // 2]]
+    step = (len(todo) - 1) / float(count - 1)
+    return [todo[int(round(i * step))] for i in range(count)]
+
+
+def _projection(records, seconds, chats, rows_left, concurrency, calls_per_second, qpd):
+    """The figures for rows_left more rows from what the samples cost (a dict; None values unknown)."""
+    answered = [r for r in records if r.get("status") == _STATUS_OK and not r.get("cached")]
+    asked = max(1, len(records))
+    tokens_per_row = sum(r.get("tokens") or 0 for r in answered) / float(len(answered)) if answered else None
+    chats_per_row = chats / float(asked) if chats else 1.0
+    row_seconds = sum(seconds) / float(len(seconds)) if seconds else None
+    rates = []  # rows per second each limit allows
+    if row_seconds:
+        rates.append(concurrency / row_seconds)
+    if calls_per_second:
+        rates.append(calls_per_second / chats_per_row)
+    total_chats = int(math.ceil(chats_per_row * rows_left))
+    return {"rows_left": rows_left, "samples": len(records),
+            "tokens": int(round(tokens_per_row * rows_left)) if tokens_per_row is not None else None,
+            "tokens_per_row": round(tokens_per_row, 1) if tokens_per_row is not None else None,
+            "chats": total_chats, "seconds": round(rows_left / min(rates), 1) if rates and rows_left else 0.0,
+            "days": int(math.ceil(total_chats / float(qpd))) if qpd else None,
+            "rows_per_second": round(min(rates), 3) if rates else None}
+
+
+def _estimate_text(figures, resume):
+    """The projection in Chinese, for the log, the summary and the report."""
+    if figures["tokens"] is None:
+        return "估算失败:试问的 %d 行没有一行成功(原因见上),无法估算。处理好后再估算一次" % figures["samples"]
+    hours = figures["seconds"] / 3600.0
+    lines = ["估算(试问 %d 行,已记进日志,正式运行不会再付费):剩下 %d 行预计用 %d tokens(平均每行 %s),"
+             "发起 %d 次对话,按现在的限速和并发约 %s(%.1f 小时)" % (
+                 figures["samples"], figures["rows_left"], figures["tokens"], figures["tokens_per_row"],
+                 figures["chats"], "%d 分钟" % int(math.ceil(figures["seconds"] / 60.0)), hours)]
+    if figures["days"] and figures["days"] > 1:
+        lines.append("按每天 qpd 的上限,要分 %d 天跑完(每天续跑同一命令)" % figures["days"])
+    lines.append("正式运行:" + (resume or "再次运行同一命令,去掉 --estimate(影刀里 estimate 填 否)"))
+    return "\n".join(lines)
+
+
+def _run_estimate(run, todo, taken, skipped, blank, started):
+    """Ask the samples of `run` (a BatchRun), save, and return the summary with the projection."""
+    samples = _sample_rows(todo, run.options.estimate)
+    _log("估算:本次要问 %d 行,均匀挑 %d 行试问(其余不问,不花钱)" % (len(todo), len(samples)))
+    records, seconds = [], []
+    for row in samples:  # one at a time: each row's own time
+        began = time.monotonic()
+        record = run.asker.ask_row(row)
+        if record is None:
+            break  # the run stopped (token, quota...): said above
+        records.append(record)
+        if not record.get("cached"):
+            seconds.append(time.monotonic() - began)
+    limiter = getattr(run, "limiter", None)
+    figures = _projection(records, seconds, run.asker.chats, len(todo) - len(records), run.options.concurrency,
+                         limiter.calls_per_second if limiter is not None else None,
+                         limiter.qpd if limiter is not None else None)
+    run.planned = len(samples)
+    text = _estimate_text(figures, "")
+    run.report_sections = [("估算", text)]
+    run.close()
+    summary = _summarize(run, taken, skipped, blank, started)
+    figures["text"] = _estimate_text(figures, summary["resume_command"])
+    summary["estimate"] = figures
+    _log(figures["text"])
     return summary
 
 ###############################################################################
@@ -5696,6 +5792,7 @@ class _BatchRun(object):
         self.stopped_reason = ""
         self.lock = threading.Lock()
         self.counts = {"ok": 0, "failed": 0, "tokens": 0}
+        self.limiter, self.report_sections = None, []  # the rate limiter (for the estimate); [(title, text)] for the report
 
     @property
     def output_path(self):
@@ -5768,6 +5865,8 @@ class _BatchRun(object):
         if self.sheet is not None:
             _log("使用工作表「%s」(工作簿里有:%s)" % (self.sheet.name, "、".join(self.sheet.names)))
             self.planner.check_formulas()
+        if self.options.estimate:
+            return _run_estimate(self, todo, taken, skipped, blank, started)
         _log("批处理开始:共 %d 行,本次要问 %d 行,并发 %d" % (taken, len(todo), self.options.concurrency))
         try:
             self.ask_all(todo, started)
@@ -5914,7 +6013,9 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
                     before_request=limiter.hook(stop))  # every POST /v3/chat waits for the limiter, retries included
     _apply_limits(limiter, getattr(client, "transport", None), options.qps, options.qpm, options.qpd, options.shard)
     limiter.share_with_account(client.settings, options.shard_text)
-    return _BatchRun(options, header, make_question, client, stop, client.settings.bot_id).run()
+    run = _BatchRun(options, header, make_question, client, stop, client.settings.bot_id)
+    run.limiter = limiter
+    return run.run()
 
 ###############################################################################
 # Merging shard outputs                               (yingdao_module/merge.py)

@@ -22,6 +22,7 @@ from .batch_ask import Asker, cannot_write
 from .batch_options import BatchOptions
 from .batch_output import BatchOutput, summarize
 from .batch_plan import STATUS_FAILED, STATUS_OK, Planner, checked_table, without_duplicates
+from .estimate import run_estimate
 from .journal import DEMO_SERVER, Journal
 from .log import log
 from .ratelimit import RateLimiter
@@ -63,6 +64,7 @@ class BatchRun(object):
         self.stopped_reason = ""
         self.lock = threading.Lock()
         self.counts = {"ok": 0, "failed": 0, "tokens": 0}
+        self.limiter, self.report_sections = None, []  # the rate limiter (for the estimate); [(title, text)] for the report
 
     @property
     def output_path(self):
@@ -135,6 +137,8 @@ class BatchRun(object):
         if self.sheet is not None:
             log("使用工作表「%s」(工作簿里有:%s)" % (self.sheet.name, "、".join(self.sheet.names)))
             self.planner.check_formulas()
+        if self.options.estimate:
+            return run_estimate(self, todo, taken, skipped, blank, started)
         log("批处理开始:共 %d 行,本次要问 %d 行,并发 %d" % (taken, len(todo), self.options.concurrency))
         try:
             self.ask_all(todo, started)
@@ -281,4 +285,6 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
                     before_request=limiter.hook(stop))  # every POST /v3/chat waits for the limiter, retries included
     apply_limits(limiter, getattr(client, "transport", None), options.qps, options.qpm, options.qpd, options.shard)
     limiter.share_with_account(client.settings, options.shard_text)
-    return BatchRun(options, header, make_question, client, stop, client.settings.bot_id).run()
+    run = BatchRun(options, header, make_question, client, stop, client.settings.bot_id)
+    run.limiter = limiter
+    return run.run()

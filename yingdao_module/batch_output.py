@@ -96,7 +96,8 @@ class BatchOutput(object):
             timeline=list(run.timeline), stopped_reason=run.stopped_reason, resume=run.resume_command(),
             asked_again=run.asker.asked_again, demo=DEMO_SAYS if run.demo else "",
             failures=[r for r in records if r.get("status") == STATUS_FAILED],
-            skips=[r for r in records if r.get("status") == STATUS_SKIPPED])
+            skips=[r for r in records if r.get("status") == STATUS_SKIPPED],
+            sections=list(getattr(run, "report_sections", [])))
         try:
             write_report(self.options.report_path, facts)
         except OSError as err:

@@ -96,6 +96,14 @@ class RateLimiter(object):
             self.state_path = None
 
     @property
+    def calls_per_second(self):
+        """The steady rate the caps allow (None: no cap but qpd); for the estimate."""
+        rates = [whole / seconds for whole, seconds in self.windows]
+        if self.slots is not None:
+            rates.append(1.0 / (self.slots[1] * self.slots[2]))
+        return min(rates) if rates else None
+
+    @property
     def limited(self):
         return bool(self.windows or self.qpd is not None or self.slots)
 

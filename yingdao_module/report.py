@@ -153,7 +153,8 @@ def render_report(facts):
     all_tokens (failed rows cost too), chats,
     timeline [(seconds, finished, failed)], failures and skips [{"row", "error"}],
     stopped_reason, resume (a command), asked_again (chats failed on Coze's side asked again),
-    demo (text: the answers came from the offline demo, said in a banner and the title)."""
+    demo (text: the answers came from the offline demo, said in a banner and the title),
+    sections [(title, text)]: the estimate, review rounds."""
     esc = html.escape
     counts = [("ok", "成功", facts.get("ok", 0)), ("failed", "失败", facts.get("failed", 0)),
               ("skipped", "跳过", facts.get("skipped", 0)), ("pending", "未完成", facts.get("pending", 0))]
@@ -193,6 +194,7 @@ def render_report(facts):
         "<h1>%s批处理报告:%s</h1>" % ("【离线演示】" if facts.get("demo") else "", esc(facts.get("title", ""))),
         '<p class="sub">%s 生成</p>' % esc(facts.get("generated", "")),
         stop,
+        "".join("<h2>%s</h2><pre>%s</pre>" % (esc(title), esc(text)) for title, text in facts.get("sections") or []),
         '<div class="cards">%s</div>' % cards,
         '<h2>用量与速度</h2><table class="figures">%s</table>' % table,
         '<h2>进度</h2><div class="chart">%s</div>' % _report_chart(facts.get("timeline") or [], facts.get("planned", 0)),
