@@ -49,6 +49,7 @@ DIST_MODULES = [
     ("batch_plan", "Batch planning: which rows, which questions"),
     ("answer_cache", "The answer cache (cache=True): answers reused, free"),
     ("batch_ask", "Batch asking: one row's chat, paid once"),
+    ("review", "Review (review=True): rejected answers asked again with the note"),
     ("batch_output", "Batch output: table write-back, report, summary"),
     ("estimate", "The estimate (estimate=True): sample rows, projection"),
     ("batch", "Batch engine: batch() and the run loop"),

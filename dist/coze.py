@@ -5537,6 +5537,117 @@ class _Asker(object):
         return "缺少键 %s" % "、".join(missing) if missing else ""
 
 ###############################################################################
+# Review (review=True): rejected answers asked again with the note (yingdao_module/review.py)
+###############################################################################
+# Review (batch review=True): answers the user rejected are asked again, with the user's note.
+#
+# The output gets a 审核 column (its last) once review is used, or when the user added one. The user writes 通过, or 驳回:<意见>, in the OUTPUT file (xlsx or
+# CSV) and runs the same command again with review: the run finds the output where it always
+# writes it (output_path), reads each row's verdict by the output's 行号 column, and asks only
+# the rejected rows again, in the row's own conversation (its id is in the journal) with
+# "请按审核意见修改:<意见>"; without a conversation (answers from older versions), in a new one that
+# quotes the question and the earlier answer. The new answer replaces the old one in the output;
+# the old one stays in the journal. The verdict becomes 已按意见重问(第 N 轮):<意见>, so a row is
+# asked again only when the user rejects it again. Verdicts the user wrote are kept on every
+# rewrite of the output, in any run.
+
+_REVIEW_COLUMN = "审核"
+_REJECTED, _APPROVED = "驳回", "通过"
+_REVIEW_NOTE = "请按审核意见修改:%s"
+_REVIEW_FRESH = "问题:%s\n\n你上次的回答:%s\n\n请按审核意见修改:%s"
+_REVIEWED = "已按意见重问(第 %d 轮):%s"
+
+
+def _rejection_note(verdict):
+    """The note of a rejected verdict (驳回:意见, 驳回:意见, 驳回 意见, 驳回), or None when not rejected."""
+    text = (verdict or "").strip()
+    if not text.startswith(_REJECTED):
+        return None
+    return text[len(_REJECTED):].lstrip(":: \t").strip()
+
+
+def _read_verdicts(output_path, sheet=None):
+    """{row number: verdict} from the 审核 column of an earlier output; None when it has no such column."""
+    if not os.path.isfile(output_path):
+        return None
+    try:
+        number, header, found, _ = _read_header(output_path, sheet, ("行号", _REVIEW_COLUMN))
+        if not found:
+            return None
+        row_at, verdict_at = header.index("行号"), header.index(_REVIEW_COLUMN)
+        verdicts = {}
+        for at, cells in _read_rows(output_path, sheet):
+            if at <= number or len(cells) <= max(row_at, verdict_at):
+                continue
+            text, row = str(cells[verdict_at] or "").strip(), str(cells[row_at] or "").strip()
+            if text and row.isdigit():
+                verdicts[int(row)] = text
+        return verdicts
+    except (InputError, OSError, ValueError) as err:
+        _log("读不出输出表格里的「审核」列(%s):这次不按审核重问,审核意见请在输出表格修好后再运行" % err)
+        return None
+
+
+def _review_question(record, question, note):
+    """(question, conversation id) for asking a rejected row again."""
+    conversation = record.get("conversation_id") or ""
+    if conversation:
+        return _REVIEW_NOTE % (note or "请重新回答"), conversation
+    return _REVIEW_FRESH % (question, record.get("answer", ""), note or "请重新回答"), None
+
+
+def _ask_rejected(run, row, record, note):
+    """Ask one rejected row again; the earlier answer is kept when this fails (nothing paid is lost)."""
+    question, conversation = _review_question(record, row.question, note)
+    try:
+        result = run.asker.new_chat(row, question, conversation)
+    except _BatchStopped:
+        return False  # the run is stopping (said above): the verdict stays, asked by the next --review
+    except CozeError as err:
+        _log("第 %d 行按审核意见重问失败(%s):保留原来的回答,审核列仍是驳回,下次 --review 再问" % (row.number, err.message))
+        return False
+    rounds = int(record.get("review_round") or 0) + 1
+    run.finish(dict(record, answer=result["answer"], tokens=result["usage"]["token_count"],
+                    chat_id=result["chat_id"] or "", conversation_id=result.get("conversation_id") or conversation or "",
+                    review_round=rounds, review_note=note, error=""))
+    run.output.verdicts[row.number] = _REVIEWED % (rounds, note)
+    return True
+
+
+def _run_review(run, todo, taken, skipped, blank, started, summarize):
+    """Rows never asked are asked as usual (`todo`), then every rejected row of `run` (a BatchRun)
+    again; the summary with `review` counts."""
+    from concurrent.futures import ThreadPoolExecutor  # on first use: fast import
+    if todo:
+        _log("还有 %d 行没有回答,先照常提问" % len(todo))
+        run.ask_all(todo, started)
+    verdicts = run.output.verdicts
+    rejected = []
+    for number, cells in run.planner.rows():
+        note = _rejection_note(verdicts.get(number))
+        record = run.done.get(number) or {}
+        if note is not None and record.get("status") == _STATUS_OK and number in run.planner.scope:
+            question = run.planner.make_question(cells)
+            rejected.append((_Row(number, cells, question, record.get("key"), None), record, note))
+    approved = sum(1 for n in run.planner.scope if (verdicts.get(n) or "").strip().startswith(_APPROVED))
+    _log("按审核重问:驳回 %d 行(在原会话里带着意见再问),通过 %d 行,其余 %d 行没有审核意见,都不再问" % (
+        len(rejected), approved, len(run.planner.scope) - len(rejected) - approved))
+    run.planned = len(todo) + len(rejected)
+    with ThreadPoolExecutor(max_workers=run.options.concurrency) as pool:
+        asked = list(pool.map(lambda item: _ask_rejected(run, *item), rejected if not run.stop.is_set() else []))
+    rounds = dict((item[0].number, (run.done.get(item[0].number) or {}).get("review_round", 0)) for item in rejected)
+    text = "本次按审核意见重问 %d 行,成功 %d 行,失败 %d 行(失败的保留原回答);通过 %d 行。各行轮数:%s" % (
+        len(rejected), sum(asked), len(asked) - sum(asked), approved,
+        "、".join("第 %d 行第 %d 轮" % item for item in sorted(rounds.items())) or "无")
+    run.report_sections = [("审核", text)]
+    run.close()
+    summary = summarize(run, taken, skipped, blank, started)
+    summary["review"] = {"rejected": len(rejected), "asked": sum(asked), "failed": len(asked) - sum(asked),
+                         "approved": approved, "rounds": rounds}
+    _log(text)
+    return summary
+
+###############################################################################
 # Batch output: table write-back, report, summary (yingdao_module/batch_output.py)
 ###############################################################################
 # Batch output: the answers written back (into a copy of the input workbook, or a text table
@@ -5560,6 +5671,14 @@ class _BatchOutput(object):
         self.options, self.header, self.planner, self.sheet = options, header, planner, sheet
         self.output_path = options.output_path
         self.first_new_column = None  # where the new columns go in an xlsx copy (found on first save)
+        self.verdicts = {}  # {row number: 审核 verdict} read from the earlier output, kept on every rewrite
+        self.reviewed = False  # the output has a 审核 column (see review_column)
+
+    def review_column(self, verdicts):
+        """Keep the earlier output's verdicts (None: it had no 审核 column); the column is written
+        when the output had one or review is asked for, never twice (an input with its own)."""
+        self.verdicts = verdicts or {}
+        self.reviewed = (verdicts is not None or self.options.review) and _REVIEW_COLUMN not in self.header
 
     def json_keys(self, done):
         """The JSON keys that get a column each: json_fields, or with json_columns every key answers had."""
@@ -5581,12 +5700,13 @@ class _BatchOutput(object):
                 row += [_text(spread.get(key, "")) for key in json_keys]
             row += [_status_text(record), record.get("error", ""), record.get("tokens", ""),
                     record.get("chat_id", ""), number]
+            row += [self.verdicts.get(number, "")] if self.reviewed else []  # last: the user's column
             yield row
 
     def save(self, done):
         """Write the table from the records; OSError or ValueError when the disk refuses."""
         json_keys = self.json_keys(done)
-        added = [self.options.answer_column] + json_keys + list(_EXTRA_COLUMNS)
+        added = [self.options.answer_column] + json_keys + list(_EXTRA_COLUMNS) + ([_REVIEW_COLUMN] if self.reviewed else [])
         if self.sheet is not None and self.output_path.lower().endswith((".xlsx", ".xlsm")):
             self.output_path = self.save_into_copy(done, added, json_keys)
         else:
@@ -5605,7 +5725,7 @@ class _BatchOutput(object):
         first = self.first_new_column
         cells = {header_row: dict((first + i, name) for i, name in enumerate(added))}
         for row in self.output_rows(done, json_keys):
-            cells[row[-1]] = dict((first + i, str(value)) for i, value in enumerate(row[len(self.header):])
+            cells[row[len(self.header) + added.index("行号")]] = dict((first + i, str(value)) for i, value in enumerate(row[len(self.header):])
                                   if value not in ("", None))
         return _write_xlsx_copy(self.output_path, self.sheet, cells, {first: _ANSWER_WIDTH})
 
@@ -5846,6 +5966,8 @@ class _BatchRun(object):
             raise
         try:
             self.done = self.journal.load(self.options.restart)
+            xlsx_output = self.sheet is not None and self.output_path.lower().endswith((".xlsx", ".xlsm"))
+            self.output.review_column(_read_verdicts(self.output_path, self.sheet.name if xlsx_output else None))
             return self.run_locked(dedupe_label)
         finally:
             self.journal.release_run_lock()
@@ -5867,6 +5989,8 @@ class _BatchRun(object):
             self.planner.check_formulas()
         if self.options.estimate:
             return _run_estimate(self, todo, taken, skipped, blank, started)
+        if self.options.review:
+            return _run_review(self, todo, taken, skipped, blank, started, _summarize)
         _log("批处理开始:共 %d 行,本次要问 %d 行,并发 %d" % (taken, len(todo), self.options.concurrency))
         try:
             self.ask_all(todo, started)

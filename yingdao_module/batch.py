@@ -23,6 +23,7 @@ from .batch_options import BatchOptions
 from .batch_output import BatchOutput, summarize
 from .batch_plan import STATUS_FAILED, STATUS_OK, Planner, checked_table, without_duplicates
 from .estimate import run_estimate
+from .review import read_verdicts, run_review
 from .journal import DEMO_SERVER, Journal
 from .log import log
 from .ratelimit import RateLimiter
@@ -118,6 +119,8 @@ class BatchRun(object):
             raise
         try:
             self.done = self.journal.load(self.options.restart)
+            xlsx_output = self.sheet is not None and self.output_path.lower().endswith((".xlsx", ".xlsm"))
+            self.output.review_column(read_verdicts(self.output_path, self.sheet.name if xlsx_output else None))
             return self.run_locked(dedupe_label)
         finally:
             self.journal.release_run_lock()
@@ -139,6 +142,8 @@ class BatchRun(object):
             self.planner.check_formulas()
         if self.options.estimate:
             return run_estimate(self, todo, taken, skipped, blank, started)
+        if self.options.review:
+            return run_review(self, todo, taken, skipped, blank, started, summarize)
         log("批处理开始:共 %d 行,本次要问 %d 行,并发 %d" % (taken, len(todo), self.options.concurrency))
         try:
             self.ask_all(todo, started)

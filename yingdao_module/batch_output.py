@@ -11,6 +11,7 @@ import time
 
 from .answer_cache import status_text
 from .batch_ask import spread_json
+from .review import REVIEW_COLUMN
 from .batch_plan import EXTRA_COLUMNS, STATUS_FAILED, STATUS_OK, STATUS_SKIPPED
 from .log import log
 from .report import write_report
@@ -31,6 +32,14 @@ class BatchOutput(object):
         self.options, self.header, self.planner, self.sheet = options, header, planner, sheet
         self.output_path = options.output_path
         self.first_new_column = None  # where the new columns go in an xlsx copy (found on first save)
+        self.verdicts = {}  # {row number: 审核 verdict} read from the earlier output, kept on every rewrite
+        self.reviewed = False  # the output has a 审核 column (see review_column)
+
+    def review_column(self, verdicts):
+        """Keep the earlier output's verdicts (None: it had no 审核 column); the column is written
+        when the output had one or review is asked for, never twice (an input with its own)."""
+        self.verdicts = verdicts or {}
+        self.reviewed = (verdicts is not None or self.options.review) and REVIEW_COLUMN not in self.header
 
     def json_keys(self, done):
         """The JSON keys that get a column each: json_fields, or with json_columns every key answers had."""
@@ -52,12 +61,13 @@ class BatchOutput(object):
                 row += [_text(spread.get(key, "")) for key in json_keys]
             row += [status_text(record), record.get("error", ""), record.get("tokens", ""),
                     record.get("chat_id", ""), number]
+            row += [self.verdicts.get(number, "")] if self.reviewed else []  # last: the user's column
             yield row
 
     def save(self, done):
         """Write the table from the records; OSError or ValueError when the disk refuses."""
         json_keys = self.json_keys(done)
-        added = [self.options.answer_column] + json_keys + list(EXTRA_COLUMNS)
+        added = [self.options.answer_column] + json_keys + list(EXTRA_COLUMNS) + ([REVIEW_COLUMN] if self.reviewed else [])
         if self.sheet is not None and self.output_path.lower().endswith((".xlsx", ".xlsm")):
             self.output_path = self.save_into_copy(done, added, json_keys)
         else:
@@ -76,7 +86,7 @@ class BatchOutput(object):
         first = self.first_new_column
         cells = {header_row: dict((first + i, name) for i, name in enumerate(added))}
         for row in self.output_rows(done, json_keys):
-            cells[row[-1]] = dict((first + i, str(value)) for i, value in enumerate(row[len(self.header):])
+            cells[row[len(self.header) + added.index("行号")]] = dict((first + i, str(value)) for i, value in enumerate(row[len(self.header):])
                                   if value not in ("", None))
         return write_xlsx_copy(self.output_path, self.sheet, cells, {first: ANSWER_WIDTH})
 

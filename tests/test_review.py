@@ -1,0 +1,88 @@
+"""review=True / --review: the user writes 通过 or 驳回:<意见> in the output's 审核 column; the
+review run asks only the rejected rows again, in each row's own conversation with the note,
+writes the new answer, marks the verdict, keeps the earlier answer in the journal; approved
+and unmarked rows are never asked again; xlsx and CSV, the input untouched."""
+import csv
+import hashlib
+import os
+
+import pytest
+
+from test_batch import BOT, TOKEN, products, read_csv, write_csv
+
+
+def rewrite_csv(path, verdicts):
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        lines = list(csv.reader(handle))
+    at = lines[0].index("审核")
+    for line in lines[1:]:
+        line[at] = verdicts.get(line[0], line[at])
+    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
+        csv.writer(handle).writerows(lines)
+
+
+def test_only_rejected_rows_are_asked_again_in_their_conversation(coze, sim, tmp_path, quiet_log):
+    source = write_csv(tmp_path / "in.csv", products(4))
+    kw = dict(bot_id=BOT, token=TOKEN, base_url=sim.url, prompt="介绍{商品名}")
+    first = coze.batch(source, **kw)
+    assert "审核" not in read_csv(first["output_path"])[0]  # no review yet: the output as before
+    opened = coze.batch(source, review=True, **kw)  # adds the column, asks nothing
+    assert opened["review"]["rejected"] == 0 and sim.stats()["chats_created"] == 4
+    before = dict((r["商品名"], r["回答"]) for r in read_csv(first["output_path"]))
+    rewrite_csv(first["output_path"], {"商品000": "通过", "商品001": "驳回:更短一点", "商品003": "驳回 不要感叹号"})
+    summary = coze.batch(source, review=True, **kw)
+    assert sim.stats()["chats_created"] == 6 and summary["review"]["asked"] == 2
+    rows = dict((r["商品名"], r) for r in read_csv(summary["output_path"]))
+    assert "请按审核意见修改:更短一点" in rows["商品001"]["回答"] and "此前已有 1 轮" in rows["商品001"]["回答"]
+    assert "请按审核意见修改:不要感叹号" in rows["商品003"]["回答"]
+    assert rows["商品001"]["审核"] == "已按意见重问(第 1 轮):更短一点"
+    assert rows["商品000"]["审核"] == "通过" and rows["商品000"]["回答"] == before["商品000"]
+    assert rows["商品002"]["审核"] == "" and rows["商品002"]["回答"] == before["商品002"]
+    with open(summary["output_path"] + ".journal.jsonl", encoding="utf-8") as handle:  # the earlier answer is kept
+        assert before["商品001"] in handle.read()
+    with open(summary["report_path"], encoding="utf-8") as handle:
+        assert "第 %s 行第 1 轮" % rows["商品001"]["行号"] in handle.read()
+    again = coze.batch(source, review=True, **kw)  # nothing is rejected now
+    assert again["review"]["asked"] == 0 and sim.stats()["chats_created"] == 6
+    plain = coze.batch(source, **kw)  # an ordinary run keeps the verdicts
+    assert read_csv(plain["output_path"])[0]["审核"] == "通过"
+
+
+def test_a_second_round_and_a_failed_one_keep_the_answer(coze, sim, tmp_path, quiet_log):
+    source = write_csv(tmp_path / "in.csv", products(2))
+    kw = dict(bot_id=BOT, token=TOKEN, base_url=sim.url, prompt="介绍{商品名}", review=True)
+    out = coze.batch(source, **kw)["output_path"]
+    rewrite_csv(out, {"商品000": "驳回:一", "商品001": "驳回:二"})
+    sim.inject("fail", count=1, path="/v3/chat")
+    coze.batch(source, **kw)
+    rows = dict((r["商品名"], r) for r in read_csv(out))
+    failed = [name for name, row in rows.items() if row["审核"].startswith("驳回")]
+    assert len(failed) == 1 and rows[failed[0]]["回答"] and rows[failed[0]]["状态"] == "成功"
+    rewrite_csv(out, {"商品000": "驳回:再短", "商品001": "驳回:再短"})
+    coze.batch(source, **kw)
+    rounds = sorted(r["审核"] for r in read_csv(out))
+    assert rounds == ["已按意见重问(第 1 轮):再短", "已按意见重问(第 2 轮):再短"]
+
+
+def test_review_in_a_workbook_copy_leaves_the_input_untouched(coze, sim, tmp_path, quiet_log):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    book.active.append(["商品名", "价格"])
+    for i in range(3):
+        book.active.append(["商品%d" % i, i])
+    source = str(tmp_path / "in.xlsx")
+    book.save(source)
+    digest = hashlib.sha256(open(source, "rb").read()).hexdigest()
+    kw = dict(bot_id=BOT, token=TOKEN, base_url=sim.url, prompt="介绍{商品名}", review=True)
+    out = coze.batch(source, **kw)["output_path"]
+    copy = openpyxl.load_workbook(out)
+    sheet = copy.active
+    names = [c.value for c in sheet[1]]
+    assert names[-1] == "审核"
+    sheet.cell(3, len(names)).value = "驳回:加上价格"
+    copy.save(out)
+    summary = coze.batch(source, **kw)
+    assert summary["review"]["asked"] == 1 and sim.stats()["chats_created"] == 4
+    sheet = openpyxl.load_workbook(out).active
+    assert "加上价格" in sheet.cell(3, 3).value and sheet.cell(3, len(names)).value.startswith("已按意见重问")
+    assert hashlib.sha256(open(source, "rb").read()).hexdigest() == digest
