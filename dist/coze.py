@@ -2987,14 +2987,16 @@ class _RateLimiter(object):
         self._lock = threading.Lock()
         self.configure(qps, qpm, qpd, slots)
 
-    def configure(self, qps=None, qpm=None, qpd=None, slots=None):
+    def configure(self, qps=None, qpm=None, qpd=None, slots=None, margin=_WINDOW_MARGIN):
         """Set the caps (before the first call). `slots` (index, count, width): start at most one
-        call per slot of this index, in its first SLOT_OPEN seconds (shards below 1 call/s)."""
+        call per slot of this index, in its first SLOT_OPEN seconds (shards below 1 call/s).
+        `margin`: seconds added to each window, the arrival jitter it absorbs (wider for shards:
+        another robot's calls fill what a late call of ours overlaps)."""
         self.windows, self.slots = [], slots
         for limit, seconds in ((qps, 1.0), (qpm, 60.0)):
             if limit:
                 whole = max(1, int(limit))  # 0.5 per second = 1 per 2 s; 2.5 per second = 2 per 0.8 s
-                self.windows.append((whole, seconds * whole / float(limit) + _WINDOW_MARGIN))
+                self.windows.append((whole, seconds * whole / float(limit) + margin))
         # qps calls are spread evenly over the second instead of sent as one burst: a burst's
         # requests reach the service up to tens of milliseconds apart, eating the margin
         self.spacing = self.windows[0][1] / self.windows[0][0] if qps else 0.0
@@ -3056,6 +3058,7 @@ class _RateLimiter(object):
     def _take_slot(self):
         """0 when a call may start now (and it is counted), seconds to wait, or None at the daily cap."""
         lock = _FileLock(self.state_path + ".lock") if self.state_path else None
+        state = None
         try:
             if lock is not None:
                 if not os.path.isdir(os.path.dirname(self.state_path)):
@@ -3084,6 +3087,8 @@ class _RateLimiter(object):
             self._save(state)
             return 0
         except OSError as err:  # no lock, folder or disk for the state: limit this process alone
+            if state is not None:
+                self._memory = state  # what was read still counts: a full disk must not forget the window
             _log("限速状态文件 %s 无法使用(%s):本次只在这个进程里限速" % (self.state_path, err.strerror or err))
             self.state_path = None
             return self._take_slot()
@@ -3128,6 +3133,7 @@ class _RateLimiter(object):
 _BENEFITS_PATH = "/v1/commerce/benefit/benefits/get"
 _DEFAULT_ACCOUNT_QPS = {"chat": 20.0, "workflow": 50.0}  # coze.cn free edition (2025), used when refused
 _SHARE_MARGIN = 0.9  # a robot plans for 90 % of its share: clocks and networks jitter
+_SHARD_JITTER = 0.25  # seconds added to a robot's windows: a call delayed that long still fits the account's
 _SLOT_WIDTH = 2.05   # seconds: below one call per second each, robots take turns in slots this wide
 
 
@@ -3222,7 +3228,7 @@ def _apply_limits(limiter, transport, qps, qpm, qpd, shard, resource="chat"):
     # below one call per minute each, a robot still makes one: a qpm that low is not a batch's
     qpm_share = max(1, shares[1]) if qpm else None
     slots = _slot_plan(qps, shard) if qps and not shares[0] else None
-    limiter.configure(shares[0] or None, qpm_share, shares[2], slots)
+    limiter.configure(shares[0] or None, qpm_share, shares[2], slots, margin=_SHARD_JITTER)
     _log(_describe_share(qps, qpm, qpd, shard, shares))
     return qps
 

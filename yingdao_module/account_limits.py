@@ -13,6 +13,7 @@ from .ratelimit import SLOT_OPEN
 BENEFITS_PATH = "/v1/commerce/benefit/benefits/get"
 DEFAULT_ACCOUNT_QPS = {"chat": 20.0, "workflow": 50.0}  # coze.cn free edition (2025), used when refused
 SHARE_MARGIN = 0.9  # a robot plans for 90 % of its share: clocks and networks jitter
+SHARD_JITTER = 0.25  # seconds added to a robot's windows: a call delayed that long still fits the account's
 SLOT_WIDTH = 2.05   # seconds: below one call per second each, robots take turns in slots this wide
 
 
@@ -107,6 +108,6 @@ def apply_limits(limiter, transport, qps, qpm, qpd, shard, resource="chat"):
     # below one call per minute each, a robot still makes one: a qpm that low is not a batch's
     qpm_share = max(1, shares[1]) if qpm else None
     slots = slot_plan(qps, shard) if qps and not shares[0] else None
-    limiter.configure(shares[0] or None, qpm_share, shares[2], slots)
+    limiter.configure(shares[0] or None, qpm_share, shares[2], slots, margin=SHARD_JITTER)
     log(describe_share(qps, qpm, qpd, shard, shares))
     return qps

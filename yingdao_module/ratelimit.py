@@ -80,14 +80,16 @@ class RateLimiter(object):
         self._lock = threading.Lock()
         self.configure(qps, qpm, qpd, slots)
 
-    def configure(self, qps=None, qpm=None, qpd=None, slots=None):
+    def configure(self, qps=None, qpm=None, qpd=None, slots=None, margin=WINDOW_MARGIN):
         """Set the caps (before the first call). `slots` (index, count, width): start at most one
-        call per slot of this index, in its first SLOT_OPEN seconds (shards below 1 call/s)."""
+        call per slot of this index, in its first SLOT_OPEN seconds (shards below 1 call/s).
+        `margin`: seconds added to each window, the arrival jitter it absorbs (wider for shards:
+        another robot's calls fill what a late call of ours overlaps)."""
         self.windows, self.slots = [], slots
         for limit, seconds in ((qps, 1.0), (qpm, 60.0)):
             if limit:
                 whole = max(1, int(limit))  # 0.5 per second = 1 per 2 s; 2.5 per second = 2 per 0.8 s
-                self.windows.append((whole, seconds * whole / float(limit) + WINDOW_MARGIN))
+                self.windows.append((whole, seconds * whole / float(limit) + margin))
         # qps calls are spread evenly over the second instead of sent as one burst: a burst's
         # requests reach the service up to tens of milliseconds apart, eating the margin
         self.spacing = self.windows[0][1] / self.windows[0][0] if qps else 0.0
@@ -149,6 +151,7 @@ class RateLimiter(object):
     def _take_slot(self):
         """0 when a call may start now (and it is counted), seconds to wait, or None at the daily cap."""
         lock = FileLock(self.state_path + ".lock") if self.state_path else None
+        state = None
         try:
             if lock is not None:
                 if not os.path.isdir(os.path.dirname(self.state_path)):
@@ -177,6 +180,8 @@ class RateLimiter(object):
             self._save(state)
             return 0
         except OSError as err:  # no lock, folder or disk for the state: limit this process alone
+            if state is not None:
+                self._memory = state  # what was read still counts: a full disk must not forget the window
             log("限速状态文件 %s 无法使用(%s):本次只在这个进程里限速" % (self.state_path, err.strerror or err))
             self.state_path = None
             return self._take_slot()

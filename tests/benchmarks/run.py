@@ -70,6 +70,11 @@ def main(argv):
                     "_%s · %d questions per cell, fault rate 20%% (mixed: 20%% split over all kinds)_\n\n%s"
                     % (stamp, count, fault_matrix.markdown(rows, count, 0.2)))
 
+    import bench_soak
+    soak = bench_soak.run(90 if quick else 300)
+    replace_section(os.path.join(DOCS, "reliability.md"), "soak", "_%s · `python tests/benchmarks/bench_soak.py %d`_\n\n%s"
+                    % (stamp, soak["rows"], bench_soak.markdown(soak)))
+
     import bad_input_table
     replace_section(os.path.join(DOCS, "reliability.md"), "bad-inputs", bad_input_table.markdown())
     print("写入 docs/benchmarks.md 和 docs/reliability.md")
