@@ -44,21 +44,23 @@ import platform
 import base64
 import binascii
 import codecs
-import random
+import io
+import socket
 import threading
 import time
-import urllib.parse
 import zlib
+import urllib.parse
+import select
+import weakref
 import mimetypes
 import uuid
 import importlib
+import random
 import datetime
-import io
 import posixpath
 import zipfile
 from xml.etree import ElementTree
 import csv
-import socket
 import html
 import collections
 import errno
@@ -978,79 +980,123 @@ def _sse_json(data_text):
         return data_text
 
 ###############################################################################
-# HTTP transport                                  (yingdao_module/transport.py)
+# Timeouts and retry policy                          (yingdao_module/policy.py)
 ###############################################################################
-# HTTP transport: `requests` when it is importable, the standard library's urllib when not.
+# Timeouts and retries as objects (after urllib3's Timeout and Retry).
 #
-# Both backends share one base class and behave the same: the caller's deadline bounds the wait
-# for the response head and every socket read of the body (a server that trickles bytes cannot
-# hold a call past its `timeout`), bodies are read as bytes arrive (no 8 KB buffering of event
-# streams), an unrequested gzip body is decoded, redirects never carry the token to another host,
-# and a certificate failure says so.
-# Above them, Transport builds the Authorization header (in one place), adds the Coze envelope
-# ({code, msg, data, detail.logid}), retries with backoff and jitter what is worth retrying,
-# and opens event streams (`open_stream`) for chats and workflows.
+# A Transport is given a RetryPolicy and its backend a Timeouts; left out, they use DEFAULT_RETRY and
+# DEFAULT_TIMEOUTS. A field left at None reads the module-level default (BACKOFF_BASE, ...) when it is
+# used, so a test or a user may change one default, or replace a default policy object, or pass
+# their own policy to one Client.
 
-_requests_module = []  # filled on first use: importing requests costs ~100 ms, too much at import time
-
-
-def _optional_requests():
-    """The `requests` module when importable (a ShadowBot venv may not have it), else None."""
-    if not _requests_module:
-        try:
-            import requests
-        except Exception:
-            requests = None
-        _requests_module.append(requests)
-    return _requests_module[0]
-
-_USER_AGENT = "yingdao-coze/0.1"
 _CONNECT_TIMEOUT = 10.0   # seconds to open a connection
 _READ_TIMEOUT = 60.0      # seconds of silence we accept while waiting for bytes
+_CLOSE_GRACE = 0.05       # a stream left at its terminal event may finish this fast: its connection is reused
 _MAX_RETRIES = 4          # retries after the first attempt
 _BACKOFF_BASE = 0.5       # first retry waits about this long, then doubles
 _BACKOFF_CAP = 8.0        # no single wait is longer (unless the server's Retry-After says so)
-_RETRY_AFTER_CAP = 30.0
-_REJECTED_TOKEN_CODES = (4100, 700012006)  # the service no longer accepts this access token
-_MAX_REDIRECTS = 3        # Coze does not redirect its API; a few same-host hops are tolerated
+_RETRY_AFTER_CAP = 30.0   # a server's Retry-After is followed up to this many seconds
+
+
+class _Timeouts(object):
+    """connect: seconds to open a connection; read: seconds of silence accepted between bytes
+    (the caller's deadline also bounds every wait); close_grace: how long a stream left at its
+    terminal event may read on so its connection can be reused."""
+
+    def __init__(self, connect=None, read=None, close_grace=None):
+        self._connect, self._read, self._close_grace = connect, read, close_grace
+
+    @property
+    def connect(self):
+        return _CONNECT_TIMEOUT if self._connect is None else self._connect
+
+    @property
+    def read(self):
+        return _READ_TIMEOUT if self._read is None else self._read
+
+    @property
+    def close_grace(self):
+        return _CLOSE_GRACE if self._close_grace is None else self._close_grace
+
+    def __repr__(self):
+        return "Timeouts(connect=%r, read=%r, close_grace=%r)" % (self.connect, self.read, self.close_grace)
+
+
+class _RetryPolicy(object):
+    """max_retries: retries after the first attempt; backoff_base: the first wait, doubling up to
+    backoff_cap, each with jitter; retry_after_cap: the longest Retry-After we follow."""
+
+    def __init__(self, max_retries=None, backoff_base=None, backoff_cap=None, retry_after_cap=None):
+        self._max_retries, self._base, self._cap, self._after_cap = max_retries, backoff_base, backoff_cap, retry_after_cap
+
+    @property
+    def max_retries(self):
+        return _MAX_RETRIES if self._max_retries is None else self._max_retries
+
+    def with_max_retries(self, max_retries):
+        """The same policy with another number of retries (None keeps this one's)."""
+        return self if max_retries is None else self.replace(max_retries=max_retries)
+
+    def replace(self, max_retries=None, backoff_base=None, backoff_cap=None, retry_after_cap=None):
+        """A copy with the given fields changed."""
+        def pick(new, old):
+            return old if new is None else new
+        return _RetryPolicy(pick(max_retries, self._max_retries), pick(backoff_base, self._base),
+                           pick(backoff_cap, self._cap), pick(retry_after_cap, self._after_cap))
+
+    def delay(self, attempt, retry_after=None):
+        """Exponential backoff with jitter; the server's Retry-After wins when it is longer."""
+        import random  # imported on first use: keeps importing the module fast
+        base = _BACKOFF_BASE if self._base is None else self._base
+        cap = _BACKOFF_CAP if self._cap is None else self._cap
+        delay = min(cap, base * (2 ** attempt)) * random.uniform(0.5, 1.0)
+        if retry_after:
+            try:
+                delay = max(delay, min(float(retry_after), _RETRY_AFTER_CAP if self._after_cap is None else self._after_cap))
+            except (TypeError, ValueError):
+                pass
+        return delay
+
+    def __repr__(self):
+        return "RetryPolicy(max_retries=%r)" % self.max_retries
+
+
+_DEFAULT_TIMEOUTS = _Timeouts()
+_DEFAULT_RETRY = _RetryPolicy()
+
+###############################################################################
+# HTTP responses read within the deadline     (yingdao_module/http_response.py)
+###############################################################################
+# One HTTP response read within the caller's deadline, without a helper thread.
+#
+# A socket timeout bounds each receive, not their sum: a server trickling its headers a byte at a
+# time would outlast any timeout. So the response reads its socket through DeadlineReader, which
+# sets the time left before the deadline as the socket's timeout before every receive: the status
+# line, the headers and every body read together end at the deadline. Both backends have an
+# http.client response underneath whose class is deadline_response_class().
+
 _READ_SIZE = 65536        # at most this much per read; a read returns whatever has arrived
-_CLOSE_GRACE = 0.05       # a stream left at its terminal event may finish this fast: its connection is reused
-_REDIRECT_STATUSES = (301, 302, 303, 307, 308)
-_CA_FILE_VARIABLES = ("COZE_CA_FILE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
-
-
-def _ca_file():
-    """The PEM bundle to trust instead of the default one, from the environment (or None)."""
-    for name in _CA_FILE_VARIABLES:
-        value = (os.environ.get(name) or "").strip()
-        if value:
-            return value
-    return None
-
-
-def _origin(url):
-    """(scheme, host, port) of a URL, the default port filled in."""
-    parts = urllib.parse.urlsplit(url)
-    scheme = (parts.scheme or "").lower()
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
+_sending = threading.local()  # .deadline and .idle of the request this thread is sending now
+_response_classes = []   # the http.client response class, made on first use
 
 
 def _deadline_error(logid=None):
     return CozeTimeoutError("等待扣子回复超时(超过 timeout 设定的秒数):可把 timeout 调大", logid=logid)
 
 
-def _time_left(deadline, logid=None):
+def _time_left(deadline, logid=None, idle=None):
     """Seconds we may still wait for one read; raises CozeTimeoutError once the deadline passed."""
+    idle = _DEFAULT_TIMEOUTS.read if idle is None else idle
     if deadline is None:
-        return _READ_TIMEOUT
+        return idle
     left = deadline - time.monotonic()
     if left <= 0:
         raise _deadline_error(logid)
-    return min(_READ_TIMEOUT, left)
+    return min(idle, left)
+
+
+def _is_timeout(exc):
+    return "timed out" in str(exc).lower() or "timeout" in type(exc).__name__.lower()
 
 
 def _body_decoder(encoding):
@@ -1062,21 +1108,87 @@ def _body_decoder(encoding):
     return None
 
 
+class _DeadlineReader(io.RawIOBase):
+    """A socket read so that no receive waits past `deadline` (time.monotonic()) or longer than
+    `idle` seconds; the socket's own timeout is put back after each receive (the connection
+    sends its next request with it)."""
+
+    def __init__(self, sock, deadline=None, idle=None):
+        io.RawIOBase.__init__(self)
+        self._sock = sock
+        self._io = sock.makefile("rb", buffering=0)  # keeps the socket open while this response reads
+        self.deadline = deadline
+        self.idle = idle
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        idle = _DEFAULT_TIMEOUTS.read if self.idle is None else self.idle
+        wait = idle if self.deadline is None else min(idle, self.deadline - time.monotonic())
+        if wait <= 0:
+            raise socket.timeout("deadline passed")
+        previous = self._sock.gettimeout()
+        self._sock.settimeout(wait)
+        try:
+            return self._io.readinto(buffer)
+        finally:
+            try:
+                self._sock.settimeout(previous)
+            except OSError:
+                pass  # the connection was closed meanwhile
+
+    def close(self):
+        if not self.closed:
+            self._io.close()
+        io.RawIOBase.close(self)
+
+
+def _deadline_response_class():
+    """http.client.HTTPResponse reading through a DeadlineReader set from the request this
+    thread is sending (sending_with); made on first use, as http.client costs import time."""
+    if not _response_classes:
+        import http.client
+
+        class DeadlineResponse(http.client.HTTPResponse):
+            def __init__(self, sock, *args, **kwargs):
+                http.client.HTTPResponse.__init__(self, sock, *args, **kwargs)
+                self.fp.close()
+                self.fp = io.BufferedReader(_DeadlineReader(sock, getattr(_sending, "deadline", None),
+                                                           getattr(_sending, "idle", None)))
+        _response_classes.append(DeadlineResponse)
+    return _response_classes[0]
+
+
+class _sending_with(object):
+    """`with sending_with(deadline, idle):` the responses this thread opens meanwhile read within them."""
+
+    def __init__(self, deadline, idle):
+        self.values = (deadline, idle)
+
+    def __enter__(self):
+        _sending.deadline, _sending.idle = self.values
+
+    def __exit__(self, *exc_info):
+        _sending.deadline = _sending.idle = None
+
+
 class _HttpResponse(object):
     """Status, lower-cased headers, and a body read as it arrives within the deadline.
 
-    `raw` is the standard library's http.client.HTTPResponse (both backends have one
-    underneath); `finish(complete)` hands the connection back (complete) or closes it.
-    `grace`: how long close() may read on to finish the body so the connection can be reused.
+    `raw` is the http.client response (a DeadlineResponse) under both backends; `finish(complete)`
+    hands the connection back (complete) or closes it. `grace`: how long close() may read on to
+    finish the body so the connection can be reused.
     """
 
-    def __init__(self, status, headers, raw, deadline, finish, grace=0.0):
+    def __init__(self, status, headers, raw, deadline, finish, grace=0.0, idle=None):
         self.status = status
         self.headers = headers
         self._raw = raw
         self._deadline = deadline
         self._finish = finish
         self._grace = grace
+        self._idle = _DEFAULT_TIMEOUTS.read if idle is None else idle
         self._complete = False
         self._closed = False
 
@@ -1090,18 +1202,17 @@ class _HttpResponse(object):
 
     def _read_some(self):
         """One read of whatever has arrived (b"" at the end), bounded by the time left."""
-        wait = _time_left(self._deadline, self.logid)
-        fp = getattr(self._raw, "fp", None)
-        sock = getattr(getattr(fp, "raw", None), "_sock", None)  # the socket under the buffered reader
-        if sock is not None:
-            sock.settimeout(max(0.01, wait))
+        _time_left(self._deadline, self.logid, self._idle)
+        reader = getattr(getattr(self._raw, "fp", None), "raw", None)
+        if isinstance(reader, _DeadlineReader):
+            reader.deadline, reader.idle = self._deadline, self._idle
         try:
             return self._raw.read1(_READ_SIZE)
         except Exception as exc:
             if self._deadline is not None and time.monotonic() >= self._deadline:
                 raise _deadline_error(self.logid)
             if _is_timeout(exc):
-                raise NetworkError("扣子 %d 秒没有发来任何数据,连接已放弃:会自动重试" % _READ_TIMEOUT, logid=self.logid)
+                raise NetworkError("扣子 %d 秒没有发来任何数据,连接已放弃:会自动重试" % self._idle, logid=self.logid)
             raise NetworkError("读取扣子的回复时连接中断(%s):会自动重试" % type(exc).__name__, logid=self.logid)
 
     def chunks(self):
@@ -1146,9 +1257,52 @@ class _HttpResponse(object):
         except Exception:
             pass
 
+###############################################################################
+# HTTP backends (requests)                    (yingdao_module/http_backends.py)
+###############################################################################
+# Raw HTTP: `requests` when it is importable, the standard library's http.client when not.
+#
+# Both backends share one base class and behave the same: the caller's deadline bounds the wait
+# for the response head and every read of the body (http_response.py: no helper thread), bodies are
+# read as bytes arrive (no 8 KB buffering of event streams), connections are kept alive per thread,
+# redirects never carry the token to another host, and a certificate failure says so. Proxies and
+# the CA file come from the environment.
 
-def _is_timeout(exc):
-    return "timed out" in str(exc).lower() or "timeout" in type(exc).__name__.lower()
+_MAX_REDIRECTS = 3        # Coze does not redirect its API; a few same-host hops are tolerated
+_REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+_CA_FILE_VARIABLES = ("COZE_CA_FILE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
+_requests_module = []  # filled on first use: importing requests costs ~100 ms, too much at import time
+
+
+def _optional_requests():
+    """The `requests` module when importable (a ShadowBot venv may not have it), else None."""
+    if not _requests_module:
+        try:
+            import requests
+        except Exception:
+            requests = None
+        _requests_module.append(requests)
+    return _requests_module[0]
+
+
+def _ca_file():
+    """The PEM bundle to trust instead of the default one, from the environment (or None)."""
+    for name in _CA_FILE_VARIABLES:
+        value = (os.environ.get(name) or "").strip()
+        if value:
+            return value
+    return None
+
+
+def _origin(url):
+    """(scheme, host, port) of a URL, the default port filled in."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = (parts.scheme or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
 
 
 def _is_certificate_failure(exc):
@@ -1183,48 +1337,19 @@ def _network_error_for(exc, url):
     return NetworkError("连接扣子失败(%s):检查网络、代理或 base_url,会自动重试" % name)
 
 
-# ---- helper threads ---------------------------------------------------------------------------
-# A request waits for its response head on a helper thread (see HttpBackend._open_by). Starting a
-# thread costs about a millisecond, so finished helpers park and take the next request; a helper
-# idle for HELPER_IDLE seconds ends. One abandoned on a hostile server simply never parks again.
-
-_HELPER_IDLE = 30.0
-_parked_helpers = []  # the inboxes (queue.Queue) of helpers waiting for work
-_parked_lock = threading.Lock()
-
-
-def _run_on_helper(job):
-    """Run job() on a parked helper thread, or on a new one when none is free."""
-    with _parked_lock:
-        inbox = _parked_helpers.pop() if _parked_helpers else None
-    if inbox is None:
-        import queue
-        inbox = queue.Queue()
-        threading.Thread(target=_helper_loop, args=(inbox,), name="coze-http", daemon=True).start()
-    inbox.put(job)
-
-
-def _helper_loop(inbox):
-    import queue
-    while True:
-        try:
-            job = inbox.get(timeout=_HELPER_IDLE)
-        except queue.Empty:
-            with _parked_lock:
-                if inbox in _parked_helpers:
-                    _parked_helpers.remove(inbox)
-                    return
-            continue  # handed a job just as the wait ended: it is in the inbox now
-        job()
-        with _parked_lock:
-            _parked_helpers.append(inbox)
+def _refused_redirect(message, logid=None):
+    err = NetworkError(message, logid=logid)
+    err.retryable = False
+    return err
 
 
 class _HttpBackend(object):
     """What both backends share: deadlines, redirects, error mapping. A subclass only opens
     one request and returns (status, headers, raw http.client response, finish)."""
     name = "?"
-    keeps_connections = False  # a finished response hands its connection back for the next request
+
+    def __init__(self, timeouts=None):
+        self.timeouts = timeouts or _DEFAULT_TIMEOUTS
 
     def send(self, method, url, headers, body, deadline=None):
         """An HttpResponse; same-origin redirects are followed a few times, others refused."""
@@ -1235,21 +1360,19 @@ class _HttpBackend(object):
             target = urllib.parse.urljoin(url, resp.headers.get("location") or "")
             resp.close()
             if _origin(target) != _origin(url):
-                err = NetworkError("扣子的地址把请求重定向到了另一个地址 %s;为保护令牌没有跟过去:检查 base_url 是否"
-                                   "填对(https://api.coze.cn 或 https://api.coze.com),以及代理是否改写了地址"
-                                   % target, logid=resp.logid)
-                err.retryable = False
-                raise err
+                raise _refused_redirect("扣子的地址把请求重定向到了另一个地址 %s;为保护令牌没有跟过去:检查 base_url 是否"
+                                       "填对(https://api.coze.cn 或 https://api.coze.com),以及代理是否改写了地址"
+                                       % target, resp.logid)
             url = target
-        err = NetworkError("扣子的地址重定向次数太多(超过 %d 次):检查 base_url 和代理设置" % _MAX_REDIRECTS)
-        err.retryable = False
-        raise err
+        raise _refused_redirect("扣子的地址重定向次数太多(超过 %d 次):检查 base_url 和代理设置" % _MAX_REDIRECTS)
 
     def _send_once(self, method, url, headers, body, deadline):
-        wait = _time_left(deadline)
+        idle = self.timeouts.read
+        wait = _time_left(deadline, idle=idle)
         try:
-            status, response_headers, raw, finish = self._open_by(deadline, method, url, headers, body,
-                                                                  min(_CONNECT_TIMEOUT, wait), wait)
+            with _sending_with(deadline, idle):
+                status, response_headers, raw, finish = self._open(method, url, headers, body,
+                                                                   min(self.timeouts.connect, wait), wait)
         except CozeError:
             raise
         except Exception as exc:
@@ -1257,45 +1380,7 @@ class _HttpBackend(object):
                 raise _deadline_error()
             raise _network_error_for(exc, url)
         headers = dict((k.lower(), v) for k, v in response_headers.items())
-        return _HttpResponse(status, headers, raw, deadline, finish, _CLOSE_GRACE if self.keeps_connections else 0.0)
-
-    def _open_by(self, deadline, *request):
-        """_open, given up at the deadline. A socket timeout bounds each read of the status line
-        and headers, not their sum: a server sending them a byte at a time would outlast any
-        timeout. So the request waits on a helper thread; a response that comes too late is closed."""
-        if deadline is None:
-            return self._open(*request)
-        lock, ready, outcome = threading.Lock(), threading.Event(), {}
-
-        def run():
-            try:
-                result = (True, self._open(*request))
-            except BaseException as exc:  # handed to the caller below
-                result = (False, exc)
-            with lock:
-                if "abandoned" in outcome:
-                    if result[0]:
-                        try:
-                            result[1][3](False)  # nobody will read it: close the connection
-                        except Exception:
-                            pass  # closing a connection nobody uses: nothing to report
-                    return
-                outcome["result"] = result
-            ready.set()
-
-        _run_on_helper(run)
-        try:
-            ready.wait(max(0.0, deadline - time.monotonic()))
-        finally:
-            with lock:
-                if "result" not in outcome:
-                    outcome["abandoned"] = True
-        if "result" not in outcome:
-            raise _deadline_error()
-        ok, value = outcome["result"]
-        if not ok:
-            raise value
-        return value
+        return _HttpResponse(status, headers, raw, deadline, finish, self.timeouts.close_grace, idle)
 
     def _open(self, method, url, headers, body, connect_timeout, read_timeout):
         raise NotImplementedError
@@ -1308,9 +1393,9 @@ class _RequestsBackend(_HttpBackend):
     """Keep-alive sessions from `requests`, one per thread (batch runs threads). Proxies come
     from the environment (HTTPS_PROXY, NO_PROXY) through requests' trust_env."""
     name = "requests"
-    keeps_connections = True
 
-    def __init__(self):
+    def __init__(self, timeouts=None):
+        _HttpBackend.__init__(self, timeouts)
         self._local = threading.local()
         self._sessions = []
         self._lock = threading.Lock()
@@ -1320,6 +1405,9 @@ class _RequestsBackend(_HttpBackend):
         if session is None:
             session = self._local.session = _optional_requests().Session()
             session.trust_env = True
+            adapter = _deadline_adapter_class()
+            session.mount("http://", adapter())
+            session.mount("https://", adapter())
             with self._lock:
                 self._sessions.append(session)
         return session
@@ -1348,69 +1436,203 @@ class _RequestsBackend(_HttpBackend):
                 pass
 
 
+_adapter_classes = []
+
+
+def _deadline_adapter_class():
+    """A requests HTTPAdapter whose urllib3 connections make deadline responses (made on first use)."""
+    if not _adapter_classes:
+        from requests.adapters import HTTPAdapter
+        from requests.packages.urllib3 import connection, connectionpool  # requests's own urllib3
+
+        class Http(connection.HTTPConnection):
+            response_class = _deadline_response_class()
+
+        class Https(connection.HTTPSConnection):
+            response_class = _deadline_response_class()
+
+        pools = {"http": type("HttpPool", (connectionpool.HTTPConnectionPool,), {"ConnectionCls": Http}),
+                 "https": type("HttpsPool", (connectionpool.HTTPSConnectionPool,), {"ConnectionCls": Https})}
+
+        def ours(manager):
+            if type(manager).__name__ in ("PoolManager", "ProxyManager"):  # a SOCKS manager keeps its own
+                manager.pool_classes_by_scheme = pools
+            return manager
+
+        class DeadlineAdapter(HTTPAdapter):
+            def init_poolmanager(self, *args, **kwargs):
+                HTTPAdapter.init_poolmanager(self, *args, **kwargs)
+                ours(self.poolmanager)
+
+            def proxy_manager_for(self, *args, **kwargs):
+                return ours(HTTPAdapter.proxy_manager_for(self, *args, **kwargs))
+        _adapter_classes.append(DeadlineAdapter)
+    return _adapter_classes[0]
+
+###############################################################################
+# HTTP backend (standard library, kept-alive connections) (yingdao_module/http_stdlib.py)
+###############################################################################
+# The standard-library backend: http.client connections kept alive, one per thread and host.
+#
+# Works in any ShadowBot venv (no `requests`). Each thread keeps one connection per (host, proxy,
+# CA file); a connection in use is out of the pool, so threads never share one, and an idle one the
+# server has closed is noticed before it is used (as urllib3 does), so a request is never sent twice.
+# Proxies from the environment (HTTP(S)_PROXY, NO_PROXY), as urllib's ProxyHandler reads them.
+
+def _proxy_for(scheme, host):
+    """The proxy URL the environment names for this scheme and host, or None (NO_PROXY, none set)."""
+    import urllib.request
+    proxy = urllib.request.getproxies().get(scheme)
+    if not proxy or urllib.request.proxy_bypass(host):
+        return None
+    return proxy if "://" in proxy else "http://" + proxy
+
+
+def _proxy_authorization(proxy):
+    """{"Proxy-Authorization": ...} for a proxy URL carrying user:password, else {}."""
+    parts = urllib.parse.urlsplit(proxy)
+    if not parts.username:
+        return {}
+    pair = "%s:%s" % (urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or ""))
+    return {"Proxy-Authorization": "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")}
+
+
+def _is_dropped(connection):
+    """True when an idle kept-alive connection has been closed by the server (its socket reads)."""
+    sock = connection.sock
+    if sock is None:
+        return False  # not connected: http.client connects on the next request
+    try:
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
+
+
 class _UrllibBackend(_HttpBackend):
-    """The standard library only: works in any ShadowBot venv. Proxies from the environment
-    (ProxyHandler honours HTTPS_PROXY and NO_PROXY), redirects left to HttpBackend.send."""
+    """The standard library only. Redirects are left to HttpBackend.send."""
     name = "urllib"
 
-    def __init__(self):
-        self._opener = None
-        self._opener_for = None  # (CA file, proxies) the opener was built with
+    def __init__(self, timeouts=None):
+        _HttpBackend.__init__(self, timeouts)
+        self._local = threading.local()
+        self._connections = weakref.WeakSet()  # every pooled connection, for close()
+        self._lock = threading.Lock()
+        self._tls = {}  # CA file -> ssl context
 
-    def _current_opener(self):
-        """An opener for the CA file and proxies the environment names now (they may be set late)."""
-        import urllib.request
-        key = (_ca_file(), tuple(sorted(urllib.request.getproxies().items())))
-        if key != self._opener_for:
-            self._opener, self._opener_for = self._build_opener(), key
-        return self._opener
+    def _pool(self):
+        pool = getattr(self._local, "pool", None)
+        if pool is None:
+            pool = self._local.pool = {}
+        return pool
 
-    def _build_opener(self):
-        import ssl  # imported on first use: keeps importing the module fast
-        import urllib.request
+    def _tls_context(self, cafile):
+        with self._lock:
+            if cafile not in self._tls:
+                import ssl  # imported on first use: keeps importing the module fast
+                self._tls[cafile] = ssl.create_default_context(cafile=cafile)
+            return self._tls[cafile]
 
-        class RefuseRedirects(urllib.request.HTTPRedirectHandler):
-            def redirect_request(self, *args, **kwargs):
-                return None  # HttpBackend.send decides: the token never follows to another host
-
-        context = ssl.create_default_context(cafile=_ca_file())
-        return urllib.request.build_opener(urllib.request.ProxyHandler(),
-                                           urllib.request.HTTPSHandler(context=context), RefuseRedirects())
+    def _connection(self, key, timeout):
+        """A kept-alive connection for `key` taken out of this thread's pool, or a new one."""
+        connection = self._pool().pop(key, None)
+        if connection is not None and not _is_dropped(connection):
+            return connection
+        if connection is not None:
+            connection.close()
+        import http.client
+        scheme, host, port, proxy, cafile = key
+        where = urllib.parse.urlsplit(proxy) if proxy else None
+        address = (where.hostname, where.port or 80) if where else (host, port)
+        if scheme == "https":
+            connection = http.client.HTTPSConnection(address[0], address[1], timeout=timeout,
+                                                     context=self._tls_context(cafile))
+            if proxy:
+                connection.set_tunnel(host, port, headers=_proxy_authorization(proxy))
+        else:
+            connection = http.client.HTTPConnection(address[0], address[1], timeout=timeout)
+        connection.response_class = _deadline_response_class()
+        with self._lock:
+            self._connections.add(connection)
+        return connection
 
     def _open(self, method, url, headers, body, connect_timeout, read_timeout):
-        import urllib.error
-        import urllib.request
-        request = urllib.request.Request(url, data=body, headers=headers, method=method)
+        scheme, host, port = _origin(url)
+        proxy = _proxy_for(scheme, host)
+        key = (scheme, host, port, proxy, _ca_file() if scheme == "https" else None)
+        connection = self._connection(key, connect_timeout)
+        parts = urllib.parse.urlsplit(url)
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+        if proxy and scheme == "http":
+            target, headers = url, dict(headers, **_proxy_authorization(proxy))  # absolute form to a proxy
         try:
-            resp = self._current_opener().open(request, timeout=read_timeout)
-            raw = resp
-        except urllib.error.HTTPError as err:  # 4xx/5xx/30x still carry a body worth reading
-            resp, raw = err, err.fp
-        status = getattr(resp, "status", None) or resp.getcode()
-        return status, resp.headers, raw, lambda complete: resp.close()
+            connection.request(method, target, body=body, headers=headers)
+            resp = connection.getresponse()
+        except BaseException:
+            connection.close()
+            raise
+
+        def finish(complete):
+            pool = self._pool()
+            if complete and key not in pool:
+                resp.read()  # already at its end: lets http.client mark the exchange done
+                resp.close()
+                pool[key] = connection
+            else:
+                resp.close()
+                connection.close()  # unread bytes remain: this connection must not be reused
+        return resp.status, resp.headers, resp, finish
+
+    def close(self):
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.close()
+            except Exception:
+                pass
+
+###############################################################################
+# Coze transport: envelope, auth header, retries  (yingdao_module/transport.py)
+###############################################################################
+# The Coze layer above raw HTTP (http_backends.py, http_stdlib.py): Transport builds the
+# Authorization header (in one place), adds the Coze envelope ({code, msg, data, detail.logid}),
+# retries with backoff and jitter what is worth retrying (a RetryPolicy, policy.py), and opens
+# event streams (`open_stream`) for chats and workflows.
+
+_USER_AGENT = "yingdao-coze/0.1"
+_REJECTED_TOKEN_CODES = (4100, 700012006)  # the service no longer accepts this access token
 
 
-def _choose_backend(name=None):
+def _choose_backend(name=None, timeouts=None):
     """'requests' or 'urllib'; default: requests when importable (env COZE_HTTP_BACKEND overrides)."""
     name = name or os.environ.get("COZE_HTTP_BACKEND") or "requests"
     if name == "requests" and _optional_requests() is not None:
-        return _RequestsBackend()
-    return _UrllibBackend()
+        return _RequestsBackend(timeouts)
+    return _UrllibBackend(timeouts)
+
+
+def _retry_policy(retry=None):
+    """A RetryPolicy from a policy, a number of retries, or None (DEFAULT_RETRY, read now)."""
+    if isinstance(retry, _RetryPolicy):
+        return retry
+    return _DEFAULT_RETRY.with_max_retries(retry)
 
 
 def _backoff_delay(attempt, retry_after=None):
-    """Exponential backoff with jitter; the server's Retry-After wins when it is longer."""
-    delay = min(_BACKOFF_CAP, _BACKOFF_BASE * (2 ** attempt)) * random.uniform(0.5, 1.0)
-    if retry_after:
-        try:
-            delay = max(delay, min(float(retry_after), _RETRY_AFTER_CAP))
-        except (TypeError, ValueError):
-            pass
-    return delay
+    """The default policy's wait before retry number attempt + 1."""
+    return _DEFAULT_RETRY.delay(attempt, retry_after)
 
 
-def _with_retries(action, what, deadline=None, max_retries=_MAX_RETRIES):
-    """Run `action()`; on a retryable CozeError wait and try again, never past `deadline`."""
+def _with_retries(action, what, deadline=None, retry=None):
+    """Run `action()`; on a retryable CozeError wait and try again, never past `deadline`.
+    `retry`: a RetryPolicy or the number of retries (None: DEFAULT_RETRY)."""
+    policy = _retry_policy(retry)
     attempt = 0
     while True:
         try:
@@ -1418,9 +1640,9 @@ def _with_retries(action, what, deadline=None, max_retries=_MAX_RETRIES):
         except CozeError as err:
             if not err.retryable:
                 raise
-            if attempt >= max_retries:
+            if attempt >= policy.max_retries:
                 raise err.after_retries("已自动重试 %d 次仍失败,请稍后再试" % attempt if attempt else "请稍后再试")
-            delay = _backoff_delay(attempt, err.retry_after)
+            delay = policy.delay(attempt, err.retry_after)
             if deadline is not None and time.monotonic() + delay >= deadline:
                 raise err.after_retries("等待时间 timeout 已用完,不再重试")
             attempt += 1
@@ -1495,12 +1717,21 @@ class _Transport(object):
     """Sends requests to one Coze host. The Authorization header comes from `auth` (a static
     token or a JWT service app, see auth.py); its repr never shows the token."""
 
-    def __init__(self, base_url, auth, backend=None, max_retries=_MAX_RETRIES, before_request=None):
+    def __init__(self, base_url, auth, backend=None, max_retries=None, before_request=None, retry=None, timeouts=None):
         self.base_url = base_url
         self.auth = auth
-        self.backend = backend if hasattr(backend, "send") else _choose_backend(backend)
-        self.max_retries = max_retries
+        self.backend = backend if hasattr(backend, "send") else _choose_backend(backend, timeouts)
+        self._retry, self._max_retries = retry, max_retries
         self.before_request = before_request  # called as (method, path) before every request: a rate limiter
+
+    @property
+    def retry(self):
+        """This transport's RetryPolicy (DEFAULT_RETRY unless one was given, read at each use)."""
+        return _retry_policy(self._retry).with_max_retries(self._max_retries)
+
+    @property
+    def max_retries(self):
+        return self.retry.max_retries
 
     def __repr__(self):
         return "Transport(base_url=%r, backend=%r, token=<隐藏>)" % (self.base_url, self.backend.name)
@@ -1552,7 +1783,7 @@ class _Transport(object):
             return self.with_fresh_auth(once)
         if not retry:
             return attempt()
-        return _with_retries(attempt, what, deadline, self.max_retries)
+        return _with_retries(attempt, what, deadline, self.retry)
 
     def with_fresh_auth(self, action):
         """Run `action()`. When the service refuses an exchanged access token (revoked, clock
@@ -2156,8 +2387,7 @@ class Client(object):
         self.settings = _Settings(token=token, bot_id=bot_id, base_url=base_url, user_id=user_id,
                                  app_id=app_id, key_id=key_id, private_key=private_key)
         self.timeout = _clean_timeout(timeout)
-        self.transport = _Transport(self.settings.base_url, _auth_for(self.settings), backend,
-                                   _MAX_RETRIES if max_retries is None else max_retries, before_request)
+        self.transport = _Transport(self.settings.base_url, _auth_for(self.settings), backend, max_retries, before_request)
         self._completion_clocks = {}  # bot_id -> CompletionClock: when its chats end, for polling
 
     def __repr__(self):
@@ -2302,7 +2532,7 @@ class Client(object):
                     raise NetworkError("流式回复在对话创建前中断:会自动重试", logid=events.logid)
 
         try:
-            _with_retries(create_and_read, "提问", deadline, self.transport.max_retries)
+            _with_retries(create_and_read, "提问", deadline, self.transport.retry)
         except _StreamCut:
             self._wait_until_done(state, deadline)
 

@@ -8,6 +8,8 @@ from helpers import DIST, ROOT, dist_name, load_dist  # noqa: F401  (DIST, ROOT:
 from build import DIST_MODULES
 
 SOURCE_MODULES = [name for name, _ in DIST_MODULES]
+RETRY_FIELDS = {"MAX_RETRIES": "max_retries", "BACKOFF_BASE": "backoff_base", "BACKOFF_CAP": "backoff_cap",
+                "RETRY_AFTER_CAP": "retry_after_cap"}
 
 
 class Coze(object):
@@ -40,6 +42,10 @@ class Coze(object):
         return getattr(module, found)
 
     def patch(self, name, value):
+        """Set a module-level name for this test. A retry default (BACKOFF_BASE, ...) changes that
+        field of DEFAULT_RETRY, the policy every client uses unless given its own."""
+        if name in RETRY_FIELDS:
+            name, value = "DEFAULT_RETRY", self.DEFAULT_RETRY.replace(**{RETRY_FIELDS[name]: value})
         places = self.where(name)
         assert places, name
         for module, found in places:
@@ -55,9 +61,7 @@ def coze(request, monkeypatch):
     """The module under test, with fast backoff and polling pace so retry and polling tests stay quick."""
     module = Coze(request.param, monkeypatch)
     module.patch("POLL_PACE", 0.1)
-    module.patch("BACKOFF_BASE", 0.01)
-    module.patch("BACKOFF_CAP", 0.05)
-    module.patch("RETRY_AFTER_CAP", 0.05)
+    module.patch("DEFAULT_RETRY", module.RetryPolicy(backoff_base=0.01, backoff_cap=0.05, retry_after_cap=0.05))
     module.reset_clients()
     for name in ("COZE_API_TOKEN", "COZE_BOT_ID", "COZE_API_BASE", "COZE_USER_ID"):
         monkeypatch.delenv(name, raising=False)

@@ -16,7 +16,7 @@ from .auth import auth_for
 from .polling import CompletionClock, PollPlan, server_length_bound
 from .log import log
 from .tools import MAX_TOOL_ROUNDS, clean_tools, tool_outputs
-from .transport import MAX_RETRIES, Transport, id_of, with_retries
+from .transport import Transport, id_of, with_retries
 from .workflow import run_workflow_on
 
 CANCEL_TIMEOUT = 1.0  # best effort, and short: a timeout must be reported about when it is due
@@ -155,8 +155,7 @@ class Client(object):
         self.settings = Settings(token=token, bot_id=bot_id, base_url=base_url, user_id=user_id,
                                  app_id=app_id, key_id=key_id, private_key=private_key)
         self.timeout = clean_timeout(timeout)
-        self.transport = Transport(self.settings.base_url, auth_for(self.settings), backend,
-                                   MAX_RETRIES if max_retries is None else max_retries, before_request)
+        self.transport = Transport(self.settings.base_url, auth_for(self.settings), backend, max_retries, before_request)
         self._completion_clocks = {}  # bot_id -> CompletionClock: when its chats end, for polling
 
     def __repr__(self):
@@ -301,7 +300,7 @@ class Client(object):
                     raise NetworkError("流式回复在对话创建前中断:会自动重试", logid=events.logid)
 
         try:
-            with_retries(create_and_read, "提问", deadline, self.transport.max_retries)
+            with_retries(create_and_read, "提问", deadline, self.transport.retry)
         except StreamCut:
             self._wait_until_done(state, deadline)
 
