@@ -295,3 +295,39 @@ def test_a_client_hanging_up_prints_no_traceback(sim, capfd):
     time.sleep(0.3)
     assert "Traceback" not in capfd.readouterr().err
     assert call(sim, "GET", "/_sim/stats")[0] == 200
+
+
+def sdk_ids(seed):
+    """The conversation, chat and file ids a fresh simulator with `seed` gives the official SDK."""
+    import io
+    import cozepy
+    from helpers import TOKEN
+    with Simulator(latency=0.0, seed=seed) as sim:
+        sdk = cozepy.Coze(auth=cozepy.TokenAuth(TOKEN), base_url=sim.url)
+        conversation = sdk.conversations.create().id
+        chat = sdk.chat.create(bot_id=BOT, user_id="u", conversation_id=conversation,
+                               additional_messages=[cozepy.Message.build_user_question_text("你好")])
+        upload = io.BytesIO(b"hello")
+        upload.name = "a.txt"
+        uploaded = sdk.files.upload(file=upload).id
+        return [conversation, chat.id, uploaded]
+
+
+def test_a_seed_reproduces_the_ids_the_sdk_is_given():
+    first, again, other = sdk_ids(7), sdk_ids(7), sdk_ids(8)
+    assert first == again and len(set(first)) == 3
+    assert all(len(value) == 19 and value.isdigit() for value in first)
+    assert not set(first) & set(other)
+
+
+def test_the_services_import_nothing_back_from_service_py():
+    """ids live in a leaf module: chat, files and workflows take sim.new_id, no import circle."""
+    import ast
+    import os
+    from helpers import ROOT
+    folder = os.path.join(ROOT, "yingdao_module", "simulator")
+    for name in ("chat.py", "files.py", "workflows.py", "ids.py"):
+        with open(os.path.join(folder, name), encoding="utf-8") as handle:
+            tree = ast.parse(handle.read())
+        imported = [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level]
+        assert "service" not in imported and "server" not in imported, (name, imported)
