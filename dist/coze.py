@@ -25,6 +25,62 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 
 本文件由 build.py 从 yingdao_module/ 生成,请改源码而不是这个文件。只用标准库(装了 requests 就用它),Python 3.7+。
 """
+# 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
+#
+#   ask ...................... 第  5172 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  5202 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  5233 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  5248 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  5269 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  5291 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  4955 行  Batch engine
+#   merge .................... 第  5138 行  Merging shard outputs
+#   main ..................... 第  5330 行  ShadowBot Code flow: main(args)
+#   Client ................... 第  2663 行  Chat client
+#   CozeError ................ 第   229 行  Errors
+#   InputError ............... 第   269 行  Errors
+#   APIError ................. 第   274 行  Errors
+#   AuthError ................ 第   278 行  Errors
+#   BotError ................. 第   282 行  Errors
+#   QuotaError ............... 第   286 行  Errors
+#   RateLimitError ........... 第   290 行  Errors
+#   ServerError .............. 第   294 行  Errors
+#   ChatFailedError .......... 第   298 行  Errors
+#   NetworkError ............. 第   306 行  Errors
+#   WorkflowInterrupted ...... 第   316 行  Errors
+#   CozeTimeoutError ......... 第   322 行  Errors
+#
+# 段落 / Sections:
+#   Logging and redaction ...................................... 第   131 行  yingdao_module/log.py
+#   Errors ..................................................... 第   200 行  yingdao_module/errors.py
+#   Configuration and input checks ............................. 第   388 行  yingdao_module/config.py
+#   RSA keys and RS256 signatures .............................. 第   750 行  yingdao_module/rsa_sign.py
+#   Server-sent events ......................................... 第   947 行  yingdao_module/sse.py
+#   Timeouts and retry policy .................................. 第  1044 行  yingdao_module/policy.py
+#   HTTP responses read within the deadline .................... 第  1131 行  yingdao_module/http_response.py
+#   HTTP backends, requests .................................... 第  1324 行  yingdao_module/http_backends.py
+#   HTTP backend, standard library (kept alive) ................ 第  1536 行  yingdao_module/http_stdlib.py
+#   Coze transport: envelope, auth header, retries ............. 第  1664 行  yingdao_module/transport.py
+#   Sign-in: static token or OAuth JWT service app ............. 第  1872 行  yingdao_module/auth.py
+#   Files ...................................................... 第  2051 行  yingdao_module/files.py
+#   When to check a non-stream chat ............................ 第  2101 行  yingdao_module/polling.py
+#   Local tools (端插件) ....................................... 第  2194 行  yingdao_module/tools.py
+#   What a chat has told us (ChatState) ........................ 第  2308 行  yingdao_module/chat_state.py
+#   What a chat sends (bots and chatflows) ..................... 第  2430 行  yingdao_module/chat_request.py
+#   One chat in flight: stream, poll, tools, cancel ............ 第  2461 行  yingdao_module/chat_run.py
+#   Chat client ................................................ 第  2655 行  yingdao_module/client.py
+#   Workflows .................................................. 第  2784 行  yingdao_module/workflow.py
+#   Rate limits ................................................ 第  3139 行  yingdao_module/ratelimit.py
+#   xlsx: read as shown, write answers into a copy ............. 第  3301 行  yingdao_module/xlsx.py
+#   Spreadsheets (CSV / xlsx) .................................. 第  3744 行  yingdao_module/tables.py
+#   File locks between processes ............................... 第  3910 行  yingdao_module/filelock.py
+#   Batch journal .............................................. 第  4010 行  yingdao_module/journal.py
+#   Batch options .............................................. 第  4142 行  yingdao_module/batch_options.py
+#   Batch report (HTML) ........................................ 第  4257 行  yingdao_module/report.py
+#   Batch engine ............................................... 第  4463 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  5006 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  5150 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  5305 行  yingdao_module/shadowbot.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -67,7 +123,10 @@ import errno
 import ast
 
 __version__ = "0.1.0"
-__all__ = ["ask", "chat", "new_conversation", "run_workflow", "run_workflow_full", "upload_file", "batch", "merge", "main", "Client", "CozeError", "InputError", "APIError", "AuthError", "BotError", "QuotaError", "RateLimitError", "ServerError", "ChatFailedError", "NetworkError", "WorkflowInterrupted", "CozeTimeoutError"]
+__all__ = ["ask", "chat", "new_conversation", "run_workflow", "run_workflow_full", "upload_file", "batch", "merge",
+           "main", "Client", "CozeError", "InputError", "APIError", "AuthError", "BotError", "QuotaError",
+           "RateLimitError", "ServerError", "ChatFailedError", "NetworkError", "WorkflowInterrupted",
+           "CozeTimeoutError"]
 
 ###############################################################################
 # Logging and redaction                                 (yingdao_module/log.py)
@@ -282,7 +341,8 @@ _ERROR_CODES = {
     4020: (RateLimitError, "请求太频繁(超过每分钟/每秒次数限制):会自动放慢重试;批处理可调低 qps/qpm"),
     4028: (QuotaError, "免费额度已用完:请到扣子控制台开通付费或等待额度恢复;批处理会保存进度,之后重跑同一命令即可续跑"),
     4100: (AuthError, "令牌无效(4100):检查 token 是否复制完整、是否过期,或确认 base_url 是 api.coze.cn 还是 api.coze.com"
-                      "(国内扣子 coze.cn 的令牌只能用 https://api.coze.cn,国际版 coze.com 的令牌只能用 https://api.coze.com;当前 {base_url})"),
+                      "(国内扣子 coze.cn 的令牌只能用 https://api.coze.cn,"
+                      "国际版 coze.com 的令牌只能用 https://api.coze.com;当前 {base_url})"),
     4101: (AuthError, "令牌没有权限:在扣子「个人访问令牌」里编辑令牌,勾选对话(chat)、工作流(workflow)、文件(file)等权限,并授权智能体所在的空间"),
     4104: (APIError, "对话已结束,无法取消"),
     4105: (APIError, "内容触发了安全审核被拦截:修改问题措辞后再试"),
@@ -334,7 +394,8 @@ def _error_for_http_status(status, logid=None, base_url=None, retry_after=None):
 # the function argument → ShadowBot global variable (coze_token, coze_bot_id, coze_base_url,
 # coze_user_id, coze_app_id, coze_key_id, coze_private_key) → environment (COZE_API_TOKEN,
 # COZE_BOT_ID, COZE_API_BASE, COZE_USER_ID, COZE_APP_ID, COZE_KEY_ID, COZE_PRIVATE_KEY) →
-# default. Credentials are a token, or an OAuth service app (app_id + key_id + private_key). Values typed into ShadowBot's 调用模块 block arrive as text, so every coercion
+# default. Credentials are a token, or an OAuth service app (app_id + key_id + private_key). Values typed into
+# ShadowBot's 调用模块 block arrive as text, so every coercion
 # here accepts text ("180", "false", '{"k": "v"}') as well as real Python values.
 
 _DEFAULT_BASE_URL = "https://api.coze.cn"
@@ -437,7 +498,8 @@ def _log_once(message):
 
 def _clean_app_field(value, name, what):
     """app_id / key_id: one word of ASCII text; the page they come from is in the message."""
-    text = str(value).strip().strip("'\"“”‘’") if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+    plain = isinstance(value, (str, int)) and not isinstance(value, bool)
+    text = str(value).strip().strip("'\"“”‘’") if plain else None
     if not text or any(ch.isspace() or ord(ch) > 126 for ch in text):
         raise InputError("%s 格式不对:应是扣子「OAuth 应用」页面上复制的%s(一串字母数字,不含空格和中文)" % (name, what))
     return text
@@ -1027,7 +1089,8 @@ class _RetryPolicy(object):
     backoff_cap, each with jitter; retry_after_cap: the longest Retry-After we follow."""
 
     def __init__(self, max_retries=None, backoff_base=None, backoff_cap=None, retry_after_cap=None):
-        self._max_retries, self._base, self._cap, self._after_cap = max_retries, backoff_base, backoff_cap, retry_after_cap
+        self._max_retries, self._base = max_retries, backoff_base
+        self._cap, self._after_cap = backoff_cap, retry_after_cap
 
     @property
     def max_retries(self):
@@ -1051,8 +1114,9 @@ class _RetryPolicy(object):
         cap = _BACKOFF_CAP if self._cap is None else self._cap
         delay = min(cap, base * (2 ** attempt)) * random.uniform(0.5, 1.0)
         if retry_after:
+            after_cap = _RETRY_AFTER_CAP if self._after_cap is None else self._after_cap
             try:
-                delay = max(delay, min(float(retry_after), _RETRY_AFTER_CAP if self._after_cap is None else self._after_cap))
+                delay = max(delay, min(float(retry_after), after_cap))
             except (TypeError, ValueError):
                 pass
         return delay
@@ -1258,7 +1322,7 @@ class _HttpResponse(object):
             pass
 
 ###############################################################################
-# HTTP backends (requests)                    (yingdao_module/http_backends.py)
+# HTTP backends, requests                     (yingdao_module/http_backends.py)
 ###############################################################################
 # Raw HTTP: `requests` when it is importable, the standard library's http.client when not.
 #
@@ -1470,7 +1534,7 @@ def _deadline_adapter_class():
     return _adapter_classes[0]
 
 ###############################################################################
-# HTTP backend (standard library, kept-alive connections) (yingdao_module/http_stdlib.py)
+# HTTP backend, standard library (kept alive)   (yingdao_module/http_stdlib.py)
 ###############################################################################
 # The standard-library backend: http.client connections kept alive, one per thread and host.
 #
@@ -2128,7 +2192,7 @@ def _server_length_bound(chat):
         return None
 
 ###############################################################################
-# Local tools (端插件)                                   (yingdao_module/tools.py)
+# Local tools (端插件)                                (yingdao_module/tools.py)
 ###############################################################################
 # Local tools (端插件): a bot calls a tool that runs on the caller's side; the chat stops in
 # `requires_action` until each call gets an output.
@@ -2141,7 +2205,8 @@ def _server_length_bound(chat):
 # (its result is submitted as is when it is text, as JSON otherwise), or the name of a ShadowBot
 # sub-flow, run with xbot_visual.process.run: the arguments are its inputs and its output
 # parameter `output` is the result. Text shaped "module:function" names a Python function to
-# import (how the command line, which takes JSON text, passes one). Such a chat cannot be cancelled, so every call must be
+# import (how the command line, which takes JSON text, passes one). Such a chat cannot be cancelled, so every call must
+# be
 # answered: a handler that raises, or a tool without a handler, gets an error text as its
 # output (and a log line), and the bot decides how to go on.
 
@@ -2241,19 +2306,10 @@ def _run_subflow(process, inputs):
     return getattr(result, _SUBFLOW_OUTPUT, result)
 
 ###############################################################################
-# Chat client                                        (yingdao_module/client.py)
+# What a chat has told us (ChatState)            (yingdao_module/chat_state.py)
 ###############################################################################
-# Client: one chat with a Coze bot, from question to answer, within one deadline.
-#
-# Streaming (the default) costs one HTTP request and returns the moment the chat completes.
-# If the stream breaks after the chat was created, the same chat is recovered with
-# retrieve + message list: a new chat would be paid for twice. Polling (stream=False) checks
-# the chat's status no more often than the official SDK, at the moments the bot's recent chats
-# ended (polling.py). When the deadline passes the chat is cancelled and CozeTimeoutError names it.
-
-_CANCEL_TIMEOUT = 1.0  # best effort, and short: a timeout must be reported about when it is due
-_FINAL_STATUSES = ("completed", "failed", "canceled", "requires_action")
-
+# ChatState: what one chat has told us so far, from stream events or from polling (its answer,
+# reasoning, follow-ups, usage, tool calls), and the two signals a chat in flight raises.
 
 class _ChatState(object):
     """What one chat has told us so far, from stream events or from polling."""
@@ -2371,6 +2427,238 @@ class _StreamCut(Exception):
 class _ToolCallsPending(Exception):
     """The chat stopped in requires_action: local tools must answer before it goes on."""
 
+###############################################################################
+# What a chat sends (bots and chatflows)       (yingdao_module/chat_request.py)
+###############################################################################
+# What one chat sends, built in one place: the path, query parameters and body for a bot
+# (/v3/chat) or a chatflow (对话流, /v1/workflows/chat), from inputs already checked.
+
+class _ChatRequest(object):
+    """path, params (query, or None), body (a dict sent as JSON) and whether the answer streams."""
+
+    def __init__(self, path, params, body, stream):
+        self.path, self.params, self.body, self.stream = path, params, body, stream
+
+
+def _chat_request(message, bot_id, user_id, conversation_id=None, custom_variables=None, stream=True,
+                 workflow_id=None, parameters=None):
+    """The ChatRequest asking `message` (an additional message). A chatflow streams only and takes
+    its conversation id (and optional bot id) in the body; a bot takes the conversation id as a query
+    parameter."""
+    if workflow_id:
+        body = {"workflow_id": workflow_id, "additional_messages": [message], "parameters": parameters}
+        for name, value in (("conversation_id", conversation_id), ("bot_id", bot_id)):
+            if value:
+                body[name] = value
+        return _ChatRequest("/v1/workflows/chat", None, body, True)
+    body = {"bot_id": bot_id, "user_id": user_id, "stream": stream, "auto_save_history": True,
+            "additional_messages": [message]}
+    if custom_variables:
+        body["custom_variables"] = custom_variables
+    params = {"conversation_id": conversation_id} if conversation_id else None
+    return _ChatRequest("/v3/chat", params, body, stream)
+
+###############################################################################
+# One chat in flight: stream, poll, tools, cancel  (yingdao_module/chat_run.py)
+###############################################################################
+# ChatRun: one chat in flight, from the request to its end, within one deadline.
+#
+# Streaming costs one request and returns at conversation.chat.completed; if the stream breaks after
+# the chat was created, the same chat is recovered with retrieve + message list (a new chat would be
+# paid for twice). Polling checks the status no more often than the official SDK, at the moments the
+# bot's recent chats ended (polling.py). Local tool calls are answered until the chat ends; at the
+# deadline the chat is cancelled and CozeTimeoutError names it.
+
+_CANCEL_TIMEOUT = 1.0  # best effort, and short: a timeout must be reported about when it is due
+_FINAL_STATUSES = ("completed", "failed", "canceled", "requires_action")
+
+
+def _cancel_chat(transport, conversation_id, chat_id):
+    """Cancel a running chat (so it stops costing tokens)."""
+    return transport.call("POST", "/v3/chat/cancel", body={"conversation_id": conversation_id, "chat_id": chat_id},
+                          deadline=time.monotonic() + _CANCEL_TIMEOUT, retry=False, what="取消对话")
+
+
+class _ChatRun(object):
+    """Follows one chat (`state`, a ChatState) for a Client: its transport, and the completion
+    clocks (bot_id -> CompletionClock) the Client keeps across chats."""
+
+    def __init__(self, transport, state, deadline, clocks, tools=None):
+        self.transport = transport
+        self.base_url = transport.base_url
+        self.state = state
+        self.deadline = deadline
+        self.clocks = clocks
+        self.tools = tools
+
+    def ask(self, request):
+        """Send `request` (a ChatRequest) and follow the chat to its end; Ctrl-C or the deadline
+        cancels it (a timeout then names the chat)."""
+        def start():
+            if request.stream:
+                self._chat_streaming(request.body, request.params, self.state, self.deadline, request.path)
+            else:
+                self._chat_polling(request.body, request.params, self.state, self.deadline)
+        try:
+            self.follow(start)
+        except KeyboardInterrupt:
+            self._cancel_quietly(self.state)  # the user stopped the flow: do not leave a paid chat running
+            raise
+        except CozeTimeoutError:  # from any read past the deadline: stop the chat, name it
+            self._cancel_quietly(self.state)
+            raise self._timeout(self.state)
+
+    def recover(self):
+        """Follow a chat created earlier (state.chat_id set) until it ends."""
+        self.follow(lambda: self._wait_until_done(self.state, self.deadline))
+
+    def follow(self, start):
+        """start() (create or find the chat and follow it), then answer the local tool calls it
+        stops for until it ends; a bounded number of rounds."""
+        rounds = 0
+        while True:
+            try:
+                return start() if rounds == 0 else self._wait_until_done(self.state, self.deadline)
+            except _ToolCallsPending:
+                rounds += 1
+                self._submit_tool_outputs(self.state, self.tools, rounds, self.deadline)
+
+    # -- streaming ------------------------------------------------------------------------------
+    def _chat_streaming(self, body, params, state, deadline, path="/v3/chat"):
+        def create_and_read():
+            with self.transport.open_stream("POST", path, params, body, deadline=deadline) as events:
+                state.logid = events.logid
+                try:
+                    self._read_stream(events, state)
+                except (NetworkError, _BadResponseError, _StreamCut):
+                    if state.chat_id:  # the chat exists and is paid for: recover it, never re-create
+                        raise _StreamCut()
+                    raise NetworkError("流式回复在对话创建前中断:会自动重试", logid=events.logid)
+
+        try:
+            _with_retries(create_and_read, "提问", deadline, self.transport.retry)
+        except _StreamCut:
+            self._wait_until_done(state, deadline)
+
+    def _read_stream(self, events, state):
+        """Follow the chat's events; return at conversation.chat.completed without reading on."""
+        for event, data in events:
+            if event in ("conversation.chat.created", "conversation.chat.in_progress"):
+                state.take_chat(data)
+            elif event == "conversation.message.delta":
+                state.take_message(data, completed=False)
+            elif event == "conversation.message.completed":
+                state.take_message(data, completed=True)
+            elif event == "conversation.chat.completed":
+                state.take_chat(data)
+                state.status = "completed"
+                return
+            elif event == "conversation.chat.failed":
+                state.take_chat(data)
+                raise state.failure(self.base_url)
+            elif event == "conversation.chat.requires_action":
+                state.take_chat(data)
+                raise _ToolCallsPending()
+            elif event == "error":
+                data = data if isinstance(data, dict) else {}
+                err = _error_for_code(data.get("code") or 5000, data.get("msg") or "", state.logid,
+                                     self.base_url, state.chat_id, state.conversation_id)
+                if state.chat_id:
+                    err.retryable = False  # a chat exists: a retry would pay for a second one
+                raise err
+            elif event == "done":
+                break
+        raise _StreamCut()  # the stream ended without conversation.chat.completed
+
+    # -- polling ----------------------------------------------------------------------------------
+    def _chat_polling(self, body, params, state, deadline):
+        clock = self.clocks.setdefault(body["bot_id"], _CompletionClock())
+        envelope = self.transport.call("POST", "/v3/chat", params, body, deadline=deadline, what="提问")
+        created = time.monotonic()  # the SDK starts its once-a-second checks here too
+        state.logid = envelope.get("logid")
+        state.take_chat(envelope.get("data"))
+        self._wait_until_done(state, deadline, _PollPlan(clock.expected()), created, clock)
+
+    def _wait_until_done(self, state, deadline, plan=None, created=None, clock=None):
+        """Check the chat's status as `plan` says (after a stream cut: soon, then backing off),
+        tell `clock` when it ended, then fetch its messages."""
+        plan = plan or _PollPlan(budget=False)
+        created = time.monotonic() if created is None else created
+        query = {"conversation_id": state.conversation_id, "chat_id": state.chat_id}
+        running = 0.0  # offset of the last check that found the chat running
+        while state.status not in _FINAL_STATUSES:
+            now = time.monotonic()
+            check_at = created + plan.next_check(now - created)
+            if check_at >= deadline:
+                self._cancel_quietly(state)
+                raise self._timeout(state)
+            time.sleep(check_at - now)
+            sent = time.monotonic() - created
+            try:
+                envelope = self.transport.call("GET", "/v3/chat/retrieve", query, deadline=deadline,
+                                               what="查询对话状态")
+            except CozeError as err:
+                if not err.retryable:
+                    raise
+                continue  # retries were used up; keep polling until the deadline
+            state.take_chat(envelope.get("data"))
+            if state.status not in _FINAL_STATUSES:
+                running = sent
+            elif state.status == "completed" and clock is not None:
+                clock.learn(running, sent, _server_length_bound(envelope.get("data") or {}))
+        if state.status == "failed":
+            raise state.failure(self.base_url)
+        if state.status == "canceled":
+            raise APIError("对话已被取消", code=None, logid=state.logid, chat_id=state.chat_id,
+                           conversation_id=state.conversation_id)
+        if state.status == "requires_action":
+            raise _ToolCallsPending()
+        envelope = self.transport.call("GET", "/v3/chat/message/list", query, deadline=deadline + 30,
+                                       what="读取回答")
+        state.take_message_list(envelope.get("data"))
+
+    # -- endings --------------------------------------------------------------------------------------
+    def _cancel_quietly(self, state):
+        if state.chat_id and state.conversation_id and not state.canceled:
+            state.canceled = True
+            try:
+                _cancel_chat(self.transport, state.conversation_id, state.chat_id)
+            except Exception:
+                pass  # best effort: the chat may have just finished
+
+    def _timeout(self, state):
+        return CozeTimeoutError(
+            "等待扣子回答超时(超过 timeout 设定的秒数),已取消这次对话:可把 timeout 调大,或让智能体回答短一些",
+            logid=state.logid, chat_id=state.chat_id, conversation_id=state.conversation_id)
+
+    # -- local tools ------------------------------------------------------------------------------------
+    def _submit_tool_outputs(self, state, tools, rounds, deadline):
+        """Answer the chat's tool calls (it cannot be cancelled: it must be answered to end)."""
+        if rounds > _MAX_TOOL_ROUNDS:
+            raise APIError("智能体连续 %d 轮调用本地工具仍没有结束,已停止:检查工具的结果是否是智能体要的内容"
+                           "(这次对话停在等待工具结果,扣子不允许取消,会在扣子那边超时结束)" % _MAX_TOOL_ROUNDS,
+                           logid=state.logid, chat_id=state.chat_id, conversation_id=state.conversation_id)
+        outputs = _tool_outputs(state.required_action, tools, state.tool_calls)
+        state.required_action = None
+        if not outputs:
+            raise APIError("智能体要求调用本地工具(requires_action),但没有说要调用哪个工具:请检查智能体的端插件设置",
+                           logid=state.logid, chat_id=state.chat_id, conversation_id=state.conversation_id)
+        query = {"conversation_id": state.conversation_id, "chat_id": state.chat_id}
+        try:
+            self.transport.call("POST", "/v3/chat/submit_tool_outputs", query,
+                                {"tool_outputs": outputs, "stream": False}, deadline=deadline,
+                                what="提交本地工具结果")
+        except CozeError as err:  # the chat's status (polled next) says whether it went through
+            _log("提交本地工具结果时出错:%s;继续查询对话状态" % err)
+        state.status = None
+
+###############################################################################
+# Chat client                                        (yingdao_module/client.py)
+###############################################################################
+# Client: resolved settings and one transport; its calls check their inputs, then hand the work on.
+#
+# A chat's request is built in chat_request.py and followed to its end in chat_run.py (streaming,
+# recovery after a cut, polling, local tools, cancel at the deadline); workflows in workflow.py.
 
 class Client(object):
     """A connection to Coze with resolved settings; reuse it for many calls.
@@ -2387,7 +2675,8 @@ class Client(object):
         self.settings = _Settings(token=token, bot_id=bot_id, base_url=base_url, user_id=user_id,
                                  app_id=app_id, key_id=key_id, private_key=private_key)
         self.timeout = _clean_timeout(timeout)
-        self.transport = _Transport(self.settings.base_url, _auth_for(self.settings), backend, max_retries, before_request)
+        self.transport = _Transport(self.settings.base_url, _auth_for(self.settings), backend, max_retries,
+                                   before_request)
         self._completion_clocks = {}  # bot_id -> CompletionClock: when its chats end, for polling
 
     def __repr__(self):
@@ -2440,35 +2729,10 @@ class Client(object):
         file_refs = [(self.upload_file(value, deadline=deadline), value) if kind == "path" else (value, None)
                      for kind, value in file_list]
         message = _message_with_files(question, file_refs)
-        if workflow_id:  # a chatflow streams only; its conversation id goes in the body
-            path, params, stream = "/v1/workflows/chat", None, True
-            body = {"workflow_id": workflow_id, "additional_messages": [message], "parameters": parameters}
-            for name, value in (("conversation_id", conversation_id), ("bot_id", bot_id)):
-                if value:
-                    body[name] = value
-        else:
-            path = "/v3/chat"
-            body = {"bot_id": bot_id, "user_id": user_id, "stream": stream, "auto_save_history": True,
-                    "additional_messages": [message]}
-            if custom_variables:
-                body["custom_variables"] = custom_variables
-            params = {"conversation_id": conversation_id} if conversation_id else None
-
+        request = _chat_request(message, bot_id, user_id, conversation_id, custom_variables, stream,
+                               workflow_id, parameters)
         state = _ChatState(conversation_id, on_created)
-
-        def start():
-            if stream:
-                self._chat_streaming(body, params, state, deadline, path)
-            else:
-                self._chat_polling(body, params, state, deadline)
-        try:
-            self._follow(start, state, tools, deadline)
-        except KeyboardInterrupt:
-            self._cancel_quietly(state)  # the user stopped the flow: do not leave a paid chat running
-            raise
-        except CozeTimeoutError:  # from any read past the deadline: stop the chat, name it
-            self._cancel_quietly(state)
-            raise self._timeout(state)
+        _ChatRun(self.transport, state, deadline, self._completion_clocks, tools).ask(request)
         return state.result(started)
 
     def recover(self, chat_id, conversation_id, timeout=None, tools=None):
@@ -2479,7 +2743,7 @@ class Client(object):
         deadline = started + _clean_timeout(timeout, self.timeout)
         state = _ChatState(str(conversation_id))
         state.chat_id = str(chat_id)
-        self._follow(lambda: self._wait_until_done(state, deadline), state, tools, deadline)
+        _ChatRun(self.transport, state, deadline, self._completion_clocks, tools).recover()
         return state.result(started)
 
     def run_workflow(self, workflow_id, parameters=None, bot_id=None, timeout=None, stream=True, answers=None,
@@ -2515,149 +2779,7 @@ class Client(object):
 
     def cancel(self, conversation_id, chat_id):
         """Cancel a running chat (so it stops costing tokens)."""
-        return self.transport.call("POST", "/v3/chat/cancel",
-                                   body={"conversation_id": conversation_id, "chat_id": chat_id},
-                                   deadline=time.monotonic() + _CANCEL_TIMEOUT, retry=False, what="取消对话")
-
-    # -- streaming ------------------------------------------------------------------------------
-    def _chat_streaming(self, body, params, state, deadline, path="/v3/chat"):
-        def create_and_read():
-            with self.transport.open_stream("POST", path, params, body, deadline=deadline) as events:
-                state.logid = events.logid
-                try:
-                    self._read_stream(events, state)
-                except (NetworkError, _BadResponseError, _StreamCut):
-                    if state.chat_id:  # the chat exists and is paid for: recover it, never re-create
-                        raise _StreamCut()
-                    raise NetworkError("流式回复在对话创建前中断:会自动重试", logid=events.logid)
-
-        try:
-            _with_retries(create_and_read, "提问", deadline, self.transport.retry)
-        except _StreamCut:
-            self._wait_until_done(state, deadline)
-
-    def _read_stream(self, events, state):
-        """Follow the chat's events; return at conversation.chat.completed without reading on."""
-        for event, data in events:
-            if event in ("conversation.chat.created", "conversation.chat.in_progress"):
-                state.take_chat(data)
-            elif event == "conversation.message.delta":
-                state.take_message(data, completed=False)
-            elif event == "conversation.message.completed":
-                state.take_message(data, completed=True)
-            elif event == "conversation.chat.completed":
-                state.take_chat(data)
-                state.status = "completed"
-                return
-            elif event == "conversation.chat.failed":
-                state.take_chat(data)
-                raise state.failure(self.base_url)
-            elif event == "conversation.chat.requires_action":
-                state.take_chat(data)
-                raise _ToolCallsPending()
-            elif event == "error":
-                data = data if isinstance(data, dict) else {}
-                err = _error_for_code(data.get("code") or 5000, data.get("msg") or "", state.logid,
-                                     self.base_url, state.chat_id, state.conversation_id)
-                if state.chat_id:
-                    err.retryable = False  # a chat exists: a retry would pay for a second one
-                raise err
-            elif event == "done":
-                break
-        raise _StreamCut()  # the stream ended without conversation.chat.completed
-
-    # -- polling ----------------------------------------------------------------------------------
-    def _chat_polling(self, body, params, state, deadline):
-        clock = self._completion_clocks.setdefault(body["bot_id"], _CompletionClock())
-        envelope = self.transport.call("POST", "/v3/chat", params, body, deadline=deadline, what="提问")
-        created = time.monotonic()  # the SDK starts its once-a-second checks here too
-        state.logid = envelope.get("logid")
-        state.take_chat(envelope.get("data"))
-        self._wait_until_done(state, deadline, _PollPlan(clock.expected()), created, clock)
-
-    def _wait_until_done(self, state, deadline, plan=None, created=None, clock=None):
-        """Check the chat's status as `plan` says (after a stream cut: soon, then backing off),
-        tell `clock` when it ended, then fetch its messages."""
-        plan = plan or _PollPlan(budget=False)
-        created = time.monotonic() if created is None else created
-        query = {"conversation_id": state.conversation_id, "chat_id": state.chat_id}
-        running = 0.0  # offset of the last check that found the chat running
-        while state.status not in _FINAL_STATUSES:
-            now = time.monotonic()
-            check_at = created + plan.next_check(now - created)
-            if check_at >= deadline:
-                self._cancel_quietly(state)
-                raise self._timeout(state)
-            time.sleep(check_at - now)
-            sent = time.monotonic() - created
-            try:
-                envelope = self.transport.call("GET", "/v3/chat/retrieve", query, deadline=deadline,
-                                               what="查询对话状态")
-            except CozeError as err:
-                if not err.retryable:
-                    raise
-                continue  # retries were used up; keep polling until the deadline
-            state.take_chat(envelope.get("data"))
-            if state.status not in _FINAL_STATUSES:
-                running = sent
-            elif state.status == "completed" and clock is not None:
-                clock.learn(running, sent, _server_length_bound(envelope.get("data") or {}))
-        if state.status == "failed":
-            raise state.failure(self.base_url)
-        if state.status == "canceled":
-            raise APIError("对话已被取消", code=None, logid=state.logid, chat_id=state.chat_id,
-                           conversation_id=state.conversation_id)
-        if state.status == "requires_action":
-            raise _ToolCallsPending()
-        envelope = self.transport.call("GET", "/v3/chat/message/list", query, deadline=deadline + 30,
-                                       what="读取回答")
-        state.take_message_list(envelope.get("data"))
-
-    # -- endings --------------------------------------------------------------------------------------
-    def _cancel_quietly(self, state):
-        if state.chat_id and state.conversation_id and not state.canceled:
-            state.canceled = True
-            try:
-                self.cancel(state.conversation_id, state.chat_id)
-            except Exception:
-                pass  # best effort: the chat may have just finished
-
-    def _timeout(self, state):
-        return CozeTimeoutError(
-            "等待扣子回答超时(超过 timeout 设定的秒数),已取消这次对话:可把 timeout 调大,或让智能体回答短一些",
-            logid=state.logid, chat_id=state.chat_id, conversation_id=state.conversation_id)
-
-    # -- local tools ------------------------------------------------------------------------------------
-    def _follow(self, start, state, tools, deadline):
-        """start() (create or find the chat and follow it), then answer the local tool calls it
-        stops for until it ends; a bounded number of rounds."""
-        rounds = 0
-        while True:
-            try:
-                return start() if rounds == 0 else self._wait_until_done(state, deadline)
-            except _ToolCallsPending:
-                rounds += 1
-                self._submit_tool_outputs(state, tools, rounds, deadline)
-
-    def _submit_tool_outputs(self, state, tools, rounds, deadline):
-        """Answer the chat's tool calls (it cannot be cancelled: it must be answered to end)."""
-        if rounds > _MAX_TOOL_ROUNDS:
-            raise APIError("智能体连续 %d 轮调用本地工具仍没有结束,已停止:检查工具的结果是否是智能体要的内容"
-                           "(这次对话停在等待工具结果,扣子不允许取消,会在扣子那边超时结束)" % _MAX_TOOL_ROUNDS,
-                           logid=state.logid, chat_id=state.chat_id, conversation_id=state.conversation_id)
-        outputs = _tool_outputs(state.required_action, tools, state.tool_calls)
-        state.required_action = None
-        if not outputs:
-            raise APIError("智能体要求调用本地工具(requires_action),但没有说要调用哪个工具:请检查智能体的端插件设置",
-                           logid=state.logid, chat_id=state.chat_id, conversation_id=state.conversation_id)
-        query = {"conversation_id": state.conversation_id, "chat_id": state.chat_id}
-        try:
-            self.transport.call("POST", "/v3/chat/submit_tool_outputs", query,
-                                {"tool_outputs": outputs, "stream": False}, deadline=deadline,
-                                what="提交本地工具结果")
-        except CozeError as err:  # the chat's status (polled next) says whether it went through
-            _log("提交本地工具结果时出错:%s;继续查询对话状态" % err)
-        state.status = None
+        return _cancel_chat(self.transport, conversation_id, chat_id)
 
 ###############################################################################
 # Workflows                                        (yingdao_module/workflow.py)
@@ -3177,7 +3299,7 @@ class _RateLimiter(object):
         os.replace(temporary, self.state_path)  # atomic: a reader sees the old file or the new one
 
 ###############################################################################
-# xlsx workbooks: read as shown, write answers into a copy (yingdao_module/xlsx.py)
+# xlsx: read as shown, write answers into a copy       (yingdao_module/xlsx.py)
 ###############################################################################
 # xlsx workbooks with the standard library: read a sheet as the user sees it, and write a
 # copy of the workbook where only new cells are added.
@@ -3935,7 +4057,8 @@ class _Journal(object):
         self._run_lock.release()
 
     def output_name(self):
-        return os.path.basename(self.path[:-len(".journal.jsonl")] if self.path.endswith(".journal.jsonl") else self.path)
+        suffix = ".journal.jsonl"
+        return os.path.basename(self.path[:-len(suffix)] if self.path.endswith(suffix) else self.path)
 
     # -- reading back -----------------------------------------------------------------------------
     def load(self, restart=False):
@@ -4113,7 +4236,8 @@ class _BatchOptions(object):
             setattr(self, name, _clean_bool(given[name], name, False))
         self.json_fields = _clean_json_fields(given["json_fields"])
         output = _option_text(given["output_path"])
-        self.output_path = os.path.abspath(output.strip('"')) if output else _default_output(self.input_path, self.shard)
+        self.output_path = os.path.abspath(output.strip('"')) if output else \
+            _default_output(self.input_path, self.shard)
         if self.output_path == self.input_path:
             raise InputError("输出文件不能和输入文件相同:输入表格不会被修改,请换一个 output_path")
         if not os.path.isdir(os.path.dirname(self.output_path)):
@@ -4241,7 +4365,8 @@ def _report_chart(timeline, planned):
     parts = ['<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="100%%" role="img" '
              'aria-label="进度随时间变化">' % (width, height)]
     for count in range(0, peak + 1, step):
-        parts.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#eef0f3"/>' % (left, width - right, y(count), y(count)))
+        parts.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#eef0f3"/>'
+                     % (left, width - right, y(count), y(count)))
         parts.append('<text x="%d" y="%.1f" font-size="12" fill="#646a73" text-anchor="end">%d</text>'
                      % (left - 8, y(count) + 4, count))
     for share, anchor in ((0, "start"), (0.25, "middle"), (0.5, "middle"), (0.75, "middle"), (1, "end")):
@@ -5023,7 +5148,7 @@ def merge(paths, output_path=None):
     return path
 
 ###############################################################################
-# Module-level shortcuts (调用模块)                         (yingdao_module/api.py)
+# Module-level shortcuts (调用模块)                     (yingdao_module/api.py)
 ###############################################################################
 # Module-level shortcuts: what ShadowBot's 调用模块 block calls.
 #
@@ -5207,7 +5332,8 @@ def main(args):
 
     args   流程的输入参数字典(影刀自动传入;单独运行本模块时是 None,会用配置问一句自我介绍)。
            读取 question、user_id、conversation_id、custom_variables、workflow_id、parameters、
-           workflow_answers(问答节点的回答,JSON 列表)、is_async、bot_id、token、base_url、app_id、key_id、private_key、timeout、stream(都可不填,
+           workflow_answers(问答节点的回答,JSON 列表)、is_async、bot_id、token、base_url、app_id、key_id、
+           private_key、timeout、stream(都可不填,
            不填的用全局变量 / 环境变量 / 默认值);写回 answer、conversation_id、chat_id、usage、
            error(出错时是中文说明,其余为空)。
     """

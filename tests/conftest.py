@@ -4,7 +4,7 @@ import importlib
 
 import pytest
 
-from helpers import DIST, ROOT, dist_name, load_dist  # noqa: F401  (DIST, ROOT: for tests written before helpers.py)
+from helpers import dist_name, load_dist
 from build import DIST_MODULES
 
 SOURCE_MODULES = [name for name, _ in DIST_MODULES]

@@ -82,3 +82,13 @@ def find_python(version):
         if os.path.exists(python):
             return python
     return None
+
+
+def run_cli(*args, env=None, timeout=60):
+    """python -m yingdao_module ARGS in the repository, without the caller's Coze settings."""
+    clean = dict(os.environ)
+    for name in ("COZE_API_TOKEN", "COZE_BOT_ID", "COZE_API_BASE", "COZE_HTTP_BACKEND"):
+        clean.pop(name, None)
+    clean.update(env or {})
+    return subprocess.run([sys.executable, "-m", "yingdao_module"] + list(args), cwd=ROOT, env=clean,
+                          capture_output=True, text=True, timeout=timeout)

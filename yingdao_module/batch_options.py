@@ -99,7 +99,8 @@ class BatchOptions(object):
             setattr(self, name, clean_bool(given[name], name, False))
         self.json_fields = clean_json_fields(given["json_fields"])
         output = _option_text(given["output_path"])
-        self.output_path = os.path.abspath(output.strip('"')) if output else default_output(self.input_path, self.shard)
+        self.output_path = os.path.abspath(output.strip('"')) if output else \
+            default_output(self.input_path, self.shard)
         if self.output_path == self.input_path:
             raise InputError("输出文件不能和输入文件相同:输入表格不会被修改,请换一个 output_path")
         if not os.path.isdir(os.path.dirname(self.output_path)):

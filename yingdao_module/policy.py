@@ -43,7 +43,8 @@ class RetryPolicy(object):
     backoff_cap, each with jitter; retry_after_cap: the longest Retry-After we follow."""
 
     def __init__(self, max_retries=None, backoff_base=None, backoff_cap=None, retry_after_cap=None):
-        self._max_retries, self._base, self._cap, self._after_cap = max_retries, backoff_base, backoff_cap, retry_after_cap
+        self._max_retries, self._base = max_retries, backoff_base
+        self._cap, self._after_cap = backoff_cap, retry_after_cap
 
     @property
     def max_retries(self):
@@ -67,8 +68,9 @@ class RetryPolicy(object):
         cap = BACKOFF_CAP if self._cap is None else self._cap
         delay = min(cap, base * (2 ** attempt)) * random.uniform(0.5, 1.0)
         if retry_after:
+            after_cap = RETRY_AFTER_CAP if self._after_cap is None else self._after_cap
             try:
-                delay = max(delay, min(float(retry_after), RETRY_AFTER_CAP if self._after_cap is None else self._after_cap))
+                delay = max(delay, min(float(retry_after), after_cap))
             except (TypeError, ValueError):
                 pass
         return delay
