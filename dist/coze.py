@@ -27,60 +27,60 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  5172 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  5202 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  5233 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  5248 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  5269 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  5291 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  4955 行  Batch engine
-#   merge .................... 第  5138 行  Merging shard outputs
-#   main ..................... 第  5330 行  ShadowBot Code flow: main(args)
-#   Client ................... 第  2663 行  Chat client
-#   CozeError ................ 第   229 行  Errors
-#   InputError ............... 第   269 行  Errors
-#   APIError ................. 第   274 行  Errors
-#   AuthError ................ 第   278 行  Errors
-#   BotError ................. 第   282 行  Errors
-#   QuotaError ............... 第   286 行  Errors
-#   RateLimitError ........... 第   290 行  Errors
-#   ServerError .............. 第   294 行  Errors
-#   ChatFailedError .......... 第   298 行  Errors
-#   NetworkError ............. 第   306 行  Errors
-#   WorkflowInterrupted ...... 第   316 行  Errors
-#   CozeTimeoutError ......... 第   322 行  Errors
+#   ask ...................... 第  5175 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  5205 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  5236 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  5251 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  5272 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  5294 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  4957 行  Batch engine
+#   merge .................... 第  5141 行  Merging shard outputs
+#   main ..................... 第  5333 行  ShadowBot Code flow: main(args)
+#   Client ................... 第  2659 行  Chat client
+#   CozeError ................ 第   220 行  Errors
+#   InputError ............... 第   260 行  Errors
+#   APIError ................. 第   265 行  Errors
+#   AuthError ................ 第   269 行  Errors
+#   BotError ................. 第   273 行  Errors
+#   QuotaError ............... 第   277 行  Errors
+#   RateLimitError ........... 第   281 行  Errors
+#   ServerError .............. 第   285 行  Errors
+#   ChatFailedError .......... 第   289 行  Errors
+#   NetworkError ............. 第   297 行  Errors
+#   WorkflowInterrupted ...... 第   307 行  Errors
+#   CozeTimeoutError ......... 第   313 行  Errors
 #
 # 段落 / Sections:
-#   Logging and redaction ...................................... 第   131 行  yingdao_module/log.py
-#   Errors ..................................................... 第   200 行  yingdao_module/errors.py
-#   Configuration and input checks ............................. 第   388 行  yingdao_module/config.py
-#   RSA keys and RS256 signatures .............................. 第   750 行  yingdao_module/rsa_sign.py
-#   Server-sent events ......................................... 第   947 行  yingdao_module/sse.py
-#   Timeouts and retry policy .................................. 第  1044 行  yingdao_module/policy.py
-#   HTTP responses read within the deadline .................... 第  1131 行  yingdao_module/http_response.py
-#   HTTP backends, requests .................................... 第  1324 行  yingdao_module/http_backends.py
-#   HTTP backend, standard library (kept alive) ................ 第  1536 行  yingdao_module/http_stdlib.py
-#   Coze transport: envelope, auth header, retries ............. 第  1664 行  yingdao_module/transport.py
-#   Sign-in: static token or OAuth JWT service app ............. 第  1872 行  yingdao_module/auth.py
-#   Files ...................................................... 第  2051 行  yingdao_module/files.py
-#   When to check a non-stream chat ............................ 第  2101 行  yingdao_module/polling.py
-#   Local tools (端插件) ....................................... 第  2194 行  yingdao_module/tools.py
-#   What a chat has told us (ChatState) ........................ 第  2308 行  yingdao_module/chat_state.py
-#   What a chat sends (bots and chatflows) ..................... 第  2430 行  yingdao_module/chat_request.py
-#   One chat in flight: stream, poll, tools, cancel ............ 第  2461 行  yingdao_module/chat_run.py
-#   Chat client ................................................ 第  2655 行  yingdao_module/client.py
-#   Workflows .................................................. 第  2784 行  yingdao_module/workflow.py
-#   Rate limits ................................................ 第  3139 行  yingdao_module/ratelimit.py
-#   xlsx: read as shown, write answers into a copy ............. 第  3301 行  yingdao_module/xlsx.py
-#   Spreadsheets (CSV / xlsx) .................................. 第  3744 行  yingdao_module/tables.py
-#   File locks between processes ............................... 第  3910 行  yingdao_module/filelock.py
+#   Logging and redaction ...................................... 第   122 行  yingdao_module/log.py
+#   Errors ..................................................... 第   191 行  yingdao_module/errors.py
+#   Configuration and input checks ............................. 第   379 行  yingdao_module/config.py
+#   RSA keys and RS256 signatures .............................. 第   742 行  yingdao_module/rsa_sign.py
+#   Server-sent events ......................................... 第   939 行  yingdao_module/sse.py
+#   Timeouts and retry policy .................................. 第  1036 行  yingdao_module/policy.py
+#   HTTP responses read within the deadline .................... 第  1123 行  yingdao_module/http_response.py
+#   HTTP backends, requests .................................... 第  1317 行  yingdao_module/http_backends.py
+#   HTTP backend, standard library (kept alive) ................ 第  1529 行  yingdao_module/http_stdlib.py
+#   Coze transport: envelope, auth header, retries ............. 第  1657 行  yingdao_module/transport.py
+#   Sign-in: static token or OAuth JWT service app ............. 第  1865 行  yingdao_module/auth.py
+#   Files ...................................................... 第  2044 行  yingdao_module/files.py
+#   When to check a non-stream chat ............................ 第  2096 行  yingdao_module/polling.py
+#   Local tools (端插件) ....................................... 第  2189 行  yingdao_module/tools.py
+#   What a chat has told us (ChatState) ........................ 第  2304 行  yingdao_module/chat_state.py
+#   What a chat sends (bots and chatflows) ..................... 第  2426 行  yingdao_module/chat_request.py
+#   One chat in flight: stream, poll, tools, cancel ............ 第  2457 行  yingdao_module/chat_run.py
+#   Chat client ................................................ 第  2651 行  yingdao_module/client.py
+#   Workflows .................................................. 第  2780 行  yingdao_module/workflow.py
+#   Rate limits ................................................ 第  3136 行  yingdao_module/ratelimit.py
+#   xlsx: read as shown, write answers into a copy ............. 第  3298 行  yingdao_module/xlsx.py
+#   Spreadsheets (CSV / xlsx) .................................. 第  3741 行  yingdao_module/tables.py
+#   File locks between processes ............................... 第  3909 行  yingdao_module/filelock.py
 #   Batch journal .............................................. 第  4010 行  yingdao_module/journal.py
 #   Batch options .............................................. 第  4142 行  yingdao_module/batch_options.py
 #   Batch report (HTML) ........................................ 第  4257 行  yingdao_module/report.py
-#   Batch engine ............................................... 第  4463 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  5006 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  5150 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  5305 行  yingdao_module/shadowbot.py
+#   Batch engine ............................................... 第  4465 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  5008 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  5153 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  5308 行  yingdao_module/shadowbot.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -96,31 +96,22 @@ import sys
 import hashlib
 import json
 import os
-import platform
 import base64
 import binascii
 import codecs
 import io
-import socket
 import threading
 import time
 import zlib
 import urllib.parse
 import select
 import weakref
-import mimetypes
-import uuid
-import importlib
-import random
 import datetime
 import posixpath
 import zipfile
 from xml.etree import ElementTree
-import csv
-import html
 import collections
 import errno
-import ast
 
 __version__ = "0.1.0"
 __all__ = ["ask", "chat", "new_conversation", "run_workflow", "run_workflow_full", "upload_file", "batch", "merge",
@@ -592,6 +583,7 @@ def _clean_base_url(base_url):
 
 
 def _clean_user_id(user_id):
+    import platform  # on first use: importing the module stays fast
     if not _is_blank(user_id):
         _refuse_token(user_id, "user_id")
         return str(user_id).strip()
@@ -1191,6 +1183,7 @@ class _DeadlineReader(io.RawIOBase):
         idle = _DEFAULT_TIMEOUTS.read if self.idle is None else self.idle
         wait = idle if self.deadline is None else min(idle, self.deadline - time.monotonic())
         if wait <= 0:
+            import socket  # only here: importing the module stays fast
             raise socket.timeout("deadline passed")
         previous = self._sock.gettimeout()
         self._sock.settimeout(wait)
@@ -2059,6 +2052,8 @@ _MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # Coze's documented upload limit
 
 def _multipart_body(path):
     """(body bytes, content type) for a multipart/form-data upload of one file, field `file`."""
+    import mimetypes  # on first use: importing the module stays fast
+    import uuid  # on first use: importing the module stays fast
     try:
         size = os.path.getsize(path)
         if size > _MAX_UPLOAD_BYTES:
@@ -2240,6 +2235,7 @@ def _clean_tools(tools):
 
 def _clean_handler(name, handler):
     """A callable, or the name of a ShadowBot sub-flow (only inside ShadowBot)."""
+    import importlib  # on first use: importing the module stays fast
     if callable(handler):
         return handler
     if not isinstance(handler, str) or not handler.strip():
@@ -3111,6 +3107,7 @@ def _run_async(transport, body, run, deadline, started):
 def _poll_history(transport, workflow_id, run, deadline):
     """GET run_histories with growing intervals until the run succeeds (returns its record),
     fails (raises with its error message) or the deadline passes."""
+    import random  # on first use: importing the module stays fast
     path = "/v1/workflows/%s/run_histories/%s" % (workflow_id, run.execute_id)
     interval = _HISTORY_FIRST
     while True:
@@ -3825,6 +3822,7 @@ def _openpyxl():
 
 def _read_rows(path, sheet=None):
     """Yield rows (lists of text); the first is the header."""
+    import csv  # on first use: importing the module stays fast
     if not os.path.isfile(path):
         raise InputError("找不到表格文件:%s" % path)
     if path.lower().endswith((".xlsx", ".xlsm")):
@@ -3860,6 +3858,7 @@ def _read_header(path, sheet=None):
 def _write_rows(path, header, rows, encoding="utf-8-sig"):
     """Write atomically; if `path` is locked (open in Excel) use `<name>_1.<ext>` and so on.
     A CSV is written in `encoding` (the input's: GBK stays GBK). Returns the path written."""
+    import csv  # on first use: importing the module stays fast
     def write(temporary):
         if temporary.lower().endswith((".xlsx", ".xlsm")):
             workbook = _openpyxl().Workbook(write_only=True)
@@ -3985,6 +3984,7 @@ class _FileLock(object):
     # -- who holds it (for messages) -------------------------------------------------------------
     def write_owner(self):
         """Record this process as the holder: pid, computer name, start time."""
+        import socket  # on first use: importing the module stays fast
         owner = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
         try:
             self._handle.seek(0)
@@ -4391,6 +4391,7 @@ def _report_chart(timeline, planned):
 
 
 def _report_groups(groups, title, empty):
+    import html  # on first use: importing the module stays fast
     if not groups:
         return '<h2>%s</h2><p class="none">%s</p>' % (title, empty)
     rows = "".join('<tr><td>%s</td><td class="n">%d</td><td class="rows">%s</td><td>%s</td></tr>'
@@ -4407,6 +4408,7 @@ def _render_report(facts):
     all_tokens (failed rows cost too), chats,
     timeline [(seconds, finished, failed)], failures and skips [{"row", "error"}],
     stopped_reason, resume (a command)."""
+    import html  # on first use: importing the module stays fast
     esc = html.escape
     counts = [("ok", "成功", facts.get("ok", 0)), ("failed", "失败", facts.get("failed", 0)),
               ("skipped", "跳过", facts.get("skipped", 0)), ("pending", "未完成", facts.get("pending", 0))]
@@ -5019,6 +5021,7 @@ _MERGE_INPUT_HELP = "merge 需要各分片的输出文件路径,或 batch 返回
 
 
 def _literal(text):
+    import ast  # on first use: importing the module stays fast
     try:
         return json.loads(text)
     except ValueError:

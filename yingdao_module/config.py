@@ -10,7 +10,6 @@ here accepts text ("180", "false", '{"k": "v"}') as well as real Python values.
 import hashlib
 import json
 import os
-import platform
 import re
 
 from .errors import InputError
@@ -212,6 +211,7 @@ def clean_base_url(base_url):
 
 
 def clean_user_id(user_id):
+    import platform  # on first use: importing the module stays fast
     if not _is_blank(user_id):
         refuse_token(user_id, "user_id")
         return str(user_id).strip()

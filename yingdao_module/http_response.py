@@ -7,7 +7,6 @@ line, the headers and every body read together end at the deadline. Both backend
 http.client response underneath whose class is deadline_response_class().
 """
 import io
-import socket
 import threading
 import time
 import zlib
@@ -67,6 +66,7 @@ class DeadlineReader(io.RawIOBase):
         idle = DEFAULT_TIMEOUTS.read if self.idle is None else self.idle
         wait = idle if self.deadline is None else min(idle, self.deadline - time.monotonic())
         if wait <= 0:
+            import socket  # only here: importing the module stays fast
             raise socket.timeout("deadline passed")
         previous = self._sock.gettimeout()
         self._sock.settimeout(wait)

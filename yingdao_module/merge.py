@@ -6,7 +6,6 @@ ShadowBot variable typed into 调用模块 arrives as text, JSON or Python-style
 Shards of an .xlsx input are copies of the same workbook, each with its own rows answered:
 their merge is the first copy with every other copy's new cells added.
 """
-import ast
 import json
 import os
 import re
@@ -21,6 +20,7 @@ MERGE_INPUT_HELP = "merge 需要各分片的输出文件路径,或 batch 返回�
 
 
 def _literal(text):
+    import ast  # on first use: importing the module stays fast
     try:
         return json.loads(text)
     except ValueError:

@@ -5,7 +5,6 @@ each, and the command that continues the run.
 
 `write_report(path, facts)` takes plain facts from the batch (see `render_report`).
 """
-import html
 import os
 import re
 
@@ -136,6 +135,7 @@ def _report_chart(timeline, planned):
 
 
 def _report_groups(groups, title, empty):
+    import html  # on first use: importing the module stays fast
     if not groups:
         return '<h2>%s</h2><p class="none">%s</p>' % (title, empty)
     rows = "".join('<tr><td>%s</td><td class="n">%d</td><td class="rows">%s</td><td>%s</td></tr>'
@@ -152,6 +152,7 @@ def render_report(facts):
     all_tokens (failed rows cost too), chats,
     timeline [(seconds, finished, failed)], failures and skips [{"row", "error"}],
     stopped_reason, resume (a command)."""
+    import html  # on first use: importing the module stays fast
     esc = html.escape
     counts = [("ok", "成功", facts.get("ok", 0)), ("failed", "失败", facts.get("failed", 0)),
               ("skipped", "跳过", facts.get("skipped", 0)), ("pending", "未完成", facts.get("pending", 0))]

@@ -3,7 +3,6 @@ library only); write them atomically (a temporary file, then a rename), falling 
 new name when the output is open in Excel. An xlsx batch output is a copy of the input
 workbook with the new cells added (write_xlsx_copy)."""
 import codecs
-import csv
 import os
 import re
 
@@ -87,6 +86,7 @@ def _openpyxl():
 
 def read_rows(path, sheet=None):
     """Yield rows (lists of text); the first is the header."""
+    import csv  # on first use: importing the module stays fast
     if not os.path.isfile(path):
         raise InputError("找不到表格文件:%s" % path)
     if path.lower().endswith((".xlsx", ".xlsm")):
@@ -122,6 +122,7 @@ def read_header(path, sheet=None):
 def write_rows(path, header, rows, encoding="utf-8-sig"):
     """Write atomically; if `path` is locked (open in Excel) use `<name>_1.<ext>` and so on.
     A CSV is written in `encoding` (the input's: GBK stays GBK). Returns the path written."""
+    import csv  # on first use: importing the module stays fast
     def write(temporary):
         if temporary.lower().endswith((".xlsx", ".xlsm")):
             workbook = _openpyxl().Workbook(write_only=True)
