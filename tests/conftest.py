@@ -8,6 +8,7 @@ from helpers import dist_name, load_dist
 from build import DIST_MODULES
 
 SOURCE_MODULES = [name for name, _ in DIST_MODULES]
+_shared_dist = []  # dist/coze.py executed once per test run; the coze fixture resets its state per test
 RETRY_FIELDS = {"MAX_RETRIES": "max_retries", "BACKOFF_BASE": "backoff_base", "BACKOFF_CAP": "backoff_cap",
                 "RETRY_AFTER_CAP": "retry_after_cap"}
 
@@ -20,7 +21,9 @@ class Coze(object):
         self.flavour = flavour
         self._monkeypatch = monkeypatch
         if flavour == "dist":
-            self._modules = [load_dist()]
+            if not _shared_dist:
+                _shared_dist.append(load_dist())
+            self._modules = [_shared_dist[0]]
         else:
             import yingdao_module
             self._modules = [yingdao_module]
@@ -55,6 +58,14 @@ class Coze(object):
         self._clients.clear()
         self._jwt_apps.clear()
 
+    def reset_state(self):
+        """What a module keeps between calls, cleared: cached clients and OAuth apps, one-time
+        notices, sniffed table encodings, the log sink. (Patched names are undone by monkeypatch.)"""
+        self.reset_clients()
+        self._said_once.clear()
+        self._sniffed.clear()
+        self.set_log_sink(None)
+
 
 @pytest.fixture(params=["source", "dist"])
 def coze(request, monkeypatch):
@@ -62,7 +73,7 @@ def coze(request, monkeypatch):
     module = Coze(request.param, monkeypatch)
     module.patch("POLL_PACE", 0.1)
     module.patch("DEFAULT_RETRY", module.RetryPolicy(backoff_base=0.01, backoff_cap=0.05, retry_after_cap=0.05))
-    module.reset_clients()
+    module.reset_state()
     for name in ("COZE_API_TOKEN", "COZE_BOT_ID", "COZE_API_BASE", "COZE_USER_ID"):
         monkeypatch.delenv(name, raising=False)
     return module
