@@ -27,60 +27,66 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  5175 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  5205 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  5236 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  5251 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  5272 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  5294 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  4957 行  Batch engine
-#   merge .................... 第  5141 行  Merging shard outputs
-#   main ..................... 第  5333 行  ShadowBot Code flow: main(args)
-#   Client ................... 第  2659 行  Chat client
-#   CozeError ................ 第   220 行  Errors
-#   InputError ............... 第   260 行  Errors
-#   APIError ................. 第   265 行  Errors
-#   AuthError ................ 第   269 行  Errors
-#   BotError ................. 第   273 行  Errors
-#   QuotaError ............... 第   277 行  Errors
-#   RateLimitError ........... 第   281 行  Errors
-#   ServerError .............. 第   285 行  Errors
-#   ChatFailedError .......... 第   289 行  Errors
-#   NetworkError ............. 第   297 行  Errors
-#   WorkflowInterrupted ...... 第   307 行  Errors
-#   CozeTimeoutError ......... 第   313 行  Errors
+#   ask ...................... 第  6159 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  6189 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  6220 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  6235 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  6256 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  6278 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  5867 行  Batch engine
+#   merge .................... 第  6123 行  Merging shard outputs
+#   main ..................... 第  6317 行  ShadowBot Code flow: main(args)
+#   Client ................... 第  2810 行  Chat client
+#   CozeError ................ 第   232 行  Errors
+#   InputError ............... 第   281 行  Errors
+#   APIError ................. 第   286 行  Errors
+#   AuthError ................ 第   290 行  Errors
+#   BotError ................. 第   294 行  Errors
+#   QuotaError ............... 第   298 行  Errors
+#   RateLimitError ........... 第   302 行  Errors
+#   ServerError .............. 第   306 行  Errors
+#   ChatFailedError .......... 第   310 行  Errors
+#   NetworkError ............. 第   318 行  Errors
+#   WorkflowInterrupted ...... 第   328 行  Errors
+#   CozeTimeoutError ......... 第   334 行  Errors
 #
 # 段落 / Sections:
-#   Logging and redaction ...................................... 第   122 行  yingdao_module/log.py
-#   Errors ..................................................... 第   191 行  yingdao_module/errors.py
-#   Configuration and input checks ............................. 第   379 行  yingdao_module/config.py
-#   RSA keys and RS256 signatures .............................. 第   742 行  yingdao_module/rsa_sign.py
-#   Server-sent events ......................................... 第   939 行  yingdao_module/sse.py
-#   Timeouts and retry policy .................................. 第  1036 行  yingdao_module/policy.py
-#   HTTP responses read within the deadline .................... 第  1123 行  yingdao_module/http_response.py
-#   HTTP backends, requests .................................... 第  1317 行  yingdao_module/http_backends.py
-#   HTTP backend, standard library (kept alive) ................ 第  1529 行  yingdao_module/http_stdlib.py
-#   Coze transport: envelope, auth header, retries ............. 第  1657 行  yingdao_module/transport.py
-#   Sign-in: static token or OAuth JWT service app ............. 第  1865 行  yingdao_module/auth.py
-#   Files ...................................................... 第  2044 行  yingdao_module/files.py
-#   When to check a non-stream chat ............................ 第  2096 行  yingdao_module/polling.py
-#   Local tools (端插件) ....................................... 第  2189 行  yingdao_module/tools.py
-#   What a chat has told us (ChatState) ........................ 第  2304 行  yingdao_module/chat_state.py
-#   What a chat sends (bots and chatflows) ..................... 第  2426 行  yingdao_module/chat_request.py
-#   One chat in flight: stream, poll, tools, cancel ............ 第  2457 行  yingdao_module/chat_run.py
-#   Chat client ................................................ 第  2651 行  yingdao_module/client.py
-#   Workflows .................................................. 第  2780 行  yingdao_module/workflow.py
-#   Rate limits ................................................ 第  3136 行  yingdao_module/ratelimit.py
-#   xlsx: read as shown, write answers into a copy ............. 第  3298 行  yingdao_module/xlsx.py
-#   Spreadsheets (CSV / xlsx) .................................. 第  3741 行  yingdao_module/tables.py
-#   File locks between processes ............................... 第  3909 行  yingdao_module/filelock.py
-#   Batch journal .............................................. 第  4010 行  yingdao_module/journal.py
-#   Batch options .............................................. 第  4142 行  yingdao_module/batch_options.py
-#   Batch report (HTML) ........................................ 第  4257 行  yingdao_module/report.py
-#   Batch engine ............................................... 第  4465 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  5008 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  5153 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  5308 行  yingdao_module/shadowbot.py
+#   Logging and redaction ...................................... 第   134 行  yingdao_module/log.py
+#   Errors ..................................................... 第   203 行  yingdao_module/errors.py
+#   Configuration and input checks ............................. 第   400 行  yingdao_module/config.py
+#   RSA keys and RS256 signatures .............................. 第   764 行  yingdao_module/rsa_sign.py
+#   Server-sent events ......................................... 第   972 行  yingdao_module/sse.py
+#   Timeouts and retry policy .................................. 第  1074 行  yingdao_module/policy.py
+#   HTTP responses read within the deadline .................... 第  1161 行  yingdao_module/http_response.py
+#   HTTP backends, requests .................................... 第  1355 行  yingdao_module/http_backends.py
+#   HTTP backend, standard library (kept alive) ................ 第  1590 行  yingdao_module/http_stdlib.py
+#   Coze transport: envelope, auth header, retries ............. 第  1718 行  yingdao_module/transport.py
+#   Sign-in: static token or OAuth JWT service app ............. 第  1926 行  yingdao_module/auth.py
+#   Files ...................................................... 第  2126 行  yingdao_module/files.py
+#   When to check a non-stream chat ............................ 第  2178 行  yingdao_module/polling.py
+#   The flows of the ShadowBot app (package.json) .............. 第  2271 行  yingdao_module/app_flows.py
+#   Local tools (端插件) ....................................... 第  2329 行  yingdao_module/tools.py
+#   What a chat has told us (ChatState) ........................ 第  2447 行  yingdao_module/chat_state.py
+#   What a chat sends (bots and chatflows) ..................... 第  2575 行  yingdao_module/chat_request.py
+#   One chat in flight: stream, poll, tools, cancel ............ 第  2606 行  yingdao_module/chat_run.py
+#   Chat client ................................................ 第  2802 行  yingdao_module/client.py
+#   Workflows .................................................. 第  2931 行  yingdao_module/workflow.py
+#   Rate limits ................................................ 第  3289 行  yingdao_module/ratelimit.py
+#   xlsx packages: bounded parts, safe XML ..................... 第  3451 行  yingdao_module/xlsx_package.py
+#   xlsx sheets read as a stream, as shown ..................... 第  3608 行  yingdao_module/xlsx_read.py
+#   xlsx copies with new cells spliced in ...................... 第  3963 行  yingdao_module/xlsx_write.py
+#   Spreadsheets (CSV / xlsx) .................................. 第  4187 行  yingdao_module/tables.py
+#   File locks between processes ............................... 第  4482 行  yingdao_module/filelock.py
+#   Batch journal .............................................. 第  4583 行  yingdao_module/journal.py
+#   Batch options .............................................. 第  4733 行  yingdao_module/batch_options.py
+#   Batch report (HTML) ........................................ 第  4889 行  yingdao_module/report.py
+#   Quoting commands for bash, cmd and PowerShell .............. 第  5104 行  yingdao_module/shell_quote.py
+#   The command that continues a batch run ..................... 第  5189 行  yingdao_module/resume.py
+#   Batch engine ............................................... 第  5293 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  5921 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  6137 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  6292 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  6373 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -109,9 +115,15 @@ import weakref
 import datetime
 import posixpath
 import zipfile
-from xml.etree import ElementTree
+from xml.parsers import expat
+import functools
 import collections
+import csv
 import errno
+import itertools
+import ast
+import argparse
+import contextlib
 
 __version__ = "0.1.0"
 __all__ = ["ask", "chat", "new_conversation", "run_workflow", "run_workflow_full", "upload_file", "batch", "merge",
@@ -223,6 +235,7 @@ class CozeError(Exception):
     retryable = False  # worth trying the same request again
     fatal = False      # a batch must stop: every further call would fail the same way
     retry_after = None  # seconds the server asked us to wait (HTTP Retry-After), if any
+    failed_chat = False  # a chat that ran and ended `failed` on Coze's side (paid): only a new chat can help
 
     def __init__(self, message, code=None, logid=None, chat_id=None, conversation_id=None):
         self.message = _redact(message)
@@ -250,11 +263,19 @@ class CozeError(Exception):
     def __repr__(self):
         return "%s(%r)" % (type(self).__name__, self._full_message())
 
-    def after_retries(self, what_happened):
-        """This error as the final word when retrying stops: no promise of another retry."""
-        self.message = "%s(%s)" % (_RETRY_PROMISE.sub("", self.message), what_happened)
+    def reworded(self, message):
+        """This error with another text (ids kept, secrets still redacted)."""
+        self.message = _redact(message)
         self.args = (self._full_message(),)
         return self
+
+    def without_retry_promise(self):
+        """This error with no "会自动重试" in its text: nothing here will retry it."""
+        return self.reworded(_RETRY_PROMISE.sub("", self.message))
+
+    def after_retries(self, what_happened):
+        """This error as the final word when retrying stops: no promise of another retry."""
+        return self.reworded("%s(%s)" % (_RETRY_PROMISE.sub("", self.message), what_happened))
 
 
 class InputError(CozeError, ValueError):
@@ -554,20 +575,21 @@ def _clean_bot_id(bot_id, required=True):
 
 
 def _clean_base_url(base_url):
-    """The API root, e.g. https://api.coze.cn; refuses hosts that are surely a typo."""
+    """The API root, e.g. https://api.coze.cn; refuses hosts that are surely a typo. Without a scheme,
+    a host means https:// and this machine (127.0.0.1, localhost) http://."""
     if _is_blank(base_url):
         return _DEFAULT_BASE_URL
     if not isinstance(base_url, str):
         raise InputError("base_url 应该是网址文本,例如 https://api.coze.cn")
     _refuse_token(base_url, "base_url")
     url = base_url.strip().rstrip("/")
-    if "://" not in url:
-        url = "https://" + url
-    scheme, rest = url.split("://", 1)
+    scheme, rest = url.split("://", 1) if "://" in url else ("", url)
     host = rest.split("/", 1)[0]
     path = rest[len(host):]
     hostname = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
     hostname = hostname.lower()
+    if not scheme:  # "api.coze.cn" means https; this machine (the simulator, a test server) plain http
+        scheme = "http" if hostname in _LOOPBACK_HOSTS else "https"
     if scheme.lower() not in ("http", "https") or not hostname:
         raise InputError("base_url 格式不对(%s):应为 https://api.coze.cn(国内扣子)或 https://api.coze.com(国际版)"
                          % base_url.strip()[:80])
@@ -769,6 +791,14 @@ def _private_key_error(problem):
     return InputError("私钥(private_key)%s:%s。私钥在扣子 OAuth 应用(服务类应用)页面创建公钥时下载" % (problem, _KEY_SHAPES))
 
 
+def _encrypted_key_error(marker):
+    """A password-protected key: name it and say how to export an unencrypted copy."""
+    return InputError("私钥(private_key)有密码保护(%s),本模块只支持不加密的私钥。请用 OpenSSL 导出一份不加密的:"
+                      "openssl pkcs8 -topk8 -nocrypt -in 加密的私钥.pem -out 私钥.pem(会问一次密码);"
+                      "或 openssl rsa -in 加密的私钥.pem -out 私钥.pem。导出的文件以「-----BEGIN PRIVATE KEY-----」"
+                      "或「-----BEGIN RSA PRIVATE KEY-----」开头,请放在密码类型的全局变量 coze_private_key" % marker)
+
+
 # ---- PEM ------------------------------------------------------------------------------
 
 def _pem_text(value):
@@ -803,6 +833,9 @@ def _pem_der(text):
     if not blocks:
         raise _private_key_error("的开头或结尾不完整(缺 -----BEGIN/-----END 行)")
     for kind, body in blocks:
+        legacy_encrypted = re.search(r"^Proc-Type:\s*4\s*,\s*ENCRYPTED", body, re.M | re.I)
+        if kind in ("PRIVATE KEY", "RSA PRIVATE KEY") and legacy_encrypted:
+            raise _encrypted_key_error("Proc-Type: 4,ENCRYPTED")  # legacy OpenSSL encryption: headers before the base64
         if kind in ("PRIVATE KEY", "RSA PRIVATE KEY"):
             try:
                 return kind, base64.b64decode(re.sub(r"\s+", "", body), validate=True)
@@ -810,7 +843,7 @@ def _pem_der(text):
                 raise _private_key_error("的内容不是有效的 base64(可能复制时少了字符或混入了中文)")
     kinds = [kind for kind, _ in blocks]
     if "ENCRYPTED PRIVATE KEY" in kinds:
-        raise _private_key_error("有密码保护(ENCRYPTED PRIVATE KEY),本模块只支持不加密的私钥")
+        raise _encrypted_key_error("ENCRYPTED PRIVATE KEY")
     if "PUBLIC KEY" in kinds or "RSA PUBLIC KEY" in kinds or "CERTIFICATE" in kinds:
         raise _private_key_error("填成了公钥或证书,这里需要私钥")
     raise _private_key_error("的类型是 %s,不支持" % kinds[0])
@@ -957,7 +990,7 @@ class _SseParser(object):
 
     def __init__(self):
         self._started = False   # the first character (a BOM there is dropped) has been seen
-        self._partial = ""      # the start of a line whose end has not arrived
+        self._partial = []      # the start of a line whose end has not arrived, in pieces (joined once: linear)
         self._after_cr = False  # the last text ended in "\r": a "\n" starting the next one belongs to it
         self._event = ""
         self._data = []
@@ -971,8 +1004,12 @@ class _SseParser(object):
             if self._after_cr and text.startswith("\n"):
                 text = text[1:]
             self._after_cr = text.endswith("\r")
-        lines = _LINE_END.split(self._partial + text)
-        self._partial = lines.pop()
+        lines = _LINE_END.split(text)
+        if len(lines) == 1:  # no line end yet: keep the piece (a 20 MB line in 8 KB chunks stays linear)
+            self._partial.append(text)
+            return
+        lines[0] = "".join(self._partial) + lines[0]
+        self._partial = [lines.pop()]
         for line in lines:
             event = self._line(line)
             if event is not None:
@@ -980,9 +1017,10 @@ class _SseParser(object):
 
     def finish(self):
         """The stream ended: the last event counts only when its data is complete JSON."""
-        if self._partial:
-            self._line(self._partial)
-            self._partial = ""
+        partial = "".join(self._partial)
+        self._partial = []
+        if partial:
+            self._line(partial)
         if self._data:
             data = "\n".join(self._data)
             event, self._event, self._data = self._event or "message", "", []
@@ -1362,22 +1400,39 @@ def _origin(url):
     return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
 
 
-def _is_certificate_failure(exc):
-    """True when `exc` (or what it wraps) is a failed TLS certificate check."""
+def _exception_chain(exc, limit=8):
+    """`exc` and what it wraps (reason, args[0], cause, context): requests and urllib nest the ssl error."""
     seen = 0
-    while exc is not None and seen < 8:
-        text = "%s %r" % (exc, exc)
-        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text.lower():
-            return True
-        if type(exc).__name__ == "SSLCertVerificationError":
-            return True
+    while exc is not None and seen < limit:
+        yield exc
         inner = getattr(exc, "reason", None)
         if not isinstance(inner, BaseException):
             args = getattr(exc, "args", ())
             inner = args[0] if args and isinstance(args[0], BaseException) else None
         exc = inner or exc.__cause__ or exc.__context__
         seen += 1
+
+
+def _is_certificate_failure(exc):
+    """True when `exc` (or what it wraps) is a failed TLS certificate check."""
+    for inner in _exception_chain(exc):
+        text = "%s %r" % (inner, inner)
+        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text.lower():
+            return True
+        if type(inner).__name__ == "SSLCertVerificationError":
+            return True
     return False
+
+
+# what OpenSSL says when the other side answers a TLS hello in plain HTTP
+_PLAIN_HTTP_MARKERS = ("WRONG_VERSION_NUMBER", "wrong version number", "packet length too long", "RECORD_LAYER_FAILURE")
+
+
+def _is_plain_http_reply(exc, url):
+    """True when an https:// request failed because the server speaks plain HTTP."""
+    if not url.lower().startswith("https://"):
+        return False
+    return any(marker in "%s %r" % (inner, inner) for inner in _exception_chain(exc) for marker in _PLAIN_HTTP_MARKERS)
 
 
 def _network_error_for(exc, url):
@@ -1389,6 +1444,12 @@ def _network_error_for(exc, url):
             "证书校验失败:连接 %s 时对方的 HTTPS 证书不被信任(%s)。公司网络的代理常会替换证书:向 IT 要代理的根证书"
             "(PEM 格式),把文件路径设到环境变量 COZE_CA_FILE 后重新运行(证书问题重试也没用,所以这次没有重试)"
             % (host, name))
+    if _is_plain_http_reply(exc, url):
+        host = urllib.parse.urlsplit(url).netloc
+        err = NetworkError("地址 %s 是普通 http,不是 https:请把 base_url 写成 http://%s(本机模拟器、私有部署常是这样);"
+                           "如果用了代理,检查 HTTPS_PROXY(这个问题重试也没用,所以这次没有重试)" % (host, host))
+        err.retryable, err.fatal = False, True
+        return err
     if _is_timeout(exc):
         return NetworkError("连接扣子超时(%s):检查网络或代理,会自动重试" % name)
     return NetworkError("连接扣子失败(%s):检查网络、代理或 base_url,会自动重试" % name)
@@ -1801,8 +1862,8 @@ class _Transport(object):
         url = self.base_url + path
         if params:
             url += "?" + urllib.parse.urlencode(dict((k, v) for k, v in params.items() if v is not None))
-        headers = {"Authorization": self.auth.authorization(self), "User-Agent": _USER_AGENT, "Accept": accept,
-                   "Accept-Encoding": "identity"}
+        headers = {"Authorization": self.auth.authorization(self, deadline), "User-Agent": _USER_AGENT,
+                   "Accept": accept, "Accept-Encoding": "identity"}
         if isinstance(body, dict):
             body = json.dumps(body, ensure_ascii=False).encode("utf-8")
         if body is not None:
@@ -1888,6 +1949,19 @@ _APP_PAGE_HINT = ("请在扣子开发者平台「OAuth 应用」页面核对:应
                  "国际版只能用 https://api.coze.com;另请确认电脑时间准确")
 
 
+class _SignInTimeoutError(CozeTimeoutError):
+    """The caller's deadline passed while signing in (the OAuth token exchange): no chat exists."""
+
+
+def _sign_in_timeout(base_url, waited_for_other):
+    how = "另一个线程正在换取访问令牌,等到 timeout 用完仍没有换到" if waited_for_other else \
+        "扣子的令牌接口(%s%s)在 timeout 用完前没有回复" % (base_url, _TOKEN_PATH)
+    return _SignInTimeoutError(
+        "登录扣子超时:服务类应用用 JWT 换取访问令牌时%s。还没有创建对话,没有花钱。请检查:电脑能否访问 %s(网络、代理、防火墙),"
+        "base_url 是否和应用所在的扣子一致(国内 https://api.coze.cn,国际版 https://api.coze.com);稍后重试,或把 timeout 调大。"
+        "下次调用会重新换取" % (how, base_url))
+
+
 class _StaticToken(object):
     """A personal (pat_) or service (sat_) access token: nothing to renew."""
     renewable = False
@@ -1895,7 +1969,7 @@ class _StaticToken(object):
     def __init__(self, token):
         self._header = "Bearer " + token
 
-    def authorization(self, transport):
+    def authorization(self, transport, deadline=None):
         return self._header
 
     def invalidate(self):
@@ -1923,20 +1997,28 @@ class _JWTApp(object):
     def __repr__(self):
         return "JWTApp(app_id=%r, key_id=%r, base_url=%r, 私钥和令牌已隐藏)" % (self.app_id, self.key_id, self.base_url)
 
-    def authorization(self, transport):
-        """'Bearer <access token>', exchanging first when there is none or it is due."""
+    def authorization(self, transport, deadline=None):
+        """'Bearer <access token>', exchanging first when there is none or it is due. Each caller
+        gives up at its own deadline, also while another thread's exchange holds the lock."""
         asked = time.monotonic()
-        with self._lock:  # one exchange at a time; the other threads wait and reuse its token
+        # one exchange at a time; the other threads wait (each until its own deadline) and reuse its token
+        if not self._lock.acquire(timeout=-1 if deadline is None else max(0.0, deadline - asked)):
+            raise _sign_in_timeout(self.base_url, waited_for_other=True)
+        try:
             if self._refused is not None and self._refused[0] >= asked:
                 raise self._refused[1]  # refused while this thread waited: asking again would be refused too
             if self._token is None or time.monotonic() >= self._refresh_at:
                 try:
-                    self._exchange(transport)
+                    self._exchange(transport, deadline)
                 except AuthError as err:
                     self._refused = (time.monotonic(), err)
                     raise
+                except CozeTimeoutError:  # no token: the next call tries a fresh exchange
+                    raise _sign_in_timeout(self.base_url, waited_for_other=False)
             self._sent.token = self._token
             return "Bearer " + self._token
+        finally:
+            self._lock.release()
 
     def invalidate(self):
         """This thread's last request was refused: drop the token it carried, unless another
@@ -1950,22 +2032,22 @@ class _JWTApp(object):
                          "并有对话、工作流、文件等权限(扣子原话:%s)" % err.message, code=err.code, logid=err.logid)
 
     # -- the exchange --------------------------------------------------------------------------
-    def _exchange(self, transport):
+    def _exchange(self, transport, deadline=None):
         started = time.monotonic()
+        end = started + _EXCHANGE_DEADLINE if deadline is None else min(deadline, started + _EXCHANGE_DEADLINE)
         body = json.dumps({"duration_seconds": _ACCESS_TOKEN_SECONDS, "grant_type": _JWT_GRANT}).encode("utf-8")
 
         def attempt():
             headers = {"Authorization": "Bearer " + self.signed_jwt(), "User-Agent": _USER_AGENT,
                        "Content-Type": "application/json", "Accept": "application/json"}
             resp = transport.backend.send("POST", self.base_url + _TOKEN_PATH, headers, body,
-                                          time.monotonic() + _EXCHANGE_DEADLINE / 2)
+                                          min(end, time.monotonic() + _EXCHANGE_DEADLINE / 2))
             try:
                 return _token_answer(resp, self.base_url)
             finally:
                 resp.close()
 
-        token, expires_at = _with_retries(attempt, "换取扣子访问令牌", started + _EXCHANGE_DEADLINE,
-                                         transport.max_retries)
+        token, expires_at = _with_retries(attempt, "换取扣子访问令牌", end, transport.max_retries)
         life = expires_at - time.time()  # expires_in is a unix timestamp, not a duration
         if life > _ACCESS_TOKEN_SECONDS + _REFRESH_EARLY:  # this clock is behind: never longer than asked
             life = _ACCESS_TOKEN_SECONDS
@@ -2187,18 +2269,77 @@ def _server_length_bound(chat):
         return None
 
 ###############################################################################
+# The flows of the ShadowBot app (package.json)   (yingdao_module/app_flows.py)
+###############################################################################
+# The flows of the ShadowBot app this module is pasted into, read from the app's package.json.
+#
+# A ShadowBot app is a Python package: the pasted module is `<app>.<module>` and sits in the
+# app folder beside `package.json`, whose `flows` list every flow as
+# {"name": shown name, "filename": module file, "kind": "Visual" | "Code"}. The code ShadowBot
+# generates runs a sub-flow by its file name (`xbot_visual.process.run(process="process5",
+# package=__name__, ...)`); renaming a flow changes only its shown name. Users type the shown
+# name, so a sub-flow named in `tools` is resolved here, before any chat is paid for.
+
+_APP_MANIFEST = "package.json"
+
+
+def _app_location():
+    """(this module's import name, its folder): what process.run's `package` needs and where
+    the app's package.json is."""
+    try:
+        folder = os.path.dirname(os.path.abspath(__file__))
+    except NameError:  # a module without a file (pasted into an interpreter)
+        folder = ""
+    return __name__, folder
+
+
+def _app_flows(folder):
+    """[(shown name, file name)] of the app in `folder`, or None when `folder` holds no
+    package.json (not an app folder)."""
+    path = os.path.join(folder, _APP_MANIFEST) if folder else ""
+    if not path or not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            manifest = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise InputError("读不懂影刀应用的 %s(%s):%s。请在影刀里打开一次这个应用,让它重新保存" % (_APP_MANIFEST, path, exc))
+    flows = manifest.get("flows") if isinstance(manifest, dict) else None
+    return [(str(flow.get("name") or ""), str(flow["filename"])) for flow in (flows or [])
+            if isinstance(flow, dict) and isinstance(flow.get("filename"), str) and flow["filename"].strip()]
+
+
+def _subflow_file(tool, given):
+    """The file name ShadowBot's process.run needs for the sub-flow `given` (its shown name or
+    its file name); a name that is no flow of the app is refused with the app's flows listed."""
+    flows = _app_flows(_app_location()[1])
+    if flows is None:
+        _log("没有找到影刀应用的 %s,按原样运行子流程「%s」(它应该是流程的文件名,例如 process5)" % (_APP_MANIFEST, given))
+        return given
+    for shown, filename in flows:  # the shown name first: it is what users see and type
+        if given == shown:
+            return filename
+    for shown, filename in flows:
+        if given == filename:
+            return filename
+    listing = ";".join("「%s」→ %s" % (shown, filename) for shown, filename in flows) or "(没有流程)"
+    raise InputError("tools 里工具「%s」的子流程「%s」不是这个影刀应用里的流程。请填流程列表里显示的名字(或它的文件名)。"
+                     "应用里的流程(显示名 → 文件名):%s(还没有调用扣子,没有花钱)" % (tool, given, listing))
+
+###############################################################################
 # Local tools (端插件)                                (yingdao_module/tools.py)
 ###############################################################################
 # Local tools (端插件): a bot calls a tool that runs on the caller's side; the chat stops in
 # `requires_action` until each call gets an output.
 #
 #     ask("螺丝还有多少?", tools={"查询库存": lambda question: "42 个"})
-#     ask("螺丝还有多少?", tools={"查询库存": "查询库存子流程"})   # a ShadowBot sub-flow
+#     ask("螺丝还有多少?", tools={"查询库存": "查询库存"})         # a ShadowBot sub-flow, by its shown name
 #     batch(..., tools='{"查询库存": "stock:query"}')               # module:function (command line)
 #
 # A handler is a Python callable, called with the tool's JSON arguments as keyword arguments
 # (its result is submitted as is when it is text, as JSON otherwise), or the name of a ShadowBot
-# sub-flow, run with xbot_visual.process.run: the arguments are its inputs and its output
+# sub-flow (the name shown in the flow list, or its file name), run with xbot_visual.process.run
+# under its file name (app_flows.py reads package.json): the arguments are its inputs and its output
 # parameter `output` is the result. Text shaped "module:function" names a Python function to
 # import (how the command line, which takes JSON text, passes one). Such a chat cannot be cancelled, so every call must
 # be
@@ -2251,7 +2392,7 @@ def _clean_handler(name, handler):
     if not _in_shadowbot():
         raise InputError("tools 里工具「%s」写的是影刀子流程「%s」:子流程只能在影刀里运行;在影刀外请传 Python 函数"
                          "(命令行里写成 模块名:函数名)" % (name, handler))
-    return handler
+    return _subflow_file(name, handler)
 
 
 def _tool_outputs(required_action, tools, calls_made):
@@ -2291,12 +2432,14 @@ def _tool_failed(name, why):
 
 
 def _run_subflow(process, inputs):
-    """Run a ShadowBot sub-flow with the tool's arguments as inputs; its `output` is the result."""
+    """Run a ShadowBot sub-flow (its file name) with the tool's arguments as inputs, as the code
+    ShadowBot generates does (`package` is the calling module's name); its `output` is the result."""
     try:
         import xbot_visual
     except ImportError:
         raise CozeError("影刀子流程「%s」只能在影刀里运行" % process)
-    result = xbot_visual.process.run(process=process, package=__name__, inputs=inputs, outputs=[_SUBFLOW_OUTPUT])
+    result = xbot_visual.process.run(process=process, package=_app_location()[0], inputs=inputs,
+                                     outputs=[_SUBFLOW_OUTPUT])
     if isinstance(result, dict):
         return result.get(_SUBFLOW_OUTPUT)
     return getattr(result, _SUBFLOW_OUTPUT, result)
@@ -2320,9 +2463,9 @@ class _ChatState(object):
         self.logid = None
         self.canceled = False      # a cancel was already sent
         self._answer_ids = []      # answer message ids in order of appearance
-        self._deltas = {}          # message id -> concatenated delta text
+        self._deltas = {}          # message id -> [delta text, ...] (joined once: += would copy it all each time)
         self._completed = {}       # message id -> full text of the completed message
-        self.reasoning = ""
+        self._reasoning_parts = []  # reasoning deltas, joined once
         self._reasoning_done = {}  # message id -> reasoning of the completed message
         self.follow_ups = []
         self.required_action = None  # the local tool calls the chat waits for
@@ -2357,8 +2500,8 @@ class _ChatState(object):
                 if message.get("reasoning_content"):
                     self._reasoning_done[msg_id] = message["reasoning_content"]
             else:
-                self._deltas[msg_id] = self._deltas.get(msg_id, "") + (message.get("content") or "")
-                self.reasoning += message.get("reasoning_content") or ""
+                self._deltas.setdefault(msg_id, []).append(message.get("content") or "")
+                self._reasoning_parts.append(message.get("reasoning_content") or "")
         elif kind == "follow_up" and completed and message.get("content"):
             self.follow_ups.append(message["content"])
 
@@ -2387,7 +2530,12 @@ class _ChatState(object):
     @property
     def answer(self):
         # the completed message is authoritative; deltas only fill in what never completed
-        return "\n".join(self._completed.get(i, self._deltas.get(i, "")) for i in self._answer_ids)
+        return "\n".join(self._completed[i] if i in self._completed else "".join(self._deltas.get(i, ()))
+                         for i in self._answer_ids)
+
+    @property
+    def reasoning(self):
+        return "".join(self._reasoning_parts)
 
     def result(self, started):
         reasoning = "".join(self._reasoning_done.get(i, "") for i in self._answer_ids) or self.reasoning
@@ -2413,7 +2561,8 @@ class _ChatState(object):
         err = _error_for_code(code, error.get("msg") or "", self.logid, base_url, self.chat_id, self.conversation_id)
         err = type(err)("对话失败:" + err.message, err.code, err.logid, err.chat_id, err.conversation_id)
         err.retryable = False  # the chat ran and was billed; asking again is the caller's choice
-        return err
+        err.failed_chat = True
+        return err.without_retry_promise()
 
 
 class _StreamCut(Exception):
@@ -2500,7 +2649,9 @@ class _ChatRun(object):
         except KeyboardInterrupt:
             self._cancel_quietly(self.state)  # the user stopped the flow: do not leave a paid chat running
             raise
-        except CozeTimeoutError:  # from any read past the deadline: stop the chat, name it
+        except CozeTimeoutError as err:  # from any read past the deadline: stop the chat, name it
+            if isinstance(err, _SignInTimeoutError) and not self.state.chat_id:
+                raise  # signing in took the time: no chat exists to cancel
             self._cancel_quietly(self.state)
             raise self._timeout(self.state)
 
@@ -2898,7 +3049,7 @@ class _WorkflowRun(object):
                                  data.get("error_message") or data.get("msg") or "", self.logid, base_url)
             err = type(err)("工作流运行出错:" + err.message + self.ids_text(), err.code, err.logid)
             err.retryable = False  # the run happened; running it again is the caller's choice
-            raise err
+            raise err.without_retry_promise()
         elif event == "Done":
             self.finish()
 
@@ -3029,6 +3180,8 @@ def _open_run(transport, path, request, deadline, stream):
             if stream:
                 return transport.open_stream("POST", path, body=request, deadline=deadline, what="工作流的流式回复")
             return transport.call("POST", path, body=request, deadline=deadline, retry=False)
+        except ServerError as err:  # the run may have happened: not sent again, so nothing promises a retry
+            raise err.without_retry_promise()
         except (RateLimitError, NetworkError) as err:
             if not err.retryable:  # a certificate the machine does not trust, ...
                 raise
@@ -3296,38 +3449,191 @@ class _RateLimiter(object):
         os.replace(temporary, self.state_path)  # atomic: a reader sees the old file or the new one
 
 ###############################################################################
-# xlsx: read as shown, write answers into a copy       (yingdao_module/xlsx.py)
+# xlsx packages: bounded parts, safe XML       (yingdao_module/xlsx_package.py)
 ###############################################################################
-# xlsx workbooks with the standard library: read a sheet as the user sees it, and write a
-# copy of the workbook where only new cells are added.
-#
-# Reading (`XlsxSheet(path, sheet).rows()`): the active sheet (the one Excel opens on) unless
-# a name is given; formulas give their cached value; numbers come as plain text ("12.5",
-# "3", percentages as "15%"), cells formatted as dates as ISO text ("2026-11-25",
-# "2026-11-25 14:30", "14:30" for a time alone), booleans as TRUE / FALSE. A vertically merged
-# cell's value is shown in every row it covers, as on screen. Formulas without a cached value
-# (a file written by a program, never opened in Excel) are noted in `uncached` so the caller
-# can warn.
-#
-# Writing (`write_copy`): every zip part is copied unchanged, in the same order with the same
-# compression, except the processed sheet, where new inline-string cells are spliced into
-# the XML text; the existing cells, styles, merged cells, formulas, column widths, charts,
-# images and validations are left exactly as they were. Spliced rather than re-serialized:
-# ElementTree would rename namespace prefixes and drop declarations that `mc:Ignorable`
-# needs, which Excel reports as a damaged file.
+# The zip package of an .xlsx file, opened so that no file can exhaust the machine: every
+# part is read as a bounded stream (inflated size and compression ratio checked before the
+# first byte is inflated, and counted while it is), XML is parsed event by event with expat
+# and any DTD or entity declaration is refused (no entity is ever expanded), relationships
+# may not point outside the package or at a missing part. Whatever is wrong ends in one
+# Chinese InputError naming the file, what is wrong and what to do.
 
-_XLSX_CELL_LIMIT = 32767  # characters Excel keeps in one cell
-_XLSX_ANSWER_WIDTH = 60   # column width given to a new answer column with no width of its own
-_XLSX_REF = re.compile(r"^([A-Z]{1,3})(\d+)$")
-_XLSX_ROW = re.compile(r"<(?P<p>(?:[\w.-]+:)?)row\b(?P<attrs>[^>]*?)(?:/>|>(?P<body>.*?)</(?P=p)row>)", re.S)
-_XLSX_CELL = re.compile(r"<(?P<p>(?:[\w.-]+:)?)c\b(?P<attrs>[^>]*?)(?:/>|>(?P<body>.*?)</(?P=p)c>)", re.S)
-_XLSX_ATTR = re.compile(r'([\w:.-]+)\s*=\s*(?:"([^"]*)"|\'([^\']*)\')')
-_XLSX_ILLEGAL = re.compile(u"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
-_XLSX_ESCAPE_LOOKALIKE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
+_XLSX_PART_LIMIT = 1 << 30        # inflated bytes of one part (a full 1,048,576-row sheet fits)
+_XLSX_RATIO_LIMIT = 200           # inflated / compressed, for parts over XLSX_RATIO_FROM bytes
+_XLSX_RATIO_FROM = 8 << 20
+_XLSX_RUN_LIMIT = 1 << 24         # bytes without a "<": one text node or one tag (a huge attribute) at most
+_XLSX_CHUNK = 1 << 16
+_XLSX_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_XLSX_DTD = "部件 %s 里有 DTD 或实体声明(正常的 Excel 文件没有,可能是恶意构造的)"
+_XLSX_RESAVE = "请用 Excel 或 WPS 打开它,「另存为」.xlsx(或 CSV)后再运行(还没有发出任何请求,没有花钱)"
+
+
+def _xlsx_refusal(path, problem):
+    """The one error for a workbook that cannot be read: which file, what is wrong, what to do."""
+    return InputError("表格 %s 读不了:%s。%s" % (path, problem, _XLSX_RESAVE))
+
+
+def _open_package(path):
+    """A zipfile.ZipFile of `path`, or an InputError for a legacy .xls, an encrypted workbook
+    (both are OLE files) or anything that is not a zip."""
+    try:
+        with open(path, "rb") as handle:
+            magic = handle.read(8)
+    except OSError as err:
+        raise InputError("打不开表格 %s:%s" % (path, err.strerror or type(err).__name__))
+    if magic == _XLSX_OLE_MAGIC:
+        raise _xlsx_refusal(path, "这是旧版 .xls 文件,或设了打开密码的工作簿(加密后不再是 .xlsx 格式)。"
+                                 "有密码的请先在 Excel 里「文件 → 信息 → 保护工作簿」去掉密码")
+    try:
+        book = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as err:
+        raise _xlsx_refusal(path, "不是有效的 .xlsx 文件(不是 zip 压缩包,或文件不完整:%s)" % type(err).__name__)
+    if len(book.NameToInfo) != len(book.filelist):  # two parts with one name: which one Excel reads is unclear
+        book.close()
+        raise _xlsx_refusal(path, "压缩包里有同名的部件")
+    return book
+
+
+def _part_chunks(book, path, name):
+    """Yield the inflated bytes of part `name` in chunks; a part that would inflate past the
+    limits is refused before anything is inflated, corrupt data when it is met."""
+    try:
+        info = book.getinfo(name)
+    except KeyError:
+        raise _xlsx_refusal(path, "缺少部件 %s(工作簿里的关系指向一个不存在的部件)" % name)
+    if info.flag_bits & 0x1:
+        raise _xlsx_refusal(path, "部件 %s 是加密的" % name)
+    if info.file_size > _XLSX_PART_LIMIT or (
+            info.file_size > _XLSX_RATIO_FROM and info.file_size > _XLSX_RATIO_LIMIT * max(info.compress_size, 1)):
+        raise _xlsx_refusal(path, "部件 %s 解压后有 %d 字节(压缩前 %d 字节),超过上限,可能是恶意构造的「压缩炸弹」"
+                           % (name, info.file_size, info.compress_size))
+    seen = 0
+    try:
+        with book.open(info) as stream:
+            while True:
+                chunk = stream.read(_XLSX_CHUNK)
+                if not chunk:
+                    return
+                seen += len(chunk)
+                if seen > _XLSX_PART_LIMIT:
+                    raise _xlsx_refusal(path, "部件 %s 解压后超过 %d 字节" % (name, _XLSX_PART_LIMIT))
+                yield chunk
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, OSError) as err:
+        raise _xlsx_refusal(path, "部件 %s 的压缩数据已损坏(%s)" % (name, type(err).__name__))
+
+
+def _check_package(book, path):
+    """Inflate every part once (bounded, CRC checked): a broken picture or chart is found now;
+    an XML part that is only copied is refused too when it declares a DTD or an entity."""
+    for info in book.infolist():
+        xml, tail = info.filename.lower().endswith((".xml", ".rels", ".vml")), b""
+        for chunk in _part_chunks(book, path, info.filename):
+            if xml and (b"<!DOCTYPE" in tail + chunk or b"<!ENTITY" in tail + chunk):
+                raise _xlsx_refusal(path, _XLSX_DTD % info.filename)
+            tail = chunk[-16:]
+
+
+def _xml_events(book, path, name):
+    """Yield (True, local name, attributes) at each start tag and (False, local name, text) at
+    each end tag of part `name`; text is what came since the last tag (leaf values).
+    Attribute names keep their namespace as 'uri}local'."""
+    pending, text, local = [], [], {}  # local: 'uri}tag' -> 'tag', computed once per tag name
+    add, keep, forget = pending.append, text.append, text.clear
+
+    def refuse_dtd(*_):
+        raise _xlsx_refusal(path, _XLSX_DTD % name)
+
+    def start(tag, attrs):
+        forget()
+        add((True, local.get(tag) or local.setdefault(tag, tag[tag.rfind("}") + 1:]), attrs))
+
+    def end(tag):
+        add((False, local.get(tag) or local.setdefault(tag, tag[tag.rfind("}") + 1:]), "".join(text)))
+        forget()
+
+    parser = expat.ParserCreate(namespace_separator="}")
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartDoctypeDeclHandler = parser.EntityDeclHandler = refuse_dtd
+    parser.UnparsedEntityDeclHandler = parser.ExternalEntityRefHandler = refuse_dtd
+    parser.StartElementHandler, parser.EndElementHandler, parser.CharacterDataHandler = start, end, keep
+    parser.buffer_text = True
+    run = 0  # bytes since the last "<": expat holds a whole tag (and its attributes) in memory
+    try:
+        for chunk in _part_chunks(book, path, name):
+            last = chunk.rfind(b"<")
+            run = run + len(chunk) if last < 0 else len(chunk) - last - 1
+            if run > _XLSX_RUN_LIMIT:
+                raise _xlsx_refusal(path, "部件 %s 里有一个超过 %d 字节的标签或文字" % (name, _XLSX_RUN_LIMIT))
+            parser.Parse(chunk, False)
+            yield from pending
+            del pending[:]
+        parser.Parse(b"", True)
+    except expat.ExpatError as err:
+        raise _xlsx_refusal(path, "部件 %s 不是合法的 XML(第 %s 行:%s)" % (name, err.lineno, expat.ErrorString(err.code)))
+    yield from pending
+
+
+def _attribute(attrs, local):
+    """The value of attribute `local` whatever its namespace (r:id, id)."""
+    for key, value in attrs.items():
+        if key == local or key.endswith("}" + local):
+            return value
+    return None
+
+
+def _part_path(path, base, target, mode=None):
+    """The zip name a relationship target points at; refused when it leaves the package."""
+    if mode == "External" or "://" in target or target.startswith("\\"):
+        raise _xlsx_refusal(path, "关系指向工作簿外面的文件 %s" % target)
+    target = urllib.parse.unquote(target)
+    resolved = posixpath.normpath(target.lstrip("/") if target.startswith("/") else posixpath.join(base, target))
+    if resolved in ("", ".") or resolved.startswith("../") or resolved == ".." or resolved.startswith("/"):
+        raise _xlsx_refusal(path, "关系指向工作簿外面的路径 %s" % target)
+    return resolved
+
+
+def _relationships(book, path, part):
+    """{id: (type tail, Target, TargetMode)} of the relationships of `part` ({} when it has none)."""
+    folder, base = posixpath.dirname(part), posixpath.basename(part)
+    rels = posixpath.join(folder, "_rels", base + ".rels")
+    if rels not in book.NameToInfo:
+        return {}
+    found = {}
+    for is_start, tag, attrs in _xml_events(book, path, rels):
+        if is_start and tag == "Relationship":
+            kind = (attrs.get("Type") or "").rsplit("/", 1)[-1]
+            found[attrs.get("Id")] = (kind, attrs.get("Target") or "", attrs.get("TargetMode"))
+    return found
+
+###############################################################################
+# xlsx sheets read as a stream, as shown          (yingdao_module/xlsx_read.py)
+###############################################################################
+# Read one worksheet of an .xlsx file as a stream, as the user sees it, with the standard library.
+#
+# `XlsxSheet(path, sheet).rows()` yields (row number, texts) for every row that is in the file:
+# a jump in row numbers is skipped, never filled with blank rows; a row past Excel's 1,048,576,
+# a row number that goes backwards or a cell reference that is not one is refused. The active
+# sheet (the one Excel opens on) is read unless a name is given. Formulas give their cached
+# value; numbers come as plain text ("12.5", "3", percentages as "15%"), cells formatted as
+# dates as ISO text ("2026-11-25", "2026-11-25 14:30", "14:30" for a time alone), booleans as
+# TRUE / FALSE. A vertically merged cell's value is shown in every row it covers, as on
+# screen. Formulas without a cached value (a file written by a program, never opened in
+# Excel) are noted in `uncached` ({column: first row}) so the caller can stop or warn.
+# The package limits (size, ratio, DTD, relationships) are in xlsx_package.py.
+
+_XLSX_MAX_ROW = 1048576
+_XLSX_MAX_COLUMN = 16384
+_XLSX_MAX_MERGES = 1000000
+_XLSX_MAX_STRINGS = 4000000       # shared strings held in memory while a sheet is read ...
+_XLSX_MAX_STRING_CHARS = 1 << 26  # ... and their characters (a 400,000-row sheet of unique texts fits)
+_XLSX_MAX_STYLES = 1000000        # cell formats (Excel allows 64,000)
+_XLSX_REF = re.compile(r"^([A-Za-z]{1,3})([0-9]{1,7})$")
+_XLSX_MERGE = re.compile(rb'<(?:[\w.-]+:)?mergeCell\b[^>]*?\bref\s*=\s*["\']([A-Za-z]{1,3}[0-9]{1,7}'
+                         rb'(?::[A-Za-z]{1,3}[0-9]{1,7})?)["\']')
+_XLSX_COLUMNS = {}  # 'AB' -> 28 (1-based), every cell has one: worth remembering
 _XLSX_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _XLSX_DATE_FORMATS = set(range(14, 23)) | set(range(27, 37)) | set(range(45, 48)) | set(range(50, 59))
 _XLSX_PERCENT_FORMATS = (9, 10)
-_XLSX_BROKEN = "不是有效的 .xlsx 文件(可能是旧的 .xls、设了打开密码或文件已损坏):%s。请在 Excel 里另存为 .xlsx 或 CSV"
 
 
 def _column_letter(index):
@@ -3340,36 +3646,24 @@ def _column_letter(index):
     return letters
 
 
-def _xlsx_split_ref(ref):
-    """'AB12' -> (27, 12); column 0-based, row 1-based."""
+def _split_ref(ref):
+    """'AB12' -> (27, 12): column 0-based, row 1-based; (None, None) when it is not a reference
+    inside Excel's grid."""
     match = _XLSX_REF.match(ref or "")
     if not match:
         return None, None
-    column = 0
-    for char in match.group(1):
-        column = column * 26 + ord(char) - 64
-    return column - 1, int(match.group(2))
-
-
-def _xlsx_local(tag):
-    return tag.rsplit("}", 1)[-1]
-
-
-def _xlsx_attrs(text):
-    return dict((m.group(1), m.group(2) if m.group(2) is not None else m.group(3)) for m in _XLSX_ATTR.finditer(text))
-
-
-def _xlsx_text_of(element):
-    """The text of a shared or inline string: its <t> runs, without phonetic guides (<rPh>),
-    with Excel's _xHHHH_ escapes decoded."""
-    parts = []
-    for child in element:
-        name = _xlsx_local(child.tag)
-        if name == "t":
-            parts.append(child.text or "")
-        elif name == "r":
-            parts.extend(t.text or "" for t in child if _xlsx_local(t.tag) == "t")
-    return _XLSX_ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), "".join(parts))
+    letters = match.group(1)
+    column = _XLSX_COLUMNS.get(letters)
+    if column is None:
+        column = 0
+        for char in letters.upper():
+            column = column * 26 + ord(char) - 64
+        if column <= _XLSX_MAX_COLUMN and letters.isupper():
+            _XLSX_COLUMNS[letters] = column  # at most 16,384 entries: a bounded cache
+    row = int(match.group(2))
+    if column > _XLSX_MAX_COLUMN or not 1 <= row <= _XLSX_MAX_ROW:
+        return None, None
+    return column - 1, row
 
 
 def _xlsx_format_kind(code):
@@ -3402,6 +3696,298 @@ def _xlsx_date(value, date1904):
     return day if value == int(value) else day + " " + clock
 
 
+def _xlsx_int(text, default=0):
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return default
+
+
+def _xlsx_strings(events, refuse):
+    """The shared strings: <t> runs of each <si>, without phonetic guides, _xHHHH_ decoded."""
+    strings, parts, phonetic, chars = [], [], False, 0
+    for is_start, tag, value in events:
+        if tag == "rPh":
+            phonetic = is_start
+        elif not is_start and tag == "t" and not phonetic:
+            parts.append(value)
+        elif not is_start and tag == "si":
+            strings.append(_XLSX_ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), "".join(parts)))
+            parts, chars = [], chars + len(strings[-1])
+            if len(strings) > _XLSX_MAX_STRINGS or chars > _XLSX_MAX_STRING_CHARS:
+                raise refuse("共享文字超过 %d 条或 %d 个字符,太大了;请另存为 CSV 再运行" % (_XLSX_MAX_STRINGS, _XLSX_MAX_STRING_CHARS))
+    return strings
+
+
+def _xlsx_formats(events, refuse):
+    """How each cell style shows a number: 'date', 'percent' or 'number'."""
+    custom, formats, in_xfs = {}, [], False
+    for is_start, tag, attrs in events:
+        if tag == "cellXfs":
+            in_xfs = is_start
+        elif is_start and tag == "numFmt":
+            custom[_xlsx_int(attrs.get("numFmtId"))] = attrs.get("formatCode") or ""
+        elif is_start and tag == "xf" and in_xfs:
+            if len(formats) >= _XLSX_MAX_STYLES:
+                raise refuse("单元格格式超过 %d 种" % _XLSX_MAX_STYLES)
+            number_format = _xlsx_int(attrs.get("numFmtId"))
+            if number_format in custom:
+                formats.append(_xlsx_format_kind(custom[number_format]))
+            elif number_format in _XLSX_DATE_FORMATS:
+                formats.append("date")
+            else:
+                formats.append("percent" if number_format in _XLSX_PERCENT_FORMATS else "number")
+    return formats
+
+
+class _XlsxSheet(object):
+    """One worksheet of an .xlsx file: its name, its zip part, and its rows as a stream."""
+
+    def __init__(self, path, sheet=None):
+        self.path = path
+        with _open_package(path) as book:
+            self._locate(book, sheet)
+        self.uncached = {}  # column index -> first row whose formula has no cached value
+        self._merges = None
+
+    def _locate(self, book, wanted):
+        root_rels = _relationships(book, self.path, "")
+        root = next((_part_path(self.path, "", target, mode) for kind, target, mode in root_rels.values()
+                     if kind == "officeDocument"), "xl/workbook.xml")
+        rels = _relationships(book, self.path, root)
+        base = root.rsplit("/", 1)[0] if "/" in root else ""
+        sheets, active, self.date1904 = [], 0, False
+        for is_start, tag, attrs in _xml_events(book, self.path, root):
+            if is_start and tag == "workbookView" and not active:
+                active = _xlsx_int(attrs.get("activeTab"))
+            elif is_start and tag == "workbookPr":
+                self.date1904 = attrs.get("date1904") in ("1", "true")
+            elif is_start and tag == "sheet":
+                kind, target, mode = rels.get(_attribute(attrs, "id"), ("", "", None))
+                sheets.append((attrs.get("name") or "", kind, target, mode))
+        worksheets = [(name, target, mode) for name, kind, target, mode in sheets if kind == "worksheet"]
+        self.names = [name for name, _, _ in worksheets]
+        if not worksheets:
+            raise InputError("表格里没有工作表:%s" % self.path)
+        if wanted:
+            found = [(target, mode) for name, target, mode in worksheets if name == wanted]
+            if not found:
+                raise InputError("表格里没有工作表「%s」,有的是:%s" % (wanted, "、".join(self.names)))
+            self.name, (target, mode) = wanted, found[0]
+        else:
+            name, kind, target, mode = sheets[active] if 0 <= active < len(sheets) else sheets[0]
+            if kind != "worksheet":
+                name, target, mode = worksheets[0]
+            self.name = name
+        self.part = _part_path(self.path, base, target, mode)
+        others = dict((kind, _part_path(self.path, base, target, mode)) for kind, target, mode in rels.values()
+                      if kind in ("sharedStrings", "styles"))
+        for part in [self.part] + list(others.values()):
+            if part not in book.NameToInfo:
+                raise _xlsx_refusal(self.path, "缺少部件 %s(工作簿里的关系指向一个不存在的部件)" % part)
+        self._strings_part, self._styles_part = others.get("sharedStrings"), others.get("styles")
+
+    def verify(self):
+        """Every part of the workbook checked once (see check_package): before any chat, not when
+        the paid answers are written into the copy."""
+        with _open_package(self.path) as book:
+            _check_package(book, self.path)
+
+    def _lookups(self, book):
+        refuse = functools.partial(_xlsx_refusal, self.path)
+        strings = _xlsx_strings(_xml_events(book, self.path, self._strings_part), refuse) if self._strings_part else []
+        formats = _xlsx_formats(_xml_events(book, self.path, self._styles_part), refuse) if self._styles_part else []
+        return strings, formats
+
+    def merges(self):
+        """[(first column, first row, last column, last row)] of the merged ranges, found by
+        scanning the part's bytes (they come after the rows, so a parse would need two passes)."""
+        if self._merges is None:
+            found, tail = set(), b""
+            with _open_package(self.path) as book:
+                for chunk in _part_chunks(book, self.path, self.part):
+                    data = tail + chunk
+                    found.update(m.group(1) for m in _XLSX_MERGE.finditer(data))
+                    if len(found) > _XLSX_MAX_MERGES:
+                        raise _xlsx_refusal(self.path, "合并单元格超过 %d 处" % _XLSX_MAX_MERGES)
+                    tail = data[-512:]
+            merges = []
+            for ref in sorted(found):
+                start, _, end = ref.decode("ascii").partition(":")
+                (c1, r1), (c2, r2) = _split_ref(start), _split_ref(end or start)
+                if c1 is not None and c2 is not None:
+                    merges.append((min(c1, c2), min(r1, r2), max(c1, c2), max(r1, r2)))
+            self._merges = merges
+        return self._merges
+
+    def rows(self, after=0):
+        """Yield (row number, texts) for every row in the file below row `after`."""
+        vertical = dict(((c1, r1), r2) for c1, r1, c2, r2 in self.merges() if r2 > r1)
+        carried = {}  # column -> (last row of the merge, value)
+        with _open_package(self.path) as book:
+            strings, formats = self._lookups(book)
+            reader = _XlsxRowReader(self, strings, formats, after)
+            for number, cells in reader.read(_xml_events(book, self.path, self.part)):
+                for column in range(len(cells) if vertical else 0):
+                    if (column, number) in vertical:
+                        carried[column] = (vertical[(column, number)], cells[column])
+                yield number, self._carry(cells, number, carried)
+
+    @staticmethod
+    def _carry(cells, number, carried):
+        for column, (last, value) in list(carried.items()):
+            if number > last:
+                del carried[column]
+            elif not (column < len(cells) and cells[column]):
+                cells.extend([""] * (column + 1 - len(cells)))
+                cells[column] = value
+        while cells and not cells[-1]:
+            cells.pop()  # formatted blanks at the end of a row
+        return cells
+
+    def free_column(self, at_least=0, header_row=1):
+        """The first column right of every cell that holds something and of every merged range
+        that reaches the header row or below: new cells there are never hidden under a merge."""
+        used = at_least
+        for c1, r1, c2, r2 in self.merges():
+            if r2 >= header_row:
+                used = max(used, c2 + 1)
+        with _open_package(self.path) as book:
+            column, filled = -1, False
+            for is_start, tag, value in _xml_events(book, self.path, self.part):
+                if tag == "row" and is_start:
+                    column = -1
+                elif tag == "c" and is_start:
+                    found, _ = _split_ref(value.get("r"))
+                    column, filled = column + 1 if found is None else found, False
+                elif tag in ("v", "f", "is") and is_start:
+                    filled = True
+                elif tag == "c" and filled:
+                    used = max(used, column + 1)
+        return used
+
+
+class _XlsxRowReader(object):
+    """Turns the events of a sheet part into (row number, texts), checking numbers as it goes."""
+
+    def __init__(self, sheet, strings, formats, after):
+        self.sheet, self.strings, self.formats, self.after = sheet, strings, formats, after
+
+    def refuse(self, problem):
+        return _xlsx_refusal(self.sheet.path, "工作表「%s」%s" % (self.sheet.name, problem))
+
+    def read(self, events):
+        number, cells, column, cell, phonetic = 0, None, -1, None, False
+        for is_start, tag, value in events:
+            if is_start:
+                if tag == "c" and cells is not None:
+                    column = self.column_of(value.get("r"), column, number)
+                    cell = [value.get("t") or "n", value.get("s"), None, False, []]  # type, style, value, formula, texts
+                elif tag == "row":
+                    number = self.row_number(value.get("r"), number)
+                    cells, column, cell = ([] if number > self.after else None), -1, None
+                elif tag == "rPh":
+                    phonetic = True
+            elif cell is not None:
+                if tag == "v":
+                    cell[2] = value
+                elif tag == "c":
+                    text = self.text(cell, column, number)
+                    if text:
+                        cells.extend([""] * (column + 1 - len(cells)))
+                        cells[column] = text
+                    cell = None
+                elif tag == "f":
+                    cell[3] = True
+                elif tag == "rPh":
+                    phonetic = False
+                elif tag == "t" and not phonetic:
+                    cell[4].append(value)
+            elif tag == "row" and cells is not None:
+                yield number, cells
+                cells = None
+
+    def row_number(self, text, previous):
+        if text is None:
+            number = previous + 1
+        elif not text.strip().isdigit():
+            raise self.refuse("的行号「%s」不是数字" % text[:20])
+        else:
+            number = int(text)
+        if number > _XLSX_MAX_ROW:
+            raise self.refuse("有第 %d 行,超过了 Excel 的最大行数 %d" % (number, _XLSX_MAX_ROW))
+        if number <= previous:
+            raise self.refuse("的行号顺序错乱(第 %d 行出现在第 %d 行之后)" % (number, previous))
+        return number
+
+    def column_of(self, ref, previous, number):
+        if ref is None:
+            column = previous + 1
+        else:
+            column, _ = _split_ref(ref)
+            if column is None:
+                raise self.refuse("第 %d 行的单元格引用「%s」不是有效的引用" % (number, ref[:20]))
+        if column >= _XLSX_MAX_COLUMN:
+            raise self.refuse("第 %d 行的单元格超出了 Excel 的最大列数 %d" % (number, _XLSX_MAX_COLUMN))
+        return column
+
+    def text(self, cell, column, number):
+        kind, style, value, formula, texts = cell
+        if kind == "inlineStr":
+            return _XLSX_ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), "".join(texts))
+        if value is None or (value == "" and kind != "str"):
+            if formula and column not in self.sheet.uncached:
+                self.sheet.uncached[column] = number
+            return ""
+        if kind == "s":
+            index = _xlsx_int(value, -1)
+            if not 0 <= index < len(self.strings):
+                raise self.refuse("第 %d 行引用了不存在的共享文字 %s" % (number, value[:20]))
+            return self.strings[index]
+        if kind == "b":
+            return "TRUE" if value.strip() in ("1", "true") else "FALSE"
+        if kind in ("str", "e", "d"):
+            return value
+        try:
+            number_value = float(value)
+        except ValueError:
+            return value
+        style = _xlsx_int(style)
+        shown = self.formats[style] if 0 <= style < len(self.formats) else "number"
+        if shown == "date":
+            return _xlsx_date(number_value, self.sheet.date1904)
+        if shown == "percent":
+            return _xlsx_number(round(number_value * 100, 10)) + "%"
+        return _xlsx_number(number_value)
+
+###############################################################################
+# xlsx copies with new cells spliced in          (yingdao_module/xlsx_write.py)
+###############################################################################
+# Write a copy of an .xlsx workbook where only new cells are added (the splice writer).
+#
+# Every zip part is copied as a stream, in the same order with the same compression, except
+# the processed sheet, where new inline-string cells are spliced into the XML text, also as a
+# stream (the head up to <sheetData>, then one <row> at a time): the existing cells, styles,
+# merged cells, formulas, column widths, charts, images and validations are left exactly as
+# they were, and no part is ever held whole in memory. Spliced rather than re-serialized:
+# ElementTree would rename namespace prefixes and drop declarations that `mc:Ignorable`
+# needs, which Excel reports as a damaged file. Parts are read through xlsx_package, so the
+# writer is bound by the same size and ratio limits as the reader.
+
+_XLSX_CELL_LIMIT = 32767  # characters Excel keeps in one cell
+_XLSX_ROW = re.compile(r"<(?P<p>(?:[\w.-]+:)?)row\b(?P<attrs>[^>]*?)(?:/>|>(?P<body>.*?)</(?P=p)row>)", re.S)
+_XLSX_CELL = re.compile(r"<(?P<p>(?:[\w.-]+:)?)c\b(?P<attrs>[^>]*?)(?:/>|>(?P<body>.*?)</(?P=p)c>)", re.S)
+_XLSX_LAST_CELL = re.compile(r'<(?:[\w.-]+:)?c\b[^>]*?\br="([A-Z]{1,3}[0-9]+)"')  # the row's last cell, when it has a reference
+_XLSX_ATTR = re.compile(r'([\w:.-]+)\s*=\s*(?:"([^"]*)"|\'([^\']*)\')')
+_XLSX_SHEETDATA = re.compile(r"<(?P<p>(?:[\w.-]+:)?)sheetData\b[^>]*?(?P<empty>/?)>")
+_XLSX_ILLEGAL = re.compile(u"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_XLSX_ESCAPE_LOOKALIKE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
+
+
+def _xlsx_attrs(text):
+    return dict((m.group(1), m.group(2) if m.group(2) is not None else m.group(3)) for m in _XLSX_ATTR.finditer(text))
+
+
 def _xlsx_escape(text):
     text = _XLSX_ILLEGAL.sub("", text)
     if len(text) > _XLSX_CELL_LIMIT:
@@ -3423,328 +4009,191 @@ def _xlsx_apply(text, edits):
     return "".join(out)
 
 
-class _XlsxSheet(object):
-    """One worksheet of an .xlsx file: its name, its zip part, and how to read and copy it."""
+def _splice_copy(sheet, target, cells, widths=None):
+    """Write a copy of `sheet`'s workbook to `target` with `cells` ({row: {column: text}}) added
+    to the sheet as text; `widths` ({column: width}) sets widths of columns that have none."""
+    with _open_package(sheet.path) as source, zipfile.ZipFile(target, "w") as out:
+        out.comment = source.comment
+        for info in source.infolist():
+            copy = zipfile.ZipInfo(info.filename, info.date_time)
+            copy.compress_type, copy.external_attr = info.compress_type, info.external_attr
+            copy.create_system, copy.comment, copy.extra = info.create_system, info.comment, info.extra
+            with out.open(copy, "w", force_zip64=info.file_size > (1 << 30)) as stream:
+                if info.filename == sheet.part:
+                    _splice_into(stream, sheet.path, _part_chunks(source, sheet.path, info.filename), cells, widths)
+                elif not info.is_dir():
+                    for chunk in _part_chunks(source, sheet.path, info.filename):
+                        stream.write(chunk)
 
-    def __init__(self, path, sheet=None):
-        self.path = path
-        try:
-            with zipfile.ZipFile(path) as book:
-                self._open(book, sheet)
-        except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, UnicodeDecodeError) as err:
-            raise InputError(_XLSX_BROKEN % (path,)) from err
-        self.uncached = {}  # column index -> first row whose formula has no cached value
 
-    def _open(self, book, wanted):
-        root = self._part_path("", self._rels(book, "_rels/.rels").get("officeDocument", "xl/workbook.xml"))
-        workbook = ElementTree.fromstring(book.read(root))
-        rels = self._rels(book, posixpath.join(posixpath.dirname(root), "_rels", posixpath.basename(root) + ".rels"),
-                          by_id=True)
-        base = posixpath.dirname(root)
-        sheets, active = [], 0
-        self.date1904 = False
-        for element in workbook.iter():
-            name = _xlsx_local(element.tag)
-            if name == "workbookView":
-                active = int(element.get("activeTab") or 0)
+def _splice_into(stream, path, chunks, cells, widths):
+    try:
+        for text in _XlsxSplice(path, cells, widths or {}).run(chunks):
+            stream.write(text.encode("utf-8"))
+    except UnicodeDecodeError:
+        raise _xlsx_refusal(path, "工作表部件不是 UTF-8 编码")
+
+
+class _XlsxSplice(object):
+    """The sheet part's text, streamed, with the new cells spliced in row by row."""
+
+    def __init__(self, path, cells, widths):
+        self.path, self.cells, self.widths = path, cells, widths
+        self.pending = collections.deque(sorted(number for number in cells if cells[number]))
+
+    def run(self, chunks):
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        texts = (decoder.decode(chunk) for chunk in chunks)
+        buffer, opening = "", None
+        for text in texts:  # the head: everything up to and including <sheetData>
+            buffer += text
+            opening = _XLSX_SHEETDATA.search(buffer)
+            if opening:
                 break
-        for element in workbook.iter():
-            name = _xlsx_local(element.tag)
-            if name == "workbookPr":
-                self.date1904 = element.get("date1904") in ("1", "true")
-            elif name == "sheet":
-                rel_id = next((v for k, v in element.attrib.items() if _xlsx_local(k) == "id"), None)
-                kind, target = rels.get(rel_id, ("", ""))
-                sheets.append((element.get("name"), kind, self._part_path(base, target)))
-        worksheets = [(name, part) for name, kind, part in sheets if kind.endswith("/worksheet")]
-        self.names = [name for name, _ in worksheets]
-        if not worksheets:
-            raise InputError("表格里没有工作表:%s" % self.path)
-        if wanted:
-            found = [part for name, part in worksheets if name == wanted]
-            if not found:
-                raise InputError("表格里没有工作表「%s」,有的是:%s" % (wanted, "、".join(self.names)))
-            self.name, self.part = wanted, found[0]
-        else:
-            name, kind, part = sheets[active] if active < len(sheets) else sheets[0]
-            self.name, self.part = (name, part) if kind.endswith("/worksheet") else worksheets[0]
-        others = dict((kind.rsplit("/", 1)[-1], self._part_path(base, target)) for kind, target in rels.values())
-        self._strings_part = others.get("sharedStrings")
-        self._styles_part = others.get("styles")
-
-    @staticmethod
-    def _part_path(base, target):
-        return target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(base, target))
-
-    @staticmethod
-    def _rels(book, part, by_id=False):
-        """{type tail: target} (or {id: (type, target)}) of a relationships part."""
-        try:
-            root = ElementTree.fromstring(book.read(part))
-        except KeyError:
-            return {}
-        found = {}
-        for rel in root:
-            kind, target = rel.get("Type") or "", rel.get("Target") or ""
-            if by_id:
-                found[rel.get("Id")] = (kind, target)
-            else:
-                found[kind.rsplit("/", 1)[-1]] = target
-        return found
-
-    # -- reading ----------------------------------------------------------------------------
-    def _lookups(self, book):
-        strings, formats = [], []
-        if self._strings_part and self._strings_part in book.namelist():
-            for _, element in ElementTree.iterparse(io.BytesIO(book.read(self._strings_part))):
-                if _xlsx_local(element.tag) == "si":
-                    strings.append(_xlsx_text_of(element))
-                    element.clear()
-        if self._styles_part and self._styles_part in book.namelist():
-            styles = ElementTree.fromstring(book.read(self._styles_part))
-            custom = {}
-            for element in styles.iter():
-                if _xlsx_local(element.tag) == "numFmt":
-                    custom[int(element.get("numFmtId") or 0)] = element.get("formatCode") or ""
-            for section in styles:
-                if _xlsx_local(section.tag) == "cellXfs":
-                    for xf in section:
-                        number_format = int(xf.get("numFmtId") or 0)
-                        if number_format in custom:
-                            formats.append(_xlsx_format_kind(custom[number_format]))
-                        elif number_format in _XLSX_DATE_FORMATS:
-                            formats.append("date")
-                        else:
-                            formats.append("percent" if number_format in _XLSX_PERCENT_FORMATS else "number")
-        return strings, formats
-
-    def rows(self):
-        """Yield every row from row 1 on as a list of texts (missing rows and cells are empty)."""
-        with zipfile.ZipFile(self.path) as book:
-            strings, formats = self._lookups(book)
-            data = book.read(self.part)
-        merged = self._vertical_merges(data)
-        carried = {}  # column -> (last row of the merge, value)
-        expected = 1
-        for _, element in ElementTree.iterparse(io.BytesIO(data)):
-            if _xlsx_local(element.tag) != "row":
-                continue
-            number = int(element.get("r") or expected)
-            while expected < number:
-                yield self._carry([], expected, carried)
-                expected += 1
-            cells, column = [], -1
-            for cell in element:
-                if _xlsx_local(cell.tag) != "c":
-                    continue
-                found, _ = _xlsx_split_ref(cell.get("r"))
-                column = column + 1 if found is None else found
-                text = self._cell_text(cell, strings, formats, column, number)
-                cells.extend([""] * (column + 1 - len(cells)))
-                cells[column] = text
-                if (column, number) in merged:
-                    carried[column] = (merged[(column, number)], text)
-            element.clear()
-            yield self._carry(cells, number, carried)
-            expected = number + 1
-
-    @staticmethod
-    def _carry(cells, number, carried):
-        for column, (last, value) in list(carried.items()):
-            if number > last:
-                del carried[column]
-            elif not (column < len(cells) and cells[column]):
-                cells.extend([""] * (column + 1 - len(cells)))
-                cells[column] = value
-        while cells and not cells[-1]:
-            cells.pop()  # formatted blanks at the end of a row
-        return cells
-
-    @staticmethod
-    def _vertical_merges(data):
-        """{(column, first row): last row} of merged ranges that span rows."""
-        merged = {}
-        for ref in re.findall(rb'<(?:[\w.-]+:)?mergeCell\s+ref="([A-Z]+\d+:[A-Z]+\d+)"', data):
-            start, end = ref.decode("ascii").split(":")
-            column, first = _xlsx_split_ref(start)
-            _, last = _xlsx_split_ref(end)
-            if column is not None and last and last > first:
-                merged[(column, first)] = last
-        return merged
-
-    def _cell_text(self, cell, strings, formats, column, number):
-        kind = cell.get("t") or "n"
-        value, formula, inline = None, False, None
-        for child in cell:
-            name = _xlsx_local(child.tag)
-            if name == "v":
-                value = child.text or ""
-            elif name == "f":
-                formula = True
-            elif name == "is":
-                inline = _xlsx_text_of(child)
-        if kind == "inlineStr":
-            return inline or ""
-        if value is None or (value == "" and kind != "str"):
-            if formula and column not in self.uncached:
-                self.uncached[column] = number
-            return ""
-        if kind == "s":
-            index = int(value)
-            return strings[index] if 0 <= index < len(strings) else ""
-        if kind == "b":
-            return "TRUE" if value.strip() in ("1", "true") else "FALSE"
-        if kind in ("str", "e", "d"):
-            return value
-        try:
-            number_value = float(value)
-        except ValueError:
-            return value
-        style = int(cell.get("s") or 0)
-        shown = formats[style] if style < len(formats) else "number"
-        if shown == "date":
-            return _xlsx_date(number_value, self.date1904)
-        if shown == "percent":
-            return _xlsx_number(round(number_value * 100, 10)) + "%"
-        return _xlsx_number(number_value)
-
-    # -- writing ----------------------------------------------------------------------------
-    def free_column(self, at_least=0):
-        """The first column right of every cell that holds something (new cells go there)."""
-        with zipfile.ZipFile(self.path) as book:
-            text = book.read(self.part).decode("utf-8")
-        used = at_least
-        for row in _XLSX_ROW.finditer(text):
-            column = -1
-            for cell in _XLSX_CELL.finditer(row.group("body") or ""):
-                found, _ = _xlsx_split_ref(_xlsx_attrs(cell.group("attrs")).get("r"))
-                column = column + 1 if found is None else found
-                if cell.group("body") and re.search(r"<(?:[\w.-]+:)?(v|f|is)\b", cell.group("body")):
-                    used = max(used, column + 1)
-        return used
-
-    def write_copy(self, target, cells, widths=None):
-        """Write a copy of the workbook to `target` with `cells` ({row: {column: text}}) added to
-        this sheet as text; `widths` ({column: width}) sets widths of columns that have none."""
-        with zipfile.ZipFile(self.path) as source, zipfile.ZipFile(target, "w") as out:
-            out.comment = source.comment
-            for info in source.infolist():
-                data = source.read(info.filename)
-                if info.filename == self.part:
-                    data = self._spliced(data.decode("utf-8"), cells, widths or {}).encode("utf-8")
-                copy = zipfile.ZipInfo(info.filename, info.date_time)
-                copy.compress_type, copy.external_attr = info.compress_type, info.external_attr
-                copy.create_system, copy.comment, copy.extra = info.create_system, info.comment, info.extra
-                out.writestr(copy, data)
-
-    def _spliced(self, text, cells, widths):
-        edits = []  # (start, end, replacement), applied back to front
-        opening = re.search(r"<(?P<p>(?:[\w.-]+:)?)sheetData\b[^>]*?(?P<empty>/?)>", text)
         if not opening:
-            raise InputError(_XLSX_BROKEN % (self.path,))
+            raise _xlsx_refusal(self.path, "工作表部件里没有 <sheetData>")
         prefix = opening.group("p")
-        pending = sorted(number for number in cells if cells[number])
-        max_row = max(pending) if pending else 0
-        max_column = max([c for number in pending for c in cells[number]] or [0])
+        yield self.head(buffer[:opening.start()], prefix)
         if opening.group("empty"):
-            rows = "".join(self._new_row(prefix, n, cells[n]) for n in pending)
-            edits.append((opening.start(), opening.end(), "<%ssheetData>%s</%ssheetData>" % (prefix, rows, prefix)))
+            yield "<%ssheetData>%s</%ssheetData>" % (prefix, self.new_rows(prefix, None), prefix)
+            yield buffer[opening.end():]
         else:
-            end = text.index("</%ssheetData>" % prefix, opening.end())
-            expected = 1
-            for row in _XLSX_ROW.finditer(text, opening.end(), end):
-                attrs = _xlsx_attrs(row.group("attrs"))
-                number = int(attrs.get("r") or expected)
+            yield opening.group(0)
+            for piece in self.rows(buffer[opening.end():], texts, prefix):
+                yield piece
+        for text in texts:
+            yield text
+        yield decoder.decode(b"", True)
+
+    def rows(self, buffer, texts, prefix):
+        """Yield the rows with new cells spliced in, then the rest of the buffer after </sheetData>."""
+        closing, position, expected = "</%ssheetData>" % prefix, 0, 1
+        while True:
+            row = _XLSX_ROW.search(buffer, position)
+            end = buffer.find(closing, position, row.start() if row else len(buffer))  # never past the next row
+            if row and end < 0:
+                number = _xlsx_attrs(row.group("attrs")).get("r") or str(expected)
+                if not number.isdigit():
+                    raise _xlsx_refusal(self.path, "工作表的行号「%s」不是数字" % number[:20])
+                number = int(number)
                 expected = number + 1
-                before = []
-                while pending and pending[0] < number:
-                    before.append(self._new_row(prefix, pending[0], cells[pending.pop(0)]))
-                if before:
-                    edits.append((row.start(), row.start(), "".join(before)))
-                if pending and pending[0] == number:
-                    edits.append((row.start(), row.end(), self._grown_row(row, number, cells[pending.pop(0)])))
-            edits.append((end, end, "".join(self._new_row(prefix, n, cells[n]) for n in pending)))
+                yield buffer[position:row.start()] + self.new_rows(prefix, number)
+                if self.pending and self.pending[0] == number:
+                    yield self.grown_row(row, number, self.cells[self.pending.popleft()])
+                else:
+                    yield row.group(0)
+                position = row.end()
+            elif end >= 0:
+                yield buffer[position:end] + self.new_rows(prefix, None) + buffer[end:]
+                return
+            else:
+                more = next(texts, None)
+                if more is None:
+                    raise _xlsx_refusal(self.path, "工作表部件在 <sheetData> 里中断了")
+                buffer, position = buffer[position:] + more, 0
+
+    def new_rows(self, prefix, before):
+        """New rows for the pending numbers below `before` (all of them when None)."""
+        rows = []
+        while self.pending and (before is None or self.pending[0] < before):
+            number = self.pending.popleft()
+            body = "".join(_new_cell(prefix, c, number, self.cells[number][c])
+                           for c in sorted(self.cells[number]) if self.cells[number][c])
+            rows.append('<%srow r="%d">%s</%srow>' % (prefix, number, body, prefix) if body else "")
+        return "".join(rows)
+
+    def head(self, text, prefix):
+        """The part before <sheetData>: the dimension grown, widths for new columns."""
+        rows = [n for n in self.cells if self.cells[n]]
+        max_row = max(rows) if rows else 0
+        max_column = max([c for n in rows for c in self.cells[n]] or [0])
+        edits = []
         dimension = re.search(r'<(?:[\w.-]+:)?dimension\b[^>]*?\bref="([^"]*)"', text)
         if dimension and (max_row or max_column):
-            edits.append((dimension.start(1), dimension.end(1), self._grown_ref(dimension.group(1), max_row, max_column)))
-        edits.extend(self._width_edits(text, opening, prefix, widths))
+            edits.append((dimension.start(1), dimension.end(1), _grown_ref(dimension.group(1), max_row, max_column)))
+        edits.extend(_width_edits(text, prefix, self.widths))
         return _xlsx_apply(text, edits)
 
     @staticmethod
-    def _new_cell(prefix, column, number, text, style=None):
-        return '<%sc r="%s%d"%s t="inlineStr"><%sis><%st xml:space="preserve">%s</%st></%sis></%sc>' % (
-            prefix, _column_letter(column), number, ' s="%s"' % style if style else "", prefix, prefix,
-            _xlsx_escape(text), prefix, prefix, prefix)
-
-    def _new_row(self, prefix, number, row_cells):
-        body = "".join(self._new_cell(prefix, c, number, row_cells[c]) for c in sorted(row_cells) if row_cells[c])
-        return '<%srow r="%d">%s</%srow>' % (prefix, number, body, prefix) if body else ""
-
-    def _grown_row(self, row, number, row_cells):
+    def grown_row(row, number, row_cells):
         """The row's XML with the new cells in column order; an empty cell already at a new
         cell's place (a formatted blank) is replaced, keeping its style."""
         prefix, body = row.group("p"), row.group("body") or ""
+        at = body.rfind("<%sc " % prefix)
+        last = _XLSX_LAST_CELL.match(body, at) if at >= 0 else None
+        last_column = _split_ref(last.group(1))[0] if last else None
         existing, column = [], -1
-        for cell in _XLSX_CELL.finditer(body):
+        if last_column is not None and last_column < min(row_cells):  # the usual case: every new cell goes last
+            existing.append((last_column, len(body), len(body), None))
+        for cell in [] if existing else _XLSX_CELL.finditer(body):
             attrs = _xlsx_attrs(cell.group("attrs"))
-            found, _ = _xlsx_split_ref(attrs.get("r"))
+            found, _ = _split_ref(attrs.get("r"))
             column = column + 1 if found is None else found
             existing.append((column, cell.start(), cell.end(), attrs.get("s")))
         edits = []
         for new in sorted(c for c in row_cells if row_cells[c]):
             same = [e for e in existing if e[0] == new]
             if same:
-                edits.append((same[0][1], same[0][2], self._new_cell(prefix, new, number, row_cells[new], same[0][3])))
+                edits.append((same[0][1], same[0][2], _new_cell(prefix, new, number, row_cells[new], same[0][3])))
             else:
                 at = next((e[1] for e in existing if e[0] > new), len(body))
-                edits.append((at, at, self._new_cell(prefix, new, number, row_cells[new])))
+                edits.append((at, at, _new_cell(prefix, new, number, row_cells[new])))
         body = _xlsx_apply(body, edits)
         attrs_text = row.group("attrs")
         spans = re.search(r'\bspans="(\d+):(\d+)"', attrs_text)
         if spans:
             widest = max([int(spans.group(2))] + [c + 1 for c in row_cells if row_cells[c]])
             attrs_text = attrs_text[:spans.start()] + 'spans="%s:%d"' % (spans.group(1), widest) + attrs_text[spans.end():]
-        return "<%srow%s>%s</%srow>" % (prefix, attrs_text.rstrip(), body, prefix)
+        return "<%srow%s>%s</%srow>" % (prefix, attrs_text.rstrip().rstrip("/"), body, prefix)
 
-    @staticmethod
-    def _grown_ref(ref, max_row, max_column):
-        corners = [_xlsx_split_ref(part) for part in ref.split(":")]
-        if any(c is None for c, _ in corners):
-            return ref
-        first_column, first_row = corners[0]
-        last_column, last_row = corners[-1]
-        return "%s%d:%s%d" % (_column_letter(first_column), first_row, _column_letter(max(last_column, max_column)),
-                              max(last_row, max_row))
 
-    @staticmethod
-    def _width_edits(text, opening, prefix, widths):
-        """Give new columns a width unless a <col> range already covers them."""
-        cols = re.search(r"<(?:[\w.-]+:)?cols>(.*?)</(?:[\w.-]+:)?cols>", text[:opening.start()], re.S)
-        ranges = []
-        if cols:
-            for col in re.finditer(r"<(?:[\w.-]+:)?col\b([^>]*?)/?>", cols.group(1)):
-                attrs = _xlsx_attrs(col.group(1))
-                ranges.append((int(attrs.get("min") or 0), int(attrs.get("max") or 0), cols.start(1) + col.start()))
-        added = [(column + 1, width) for column, width in sorted(widths.items())
-                 if not any(low <= column + 1 <= high for low, high, _ in ranges)]
-        if not added:
-            return []
-        new = ['<%scol min="%d" max="%d" width="%s" customWidth="1"/>' % (prefix, c, c, w) for c, w in added]
-        if not cols:
-            return [(opening.start(), opening.start(), "<%scols>%s</%scols>" % (prefix, "".join(new), prefix))]
-        edits = []
-        for (column, _), element in zip(added, new):
-            at = next((start for low, _, start in ranges if low > column), cols.end(1))
-            edits.append((at, at, element))
-        return edits
+def _new_cell(prefix, column, number, text, style=None):
+    return '<%sc r="%s%d"%s t="inlineStr"><%sis><%st xml:space="preserve">%s</%st></%sis></%sc>' % (
+        prefix, _column_letter(column), number, ' s="%s"' % style if style else "", prefix, prefix,
+        _xlsx_escape(text), prefix, prefix, prefix)
+
+
+def _grown_ref(ref, max_row, max_column):
+    corners = [_split_ref(part) for part in ref.split(":")]
+    if any(c is None for c, _ in corners):
+        return ref
+    first_column, first_row = corners[0]
+    last_column, last_row = corners[-1]
+    return "%s%d:%s%d" % (_column_letter(first_column), first_row, _column_letter(max(last_column, max_column)),
+                          max(last_row, max_row))
+
+
+def _width_edits(head, prefix, widths):
+    """Give new columns a width unless a <col> range already covers them."""
+    cols = re.search(r"<(?:[\w.-]+:)?cols>(.*?)</(?:[\w.-]+:)?cols>", head, re.S)
+    ranges = []
+    if cols:
+        for col in re.finditer(r"<(?:[\w.-]+:)?col\b([^>]*?)/?>", cols.group(1)):
+            attrs = _xlsx_attrs(col.group(1))
+            ranges.append((int(attrs.get("min") or 0), int(attrs.get("max") or 0), cols.start(1) + col.start()))
+    added = [(column + 1, width) for column, width in sorted(widths.items())
+             if not any(low <= column + 1 <= high for low, high, _ in ranges)]
+    if not added:
+        return []
+    new = ['<%scol min="%d" max="%d" width="%s" customWidth="1"/>' % (prefix, c, c, w) for c, w in added]
+    if not cols:
+        return [(len(head), len(head), "<%scols>%s</%scols>" % (prefix, "".join(new), prefix))]
+    edits = []
+    for (column, _), element in zip(added, new):
+        at = next((start for low, _, start in ranges if low > column), cols.end(1))
+        edits.append((at, at, element))
+    return edits
 
 ###############################################################################
 # Spreadsheets (CSV / xlsx)                          (yingdao_module/tables.py)
 ###############################################################################
-# Spreadsheets: read CSV (UTF-8, UTF-8 with BOM or GBK, detected) and xlsx (xlsx.py, standard
-# library only); write them atomically (a temporary file, then a rename), falling back to a
-# new name when the output is open in Excel. An xlsx batch output is a copy of the input
-# workbook with the new cells added (write_xlsx_copy).
+# Spreadsheets: read text tables (UTF-8, UTF-8 with BOM, GBK, or UTF-16 with BOM as Excel's
+# 「Unicode 文本」 saves it; comma, tab or semicolon separated; an Excel `sep=;` first line) and
+# xlsx (xlsx_read.py, standard library only); write them atomically (a temporary file, then a rename),
+# falling back to a new name when the output is open in Excel. A text table is written back in
+# its input's encoding, delimiter and `sep=` line, and the cells we add are made inert (a leading
+# ' on text Excel would run as a formula). An xlsx batch output is a copy of the input workbook
+# with the new cells added (write_xlsx_copy).
 
 _OPENPYXL_MISSING = ("把分片合并成 .xlsx 需要 openpyxl:在影刀应用的「Python 包管理」里安装 openpyxl,"
                     "或在命令行运行 pip install openpyxl;也可以把表格另存为 CSV")
@@ -3754,8 +4203,22 @@ _MIXED_ENCODING = ("CSV 文件第 %d 行不是 UTF-8 编码,而前面的行是 U
                   "请用 Excel 或 WPS 打开它,「另存为」选「CSV UTF-8」后再运行(还没有发出任何请求,没有花钱)")
 _UNKNOWN_ENCODING = ("CSV 文件第 %d 行既不是 UTF-8 也不是 GBK 编码,读不懂。"
                     "请用 Excel 或 WPS 打开它,「另存为」选「CSV UTF-8」后再运行(还没有发出任何请求,没有花钱)")
+_UNREADABLE_UTF16 = ("表格文件 %s 开头是 UTF-16(「Unicode 文本」)的标记,但内容读不通:%s。"
+                    "请用 Excel 或 WPS 打开它,重新「另存为」后再运行(还没有发出任何请求,没有花钱)")
 _CHUNK = 1 << 20
+_HEADER_SCAN = 10  # rows searched for the header (a title or notes above it are common)
 _sniffed = {}  # (path, size, mtime) -> encoding: the table is read again at every save
+
+# How a text table is laid out: its encoding, its delimiter, and whether it starts with Excel's
+# `sep=X` hint line (kept when the table is written back)
+_TextFormat = collections.namedtuple("TextFormat", "encoding delimiter sep_line")
+_CSV_UTF8 = _TextFormat("utf-8-sig", ",", False)
+_DELIMITERS = (",", "\t", ";")  # in order of preference when the header splits equally
+_SEP_LINE = re.compile(r"^sep=(.)\s*$", re.IGNORECASE)
+# OWASP's CSV injection advice: a cell starting with one of these may run as a formula in Excel/WPS
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_FIRST = frozenset(_FORMULA_START)
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?%?$")  # -5, +3.2, -10%: numbers, not formulas
 
 
 _UTF8_WIDE = re.compile(b"[\xe0-\xef][\x80-\xbf]{2}")  # a 3-byte UTF-8 character: CJK text
@@ -3789,12 +4252,17 @@ def _first_bad_byte(path, encoding):
 
 
 def _sniff_encoding(path):
-    """'utf-8-sig' for UTF-8 (with or without BOM), 'gb18030' for GBK (Excel's CSV on Chinese
-    Windows), decided on the whole file; a file that changes encoding half-way is refused
-    with the line, before anything is paid for."""
+    """'utf-16' for a file starting with a UTF-16 BOM (Excel's 「Unicode 文本」), 'utf-8-sig'
+    for UTF-8 (with or without BOM), 'gb18030' for GBK (Excel's CSV on Chinese Windows), decided
+    on the whole file; a file that changes encoding half-way is refused with the line, before
+    anything is paid for."""
     stat = os.stat(path)
     key = (path, stat.st_size, stat.st_mtime)
     if key not in _sniffed:
+        with open(path, "rb") as handle:
+            if handle.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+                _sniffed[key] = "utf-16"
+                return "utf-16"
         line, wide = _first_bad_byte(path, "utf-8")
         encoding = "utf-8-sig"
         if line:
@@ -3821,64 +4289,169 @@ def _openpyxl():
 
 
 def _read_rows(path, sheet=None):
-    """Yield rows (lists of text); the first is the header."""
-    import csv  # on first use: importing the module stays fast
+    """Yield (row number, cells as text) for every row of the table; an xlsx jump in row
+    numbers is skipped, not filled."""
     if not os.path.isfile(path):
         raise InputError("找不到表格文件:%s" % path)
     if path.lower().endswith((".xlsx", ".xlsm")):
-        for row in _XlsxSheet(path, sheet).rows():
-            yield row
+        for numbered in _XlsxSheet(path, sheet).rows():
+            yield numbered
     elif path.lower().endswith((".csv", ".txt")):
-        with open(path, encoding=_sniff_encoding(path), newline="") as handle:
-            for row in csv.reader(handle):
-                yield row
+        for numbered in enumerate(_read_text_table(path), start=1):
+            yield numbered
     else:
         raise InputError("只支持 .xlsx 和 .csv 表格:%s" % path)
 
 
-def _read_header(path, sheet=None):
-    """The cleaned header row; empty tables and repeated column names are refused."""
-    rows = _read_rows(path, sheet)
-    header = next(rows, None)
-    if hasattr(rows, "close"):
-        rows.close()
-    header = [name.strip() for name in (header or [])]
+def _clean_header(cells):
+    header = [name.strip() for name in cells]
     while header and not header[-1]:
         header.pop()
-    if not header:
-        raise InputError("表格是空的(第一行应该是列名):%s" % path)
-    seen = set()
-    for name in header:
-        if name and name in seen:
-            raise InputError("表格里有重复的列名「%s」:请改成不同的名字,否则不知道用哪一列" % name)
-        seen.add(name)
     return header
 
 
-def _write_rows(path, header, rows, encoding="utf-8-sig"):
+def _read_header(path, sheet=None, wanted=(), header_row=None, guesses=()):
+    """(row number, cleaned header, found, top rows): row `header_row` when given; else the first
+    of the top HEADER_SCAN rows holding every name in `wanted` (or, with nothing wanted, one
+    of `guesses`); else the first non-blank row with found False, so the caller can show the
+    top rows (header_preview) and name --header-row. Empty tables and repeated names are refused."""
+    top, chosen, rows = [], None, _read_rows(path, sheet)
+    try:
+        for number, cells in rows:
+            if header_row:
+                if number == header_row:
+                    chosen = (number, _clean_header(cells))
+                if number >= header_row:
+                    break
+                continue
+            if number > _HEADER_SCAN:
+                break
+            header = _clean_header(cells)
+            top.append((number, header))
+            if (wanted and all(name in header for name in wanted)) or (
+                    not wanted and guesses and any(name in header for name in guesses)):
+                chosen = (number, header)
+                break
+    finally:
+        rows.close()
+    found = chosen is not None
+    if header_row and not (found and chosen[1]):
+        raise InputError("表格 %s 里第 %d 行是空的或不存在:header_row(--header-row)应该是列名所在的行" % (path, header_row))
+    chosen = chosen or next(((n, h) for n, h in top if h), (None, []))
+    number, header = chosen
+    if not header:
+        raise InputError("表格是空的(前 %d 行里没有列名):%s" % (_HEADER_SCAN, path))
+    seen = set()
+    for name in header:
+        if name and name in seen:
+            raise InputError("表格里有重复的列名「%s」(第 %d 行):请改成不同的名字,否则不知道用哪一列" % (name, number))
+        seen.add(name)
+    return number, header, found or bool(header_row) or not wanted, top
+
+
+def _header_preview(top):
+    """What the top rows hold, and how to name the header row: for a header that was not found."""
+    lines = ["第 %d 行:%s" % (number, "、".join(name[:20] for name in header if name)[:80] or "(空)")
+             for number, header in top[:6]]
+    return ("。表格前几行是:%s。如果列名不在第一行,请用 --header-row N(batch() 的参数 header_row=N)"
+            "指定列名所在的行" % ";".join(lines))
+
+
+def _write_rows(path, header, rows, encoding="utf-8-sig", inert_from=None):
     """Write atomically; if `path` is locked (open in Excel) use `<name>_1.<ext>` and so on.
-    A CSV is written in `encoding` (the input's: GBK stays GBK). Returns the path written."""
-    import csv  # on first use: importing the module stays fast
+    A text table is written in `encoding`, an encoding name or the input's TextFormat (GBK stays
+    GBK, 「Unicode 文本」 stays UTF-16 and tab-separated, a `sep=` line stays); its cells from
+    column `inert_from` on (the ones we add) are made inert (inert_cell). Returns the path written."""
     def write(temporary):
         if temporary.lower().endswith((".xlsx", ".xlsm")):
             workbook = _openpyxl().Workbook(write_only=True)
             sheet = workbook.create_sheet()
-            sheet.append(header)
+            sheet.append(_text_cells(sheet, header))
             for row in rows:
-                sheet.append(row)
+                sheet.append(_text_cells(sheet, row))
             workbook.save(temporary)
         else:
-            with open(temporary, "w", encoding=encoding, newline="") as handle:  # utf-8-sig's BOM: Excel opens it right
-                writer = csv.writer(handle)
-                writer.writerow(header)
-                writer.writerows(rows)
+            _write_text_table(temporary, header, rows, encoding, inert_from)
     return _publish(path, write)
+
+
+def _sniff_format(path):
+    """The TextFormat of a text table: its encoding (sniff_encoding), an Excel `sep=X` first line,
+    else the delimiter that splits the header line into the most columns (comma on a tie)."""
+    encoding = _sniff_encoding(path)
+    with open(path, encoding=encoding, newline="") as handle:
+        try:
+            first = handle.readline(1 << 16)
+        except UnicodeDecodeError as err:
+            raise InputError(_UNREADABLE_UTF16 % (path, err))
+        hint = _SEP_LINE.match(first.rstrip("\r\n"))
+        if hint:
+            return _TextFormat(encoding, hint.group(1), True)
+    widths = [(len(next(csv.reader([first], delimiter=d), [])), -i, d) for i, d in enumerate(_DELIMITERS)]
+    return _TextFormat(encoding, max(widths)[2], False)
+
+
+def _read_text_table(path):
+    """Rows (lists of text) of a CSV / text table, in its own encoding and delimiter; an Excel
+    `sep=` line is not a row."""
+    found = _sniff_format(path)
+    with open(path, encoding=found.encoding, newline="") as handle:
+        if found.sep_line:
+            handle.readline()
+        try:
+            for row in csv.reader(handle, delimiter=found.delimiter):
+                yield row
+        except UnicodeDecodeError as err:  # UTF-16 is not scanned ahead like UTF-8 and GBK
+            raise InputError(_UNREADABLE_UTF16 % (path, err))
+
+
+def _write_text_table(path, header, rows, layout, inert_from=None):
+    """Write `header` and `rows` as a text table in `layout` (a TextFormat or an encoding name);
+    cells from column `inert_from` on are made inert."""
+    if not isinstance(layout, _TextFormat):
+        layout = _CSV_UTF8._replace(encoding=layout)
+    def inert(row):
+        if inert_from is None:
+            return row
+        row = list(row)
+        for at in range(inert_from, len(row)):
+            if isinstance(row[at], str) and row[at][:1] in _FORMULA_FIRST:  # cheap test first: 100k rows
+                row[at] = _inert_cell(row[at])
+        return row
+    with open(path, "w", encoding=layout.encoding, newline="") as handle:  # utf-8-sig's BOM: Excel opens it right
+        if layout.sep_line:
+            handle.write("sep=%s\r\n" % layout.delimiter)
+        writer = csv.writer(handle, delimiter=layout.delimiter)
+        writer.writerow(inert(header))
+        for row in rows:
+            writer.writerow(inert(row))
+
+
+def _inert_cell(value):
+    """Text Excel or WPS would run as a formula (starting with = + - @ tab or CR), with a leading '
+    as OWASP advises for CSV, so it shows as the text it is; plain numbers (-5, +3.2) stay."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(value):
+        return "'" + value
+    return value
+
+
+def _text_cells(sheet, row):
+    """`row` for openpyxl, with text starting with = kept as text: openpyxl would store it as a
+    live formula (an answer "=1+1", or a CSV cell, is text, as it is in the xlsx copies)."""
+    from openpyxl.cell import WriteOnlyCell
+    cells = []
+    for value in row:
+        if isinstance(value, str) and value.startswith("="):
+            value = WriteOnlyCell(sheet, value=value)
+            value.data_type = "s"
+        cells.append(value)
+    return cells
 
 
 def _write_xlsx_copy(path, sheet, cells, widths=None):
     """Write a copy of `sheet`'s workbook with `cells` ({row: {column: text}}) added, atomically
-    (see XlsxSheet.write_copy); returns the path written."""
-    return _publish(path, lambda temporary: sheet.write_copy(temporary, cells, widths))
+    (see xlsx_write.splice_copy); returns the path written."""
+    return _publish(path, lambda temporary: _splice_copy(sheet, temporary, cells, widths))
 
 
 def _publish(path, write):
@@ -4022,7 +4595,23 @@ class _FileLock(object):
 # when the process dies) keeps a second robot on the same output from paying for the same rows.
 
 _BOUND_FIELDS = (("input", "输入表格"), ("prompt", "提问模板"), ("question_column", "问题列"), ("sheet", "工作表"),
-                ("bot_id", "智能体 bot_id"))
+                ("bot_id", "智能体 bot_id"), ("server", "服务器(base_url)"))
+_DEMO_SERVER = "离线演示(本机模拟器:没有找到令牌)"  # what the journal binds for the offline demo
+
+
+def _journal_path_for(output_path):
+    """Where the journal of a batch output lives: beside it."""
+    return output_path + ".journal.jsonl"
+
+
+def _journal_header(output_path):
+    """The first line of an output's journal (input, prompt, shard ...), or {} when there is none."""
+    try:
+        with open(_journal_path_for(output_path), "rb") as handle:
+            first = json.loads(handle.readline().decode("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return first if isinstance(first, dict) and "journal" in first else {}
 
 
 class _Journal(object):
@@ -4091,7 +4680,9 @@ class _Journal(object):
         for field, label in _BOUND_FIELDS:
             before, now = earlier.get(field), self.header.get(field)
             if before and now and before != now:
-                raise InputError(
+                demo = "这次没有找到令牌,所以是离线演示:设置环境变量 COZE_API_TOKEN(或全局变量 coze_token)后重跑同一命令即可接着上次的运行。" \
+                    if now == _DEMO_SERVER else ""
+                raise InputError(demo +
                     "输出 %s 的断点日志属于另一次批处理:%s 不同(上次是「%s」,这次是「%s」)。接着跑会把两种回答混在一张表里。"
                     "请换一个 output_path(输出文件),或加 restart=True(命令行 --restart)从头开始:旧日志会改名保存,不会删除"
                     % (self.output_name(), label, before, now))
@@ -4155,8 +4746,10 @@ _BATCH_DEFAULTS = (
     ("max_tokens", None), ("retry_failed", False), ("shard", None), ("json_columns", False),
     ("dedupe", False), ("timeout", _DEFAULT_TIMEOUT), ("restart", False), ("wait", False),
     ("app_id", None), ("key_id", None), ("private_key", None),
-    ("json_fields", None), ("ask_blank", False), ("report_path", None), ("tools", None),
+    ("json_fields", None), ("ask_blank", False), ("report_path", None), ("tools", None), ("header_row", None),
+    ("chat_retries", 2),
 )
+_CHAT_RETRIES_MAX = 5
 _BATCH_OPTION_NAMES = tuple(name for name, _ in _BATCH_DEFAULTS)
 
 
@@ -4173,6 +4766,18 @@ def _clean_count(value, name, allow_float=False):
     return number
 
 
+def _clean_chat_retries(value):
+    """How often a chat that failed on Coze's side is asked again in the same run: 0 to CHAT_RETRIES_MAX."""
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        number = -1
+    if not 0 <= number <= _CHAT_RETRIES_MAX:
+        raise InputError("chat_retries 应该是 0 到 %d 的整数(扣子那边失败的对话在本次运行里再问几次,每次多付一次对话),"
+                         "现在是 %r" % (_CHAT_RETRIES_MAX, value))
+    return number
+
+
 def _parse_shard(shard):
     """'K/N' -> (K, N), 1-based; None when not sharding."""
     if shard is None or str(shard).strip() == "":
@@ -4186,7 +4791,28 @@ def _parse_shard(shard):
 def _default_output(input_path, shard):
     stem, ext = os.path.splitext(input_path)
     suffix = ".shard%dof%d" % shard if shard else ""
-    return "%s_coze%s%s" % (stem, suffix, ext if ext.lower() in (".xlsx", ".csv") else ".csv")
+    return "%s_coze%s%s" % (stem, suffix, ext if ext.lower() in (".xlsx", ".csv", ".txt") else ".csv")
+
+
+def _same_file(first, second):
+    """True when two paths name one file, however spelled: symlinked folders, hard links, "..",
+    and letter case on a case-insensitive disk (Windows, macOS). When both exist the operating
+    system decides (samefile compares device and inode / file index); a path that does not exist
+    yet is compared by its real path (folders' symlinks resolved, case folded on Windows)."""
+    try:
+        if os.path.exists(first) and os.path.exists(second):
+            return os.path.samefile(first, second)
+    except OSError:
+        pass
+    return os.path.normcase(os.path.realpath(first)) == os.path.normcase(os.path.realpath(second))
+
+
+def _refuse_same_file(path, name, protected):
+    """InputError when `path` (the option `name`) is one of the protected files [(path, label)]."""
+    for other, label in protected:
+        if _same_file(path, other):
+            raise InputError("%s(%s)和%s(%s)是同一个文件(可能是另一种写法、链接或大小写不同):写入会覆盖%s。"
+                             "请换一个 %s" % (name, path, label, other, label, name))
 
 
 def _clean_json_fields(value):
@@ -4228,27 +4854,33 @@ class _BatchOptions(object):
         self.qpm = _clean_count(given["qpm"], "qpm", allow_float=True)
         self.qpd = _clean_count(given["qpd"], "qpd")
         self.max_rows = _clean_count(given["max_rows"], "max_rows")
+        self.header_row = _clean_count(given["header_row"], "header_row")  # None: found in the top rows
+        if self.header_row and self.header_row > 1048576:
+            raise InputError("header_row 应该是列名所在的行号(1 到 1048576),现在是 %r" % (given["header_row"],))
+        self.table_header_row = self.header_row or 1  # the header row actually used (checked_table sets it)
         self.max_tokens = _clean_count(given["max_tokens"], "max_tokens")
         self.shard = _parse_shard(given["shard"])
         self.timeout = _clean_timeout(given["timeout"])
         self.tools = _clean_tools(given["tools"])
+        self.chat_retries = _clean_chat_retries(given["chat_retries"])
         for name in ("retry_failed", "json_columns", "dedupe", "restart", "wait", "ask_blank"):
             setattr(self, name, _clean_bool(given[name], name, False))
         self.json_fields = _clean_json_fields(given["json_fields"])
         output = _option_text(given["output_path"])
         self.output_path = os.path.abspath(output.strip('"')) if output else \
             _default_output(self.input_path, self.shard)
-        if self.output_path == self.input_path:
-            raise InputError("输出文件不能和输入文件相同:输入表格不会被修改,请换一个 output_path")
+        _refuse_same_file(self.output_path, "output_path", [(self.input_path, "输入表格")])
+        _refuse_same_file(self.journal_path, "output_path", [(self.input_path, "输入表格")])
         if not os.path.isdir(os.path.dirname(self.output_path)):
             raise InputError("输出文件夹不存在:%s。请先建好这个文件夹,或换一个 output_path" % os.path.dirname(self.output_path))
         report = _option_text(given["report_path"])
         self.report_path = os.path.abspath(report.strip('"')) if report else \
             os.path.splitext(self.output_path)[0] + "_报告.html"
+        _refuse_same_file(self.report_path, "report_path", [(self.input_path, "输入表格"), (self.output_path, "输出表格")])
 
     @property
     def journal_path(self):
-        return self.output_path + ".journal.jsonl"
+        return _journal_path_for(self.output_path)
 
     @property
     def shard_text(self):
@@ -4281,6 +4913,8 @@ body{margin:0;background:#f4f5f7;color:#1f2329;font:15px/1.6 "Microsoft YaHei","
 main{max-width:1000px;margin:0 auto;padding:28px 24px 40px}
 h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 10px}
 .sub{color:#646a73;margin:0 0 18px;word-break:break-all}
+.demo{background:#fee2e2;border:2px solid #dc2626;color:#991b1b;padding:12px 16px;margin:0 0 18px;border-radius:6px;
+font-size:17px}
 .stop{background:#fff4e5;border-left:4px solid #f59e0b;padding:10px 14px;margin:0 0 18px;border-radius:4px}
 .cards{display:flex;gap:12px;flex-wrap:wrap}
 .card{flex:1;min-width:150px;background:#fff;border-radius:8px;padding:14px 16px;box-shadow:0 1px 2px rgba(0,0,0,.08)}
@@ -4407,7 +5041,8 @@ def _render_report(facts):
     skipped, pending, planned (rows this run), finished (rows this run), tokens (of answered rows),
     all_tokens (failed rows cost too), chats,
     timeline [(seconds, finished, failed)], failures and skips [{"row", "error"}],
-    stopped_reason, resume (a command)."""
+    stopped_reason, resume (a command), asked_again (chats failed on Coze's side asked again),
+    demo (text: the answers came from the offline demo, said in a banner and the title)."""
     import html  # on first use: importing the module stays fast
     esc = html.escape
     counts = [("ok", "成功", facts.get("ok", 0)), ("failed", "失败", facts.get("failed", 0)),
@@ -4424,24 +5059,28 @@ def _render_report(facts):
         ("本次处理", "%d 行,平均 %.2f 行/秒(%.1f 行/分钟)" % (finished, finished / max(elapsed, 0.001),
                                                          60 * finished / max(elapsed, 0.001))),
         ("tokens", "共 %d(成功的行 %d,平均每行 %d)" % (all_tokens, tokens, tokens // answered if answered else 0)),
-        ("本次发起的对话(计费次数)", "%d" % facts.get("chats", 0)),
+        ("本次发起的对话(计费次数)", "%d" % facts.get("chats", 0) + (
+            "(其中 %d 次是重问扣子那边失败的对话)" % facts["asked_again"] if facts.get("asked_again") else "")),
         ("输入表格", facts.get("input", "") + ("(工作表「%s」)" % facts["sheet"] if facts.get("sheet") else "")),
         ("输出表格", facts.get("output", "")),
     ]
     table = "".join("<tr><td>%s</td><td>%s</td></tr>" % (esc(name), esc(str(value))) for name, value in figures)
     stop = ""
+    if facts.get("demo"):  # a report made offline must never pass for real answers
+        stop = '<p class="demo"><b>【离线演示】</b>%s。</p>' % esc(facts["demo"])
     if facts.get("stopped_reason"):
-        stop = '<p class="stop"><b>提前停止:</b>%s</p>' % esc(facts["stopped_reason"])
+        stop += '<p class="stop"><b>提前停止:</b>%s</p>' % esc(facts["stopped_reason"])
     if facts.get("pending") or facts.get("failed"):
-        resume = ("<h2>继续</h2><p>还有未完成或失败的行。处理好上面的原因后,在同一文件夹运行(已完成的行不会再付费):</p>"
+        resume = ("<h2>继续</h2><p>还有未完成或失败的行。处理好上面的原因后:</p>"
                   "<pre>%s</pre>" % esc(facts.get("resume", "")))
     else:
         resume = "<h2>继续</h2><p class=\"none\">全部完成,没有需要继续的行。</p>"
     return "".join([
         '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        "<title>批处理报告 - %s</title><style>%s</style></head><body><main>" % (esc(facts.get("title", "")), _REPORT_CSS),
-        "<h1>批处理报告:%s</h1>" % esc(facts.get("title", "")),
+        "<title>%s批处理报告 - %s</title><style>%s</style></head><body><main>" % (
+            "【离线演示】" if facts.get("demo") else "", esc(facts.get("title", "")), _REPORT_CSS),
+        "<h1>%s批处理报告:%s</h1>" % ("【离线演示】" if facts.get("demo") else "", esc(facts.get("title", ""))),
         '<p class="sub">%s 生成</p>' % esc(facts.get("generated", "")),
         stop,
         '<div class="cards">%s</div>' % cards,
@@ -4461,6 +5100,195 @@ def _write_report(path, facts):
         handle.write(_render_report(facts))
     os.replace(temporary, path)
     return path
+
+###############################################################################
+# Quoting commands for bash, cmd and PowerShell (yingdao_module/shell_quote.py)
+###############################################################################
+# Commands we print for a user to paste: each argument quoted for the shell it will be pasted
+# into, so a file name or prompt holding $( ), backticks, %VAR%, &, |, quotes or a newline is
+# passed as text and never runs anything. Where a value cannot be quoted safely for a shell, we
+# say so instead of printing a command for it.
+#
+# POSIX sh/bash: single quotes keep everything literal (no $, `, \ or ! expansion inside); a
+# single quote itself is written '\'' (close, escaped quote, reopen). Newlines are literal too.
+#
+# cmd.exe: inside double quotes & | < > ^ ( ) are literal, but %VAR% is still expanded (and !VAR!
+# with delayed expansion), and there is no way to escape % or " inside quotes that also survives
+# the C runtime's argv parsing; a newline ends the command. So a value with % ! " or a line break
+# cannot be pasted into cmd: we say so. Backslashes are literal to the C runtime except before a
+# quote, so the ones ending a value are doubled before the closing quote.
+#
+# PowerShell: single-quoted strings are literal ($, `, ; & | are text); a single quote inside is
+# doubled, and PowerShell also takes the typographic quotes ‘ ’ ‚ ‛ as single quotes, so those
+# are doubled too. Windows PowerShell 5.1 passes an argument holding " to a program without
+# escaping it (the program sees it split), one ending in a backslash followed by the quote it
+# adds, and drops an empty argument: such values are refused rather than mangled.
+
+_SHELL_NAMES = {"posix": "终端(bash / zsh)", "cmd": "命令提示符(cmd)", "powershell": "PowerShell"}
+_POSIX_PLAIN = re.compile(r"^[A-Za-z0-9_@%+=:,./-]+$")  # nothing a POSIX shell would interpret
+_CMD_REFUSED = re.compile(r"[%!\"\x00-\x08\x0a-\x1f]")  # a tab is kept inside quotes; a line break ends the command
+_PS_SINGLE_QUOTES = re.compile("(['\u2018\u2019\u201a\u201b])")
+_WINDOWS_PLAIN = re.compile(r"^-{0,2}[A-Za-z][A-Za-z0-9_-]*$")  # flags and words like batch: left as typed
+
+
+def _posix_quote(value):
+    """One argument for sh / bash / zsh: always possible."""
+    if value and _POSIX_PLAIN.match(value):
+        return value
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def _cmd_quote(value):
+    """One argument for cmd.exe, or None when it cannot be pasted there safely."""
+    if _WINDOWS_PLAIN.match(value):
+        return value
+    if _CMD_REFUSED.search(value):
+        return None
+    trailing = len(value) - len(value.rstrip("\\"))
+    return '"' + value + "\\" * trailing + '"'
+
+
+def _powershell_quote(value):
+    """One argument for PowerShell, or None when Windows PowerShell would pass it on mangled."""
+    if not value or '"' in value or "\u201c" in value or "\u201d" in value or value.endswith("\\") or "\x00" in value:
+        return None
+    if _WINDOWS_PLAIN.match(value):
+        return value
+    return "'" + _PS_SINGLE_QUOTES.sub(r"\1\1", value) + "'"
+
+
+_QUOTERS = {"posix": _posix_quote, "cmd": _cmd_quote, "powershell": _powershell_quote}
+
+
+def _command_line(args, shell):
+    """The command line for `shell` ("posix", "cmd", "powershell"), or None when one of the
+    arguments cannot be quoted safely for it. The first argument (the program) is a plain word."""
+    quoted = [args[0]]
+    for value in args[1:]:
+        text = _QUOTERS[shell](str(value))
+        if text is None:
+            return None
+        quoted.append(text)
+    return " ".join(quoted)
+
+
+def _shells_here(platform_name):
+    """The shells a user on this platform pastes into: cmd and PowerShell on Windows, else POSIX."""
+    return ("cmd", "powershell") if platform_name.startswith("win") else ("posix",)
+
+
+def _printable_commands(args, platform_name, reason_unquotable):
+    """Lines to show: for each shell of the platform, '<shell>:<command>' or why there is none."""
+    lines = []
+    for shell in _shells_here(platform_name):
+        line = _command_line(args, shell)
+        lines.append("%s:%s" % (_SHELL_NAMES[shell], line) if line is not None else
+                     "%s:无法安全地写成命令(%s)" % (_SHELL_NAMES[shell], reason_unquotable[shell]))
+    return lines
+
+###############################################################################
+# The command that continues a batch run             (yingdao_module/resume.py)
+###############################################################################
+# The command that continues a batch run, printed in the log, the summary and the report.
+#
+# Run as printed (in the same folder, the token in the environment) it continues the same run on
+# the same server: every option that shapes the run goes in, driven by RESUME_OPTIONS (a new
+# batch option is one entry there; one that BatchOptions does not have is left out). Secrets
+# never go in: the text says where the token or private key is read from instead. Arguments are
+# quoted for the shells of the platform (shell_quote.py).
+
+_DEMO_TOKEN = "demo-token"  # the offline demo (cli.py) signs in to the local simulator with this
+_RESUME_PROGRAM = ("python", "-m", "yingdao_module", "batch")
+# (BatchOptions attribute, command-line flag), in the order they are printed
+_RESUME_OPTIONS = (
+    ("prompt", "--prompt"), ("question_column", "--question-column"), ("sheet", "--sheet"),
+    ("header_row", "--header-row"), ("answer_column", "--answer-column"), ("output_path", "--output"),
+    ("report_path", "--report"), ("json_fields", "--json-fields"), ("json_columns", "--json-columns"),
+    ("dedupe", "--dedupe"), ("ask_blank", "--ask-blank"), ("concurrency", "--concurrency"), ("qps", "--qps"),
+    ("qpm", "--qpm"), ("qpd", "--qpd"), ("max_rows", "--max-rows"), ("max_tokens", "--max-tokens"),
+    ("timeout", "--timeout"), ("shard", "--shard"), ("tools", "--tools"), ("chat_retries", "--chat-retries"),
+)
+_UNQUOTABLE = {
+    "posix": "",
+    "cmd": "路径、提示词或其他参数里有 %、!、双引号或换行,cmd 会改动它们;请用 PowerShell 那一条,或在影刀里再次运行同一个流程",
+    "powershell": "参数里有双引号或以反斜杠结尾,Windows PowerShell 会把它传错;请用 cmd 那一条,或在影刀里再次运行同一个流程",
+}
+
+
+def _option_value(options, name):
+    """The value of one option as the command line takes it; None when it is the default."""
+    if name == "output_path":
+        default = _default_output(options.input_path, options.shard)
+        return None if options.output_path == default else options.output_path
+    if name == "report_path":
+        return None if options.report_path == os.path.splitext(options.output_path)[0] + "_报告.html" \
+            else options.report_path
+    if name == "shard":
+        return options.shard_text or None
+    if name == "tools":
+        return _tools_text(options.tools)
+    value = getattr(options, name, None)
+    return None if value == dict(_BATCH_DEFAULTS).get(name) else value
+
+
+def _tools_text(tools):
+    """{"tool": "module:function"} as JSON (how the command line names Python functions)."""
+    if not tools:
+        return None
+    return json.dumps(dict((name, handler if isinstance(handler, str) else
+                            "%s:%s" % (getattr(handler, "__module__", "?"), getattr(handler, "__name__", "?")))
+                           for name, handler in tools.items()), ensure_ascii=False)
+
+
+def _option_words(flag, value):
+    if value is None or value is False or value in ("", [], ()):
+        return []
+    if value is True:
+        return [flag]
+    if isinstance(value, float) and value == int(value):
+        value = int(value)
+    if isinstance(value, (list, tuple)):
+        value = ",".join(str(item) for item in value)
+    return [flag, str(value)]
+
+
+def _resume_program():
+    """How the command line was started: `python coze.py batch` when dist/coze.py itself runs as the
+    script (its module is __main__ only then; pasted into ShadowBot it never is), else the package."""
+    if __name__ == "__main__":
+        return ["python", os.path.basename(sys.argv[0] or "coze.py"), "batch"]
+    return list(_RESUME_PROGRAM)
+
+
+def _resume_args(options, bot_id, base_url, app_id=None, key_id=None, demo=False, retry_failed=False):
+    """The argument list of the resume command (no secrets)."""
+    args = _resume_program() + [options.input_path]
+    for name, flag in _RESUME_OPTIONS:
+        args += _option_words(flag, _option_value(options, name))
+    args += _option_words("--bot-id", bot_id)
+    if not demo:  # the demo's simulator port changes: without a token the command finds the demo again
+        args += _option_words("--base-url", base_url)
+    args += _option_words("--app-id", app_id) + _option_words("--key-id", key_id)
+    return args + _option_words("--retry-failed", bool(retry_failed))
+
+
+def _credential_note(app_id, demo):
+    if demo:
+        return "这是离线演示:命令里没有令牌,不设置令牌时它同样用本机模拟器继续"
+    if app_id:
+        return ("私钥没有写进命令:运行前把私钥(PEM 文本或 .pem 文件路径)放进环境变量 COZE_PRIVATE_KEY"
+                "(在影刀里是密码类型的全局变量 coze_private_key),命令会从那里读取")
+    return "令牌没有写进命令:运行前设置环境变量 COZE_API_TOKEN(在影刀里是全局变量 coze_token),命令会从那里读取"
+
+
+def _resume_text(options, bot_id, base_url, app_id=None, key_id=None, demo=False, retry_failed=False,
+                platform_name=None):
+    """The lines telling how to continue this run, for the log, the summary and the report."""
+    args = _resume_args(options, bot_id, base_url, app_id, key_id, demo, retry_failed)
+    lines = ["在同一文件夹运行下面的命令继续(已完成的行不会再付费):"]
+    lines += _printable_commands(args, platform_name or sys.platform, _UNQUOTABLE)
+    lines += [_credential_note(app_id, demo), "在影刀里:再次运行同一个流程即可,参数不变"]
+    return "\n".join(lines)
 
 ###############################################################################
 # Batch engine                                        (yingdao_module/batch.py)
@@ -4484,6 +5312,8 @@ _LITERAL_BRACES = {"{{": "{", "}}": "}"}
 _JSON_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.S)
 _JSON_REPAIR = "上次回答不是合法的 JSON,只输出包含 %s 的 JSON 对象"
 _ANSWER_WIDTH = 60       # width of the answer column added to an xlsx copy
+_QUESTION_GUESSES = ("问题", "question", "提问")  # the question column when neither prompt nor question_column names one
+_DEMO_SAYS = "离线演示:这些回答来自本机的扣子模拟器,不是真实智能体的回答"
 
 
 class _BatchStopped(Exception):
@@ -4510,7 +5340,7 @@ def _question_maker(header, prompt, question_column):
         return _asking(lambda row: _TEMPLATE_PART.sub(
             lambda m: _LITERAL_BRACES.get(m.group(0)) or _cell(row, positions[m.group(1)]), prompt), positions)
     if not question_column:
-        guesses = [name for name in header if name in ("问题", "question", "提问")] or \
+        guesses = [name for name in header if name in _QUESTION_GUESSES] or \
                   ([header[0]] if len([n for n in header if n]) == 1 else [])
         if not guesses:
             raise InputError("请用 prompt 写提问模板(例如「为{商品名}写一句广告语」),或用 question_column 指定问题所在的列。"
@@ -4553,27 +5383,36 @@ class _BatchRun(object):
         self.output_path = options.output_path
         xlsx = options.input_path.lower().endswith((".xlsx", ".xlsm"))
         self.sheet = _XlsxSheet(options.input_path, options.sheet) if xlsx else None
+        if self.sheet is not None:
+            self.sheet.verify()  # every part, before any chat: a broken one would stop the copy after paying
         self.first_new_column = None  # where the new columns go in an xlsx copy (found on first save)
         self.scope, self.timeline, self.chats = [], [], 0
         self.started, self.started_at, self.planned = time.monotonic(), time.strftime("%Y-%m-%d %H:%M:%S"), 0
+        settings = getattr(client, "settings", None)  # tests may stand in for Client
+        self.bot_id, self.base_url = bot_id or "", getattr(settings, "base_url", "") or ""
+        self.app = getattr(settings, "app", None) or (None, None, None)
+        self.demo = getattr(settings, "token", None) == _DEMO_TOKEN
         self.journal = _Journal(options.journal_path, {
             "input": options.input_path, "prompt": options.prompt or "", "question_column": options.question_column or "",
-            "sheet": options.sheet or "", "bot_id": bot_id or "", "shard": options.shard_text})
+            "sheet": options.sheet or "", "bot_id": bot_id or "", "shard": options.shard_text,
+            "server": _DEMO_SERVER if self.demo else self.base_url})
+        self.earlier = {"ok": 0, "failed": 0}  # rows finished by earlier runs and not asked again
         self.done = {}
         self.unsaved = []  # answers paid for that the disk refused: kept here, written again at the end
         self.stopped_reason = ""
         self.lock = threading.Lock()
-        self.counts = {"ok": 0, "failed": 0, "tokens": 0}
+        self.counts = {"ok": 0, "failed": 0, "tokens": 0, "asked_again": 0}
         self.total = 0
 
     # -- planning ---------------------------------------------------------------------------
     def rows(self):
-        """(row number in the sheet, cells) for this shard's data rows."""
-        rows = self.sheet.rows() if self.sheet is not None else _read_rows(self.options.input_path, self.options.sheet)
-        next(rows, None)
+        """(row number in the sheet, cells) for this shard's data rows (below the header row)."""
+        header_row = self.options.table_header_row
+        rows = self.sheet.rows(after=header_row) if self.sheet is not None else \
+            _read_rows(self.options.input_path, self.options.sheet)
         index = 0
-        for number, cells in enumerate(rows, start=2):
-            if not any(str(c).strip() for c in cells):
+        for number, cells in rows:
+            if number <= header_row or not any(str(c).strip() for c in cells):
                 continue
             index += 1
             shard = self.options.shard
@@ -4605,6 +5444,7 @@ class _BatchRun(object):
             elif earlier.get("key") == key and earlier.get("status") and (
                     earlier["status"] in (_STATUS_OK, _STATUS_SKIPPED) or not self.options.retry_failed):
                 skipped += 1  # answered (or failed and not retried) in an earlier run: not paid again
+                self.earlier["failed" if earlier["status"] == _STATUS_FAILED else "ok"] += 1
             else:
                 todo.append((number, question, key, earlier.get("pending") if earlier.get("key") == key else None))
         return todo, skipped, blank, taken
@@ -4614,7 +5454,8 @@ class _BatchRun(object):
         if self.stop.is_set():
             return None
         record = {"row": number, "key": key}
-        for attempt in (1, 2):
+        network_tries = asked_again = 0
+        while True:
             try:
                 result, tokens, problem = self.converse(number, key, question, pending)
                 record.update(status=_STATUS_FAILED if problem else _STATUS_OK, answer=result["answer"],
@@ -4629,10 +5470,25 @@ class _BatchRun(object):
                 if err.fatal:
                     self.halt(err.message if "重跑" in err.message else "%s。处理好后重跑同一命令即可从断点继续" % err.message)
                     return None  # a fatal answer is not the row's fault: leave it for the next run
-                if not err.retryable or attempt == 2 or self.stop.wait(2.0):
+                if err.failed_chat:
+                    if asked_again < self.options.chat_retries and not self.stop.is_set():
+                        asked_again += 1
+                        self.ask_again(number, err, asked_again)
+                        continue
+                    record["error"] = _still_failed(err.message, asked_again)
+                    break
+                network_tries += 1
+                if not err.retryable or network_tries == 2 or self.stop.wait(2.0):
                     break
         self.finish(record)
         return record
+
+    def ask_again(self, number, err, attempt):
+        """Say (truthfully: it happens now) that a chat failed on Coze's side is asked again, paid again."""
+        with self.lock:
+            self.counts["asked_again"] += 1
+        _log("第 %d 行的对话在扣子那边失败(%s):自动重问(第 %d/%d 次,多付一次对话)"
+            % (number, err.message, attempt, self.options.chat_retries))
 
     def converse(self, number, key, question, pending):
         """(result, tokens, problem) of one row: the answer of a chat a killed run already paid for,
@@ -4737,19 +5593,35 @@ class _BatchRun(object):
             if self.sheet is not None and self.output_path.lower().endswith((".xlsx", ".xlsm")):
                 self.output_path = self.save_into_copy(added, json_keys)
             else:
-                encoding = "utf-8-sig" if self.sheet is not None else _sniff_encoding(self.options.input_path)
-                self.output_path = _write_rows(self.output_path, list(self.header) + added,
-                                              self.output_rows(json_keys), encoding)
+                layout = "utf-8-sig" if self.sheet is not None else _sniff_format(self.options.input_path)
+                lines = itertools.chain(self.rows_above_header(), [list(self.header) + added], self.output_rows(json_keys))
+                self.output_path = _write_rows(self.output_path, next(lines), lines, layout,  # the input's cells as they were
+                                              inert_from=len(self.header))
         except (OSError, ValueError) as err:  # the answers stay in the journal (or in memory) for now
             self.halt(_cannot_write(self.output_path, err))
         self.report()
 
+    def rows_above_header(self):
+        """The rows above the header (a title, notes), as they are, blank ones included: a CSV output keeps them."""
+        header_row, expected = self.options.table_header_row, 1
+        rows = self.sheet.rows() if self.sheet is not None else _read_rows(self.options.input_path, self.options.sheet)
+        for number, cells in rows:
+            if number >= header_row:
+                break
+            for _ in range(expected, number):
+                yield []
+            expected = number + 1
+            yield list(cells)
+        rows.close()
+
     def save_into_copy(self, added, json_keys):
-        """The input workbook, copied, with the new columns right of everything on the sheet."""
+        """The input workbook, copied, with the new columns right of everything on the sheet
+        (and of any merged range in the header row), their names in the header row."""
+        header_row = self.options.table_header_row
         if self.first_new_column is None:
-            self.first_new_column = self.sheet.free_column(len(self.header))
+            self.first_new_column = self.sheet.free_column(len(self.header), header_row)
         first = self.first_new_column
-        cells = {1: dict((first + i, name) for i, name in enumerate(added))}
+        cells = {header_row: dict((first + i, name) for i, name in enumerate(added))}
         for row in self.output_rows(json_keys):
             cells[row[-1]] = dict((first + i, str(value)) for i, value in enumerate(row[len(self.header):])
                                   if value not in ("", None))
@@ -4770,6 +5642,7 @@ class _BatchRun(object):
             tokens=sum(r.get("tokens") or 0 for r in records if r.get("status") == _STATUS_OK),
             all_tokens=sum(r.get("tokens") or 0 for r in records), chats=self.chats,
             timeline=list(self.timeline), stopped_reason=self.stopped_reason, resume=self.resume_command(),
+            asked_again=self.counts["asked_again"], demo=_DEMO_SAYS if self.demo else "",
             failures=[r for r in records if r.get("status") == _STATUS_FAILED],
             skips=[r for r in records if r.get("status") == _STATUS_SKIPPED])
         try:
@@ -4778,20 +5651,29 @@ class _BatchRun(object):
             _log("报告没有写成(%s):%s;批处理本身不受影响" % (type(err).__name__, self.options.report_path))
 
     def resume_command(self):
-        """The command line that continues this run (in ShadowBot: run the same flow again)."""
-        options = self.options
-        parts = ["python -m yingdao_module batch", _quoted(options.input_path)]
-        for flag, value in (("--prompt", options.prompt), ("--question-column", options.question_column),
-                            ("--sheet", options.sheet),
-                            ("--output", "" if options.output_path == _default_output(options.input_path, options.shard)
-                             else options.output_path),
-                            ("--json-fields", ",".join(options.json_fields)), ("--shard", options.shard_text)):
-            if value:
-                parts += [flag, _quoted(value)]
-        if any(self.done.get(n, {}).get("status") == _STATUS_FAILED for n in self.scope):
-            parts.append("--retry-failed")
-        return " ".join(parts) + "\n(在影刀里:再次运行同一个流程即可,参数不变)"
+        """How to continue this run: the command for this platform's shells (no secrets), and
+        in ShadowBot: run the same flow again."""
+        failed = any(self.done.get(n, {}).get("status") == _STATUS_FAILED for n in self.scope)
+        return _resume_text(self.options, self.bot_id, self.base_url, self.app[0], self.app[1], self.demo, failed)
 
+    def unfinished(self):
+        """Rows of this run without an answer: not asked yet, or failed."""
+        return sum(1 for n in self.scope if self.done.get(n, {}).get("status") in (None, _STATUS_FAILED))
+
+    def check_formulas(self):
+        """Formulas without a stored value read as blank: in a column the questions use that would
+        ask wrong questions (stop here, before any chat); elsewhere it is only a warning."""
+        uncached = self.sheet.uncached
+        used = [(name, uncached[at]) for name, at in self.make_question.columns.items() if at in uncached]
+        if used:
+            raise InputError(
+                "「%s」列是公式,但文件里没有存算好的值(第 %d 行起;表格多半是程序生成的,没在 Excel 里打开保存过),"
+                "提问会用到它,读出来却是空白。请用 Excel 或 WPS 打开 %s 保存一次再运行,或把这一列复制后「选择性粘贴 → 数值」"
+                "(还没有发出任何请求,没有花钱)" % ("、".join(name for name, _ in used), used[0][1],
+                                              os.path.basename(self.options.input_path)))
+        others = [self.header[at] or _column_letter(at) for at in sorted(uncached) if at < len(self.header)]
+        if others:
+            _log("注意:「%s」列是公式,但文件里没有算好的值,输出里这些格是空白(提问没有用到它们)" % "、".join(others))
 
     # -- the whole run ------------------------------------------------------------------------------
     def run(self, dedupe_label="与第 %d 行问题相同,沿用其回答"):
@@ -4810,8 +5692,10 @@ class _BatchRun(object):
         started = self.started = time.monotonic()
         todo, skipped, blank, taken = self.plan()
         self.total = taken
-        if skipped - blank:
-            _log("续跑:%d 行已在之前完成,跳过(不会重复计费)" % (skipped - blank))
+        if self.earlier["ok"]:
+            _log("续跑:%d 行已在之前完成,跳过(不会重复计费)" % self.earlier["ok"])
+        if self.earlier["failed"]:
+            _log("续跑:%d 行之前失败,这次不重试(要重试请加 retry_failed=True,命令行 --retry-failed)" % self.earlier["failed"])
         if blank:
             _log("%d 行的模板列(%s)全是空的:没有提问,状态记为「跳过」" % (blank, "、".join(self.make_question.columns)))
         first_of = {}
@@ -4829,10 +5713,7 @@ class _BatchRun(object):
         self.planned = len(todo)
         if self.sheet is not None:
             _log("使用工作表「%s」(工作簿里有:%s)" % (self.sheet.name, "、".join(self.sheet.names)))
-            uncached = [name for name, at in self.make_question.columns.items() if at in self.sheet.uncached]
-            if uncached:
-                _log("注意:「%s」列是公式,但文件里没有算好的值(可能是程序生成、没在 Excel 里打开保存过),"
-                    "这些格会当作空白。请用 Excel 打开表格、保存一次再运行" % "、".join(uncached))
+            self.check_formulas()
         _log("批处理开始:共 %d 行,本次要问 %d 行,并发 %d" % (taken, len(todo), self.options.concurrency))
         try:
             self.ask_all(todo, started)
@@ -4845,15 +5726,32 @@ class _BatchRun(object):
             self.close()
             _log("已中断:已完成的 %d 行都已保存在 %s。重跑同一命令即可从断点继续,已完成的行不会重复付费"
                 % (sum(1 for r in self.done.values() if r.get("status")), self.output_path))
+            _log(self.resume_command())
             raise
         self.close()
+        return self.summarize(taken, skipped, blank, started)
+
+    def summarize(self, taken, skipped, blank, started):
+        """The summary batch() returns, logged: paid chats counted, asked-again ones too; a demo says so."""
         summary = {"total": taken, "done": self.counts["ok"], "skipped": skipped, "failed": self.counts["failed"],
                    "tokens": self.counts["tokens"], "elapsed": round(time.monotonic() - started, 2),
                    "output_path": self.output_path, "shard": self.options.shard_text,
-                   "stopped_reason": self.stopped_reason, "blank": blank, "report_path": self.options.report_path}
-        _log(("批处理提前停止(原因见上)" if self.stopped_reason else "批处理结束") +
-            ":成功 %(done)d 行,失败 %(failed)d 行,跳过 %(skipped)d 行(其中模板列空白 %(blank)d 行),"
-            "用 %(tokens)d tokens,%(elapsed).1f 秒;输出 %(output_path)s;报告 %(report_path)s" % summary)
+                   "stopped_reason": self.stopped_reason, "blank": blank, "report_path": self.options.report_path,
+                   "earlier_done": self.earlier["ok"], "earlier_failed": self.earlier["failed"],
+                   "resume_command": self.resume_command() if self.unfinished() else "",
+                   "chats": self.chats, "asked_again": self.counts["asked_again"]}
+        if self.demo:
+            summary["demo"] = _DEMO_SAYS
+        again = ",其中 %(asked_again)d 次是重问扣子那边失败的对话" if summary["asked_again"] else ""
+        text = (("【离线演示】" if self.demo else "") + ("批处理提前停止(原因见上)" if self.stopped_reason else "批处理结束")
+                + ":成功 %(done)d 行,失败 %(failed)d 行,跳过 %(skipped)d 行(其中模板列空白 %(blank)d 行),"
+                "发起对话 %(chats)d 次" + again + ",用 %(tokens)d tokens,%(elapsed).1f 秒;输出 %(output_path)s;"
+                "报告 %(report_path)s")
+        _log(text % summary)
+        if summary["resume_command"]:
+            _log(summary["resume_command"])
+        if self.demo:
+            _log(_DEMO_SAYS)
         return summary
 
     def close(self):
@@ -4933,8 +5831,11 @@ def _cannot_write(path, err):
             % (os.path.basename(path), why, getattr(err, "strerror", None) or type(err).__name__))
 
 
-def _quoted(text):
-    return '"%s"' % text.replace('"', '\\"') if re.search(r'[\s"{}]', text) else text
+def _still_failed(message, asked_again):
+    """A failed chat's text once no retry is left: how often it was asked, and how to ask the failed rows again."""
+    tried = "已重问 %d 次仍失败" % asked_again if asked_again else "没有重问(chat_retries 为 0)"
+    return ("%s(%s)。之后重跑失败的行:同一命令加 --retry-failed(影刀里 retry_failed 填 是),已成功的行不会重复付费"
+            % (message, tried))
 
 
 def _text(value):
@@ -4943,8 +5844,17 @@ def _text(value):
 
 def _checked_table(options):
     """(header, row -> question) of the input table; every mistake in it is refused here, before any call."""
-    header = _read_header(options.input_path, options.sheet)
-    make_question = _question_maker(header, options.prompt, options.question_column)
+    wanted = [m.group(1) for m in _TEMPLATE_PART.finditer(options.prompt or "") if m.group(1) is not None]
+    wanted += [options.question_column] if options.question_column else []
+    number, header, found, top = _read_header(options.input_path, options.sheet, wanted, options.header_row,
+                                             _QUESTION_GUESSES)
+    try:
+        make_question = _question_maker(header, options.prompt, options.question_column)
+    except InputError as err:
+        raise InputError(str(err) + ("" if found else _header_preview(top)))
+    options.table_header_row = number
+    if number > 1:
+        _log("列名在第 %d 行(上面 %d 行原样保留);不对的话用 --header-row N 指定" % (number, number - 1))
     if options.answer_column in header:
         raise InputError("表格里已经有「%s」列:请用 answer_column 换一个回答列名" % options.answer_column)
     taken = [name for name in options.json_fields if name in header or name in _EXTRA_COLUMNS
@@ -4958,10 +5868,10 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
           bot_id=None, token=None, base_url=None, concurrency=2, qps=None, qpm=None, qpd=None, max_rows=None,
           max_tokens=None, retry_failed=False, shard=None, json_columns=False, dedupe=False, timeout=_DEFAULT_TIMEOUT,
           restart=False, wait=False, app_id=None, key_id=None, private_key=None,
-          json_fields=None, ask_blank=False, report_path=None, tools=None):
+          json_fields=None, ask_blank=False, report_path=None, tools=None, header_row=None, chat_retries=2):
     """表格批处理:表格每一行问智能体一次,回答写进新表格;再次运行同一调用会从断点继续,不重复付费。
 
-    input_path       输入表格 .xlsx 或 .csv(原表格不会被修改;.xlsx 的输出是原工作簿的副本加上新列)
+    input_path       输入表格 .xlsx、.csv 或 .txt(原表格不会被修改;.xlsx 的输出是原工作簿的副本加上新列)
     prompt           提问模板,{列名} 换成这一行的值,例如「为{商品名}写一句广告语」;{{ 和 }} 是字面的大括号
     question_column  不用模板时,直接拿这一列当问题(和 prompt 二选一)
     output_path      输出表格,默认 <名字>_coze.<扩展名>
@@ -4990,9 +5900,12 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     ask_blank        模板用到的列全空的行也提问(默认跳过,不花钱)
     report_path      报告网页,默认 <输出名>_报告.html
     tools            智能体的本地工具(端插件),同 ask()
+    header_row       列名在第几行;默认在前 10 行里找含有模板各列(或问题列)的那一行,上面的标题行原样保留
+    chat_retries     扣子那边失败的对话(例如错误码 5000)在本次运行里再问几次,默认 2,0 = 不再问;每次重问多付一次对话
 
     返回汇总字典:total, done, skipped(其中 blank 行是模板列空白), failed, tokens, elapsed, output_path,
-    report_path, stopped_reason(空 = 正常结束)。
+    report_path, stopped_reason(空 = 正常结束), earlier_done / earlier_failed(之前已成功 / 已失败的行),
+    resume_command(继续这次运行的命令,全部完成时为空)。
     """
     options = _BatchOptions(**locals())  # every parameter as typed: locals() holds exactly them here
     header, make_question = _checked_table(options)
@@ -5021,7 +5934,6 @@ _MERGE_INPUT_HELP = "merge 需要各分片的输出文件路径,或 batch 返回
 
 
 def _literal(text):
-    import ast  # on first use: importing the module stays fast
     try:
         return json.loads(text)
     except ValueError:
@@ -5053,8 +5965,10 @@ def _shard_sources(items):
 
 
 def _shard_of(path, summary):
-    """(K, N) from the summary's shard or the file name, or None."""
-    match = re.match(r"^\s*(\d+)\s*/\s*(\d+)\s*$", str((summary or {}).get("shard") or ""))
+    """(K, N) from the summary's shard, the output's journal (its first line names the shard) or the
+    file name, or None: a renamed output still knows its shard."""
+    text = str((summary or {}).get("shard") or _journal_header(path).get("shard") or "")
+    match = re.match(r"^\s*(\d+)\s*/\s*(\d+)\s*$", text)
     match = match or _SHARD_IN_NAME.search(os.path.basename(path))
     return (int(match.group(1)), int(match.group(2))) if match else None
 
@@ -5062,11 +5976,11 @@ def _shard_of(path, summary):
 def _merge_shards(items, output_path=None):
     """(path written, [problems in Chinese]) — see merge()."""
     sources = _shard_sources(items)
-    header, rows, problems, shards, owner = None, [], [], {}, {}
+    header, rows, problems, shards, owner, from_workbook = None, [], [], {}, {}, set()
     for path, summary in sources:
         sheet = _answered_sheet(path) if path.lower().endswith((".xlsx", ".xlsm")) else None
-        table = sheet.rows() if sheet else _read_rows(path)
-        names = next(table, None) or []
+        table = (cells for _, cells in (sheet.rows() if sheet else _read_rows(path)))
+        names = _numbered_header(table)
         if "行号" not in names:
             raise InputError("%s 没有「行号」列:merge 只能合并 batch 的输出" % path)
         header = header or names
@@ -5083,6 +5997,8 @@ def _merge_shards(items, output_path=None):
             if number in owner:
                 raise InputError("第 %s 行同时出现在 %s 和 %s 里:同一个分片传了两次?" % (number, owner[number], path))
             owner[number] = path
+            if sheet:
+                from_workbook.add(number)
             if status_at is not None and (status_at >= len(row) or not row[status_at]):
                 unfinished += 1
             rows.append(row)
@@ -5102,22 +6018,88 @@ def _merge_shards(items, output_path=None):
     if len(shards) > 1:
         problems.append("这些文件来自不同的分法(共 %s 份):只合并同一次分表的输出" % "、".join(str(n) for n in sorted(shards)))
     rows.sort(key=lambda row: int(row[number_at] or 0))
-    first = sources[0][0]
-    if output_path is None:
-        output_path = _SHARD_IN_NAME.sub("", first)
-        if output_path == first:
-            stem, ext = os.path.splitext(first)
-            output_path = stem + "_merged" + ext
+    output_path = _safe_output(output_path, [path for path, _ in sources], _finished_rows(rows, number_at, status_at),
+                              problems)
     if all(path.lower().endswith((".xlsx", ".xlsm")) for path, _ in sources):
         return _merged_copy(sources[0][0], rows, output_path), problems
-    return _write_rows(output_path, header, rows), problems
+    # a text shard's cells were made inert when batch wrote it; a workbook's were not (nor can its
+    # own columns be told from ours there), so every cell of its rows is made inert in a text table
+    rows = [[_inert_cell(cell) for cell in row] if row[number_at] in from_workbook else row for row in rows]
+    first = sources[0][0]
+    layout = "utf-8-sig" if first.lower().endswith((".xlsx", ".xlsm")) else _sniff_format(first)
+    return _write_rows(output_path, header, rows, layout), problems
+
+
+def _numbered_header(table):
+    """The header of a batch output (the first of the top rows with 行号; title rows above it are
+    skipped), or [] when there is none; `table` is left just after it."""
+    for cells in itertools.islice(table, _HEADER_SCAN):
+        if "行号" in cells:
+            return cells
+    return []
+
+
+def _finished_rows(rows, number_at, status_at):
+    """Row numbers with a status (answered, failed or skipped) in rows of a batch output."""
+    return set(row[number_at] for row in rows if number_at < len(row) and row[number_at]
+               and (status_at is None or (status_at < len(row) and row[status_at])))
+
+
+def _safe_output(output_path, source_paths, finished, problems):
+    """Where to write the merge so that nothing is lost: never over a shard, never over a table that has
+    finished rows this merge lacks (an earlier complete merge). Given by the user: refused; the default
+    name: written beside it, and said in problems."""
+    first = source_paths[0]
+    chosen = output_path is not None
+    if not chosen:
+        output_path = _SHARD_IN_NAME.sub("", first)
+        if output_path == first:
+            output_path = "%s_merged%s" % os.path.splitext(first)
+    for path in source_paths:  # never write the merge over one of its shards, however spelled
+        _refuse_same_file(output_path, "output_path", [(path, "分片输出")])
+    reason = _what_would_be_lost(output_path, finished)
+    if reason and chosen:
+        raise InputError("%s:没有覆盖它。要更新它,把所有分片的输出一起交给 merge;要另存,用 output_path 换一个文件名" % reason)
+    stem, ext = os.path.splitext(output_path)
+    for number in range(1, 100):
+        if not reason:
+            return output_path
+        output_path = "%s_部分合并%s%s" % (stem, number if number > 1 else "", ext)
+        earlier, reason = reason, _what_would_be_lost(output_path, finished)
+        if not reason:
+            problems.append("%s:没有覆盖它,这次的合并写在 %s" % (earlier, os.path.basename(output_path)))
+    raise InputError("找不到可以写合并结果的文件名(%s 等都已存在):请用 output_path 指定一个" % os.path.basename(output_path))
+
+
+def _what_would_be_lost(output_path, finished):
+    """Why writing output_path would lose something ("" when it would not): it holds finished rows that
+    `finished` lacks, or it is not a batch output at all."""
+    name = os.path.basename(output_path)
+    if not os.path.exists(output_path):
+        return ""
+    try:
+        sheet = _answered_sheet(output_path) if output_path.lower().endswith((".xlsx", ".xlsm")) else None
+        table = (cells for _, cells in (sheet.rows() if sheet else _read_rows(output_path)))
+        names = _numbered_header(table)
+        existing = _finished_rows(list(table), names.index("行号"), names.index("状态") if "状态" in names else None)
+    except (InputError, ValueError, OSError):
+        return "%s 已经存在,而且不是 merge 的输出" % name
+    lost = sorted(existing - finished, key=int)
+    if not lost:
+        return ""
+    return "%s 是更完整的合并结果(%d 行已处理,这次合并只有 %d 行,少了第 %s 行)" % (
+        name, len(existing), len(finished), _row_list(lost))
+
+
+def _row_list(numbers, limit=8):
+    return "、".join(numbers[:limit]) + (" 等 %d 行" % len(numbers) if len(numbers) > limit else "")
 
 
 def _answered_sheet(path):
     """The sheet of a workbook copy that batch wrote its columns into (its header has 行号)."""
     for name in _XlsxSheet(path).names:
         sheet = _XlsxSheet(path, name)
-        if "行号" in next(sheet.rows(), []):
+        if _numbered_header(cells for _, cells in sheet.rows()):
             return sheet
     raise InputError("%s 没有「行号」列:merge 只能合并 batch 的输出" % path)
 
@@ -5125,8 +6107,8 @@ def _answered_sheet(path):
 def _merged_copy(first, rows, output_path):
     """The first shard's workbook with the other shards' answers added where it has none."""
     sheet = _answered_sheet(first)
-    mine = dict(enumerate(sheet.rows(), start=1))
-    number_at = mine[1].index("行号")
+    mine = dict(sheet.rows())
+    number_at = _numbered_header(iter(mine.values())).index("行号")
     cells = {}
     for row in rows:
         number = int(row[number_at])
@@ -5142,8 +6124,10 @@ def merge(paths, output_path=None):
     """合并多台机器人分表(shard="K/N")的输出:按原表格的行号排好,写成一个表格,返回它的路径。
 
     paths        各分片的输出文件路径列表,或 batch 返回的汇总(字典,或它的文本),或它们的列表
-    output_path  合并后的文件,默认去掉文件名里的 .shardKofN
-    缺少某一份、或某一份没跑完时,照样合并已有的行,并在日志里说明缺什么。
+    output_path  合并后的文件,默认去掉文件名里的 .shardKofN;那里已有更完整的合并结果时不覆盖
+                 (默认名时另存为 <名字>_部分合并,指定的文件名则报错)
+    缺少某一份、或某一份没跑完时,照样合并已有的行,并在日志里说明缺什么(输出改了名也认得出是第几份:
+    看它旁边的断点日志)。
     """
     path, problems = _merge_shards(paths, output_path)
     for problem in problems:
@@ -5385,3 +6369,300 @@ def _code_flow_failure(args, message):
     args["answer"] = ""
     _log("扣子调用失败:%s" % message)
     return ""
+
+###############################################################################
+# Command line, only when run as a script      (yingdao_module/command_line.py)
+###############################################################################
+# Command line: python dist/coze.py (or python -m yingdao_module) ask | workflow | batch | merge.
+#
+# This module goes into dist/coze.py, so the single file is a command line too: it runs when
+# started as a script (`__name__ == "__main__"`, never on a paste into ShadowBot). Answers go
+# to stdout, everything else to stderr. Errors speak in flags (--answer, --async), not in the
+# Python parameters of the functions behind the commands. The offline demo and `serve` need
+# the repository's simulator: cli.py adds them for `python -m yingdao_module`.
+
+_NO_TOKEN_HERE = ("没有配置扣子令牌:加 --token pat_... --bot-id 数字,或设置环境变量 COZE_API_TOKEN 和 COZE_BOT_ID"
+                 "(令牌在 https://www.coze.cn/open/oauth/pats 创建)。不用令牌的离线演示在项目源码里:"
+                 "python -m yingdao_module ask 你好")
+# Python parameter -> command-line flag, for error texts written for the functions behind the commands
+_PARAMETER_FLAGS = {"answers": "--answer", "is_async": "--async", "output_path": "--output", "report_path": "--report",
+                   "input_path": "表格", "stream=True": "不加 --no-stream", "stream=False": "--no-stream",
+                   'answers=["杭州"]': "--answer 杭州"}
+_PARAMETER_IN_TEXT = r"(?<![A-Za-z0-9_.-])%s(?:=True)?(?![A-Za-z0-9_])"  # restart=True is the flag --restart too
+_FLAG_SAID_TWICE = re.compile("(--[a-z-]+)[(\uff08]命令行 \\1[)\uff09]")  # "--wait(命令行 --wait)": said once
+
+
+def _add_connection_arguments(parser):
+    parser.add_argument("--bot-id", metavar="数字", help="智能体 ID(默认取环境变量 COZE_BOT_ID)")
+    parser.add_argument("--token", metavar="pat_...", help="个人访问令牌(默认取环境变量 COZE_API_TOKEN)")
+    parser.add_argument("--base-url", metavar="网址", help="https://api.coze.cn(默认)或 https://api.coze.com;"
+                        "不写协议时按 https,本机 127.0.0.1:端口 按 http")
+    parser.add_argument("--app-id", metavar="应用ID", help="服务类应用(OAuth JWT)的应用 ID,与 --key-id、--private-key "
+                                                         "一起代替令牌(默认取环境变量 COZE_APP_ID)")
+    parser.add_argument("--key-id", metavar="公钥指纹", help="服务类应用公钥的指纹(公钥 ID)(默认取环境变量 COZE_KEY_ID)")
+    parser.add_argument("--private-key", metavar="私钥.pem", help="私钥 .pem 文件的路径(默认取环境变量 COZE_PRIVATE_KEY,"
+                                                              "它可放 PEM 文本或路径)")
+
+
+@contextlib.contextmanager
+def _demo_if_no_token(ns):
+    """Yield True inside the offline demo (ns.demo, from cli.py) when no token or service app is
+    configured anywhere, False with real credentials; without a demo, say how to configure them."""
+    if _setting("token", ns.token) or _setting("app_id", ns.app_id):
+        yield False
+        return
+    if ns.demo is None:
+        raise InputError(_NO_TOKEN_HERE)
+    with ns.demo(ns):
+        yield True
+
+
+def _check_ask(ns):
+    """What the user typed, checked before anything else (the demo notice comes after)."""
+    _clean_question(ns.question)
+    _clean_timeout(ns.timeout)
+    _clean_bot_id(_setting("bot_id", ns.bot_id), required=False)
+    if ns.base_url:
+        _clean_base_url(ns.base_url)
+
+
+def _in_flags(err, flags):
+    """The error with every Python parameter its text names replaced by the command-line flag."""
+    message = err.message
+    for name in sorted(flags, key=len, reverse=True):  # stream=True before stream
+        message = re.sub(_PARAMETER_IN_TEXT % re.escape(name), flags[name], message)
+    return err.reworded(_FLAG_SAID_TWICE.sub(r"\1", message))
+
+
+def _command_flags(parser):
+    """{parameter: flag} of one command: every option's dest as its flag, then PARAMETER_FLAGS."""
+    flags = {}
+    for action in parser._actions:
+        long_names = [o for o in action.option_strings if o.startswith("--")]
+        if long_names and action.dest not in ("help", "json"):
+            flags[action.dest] = long_names[0]
+    flags.update(_PARAMETER_FLAGS)
+    return flags
+
+
+def _error_json(err):
+    """What `--json` prints when a command fails: the Chinese message and the ids support asks for."""
+    return {"error": _redact(err.message), "type": type(err).__name__, "code": err.code, "logid": err.logid,
+            "chat_id": err.chat_id, "conversation_id": err.conversation_id}
+
+
+def _print_json(value):
+    print(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def _run_ask(ns):
+    _check_ask(ns)
+    with _demo_if_no_token(ns) as demo:
+        client = Client(token=ns.token, bot_id=ns.bot_id, base_url=ns.base_url, timeout=ns.timeout,
+                        app_id=ns.app_id, key_id=ns.key_id, private_key=ns.private_key)
+        result = client.chat(ns.question, conversation_id=ns.conversation_id, stream=not ns.no_stream,
+                             workflow_id=ns.workflow_id)
+    if ns.json:
+        _print_json(dict(result, demo=_DEMO_SAYS) if demo else result)
+    else:
+        print(result["answer"])
+    return 0
+
+
+def _run_workflow_command(ns):
+    with _demo_if_no_token(ns) as demo:
+        result = run_workflow_full(ns.workflow_id, ns.parameters, bot_id=ns.bot_id, token=ns.token,
+                                   base_url=ns.base_url, timeout=ns.timeout, stream=not ns.no_stream,
+                                   app_id=ns.app_id, key_id=ns.key_id, private_key=ns.private_key,
+                                   answers=ns.answer or None, is_async=True if ns.is_async else None)
+    output = (dict(result, demo=_DEMO_SAYS) if demo else result) if ns.json else result["output"]
+    if isinstance(output, str):
+        print(output)
+    else:
+        _print_json(output)
+    return 0
+
+
+# argparse's own messages, in Chinese (the rest of its text is set in Parser)
+_ARGPARSE_MESSAGES = [
+    (r"^the following arguments are required: (.*)$", "缺少参数:\\1"),
+    (r"^unrecognized arguments: (.*)$", "不认识的参数:\\1(用 -h 查看可用的参数)"),
+    (r"^argument (\S+): invalid \w+ value: (.*)$", "参数 \\1 的值 \\2 无效:应该是数字"),
+    (r"^argument (\S+): invalid choice: (.*?) \(choose from (.*)\)$", "参数 \\1 的值 \\2 无效,可选:\\3"),
+    (r"^argument (\S+): expected one argument$", "参数 \\1 后面要跟一个值"),
+    (r"^argument (\S+): not allowed with argument (\S+)$", "参数 \\1 和 \\2 只能用一个"),
+    (r"^ambiguous option: (\S+) could match (.*)$", "参数 \\1 不明确,可能是:\\2"),
+]
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    def add_usage(self, usage, actions, groups, prefix=None):
+        return argparse.HelpFormatter.add_usage(self, usage, actions, groups, "用法:" if prefix is None else prefix)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse in Chinese: help, headings and errors; errors never print a token."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.update(add_help=False, formatter_class=_HelpFormatter)
+        argparse.ArgumentParser.__init__(self, *args, **kwargs)
+        self._positionals.title, self._optionals.title = "位置参数", "选项"
+        self.add_argument("-h", "--help", action="help", default=argparse.SUPPRESS, help="显示这段帮助并退出")
+
+    def error(self, message):
+        for pattern, chinese in _ARGPARSE_MESSAGES:
+            message = re.sub(pattern, chinese, message)
+        # "unrecognized arguments: --tokn pat_..." must not print the token
+        self.print_usage(sys.stderr)
+        self.exit(2, "%s:错误:%s\n" % (self.prog, _redact(message)))
+
+
+def _build_command_parser(prog, more_commands=None, demo=False):
+    """The parser of every command; more_commands(subparsers) adds those that need the repository;
+    demo: the help mentions the offline demo (only python -m yingdao_module has it)."""
+    offline = "(没配置令牌时用本机模拟器演示)" if demo else ""
+    parser = _Parser(prog=prog, description="在命令行里使用扣子(Coze)智能体和工作流;在影刀里请粘贴 dist/coze.py。",
+                    epilog="例子:%s ask 你好 --token pat_... --bot-id 数字" % prog)
+    commands = parser.add_subparsers(dest="command", title="命令", metavar="命令",
+                                     help="选一个;命令后面加 -h 查看它的参数")
+
+    ask = commands.add_parser("ask", help="问智能体一个问题" + offline,
+                              description="问扣子智能体一个问题,回答打印到标准输出;其他信息和错误写到标准错误。"
+                                          + offline)
+    ask.add_argument("question", metavar="问题", help="要问的内容")
+    _add_connection_arguments(ask)
+    ask.add_argument("--conversation-id", metavar="会话ID", help="沿用的会话 ID:智能体记得这个会话里之前的对话")
+    ask.add_argument("--workflow-id", metavar="对话流ID", help="对话流(Chatflow)ID:问这个对话流而不是智能体")
+    ask.add_argument("--timeout", type=float, default=_DEFAULT_TIMEOUT, metavar="秒",
+                     help="最多等待的秒数,到时取消这次对话(默认 %d)" % _DEFAULT_TIMEOUT)
+    ask.add_argument("--no-stream", action="store_true", help="用轮询代替流式(网络会掐断长连接时用)")
+    ask.add_argument("--json", action="store_true",
+                     help="输出完整结果的 JSON(回答、会话 ID、用量…);失败时输出含 error、code、logid 的 JSON")
+    ask.set_defaults(command_parser=ask, run=_run_ask)
+
+    workflow = commands.add_parser("workflow", help="运行一个扣子工作流,打印结束节点的输出",
+                                   description="运行扣子工作流,把结束节点的输出打印到标准输出;"
+                                               "问答节点按 --answer 的顺序自动回答。" + offline)
+    workflow.add_argument("workflow_id", metavar="工作流ID", help="工作流编辑页网址里 workflow= 后面的数字")
+    workflow.add_argument("--parameters", metavar="JSON", help='输入参数 JSON,例如 \'{"input": "你好"}\'')
+    workflow.add_argument("--answer", action="append", default=[], metavar="回答",
+                          help="问答节点的回答,按提问顺序,可重复:--answer 杭州 --answer 明天")
+    workflow.add_argument("--async", dest="is_async", action="store_true",
+                          help="在扣子后台异步运行并定时查询结果(超过 10 分钟的工作流用它;需付费版)")
+    _add_connection_arguments(workflow)
+    workflow.add_argument("--timeout", type=float, default=_DEFAULT_TIMEOUT, metavar="秒",
+                          help="最多等待的秒数(默认 %d;超过 600 自动改为异步运行)" % _DEFAULT_TIMEOUT)
+    workflow.add_argument("--no-stream", action="store_true", help="非流式同步运行(约 90 秒后会被断开,慎用)")
+    workflow.add_argument("--json", action="store_true",
+                          help="输出完整结果的 JSON(output、messages、questions、execute_id、debug_url、usage)")
+    workflow.set_defaults(command_parser=workflow, run=_run_workflow_command)
+
+    if more_commands is not None:
+        more_commands(commands)
+    batch = commands.add_parser("batch", help="表格批处理:每行问一次,答案写回表格,可断点续跑",
+                                description="表格每一行问智能体一次,回答写进新表格;中断后重跑同一命令从断点继续,不重复付费。")
+    _add_batch_arguments(batch)
+    batch.set_defaults(command_parser=batch, run=_run_batch)
+    merge = commands.add_parser("merge", help="按原行号合并多个分片(--shard)的输出",
+                                description="合并多台机器人分表(--shard K/N)的输出;缺少或没跑完的分片会提醒并返回非 0。")
+    _add_merge_arguments(merge)
+    merge.set_defaults(command_parser=merge, run=_run_merge)
+    return parser
+
+
+def _add_batch_arguments(parser):
+    """Every batch() keyword as an option whose dest is that keyword's name."""
+    parser.add_argument("input_path", metavar="表格", help="输入表格 .xlsx 或 .csv(原表格不会被修改)")
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument("--prompt", help="提问模板,用 {列名} 引用列,例如 \"为{商品名}写一句广告语\";{{ 和 }} 表示字面的大括号")
+    how.add_argument("--question-column", help="不用模板,直接用这一列作为问题")
+    parser.add_argument("--output", dest="output_path", help="输出文件(默认 <名字>_coze.<扩展名>)")
+    parser.add_argument("--sheet", help="工作表名(默认 Excel 打开时显示的那个工作表)")
+    parser.add_argument("--header-row", type=int, help="列名在第几行(默认在前 10 行里找含有模板各列的那一行;"
+                                                         "上面的标题行原样保留)")
+    parser.add_argument("--answer-column", help="回答列的列名(默认「回答」)")
+    parser.add_argument("--concurrency", type=int, help="同时进行的对话数(默认 2)")
+    parser.add_argument("--qps", type=float, help="每秒最多发起多少次对话(按账号计,重启后也记得)")
+    parser.add_argument("--qpm", type=float, help="每分钟最多发起多少次对话")
+    parser.add_argument("--qpd", type=int, help="每天最多发起多少次对话(按账号计,当天多次运行合计,本地时间 0 点清零)")
+    parser.add_argument("--max-rows", type=int, help="只做前 N 行(试跑)")
+    parser.add_argument("--max-tokens", type=int, help="累计用掉这么多 token 就停止(花费上限)")
+    parser.add_argument("--timeout", type=float, help="每行最多等多少秒(默认 180)")
+    parser.add_argument("--retry-failed", action="store_true", help="续跑时也重试之前失败的行")
+    parser.add_argument("--chat-retries", metavar="N",
+                        help="扣子那边失败的对话(例如错误码 5000)在本次运行里再问几次(默认 2,0 = 不再问;每次多付一次对话)")
+    parser.add_argument("--json-columns", action="store_true", help="回答是 JSON 对象时,一键一列")
+    parser.add_argument("--dedupe", action="store_true", help="完全相同的问题只问一次,其他行沿用回答")
+    parser.add_argument("--json-fields", help="回答必须是含这些键的 JSON 对象,例如 标题,卖点;每个键一列,"
+                        "不合格时在同一会话里追问一次")
+    parser.add_argument("--ask-blank", action="store_true", help="模板用到的列全空的行也提问(默认跳过,不花钱)")
+    parser.add_argument("--report", dest="report_path", help="报告网页(默认 <输出名>_报告.html,放在输出旁边)")
+    parser.add_argument("--shard", help="K/N:N 台机器人分一张表时,本机做第 K 份,例如 2/3")
+    parser.add_argument("--restart", action="store_true",
+                        help="输出的日志属于另一个提示词/智能体/表格时,把旧日志改名存档,重新开始")
+    parser.add_argument("--wait", action="store_true",
+                        help="另一个批处理正在写同一个输出时,等它结束再接着做(默认立即停止并说明是谁在跑)")
+    parser.add_argument("--tools", metavar="JSON",
+                        help='智能体的本地工具(端插件)由哪个 Python 函数回答,例如 \'{"查询库存": "stock:query"}\''
+                             "(stock.py 里的 query 函数,工具参数按名字传入)")
+    _add_connection_arguments(parser)
+
+
+def _run_batch(ns):
+    def given():
+        return dict((name, getattr(ns, name)) for name in _BATCH_OPTION_NAMES if getattr(ns, name, None) is not None)
+    _checked_table(_BatchOptions(ns.input_path, **given()))  # mistakes first, then the offline-demo notice
+    try:
+        with _demo_if_no_token(ns):  # the demo's token marks the run as a demo (log, summary, report)
+            summary = batch(ns.input_path, **given())
+    except KeyboardInterrupt:
+        return 130  # batch has said what is saved and how to resume
+    print(json.dumps(summary, ensure_ascii=False))
+    return 1 if summary["stopped_reason"] else 0
+
+
+def _add_merge_arguments(parser):
+    parser.add_argument("outputs", nargs="+", metavar="分片输出",
+                        help="各分片的输出文件,或 batch 打印的汇总 JSON(可以多个)")
+    parser.add_argument("--output", help="合并后的文件(默认去掉文件名里的 .shardKofN);已有更完整的合并结果时不覆盖")
+
+
+def _run_merge(ns):
+    path, problems = _merge_shards(ns.outputs, ns.output)
+    for problem in problems:
+        _log("合并提醒:%s" % problem)
+    print(path)
+    return 1 if problems else 0
+
+
+def _run_command_line(argv=None, prog=None, demo=None, more_commands=None):
+    """Run one command; the exit code (0 done, 1 failed, 2 usage, 130 interrupted). Never a traceback
+    for a CozeError: its Chinese text, with flags for parameters (as JSON with --json)."""
+    for stream in (sys.stdout, sys.stderr):  # a GBK console must not crash on an answer's emoji
+        try:
+            stream.reconfigure(errors="replace")
+        except Exception:
+            pass
+    _set_log_sink(_log_to_stderr)
+    parser = _build_command_parser(prog or "python " + os.path.basename(sys.argv[0] or "coze.py"), more_commands,
+                                  demo is not None)
+    ns = parser.parse_args(argv)
+    if not getattr(ns, "run", None):
+        parser.print_help()
+        return 2
+    ns.demo = demo
+    try:
+        return ns.run(ns) or 0
+    except CozeError as err:
+        _in_flags(err, _command_flags(getattr(ns, "command_parser", parser)))
+        if getattr(ns, "json", False):
+            _print_json(_error_json(err))
+        _log("错误:%s" % err)
+        return 1
+    except KeyboardInterrupt:
+        _log("已中断")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(_run_command_line())

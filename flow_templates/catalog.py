@@ -10,7 +10,9 @@ variable names, which blocks open/close containers); none of that repository's f
 
 Each input is (name, label, required, default, options); `options` maps a select value to the
 Chinese text the editor shows. Each output is (id, default variable name, type, variable label, caption in the editor):
-in a block the outputs are keyed by the id, and the variable name goes into "name".
+in a block the outputs are keyed by the id, and the variable name goes into "name". A type or label
+of None is a key real exported blocks do not write (checked against the 30-odd kinds of block in
+the public app qwenzi/rpa_invoice, `xbot_robot/.dev/*.flow.json`; see docs/templates.md).
 """
 from collections import namedtuple
 
@@ -42,7 +44,7 @@ _DEFS = [
         _in("function", "方法名称", True),
         _in("params", "方法参数列表"),
         _in("returnType", "返回值类型"),
-    ], [Output("invoke_result", "invoke_result", "any", "模块调用结果", "模块调用结果")]),
+    ], [Output("invoke_result", "invoke_result", "any", None, "模块调用结果")]),
     # ---- Zh_CN_programing_blocks_json
     BlockDef("programing.variable", "设置变量", PLAIN, [
         _in("value_type", "变量类型"),
@@ -53,7 +55,7 @@ _DEFS = [
         _in("text", "日志内容", True),
     ], []),
     BlockDef("programing.try", "Try", OPEN_TRY, [], []),
-    BlockDef("programing.catch", "Catch", CATCH, [], [Output("exception", "exception", "str", "错误信息", "错误信息")]),
+    BlockDef("programing.catch", "Catch", CATCH, [], [Output("exception", "exception", None, None, "错误信息")]),
     BlockDef("programing.finally", "Finally", FINALLY, [], []),
     BlockDef("programing.endtry", "End Try", CLOSE_TRY, [], []),
     # ---- Zh_CN_dialog_blocks_json
@@ -92,7 +94,7 @@ _DEFS = [
         _in("password", "打开密码"),
         _in("write_password", "编辑密码"),
         _in("update_links", "", False, "13:False"),
-    ], [Output("excel_instance", "excel_instance", "openpyxl.Workbook", "打开的Excel对象", "保存Excel对象至")]),
+    ], [Output("excel_instance", "excel_instance", None, "打开的Excel对象", "保存Excel对象至")]),
     BlockDef("excel.loop_data_from_workbook", "循环Excel内容", OPEN_LOOP, [
         _in("workbook", "Excel对象", True),
         _in("loop_way", "循环方式", True, "10:used_range",
@@ -111,9 +113,9 @@ _DEFS = [
         _in("using_text", "", False, "13:False"),
         _in("text_cols", "显示内容的列", False, "10:"),
         _in("clear_space", "", False, "13:False"),
-    ], [Output("loop_item", "loop_excel", "table.row", "当前循环项数据对象", "当前循环项保存至"),
-        Output("loop_item_rownum", "loop_item_rownum", "int", "当前循环行的行号", "当前行号保存至"),
-        Output("loop_item_columnname", "loop_item_columnname", "str", "当前循环列的列名", "当前列名保存至")]),
+    ], [Output("loop_item", "loop_excel", "table.row<any>", "当前循环行的数据", "当前循环项保存至"),
+        Output("loop_item_rownum", "loop_item_rownum", None, None, "当前行号保存至"),
+        Output("loop_item_columnname", "loop_item_columnname", None, None, "当前列名保存至")]),
     BlockDef("excel.write_data_to_workbook", "写入内容至Excel工作表", PLAIN, [
         _in("workbook", "Excel对象", True),
         _in("write_range", "写入范围", True, "10:area", {"area": "区域", "row": "行", "column": "列"}),
@@ -123,7 +125,7 @@ _DEFS = [
         _in("row_num", "行号", False, "10:1"),
         _in("column_name", "列名"),
         _in("begin_row_num", "起始行号", False, "10:1"),
-        _in("begin_column_name", "起始列名"),
+        _in("begin_column_name", "起始列名", False, "10:"),
         _in("content", "写入内容", True),
         _in("sheet_name", "Sheet页名称", False, "10:"),
         _in("write_as_text_cols", "格式设置为文本的列"),
@@ -177,7 +179,10 @@ VARIABLE_TYPES = {"str": "字符串", "int": "整数", "dict": "字典", "list":
 FOLDABLE = (OPEN_IF, OPEN_LOOP, OPEN_TRY, CATCH, FINALLY)
 
 # The "comment" ShadowBot writes into a block: its one-line description with %input% slots,
-# as seen in real exported flows. Blocks not listed carry an empty comment.
+# as seen in real exported flows. Blocks not listed have no "comment" key: real exports write none
+# for excel.launch, excel.close, programing.log / try / catch / endtry, workflow.if (with ==),
+# endif, endloop, continue, break; no public export shows workflow.forin, list.create,
+# list.append_or_insert, excel.save or dialog.show_alert, so they get none either (unverified).
 COMMENTS = {
     "programing.variable": "设置{label}变量%variable%=%value%",
     "excel.loop_data_from_workbook": "循环Excel对象%workbook%第%begin_row_num%行到第%end_row_num%行的内容\uff0c"

@@ -49,8 +49,11 @@ def render_block(spec, id_):
         name = spec.outputs.get(item.id)
         type_ = spec.output_types.get(item.id, item.type)
         label = VARIABLE_TYPES[type_] if spec.name == "programing.variable" else item.label
-        outputs[item.id] = {"name": name or item.name, "variableLabel": label, "type": type_, "isEnable": bool(name)}
-    block = {"id": id_, "name": spec.name, "isEnabled": True, "comment": comment(spec)}
+        entry = {"name": name or item.name, "variableLabel": label, "type": type_, "isEnable": bool(name)}
+        outputs[item.id] = dict((key, value) for key, value in entry.items() if value is not None)  # as real exports
+    block = {"id": id_, "name": spec.name, "isEnabled": True}
+    if spec.name in COMMENTS:
+        block["comment"] = comment(spec)
     if definition.role in FOLDABLE:
         block["foldState"] = "UnFold"
     block["inputs"] = inputs

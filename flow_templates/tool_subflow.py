@@ -7,7 +7,7 @@ from .blocks import (Template, break_, end_if, end_loop, excel_close, excel_loop
 def build():
     t = Template("tool_subflow", "本地工具子流程:查询库存",
                  "给智能体的端插件「查询库存」干活的子流程:打开库存表,逐行找 A 列等于参数 product 的商品,"
-                 "把 B 列的库存写进输出参数 output(找不到时说明找不到),关闭表格。流程名要和端插件名一致(查询库存),"
+                 "把 B 列的库存写进输出参数 output(找不到时说明找不到),关闭表格。流程名就是主流程 tools 里填的名字(这里是查询库存;影刀给它的文件名如 process5 也可以填),"
                  "输入参数名和端插件的参数名一致(product),输出参数叫 output;"
                  "主流程用 coze.ask 的 tools 参数把工具交给它(见模板 ask_with_tool)。")
     t.param_in("product", "str", "螺丝", "端插件传来的参数 product(商品名);参数名要和扣子里端插件的参数名一样")

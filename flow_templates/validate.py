@@ -10,7 +10,7 @@ import re
 import uuid
 
 from .blocks import MODULE
-from .catalog import (CATALOG, CATCH, CLOSE_IF, CLOSE_LOOP, CLOSE_TRY, FINALLY, FOLDABLE, LOOP_CONTROL,
+from .catalog import (CATALOG, CATCH, CLOSE_IF, COMMENTS, CLOSE_LOOP, CLOSE_TRY, FINALLY, FOLDABLE, LOOP_CONTROL,
                       MIDDLE_IF, OPEN_IF, OPEN_LOOP, OPEN_TRY, RUNTIME_NAMES, VALUE_KINDS, VARIABLE_TYPES)
 from .render import decode_fragment
 
@@ -160,7 +160,8 @@ def id_problems(blocks):
 
 
 def shape_problems(block, form, where):
-    """The keys every real block has: __kind__ (clipboard only), isEnabled, comment."""
+    """The keys real blocks have: __kind__ (clipboard only), isEnabled, and a comment exactly
+    for the kinds of block real exports write one for."""
     problems = []
     if form == "clipboard" and block.get("__kind__") != 0:
         problems.append('%s: clipboard blocks need "__kind__": 0' % where)
@@ -168,8 +169,10 @@ def shape_problems(block, form, where):
         problems.append('%s: flow files carry no "__kind__"' % where)
     if block.get("isEnabled") is not True:
         problems.append("%s: isEnabled must be true" % where)
-    if not isinstance(block.get("comment"), str):
-        problems.append('%s: real blocks carry a "comment" (text, may be empty)' % where)
+    if block.get("name") in COMMENTS and not isinstance(block.get("comment"), str):
+        problems.append('%s: real %s blocks carry a "comment"' % (where, block.get("name")))
+    if block.get("name") not in COMMENTS and "comment" in block:
+        problems.append('%s: real %s blocks carry no "comment" key' % (where, block.get("name")))
     return problems
 
 
@@ -274,12 +277,26 @@ def output_problems(block, definition, where):
             continue
         if not isinstance(entry.get("isEnable"), bool):
             problems.append("%s: output %r needs isEnable true/false" % (where, key))
+        problems += output_key_problems(entry, [o for o in definition.outputs if o.id == key][0], block, where)
         if entry.get("isEnable"):
             if is_identifier(entry.get("name")):
                 written.add(entry["name"])
             else:
                 problems.append("%s: output %r variable name %r is not a valid name" % (where, key, entry.get("name")))
     return problems, written
+
+
+def output_key_problems(entry, output, block, where):
+    """An output writes variableLabel and type exactly when real exports of the block do."""
+    if block.get("name") == "programing.variable":
+        return []  # its type follows value_type (variable_block_problems)
+    problems = []
+    for key, expected in (("variableLabel", output.label), ("type", output.type)):
+        if expected is None and key in entry:
+            problems.append("%s: output %r carries no %s in real exports" % (where, output.id, key))
+        elif expected is not None and entry.get(key) != expected:
+            problems.append("%s: output %r %s should be %r, got %r" % (where, output.id, key, expected, entry.get(key)))
+    return problems
 
 
 CLOSES = {CLOSE_IF: OPEN_IF, CLOSE_LOOP: OPEN_LOOP, CLOSE_TRY: OPEN_TRY}

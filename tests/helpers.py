@@ -92,3 +92,16 @@ def run_cli(*args, env=None, timeout=60):
     clean.update(env or {})
     return subprocess.run([sys.executable, "-m", "yingdao_module"] + list(args), cwd=ROOT, env=clean,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def interrupt_batch(command, env, sim, chats=4):
+    """Run a batch command line and press Ctrl-C once the simulator has `chats` chats; (returncode, stdout, stderr)."""
+    import signal
+    import time
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while sim.stats()["chats_created"] < chats and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    return proc.returncode, out, err

@@ -3,14 +3,12 @@ before any call, resume, retry-failed, fatal stop, locked output, JSON columns, 
 shards and merge, Ctrl-C (the SIGKILL test is in test_batch_writeback.py)."""
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
-from helpers import BOT_ID as BOT, ROOT, TOKEN, load_dist_quiet
+from helpers import BOT_ID as BOT, ROOT, TOKEN, interrupt_batch, load_dist_quiet
 from sheets import products, read_csv, write_csv
 from yingdao_module.simulator import Simulator
 
@@ -91,7 +89,7 @@ def test_empty_and_duplicate_headers_are_refused(coze, sim, kw, tmp_path):
 def test_resume_skips_finished_rows_and_retry_failed_retries(coze, sim, kw, tmp_path, quiet_log):
     source = write_csv(tmp_path / "in.csv", products(6))
     sim.inject("fail", count=2, path="/v3/chat")
-    first = coze.batch(source, question_column="商品名", concurrency=1, **kw)
+    first = coze.batch(source, question_column="商品名", concurrency=1, chat_retries=0, **kw)  # failures stay
     assert (first["done"], first["failed"]) == (4, 2)
     created = sim.stats()["chats_created"]
     again = coze.batch(source, question_column="商品名", **kw)
@@ -259,13 +257,8 @@ def test_ctrl_c_says_what_is_saved_and_how_to_resume(tmp_path):
         env = dict(os.environ, COZE_API_TOKEN=TOKEN, COZE_BOT_ID=BOT, COZE_API_BASE=sim.url)
         command = [sys.executable, "-m", "yingdao_module", "batch", source, "--question-column", "商品名",
                    "--concurrency", "2"]
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 20
-        while sim.stats()["chats_created"] < 4 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-        assert proc.returncode == 130 and "Traceback" not in err, err
+        returncode, out, err = interrupt_batch(command, env, sim)
+        assert returncode == 130 and "Traceback" not in err, err
         assert "已保存" in err and "重跑同一命令" in err
         lines = [line for line in err.splitlines() if line.strip()]
         assert len(lines) == len(set(lines)), err

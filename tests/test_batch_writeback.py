@@ -119,9 +119,13 @@ def test_sheet_option_and_formula_without_cached_value(coze, sim, kw, tmp_path, 
     result = openpyxl.load_workbook(summary["output_path"])
     assert "说明页的问题" in result["说明"]["B2"].value and result["商品"].max_column == 5
     assert any("使用工作表「说明」" in line for line in quiet_log)
-    coze.batch(source, prompt="{商品名}的小计是{小计}", output_path=str(tmp_path / "小计.xlsx"), **kw)
+    chats = sim.stats()["chats_created"]
+    with pytest.raises(coze.InputError, match="「小计」列是公式.*第 2 行起.*保存一次再运行"):  # used: stop, nothing paid
+        coze.batch(source, prompt="{商品名}的小计是{小计}", output_path=str(tmp_path / "小计.xlsx"), **kw)
+    assert sim.stats()["chats_created"] == chats
+    coze.batch(source, prompt="介绍{商品名}", output_path=str(tmp_path / "介绍.xlsx"), **kw)  # unused: a warning
     warning = [line for line in quiet_log if "没有算好的值" in line]
-    assert warning and "「小计」列是公式" in warning[0]
+    assert warning and "「小计」列是公式" in warning[0] and sim.stats()["chats_created"] == chats + 6
 
 
 def test_csv_output_keeps_the_input_encoding(coze, sim, kw, tmp_path, quiet_log):
@@ -205,7 +209,7 @@ def test_report_beside_the_output(coze, sim, kw, tmp_path, quiet_log):
     rows = [["商品名", "备注"]] + [["商品%d" % i, ""] for i in range(8)] + [["", "待补"]]
     source = write_csv(tmp_path / "in.csv", rows)
     sim.inject("fail", count=2, path="/v3/chat")
-    summary = coze.batch(source, question_column="商品名", concurrency=1, **kw)
+    summary = coze.batch(source, question_column="商品名", concurrency=1, chat_retries=0, **kw)
     report = str(tmp_path / "in_coze_报告.html")
     assert summary["report_path"] == report and os.path.exists(report)
     text = Text(report).text

@@ -25,7 +25,7 @@ def test_ask_json_prints_the_chat_dict():
 def test_bad_input_exits_with_a_chinese_error_and_no_traceback():
     out = run_cli("ask", "你好", "--token", "pat_x", "--bot-id", "abc")
     assert out.returncode == 1
-    assert "bot_id 应该是一串数字" in out.stderr and "Traceback" not in out.stderr
+    assert "--bot-id 应该是一串数字" in out.stderr and "Traceback" not in out.stderr  # the flag, not the parameter
 
 
 def test_serve_prints_its_url_first_and_stops_on_sigterm():
@@ -108,3 +108,18 @@ def test_usage_errors_are_chinese_and_hide_tokens():
     assert "缺少参数" in out.stderr
     out = run_cli("ask", "你好", "--tokn", "pat_secretVALUE12345")
     assert "不认识的参数" in out.stderr and "pat_secretVALUE12345" not in out.stderr
+
+
+def test_cli_errors_name_flags_not_python_parameters(sim, tmp_path):
+    table = tmp_path / "商品.csv"
+    table.write_text("商品名\n杯子\n", encoding="utf-8")
+    env = {"COZE_API_TOKEN": "pat_any", "COZE_BOT_ID": "7000000000000000001", "COZE_API_BASE": sim.url}
+    assert run_cli("batch", str(table), "--prompt", "为{商品名}写广告", env=env).returncode == 0
+    out = run_cli("batch", str(table), "--prompt", "为{商品名}写一句诗", env=env)  # another prompt, same output
+    assert out.returncode == 1 and "断点日志属于另一次批处理" in out.stderr
+    assert "--output" in out.stderr and "--restart" in out.stderr and "(命令行 --restart)" not in out.stderr
+    assert "output_path" not in out.stderr and "restart=True" not in out.stderr
+    out = run_cli("batch", str(table), "--prompt", "为{商品名}写广告", "--question-column", "商品名", env=env)
+    assert out.returncode == 2  # argparse: only one of them
+    out = run_cli("ask", "你好", "--timeout", "0", env=env)
+    assert out.returncode == 1 and out.stderr.startswith("错误:--timeout 应该是") and "Traceback" not in out.stderr

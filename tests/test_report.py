@@ -114,3 +114,16 @@ def test_report_renders_in_chromium(coze, tmp_path):
     with open(picture, "rb") as handle:
         png = handle.read()
     assert png.startswith(b"\x89PNG") and len(png) > 30000  # a drawn page, not a blank one
+
+
+def test_the_resume_command_in_the_report_is_escaped_and_shown_exactly(coze, tmp_path):
+    """A file name or prompt with markup becomes text in the page, never an element; the command
+    shown is exactly the one printed in the log (HTML-unescaped back)."""
+    source = tmp_path / "<img src=x onerror=alert(1)>.csv"
+    source.write_text("商品名\n甲\n", encoding="utf-8")
+    options = coze.BatchOptions(str(source), prompt="</pre><script>alert('{商品名}')</script> & $(touch X)")
+    resume = coze.resume_text(options, "7000000000000000001", "https://api.coze.cn", platform_name="linux")
+    html = coze.render_report(facts(resume=resume))
+    assert "<script>" not in html and "<img" not in html and Page(html).fetches == []
+    shown = Page(html).text
+    assert all(line in shown for line in resume.splitlines())

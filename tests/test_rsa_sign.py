@@ -107,3 +107,17 @@ def test_a_damaged_crt_number_never_gives_a_wrong_signature(coze, keys):
     private._crt = (p, q, dp + 2, dq, qinv)
     expected = keys[2048].sign(b"m", padding.PKCS1v15(), hashes.SHA256())
     assert private.sign_rs256(b"m") == expected
+
+
+@pytest.mark.parametrize("fmt", [PKCS8, PKCS1], ids=["pkcs8-encrypted", "legacy-proc-type"])
+def test_encrypted_keys_are_named_with_the_export_command(coze, keys, fmt):
+    """PKCS#8 `ENCRYPTED PRIVATE KEY` and the legacy `Proc-Type: 4,ENCRYPTED` PEM (whose headers
+    used to read as broken base64) both say: password protected, here is how to export one."""
+    pem = pem_of(keys[1024], fmt, b"secret")
+    assert ("Proc-Type: 4,ENCRYPTED" in pem) == (fmt is PKCS1)
+    with pytest.raises(coze.InputError) as caught:
+        coze.load_private_key(pem)
+    message = str(caught.value)
+    assert "密码保护" in message and "openssl pkcs8 -topk8 -nocrypt" in message and "openssl rsa -in" in message
+    assert "base64" not in message
+    assert "".join(pem.splitlines()[4:-1])[:20] not in message

@@ -247,7 +247,7 @@ def test_blocks_are_shaped_like_real_exported_blocks(committed):
     for name in NAMES:
         for block in committed[name][0]:
             seen.add(block["name"])
-            assert isinstance(block["comment"], str)
+            assert ("comment" in block) == (block["name"] in COMMENTED_IN_REAL_EXPORTS)
             if block["name"] == "programing.variable":
                 value_type = block["inputs"]["value_type"]["value"]
                 assert value_type == "10:" + block["outputs"]["variable"]["type"]
@@ -261,6 +261,31 @@ def test_blocks_are_shaped_like_real_exported_blocks(committed):
     assert {"programing.variable", "programing.try", "programing.catch", "15:"} <= seen
     types = set(b["outputs"]["variable"]["type"] for n in NAMES for b in committed[n][0] if b["name"] == "programing.variable")
     assert {"str", "list", "dict"} <= types  # not everything is text
+
+
+# the kinds of block our templates use whose real exports (qwenzi/rpa_invoice .dev/*.flow.json) carry
+# a "comment" key; the others there have none, and the unseen kinds (forin, list, save, alert) get none
+COMMENTED_IN_REAL_EXPORTS = {"programing.variable", "excel.loop_data_from_workbook",
+                             "excel.write_data_to_workbook", "process.invoke_module"}
+
+
+def test_excel_and_output_shapes_match_real_exports(committed):
+    """Copied from real exported blocks (qwenzi/rpa_invoice): which output keys exist, and the
+    write block's unset start column."""
+    blocks = [b for name in NAMES for b in committed[name][0]]
+    loop = next(b for b in blocks if b["name"] == "excel.loop_data_from_workbook")
+    assert loop["outputs"]["loop_item"] == {"name": "loop_excel", "variableLabel": "当前循环行的数据",
+                                            "type": "table.row<any>", "isEnable": True}
+    assert loop["outputs"]["loop_item_rownum"] == {"name": "loop_item_rownum", "isEnable": True}
+    assert loop["outputs"]["loop_item_columnname"] == {"name": "loop_item_columnname", "isEnable": False}
+    write = next(b for b in blocks if b["name"] == "excel.write_data_to_workbook")
+    assert write["inputs"]["begin_column_name"] == {"value": "10:"} and write["outputs"] == {}
+    assert next(b for b in blocks if b["name"] == "excel.launch")["outputs"]["excel_instance"] == {
+        "name": "excel_instance", "variableLabel": "打开的Excel对象", "isEnable": True}
+    assert next(b for b in blocks if b["name"] == "programing.catch")["outputs"] == {
+        "exception": {"name": "exception", "isEnable": True}}
+    assert next(b for b in blocks if b["name"] == "process.invoke_module")["outputs"]["invoke_result"] == {
+        "name": "answer", "type": "any", "isEnable": True}
 
 
 def test_invoke_module_comment_names_each_parameter_as_shadowbot_does(committed):
@@ -396,6 +421,14 @@ def _block_without_comment(clip, flow):
     del clip[_find(clip, "process.invoke_module")]["comment"]
 
 
+def _log_with_a_comment(clip, flow):
+    clip[_find(clip, "programing.log")]["comment"] = ""
+
+
+def _row_number_with_a_type(clip, flow):
+    clip[_find(clip, "excel.loop_data_from_workbook")]["outputs"]["loop_item_rownum"]["type"] = "int"
+
+
 def _template_text_with_braces(clip, flow):
     clip[_find(clip, "programing.log")]["inputs"]["text"]["value"] = "15:问:{question}"
 
@@ -428,7 +461,9 @@ MUTATIONS = [
     ("workflow", _dict_value_typed_as_text, "the value is a dict but value_type says str"),
     ("excel_rows", _try_without_fold_state, 'programing.try needs "foldState": "UnFold"'),
     ("excel_rows", _catch_without_fold_state, 'programing.catch needs "foldState": "UnFold"'),
-    ("ask_once", _block_without_comment, 'real blocks carry a "comment"'),
+    ("ask_once", _block_without_comment, 'real process.invoke_module blocks carry a "comment"'),
+    ("ask_once", _log_with_a_comment, 'real programing.log blocks carry no "comment" key'),
+    ("excel_rows", _row_number_with_a_type, "output 'loop_item_rownum' carries no type in real exports"),
     ("conversation", _template_text_with_braces, "must be a JSON list of prefixed pieces"),
     ("conversation", _template_piece_without_prefix, "needs a 10:/11:/13: prefix"),
 ]

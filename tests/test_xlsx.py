@@ -19,23 +19,23 @@ def digest(path):
 def test_reads_the_active_sheet_as_the_user_sees_it(coze, tmp_path):
     sheet = coze.XlsxSheet(rich_workbook(tmp_path / "rich.xlsx"))
     assert sheet.name == "商品" and sheet.names == ["说明", "商品"]
-    rows = list(sheet.rows())
-    assert rows[0] == ["商品名", "价格", "上架日期", "小计", "折扣"]
-    assert rows[1] == ["商品1", "10.5", "2026-11-21", "", "15%"]
-    assert rows[2][:3] == ["商品2", "21", "2026-11-22"]
-    assert rows[6] == [] and rows[7] == ["合计"]  # a missing row keeps the numbering
+    rows = dict(sheet.rows())
+    assert rows[1] == ["商品名", "价格", "上架日期", "小计", "折扣"]
+    assert rows[2] == ["商品1", "10.5", "2026-11-21", "", "15%"]
+    assert rows[3][:3] == ["商品2", "21", "2026-11-22"]
+    assert 7 not in rows and rows[8] == ["合计"]  # a missing row is skipped, the numbering kept
     assert sheet.uncached == {3: 2}  # openpyxl writes formulas without a cached value: column D, from row 2
-    assert list(coze.XlsxSheet(str(tmp_path / "rich.xlsx"), "说明").rows()) == [["这一页不处理"]]
+    assert list(coze.XlsxSheet(str(tmp_path / "rich.xlsx"), "说明").rows()) == [(1, ["这一页不处理"])]
 
 
 def test_reads_what_excel_writes(coze, tmp_path):
     sheet = coze.XlsxSheet(excel_like_workbook(tmp_path / "excel.xlsx"))
-    rows = list(sheet.rows())
-    assert rows[0] == ["商品名", "日期", "长度", "标题"]
-    assert rows[1] == ["保温杯", "2026-11-25", "6", "保温杯!"]  # rich text without the phonetic guide
-    assert rows[2] == [" 帆布包 ", "2026-11-25 18:00", "8", "TRUE"]
-    assert rows[3] == [] and rows[4] == []
-    assert rows[5] == ["手写A", "30%", "0.3", "#N/A"]  # Excel's _xHHHH_ escape decoded
+    rows = dict(sheet.rows())
+    assert rows[1] == ["商品名", "日期", "长度", "标题"]
+    assert rows[2] == ["保温杯", "2026-11-25", "6", "保温杯!"]  # rich text without the phonetic guide
+    assert rows[3] == [" 帆布包 ", "2026-11-25 18:00", "8", "TRUE"]
+    assert 4 not in rows and rows[5] == []  # row 4 is not in the file, row 5 is an empty <row/>
+    assert rows[6] == ["手写A", "30%", "0.3", "#N/A"]  # Excel's _xHHHH_ escape decoded
     assert sheet.uncached == {}
 
 
@@ -45,7 +45,7 @@ def test_unknown_sheet_and_broken_file_are_refused_in_chinese(coze, tmp_path):
         coze.XlsxSheet(path, "价格表")
     broken = tmp_path / "old.xlsx"
     broken.write_bytes(b"\xd0\xcf\x11\xe0 an OLE file, as .xls or a password-protected workbook")
-    with pytest.raises(coze.InputError, match="另存为 .xlsx"):
+    with pytest.raises(coze.InputError, match="另存为」.xlsx"):
         coze.XlsxSheet(str(broken))
 
 
@@ -58,7 +58,7 @@ def test_copy_adds_only_new_cells_and_keeps_everything_else(coze, tmp_path):
     target = str(tmp_path / "out.xlsx")
     new = {1: {column: "回答", column + 1: "状态"}, 3: {column: "第二行的<回答>&", column + 1: "成功"},
            7: {column: "空行也能写"}, 12: {column: "表格之外的行"}}
-    sheet.write_copy(target, new, {column: 60})
+    coze.splice_copy(sheet, target, new, {column: 60})
     assert digest(source) == before  # the input is never modified
 
     with zipfile.ZipFile(source) as old, zipfile.ZipFile(target) as out:
@@ -92,7 +92,7 @@ def test_copy_of_what_excel_writes(coze, tmp_path):
     column = sheet.free_column()
     assert column == 4  # E2 is a formatted blank: not in the way
     target = str(tmp_path / "out.xlsx")
-    sheet.write_copy(target, {1: {4: "回答"}, 2: {4: "答二", 5: "成功"}, 4: {4: "答四"}, 5: {4: "答五"},
+    coze.splice_copy(sheet, target, {1: {4: "回答"}, 2: {4: "答二", 5: "成功"}, 4: {4: "答四"}, 5: {4: "答五"},
                               6: {4: "\x01控制字符_x0041_" + "长" * 40000}}, {4: 60, 5: 12})
     with zipfile.ZipFile(target) as out:
         text = out.read(sheet.part).decode("utf-8")
@@ -107,9 +107,9 @@ def test_copy_of_what_excel_writes(coze, tmp_path):
     assert result["E1"].value == "回答" and result["E2"].value == "答二" and result["F2"].value == "成功"
     assert result["E4"].value == "答四" and result["E5"].value == "答五" and result.row_dimensions[5].height == 30
     assert result["C2"].value == "=LEN(A2)*2" and result["A2"].value == "保温杯"
-    again = list(coze.XlsxSheet(target).rows())
-    assert again[1] == ["保温杯", "2026-11-25", "6", "保温杯!", "答二", "成功"]
-    long_text = again[5][4]  # control character dropped, a literal _x0041_ kept literal, cut to Excel's limit
+    again = dict(coze.XlsxSheet(target).rows())
+    assert again[2] == ["保温杯", "2026-11-25", "6", "保温杯!", "答二", "成功"]
+    long_text = again[6][4]  # control character dropped, a literal _x0041_ kept literal, cut to Excel's limit
     assert len(long_text) == 32767 and long_text.startswith("控制字符_x0041_长") and long_text.endswith("完整内容在 .journal.jsonl)")
 
 
@@ -125,6 +125,6 @@ def test_vertical_merges_show_their_value_in_every_row(coze, tmp_path):
     sheet["B5"] = "横向合并只算一格"
     path = str(tmp_path / "merged.xlsx")
     book.save(path)
-    rows = list(coze.XlsxSheet(path).rows())
-    assert [r[:2] for r in rows[1:4]] == [["杯壶", "保温杯"], ["杯壶", "水壶"], ["", "帆布包"]]
-    assert rows[4] == ["", "横向合并只算一格"]
+    rows = dict(coze.XlsxSheet(path).rows())
+    assert [rows[n][:2] for n in (2, 3, 4)] == [["杯壶", "保温杯"], ["杯壶", "水壶"], ["", "帆布包"]]
+    assert rows[5] == ["", "横向合并只算一格"]

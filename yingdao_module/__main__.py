@@ -1,4 +1,4 @@
-"""python -m yingdao_module ask|serve|batch|merge ..."""
+"""python -m yingdao_module ask|workflow|serve|batch|merge ..."""
 import sys
 
 from .cli import main

@@ -16,7 +16,7 @@ import threading
 import time
 import urllib.parse
 
-from .errors import AuthError, NetworkError, error_for_code, error_for_http_status
+from .errors import AuthError, CozeTimeoutError, NetworkError, error_for_code, error_for_http_status
 from .log import log
 from .transport import USER_AGENT, json_object_of, with_retries
 
@@ -33,6 +33,19 @@ APP_PAGE_HINT = ("请在扣子开发者平台「OAuth 应用」页面核对:应�
                  "国际版只能用 https://api.coze.com;另请确认电脑时间准确")
 
 
+class SignInTimeoutError(CozeTimeoutError):
+    """The caller's deadline passed while signing in (the OAuth token exchange): no chat exists."""
+
+
+def sign_in_timeout(base_url, waited_for_other):
+    how = "另一个线程正在换取访问令牌,等到 timeout 用完仍没有换到" if waited_for_other else \
+        "扣子的令牌接口(%s%s)在 timeout 用完前没有回复" % (base_url, TOKEN_PATH)
+    return SignInTimeoutError(
+        "登录扣子超时:服务类应用用 JWT 换取访问令牌时%s。还没有创建对话,没有花钱。请检查:电脑能否访问 %s(网络、代理、防火墙),"
+        "base_url 是否和应用所在的扣子一致(国内 https://api.coze.cn,国际版 https://api.coze.com);稍后重试,或把 timeout 调大。"
+        "下次调用会重新换取" % (how, base_url))
+
+
 class StaticToken(object):
     """A personal (pat_) or service (sat_) access token: nothing to renew."""
     renewable = False
@@ -40,7 +53,7 @@ class StaticToken(object):
     def __init__(self, token):
         self._header = "Bearer " + token
 
-    def authorization(self, transport):
+    def authorization(self, transport, deadline=None):
         return self._header
 
     def invalidate(self):
@@ -68,20 +81,28 @@ class JWTApp(object):
     def __repr__(self):
         return "JWTApp(app_id=%r, key_id=%r, base_url=%r, 私钥和令牌已隐藏)" % (self.app_id, self.key_id, self.base_url)
 
-    def authorization(self, transport):
-        """'Bearer <access token>', exchanging first when there is none or it is due."""
+    def authorization(self, transport, deadline=None):
+        """'Bearer <access token>', exchanging first when there is none or it is due. Each caller
+        gives up at its own deadline, also while another thread's exchange holds the lock."""
         asked = time.monotonic()
-        with self._lock:  # one exchange at a time; the other threads wait and reuse its token
+        # one exchange at a time; the other threads wait (each until its own deadline) and reuse its token
+        if not self._lock.acquire(timeout=-1 if deadline is None else max(0.0, deadline - asked)):
+            raise sign_in_timeout(self.base_url, waited_for_other=True)
+        try:
             if self._refused is not None and self._refused[0] >= asked:
                 raise self._refused[1]  # refused while this thread waited: asking again would be refused too
             if self._token is None or time.monotonic() >= self._refresh_at:
                 try:
-                    self._exchange(transport)
+                    self._exchange(transport, deadline)
                 except AuthError as err:
                     self._refused = (time.monotonic(), err)
                     raise
+                except CozeTimeoutError:  # no token: the next call tries a fresh exchange
+                    raise sign_in_timeout(self.base_url, waited_for_other=False)
             self._sent.token = self._token
             return "Bearer " + self._token
+        finally:
+            self._lock.release()
 
     def invalidate(self):
         """This thread's last request was refused: drop the token it carried, unless another
@@ -95,22 +116,22 @@ class JWTApp(object):
                          "并有对话、工作流、文件等权限(扣子原话:%s)" % err.message, code=err.code, logid=err.logid)
 
     # -- the exchange --------------------------------------------------------------------------
-    def _exchange(self, transport):
+    def _exchange(self, transport, deadline=None):
         started = time.monotonic()
+        end = started + EXCHANGE_DEADLINE if deadline is None else min(deadline, started + EXCHANGE_DEADLINE)
         body = json.dumps({"duration_seconds": ACCESS_TOKEN_SECONDS, "grant_type": JWT_GRANT}).encode("utf-8")
 
         def attempt():
             headers = {"Authorization": "Bearer " + self.signed_jwt(), "User-Agent": USER_AGENT,
                        "Content-Type": "application/json", "Accept": "application/json"}
             resp = transport.backend.send("POST", self.base_url + TOKEN_PATH, headers, body,
-                                          time.monotonic() + EXCHANGE_DEADLINE / 2)
+                                          min(end, time.monotonic() + EXCHANGE_DEADLINE / 2))
             try:
                 return token_answer(resp, self.base_url)
             finally:
                 resp.close()
 
-        token, expires_at = with_retries(attempt, "换取扣子访问令牌", started + EXCHANGE_DEADLINE,
-                                         transport.max_retries)
+        token, expires_at = with_retries(attempt, "换取扣子访问令牌", end, transport.max_retries)
         life = expires_at - time.time()  # expires_in is a unix timestamp, not a duration
         if life > ACCESS_TOKEN_SECONDS + REFRESH_EARLY:  # this clock is behind: never longer than asked
             life = ACCESS_TOKEN_SECONDS

@@ -11,6 +11,7 @@ joins their outputs in the original row order.
 import collections
 import errno
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -19,14 +20,15 @@ import time
 
 from .client import Client
 from .config import DEFAULT_TIMEOUT
-from .batch_options import BatchOptions, default_output
+from .batch_options import BatchOptions
 from .errors import CozeError, InputError
-from .journal import Journal
+from .journal import DEMO_SERVER, Journal
 from .log import log
 from .ratelimit import RateLimiter
 from .report import write_report
-from .tables import read_header, read_rows, sniff_encoding, write_rows, write_xlsx_copy
-from .xlsx import XlsxSheet
+from .resume import DEMO_TOKEN, resume_text
+from .tables import header_preview, read_header, read_rows, sniff_format, write_rows, write_xlsx_copy
+from .xlsx_read import XlsxSheet, column_letter
 
 STATUS_OK, STATUS_FAILED, STATUS_SKIPPED = "成功", "失败", "跳过"
 EXTRA_COLUMNS = ("状态", "错误", "tokens", "chat_id", "行号")
@@ -37,6 +39,8 @@ LITERAL_BRACES = {"{{": "{", "}}": "}"}
 JSON_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.S)
 JSON_REPAIR = "上次回答不是合法的 JSON,只输出包含 %s 的 JSON 对象"
 ANSWER_WIDTH = 60       # width of the answer column added to an xlsx copy
+QUESTION_GUESSES = ("问题", "question", "提问")  # the question column when neither prompt nor question_column names one
+DEMO_SAYS = "离线演示:这些回答来自本机的扣子模拟器,不是真实智能体的回答"
 
 
 class BatchStopped(Exception):
@@ -63,7 +67,7 @@ def question_maker(header, prompt, question_column):
         return _asking(lambda row: TEMPLATE_PART.sub(
             lambda m: LITERAL_BRACES.get(m.group(0)) or _cell(row, positions[m.group(1)]), prompt), positions)
     if not question_column:
-        guesses = [name for name in header if name in ("问题", "question", "提问")] or \
+        guesses = [name for name in header if name in QUESTION_GUESSES] or \
                   ([header[0]] if len([n for n in header if n]) == 1 else [])
         if not guesses:
             raise InputError("请用 prompt 写提问模板(例如「为{商品名}写一句广告语」),或用 question_column 指定问题所在的列。"
@@ -106,27 +110,36 @@ class BatchRun(object):
         self.output_path = options.output_path
         xlsx = options.input_path.lower().endswith((".xlsx", ".xlsm"))
         self.sheet = XlsxSheet(options.input_path, options.sheet) if xlsx else None
+        if self.sheet is not None:
+            self.sheet.verify()  # every part, before any chat: a broken one would stop the copy after paying
         self.first_new_column = None  # where the new columns go in an xlsx copy (found on first save)
         self.scope, self.timeline, self.chats = [], [], 0
         self.started, self.started_at, self.planned = time.monotonic(), time.strftime("%Y-%m-%d %H:%M:%S"), 0
+        settings = getattr(client, "settings", None)  # tests may stand in for Client
+        self.bot_id, self.base_url = bot_id or "", getattr(settings, "base_url", "") or ""
+        self.app = getattr(settings, "app", None) or (None, None, None)
+        self.demo = getattr(settings, "token", None) == DEMO_TOKEN
         self.journal = Journal(options.journal_path, {
             "input": options.input_path, "prompt": options.prompt or "", "question_column": options.question_column or "",
-            "sheet": options.sheet or "", "bot_id": bot_id or "", "shard": options.shard_text})
+            "sheet": options.sheet or "", "bot_id": bot_id or "", "shard": options.shard_text,
+            "server": DEMO_SERVER if self.demo else self.base_url})
+        self.earlier = {"ok": 0, "failed": 0}  # rows finished by earlier runs and not asked again
         self.done = {}
         self.unsaved = []  # answers paid for that the disk refused: kept here, written again at the end
         self.stopped_reason = ""
         self.lock = threading.Lock()
-        self.counts = {"ok": 0, "failed": 0, "tokens": 0}
+        self.counts = {"ok": 0, "failed": 0, "tokens": 0, "asked_again": 0}
         self.total = 0
 
     # -- planning ---------------------------------------------------------------------------
     def rows(self):
-        """(row number in the sheet, cells) for this shard's data rows."""
-        rows = self.sheet.rows() if self.sheet is not None else read_rows(self.options.input_path, self.options.sheet)
-        next(rows, None)
+        """(row number in the sheet, cells) for this shard's data rows (below the header row)."""
+        header_row = self.options.table_header_row
+        rows = self.sheet.rows(after=header_row) if self.sheet is not None else \
+            read_rows(self.options.input_path, self.options.sheet)
         index = 0
-        for number, cells in enumerate(rows, start=2):
-            if not any(str(c).strip() for c in cells):
+        for number, cells in rows:
+            if number <= header_row or not any(str(c).strip() for c in cells):
                 continue
             index += 1
             shard = self.options.shard
@@ -158,6 +171,7 @@ class BatchRun(object):
             elif earlier.get("key") == key and earlier.get("status") and (
                     earlier["status"] in (STATUS_OK, STATUS_SKIPPED) or not self.options.retry_failed):
                 skipped += 1  # answered (or failed and not retried) in an earlier run: not paid again
+                self.earlier["failed" if earlier["status"] == STATUS_FAILED else "ok"] += 1
             else:
                 todo.append((number, question, key, earlier.get("pending") if earlier.get("key") == key else None))
         return todo, skipped, blank, taken
@@ -167,7 +181,8 @@ class BatchRun(object):
         if self.stop.is_set():
             return None
         record = {"row": number, "key": key}
-        for attempt in (1, 2):
+        network_tries = asked_again = 0
+        while True:
             try:
                 result, tokens, problem = self.converse(number, key, question, pending)
                 record.update(status=STATUS_FAILED if problem else STATUS_OK, answer=result["answer"],
@@ -182,10 +197,25 @@ class BatchRun(object):
                 if err.fatal:
                     self.halt(err.message if "重跑" in err.message else "%s。处理好后重跑同一命令即可从断点继续" % err.message)
                     return None  # a fatal answer is not the row's fault: leave it for the next run
-                if not err.retryable or attempt == 2 or self.stop.wait(2.0):
+                if err.failed_chat:
+                    if asked_again < self.options.chat_retries and not self.stop.is_set():
+                        asked_again += 1
+                        self.ask_again(number, err, asked_again)
+                        continue
+                    record["error"] = still_failed(err.message, asked_again)
+                    break
+                network_tries += 1
+                if not err.retryable or network_tries == 2 or self.stop.wait(2.0):
                     break
         self.finish(record)
         return record
+
+    def ask_again(self, number, err, attempt):
+        """Say (truthfully: it happens now) that a chat failed on Coze's side is asked again, paid again."""
+        with self.lock:
+            self.counts["asked_again"] += 1
+        log("第 %d 行的对话在扣子那边失败(%s):自动重问(第 %d/%d 次,多付一次对话)"
+            % (number, err.message, attempt, self.options.chat_retries))
 
     def converse(self, number, key, question, pending):
         """(result, tokens, problem) of one row: the answer of a chat a killed run already paid for,
@@ -290,19 +320,35 @@ class BatchRun(object):
             if self.sheet is not None and self.output_path.lower().endswith((".xlsx", ".xlsm")):
                 self.output_path = self.save_into_copy(added, json_keys)
             else:
-                encoding = "utf-8-sig" if self.sheet is not None else sniff_encoding(self.options.input_path)
-                self.output_path = write_rows(self.output_path, list(self.header) + added,
-                                              self.output_rows(json_keys), encoding)
+                layout = "utf-8-sig" if self.sheet is not None else sniff_format(self.options.input_path)
+                lines = itertools.chain(self.rows_above_header(), [list(self.header) + added], self.output_rows(json_keys))
+                self.output_path = write_rows(self.output_path, next(lines), lines, layout,  # the input's cells as they were
+                                              inert_from=len(self.header))
         except (OSError, ValueError) as err:  # the answers stay in the journal (or in memory) for now
             self.halt(cannot_write(self.output_path, err))
         self.report()
 
+    def rows_above_header(self):
+        """The rows above the header (a title, notes), as they are, blank ones included: a CSV output keeps them."""
+        header_row, expected = self.options.table_header_row, 1
+        rows = self.sheet.rows() if self.sheet is not None else read_rows(self.options.input_path, self.options.sheet)
+        for number, cells in rows:
+            if number >= header_row:
+                break
+            for _ in range(expected, number):
+                yield []
+            expected = number + 1
+            yield list(cells)
+        rows.close()
+
     def save_into_copy(self, added, json_keys):
-        """The input workbook, copied, with the new columns right of everything on the sheet."""
+        """The input workbook, copied, with the new columns right of everything on the sheet
+        (and of any merged range in the header row), their names in the header row."""
+        header_row = self.options.table_header_row
         if self.first_new_column is None:
-            self.first_new_column = self.sheet.free_column(len(self.header))
+            self.first_new_column = self.sheet.free_column(len(self.header), header_row)
         first = self.first_new_column
-        cells = {1: dict((first + i, name) for i, name in enumerate(added))}
+        cells = {header_row: dict((first + i, name) for i, name in enumerate(added))}
         for row in self.output_rows(json_keys):
             cells[row[-1]] = dict((first + i, str(value)) for i, value in enumerate(row[len(self.header):])
                                   if value not in ("", None))
@@ -323,6 +369,7 @@ class BatchRun(object):
             tokens=sum(r.get("tokens") or 0 for r in records if r.get("status") == STATUS_OK),
             all_tokens=sum(r.get("tokens") or 0 for r in records), chats=self.chats,
             timeline=list(self.timeline), stopped_reason=self.stopped_reason, resume=self.resume_command(),
+            asked_again=self.counts["asked_again"], demo=DEMO_SAYS if self.demo else "",
             failures=[r for r in records if r.get("status") == STATUS_FAILED],
             skips=[r for r in records if r.get("status") == STATUS_SKIPPED])
         try:
@@ -331,20 +378,29 @@ class BatchRun(object):
             log("报告没有写成(%s):%s;批处理本身不受影响" % (type(err).__name__, self.options.report_path))
 
     def resume_command(self):
-        """The command line that continues this run (in ShadowBot: run the same flow again)."""
-        options = self.options
-        parts = ["python -m yingdao_module batch", _quoted(options.input_path)]
-        for flag, value in (("--prompt", options.prompt), ("--question-column", options.question_column),
-                            ("--sheet", options.sheet),
-                            ("--output", "" if options.output_path == default_output(options.input_path, options.shard)
-                             else options.output_path),
-                            ("--json-fields", ",".join(options.json_fields)), ("--shard", options.shard_text)):
-            if value:
-                parts += [flag, _quoted(value)]
-        if any(self.done.get(n, {}).get("status") == STATUS_FAILED for n in self.scope):
-            parts.append("--retry-failed")
-        return " ".join(parts) + "\n(在影刀里:再次运行同一个流程即可,参数不变)"
+        """How to continue this run: the command for this platform's shells (no secrets), and
+        in ShadowBot: run the same flow again."""
+        failed = any(self.done.get(n, {}).get("status") == STATUS_FAILED for n in self.scope)
+        return resume_text(self.options, self.bot_id, self.base_url, self.app[0], self.app[1], self.demo, failed)
 
+    def unfinished(self):
+        """Rows of this run without an answer: not asked yet, or failed."""
+        return sum(1 for n in self.scope if self.done.get(n, {}).get("status") in (None, STATUS_FAILED))
+
+    def check_formulas(self):
+        """Formulas without a stored value read as blank: in a column the questions use that would
+        ask wrong questions (stop here, before any chat); elsewhere it is only a warning."""
+        uncached = self.sheet.uncached
+        used = [(name, uncached[at]) for name, at in self.make_question.columns.items() if at in uncached]
+        if used:
+            raise InputError(
+                "「%s」列是公式,但文件里没有存算好的值(第 %d 行起;表格多半是程序生成的,没在 Excel 里打开保存过),"
+                "提问会用到它,读出来却是空白。请用 Excel 或 WPS 打开 %s 保存一次再运行,或把这一列复制后「选择性粘贴 → 数值」"
+                "(还没有发出任何请求,没有花钱)" % ("、".join(name for name, _ in used), used[0][1],
+                                              os.path.basename(self.options.input_path)))
+        others = [self.header[at] or column_letter(at) for at in sorted(uncached) if at < len(self.header)]
+        if others:
+            log("注意:「%s」列是公式,但文件里没有算好的值,输出里这些格是空白(提问没有用到它们)" % "、".join(others))
 
     # -- the whole run ------------------------------------------------------------------------------
     def run(self, dedupe_label="与第 %d 行问题相同,沿用其回答"):
@@ -363,8 +419,10 @@ class BatchRun(object):
         started = self.started = time.monotonic()
         todo, skipped, blank, taken = self.plan()
         self.total = taken
-        if skipped - blank:
-            log("续跑:%d 行已在之前完成,跳过(不会重复计费)" % (skipped - blank))
+        if self.earlier["ok"]:
+            log("续跑:%d 行已在之前完成,跳过(不会重复计费)" % self.earlier["ok"])
+        if self.earlier["failed"]:
+            log("续跑:%d 行之前失败,这次不重试(要重试请加 retry_failed=True,命令行 --retry-failed)" % self.earlier["failed"])
         if blank:
             log("%d 行的模板列(%s)全是空的:没有提问,状态记为「跳过」" % (blank, "、".join(self.make_question.columns)))
         first_of = {}
@@ -382,10 +440,7 @@ class BatchRun(object):
         self.planned = len(todo)
         if self.sheet is not None:
             log("使用工作表「%s」(工作簿里有:%s)" % (self.sheet.name, "、".join(self.sheet.names)))
-            uncached = [name for name, at in self.make_question.columns.items() if at in self.sheet.uncached]
-            if uncached:
-                log("注意:「%s」列是公式,但文件里没有算好的值(可能是程序生成、没在 Excel 里打开保存过),"
-                    "这些格会当作空白。请用 Excel 打开表格、保存一次再运行" % "、".join(uncached))
+            self.check_formulas()
         log("批处理开始:共 %d 行,本次要问 %d 行,并发 %d" % (taken, len(todo), self.options.concurrency))
         try:
             self.ask_all(todo, started)
@@ -398,15 +453,32 @@ class BatchRun(object):
             self.close()
             log("已中断:已完成的 %d 行都已保存在 %s。重跑同一命令即可从断点继续,已完成的行不会重复付费"
                 % (sum(1 for r in self.done.values() if r.get("status")), self.output_path))
+            log(self.resume_command())
             raise
         self.close()
+        return self.summarize(taken, skipped, blank, started)
+
+    def summarize(self, taken, skipped, blank, started):
+        """The summary batch() returns, logged: paid chats counted, asked-again ones too; a demo says so."""
         summary = {"total": taken, "done": self.counts["ok"], "skipped": skipped, "failed": self.counts["failed"],
                    "tokens": self.counts["tokens"], "elapsed": round(time.monotonic() - started, 2),
                    "output_path": self.output_path, "shard": self.options.shard_text,
-                   "stopped_reason": self.stopped_reason, "blank": blank, "report_path": self.options.report_path}
-        log(("批处理提前停止(原因见上)" if self.stopped_reason else "批处理结束") +
-            ":成功 %(done)d 行,失败 %(failed)d 行,跳过 %(skipped)d 行(其中模板列空白 %(blank)d 行),"
-            "用 %(tokens)d tokens,%(elapsed).1f 秒;输出 %(output_path)s;报告 %(report_path)s" % summary)
+                   "stopped_reason": self.stopped_reason, "blank": blank, "report_path": self.options.report_path,
+                   "earlier_done": self.earlier["ok"], "earlier_failed": self.earlier["failed"],
+                   "resume_command": self.resume_command() if self.unfinished() else "",
+                   "chats": self.chats, "asked_again": self.counts["asked_again"]}
+        if self.demo:
+            summary["demo"] = DEMO_SAYS
+        again = ",其中 %(asked_again)d 次是重问扣子那边失败的对话" if summary["asked_again"] else ""
+        text = (("【离线演示】" if self.demo else "") + ("批处理提前停止(原因见上)" if self.stopped_reason else "批处理结束")
+                + ":成功 %(done)d 行,失败 %(failed)d 行,跳过 %(skipped)d 行(其中模板列空白 %(blank)d 行),"
+                "发起对话 %(chats)d 次" + again + ",用 %(tokens)d tokens,%(elapsed).1f 秒;输出 %(output_path)s;"
+                "报告 %(report_path)s")
+        log(text % summary)
+        if summary["resume_command"]:
+            log(summary["resume_command"])
+        if self.demo:
+            log(DEMO_SAYS)
         return summary
 
     def close(self):
@@ -486,8 +558,11 @@ def cannot_write(path, err):
             % (os.path.basename(path), why, getattr(err, "strerror", None) or type(err).__name__))
 
 
-def _quoted(text):
-    return '"%s"' % text.replace('"', '\\"') if re.search(r'[\s"{}]', text) else text
+def still_failed(message, asked_again):
+    """A failed chat's text once no retry is left: how often it was asked, and how to ask the failed rows again."""
+    tried = "已重问 %d 次仍失败" % asked_again if asked_again else "没有重问(chat_retries 为 0)"
+    return ("%s(%s)。之后重跑失败的行:同一命令加 --retry-failed(影刀里 retry_failed 填 是),已成功的行不会重复付费"
+            % (message, tried))
 
 
 def _text(value):
@@ -496,8 +571,17 @@ def _text(value):
 
 def checked_table(options):
     """(header, row -> question) of the input table; every mistake in it is refused here, before any call."""
-    header = read_header(options.input_path, options.sheet)
-    make_question = question_maker(header, options.prompt, options.question_column)
+    wanted = [m.group(1) for m in TEMPLATE_PART.finditer(options.prompt or "") if m.group(1) is not None]
+    wanted += [options.question_column] if options.question_column else []
+    number, header, found, top = read_header(options.input_path, options.sheet, wanted, options.header_row,
+                                             QUESTION_GUESSES)
+    try:
+        make_question = question_maker(header, options.prompt, options.question_column)
+    except InputError as err:
+        raise InputError(str(err) + ("" if found else header_preview(top)))
+    options.table_header_row = number
+    if number > 1:
+        log("列名在第 %d 行(上面 %d 行原样保留);不对的话用 --header-row N 指定" % (number, number - 1))
     if options.answer_column in header:
         raise InputError("表格里已经有「%s」列:请用 answer_column 换一个回答列名" % options.answer_column)
     taken = [name for name in options.json_fields if name in header or name in EXTRA_COLUMNS
@@ -511,10 +595,10 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
           bot_id=None, token=None, base_url=None, concurrency=2, qps=None, qpm=None, qpd=None, max_rows=None,
           max_tokens=None, retry_failed=False, shard=None, json_columns=False, dedupe=False, timeout=DEFAULT_TIMEOUT,
           restart=False, wait=False, app_id=None, key_id=None, private_key=None,
-          json_fields=None, ask_blank=False, report_path=None, tools=None):
+          json_fields=None, ask_blank=False, report_path=None, tools=None, header_row=None, chat_retries=2):
     """表格批处理:表格每一行问智能体一次,回答写进新表格;再次运行同一调用会从断点继续,不重复付费。
 
-    input_path       输入表格 .xlsx 或 .csv(原表格不会被修改;.xlsx 的输出是原工作簿的副本加上新列)
+    input_path       输入表格 .xlsx、.csv 或 .txt(原表格不会被修改;.xlsx 的输出是原工作簿的副本加上新列)
     prompt           提问模板,{列名} 换成这一行的值,例如「为{商品名}写一句广告语」;{{ 和 }} 是字面的大括号
     question_column  不用模板时,直接拿这一列当问题(和 prompt 二选一)
     output_path      输出表格,默认 <名字>_coze.<扩展名>
@@ -543,9 +627,12 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     ask_blank        模板用到的列全空的行也提问(默认跳过,不花钱)
     report_path      报告网页,默认 <输出名>_报告.html
     tools            智能体的本地工具(端插件),同 ask()
+    header_row       列名在第几行;默认在前 10 行里找含有模板各列(或问题列)的那一行,上面的标题行原样保留
+    chat_retries     扣子那边失败的对话(例如错误码 5000)在本次运行里再问几次,默认 2,0 = 不再问;每次重问多付一次对话
 
     返回汇总字典:total, done, skipped(其中 blank 行是模板列空白), failed, tokens, elapsed, output_path,
-    report_path, stopped_reason(空 = 正常结束)。
+    report_path, stopped_reason(空 = 正常结束), earlier_done / earlier_failed(之前已成功 / 已失败的行),
+    resume_command(继续这次运行的命令,全部完成时为空)。
     """
     options = BatchOptions(**locals())  # every parameter as typed: locals() holds exactly them here
     header, make_question = checked_table(options)

@@ -8,6 +8,7 @@ import re
 
 from .config import DEFAULT_TIMEOUT, clean_bool, clean_timeout
 from .errors import InputError
+from .journal import journal_path_for
 from .tools import clean_tools
 
 # name -> default, in the order of batch()'s keyword parameters
@@ -18,8 +19,10 @@ BATCH_DEFAULTS = (
     ("max_tokens", None), ("retry_failed", False), ("shard", None), ("json_columns", False),
     ("dedupe", False), ("timeout", DEFAULT_TIMEOUT), ("restart", False), ("wait", False),
     ("app_id", None), ("key_id", None), ("private_key", None),
-    ("json_fields", None), ("ask_blank", False), ("report_path", None), ("tools", None),
+    ("json_fields", None), ("ask_blank", False), ("report_path", None), ("tools", None), ("header_row", None),
+    ("chat_retries", 2),
 )
+CHAT_RETRIES_MAX = 5
 BATCH_OPTION_NAMES = tuple(name for name, _ in BATCH_DEFAULTS)
 
 
@@ -36,6 +39,18 @@ def clean_count(value, name, allow_float=False):
     return number
 
 
+def clean_chat_retries(value):
+    """How often a chat that failed on Coze's side is asked again in the same run: 0 to CHAT_RETRIES_MAX."""
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        number = -1
+    if not 0 <= number <= CHAT_RETRIES_MAX:
+        raise InputError("chat_retries 应该是 0 到 %d 的整数(扣子那边失败的对话在本次运行里再问几次,每次多付一次对话),"
+                         "现在是 %r" % (CHAT_RETRIES_MAX, value))
+    return number
+
+
 def parse_shard(shard):
     """'K/N' -> (K, N), 1-based; None when not sharding."""
     if shard is None or str(shard).strip() == "":
@@ -49,7 +64,28 @@ def parse_shard(shard):
 def default_output(input_path, shard):
     stem, ext = os.path.splitext(input_path)
     suffix = ".shard%dof%d" % shard if shard else ""
-    return "%s_coze%s%s" % (stem, suffix, ext if ext.lower() in (".xlsx", ".csv") else ".csv")
+    return "%s_coze%s%s" % (stem, suffix, ext if ext.lower() in (".xlsx", ".csv", ".txt") else ".csv")
+
+
+def same_file(first, second):
+    """True when two paths name one file, however spelled: symlinked folders, hard links, "..",
+    and letter case on a case-insensitive disk (Windows, macOS). When both exist the operating
+    system decides (samefile compares device and inode / file index); a path that does not exist
+    yet is compared by its real path (folders' symlinks resolved, case folded on Windows)."""
+    try:
+        if os.path.exists(first) and os.path.exists(second):
+            return os.path.samefile(first, second)
+    except OSError:
+        pass
+    return os.path.normcase(os.path.realpath(first)) == os.path.normcase(os.path.realpath(second))
+
+
+def refuse_same_file(path, name, protected):
+    """InputError when `path` (the option `name`) is one of the protected files [(path, label)]."""
+    for other, label in protected:
+        if same_file(path, other):
+            raise InputError("%s(%s)和%s(%s)是同一个文件(可能是另一种写法、链接或大小写不同):写入会覆盖%s。"
+                             "请换一个 %s" % (name, path, label, other, label, name))
 
 
 def clean_json_fields(value):
@@ -91,27 +127,33 @@ class BatchOptions(object):
         self.qpm = clean_count(given["qpm"], "qpm", allow_float=True)
         self.qpd = clean_count(given["qpd"], "qpd")
         self.max_rows = clean_count(given["max_rows"], "max_rows")
+        self.header_row = clean_count(given["header_row"], "header_row")  # None: found in the top rows
+        if self.header_row and self.header_row > 1048576:
+            raise InputError("header_row 应该是列名所在的行号(1 到 1048576),现在是 %r" % (given["header_row"],))
+        self.table_header_row = self.header_row or 1  # the header row actually used (checked_table sets it)
         self.max_tokens = clean_count(given["max_tokens"], "max_tokens")
         self.shard = parse_shard(given["shard"])
         self.timeout = clean_timeout(given["timeout"])
         self.tools = clean_tools(given["tools"])
+        self.chat_retries = clean_chat_retries(given["chat_retries"])
         for name in ("retry_failed", "json_columns", "dedupe", "restart", "wait", "ask_blank"):
             setattr(self, name, clean_bool(given[name], name, False))
         self.json_fields = clean_json_fields(given["json_fields"])
         output = _option_text(given["output_path"])
         self.output_path = os.path.abspath(output.strip('"')) if output else \
             default_output(self.input_path, self.shard)
-        if self.output_path == self.input_path:
-            raise InputError("输出文件不能和输入文件相同:输入表格不会被修改,请换一个 output_path")
+        refuse_same_file(self.output_path, "output_path", [(self.input_path, "输入表格")])
+        refuse_same_file(self.journal_path, "output_path", [(self.input_path, "输入表格")])
         if not os.path.isdir(os.path.dirname(self.output_path)):
             raise InputError("输出文件夹不存在:%s。请先建好这个文件夹,或换一个 output_path" % os.path.dirname(self.output_path))
         report = _option_text(given["report_path"])
         self.report_path = os.path.abspath(report.strip('"')) if report else \
             os.path.splitext(self.output_path)[0] + "_报告.html"
+        refuse_same_file(self.report_path, "report_path", [(self.input_path, "输入表格"), (self.output_path, "输出表格")])
 
     @property
     def journal_path(self):
-        return self.output_path + ".journal.jsonl"
+        return journal_path_for(self.output_path)
 
     @property
     def shard_text(self):

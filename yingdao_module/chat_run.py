@@ -8,6 +8,7 @@ deadline the chat is cancelled and CozeTimeoutError names it.
 """
 import time
 
+from .auth import SignInTimeoutError
 from .chat_state import StreamCut, ToolCallsPending
 from .errors import APIError, BadResponseError, CozeError, CozeTimeoutError, NetworkError, error_for_code
 from .log import log
@@ -50,7 +51,9 @@ class ChatRun(object):
         except KeyboardInterrupt:
             self._cancel_quietly(self.state)  # the user stopped the flow: do not leave a paid chat running
             raise
-        except CozeTimeoutError:  # from any read past the deadline: stop the chat, name it
+        except CozeTimeoutError as err:  # from any read past the deadline: stop the chat, name it
+            if isinstance(err, SignInTimeoutError) and not self.state.chat_id:
+                raise  # signing in took the time: no chat exists to cancel
             self._cancel_quietly(self.state)
             raise self._timeout(self.state)
 

@@ -18,9 +18,9 @@ class ChatState(object):
         self.logid = None
         self.canceled = False      # a cancel was already sent
         self._answer_ids = []      # answer message ids in order of appearance
-        self._deltas = {}          # message id -> concatenated delta text
+        self._deltas = {}          # message id -> [delta text, ...] (joined once: += would copy it all each time)
         self._completed = {}       # message id -> full text of the completed message
-        self.reasoning = ""
+        self._reasoning_parts = []  # reasoning deltas, joined once
         self._reasoning_done = {}  # message id -> reasoning of the completed message
         self.follow_ups = []
         self.required_action = None  # the local tool calls the chat waits for
@@ -55,8 +55,8 @@ class ChatState(object):
                 if message.get("reasoning_content"):
                     self._reasoning_done[msg_id] = message["reasoning_content"]
             else:
-                self._deltas[msg_id] = self._deltas.get(msg_id, "") + (message.get("content") or "")
-                self.reasoning += message.get("reasoning_content") or ""
+                self._deltas.setdefault(msg_id, []).append(message.get("content") or "")
+                self._reasoning_parts.append(message.get("reasoning_content") or "")
         elif kind == "follow_up" and completed and message.get("content"):
             self.follow_ups.append(message["content"])
 
@@ -85,7 +85,12 @@ class ChatState(object):
     @property
     def answer(self):
         # the completed message is authoritative; deltas only fill in what never completed
-        return "\n".join(self._completed.get(i, self._deltas.get(i, "")) for i in self._answer_ids)
+        return "\n".join(self._completed[i] if i in self._completed else "".join(self._deltas.get(i, ()))
+                         for i in self._answer_ids)
+
+    @property
+    def reasoning(self):
+        return "".join(self._reasoning_parts)
 
     def result(self, started):
         reasoning = "".join(self._reasoning_done.get(i, "") for i in self._answer_ids) or self.reasoning
@@ -111,7 +116,8 @@ class ChatState(object):
         err = error_for_code(code, error.get("msg") or "", self.logid, base_url, self.chat_id, self.conversation_id)
         err = type(err)("对话失败:" + err.message, err.code, err.logid, err.chat_id, err.conversation_id)
         err.retryable = False  # the chat ran and was billed; asking again is the caller's choice
-        return err
+        err.failed_chat = True
+        return err.without_retry_promise()
 
 
 class StreamCut(Exception):

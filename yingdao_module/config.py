@@ -182,20 +182,21 @@ def clean_bot_id(bot_id, required=True):
 
 
 def clean_base_url(base_url):
-    """The API root, e.g. https://api.coze.cn; refuses hosts that are surely a typo."""
+    """The API root, e.g. https://api.coze.cn; refuses hosts that are surely a typo. Without a scheme,
+    a host means https:// and this machine (127.0.0.1, localhost) http://."""
     if _is_blank(base_url):
         return DEFAULT_BASE_URL
     if not isinstance(base_url, str):
         raise InputError("base_url 应该是网址文本,例如 https://api.coze.cn")
     refuse_token(base_url, "base_url")
     url = base_url.strip().rstrip("/")
-    if "://" not in url:
-        url = "https://" + url
-    scheme, rest = url.split("://", 1)
+    scheme, rest = url.split("://", 1) if "://" in url else ("", url)
     host = rest.split("/", 1)[0]
     path = rest[len(host):]
     hostname = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
     hostname = hostname.lower()
+    if not scheme:  # "api.coze.cn" means https; this machine (the simulator, a test server) plain http
+        scheme = "http" if hostname in _LOOPBACK_HOSTS else "https"
     if scheme.lower() not in ("http", "https") or not hostname:
         raise InputError("base_url 格式不对(%s):应为 https://api.coze.cn(国内扣子)或 https://api.coze.com(国际版)"
                          % base_url.strip()[:80])

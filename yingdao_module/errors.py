@@ -34,6 +34,7 @@ class CozeError(Exception):
     retryable = False  # worth trying the same request again
     fatal = False      # a batch must stop: every further call would fail the same way
     retry_after = None  # seconds the server asked us to wait (HTTP Retry-After), if any
+    failed_chat = False  # a chat that ran and ended `failed` on Coze's side (paid): only a new chat can help
 
     def __init__(self, message, code=None, logid=None, chat_id=None, conversation_id=None):
         self.message = redact(message)
@@ -61,11 +62,19 @@ class CozeError(Exception):
     def __repr__(self):
         return "%s(%r)" % (type(self).__name__, self._full_message())
 
-    def after_retries(self, what_happened):
-        """This error as the final word when retrying stops: no promise of another retry."""
-        self.message = "%s(%s)" % (_RETRY_PROMISE.sub("", self.message), what_happened)
+    def reworded(self, message):
+        """This error with another text (ids kept, secrets still redacted)."""
+        self.message = redact(message)
         self.args = (self._full_message(),)
         return self
+
+    def without_retry_promise(self):
+        """This error with no "会自动重试" in its text: nothing here will retry it."""
+        return self.reworded(_RETRY_PROMISE.sub("", self.message))
+
+    def after_retries(self, what_happened):
+        """This error as the final word when retrying stops: no promise of another retry."""
+        return self.reworded("%s(%s)" % (_RETRY_PROMISE.sub("", self.message), what_happened))
 
 
 class InputError(CozeError, ValueError):

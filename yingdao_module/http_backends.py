@@ -52,22 +52,39 @@ def origin(url):
     return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
 
 
-def is_certificate_failure(exc):
-    """True when `exc` (or what it wraps) is a failed TLS certificate check."""
+def exception_chain(exc, limit=8):
+    """`exc` and what it wraps (reason, args[0], cause, context): requests and urllib nest the ssl error."""
     seen = 0
-    while exc is not None and seen < 8:
-        text = "%s %r" % (exc, exc)
-        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text.lower():
-            return True
-        if type(exc).__name__ == "SSLCertVerificationError":
-            return True
+    while exc is not None and seen < limit:
+        yield exc
         inner = getattr(exc, "reason", None)
         if not isinstance(inner, BaseException):
             args = getattr(exc, "args", ())
             inner = args[0] if args and isinstance(args[0], BaseException) else None
         exc = inner or exc.__cause__ or exc.__context__
         seen += 1
+
+
+def is_certificate_failure(exc):
+    """True when `exc` (or what it wraps) is a failed TLS certificate check."""
+    for inner in exception_chain(exc):
+        text = "%s %r" % (inner, inner)
+        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text.lower():
+            return True
+        if type(inner).__name__ == "SSLCertVerificationError":
+            return True
     return False
+
+
+# what OpenSSL says when the other side answers a TLS hello in plain HTTP
+PLAIN_HTTP_MARKERS = ("WRONG_VERSION_NUMBER", "wrong version number", "packet length too long", "RECORD_LAYER_FAILURE")
+
+
+def is_plain_http_reply(exc, url):
+    """True when an https:// request failed because the server speaks plain HTTP."""
+    if not url.lower().startswith("https://"):
+        return False
+    return any(marker in "%s %r" % (inner, inner) for inner in exception_chain(exc) for marker in PLAIN_HTTP_MARKERS)
 
 
 def network_error_for(exc, url):
@@ -79,6 +96,12 @@ def network_error_for(exc, url):
             "证书校验失败:连接 %s 时对方的 HTTPS 证书不被信任(%s)。公司网络的代理常会替换证书:向 IT 要代理的根证书"
             "(PEM 格式),把文件路径设到环境变量 COZE_CA_FILE 后重新运行(证书问题重试也没用,所以这次没有重试)"
             % (host, name))
+    if is_plain_http_reply(exc, url):
+        host = urllib.parse.urlsplit(url).netloc
+        err = NetworkError("地址 %s 是普通 http,不是 https:请把 base_url 写成 http://%s(本机模拟器、私有部署常是这样);"
+                           "如果用了代理,检查 HTTPS_PROXY(这个问题重试也没用,所以这次没有重试)" % (host, host))
+        err.retryable, err.fatal = False, True
+        return err
     if is_timeout(exc):
         return NetworkError("连接扣子超时(%s):检查网络或代理,会自动重试" % name)
     return NetworkError("连接扣子失败(%s):检查网络、代理或 base_url,会自动重试" % name)

@@ -19,7 +19,23 @@ from .filelock import FileLock
 from .log import log
 
 BOUND_FIELDS = (("input", "输入表格"), ("prompt", "提问模板"), ("question_column", "问题列"), ("sheet", "工作表"),
-                ("bot_id", "智能体 bot_id"))
+                ("bot_id", "智能体 bot_id"), ("server", "服务器(base_url)"))
+DEMO_SERVER = "离线演示(本机模拟器:没有找到令牌)"  # what the journal binds for the offline demo
+
+
+def journal_path_for(output_path):
+    """Where the journal of a batch output lives: beside it."""
+    return output_path + ".journal.jsonl"
+
+
+def journal_header(output_path):
+    """The first line of an output's journal (input, prompt, shard ...), or {} when there is none."""
+    try:
+        with open(journal_path_for(output_path), "rb") as handle:
+            first = json.loads(handle.readline().decode("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return first if isinstance(first, dict) and "journal" in first else {}
 
 
 class Journal(object):
@@ -88,7 +104,9 @@ class Journal(object):
         for field, label in BOUND_FIELDS:
             before, now = earlier.get(field), self.header.get(field)
             if before and now and before != now:
-                raise InputError(
+                demo = "这次没有找到令牌,所以是离线演示:设置环境变量 COZE_API_TOKEN(或全局变量 coze_token)后重跑同一命令即可接着上次的运行。" \
+                    if now == DEMO_SERVER else ""
+                raise InputError(demo +
                     "输出 %s 的断点日志属于另一次批处理:%s 不同(上次是「%s」,这次是「%s」)。接着跑会把两种回答混在一张表里。"
                     "请换一个 output_path(输出文件),或加 restart=True(命令行 --restart)从头开始:旧日志会改名保存,不会删除"
                     % (self.output_name(), label, before, now))

@@ -25,6 +25,8 @@ body{margin:0;background:#f4f5f7;color:#1f2329;font:15px/1.6 "Microsoft YaHei","
 main{max-width:1000px;margin:0 auto;padding:28px 24px 40px}
 h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 10px}
 .sub{color:#646a73;margin:0 0 18px;word-break:break-all}
+.demo{background:#fee2e2;border:2px solid #dc2626;color:#991b1b;padding:12px 16px;margin:0 0 18px;border-radius:6px;
+font-size:17px}
 .stop{background:#fff4e5;border-left:4px solid #f59e0b;padding:10px 14px;margin:0 0 18px;border-radius:4px}
 .cards{display:flex;gap:12px;flex-wrap:wrap}
 .card{flex:1;min-width:150px;background:#fff;border-radius:8px;padding:14px 16px;box-shadow:0 1px 2px rgba(0,0,0,.08)}
@@ -151,7 +153,8 @@ def render_report(facts):
     skipped, pending, planned (rows this run), finished (rows this run), tokens (of answered rows),
     all_tokens (failed rows cost too), chats,
     timeline [(seconds, finished, failed)], failures and skips [{"row", "error"}],
-    stopped_reason, resume (a command)."""
+    stopped_reason, resume (a command), asked_again (chats failed on Coze's side asked again),
+    demo (text: the answers came from the offline demo, said in a banner and the title)."""
     import html  # on first use: importing the module stays fast
     esc = html.escape
     counts = [("ok", "成功", facts.get("ok", 0)), ("failed", "失败", facts.get("failed", 0)),
@@ -168,24 +171,28 @@ def render_report(facts):
         ("本次处理", "%d 行,平均 %.2f 行/秒(%.1f 行/分钟)" % (finished, finished / max(elapsed, 0.001),
                                                          60 * finished / max(elapsed, 0.001))),
         ("tokens", "共 %d(成功的行 %d,平均每行 %d)" % (all_tokens, tokens, tokens // answered if answered else 0)),
-        ("本次发起的对话(计费次数)", "%d" % facts.get("chats", 0)),
+        ("本次发起的对话(计费次数)", "%d" % facts.get("chats", 0) + (
+            "(其中 %d 次是重问扣子那边失败的对话)" % facts["asked_again"] if facts.get("asked_again") else "")),
         ("输入表格", facts.get("input", "") + ("(工作表「%s」)" % facts["sheet"] if facts.get("sheet") else "")),
         ("输出表格", facts.get("output", "")),
     ]
     table = "".join("<tr><td>%s</td><td>%s</td></tr>" % (esc(name), esc(str(value))) for name, value in figures)
     stop = ""
+    if facts.get("demo"):  # a report made offline must never pass for real answers
+        stop = '<p class="demo"><b>【离线演示】</b>%s。</p>' % esc(facts["demo"])
     if facts.get("stopped_reason"):
-        stop = '<p class="stop"><b>提前停止:</b>%s</p>' % esc(facts["stopped_reason"])
+        stop += '<p class="stop"><b>提前停止:</b>%s</p>' % esc(facts["stopped_reason"])
     if facts.get("pending") or facts.get("failed"):
-        resume = ("<h2>继续</h2><p>还有未完成或失败的行。处理好上面的原因后,在同一文件夹运行(已完成的行不会再付费):</p>"
+        resume = ("<h2>继续</h2><p>还有未完成或失败的行。处理好上面的原因后:</p>"
                   "<pre>%s</pre>" % esc(facts.get("resume", "")))
     else:
         resume = "<h2>继续</h2><p class=\"none\">全部完成,没有需要继续的行。</p>"
     return "".join([
         '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        "<title>批处理报告 - %s</title><style>%s</style></head><body><main>" % (esc(facts.get("title", "")), _REPORT_CSS),
-        "<h1>批处理报告:%s</h1>" % esc(facts.get("title", "")),
+        "<title>%s批处理报告 - %s</title><style>%s</style></head><body><main>" % (
+            "【离线演示】" if facts.get("demo") else "", esc(facts.get("title", "")), _REPORT_CSS),
+        "<h1>%s批处理报告:%s</h1>" % ("【离线演示】" if facts.get("demo") else "", esc(facts.get("title", ""))),
         '<p class="sub">%s 生成</p>' % esc(facts.get("generated", "")),
         stop,
         '<div class="cards">%s</div>' % cards,

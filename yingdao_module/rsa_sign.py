@@ -33,6 +33,14 @@ def private_key_error(problem):
     return InputError("私钥(private_key)%s:%s。私钥在扣子 OAuth 应用(服务类应用)页面创建公钥时下载" % (problem, _KEY_SHAPES))
 
 
+def encrypted_key_error(marker):
+    """A password-protected key: name it and say how to export an unencrypted copy."""
+    return InputError("私钥(private_key)有密码保护(%s),本模块只支持不加密的私钥。请用 OpenSSL 导出一份不加密的:"
+                      "openssl pkcs8 -topk8 -nocrypt -in 加密的私钥.pem -out 私钥.pem(会问一次密码);"
+                      "或 openssl rsa -in 加密的私钥.pem -out 私钥.pem。导出的文件以「-----BEGIN PRIVATE KEY-----」"
+                      "或「-----BEGIN RSA PRIVATE KEY-----」开头,请放在密码类型的全局变量 coze_private_key" % marker)
+
+
 # ---- PEM ------------------------------------------------------------------------------
 
 def pem_text(value):
@@ -67,6 +75,9 @@ def pem_der(text):
     if not blocks:
         raise private_key_error("的开头或结尾不完整(缺 -----BEGIN/-----END 行)")
     for kind, body in blocks:
+        legacy_encrypted = re.search(r"^Proc-Type:\s*4\s*,\s*ENCRYPTED", body, re.M | re.I)
+        if kind in ("PRIVATE KEY", "RSA PRIVATE KEY") and legacy_encrypted:
+            raise encrypted_key_error("Proc-Type: 4,ENCRYPTED")  # legacy OpenSSL encryption: headers before the base64
         if kind in ("PRIVATE KEY", "RSA PRIVATE KEY"):
             try:
                 return kind, base64.b64decode(re.sub(r"\s+", "", body), validate=True)
@@ -74,7 +85,7 @@ def pem_der(text):
                 raise private_key_error("的内容不是有效的 base64(可能复制时少了字符或混入了中文)")
     kinds = [kind for kind, _ in blocks]
     if "ENCRYPTED PRIVATE KEY" in kinds:
-        raise private_key_error("有密码保护(ENCRYPTED PRIVATE KEY),本模块只支持不加密的私钥")
+        raise encrypted_key_error("ENCRYPTED PRIVATE KEY")
     if "PUBLIC KEY" in kinds or "RSA PUBLIC KEY" in kinds or "CERTIFICATE" in kinds:
         raise private_key_error("填成了公钥或证书,这里需要私钥")
     raise private_key_error("的类型是 %s,不支持" % kinds[0])

@@ -20,7 +20,7 @@ class SseParser(object):
 
     def __init__(self):
         self._started = False   # the first character (a BOM there is dropped) has been seen
-        self._partial = ""      # the start of a line whose end has not arrived
+        self._partial = []      # the start of a line whose end has not arrived, in pieces (joined once: linear)
         self._after_cr = False  # the last text ended in "\r": a "\n" starting the next one belongs to it
         self._event = ""
         self._data = []
@@ -34,8 +34,12 @@ class SseParser(object):
             if self._after_cr and text.startswith("\n"):
                 text = text[1:]
             self._after_cr = text.endswith("\r")
-        lines = _LINE_END.split(self._partial + text)
-        self._partial = lines.pop()
+        lines = _LINE_END.split(text)
+        if len(lines) == 1:  # no line end yet: keep the piece (a 20 MB line in 8 KB chunks stays linear)
+            self._partial.append(text)
+            return
+        lines[0] = "".join(self._partial) + lines[0]
+        self._partial = [lines.pop()]
         for line in lines:
             event = self._line(line)
             if event is not None:
@@ -43,9 +47,10 @@ class SseParser(object):
 
     def finish(self):
         """The stream ended: the last event counts only when its data is complete JSON."""
-        if self._partial:
-            self._line(self._partial)
-            self._partial = ""
+        partial = "".join(self._partial)
+        self._partial = []
+        if partial:
+            self._line(partial)
         if self._data:
             data = "\n".join(self._data)
             event, self._event, self._data = self._event or "message", "", []

@@ -2,12 +2,13 @@
 `requires_action` until each call gets an output.
 
     ask("螺丝还有多少?", tools={"查询库存": lambda question: "42 个"})
-    ask("螺丝还有多少?", tools={"查询库存": "查询库存子流程"})   # a ShadowBot sub-flow
+    ask("螺丝还有多少?", tools={"查询库存": "查询库存"})         # a ShadowBot sub-flow, by its shown name
     batch(..., tools='{"查询库存": "stock:query"}')               # module:function (command line)
 
 A handler is a Python callable, called with the tool's JSON arguments as keyword arguments
 (its result is submitted as is when it is text, as JSON otherwise), or the name of a ShadowBot
-sub-flow, run with xbot_visual.process.run: the arguments are its inputs and its output
+sub-flow (the name shown in the flow list, or its file name), run with xbot_visual.process.run
+under its file name (app_flows.py reads package.json): the arguments are its inputs and its output
 parameter `output` is the result. Text shaped "module:function" names a Python function to
 import (how the command line, which takes JSON text, passes one). Such a chat cannot be cancelled, so every call must be
 answered: a handler that raises, or a tool without a handler, gets an error text as its
@@ -16,6 +17,7 @@ output (and a log line), and the bot decides how to go on.
 import json
 import re
 
+from .app_flows import app_location, subflow_file
 from .errors import CozeError, InputError
 from .log import log
 
@@ -65,7 +67,7 @@ def clean_handler(name, handler):
     if not in_shadowbot():
         raise InputError("tools 里工具「%s」写的是影刀子流程「%s」:子流程只能在影刀里运行;在影刀外请传 Python 函数"
                          "(命令行里写成 模块名:函数名)" % (name, handler))
-    return handler
+    return subflow_file(name, handler)
 
 
 def tool_outputs(required_action, tools, calls_made):
@@ -105,12 +107,14 @@ def tool_failed(name, why):
 
 
 def run_subflow(process, inputs):
-    """Run a ShadowBot sub-flow with the tool's arguments as inputs; its `output` is the result."""
+    """Run a ShadowBot sub-flow (its file name) with the tool's arguments as inputs, as the code
+    ShadowBot generates does (`package` is the calling module's name); its `output` is the result."""
     try:
         import xbot_visual
     except ImportError:
         raise CozeError("影刀子流程「%s」只能在影刀里运行" % process)
-    result = xbot_visual.process.run(process=process, package=__name__, inputs=inputs, outputs=[SUBFLOW_OUTPUT])
+    result = xbot_visual.process.run(process=process, package=app_location()[0], inputs=inputs,
+                                     outputs=[SUBFLOW_OUTPUT])
     if isinstance(result, dict):
         return result.get(SUBFLOW_OUTPUT)
     return getattr(result, SUBFLOW_OUTPUT, result)

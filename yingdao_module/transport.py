@@ -154,8 +154,8 @@ class Transport(object):
         url = self.base_url + path
         if params:
             url += "?" + urllib.parse.urlencode(dict((k, v) for k, v in params.items() if v is not None))
-        headers = {"Authorization": self.auth.authorization(self), "User-Agent": USER_AGENT, "Accept": accept,
-                   "Accept-Encoding": "identity"}
+        headers = {"Authorization": self.auth.authorization(self, deadline), "User-Agent": USER_AGENT,
+                   "Accept": accept, "Accept-Encoding": "identity"}
         if isinstance(body, dict):
             body = json.dumps(body, ensure_ascii=False).encode("utf-8")
         if body is not None:

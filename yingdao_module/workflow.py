@@ -14,7 +14,7 @@ import time
 
 from .config import DEFAULT_TIMEOUT, clean_bool, clean_bot_id, clean_json_dict, clean_timeout, clean_workflow_id
 from .errors import (APIError, BadResponseError, CozeError, CozeTimeoutError, InputError, NetworkError,
-                     RateLimitError, WorkflowInterrupted, error_for_code)
+                     RateLimitError, ServerError, WorkflowInterrupted, error_for_code)
 from .log import log
 from .transport import backoff_delay
 
@@ -126,7 +126,7 @@ class WorkflowRun(object):
                                  data.get("error_message") or data.get("msg") or "", self.logid, base_url)
             err = type(err)("工作流运行出错:" + err.message + self.ids_text(), err.code, err.logid)
             err.retryable = False  # the run happened; running it again is the caller's choice
-            raise err
+            raise err.without_retry_promise()
         elif event == "Done":
             self.finish()
 
@@ -257,6 +257,8 @@ def open_run(transport, path, request, deadline, stream):
             if stream:
                 return transport.open_stream("POST", path, body=request, deadline=deadline, what="工作流的流式回复")
             return transport.call("POST", path, body=request, deadline=deadline, retry=False)
+        except ServerError as err:  # the run may have happened: not sent again, so nothing promises a retry
+            raise err.without_retry_promise()
         except (RateLimitError, NetworkError) as err:
             if not err.retryable:  # a certificate the machine does not trust, ...
                 raise

@@ -66,6 +66,10 @@ def main(argv):
         pass
     replace_section(os.path.join(DOCS, "benchmarks.md"), "figures", "_%s_\n\n%s" % (stamp, "\n\n".join(sections)))
 
+    import bench_xlsx
+    replace_section(os.path.join(DOCS, "benchmarks.md"), "xlsx-figures",
+                    "_%s_\n\n%s" % (stamp, bench_xlsx.markdown(bench_xlsx.run(quick=quick))))
+
     import fault_matrix
     count = 5 if quick else 30
     rows = fault_matrix.run_matrix(count)
