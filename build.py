@@ -30,6 +30,7 @@ DIST_MODULES = [
     ("sse", "Server-sent events"),
     ("policy", "Timeouts and retry policy"),
     ("http_response", "HTTP responses read within the deadline"),
+    ("http_connect", "HTTP connections opened within the deadline"),
     ("http_backends", "HTTP backends, requests"),
     ("http_stdlib", "HTTP backend, standard library (kept alive)"),
     ("transport", "Coze transport: envelope, auth header, retries"),

@@ -27,66 +27,67 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  6159 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  6189 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  6220 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  6235 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  6256 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  6278 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  5867 行  Batch engine
-#   merge .................... 第  6123 行  Merging shard outputs
-#   main ..................... 第  6317 行  ShadowBot Code flow: main(args)
-#   Client ................... 第  2810 行  Chat client
-#   CozeError ................ 第   232 行  Errors
-#   InputError ............... 第   281 行  Errors
-#   APIError ................. 第   286 行  Errors
-#   AuthError ................ 第   290 行  Errors
-#   BotError ................. 第   294 行  Errors
-#   QuotaError ............... 第   298 行  Errors
-#   RateLimitError ........... 第   302 行  Errors
-#   ServerError .............. 第   306 行  Errors
-#   ChatFailedError .......... 第   310 行  Errors
-#   NetworkError ............. 第   318 行  Errors
-#   WorkflowInterrupted ...... 第   328 行  Errors
-#   CozeTimeoutError ......... 第   334 行  Errors
+#   ask ...................... 第  6252 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  6282 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  6313 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  6328 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  6349 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  6371 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  5960 行  Batch engine
+#   merge .................... 第  6216 行  Merging shard outputs
+#   main ..................... 第  6410 行  ShadowBot Code flow: main(args)
+#   Client ................... 第  2903 行  Chat client
+#   CozeError ................ 第   233 行  Errors
+#   InputError ............... 第   282 行  Errors
+#   APIError ................. 第   287 行  Errors
+#   AuthError ................ 第   291 行  Errors
+#   BotError ................. 第   295 行  Errors
+#   QuotaError ............... 第   299 行  Errors
+#   RateLimitError ........... 第   303 行  Errors
+#   ServerError .............. 第   307 行  Errors
+#   ChatFailedError .......... 第   311 行  Errors
+#   NetworkError ............. 第   319 行  Errors
+#   WorkflowInterrupted ...... 第   329 行  Errors
+#   CozeTimeoutError ......... 第   335 行  Errors
 #
 # 段落 / Sections:
-#   Logging and redaction ...................................... 第   134 行  yingdao_module/log.py
-#   Errors ..................................................... 第   203 行  yingdao_module/errors.py
-#   Configuration and input checks ............................. 第   400 行  yingdao_module/config.py
-#   RSA keys and RS256 signatures .............................. 第   764 行  yingdao_module/rsa_sign.py
-#   Server-sent events ......................................... 第   972 行  yingdao_module/sse.py
-#   Timeouts and retry policy .................................. 第  1074 行  yingdao_module/policy.py
-#   HTTP responses read within the deadline .................... 第  1161 行  yingdao_module/http_response.py
-#   HTTP backends, requests .................................... 第  1355 行  yingdao_module/http_backends.py
-#   HTTP backend, standard library (kept alive) ................ 第  1590 行  yingdao_module/http_stdlib.py
-#   Coze transport: envelope, auth header, retries ............. 第  1718 行  yingdao_module/transport.py
-#   Sign-in: static token or OAuth JWT service app ............. 第  1926 行  yingdao_module/auth.py
-#   Files ...................................................... 第  2126 行  yingdao_module/files.py
-#   When to check a non-stream chat ............................ 第  2178 行  yingdao_module/polling.py
-#   The flows of the ShadowBot app (package.json) .............. 第  2271 行  yingdao_module/app_flows.py
-#   Local tools (端插件) ....................................... 第  2329 行  yingdao_module/tools.py
-#   What a chat has told us (ChatState) ........................ 第  2447 行  yingdao_module/chat_state.py
-#   What a chat sends (bots and chatflows) ..................... 第  2575 行  yingdao_module/chat_request.py
-#   One chat in flight: stream, poll, tools, cancel ............ 第  2606 行  yingdao_module/chat_run.py
-#   Chat client ................................................ 第  2802 行  yingdao_module/client.py
-#   Workflows .................................................. 第  2931 行  yingdao_module/workflow.py
-#   Rate limits ................................................ 第  3289 行  yingdao_module/ratelimit.py
-#   xlsx packages: bounded parts, safe XML ..................... 第  3451 行  yingdao_module/xlsx_package.py
-#   xlsx sheets read as a stream, as shown ..................... 第  3608 行  yingdao_module/xlsx_read.py
-#   xlsx copies with new cells spliced in ...................... 第  3963 行  yingdao_module/xlsx_write.py
-#   Spreadsheets (CSV / xlsx) .................................. 第  4187 行  yingdao_module/tables.py
-#   File locks between processes ............................... 第  4482 行  yingdao_module/filelock.py
-#   Batch journal .............................................. 第  4583 行  yingdao_module/journal.py
-#   Batch options .............................................. 第  4733 行  yingdao_module/batch_options.py
-#   Batch report (HTML) ........................................ 第  4889 行  yingdao_module/report.py
-#   Quoting commands for bash, cmd and PowerShell .............. 第  5104 行  yingdao_module/shell_quote.py
-#   The command that continues a batch run ..................... 第  5189 行  yingdao_module/resume.py
-#   Batch engine ............................................... 第  5293 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  5921 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  6137 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  6292 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  6373 行  yingdao_module/command_line.py
+#   Logging and redaction ...................................... 第   135 行  yingdao_module/log.py
+#   Errors ..................................................... 第   204 行  yingdao_module/errors.py
+#   Configuration and input checks ............................. 第   401 行  yingdao_module/config.py
+#   RSA keys and RS256 signatures .............................. 第   765 行  yingdao_module/rsa_sign.py
+#   Server-sent events ......................................... 第   973 行  yingdao_module/sse.py
+#   Timeouts and retry policy .................................. 第  1075 行  yingdao_module/policy.py
+#   HTTP responses read within the deadline .................... 第  1162 行  yingdao_module/http_response.py
+#   HTTP connections opened within the deadline ................ 第  1361 行  yingdao_module/http_connect.py
+#   HTTP backends, requests .................................... 第  1424 行  yingdao_module/http_backends.py
+#   HTTP backend, standard library (kept alive) ................ 第  1682 行  yingdao_module/http_stdlib.py
+#   Coze transport: envelope, auth header, retries ............. 第  1811 行  yingdao_module/transport.py
+#   Sign-in: static token or OAuth JWT service app ............. 第  2019 行  yingdao_module/auth.py
+#   Files ...................................................... 第  2219 行  yingdao_module/files.py
+#   When to check a non-stream chat ............................ 第  2271 行  yingdao_module/polling.py
+#   The flows of the ShadowBot app (package.json) .............. 第  2364 行  yingdao_module/app_flows.py
+#   Local tools (端插件) ....................................... 第  2422 行  yingdao_module/tools.py
+#   What a chat has told us (ChatState) ........................ 第  2540 行  yingdao_module/chat_state.py
+#   What a chat sends (bots and chatflows) ..................... 第  2668 行  yingdao_module/chat_request.py
+#   One chat in flight: stream, poll, tools, cancel ............ 第  2699 行  yingdao_module/chat_run.py
+#   Chat client ................................................ 第  2895 行  yingdao_module/client.py
+#   Workflows .................................................. 第  3024 行  yingdao_module/workflow.py
+#   Rate limits ................................................ 第  3382 行  yingdao_module/ratelimit.py
+#   xlsx packages: bounded parts, safe XML ..................... 第  3544 行  yingdao_module/xlsx_package.py
+#   xlsx sheets read as a stream, as shown ..................... 第  3701 行  yingdao_module/xlsx_read.py
+#   xlsx copies with new cells spliced in ...................... 第  4056 行  yingdao_module/xlsx_write.py
+#   Spreadsheets (CSV / xlsx) .................................. 第  4280 行  yingdao_module/tables.py
+#   File locks between processes ............................... 第  4575 行  yingdao_module/filelock.py
+#   Batch journal .............................................. 第  4676 行  yingdao_module/journal.py
+#   Batch options .............................................. 第  4826 行  yingdao_module/batch_options.py
+#   Batch report (HTML) ........................................ 第  4982 行  yingdao_module/report.py
+#   Quoting commands for bash, cmd and PowerShell .............. 第  5197 行  yingdao_module/shell_quote.py
+#   The command that continues a batch run ..................... 第  5282 行  yingdao_module/resume.py
+#   Batch engine ............................................... 第  5386 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  6014 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  6230 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  6385 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  6466 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -1255,6 +1256,11 @@ def _deadline_response_class():
     return _response_classes[0]
 
 
+def _current_deadline():
+    """The deadline of the request this thread is sending (None: none, or not sending)."""
+    return getattr(_sending, "deadline", None)
+
+
 class _sending_with(object):
     """`with sending_with(deadline, idle):` the responses this thread opens meanwhile read within them."""
 
@@ -1351,6 +1357,69 @@ class _HttpResponse(object):
             self._finish(self._complete)
         except Exception:
             pass
+
+###############################################################################
+# HTTP connections opened within the deadline  (yingdao_module/http_connect.py)
+###############################################################################
+# Opening a connection within the caller's deadline, name lookup included.
+#
+# A socket timeout bounds connecting and reading, but not the name lookup (getaddrinfo), which a
+# broken resolver can hold for many seconds. So a host name is looked up on a short-lived thread
+# given up at the deadline; an IP address (or a call without a deadline) is looked up in place.
+# Both backends open their connections through here (new connections only: kept-alive ones
+# need no lookup), trying each address the lookup gave in turn, as socket.create_connection does.
+
+def _is_ip_address(host):
+    import ipaddress
+    try:
+        ipaddress.ip_address((host or "").strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
+def _resolve_within(host, port, deadline):
+    """getaddrinfo(host, port) for TCP, given up at `deadline` (socket.timeout then)."""
+    import socket
+    if deadline is None or _is_ip_address(host):
+        return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+    found, done = {}, threading.Event()
+
+    def look_up():
+        try:
+            found["addresses"] = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+        except Exception as exc:  # handed to the caller below
+            found["error"] = exc
+        done.set()
+    threading.Thread(target=look_up, name="coze-dns", daemon=True).start()
+    if not done.wait(max(0.0, deadline - time.monotonic())):
+        raise socket.timeout("looking up %s took past the deadline" % host)
+    if "error" in found:
+        raise found["error"]
+    return found["addresses"]
+
+
+def _addresses_within(host, port):
+    """The (family, sockaddr) pairs for host, looked up within the deadline of the request being sent."""
+    return [(family, sockaddr) for family, _, _, _, sockaddr in _resolve_within(host, port, _current_deadline())]
+
+
+def _connect_within(address, timeout, source_address=None):
+    """socket.create_connection for the request being sent: the lookup bounded by its deadline."""
+    import socket
+    failure = None
+    for family, sockaddr in _addresses_within(address[0], address[1]):
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as exc:
+            failure = exc
+            sock.close()
+    raise failure or OSError("no address for %s" % address[0])
 
 ###############################################################################
 # HTTP backends, requests                     (yingdao_module/http_backends.py)
@@ -1557,6 +1626,23 @@ class _RequestsBackend(_HttpBackend):
 _adapter_classes = []
 
 
+def _new_conn_within(conn, base):
+    """urllib3's _new_conn with the name lookup bounded by the deadline: each address in turn
+    (urllib3 connects to _dns_host; the certificate is still checked against the host name)."""
+    host = conn._dns_host
+    failure = None
+    try:
+        for _, sockaddr in _addresses_within(host, conn.port):
+            conn._dns_host = sockaddr[0]
+            try:
+                return base._new_conn(conn)
+            except Exception as exc:
+                failure = exc
+    finally:
+        conn._dns_host = host
+    raise failure or OSError("no address for %s" % host)
+
+
 def _deadline_adapter_class():
     """A requests HTTPAdapter whose urllib3 connections make deadline responses (made on first use)."""
     if not _adapter_classes:
@@ -1566,8 +1652,14 @@ def _deadline_adapter_class():
         class Http(connection.HTTPConnection):
             response_class = _deadline_response_class()
 
+            def _new_conn(self):
+                return _new_conn_within(self, connection.HTTPConnection)
+
         class Https(connection.HTTPSConnection):
             response_class = _deadline_response_class()
+
+            def _new_conn(self):
+                return _new_conn_within(self, connection.HTTPSConnection)
 
         pools = {"http": type("HttpPool", (connectionpool.HTTPConnectionPool,), {"ConnectionCls": Http}),
                  "https": type("HttpsPool", (connectionpool.HTTPSConnectionPool,), {"ConnectionCls": Https})}
@@ -1673,6 +1765,7 @@ class _UrllibBackend(_HttpBackend):
         else:
             connection = http.client.HTTPConnection(address[0], address[1], timeout=timeout)
         connection.response_class = _deadline_response_class()
+        connection._create_connection = _connect_within  # the name lookup within the deadline too
         with self._lock:
             self._connections.add(connection)
         return connection

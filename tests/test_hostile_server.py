@@ -321,3 +321,22 @@ def test_chats_and_workflows_stream_through_transport_open_stream(coze, route, m
     ask(coze, server)
     coze.run_workflow("7400000000000000008", {"a": 1}, token=TOKEN, base_url=server.url)
     assert opened == ["/v3/chat", "/v1/workflow/stream_run"]
+
+
+def test_a_name_lookup_that_hangs_cannot_hold_the_call_past_its_timeout(coze, backend, monkeypatch):
+    """A socket timeout does not cover getaddrinfo: the lookup of a host name is given up at the
+    deadline too (a kept-alive connection needs none; an IP address is looked up in place)."""
+    import socket
+    real = socket.getaddrinfo
+
+    def hanging(host, *args, **kwargs):
+        if host == "hangs.coze.invalid":
+            time.sleep(TIMEOUT + SLACK + 1.5)
+        return real(host, *args, **kwargs)
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
+    monkeypatch.setenv("COZE_ALLOW_ANY_BASE_URL", "1")
+    started = time.monotonic()
+    with pytest.raises(coze.CozeTimeoutError):
+        coze.new_conversation(bot_id=BOT, token=TOKEN, base_url="http://hangs.coze.invalid:9", timeout=TIMEOUT)
+    elapsed = time.monotonic() - started
+    assert TIMEOUT - 0.2 <= elapsed < TIMEOUT + SLACK, elapsed

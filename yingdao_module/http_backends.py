@@ -12,6 +12,7 @@ import time
 import urllib.parse
 
 from .errors import CertificateError, CozeError, NetworkError
+from .http_connect import addresses_within
 from .http_response import HttpResponse, deadline_error, deadline_response_class, is_timeout, sending_with, time_left
 from .policy import DEFAULT_TIMEOUTS
 
@@ -209,6 +210,23 @@ class RequestsBackend(HttpBackend):
 _adapter_classes = []
 
 
+def new_conn_within(conn, base):
+    """urllib3's _new_conn with the name lookup bounded by the deadline: each address in turn
+    (urllib3 connects to _dns_host; the certificate is still checked against the host name)."""
+    host = conn._dns_host
+    failure = None
+    try:
+        for _, sockaddr in addresses_within(host, conn.port):
+            conn._dns_host = sockaddr[0]
+            try:
+                return base._new_conn(conn)
+            except Exception as exc:
+                failure = exc
+    finally:
+        conn._dns_host = host
+    raise failure or OSError("no address for %s" % host)
+
+
 def deadline_adapter_class():
     """A requests HTTPAdapter whose urllib3 connections make deadline responses (made on first use)."""
     if not _adapter_classes:
@@ -218,8 +236,14 @@ def deadline_adapter_class():
         class Http(connection.HTTPConnection):
             response_class = deadline_response_class()
 
+            def _new_conn(self):
+                return new_conn_within(self, connection.HTTPConnection)
+
         class Https(connection.HTTPSConnection):
             response_class = deadline_response_class()
+
+            def _new_conn(self):
+                return new_conn_within(self, connection.HTTPSConnection)
 
         pools = {"http": type("HttpPool", (connectionpool.HTTPConnectionPool,), {"ConnectionCls": Http}),
                  "https": type("HttpsPool", (connectionpool.HTTPSConnectionPool,), {"ConnectionCls": Https})}

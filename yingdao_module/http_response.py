@@ -100,6 +100,11 @@ def deadline_response_class():
     return _response_classes[0]
 
 
+def current_deadline():
+    """The deadline of the request this thread is sending (None: none, or not sending)."""
+    return getattr(_sending, "deadline", None)
+
+
 class sending_with(object):
     """`with sending_with(deadline, idle):` the responses this thread opens meanwhile read within them."""
 

@@ -12,6 +12,7 @@ import urllib.parse
 import weakref
 
 from .http_backends import HttpBackend, ca_file, origin
+from .http_connect import connect_within
 from .http_response import deadline_response_class
 
 
@@ -91,6 +92,7 @@ class UrllibBackend(HttpBackend):
         else:
             connection = http.client.HTTPConnection(address[0], address[1], timeout=timeout)
         connection.response_class = deadline_response_class()
+        connection._create_connection = connect_within  # the name lookup within the deadline too
         with self._lock:
             self._connections.add(connection)
         return connection
