@@ -161,7 +161,8 @@ class BatchOptions(object):
         if self.cache_days and not self.cache:
             raise InputError("cache_days 只在用答案缓存时有效:请同时加 cache=True(命令行 --cache)")
         output = _option_text(given["output_path"])
-        self.output_path = os.path.abspath(output.strip('"')) if output else default_output(self.input_path, self.shard)
+        self.output_path = os.path.abspath(output.strip('"')) if output else \
+            default_output(self.input_path, self.shard)
         refuse_same_file(self.output_path, "output_path", [(self.input_path, "输入表格")])
         refuse_same_file(self.journal_path, "output_path", [(self.input_path, "输入表格")])
         if not os.path.isdir(os.path.dirname(self.output_path)):

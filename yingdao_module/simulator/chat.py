@@ -15,7 +15,6 @@ A chatflow answers like a bot, with the same events and conversations.
 import json
 import time
 
-from .service import new_id
 from .workflows import DEBUG_URL
 
 
@@ -38,8 +37,8 @@ def tool_answer(tool_name, outputs, answer):
 
 
 class Chat(object):
-    def __init__(self, conversation, bot_id, question, answer, latency, fate, tool=None):
-        self.id = new_id()
+    def __init__(self, chat_id, conversation, bot_id, question, answer, latency, fate, tool=None):
+        self.id = chat_id
         self.conversation = conversation
         self.bot_id = bot_id
         self.question = question
@@ -137,7 +136,7 @@ class Chat(object):
 
 def new_conversation(sim):
     """A new empty conversation (call with sim.lock held)."""
-    conversation = {"id": new_id(), "turns": 0, "running": None}
+    conversation = {"id": sim.new_id(), "turns": 0, "running": None}
     sim.conversations[conversation["id"]] = conversation
     return conversation
 
@@ -237,8 +236,8 @@ class ChatRoutes(object):
                 fate = "quota"
             elif fault in ("fail", "stuck"):
                 fate = fault
-            chat = Chat(conversation, bot_id, question, answer_for(question, conversation["turns"], file_names,
-                                                                     fault == "badjson"), sim.latency, fate, tool)
+            answer = answer_for(question, conversation["turns"], file_names, fault == "badjson")
+            chat = Chat(sim.new_id(), conversation, bot_id, question, answer, sim.latency, fate, tool)
             chat.workflow_id = workflow_id
             conversation["turns"] += 1
             conversation["running"] = chat.id
@@ -364,4 +363,4 @@ class ChatRoutes(object):
         with self.sim.lock:
             conversation = new_conversation(self.sim)
         self.ok({"id": conversation["id"], "created_at": int(time.time()), "meta_data": {},
-                 "last_section_id": new_id()})
+                 "last_section_id": self.sim.new_id()})

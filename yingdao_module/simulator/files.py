@@ -1,7 +1,6 @@
 """File service: POST /v1/files/upload (multipart/form-data, field `file`), parsed by hand."""
 import time
 
-from .service import new_id
 
 
 def uploaded_file_name(content_type, raw):
@@ -24,7 +23,7 @@ class FileRoutes(object):
         name = uploaded_file_name(self.headers.get("Content-Type") or "", raw)
         if not name:
             return self.error(4000, "multipart/form-data with a file field is required")
-        file_id = new_id()
+        file_id = self.sim.new_id()
         with self.sim.lock:
             self.sim.files[file_id] = name
         self.ok({"id": file_id, "file_name": name, "bytes": len(raw), "created_at": int(time.time())})
