@@ -27,15 +27,15 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  6870 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  6900 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  6931 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  6946 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  6967 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  6989 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  6566 行  Batch engine: batch() and the run loop
-#   merge .................... 第  6834 行  Merging shard outputs
-#   main ..................... 第  7028 行  ShadowBot Code flow: main(args)
+#   ask ...................... 第  6876 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  6906 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  6937 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  6952 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  6973 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  6995 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  6572 行  Batch engine: batch() and the run loop
+#   merge .................... 第  6840 行  Merging shard outputs
+#   main ..................... 第  7034 行  ShadowBot Code flow: main(args)
 #   Client ................... 第  2911 行  Chat client
 #   CozeError ................ 第   241 行  Errors
 #   InputError ............... 第   290 行  Errors
@@ -73,7 +73,7 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   Chat client ................................................ 第  2903 行  yingdao_module/client.py
 #   Workflows .................................................. 第  3032 行  yingdao_module/workflow.py
 #   Rate limits ................................................ 第  3390 行  yingdao_module/ratelimit.py
-#   The account's caps (qps auto) and a shard's share .......... 第  3596 行  yingdao_module/account_limits.py
+#   Account caps (qps auto), shard shares ...................... 第  3596 行  yingdao_module/account_limits.py
 #   xlsx packages: bounded parts, safe XML ..................... 第  3709 行  yingdao_module/xlsx_package.py
 #   xlsx sheets read as a stream, as shown ..................... 第  3866 行  yingdao_module/xlsx_read.py
 #   xlsx copies with new cells spliced in ...................... 第  4221 行  yingdao_module/xlsx_write.py
@@ -81,20 +81,20 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   File locks between processes ............................... 第  4740 行  yingdao_module/filelock.py
 #   Batch journal .............................................. 第  4841 行  yingdao_module/journal.py
 #   Batch options .............................................. 第  4991 行  yingdao_module/batch_options.py
-#   Batch report (HTML) ........................................ 第  5167 行  yingdao_module/report.py
-#   Quoting commands for bash, cmd and PowerShell .............. 第  5384 行  yingdao_module/shell_quote.py
-#   The command that continues a batch run ..................... 第  5469 行  yingdao_module/resume.py
-#   Batch planning: which rows, which questions ................ 第  5574 行  yingdao_module/batch_plan.py
-#   The answer cache (cache=True): answers reused, free ........ 第  5757 行  yingdao_module/answer_cache.py
-#   Batch asking: one row's chat, paid once .................... 第  5862 行  yingdao_module/batch_ask.py
-#   Review (review=True): rejected answers asked again with the note . 第  6026 行  yingdao_module/review.py
-#   Batch output: table write-back, report, summary ............ 第  6138 行  yingdao_module/batch_output.py
-#   The estimate (estimate=True): sample rows, projection ...... 第  6268 行  yingdao_module/estimate.py
-#   Batch engine: batch() and the run loop ..................... 第  6352 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  6632 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  6848 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  7003 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  7084 行  yingdao_module/command_line.py
+#   Batch report (HTML) ........................................ 第  5168 行  yingdao_module/report.py
+#   Quoting commands for bash, cmd and PowerShell .............. 第  5385 行  yingdao_module/shell_quote.py
+#   The command that continues a batch run ..................... 第  5470 行  yingdao_module/resume.py
+#   Batch planning: which rows, which questions ................ 第  5575 行  yingdao_module/batch_plan.py
+#   Answer cache (cache=True) .................................. 第  5759 行  yingdao_module/answer_cache.py
+#   Batch asking: one row's chat, paid once .................... 第  5864 行  yingdao_module/batch_ask.py
+#   Review (review=True): rejected rows ........................ 第  6029 行  yingdao_module/review.py
+#   Batch output: write-back, report ........................... 第  6142 行  yingdao_module/batch_output.py
+#   Estimate (estimate=True) ................................... 第  6274 行  yingdao_module/estimate.py
+#   Batch engine: batch() and the run loop ..................... 第  6358 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  6638 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  6854 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  7009 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  7090 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -3495,8 +3495,8 @@ class _RateLimiter(object):
         (a Client's) signs in as — a token, or an OAuth app — shared by every process. A shard
         keeps its own (its caps are its share of the account's, see account_limits.py)."""
         if self.limited:
-            self.state_path = _account_state_path(_account_of(settings) + ("\nshard:%s" % shard_text if shard_text else ""),
-                                                 settings.base_url)
+            who = _account_of(settings) + ("\nshard:%s" % shard_text if shard_text else "")
+            self.state_path = _account_state_path(who, settings.base_url)
 
     def acquire(self, stop=None):
         if not self.limited:
@@ -3594,7 +3594,7 @@ class _RateLimiter(object):
         os.replace(temporary, self.state_path)  # atomic: a reader sees the old file or the new one
 
 ###############################################################################
-# The account's caps (qps auto) and a shard's share (yingdao_module/account_limits.py)
+# Account caps (qps auto), shard shares      (yingdao_module/account_limits.py)
 ###############################################################################
 # The account's own caps (qps="auto") and one robot's share of them (shard K/N).
 #
@@ -5042,7 +5042,8 @@ def _clean_estimate(value):
     """How many sample rows estimate asks: 0 (no estimate), ESTIMATE_SAMPLES for yes, or a number."""
     if value is True or (isinstance(value, str) and value.strip().lower() in ("是", "true", "yes", "y", "1", "对")):
         return _ESTIMATE_SAMPLES
-    if value in (None, False, "") or (isinstance(value, str) and value.strip().lower() in ("否", "false", "no", "n", "0")):
+    no = ("否", "false", "no", "n", "0")
+    if value in (None, False, "") or (isinstance(value, str) and value.strip().lower() in no):
         return 0
     number = _clean_count(value, "estimate")
     if number > 50:
@@ -5711,7 +5712,8 @@ class _Planner(object):
                 skipped += 1  # answered (or failed and not retried) in an earlier run: not paid again
                 self.earlier["failed" if earlier["status"] == _STATUS_FAILED else "ok"] += 1
             else:
-                todo.append(_Row(number, cells, question, key, earlier.get("pending") if earlier.get("key") == key else None))
+                pending = earlier.get("pending") if earlier.get("key") == key else None
+                todo.append(_Row(number, cells, question, key, pending))
         return todo, skipped, blank, taken
 
     def rows_above_header(self):
@@ -5755,7 +5757,7 @@ def _without_duplicates(todo):
     return unique, copies
 
 ###############################################################################
-# The answer cache (cache=True): answers reused, free (yingdao_module/answer_cache.py)
+# Answer cache (cache=True)                    (yingdao_module/answer_cache.py)
 ###############################################################################
 # The answer cache (batch cache=True): an answer already paid for is reused, free.
 #
@@ -5889,7 +5891,8 @@ def _spread_json(answer):
 
 def _cannot_write(path, err):
     """The stop reason for a file that cannot be written, in Chinese, with the way out."""
-    why = "磁盘已满(或超过了文件大小上限)" if getattr(err, "errno", None) in (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)) \
+    full = (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC))
+    why = "磁盘已满(或超过了文件大小上限)" if getattr(err, "errno", None) in full \
         else "没有写权限或文件被占用" if getattr(err, "errno", None) in (errno.EACCES, errno.EPERM) else "写入失败"
     return ("写不进文件 %s:%s(%s)。已停止,不再发新的请求;已拿到的回答先留在内存里,结束前再写一次。"
             "请腾出磁盘空间(或换一个能写的 output_path)后重跑同一命令,从断点继续,已写入的行不会重复付费"
@@ -6024,7 +6027,7 @@ class _Asker(object):
         return "缺少键 %s" % "、".join(missing) if missing else ""
 
 ###############################################################################
-# Review (review=True): rejected answers asked again with the note (yingdao_module/review.py)
+# Review (review=True): rejected rows                (yingdao_module/review.py)
 ###############################################################################
 # Review (batch review=True): answers the user rejected are asked again, with the user's note.
 #
@@ -6095,8 +6098,9 @@ def _ask_rejected(run, row, record, note):
         _log("第 %d 行按审核意见重问失败(%s):保留原来的回答,审核列仍是驳回,下次 --review 再问" % (row.number, err.message))
         return False
     rounds = int(record.get("review_round") or 0) + 1
+    conversation = result.get("conversation_id") or conversation or ""
     run.finish(dict(record, answer=result["answer"], tokens=result["usage"]["token_count"],
-                    chat_id=result["chat_id"] or "", conversation_id=result.get("conversation_id") or conversation or "",
+                    chat_id=result["chat_id"] or "", conversation_id=conversation,
                     review_round=rounds, review_note=note, error=""))
     run.output.verdicts[row.number] = _REVIEWED % (rounds, note)
     return True
@@ -6136,7 +6140,7 @@ def _run_review(run, todo, taken, skipped, blank, started, summarize):
     return summary
 
 ###############################################################################
-# Batch output: table write-back, report, summary (yingdao_module/batch_output.py)
+# Batch output: write-back, report             (yingdao_module/batch_output.py)
 ###############################################################################
 # Batch output: the answers written back (into a copy of the input workbook, or a text table
 # in the input's layout), the HTML report and the summary batch() returns.
@@ -6194,15 +6198,16 @@ class _BatchOutput(object):
     def save(self, done):
         """Write the table from the records; OSError or ValueError when the disk refuses."""
         json_keys = self.json_keys(done)
-        added = [self.options.answer_column] + json_keys + list(_EXTRA_COLUMNS) + ([_REVIEW_COLUMN] if self.reviewed else [])
+        added = [self.options.answer_column] + json_keys + list(_EXTRA_COLUMNS)
+        added += [_REVIEW_COLUMN] if self.reviewed else []
         if self.sheet is not None and self.output_path.lower().endswith((".xlsx", ".xlsm")):
             self.output_path = self.save_into_copy(done, added, json_keys)
         else:
             layout = "utf-8-sig" if self.sheet is not None else _sniff_format(self.options.input_path)
             lines = itertools.chain(self.planner.rows_above_header(), [list(self.header) + added],
                                     self.output_rows(done, json_keys))
-            self.output_path = _write_rows(self.output_path, next(lines), lines, layout,  # the input's cells as they were
-                                          inert_from=len(self.header))
+            # the input's cells as they were
+            self.output_path = _write_rows(self.output_path, next(lines), lines, layout, inert_from=len(self.header))
 
     def save_into_copy(self, done, added, json_keys):
         """The input workbook, copied, with the new columns right of everything on the sheet
@@ -6213,7 +6218,8 @@ class _BatchOutput(object):
         first = self.first_new_column
         cells = {header_row: dict((first + i, name) for i, name in enumerate(added))}
         for row in self.output_rows(done, json_keys):
-            cells[row[len(self.header) + added.index("行号")]] = dict((first + i, str(value)) for i, value in enumerate(row[len(self.header):])
+            number = row[len(self.header) + added.index("行号")]
+            cells[number] = dict((first + i, str(value)) for i, value in enumerate(row[len(self.header):])
                                   if value not in ("", None))
         return _write_xlsx_copy(self.output_path, self.sheet, cells, {first: _ANSWER_WIDTH})
 
@@ -6266,7 +6272,7 @@ def _summarize(run, taken, skipped, blank, started):
     return summary
 
 ###############################################################################
-# The estimate (estimate=True): sample rows, projection (yingdao_module/estimate.py)
+# Estimate (estimate=True)                         (yingdao_module/estimate.py)
 ###############################################################################
 # The estimate (batch estimate=True): what a whole table will cost before it runs overnight.
 #

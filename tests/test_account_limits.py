@@ -6,9 +6,8 @@ import os
 import subprocess
 import sys
 
-from conftest import ROOT
-from helpers import find_python
-from test_batch import BOT, TOKEN, products, write_csv
+from helpers import BOT_ID as BOT, ROOT, TOKEN, find_python
+from sheets import products, write_csv
 from yingdao_module.account_limits import robot_share, slot_plan
 from yingdao_module.ratelimit import slot_wait
 from yingdao_module.simulator import Simulator

@@ -6,8 +6,8 @@ import subprocess
 import sys
 import time
 
-from conftest import ROOT
-from test_batch import BOT, TOKEN, products, read_csv, write_csv
+from helpers import BOT_ID as BOT, ROOT, TOKEN
+from sheets import products, read_csv, write_csv
 
 
 def cache_files(tmp_path):

@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from helpers import DIST, find_python
-from test_batch import BOT, TOKEN, products, read_csv, write_csv
+from helpers import BOT_ID as BOT, DIST, TOKEN, find_python
+from sheets import products, read_csv, write_csv
 
 
 def test_samples_are_spread_paid_once_and_projected(coze, sim, tmp_path, quiet_log):

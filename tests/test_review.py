@@ -8,7 +8,8 @@ import os
 
 import pytest
 
-from test_batch import BOT, TOKEN, products, read_csv, write_csv
+from helpers import BOT_ID as BOT, TOKEN
+from sheets import products, read_csv, write_csv
 
 
 def rewrite_csv(path, verdicts):

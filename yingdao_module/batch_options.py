@@ -58,7 +58,8 @@ def clean_estimate(value):
     """How many sample rows estimate asks: 0 (no estimate), ESTIMATE_SAMPLES for yes, or a number."""
     if value is True or (isinstance(value, str) and value.strip().lower() in ("是", "true", "yes", "y", "1", "对")):
         return ESTIMATE_SAMPLES
-    if value in (None, False, "") or (isinstance(value, str) and value.strip().lower() in ("否", "false", "no", "n", "0")):
+    no = ("否", "false", "no", "n", "0")
+    if value in (None, False, "") or (isinstance(value, str) and value.strip().lower() in no):
         return 0
     number = clean_count(value, "estimate")
     if number > 50:

@@ -67,15 +67,16 @@ class BatchOutput(object):
     def save(self, done):
         """Write the table from the records; OSError or ValueError when the disk refuses."""
         json_keys = self.json_keys(done)
-        added = [self.options.answer_column] + json_keys + list(EXTRA_COLUMNS) + ([REVIEW_COLUMN] if self.reviewed else [])
+        added = [self.options.answer_column] + json_keys + list(EXTRA_COLUMNS)
+        added += [REVIEW_COLUMN] if self.reviewed else []
         if self.sheet is not None and self.output_path.lower().endswith((".xlsx", ".xlsm")):
             self.output_path = self.save_into_copy(done, added, json_keys)
         else:
             layout = "utf-8-sig" if self.sheet is not None else sniff_format(self.options.input_path)
             lines = itertools.chain(self.planner.rows_above_header(), [list(self.header) + added],
                                     self.output_rows(done, json_keys))
-            self.output_path = write_rows(self.output_path, next(lines), lines, layout,  # the input's cells as they were
-                                          inert_from=len(self.header))
+            # the input's cells as they were
+            self.output_path = write_rows(self.output_path, next(lines), lines, layout, inert_from=len(self.header))
 
     def save_into_copy(self, done, added, json_keys):
         """The input workbook, copied, with the new columns right of everything on the sheet
@@ -86,7 +87,8 @@ class BatchOutput(object):
         first = self.first_new_column
         cells = {header_row: dict((first + i, name) for i, name in enumerate(added))}
         for row in self.output_rows(done, json_keys):
-            cells[row[len(self.header) + added.index("行号")]] = dict((first + i, str(value)) for i, value in enumerate(row[len(self.header):])
+            number = row[len(self.header) + added.index("行号")]
+            cells[number] = dict((first + i, str(value)) for i, value in enumerate(row[len(self.header):])
                                   if value not in ("", None))
         return write_xlsx_copy(self.output_path, self.sheet, cells, {first: ANSWER_WIDTH})
 

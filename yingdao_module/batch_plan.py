@@ -145,7 +145,8 @@ class Planner(object):
                 skipped += 1  # answered (or failed and not retried) in an earlier run: not paid again
                 self.earlier["failed" if earlier["status"] == STATUS_FAILED else "ok"] += 1
             else:
-                todo.append(Row(number, cells, question, key, earlier.get("pending") if earlier.get("key") == key else None))
+                pending = earlier.get("pending") if earlier.get("key") == key else None
+                todo.append(Row(number, cells, question, key, pending))
         return todo, skipped, blank, taken
 
     def rows_above_header(self):

@@ -114,8 +114,8 @@ class RateLimiter(object):
         (a Client's) signs in as — a token, or an OAuth app — shared by every process. A shard
         keeps its own (its caps are its share of the account's, see account_limits.py)."""
         if self.limited:
-            self.state_path = account_state_path(account_of(settings) + ("\nshard:%s" % shard_text if shard_text else ""),
-                                                 settings.base_url)
+            who = account_of(settings) + ("\nshard:%s" % shard_text if shard_text else "")
+            self.state_path = account_state_path(who, settings.base_url)
 
     def acquire(self, stop=None):
         if not self.limited:

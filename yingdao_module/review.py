@@ -74,8 +74,9 @@ def ask_rejected(run, row, record, note):
         log("第 %d 行按审核意见重问失败(%s):保留原来的回答,审核列仍是驳回,下次 --review 再问" % (row.number, err.message))
         return False
     rounds = int(record.get("review_round") or 0) + 1
+    conversation = result.get("conversation_id") or conversation or ""
     run.finish(dict(record, answer=result["answer"], tokens=result["usage"]["token_count"],
-                    chat_id=result["chat_id"] or "", conversation_id=result.get("conversation_id") or conversation or "",
+                    chat_id=result["chat_id"] or "", conversation_id=conversation,
                     review_round=rounds, review_note=note, error=""))
     run.output.verdicts[row.number] = REVIEWED % (rounds, note)
     return True
