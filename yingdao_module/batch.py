@@ -16,14 +16,17 @@ import time
 
 from .client import Client
 from .config import DEFAULT_TIMEOUT
-from .batch_ask import Asker, cannot_write
+from .batch_ask import Asker, RowExtras, cannot_write
 from .batch_options import BatchOptions
 from .batch_output import BatchOutput, summarize
+from .batch_workflow import WorkflowAsker
+from .downloads import Downloader
 from .batch_plan import STATUS_FAILED, STATUS_OK, Planner, checked_table, without_duplicates
 from .journal import DEMO_SERVER, Journal
 from .log import log
 from .ratelimit import RateLimiter
 from .resume import DEMO_TOKEN, resume_text
+from .row_files import RowFiles, account_key
 from .xlsx_read import XlsxSheet
 
 SAVE_EVERY = 30.0       # seconds between rewrites of the output table
@@ -49,16 +52,29 @@ class BatchRun(object):
         self.demo = getattr(settings, "token", None) == DEMO_TOKEN
         self.journal = Journal(options.journal_path, {
             "input": options.input_path, "prompt": options.prompt or "", "question_column": options.question_column or "",
-            "sheet": options.sheet or "", "bot_id": bot_id or "", "shard": options.shard_text,
+            "sheet": options.sheet or "", "bot_id": "" if options.workflow_id else bot_id or "", "shard": options.shard_text,
+            "workflow_id": options.workflow_id or "",
             "server": DEMO_SERVER if self.demo else self.base_url})
         self.planner = Planner(options, header, make_question, self.sheet)
-        self.asker = Asker(options, client, self.journal, stop, self.finish, self.halt)
+        self.asker = self.asker_for(client, stop)
         self.output = BatchOutput(options, header, self.planner, self.sheet)
         self.done = {}
         self.unsaved = []  # answers paid for that the disk refused: kept here, written again at the end
         self.stopped_reason = ""
         self.lock = threading.Lock()
         self.counts = {"ok": 0, "failed": 0, "tokens": 0}
+
+    def asker_for(self, client, stop):
+        """A workflow per row, or a bot per row; with the row's files and the answers' downloads."""
+        options, header = self.options, self.header
+        extras = RowExtras(
+            RowFiles(options, client, account_key(client.settings)) if options.files_column else None,
+            header.index(options.files_column) if options.files_column else None,
+            Downloader(options.downloads_folder) if options.download else None)
+        if options.workflow_id:
+            return WorkflowAsker(options, client, self.journal, stop, self.finish, self.halt, extras,
+                                 header.index(options.answers_column) if options.answers_column else None)
+        return Asker(options, client, self.journal, stop, self.finish, self.halt, extras)
 
     @property
     def output_path(self):
@@ -219,7 +235,8 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
           bot_id=None, token=None, base_url=None, concurrency=2, qps=None, qpm=None, qpd=None, max_rows=None,
           max_tokens=None, retry_failed=False, shard=None, json_columns=False, dedupe=False, timeout=DEFAULT_TIMEOUT,
           restart=False, wait=False, app_id=None, key_id=None, private_key=None,
-          json_fields=None, ask_blank=False, report_path=None, tools=None, header_row=None, chat_retries=2):
+          json_fields=None, ask_blank=False, report_path=None, tools=None, header_row=None, chat_retries=2,
+          workflow_id=None, parameters=None, answers_column=None, files_column=None, download=False):
     """表格批处理:表格每一行问智能体一次,回答写进新表格;再次运行同一调用会从断点继续,不重复付费。
 
     input_path       输入表格 .xlsx、.csv 或 .txt(原表格不会被修改;.xlsx 的输出是原工作簿的副本加上新列)
@@ -253,6 +270,11 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     tools            智能体的本地工具(端插件),同 ask()
     header_row       列名在第几行;默认在前 10 行里找含有模板各列(或问题列)的那一行,上面的标题行原样保留
     chat_retries     扣子那边失败的对话(例如错误码 5000)在本次运行里再问几次,默认 2,0 = 不再问;每次重问多付一次对话
+    workflow_id      每行运行这个工作流(代替智能体):参数来自同名的列,结束节点输出的 JSON 字段一列一个;已开始的运行绝不重跑
+    parameters       工作流参数的改名与常量(JSON),例如 {"city": "{城市}", "lang": "zh"}
+    answers_column   工作流问答节点的回答所在的列(JSON 列表或一段文字)
+    files_column     每行要带上的文件所在的列:本地路径或 http(s) 网址,多个用 ; 或换行分开;图片按图片发送
+    download         把回答(或工作流输出)里的图片和文件下载到 <输出名>_文件 文件夹,路径写进「文件」列
 
     返回汇总字典:total, done, skipped(其中 blank 行是模板列空白), failed, tokens, elapsed, output_path,
     report_path, stopped_reason(空 = 正常结束), earlier_done / earlier_failed(之前已成功 / 已失败的行),
@@ -263,8 +285,9 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     stop = threading.Event()
     limiter = RateLimiter(options.qps, options.qpm, options.qpd)
     # checks token and bot before any call; tests and benchmarks stand in for Client here
-    client = Client(token=options.token, bot_id=options.bot_id, base_url=options.base_url, timeout=options.timeout,
+    client = Client(token=options.token, bot_id=None if options.workflow_id else options.bot_id,
+                    base_url=options.base_url, timeout=options.timeout,
                     app_id=options.app_id, key_id=options.key_id, private_key=options.private_key,
                     before_request=limiter.hook(stop))  # every POST /v3/chat waits for the limiter, retries included
-    limiter.share_with_account(client.settings)
+    limiter.share_with_account(client.settings, "workflow" if options.workflow_id else "")  # separate workflow caps
     return BatchRun(options, header, make_question, client, stop, client.settings.bot_id).run()

@@ -6,7 +6,7 @@ gives None for what was not typed: both are cleaned here, so the engine sees cle
 import os
 import re
 
-from .config import DEFAULT_TIMEOUT, clean_bool, clean_timeout
+from .config import DEFAULT_TIMEOUT, clean_bool, clean_json_dict, clean_timeout, clean_workflow_id
 from .errors import InputError
 from .journal import journal_path_for
 from .tools import clean_tools
@@ -21,7 +21,8 @@ BATCH_DEFAULTS = (
     ("dedupe", False), ("timeout", DEFAULT_TIMEOUT), ("restart", False), ("wait", False),
     ("app_id", None), ("key_id", None), ("private_key", None),
     ("json_fields", None), ("ask_blank", False), ("report_path", None), ("tools", None), ("header_row", None),
-    ("chat_retries", 2),
+    ("chat_retries", 2), ("workflow_id", None), ("parameters", None), ("answers_column", None),
+    ("files_column", None), ("download", False),
 )
 CHAT_RETRIES_MAX = 5
 BATCH_OPTION_NAMES = tuple(name for name, _ in BATCH_DEFAULTS)
@@ -137,7 +138,8 @@ class BatchOptions(object):
         self.timeout = clean_timeout(given["timeout"])
         self.tools = clean_tools(given["tools"])
         self.chat_retries = clean_chat_retries(given["chat_retries"])
-        for name in ("retry_failed", "json_columns", "dedupe", "restart", "wait", "ask_blank"):
+        self.clean_rows_through(given)
+        for name in ("retry_failed", "json_columns", "dedupe", "restart", "wait", "ask_blank", "download"):
             setattr(self, name, clean_bool(given[name], name, False))
         self.json_fields = clean_json_fields(given["json_fields"])
         output = _option_text(given["output_path"])
@@ -150,6 +152,37 @@ class BatchOptions(object):
         self.report_path = os.path.abspath(report.strip('"')) if report else \
             os.path.splitext(self.output_path)[0] + "_报告.html"
         refuse_same_file(self.report_path, "report_path", [(self.input_path, "输入表格"), (self.output_path, "输出表格")])
+        if self.download:
+            self.check_downloads_folder()
+
+    def clean_rows_through(self, given):
+        """A workflow per row (workflow_id, parameters, answers_column) instead of a bot; files_column."""
+        workflow_id = _option_text(given["workflow_id"])
+        self.workflow_id = clean_workflow_id(workflow_id) if workflow_id else None
+        self.parameters = clean_json_dict(given["parameters"], "parameters", '{"city": "{城市}", "lang": "zh"}')
+        self.answers_column, self.files_column = _option_text(given["answers_column"]), _option_text(given["files_column"])
+        if self.workflow_id and (self.prompt or self.question_column):
+            raise InputError("workflow_id(每行运行工作流)和 prompt / question_column(每行问智能体)只能选一种:"
+                             "工作流的参数来自同名的列,改名或常量写在 parameters 里")
+        if not self.workflow_id and (self.parameters or self.answers_column):
+            raise InputError("parameters 和 answers_column 只用于每行运行工作流:请同时填 workflow_id(命令行 --workflow-id)")
+        if self.workflow_id and self.answer_column == "回答":
+            self.answer_column = "输出"  # a workflow's End output that is not a JSON object
+
+    @property
+    def downloads_folder(self):
+        """Where download=True saves what answers link to: <output name>_文件 beside the output."""
+        return os.path.splitext(self.output_path)[0] + "_文件"
+
+    def check_downloads_folder(self):
+        """The downloads folder is never the input table, nor a folder holding it."""
+        folder = self.downloads_folder
+        refuse_same_file(folder, "下载文件夹", [(self.input_path, "输入表格")])
+        inside = os.path.normcase(os.path.realpath(self.input_path)).startswith(
+            os.path.normcase(os.path.realpath(folder)) + os.sep)
+        if inside or (os.path.exists(folder) and not os.path.isdir(folder)):
+            raise InputError("下载文件夹 %s %s:请换一个 output_path(下载文件夹是「<输出名>_文件」)"
+                             % (folder, "里有输入表格,下载的文件可能覆盖它" if inside else "已经是一个文件"))
 
     @property
     def journal_path(self):

@@ -71,11 +71,13 @@ class RateLimiter(object):
         self._memory = {"day": "", "count": 0, "starts": []}
         self._lock = threading.Lock()
 
-    def share_with_account(self, settings):
+    def share_with_account(self, settings, kind=""):
         """Keep the window and the day's count in the state file of the account that `settings`
-        (a Client's) signs in as — a token, or an OAuth app — shared by every process."""
+        (a Client's) signs in as — a token, or an OAuth app — shared by every process. `kind`
+        "workflow": workflow runs have caps of their own, apart from chats."""
         if self.windows or self.qpd is not None:
             who = "app:%s" % settings.app[0] if settings.app is not None else "token:%s" % settings.token
+            who = "%s:%s" % (kind, who) if kind else who
             self.state_path = account_state_path(who, settings.base_url)
 
     def acquire(self, stop=None):
