@@ -4989,6 +4989,7 @@ _MAX_FILES_PER_ROW = 20
 
 class _RowFileError(InputError):
     """A file of one row cannot be sent: that row fails, the others go on."""
+    fatal = False
 
 
 def _cell_files(text):
@@ -5122,7 +5123,8 @@ _DOWNLOAD_DEADLINE = 60.0            # seconds per file, headers and body togeth
 _DOWNLOAD_REDIRECTS = 3
 _DOWNLOAD_MAX_LINKS = 20                      # per answer
 _DOWNLOAD_NAME_LIMIT = 80                     # characters of a saved name, extension included
-_LINK = re.compile(r"https?://[^\s<>\"'()\[\]{}]+", re.I)
+# raw CJK ends a bare URL; no re.I: folding would let the range swallow "s", "k" (ſ, K)
+_LINK = re.compile(r"(?:[Hh][Tt][Tt][Pp][Ss]?)://[^\s<>\"'()\[\]{}\u0080-\uffff]+")
 _TRAILING = ".,;:!?。,;:!?、)"
 _WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9]|conin\$|conout\$)$", re.I)
 _UNSAFE_CHARACTERS = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')

@@ -153,3 +153,16 @@ def test_bad_workflow_options_are_refused_before_any_call(sim, tmp_path):
             coze.batch(source, token=TOKEN, base_url=sim.url, **kwargs)
         assert says in str(caught.value)
     assert sim.stats()["requests"] == {}
+
+
+def test_the_resume_command_carries_every_new_option(tmp_path):
+    from yingdao_module.batch_options import BatchOptions
+    from yingdao_module.resume import resume_args
+    source = write_csv(tmp_path / "in.csv", [["城市", "回答们", "附件"], ["杭州", "", ""]])
+    options = BatchOptions(source, workflow_id=WORKFLOW, parameters={"city": "{城市}", "n": 2},
+                           answers_column="回答们", files_column="附件", download="是")
+    args = resume_args(options, "", "https://api.coze.cn")
+    assert args[args.index("--workflow-id") + 1] == WORKFLOW
+    assert json.loads(args[args.index("--parameters") + 1]) == {"city": "{城市}", "n": 2}
+    assert args[args.index("--answers-column") + 1] == "回答们" and args[args.index("--files-column") + 1] == "附件"
+    assert "--download" in args and "--answer-column" not in args  # 输出 is a workflow run's default

@@ -24,7 +24,8 @@ DOWNLOAD_DEADLINE = 60.0            # seconds per file, headers and body togethe
 DOWNLOAD_REDIRECTS = 3
 DOWNLOAD_MAX_LINKS = 20                      # per answer
 DOWNLOAD_NAME_LIMIT = 80                     # characters of a saved name, extension included
-LINK = re.compile(r"https?://[^\s<>\"'()\[\]{}]+", re.I)
+# raw CJK ends a bare URL; no re.I: folding would let the range swallow "s", "k" (ſ, K)
+LINK = re.compile(r"(?:[Hh][Tt][Tt][Pp][Ss]?)://[^\s<>\"'()\[\]{}\u0080-\uffff]+")
 TRAILING = ".,;:!?。,;:!?、)"
 WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9]|conin\$|conout\$)$", re.I)
 UNSAFE_CHARACTERS = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')

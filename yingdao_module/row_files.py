@@ -22,6 +22,7 @@ MAX_FILES_PER_ROW = 20
 
 class RowFileError(InputError):
     """A file of one row cannot be sent: that row fails, the others go on."""
+    fatal = False
 
 
 def cell_files(text):
