@@ -10,7 +10,9 @@ the top (after the header, which ShadowBot expects first). See docs/architecture
 """
 import ast
 import os
+import re
 import sys
+import unicodedata
 
 import privatize
 
@@ -26,16 +28,24 @@ DIST_MODULES = [
     ("config", "Configuration and input checks"),
     ("rsa_sign", "RSA keys and RS256 signatures"),
     ("sse", "Server-sent events"),
-    ("transport", "HTTP transport"),
+    ("policy", "Timeouts and retry policy"),
+    ("http_response", "HTTP responses read within the deadline"),
+    ("http_connect", "HTTP connections opened within the deadline"),
+    ("http_backends", "HTTP backends, requests"),
+    ("http_stdlib", "HTTP backend, standard library (kept alive)"),
+    ("transport", "Coze transport: envelope, auth header, retries"),
     ("auth", "Sign-in: static token or OAuth JWT service app"),
     ("files", "Files"),
     ("polling", "When to check a non-stream chat"),
     ("app_flows", "The flows of the ShadowBot app (package.json)"),
     ("tools", "Local tools (端插件)"),
+    ("chat_state", "What a chat has told us (ChatState)"),
+    ("chat_request", "What a chat sends (bots and chatflows)"),
+    ("chat_run", "One chat in flight: stream, poll, tools, cancel"),
     ("client", "Chat client"),
     ("workflow", "Workflows"),
     ("ratelimit", "Rate limits"),
-    ("xlsx_package", "xlsx packages: bounded parts, safe XML events, relationships"),
+    ("xlsx_package", "xlsx packages: bounded parts, safe XML"),
     ("xlsx_read", "xlsx sheets read as a stream, as shown"),
     ("xlsx_write", "xlsx copies with new cells spliced in"),
     ("tables", "Spreadsheets (CSV / xlsx)"),
@@ -55,10 +65,12 @@ DIST_MODULES = [
     ("merge", "Merging shard outputs"),
     ("api", "Module-level shortcuts (调用模块)"),
     ("shadowbot", "ShadowBot Code flow: main(args)"),
-    ("command_line", "Command line: python coze.py ask|workflow|batch|merge (runs only as a script)"),
+    ("command_line", "Command line, only when run as a script"),
 ]
 
 BANNER = "#" * 79
+MAX_LINE = 120  # ShadowBot's editor shows about this much without scrolling (tests/test_code_shape.py checks)
+CONTENTS_MARK = "# @contents@"
 INTRO = '''"""扣子(Coze)智能体与工作流,给影刀 RPA 用的一个文件。版本 {version}。
 
 把本文件整个粘贴成影刀应用里名为 coze 的 Python 模块,然后三种用法任选:
@@ -166,6 +178,75 @@ def top_level_names(source):
     return module.bound - module.imported
 
 
+def display_width(text):
+    """Columns `text` takes in an editor: CJK and other wide characters count 2."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+def padded(left, right, width=79, fill=" "):
+    """left + fill + right, `width` columns wide by display width (at least one fill)."""
+    return left + fill * max(1, width - display_width(left) - display_width(right)) + right
+
+
+def wrapped(lines, width=MAX_LINE - 2):
+    """Docstring lines that become comments, a long one wrapped at spaces to fit the editor."""
+    import textwrap
+    out = []
+    for line in lines:
+        indent = line[:len(line) - len(line.lstrip())]
+        out += textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=False) if len(line) > width else [line]
+    return out
+
+
+def banner(name, title):
+    return "\n".join([BANNER, padded("# %s" % title, "(yingdao_module/%s.py)" % name), BANNER])
+
+
+def exports_line(public):
+    """__all__ = [...], wrapped under MAX_LINE."""
+    lines, line = [], "__all__ = ["
+    for index, name in enumerate(public):
+        item = '"%s"' % name + (", " if index < len(public) - 1 else "]")
+        if display_width(line + item.rstrip()) > MAX_LINE:
+            lines.append(line.rstrip())
+            line = "           "
+        line += item
+    return "\n".join(lines + [line])
+
+
+def contents_entries(public, modules):
+    """How many lines the contents block takes: a heading, one line per public name, a heading and one
+    line per section."""
+    return 2 + len(public) + 2 + len(modules)
+
+
+def fill_contents(text, public, modules):
+    """Replace CONTENTS_MARK with the contents list: each public function and class with its line and
+    section, then each section with its line (line numbers of the finished file)."""
+    lines = text.split("\n")
+    mark = lines.index(CONTENTS_MARK)
+    shift = contents_entries(public, modules) - 1
+    titles = dict((name, title) for name, title in modules)
+    sections, where = [], {}
+    current = None
+    for number, line in enumerate(lines, 1):
+        found = re.match(r"# .*\(yingdao_module/(\w+)\.py\)$", line)
+        if found and lines[number - 2] == BANNER:
+            current = found.group(1)
+            sections.append((current, number - 1 + shift))
+        found = re.match(r"(?:def|class) (\w+)\b", line)
+        if found and found.group(1) in public and found.group(1) not in where:
+            where[found.group(1)] = (number + shift, current)
+    block = ["# 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落", "#"]
+    for name in public:
+        number, section = where.get(name, (0, None))
+        block.append(padded("#   %s " % name, "", 30, ".") + " 第 %5d 行  %s" % (number, titles.get(section, "")))
+    block += ["#", "# 段落 / Sections:"]
+    for section, number in sections:
+        block.append(padded("#   %s " % titles[section], "", 64, ".") + " 第 %5d 行  yingdao_module/%s.py" % (number, section))
+    return "\n".join(lines[:mark] + block + lines[mark + 1:])
+
+
 def split_header(text):
     """(the comment block ShadowBot expects first, the code after it)."""
     lines = text.rstrip().splitlines()
@@ -190,15 +271,13 @@ def build_dist(source=SOURCE, modules=None):
             seen[defined] = name
         docstring, imports, body = split_module(text, name, allowed - {name})
         all_imports.extend(line for line in imports if line not in all_imports)
-        heading = "# %s" % title
-        heading += " " * max(1, 79 - len(heading) - len("(yingdao_module/%s.py)" % name)) + "(yingdao_module/%s.py)" % name
-        comment = "\n".join(("# " + line).rstrip() for line in docstring.strip().splitlines())
-        sections.append("\n".join([BANNER, heading, BANNER, comment, "", "\n".join(body).rstrip(), ""]))
+        comment = "\n".join(("# " + line).rstrip() for line in wrapped(docstring.strip().splitlines()))
+        sections.append("\n".join([banner(name, title), comment, "", "\n".join(body).rstrip(), ""]))
     header_text = read("header", source)
     comments, header_code = split_header(header_text)
     functions = "、".join(name for name in public if seen.get(name) and not name[0].isupper())
-    exports = "__all__ = [%s]" % ", ".join('"%s"' % n for n in public)
-    parts = [comments, INTRO.format(version=release, functions=functions), "", header_code, "",
+    exports = exports_line(public)
+    parts = [comments, INTRO.format(version=release, functions=functions), CONTENTS_MARK, "", header_code, "",
              "\n".join(all_imports), "", "__version__ = \"%s\"" % release, exports, ""]
     parts.extend(sections)
     text = "\n".join(parts).rstrip() + "\n"
@@ -206,7 +285,7 @@ def build_dist(source=SOURCE, modules=None):
     keep = top_level_names(header_text)  # the ShadowBot header's own names (xbot, glv, print...)
     text = privatize.privatize(text, public, keep)
     privatize.check_names(text, public, keep)
-    return text
+    return fill_contents(text, public, modules)
 
 
 def write_if_changed(path, text):

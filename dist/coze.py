@@ -25,6 +25,75 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 
 本文件由 build.py 从 yingdao_module/ 生成,请改源码而不是这个文件。只用标准库(装了 requests 就用它),Python 3.7+。
 """
+# 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
+#
+#   ask ...................... 第  6991 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7021 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7052 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  7067 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  7088 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  7110 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  6692 行  Batch engine: batch() and the run loop
+#   merge .................... 第  6955 行  Merging shard outputs
+#   main ..................... 第  7149 行  ShadowBot Code flow: main(args)
+#   Client ................... 第  2919 行  Chat client
+#   CozeError ................ 第   243 行  Errors
+#   InputError ............... 第   292 行  Errors
+#   APIError ................. 第   297 行  Errors
+#   AuthError ................ 第   301 行  Errors
+#   BotError ................. 第   305 行  Errors
+#   QuotaError ............... 第   309 行  Errors
+#   RateLimitError ........... 第   313 行  Errors
+#   ServerError .............. 第   317 行  Errors
+#   ChatFailedError .......... 第   321 行  Errors
+#   NetworkError ............. 第   329 行  Errors
+#   WorkflowInterrupted ...... 第   339 行  Errors
+#   CozeTimeoutError ......... 第   345 行  Errors
+#
+# 段落 / Sections:
+#   Logging and redaction ...................................... 第   145 行  yingdao_module/log.py
+#   Errors ..................................................... 第   214 行  yingdao_module/errors.py
+#   Configuration and input checks ............................. 第   411 行  yingdao_module/config.py
+#   RSA keys and RS256 signatures .............................. 第   778 行  yingdao_module/rsa_sign.py
+#   Server-sent events ......................................... 第   986 行  yingdao_module/sse.py
+#   Timeouts and retry policy .................................. 第  1088 行  yingdao_module/policy.py
+#   HTTP responses read within the deadline .................... 第  1175 行  yingdao_module/http_response.py
+#   HTTP connections opened within the deadline ................ 第  1374 行  yingdao_module/http_connect.py
+#   HTTP backends, requests .................................... 第  1437 行  yingdao_module/http_backends.py
+#   HTTP backend, standard library (kept alive) ................ 第  1695 行  yingdao_module/http_stdlib.py
+#   Coze transport: envelope, auth header, retries ............. 第  1824 行  yingdao_module/transport.py
+#   Sign-in: static token or OAuth JWT service app ............. 第  2032 行  yingdao_module/auth.py
+#   Files ...................................................... 第  2232 行  yingdao_module/files.py
+#   When to check a non-stream chat ............................ 第  2287 行  yingdao_module/polling.py
+#   The flows of the ShadowBot app (package.json) .............. 第  2380 行  yingdao_module/app_flows.py
+#   Local tools (端插件) ....................................... 第  2438 行  yingdao_module/tools.py
+#   What a chat has told us (ChatState) ........................ 第  2556 行  yingdao_module/chat_state.py
+#   What a chat sends (bots and chatflows) ..................... 第  2684 行  yingdao_module/chat_request.py
+#   One chat in flight: stream, poll, tools, cancel ............ 第  2715 行  yingdao_module/chat_run.py
+#   Chat client ................................................ 第  2911 行  yingdao_module/client.py
+#   Workflows .................................................. 第  3040 行  yingdao_module/workflow.py
+#   Rate limits ................................................ 第  3398 行  yingdao_module/ratelimit.py
+#   xlsx packages: bounded parts, safe XML ..................... 第  3562 行  yingdao_module/xlsx_package.py
+#   xlsx sheets read as a stream, as shown ..................... 第  3719 行  yingdao_module/xlsx_read.py
+#   xlsx copies with new cells spliced in ...................... 第  4086 行  yingdao_module/xlsx_write.py
+#   Spreadsheets (CSV / xlsx) .................................. 第  4310 行  yingdao_module/tables.py
+#   File locks between processes ............................... 第  4605 行  yingdao_module/filelock.py
+#   Batch journal .............................................. 第  4706 行  yingdao_module/journal.py
+#   Batch options .............................................. 第  4856 行  yingdao_module/batch_options.py
+#   Batch report (HTML) ........................................ 第  5046 行  yingdao_module/report.py
+#   Quoting commands for bash, cmd and PowerShell .............. 第  5261 行  yingdao_module/shell_quote.py
+#   The command that continues a batch run ..................... 第  5346 行  yingdao_module/resume.py
+#   Files in: each row's files, uploaded once .................. 第  5456 行  yingdao_module/row_files.py
+#   Files out: what answers link to, saved safely .............. 第  5589 行  yingdao_module/downloads.py
+#   Batch planning: which rows, which questions ................ 第  5754 行  yingdao_module/batch_plan.py
+#   Batch asking: one row's chat, paid once .................... 第  5989 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow: one run per row, never two .. 第  6181 行  yingdao_module/batch_workflow.py
+#   Batch output: table write-back, report, summary ............ 第  6346 行  yingdao_module/batch_output.py
+#   Batch engine: batch() and the run loop ..................... 第  6474 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  6753 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  6969 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  7124 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  7205 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -40,18 +109,16 @@ import sys
 import hashlib
 import json
 import os
-import platform
 import base64
 import binascii
 import codecs
-import random
+import io
 import threading
 import time
-import urllib.parse
 import zlib
-import mimetypes
-import uuid
-import importlib
+import urllib.parse
+import select
+import weakref
 import datetime
 import posixpath
 import zipfile
@@ -59,8 +126,8 @@ from xml.parsers import expat
 import functools
 import collections
 import csv
+import mimetypes
 import socket
-import html
 import urllib.error
 import urllib.request
 import errno
@@ -70,7 +137,10 @@ import argparse
 import contextlib
 
 __version__ = "0.1.0"
-__all__ = ["ask", "chat", "new_conversation", "run_workflow", "run_workflow_full", "upload_file", "batch", "merge", "main", "Client", "CozeError", "InputError", "APIError", "AuthError", "BotError", "QuotaError", "RateLimitError", "ServerError", "ChatFailedError", "NetworkError", "WorkflowInterrupted", "CozeTimeoutError"]
+__all__ = ["ask", "chat", "new_conversation", "run_workflow", "run_workflow_full", "upload_file", "batch", "merge",
+           "main", "Client", "CozeError", "InputError", "APIError", "AuthError", "BotError", "QuotaError",
+           "RateLimitError", "ServerError", "ChatFailedError", "NetworkError", "WorkflowInterrupted",
+           "CozeTimeoutError"]
 
 ###############################################################################
 # Logging and redaction                                 (yingdao_module/log.py)
@@ -294,7 +364,8 @@ _ERROR_CODES = {
     4020: (RateLimitError, "请求太频繁(超过每分钟/每秒次数限制):会自动放慢重试;批处理可调低 qps/qpm"),
     4028: (QuotaError, "免费额度已用完:请到扣子控制台开通付费或等待额度恢复;批处理会保存进度,之后重跑同一命令即可续跑"),
     4100: (AuthError, "令牌无效(4100):检查 token 是否复制完整、是否过期,或确认 base_url 是 api.coze.cn 还是 api.coze.com"
-                      "(国内扣子 coze.cn 的令牌只能用 https://api.coze.cn,国际版 coze.com 的令牌只能用 https://api.coze.com;当前 {base_url})"),
+                      "(国内扣子 coze.cn 的令牌只能用 https://api.coze.cn,"
+                      "国际版 coze.com 的令牌只能用 https://api.coze.com;当前 {base_url})"),
     4101: (AuthError, "令牌没有权限:在扣子「个人访问令牌」里编辑令牌,勾选对话(chat)、工作流(workflow)、文件(file)等权限,并授权智能体所在的空间"),
     4104: (APIError, "对话已结束,无法取消"),
     4105: (APIError, "内容触发了安全审核被拦截:修改问题措辞后再试"),
@@ -346,7 +417,8 @@ def _error_for_http_status(status, logid=None, base_url=None, retry_after=None):
 # the function argument → ShadowBot global variable (coze_token, coze_bot_id, coze_base_url,
 # coze_user_id, coze_app_id, coze_key_id, coze_private_key) → environment (COZE_API_TOKEN,
 # COZE_BOT_ID, COZE_API_BASE, COZE_USER_ID, COZE_APP_ID, COZE_KEY_ID, COZE_PRIVATE_KEY) →
-# default. Credentials are a token, or an OAuth service app (app_id + key_id + private_key). Values typed into ShadowBot's 调用模块 block arrive as text, so every coercion
+# default. Credentials are a token, or an OAuth service app (app_id + key_id + private_key). Values typed into
+# ShadowBot's 调用模块 block arrive as text, so every coercion
 # here accepts text ("180", "false", '{"k": "v"}') as well as real Python values.
 
 _DEFAULT_BASE_URL = "https://api.coze.cn"
@@ -449,7 +521,8 @@ def _log_once(message):
 
 def _clean_app_field(value, name, what):
     """app_id / key_id: one word of ASCII text; the page they come from is in the message."""
-    text = str(value).strip().strip("'\"“”‘’") if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+    plain = isinstance(value, (str, int)) and not isinstance(value, bool)
+    text = str(value).strip().strip("'\"“”‘’") if plain else None
     if not text or any(ch.isspace() or ord(ch) > 126 for ch in text):
         raise InputError("%s 格式不对:应是扣子「OAuth 应用」页面上复制的%s(一串字母数字,不含空格和中文)" % (name, what))
     return text
@@ -543,6 +616,7 @@ def _clean_base_url(base_url):
 
 
 def _clean_user_id(user_id):
+    import platform  # on first use: importing the module stays fast
     if not _is_blank(user_id):
         _refuse_token(user_id, "user_id")
         return str(user_id).strip()
@@ -709,7 +783,8 @@ class _Settings(object):
 # A Coze OAuth service app (服务类应用) signs its JWT with an RSA private key. ShadowBot's
 # Python may have no `cryptography`, so the key is parsed here: PEM → base64 → DER (a
 # tiny ASN.1 reader), PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`),
-# and the signature is RSASSA-PKCS1-v1_5 with SHA-256: pow(EM, d, n).
+# and the signature is RSASSA-PKCS1-v1_5 with SHA-256: EM^d mod n, computed with the key's CRT
+# numbers (two half-size exponentiations, ~3x faster) and checked with the public exponent.
 #
 # The key is accepted as users paste it: real line breaks, Windows line ends, surrounding
 # spaces or quotes, the `\n`-escaped one-line form, or the path of a .pem file. Nothing
@@ -772,7 +847,8 @@ def _pem_der(text):
     if not blocks:
         raise _private_key_error("的开头或结尾不完整(缺 -----BEGIN/-----END 行)")
     for kind, body in blocks:
-        if kind in ("PRIVATE KEY", "RSA PRIVATE KEY") and re.search(r"^Proc-Type:\s*4\s*,\s*ENCRYPTED", body, re.M | re.I):
+        legacy_encrypted = re.search(r"^Proc-Type:\s*4\s*,\s*ENCRYPTED", body, re.M | re.I)
+        if kind in ("PRIVATE KEY", "RSA PRIVATE KEY") and legacy_encrypted:
             raise _encrypted_key_error("Proc-Type: 4,ENCRYPTED")  # legacy OpenSSL encryption: headers before the base64
         if kind in ("PRIVATE KEY", "RSA PRIVATE KEY"):
             try:
@@ -830,15 +906,18 @@ def _der_integers(items, count):
 
 
 def _rsa_numbers_pkcs1(der):
-    """(n, e, d) of a PKCS#1 RSAPrivateKey: SEQUENCE {version, n, e, d, p, q, ...}."""
-    version, n, e, d = _der_integers(_der_children(der), 4)
+    """(n, e, d, crt) of a PKCS#1 RSAPrivateKey: SEQUENCE {version, n, e, d, p, q, dP, dQ, qInv};
+    crt is (p, q, dP, dQ, qInv), or None when the key lacks them."""
+    items = _der_children(der)
+    version, n, e, d = _der_integers(items, 4)
     if version not in (0, 1):
         raise ValueError("unknown version")
-    return n, e, d
+    crt = tuple(_der_integers(items[4:], 5)) if len(items) >= 9 else None
+    return n, e, d, crt
 
 
 def _rsa_numbers_pkcs8(der):
-    """(n, e, d) of a PKCS#8 PrivateKeyInfo holding an RSA key."""
+    """(n, e, d, crt) of a PKCS#8 PrivateKeyInfo holding an RSA key."""
     items = _der_children(der)
     if len(items) < 3 or items[1][0] != 0x30 or items[2][0] != 0x04:
         raise ValueError("not PKCS#8")
@@ -853,17 +932,28 @@ def _rsa_numbers_pkcs8(der):
 class _RsaPrivateKey(object):
     """An RSA private key that can sign RS256. Its repr shows only the key size."""
 
-    def __init__(self, n, e, d):
+    def __init__(self, n, e, d, crt=None):
         self._n, self._e, self._d = n, e, d
+        self._crt = crt if crt and crt[0] * crt[1] == n else None  # (p, q, dP, dQ, qInv)
         self.size = (n.bit_length() + 7) // 8
         # a stable id for caches: a hash of the public part, never the secret
         self.fingerprint = hashlib.sha256(str((n, e)).encode("ascii")).hexdigest()
 
     def sign_rs256(self, message):
         """RSASSA-PKCS1-v1_5 signature of `message` (bytes) with SHA-256."""
-        encoded = _emsa_pkcs1_sha256(message, self.size)
-        signature = pow(int.from_bytes(encoded, "big"), self._d, self._n)
+        encoded = int.from_bytes(_emsa_pkcs1_sha256(message, self.size), "big")
+        signature = self._power(encoded)
+        if pow(signature, self._e, self._n) != encoded:  # a damaged CRT number: never send a wrong signature
+            signature = pow(encoded, self._d, self._n)
         return signature.to_bytes(self.size, "big")
+
+    def _power(self, value):
+        """value^d mod n; with the CRT numbers, two exponentiations modulo the half-size primes."""
+        if self._crt is None:
+            return pow(value, self._d, self._n)
+        p, q, dp, dq, qinv = self._crt
+        mp, mq = pow(value, dp, p), pow(value, dq, q)
+        return mq + q * ((qinv * (mp - mq)) % p)
 
     def __repr__(self):
         return "RsaPrivateKey(%d 位, 内容已隐藏)" % self._n.bit_length()
@@ -884,14 +974,14 @@ def _load_private_key(value):
         return value
     kind, der = _pem_der(_read_key_source(value))
     try:
-        n, e, d = _rsa_numbers_pkcs8(der) if kind == "PRIVATE KEY" else _rsa_numbers_pkcs1(der)
+        n, e, d, crt = _rsa_numbers_pkcs8(der) if kind == "PRIVATE KEY" else _rsa_numbers_pkcs1(der)
     except TypeError:
         raise _private_key_error("不是 RSA 私钥(扣子服务类应用用 RSA 密钥)")
     except (ValueError, IndexError):
         raise _private_key_error("的内容不完整或已损坏(可能复制时少了几行)")
     if n.bit_length() < 1024 or not 1 < d < n:
         raise _private_key_error("的内容不完整或已损坏(可能复制时少了几行)")
-    return _RsaPrivateKey(n, e, d)
+    return _RsaPrivateKey(n, e, d, crt)
 
 ###############################################################################
 # Server-sent events                                    (yingdao_module/sse.py)
@@ -996,79 +1086,125 @@ def _sse_json(data_text):
         return data_text
 
 ###############################################################################
-# HTTP transport                                  (yingdao_module/transport.py)
+# Timeouts and retry policy                          (yingdao_module/policy.py)
 ###############################################################################
-# HTTP transport: `requests` when it is importable, the standard library's urllib when not.
+# Timeouts and retries as objects (after urllib3's Timeout and Retry).
 #
-# Both backends share one base class and behave the same: the caller's deadline bounds the wait
-# for the response head and every socket read of the body (a server that trickles bytes cannot
-# hold a call past its `timeout`), bodies are read as bytes arrive (no 8 KB buffering of event
-# streams), an unrequested gzip body is decoded, redirects never carry the token to another host,
-# and a certificate failure says so.
-# Above them, Transport builds the Authorization header (in one place), adds the Coze envelope
-# ({code, msg, data, detail.logid}), retries with backoff and jitter what is worth retrying,
-# and opens event streams (`open_stream`) for chats and workflows.
+# A Transport is given a RetryPolicy and its backend a Timeouts; left out, they use DEFAULT_RETRY and
+# DEFAULT_TIMEOUTS. A field left at None reads the module-level default (BACKOFF_BASE, ...) when it is
+# used, so a test or a user may change one default, or replace a default policy object, or pass
+# their own policy to one Client.
 
-_requests_module = []  # filled on first use: importing requests costs ~100 ms, too much at import time
-
-
-def _optional_requests():
-    """The `requests` module when importable (a ShadowBot venv may not have it), else None."""
-    if not _requests_module:
-        try:
-            import requests
-        except Exception:
-            requests = None
-        _requests_module.append(requests)
-    return _requests_module[0]
-
-_USER_AGENT = "yingdao-coze/0.1"
 _CONNECT_TIMEOUT = 10.0   # seconds to open a connection
 _READ_TIMEOUT = 60.0      # seconds of silence we accept while waiting for bytes
+_CLOSE_GRACE = 0.05       # a stream left at its terminal event may finish this fast: its connection is reused
 _MAX_RETRIES = 4          # retries after the first attempt
 _BACKOFF_BASE = 0.5       # first retry waits about this long, then doubles
 _BACKOFF_CAP = 8.0        # no single wait is longer (unless the server's Retry-After says so)
-_RETRY_AFTER_CAP = 30.0
-_REJECTED_TOKEN_CODES = (4100, 700012006)  # the service no longer accepts this access token
-_MAX_REDIRECTS = 3        # Coze does not redirect its API; a few same-host hops are tolerated
+_RETRY_AFTER_CAP = 30.0   # a server's Retry-After is followed up to this many seconds
+
+
+class _Timeouts(object):
+    """connect: seconds to open a connection; read: seconds of silence accepted between bytes
+    (the caller's deadline also bounds every wait); close_grace: how long a stream left at its
+    terminal event may read on so its connection can be reused."""
+
+    def __init__(self, connect=None, read=None, close_grace=None):
+        self._connect, self._read, self._close_grace = connect, read, close_grace
+
+    @property
+    def connect(self):
+        return _CONNECT_TIMEOUT if self._connect is None else self._connect
+
+    @property
+    def read(self):
+        return _READ_TIMEOUT if self._read is None else self._read
+
+    @property
+    def close_grace(self):
+        return _CLOSE_GRACE if self._close_grace is None else self._close_grace
+
+    def __repr__(self):
+        return "Timeouts(connect=%r, read=%r, close_grace=%r)" % (self.connect, self.read, self.close_grace)
+
+
+class _RetryPolicy(object):
+    """max_retries: retries after the first attempt; backoff_base: the first wait, doubling up to
+    backoff_cap, each with jitter; retry_after_cap: the longest Retry-After we follow."""
+
+    def __init__(self, max_retries=None, backoff_base=None, backoff_cap=None, retry_after_cap=None):
+        self._max_retries, self._base = max_retries, backoff_base
+        self._cap, self._after_cap = backoff_cap, retry_after_cap
+
+    @property
+    def max_retries(self):
+        return _MAX_RETRIES if self._max_retries is None else self._max_retries
+
+    def with_max_retries(self, max_retries):
+        """The same policy with another number of retries (None keeps this one's)."""
+        return self if max_retries is None else self.replace(max_retries=max_retries)
+
+    def replace(self, max_retries=None, backoff_base=None, backoff_cap=None, retry_after_cap=None):
+        """A copy with the given fields changed."""
+        def pick(new, old):
+            return old if new is None else new
+        return _RetryPolicy(pick(max_retries, self._max_retries), pick(backoff_base, self._base),
+                           pick(backoff_cap, self._cap), pick(retry_after_cap, self._after_cap))
+
+    def delay(self, attempt, retry_after=None):
+        """Exponential backoff with jitter; the server's Retry-After wins when it is longer."""
+        import random  # imported on first use: keeps importing the module fast
+        base = _BACKOFF_BASE if self._base is None else self._base
+        cap = _BACKOFF_CAP if self._cap is None else self._cap
+        delay = min(cap, base * (2 ** attempt)) * random.uniform(0.5, 1.0)
+        if retry_after:
+            after_cap = _RETRY_AFTER_CAP if self._after_cap is None else self._after_cap
+            try:
+                delay = max(delay, min(float(retry_after), after_cap))
+            except (TypeError, ValueError):
+                pass
+        return delay
+
+    def __repr__(self):
+        return "RetryPolicy(max_retries=%r)" % self.max_retries
+
+
+_DEFAULT_TIMEOUTS = _Timeouts()
+_DEFAULT_RETRY = _RetryPolicy()
+
+###############################################################################
+# HTTP responses read within the deadline     (yingdao_module/http_response.py)
+###############################################################################
+# One HTTP response read within the caller's deadline, without a helper thread.
+#
+# A socket timeout bounds each receive, not their sum: a server trickling its headers a byte at a
+# time would outlast any timeout. So the response reads its socket through DeadlineReader, which
+# sets the time left before the deadline as the socket's timeout before every receive: the status
+# line, the headers and every body read together end at the deadline. Both backends have an
+# http.client response underneath whose class is deadline_response_class().
+
 _READ_SIZE = 65536        # at most this much per read; a read returns whatever has arrived
-_CLOSE_GRACE = 0.05       # a stream left at its terminal event may finish this fast: its connection is reused
-_REDIRECT_STATUSES = (301, 302, 303, 307, 308)
-_CA_FILE_VARIABLES = ("COZE_CA_FILE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
-
-
-def _ca_file():
-    """The PEM bundle to trust instead of the default one, from the environment (or None)."""
-    for name in _CA_FILE_VARIABLES:
-        value = (os.environ.get(name) or "").strip()
-        if value:
-            return value
-    return None
-
-
-def _origin(url):
-    """(scheme, host, port) of a URL, the default port filled in."""
-    parts = urllib.parse.urlsplit(url)
-    scheme = (parts.scheme or "").lower()
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
+_sending = threading.local()  # .deadline and .idle of the request this thread is sending now
+_response_classes = []   # the http.client response class, made on first use
 
 
 def _deadline_error(logid=None):
     return CozeTimeoutError("等待扣子回复超时(超过 timeout 设定的秒数):可把 timeout 调大", logid=logid)
 
 
-def _time_left(deadline, logid=None):
+def _time_left(deadline, logid=None, idle=None):
     """Seconds we may still wait for one read; raises CozeTimeoutError once the deadline passed."""
+    idle = _DEFAULT_TIMEOUTS.read if idle is None else idle
     if deadline is None:
-        return _READ_TIMEOUT
+        return idle
     left = deadline - time.monotonic()
     if left <= 0:
         raise _deadline_error(logid)
-    return min(_READ_TIMEOUT, left)
+    return min(idle, left)
+
+
+def _is_timeout(exc):
+    return "timed out" in str(exc).lower() or "timeout" in type(exc).__name__.lower()
 
 
 def _body_decoder(encoding):
@@ -1080,21 +1216,93 @@ def _body_decoder(encoding):
     return None
 
 
+class _DeadlineReader(io.RawIOBase):
+    """A socket read so that no receive waits past `deadline` (time.monotonic()) or longer than
+    `idle` seconds; the socket's own timeout is put back after each receive (the connection
+    sends its next request with it)."""
+
+    def __init__(self, sock, deadline=None, idle=None):
+        io.RawIOBase.__init__(self)
+        self._sock = sock
+        self._io = sock.makefile("rb", buffering=0)  # keeps the socket open while this response reads
+        self.deadline = deadline
+        self.idle = idle
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        idle = _DEFAULT_TIMEOUTS.read if self.idle is None else self.idle
+        wait = idle if self.deadline is None else min(idle, self.deadline - time.monotonic())
+        if wait <= 0:
+            import socket  # only here: importing the module stays fast
+            raise socket.timeout("deadline passed")
+        previous = self._sock.gettimeout()
+        self._sock.settimeout(wait)
+        try:
+            return self._io.readinto(buffer)
+        finally:
+            try:
+                self._sock.settimeout(previous)
+            except OSError:
+                pass  # the connection was closed meanwhile
+
+    def close(self):
+        if not self.closed:
+            self._io.close()
+        io.RawIOBase.close(self)
+
+
+def _deadline_response_class():
+    """http.client.HTTPResponse reading through a DeadlineReader set from the request this
+    thread is sending (sending_with); made on first use, as http.client costs import time."""
+    if not _response_classes:
+        import http.client
+
+        class DeadlineResponse(http.client.HTTPResponse):
+            def __init__(self, sock, *args, **kwargs):
+                http.client.HTTPResponse.__init__(self, sock, *args, **kwargs)
+                self.fp.close()
+                self.fp = io.BufferedReader(_DeadlineReader(sock, getattr(_sending, "deadline", None),
+                                                           getattr(_sending, "idle", None)))
+        _response_classes.append(DeadlineResponse)
+    return _response_classes[0]
+
+
+def _current_deadline():
+    """The deadline of the request this thread is sending (None: none, or not sending)."""
+    return getattr(_sending, "deadline", None)
+
+
+class _sending_with(object):
+    """`with sending_with(deadline, idle):` the responses this thread opens meanwhile read within them."""
+
+    def __init__(self, deadline, idle):
+        self.values = (deadline, idle)
+
+    def __enter__(self):
+        _sending.deadline, _sending.idle = self.values
+
+    def __exit__(self, *exc_info):
+        _sending.deadline = _sending.idle = None
+
+
 class _HttpResponse(object):
     """Status, lower-cased headers, and a body read as it arrives within the deadline.
 
-    `raw` is the standard library's http.client.HTTPResponse (both backends have one
-    underneath); `finish(complete)` hands the connection back (complete) or closes it.
-    `grace`: how long close() may read on to finish the body so the connection can be reused.
+    `raw` is the http.client response (a DeadlineResponse) under both backends; `finish(complete)`
+    hands the connection back (complete) or closes it. `grace`: how long close() may read on to
+    finish the body so the connection can be reused.
     """
 
-    def __init__(self, status, headers, raw, deadline, finish, grace=0.0):
+    def __init__(self, status, headers, raw, deadline, finish, grace=0.0, idle=None):
         self.status = status
         self.headers = headers
         self._raw = raw
         self._deadline = deadline
         self._finish = finish
         self._grace = grace
+        self._idle = _DEFAULT_TIMEOUTS.read if idle is None else idle
         self._complete = False
         self._closed = False
 
@@ -1108,18 +1316,17 @@ class _HttpResponse(object):
 
     def _read_some(self):
         """One read of whatever has arrived (b"" at the end), bounded by the time left."""
-        wait = _time_left(self._deadline, self.logid)
-        fp = getattr(self._raw, "fp", None)
-        sock = getattr(getattr(fp, "raw", None), "_sock", None)  # the socket under the buffered reader
-        if sock is not None:
-            sock.settimeout(max(0.01, wait))
+        _time_left(self._deadline, self.logid, self._idle)
+        reader = getattr(getattr(self._raw, "fp", None), "raw", None)
+        if isinstance(reader, _DeadlineReader):
+            reader.deadline, reader.idle = self._deadline, self._idle
         try:
             return self._raw.read1(_READ_SIZE)
         except Exception as exc:
             if self._deadline is not None and time.monotonic() >= self._deadline:
                 raise _deadline_error(self.logid)
             if _is_timeout(exc):
-                raise NetworkError("扣子 %d 秒没有发来任何数据,连接已放弃:会自动重试" % _READ_TIMEOUT, logid=self.logid)
+                raise NetworkError("扣子 %d 秒没有发来任何数据,连接已放弃:会自动重试" % self._idle, logid=self.logid)
             raise NetworkError("读取扣子的回复时连接中断(%s):会自动重试" % type(exc).__name__, logid=self.logid)
 
     def chunks(self):
@@ -1164,9 +1371,115 @@ class _HttpResponse(object):
         except Exception:
             pass
 
+###############################################################################
+# HTTP connections opened within the deadline  (yingdao_module/http_connect.py)
+###############################################################################
+# Opening a connection within the caller's deadline, name lookup included.
+#
+# A socket timeout bounds connecting and reading, but not the name lookup (getaddrinfo), which a
+# broken resolver can hold for many seconds. So a host name is looked up on a short-lived thread
+# given up at the deadline; an IP address (or a call without a deadline) is looked up in place.
+# Both backends open their connections through here (new connections only: kept-alive ones
+# need no lookup), trying each address the lookup gave in turn, as socket.create_connection does.
 
-def _is_timeout(exc):
-    return "timed out" in str(exc).lower() or "timeout" in type(exc).__name__.lower()
+def _is_ip_address(host):
+    import ipaddress
+    try:
+        ipaddress.ip_address((host or "").strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
+def _resolve_within(host, port, deadline):
+    """getaddrinfo(host, port) for TCP, given up at `deadline` (socket.timeout then)."""
+    import socket
+    if deadline is None or _is_ip_address(host):
+        return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+    found, done = {}, threading.Event()
+
+    def look_up():
+        try:
+            found["addresses"] = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+        except Exception as exc:  # handed to the caller below
+            found["error"] = exc
+        done.set()
+    threading.Thread(target=look_up, name="coze-dns", daemon=True).start()
+    if not done.wait(max(0.0, deadline - time.monotonic())):
+        raise socket.timeout("looking up %s took past the deadline" % host)
+    if "error" in found:
+        raise found["error"]
+    return found["addresses"]
+
+
+def _addresses_within(host, port):
+    """The (family, sockaddr) pairs for host, looked up within the deadline of the request being sent."""
+    return [(family, sockaddr) for family, _, _, _, sockaddr in _resolve_within(host, port, _current_deadline())]
+
+
+def _connect_within(address, timeout, source_address=None):
+    """socket.create_connection for the request being sent: the lookup bounded by its deadline."""
+    import socket
+    failure = None
+    for family, sockaddr in _addresses_within(address[0], address[1]):
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as exc:
+            failure = exc
+            sock.close()
+    raise failure or OSError("no address for %s" % address[0])
+
+###############################################################################
+# HTTP backends, requests                     (yingdao_module/http_backends.py)
+###############################################################################
+# Raw HTTP: `requests` when it is importable, the standard library's http.client when not.
+#
+# Both backends share one base class and behave the same: the caller's deadline bounds the wait
+# for the response head and every read of the body (http_response.py: no helper thread), bodies are
+# read as bytes arrive (no 8 KB buffering of event streams), connections are kept alive per thread,
+# redirects never carry the token to another host, and a certificate failure says so. Proxies and
+# the CA file come from the environment.
+
+_MAX_REDIRECTS = 3        # Coze does not redirect its API; a few same-host hops are tolerated
+_REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+_CA_FILE_VARIABLES = ("COZE_CA_FILE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
+_requests_module = []  # filled on first use: importing requests costs ~100 ms, too much at import time
+
+
+def _optional_requests():
+    """The `requests` module when importable (a ShadowBot venv may not have it), else None."""
+    if not _requests_module:
+        try:
+            import requests
+        except Exception:
+            requests = None
+        _requests_module.append(requests)
+    return _requests_module[0]
+
+
+def _ca_file():
+    """The PEM bundle to trust instead of the default one, from the environment (or None)."""
+    for name in _CA_FILE_VARIABLES:
+        value = (os.environ.get(name) or "").strip()
+        if value:
+            return value
+    return None
+
+
+def _origin(url):
+    """(scheme, host, port) of a URL, the default port filled in."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = (parts.scheme or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
 
 
 def _exception_chain(exc, limit=8):
@@ -1224,48 +1537,19 @@ def _network_error_for(exc, url):
     return NetworkError("连接扣子失败(%s):检查网络、代理或 base_url,会自动重试" % name)
 
 
-# ---- helper threads ---------------------------------------------------------------------------
-# A request waits for its response head on a helper thread (see HttpBackend._open_by). Starting a
-# thread costs about a millisecond, so finished helpers park and take the next request; a helper
-# idle for HELPER_IDLE seconds ends. One abandoned on a hostile server simply never parks again.
-
-_HELPER_IDLE = 30.0
-_parked_helpers = []  # the inboxes (queue.Queue) of helpers waiting for work
-_parked_lock = threading.Lock()
-
-
-def _run_on_helper(job):
-    """Run job() on a parked helper thread, or on a new one when none is free."""
-    with _parked_lock:
-        inbox = _parked_helpers.pop() if _parked_helpers else None
-    if inbox is None:
-        import queue
-        inbox = queue.Queue()
-        threading.Thread(target=_helper_loop, args=(inbox,), name="coze-http", daemon=True).start()
-    inbox.put(job)
-
-
-def _helper_loop(inbox):
-    import queue
-    while True:
-        try:
-            job = inbox.get(timeout=_HELPER_IDLE)
-        except queue.Empty:
-            with _parked_lock:
-                if inbox in _parked_helpers:
-                    _parked_helpers.remove(inbox)
-                    return
-            continue  # handed a job just as the wait ended: it is in the inbox now
-        job()
-        with _parked_lock:
-            _parked_helpers.append(inbox)
+def _refused_redirect(message, logid=None):
+    err = NetworkError(message, logid=logid)
+    err.retryable = False
+    return err
 
 
 class _HttpBackend(object):
     """What both backends share: deadlines, redirects, error mapping. A subclass only opens
     one request and returns (status, headers, raw http.client response, finish)."""
     name = "?"
-    keeps_connections = False  # a finished response hands its connection back for the next request
+
+    def __init__(self, timeouts=None):
+        self.timeouts = timeouts or _DEFAULT_TIMEOUTS
 
     def send(self, method, url, headers, body, deadline=None):
         """An HttpResponse; same-origin redirects are followed a few times, others refused."""
@@ -1276,21 +1560,19 @@ class _HttpBackend(object):
             target = urllib.parse.urljoin(url, resp.headers.get("location") or "")
             resp.close()
             if _origin(target) != _origin(url):
-                err = NetworkError("扣子的地址把请求重定向到了另一个地址 %s;为保护令牌没有跟过去:检查 base_url 是否"
-                                   "填对(https://api.coze.cn 或 https://api.coze.com),以及代理是否改写了地址"
-                                   % target, logid=resp.logid)
-                err.retryable = False
-                raise err
+                raise _refused_redirect("扣子的地址把请求重定向到了另一个地址 %s;为保护令牌没有跟过去:检查 base_url 是否"
+                                       "填对(https://api.coze.cn 或 https://api.coze.com),以及代理是否改写了地址"
+                                       % target, resp.logid)
             url = target
-        err = NetworkError("扣子的地址重定向次数太多(超过 %d 次):检查 base_url 和代理设置" % _MAX_REDIRECTS)
-        err.retryable = False
-        raise err
+        raise _refused_redirect("扣子的地址重定向次数太多(超过 %d 次):检查 base_url 和代理设置" % _MAX_REDIRECTS)
 
     def _send_once(self, method, url, headers, body, deadline):
-        wait = _time_left(deadline)
+        idle = self.timeouts.read
+        wait = _time_left(deadline, idle=idle)
         try:
-            status, response_headers, raw, finish = self._open_by(deadline, method, url, headers, body,
-                                                                  min(_CONNECT_TIMEOUT, wait), wait)
+            with _sending_with(deadline, idle):
+                status, response_headers, raw, finish = self._open(method, url, headers, body,
+                                                                   min(self.timeouts.connect, wait), wait)
         except CozeError:
             raise
         except Exception as exc:
@@ -1298,45 +1580,7 @@ class _HttpBackend(object):
                 raise _deadline_error()
             raise _network_error_for(exc, url)
         headers = dict((k.lower(), v) for k, v in response_headers.items())
-        return _HttpResponse(status, headers, raw, deadline, finish, _CLOSE_GRACE if self.keeps_connections else 0.0)
-
-    def _open_by(self, deadline, *request):
-        """_open, given up at the deadline. A socket timeout bounds each read of the status line
-        and headers, not their sum: a server sending them a byte at a time would outlast any
-        timeout. So the request waits on a helper thread; a response that comes too late is closed."""
-        if deadline is None:
-            return self._open(*request)
-        lock, ready, outcome = threading.Lock(), threading.Event(), {}
-
-        def run():
-            try:
-                result = (True, self._open(*request))
-            except BaseException as exc:  # handed to the caller below
-                result = (False, exc)
-            with lock:
-                if "abandoned" in outcome:
-                    if result[0]:
-                        try:
-                            result[1][3](False)  # nobody will read it: close the connection
-                        except Exception:
-                            pass  # closing a connection nobody uses: nothing to report
-                    return
-                outcome["result"] = result
-            ready.set()
-
-        _run_on_helper(run)
-        try:
-            ready.wait(max(0.0, deadline - time.monotonic()))
-        finally:
-            with lock:
-                if "result" not in outcome:
-                    outcome["abandoned"] = True
-        if "result" not in outcome:
-            raise _deadline_error()
-        ok, value = outcome["result"]
-        if not ok:
-            raise value
-        return value
+        return _HttpResponse(status, headers, raw, deadline, finish, self.timeouts.close_grace, idle)
 
     def _open(self, method, url, headers, body, connect_timeout, read_timeout):
         raise NotImplementedError
@@ -1349,9 +1593,9 @@ class _RequestsBackend(_HttpBackend):
     """Keep-alive sessions from `requests`, one per thread (batch runs threads). Proxies come
     from the environment (HTTPS_PROXY, NO_PROXY) through requests' trust_env."""
     name = "requests"
-    keeps_connections = True
 
-    def __init__(self):
+    def __init__(self, timeouts=None):
+        _HttpBackend.__init__(self, timeouts)
         self._local = threading.local()
         self._sessions = []
         self._lock = threading.Lock()
@@ -1361,6 +1605,9 @@ class _RequestsBackend(_HttpBackend):
         if session is None:
             session = self._local.session = _optional_requests().Session()
             session.trust_env = True
+            adapter = _deadline_adapter_class()
+            session.mount("http://", adapter())
+            session.mount("https://", adapter())
             with self._lock:
                 self._sessions.append(session)
         return session
@@ -1389,69 +1636,227 @@ class _RequestsBackend(_HttpBackend):
                 pass
 
 
+_adapter_classes = []
+
+
+def _new_conn_within(conn, base):
+    """urllib3's _new_conn with the name lookup bounded by the deadline: each address in turn
+    (urllib3 connects to _dns_host; the certificate is still checked against the host name)."""
+    host = conn._dns_host
+    failure = None
+    try:
+        for _, sockaddr in _addresses_within(host, conn.port):
+            conn._dns_host = sockaddr[0]
+            try:
+                return base._new_conn(conn)
+            except Exception as exc:
+                failure = exc
+    finally:
+        conn._dns_host = host
+    raise failure or OSError("no address for %s" % host)
+
+
+def _deadline_adapter_class():
+    """A requests HTTPAdapter whose urllib3 connections make deadline responses (made on first use)."""
+    if not _adapter_classes:
+        from requests.adapters import HTTPAdapter
+        from requests.packages.urllib3 import connection, connectionpool  # requests's own urllib3
+
+        class Http(connection.HTTPConnection):
+            response_class = _deadline_response_class()
+
+            def _new_conn(self):
+                return _new_conn_within(self, connection.HTTPConnection)
+
+        class Https(connection.HTTPSConnection):
+            response_class = _deadline_response_class()
+
+            def _new_conn(self):
+                return _new_conn_within(self, connection.HTTPSConnection)
+
+        pools = {"http": type("HttpPool", (connectionpool.HTTPConnectionPool,), {"ConnectionCls": Http}),
+                 "https": type("HttpsPool", (connectionpool.HTTPSConnectionPool,), {"ConnectionCls": Https})}
+
+        def ours(manager):
+            if type(manager).__name__ in ("PoolManager", "ProxyManager"):  # a SOCKS manager keeps its own
+                manager.pool_classes_by_scheme = pools
+            return manager
+
+        class DeadlineAdapter(HTTPAdapter):
+            def init_poolmanager(self, *args, **kwargs):
+                HTTPAdapter.init_poolmanager(self, *args, **kwargs)
+                ours(self.poolmanager)
+
+            def proxy_manager_for(self, *args, **kwargs):
+                return ours(HTTPAdapter.proxy_manager_for(self, *args, **kwargs))
+        _adapter_classes.append(DeadlineAdapter)
+    return _adapter_classes[0]
+
+###############################################################################
+# HTTP backend, standard library (kept alive)   (yingdao_module/http_stdlib.py)
+###############################################################################
+# The standard-library backend: http.client connections kept alive, one per thread and host.
+#
+# Works in any ShadowBot venv (no `requests`). Each thread keeps one connection per (host, proxy,
+# CA file); a connection in use is out of the pool, so threads never share one, and an idle one the
+# server has closed is noticed before it is used (as urllib3 does), so a request is never sent twice.
+# Proxies from the environment (HTTP(S)_PROXY, NO_PROXY), as urllib's ProxyHandler reads them.
+
+def _proxy_for(scheme, host):
+    """The proxy URL the environment names for this scheme and host, or None (NO_PROXY, none set)."""
+    import urllib.request
+    proxy = urllib.request.getproxies().get(scheme)
+    if not proxy or urllib.request.proxy_bypass(host):
+        return None
+    return proxy if "://" in proxy else "http://" + proxy
+
+
+def _proxy_authorization(proxy):
+    """{"Proxy-Authorization": ...} for a proxy URL carrying user:password, else {}."""
+    parts = urllib.parse.urlsplit(proxy)
+    if not parts.username:
+        return {}
+    pair = "%s:%s" % (urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or ""))
+    return {"Proxy-Authorization": "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")}
+
+
+def _is_dropped(connection):
+    """True when an idle kept-alive connection has been closed by the server (its socket reads)."""
+    sock = connection.sock
+    if sock is None:
+        return False  # not connected: http.client connects on the next request
+    try:
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
+
+
 class _UrllibBackend(_HttpBackend):
-    """The standard library only: works in any ShadowBot venv. Proxies from the environment
-    (ProxyHandler honours HTTPS_PROXY and NO_PROXY), redirects left to HttpBackend.send."""
+    """The standard library only. Redirects are left to HttpBackend.send."""
     name = "urllib"
 
-    def __init__(self):
-        self._opener = None
-        self._opener_for = None  # (CA file, proxies) the opener was built with
+    def __init__(self, timeouts=None):
+        _HttpBackend.__init__(self, timeouts)
+        self._local = threading.local()
+        self._connections = weakref.WeakSet()  # every pooled connection, for close()
+        self._lock = threading.Lock()
+        self._tls = {}  # CA file -> ssl context
 
-    def _current_opener(self):
-        """An opener for the CA file and proxies the environment names now (they may be set late)."""
-        import urllib.request
-        key = (_ca_file(), tuple(sorted(urllib.request.getproxies().items())))
-        if key != self._opener_for:
-            self._opener, self._opener_for = self._build_opener(), key
-        return self._opener
+    def _pool(self):
+        pool = getattr(self._local, "pool", None)
+        if pool is None:
+            pool = self._local.pool = {}
+        return pool
 
-    def _build_opener(self):
-        import ssl  # imported on first use: keeps importing the module fast
-        import urllib.request
+    def _tls_context(self, cafile):
+        with self._lock:
+            if cafile not in self._tls:
+                import ssl  # imported on first use: keeps importing the module fast
+                self._tls[cafile] = ssl.create_default_context(cafile=cafile)
+            return self._tls[cafile]
 
-        class RefuseRedirects(urllib.request.HTTPRedirectHandler):
-            def redirect_request(self, *args, **kwargs):
-                return None  # HttpBackend.send decides: the token never follows to another host
-
-        context = ssl.create_default_context(cafile=_ca_file())
-        return urllib.request.build_opener(urllib.request.ProxyHandler(),
-                                           urllib.request.HTTPSHandler(context=context), RefuseRedirects())
+    def _connection(self, key, timeout):
+        """A kept-alive connection for `key` taken out of this thread's pool, or a new one."""
+        connection = self._pool().pop(key, None)
+        if connection is not None and not _is_dropped(connection):
+            return connection
+        if connection is not None:
+            connection.close()
+        import http.client
+        scheme, host, port, proxy, cafile = key
+        where = urllib.parse.urlsplit(proxy) if proxy else None
+        address = (where.hostname, where.port or 80) if where else (host, port)
+        if scheme == "https":
+            connection = http.client.HTTPSConnection(address[0], address[1], timeout=timeout,
+                                                     context=self._tls_context(cafile))
+            if proxy:
+                connection.set_tunnel(host, port, headers=_proxy_authorization(proxy))
+        else:
+            connection = http.client.HTTPConnection(address[0], address[1], timeout=timeout)
+        connection.response_class = _deadline_response_class()
+        connection._create_connection = _connect_within  # the name lookup within the deadline too
+        with self._lock:
+            self._connections.add(connection)
+        return connection
 
     def _open(self, method, url, headers, body, connect_timeout, read_timeout):
-        import urllib.error
-        import urllib.request
-        request = urllib.request.Request(url, data=body, headers=headers, method=method)
+        scheme, host, port = _origin(url)
+        proxy = _proxy_for(scheme, host)
+        key = (scheme, host, port, proxy, _ca_file() if scheme == "https" else None)
+        connection = self._connection(key, connect_timeout)
+        parts = urllib.parse.urlsplit(url)
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+        if proxy and scheme == "http":
+            target, headers = url, dict(headers, **_proxy_authorization(proxy))  # absolute form to a proxy
         try:
-            resp = self._current_opener().open(request, timeout=read_timeout)
-            raw = resp
-        except urllib.error.HTTPError as err:  # 4xx/5xx/30x still carry a body worth reading
-            resp, raw = err, err.fp
-        status = getattr(resp, "status", None) or resp.getcode()
-        return status, resp.headers, raw, lambda complete: resp.close()
+            connection.request(method, target, body=body, headers=headers)
+            resp = connection.getresponse()
+        except BaseException:
+            connection.close()
+            raise
+
+        def finish(complete):
+            pool = self._pool()
+            if complete and key not in pool:
+                resp.read()  # already at its end: lets http.client mark the exchange done
+                resp.close()
+                pool[key] = connection
+            else:
+                resp.close()
+                connection.close()  # unread bytes remain: this connection must not be reused
+        return resp.status, resp.headers, resp, finish
+
+    def close(self):
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.close()
+            except Exception:
+                pass
+
+###############################################################################
+# Coze transport: envelope, auth header, retries  (yingdao_module/transport.py)
+###############################################################################
+# The Coze layer above raw HTTP (http_backends.py, http_stdlib.py): Transport builds the
+# Authorization header (in one place), adds the Coze envelope ({code, msg, data, detail.logid}),
+# retries with backoff and jitter what is worth retrying (a RetryPolicy, policy.py), and opens
+# event streams (`open_stream`) for chats and workflows.
+
+_USER_AGENT = "yingdao-coze/0.1"
+_REJECTED_TOKEN_CODES = (4100, 700012006)  # the service no longer accepts this access token
 
 
-def _choose_backend(name=None):
+def _choose_backend(name=None, timeouts=None):
     """'requests' or 'urllib'; default: requests when importable (env COZE_HTTP_BACKEND overrides)."""
     name = name or os.environ.get("COZE_HTTP_BACKEND") or "requests"
     if name == "requests" and _optional_requests() is not None:
-        return _RequestsBackend()
-    return _UrllibBackend()
+        return _RequestsBackend(timeouts)
+    return _UrllibBackend(timeouts)
+
+
+def _retry_policy(retry=None):
+    """A RetryPolicy from a policy, a number of retries, or None (DEFAULT_RETRY, read now)."""
+    if isinstance(retry, _RetryPolicy):
+        return retry
+    return _DEFAULT_RETRY.with_max_retries(retry)
 
 
 def _backoff_delay(attempt, retry_after=None):
-    """Exponential backoff with jitter; the server's Retry-After wins when it is longer."""
-    delay = min(_BACKOFF_CAP, _BACKOFF_BASE * (2 ** attempt)) * random.uniform(0.5, 1.0)
-    if retry_after:
-        try:
-            delay = max(delay, min(float(retry_after), _RETRY_AFTER_CAP))
-        except (TypeError, ValueError):
-            pass
-    return delay
+    """The default policy's wait before retry number attempt + 1."""
+    return _DEFAULT_RETRY.delay(attempt, retry_after)
 
 
-def _with_retries(action, what, deadline=None, max_retries=_MAX_RETRIES):
-    """Run `action()`; on a retryable CozeError wait and try again, never past `deadline`."""
+def _with_retries(action, what, deadline=None, retry=None):
+    """Run `action()`; on a retryable CozeError wait and try again, never past `deadline`.
+    `retry`: a RetryPolicy or the number of retries (None: DEFAULT_RETRY)."""
+    policy = _retry_policy(retry)
     attempt = 0
     while True:
         try:
@@ -1459,9 +1864,9 @@ def _with_retries(action, what, deadline=None, max_retries=_MAX_RETRIES):
         except CozeError as err:
             if not err.retryable:
                 raise
-            if attempt >= max_retries:
+            if attempt >= policy.max_retries:
                 raise err.after_retries("已自动重试 %d 次仍失败,请稍后再试" % attempt if attempt else "请稍后再试")
-            delay = _backoff_delay(attempt, err.retry_after)
+            delay = policy.delay(attempt, err.retry_after)
             if deadline is not None and time.monotonic() + delay >= deadline:
                 raise err.after_retries("等待时间 timeout 已用完,不再重试")
             attempt += 1
@@ -1536,12 +1941,21 @@ class _Transport(object):
     """Sends requests to one Coze host. The Authorization header comes from `auth` (a static
     token or a JWT service app, see auth.py); its repr never shows the token."""
 
-    def __init__(self, base_url, auth, backend=None, max_retries=_MAX_RETRIES, before_request=None):
+    def __init__(self, base_url, auth, backend=None, max_retries=None, before_request=None, retry=None, timeouts=None):
         self.base_url = base_url
         self.auth = auth
-        self.backend = backend if hasattr(backend, "send") else _choose_backend(backend)
-        self.max_retries = max_retries
+        self.backend = backend if hasattr(backend, "send") else _choose_backend(backend, timeouts)
+        self._retry, self._max_retries = retry, max_retries
         self.before_request = before_request  # called as (method, path) before every request: a rate limiter
+
+    @property
+    def retry(self):
+        """This transport's RetryPolicy (DEFAULT_RETRY unless one was given, read at each use)."""
+        return _retry_policy(self._retry).with_max_retries(self._max_retries)
+
+    @property
+    def max_retries(self):
+        return self.retry.max_retries
 
     def __repr__(self):
         return "Transport(base_url=%r, backend=%r, token=<隐藏>)" % (self.base_url, self.backend.name)
@@ -1554,8 +1968,8 @@ class _Transport(object):
         url = self.base_url + path
         if params:
             url += "?" + urllib.parse.urlencode(dict((k, v) for k, v in params.items() if v is not None))
-        headers = {"Authorization": self.auth.authorization(self, deadline), "User-Agent": _USER_AGENT, "Accept": accept,
-                   "Accept-Encoding": "identity"}
+        headers = {"Authorization": self.auth.authorization(self, deadline), "User-Agent": _USER_AGENT,
+                   "Accept": accept, "Accept-Encoding": "identity"}
         if isinstance(body, dict):
             body = json.dumps(body, ensure_ascii=False).encode("utf-8")
         if body is not None:
@@ -1593,7 +2007,7 @@ class _Transport(object):
             return self.with_fresh_auth(once)
         if not retry:
             return attempt()
-        return _with_retries(attempt, what, deadline, self.max_retries)
+        return _with_retries(attempt, what, deadline, self.retry)
 
     def with_fresh_auth(self, action):
         """Run `action()`. When the service refuses an exchanged access token (revoked, clock
@@ -1826,6 +2240,8 @@ _MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # Coze's documented upload limit
 
 def _multipart_body(path):
     """(body bytes, content type) for a multipart/form-data upload of one file, field `file`."""
+    import mimetypes  # on first use: importing the module stays fast
+    import uuid  # on first use: importing the module stays fast
     try:
         size = os.path.getsize(path)
         if size > _MAX_UPLOAD_BYTES:
@@ -2020,7 +2436,7 @@ def _subflow_file(tool, given):
                      "应用里的流程(显示名 → 文件名):%s(还没有调用扣子,没有花钱)" % (tool, given, listing))
 
 ###############################################################################
-# Local tools (端插件)                                   (yingdao_module/tools.py)
+# Local tools (端插件)                                (yingdao_module/tools.py)
 ###############################################################################
 # Local tools (端插件): a bot calls a tool that runs on the caller's side; the chat stops in
 # `requires_action` until each call gets an output.
@@ -2034,7 +2450,8 @@ def _subflow_file(tool, given):
 # sub-flow (the name shown in the flow list, or its file name), run with xbot_visual.process.run
 # under its file name (app_flows.py reads package.json): the arguments are its inputs and its output
 # parameter `output` is the result. Text shaped "module:function" names a Python function to
-# import (how the command line, which takes JSON text, passes one). Such a chat cannot be cancelled, so every call must be
+# import (how the command line, which takes JSON text, passes one). Such a chat cannot be cancelled, so every call must
+# be
 # answered: a handler that raises, or a tool without a handler, gets an error text as its
 # output (and a log line), and the bot decides how to go on.
 
@@ -2068,6 +2485,7 @@ def _clean_tools(tools):
 
 def _clean_handler(name, handler):
     """A callable, or the name of a ShadowBot sub-flow (only inside ShadowBot)."""
+    import importlib  # on first use: importing the module stays fast
     if callable(handler):
         return handler
     if not isinstance(handler, str) or not handler.strip():
@@ -2136,19 +2554,10 @@ def _run_subflow(process, inputs):
     return getattr(result, _SUBFLOW_OUTPUT, result)
 
 ###############################################################################
-# Chat client                                        (yingdao_module/client.py)
+# What a chat has told us (ChatState)            (yingdao_module/chat_state.py)
 ###############################################################################
-# Client: one chat with a Coze bot, from question to answer, within one deadline.
-#
-# Streaming (the default) costs one HTTP request and returns the moment the chat completes.
-# If the stream breaks after the chat was created, the same chat is recovered with
-# retrieve + message list: a new chat would be paid for twice. Polling (stream=False) checks
-# the chat's status no more often than the official SDK, at the moments the bot's recent chats
-# ended (polling.py). When the deadline passes the chat is cancelled and CozeTimeoutError names it.
-
-_CANCEL_TIMEOUT = 1.0  # best effort, and short: a timeout must be reported about when it is due
-_FINAL_STATUSES = ("completed", "failed", "canceled", "requires_action")
-
+# ChatState: what one chat has told us so far, from stream events or from polling (its answer,
+# reasoning, follow-ups, usage, tool calls), and the two signals a chat in flight raises.
 
 class _ChatState(object):
     """What one chat has told us so far, from stream events or from polling."""
@@ -2272,6 +2681,240 @@ class _StreamCut(Exception):
 class _ToolCallsPending(Exception):
     """The chat stopped in requires_action: local tools must answer before it goes on."""
 
+###############################################################################
+# What a chat sends (bots and chatflows)       (yingdao_module/chat_request.py)
+###############################################################################
+# What one chat sends, built in one place: the path, query parameters and body for a bot
+# (/v3/chat) or a chatflow (对话流, /v1/workflows/chat), from inputs already checked.
+
+class _ChatRequest(object):
+    """path, params (query, or None), body (a dict sent as JSON) and whether the answer streams."""
+
+    def __init__(self, path, params, body, stream):
+        self.path, self.params, self.body, self.stream = path, params, body, stream
+
+
+def _chat_request(message, bot_id, user_id, conversation_id=None, custom_variables=None, stream=True,
+                 workflow_id=None, parameters=None):
+    """The ChatRequest asking `message` (an additional message). A chatflow streams only and takes
+    its conversation id (and optional bot id) in the body; a bot takes the conversation id as a query
+    parameter."""
+    if workflow_id:
+        body = {"workflow_id": workflow_id, "additional_messages": [message], "parameters": parameters}
+        for name, value in (("conversation_id", conversation_id), ("bot_id", bot_id)):
+            if value:
+                body[name] = value
+        return _ChatRequest("/v1/workflows/chat", None, body, True)
+    body = {"bot_id": bot_id, "user_id": user_id, "stream": stream, "auto_save_history": True,
+            "additional_messages": [message]}
+    if custom_variables:
+        body["custom_variables"] = custom_variables
+    params = {"conversation_id": conversation_id} if conversation_id else None
+    return _ChatRequest("/v3/chat", params, body, stream)
+
+###############################################################################
+# One chat in flight: stream, poll, tools, cancel  (yingdao_module/chat_run.py)
+###############################################################################
+# ChatRun: one chat in flight, from the request to its end, within one deadline.
+#
+# Streaming costs one request and returns at conversation.chat.completed; if the stream breaks after
+# the chat was created, the same chat is recovered with retrieve + message list (a new chat would be
+# paid for twice). Polling checks the status no more often than the official SDK, at the moments the
+# bot's recent chats ended (polling.py). Local tool calls are answered until the chat ends; at the
+# deadline the chat is cancelled and CozeTimeoutError names it.
+
+_CANCEL_TIMEOUT = 1.0  # best effort, and short: a timeout must be reported about when it is due
+_FINAL_STATUSES = ("completed", "failed", "canceled", "requires_action")
+
+
+def _cancel_chat(transport, conversation_id, chat_id):
+    """Cancel a running chat (so it stops costing tokens)."""
+    return transport.call("POST", "/v3/chat/cancel", body={"conversation_id": conversation_id, "chat_id": chat_id},
+                          deadline=time.monotonic() + _CANCEL_TIMEOUT, retry=False, what="取消对话")
+
+
+class _ChatRun(object):
+    """Follows one chat (`state`, a ChatState) for a Client: its transport, and the completion
+    clocks (bot_id -> CompletionClock) the Client keeps across chats."""
+
+    def __init__(self, transport, state, deadline, clocks, tools=None):
+        self.transport = transport
+        self.base_url = transport.base_url
+        self.state = state
+        self.deadline = deadline
+        self.clocks = clocks
+        self.tools = tools
+
+    def ask(self, request):
+        """Send `request` (a ChatRequest) and follow the chat to its end; Ctrl-C or the deadline
+        cancels it (a timeout then names the chat)."""
+        def start():
+            if request.stream:
+                self._chat_streaming(request.body, request.params, self.state, self.deadline, request.path)
+            else:
+                self._chat_polling(request.body, request.params, self.state, self.deadline)
+        try:
+            self.follow(start)
+        except KeyboardInterrupt:
+            self._cancel_quietly(self.state)  # the user stopped the flow: do not leave a paid chat running
+            raise
+        except CozeTimeoutError as err:  # from any read past the deadline: stop the chat, name it
+            if isinstance(err, _SignInTimeoutError) and not self.state.chat_id:
+                raise  # signing in took the time: no chat exists to cancel
+            self._cancel_quietly(self.state)
+            raise self._timeout(self.state)
+
+    def recover(self):
+        """Follow a chat created earlier (state.chat_id set) until it ends."""
+        self.follow(lambda: self._wait_until_done(self.state, self.deadline))
+
+    def follow(self, start):
+        """start() (create or find the chat and follow it), then answer the local tool calls it
+        stops for until it ends; a bounded number of rounds."""
+        rounds = 0
+        while True:
+            try:
+                return start() if rounds == 0 else self._wait_until_done(self.state, self.deadline)
+            except _ToolCallsPending:
+                rounds += 1
+                self._submit_tool_outputs(self.state, self.tools, rounds, self.deadline)
+
+    # -- streaming ------------------------------------------------------------------------------
+    def _chat_streaming(self, body, params, state, deadline, path="/v3/chat"):
+        def create_and_read():
+            with self.transport.open_stream("POST", path, params, body, deadline=deadline) as events:
+                state.logid = events.logid
+                try:
+                    self._read_stream(events, state)
+                except (NetworkError, _BadResponseError, _StreamCut):
+                    if state.chat_id:  # the chat exists and is paid for: recover it, never re-create
+                        raise _StreamCut()
+                    raise NetworkError("流式回复在对话创建前中断:会自动重试", logid=events.logid)
+
+        try:
+            _with_retries(create_and_read, "提问", deadline, self.transport.retry)
+        except _StreamCut:
+            self._wait_until_done(state, deadline)
+
+    def _read_stream(self, events, state):
+        """Follow the chat's events; return at conversation.chat.completed without reading on."""
+        for event, data in events:
+            if event in ("conversation.chat.created", "conversation.chat.in_progress"):
+                state.take_chat(data)
+            elif event == "conversation.message.delta":
+                state.take_message(data, completed=False)
+            elif event == "conversation.message.completed":
+                state.take_message(data, completed=True)
+            elif event == "conversation.chat.completed":
+                state.take_chat(data)
+                state.status = "completed"
+                return
+            elif event == "conversation.chat.failed":
+                state.take_chat(data)
+                raise state.failure(self.base_url)
+            elif event == "conversation.chat.requires_action":
+                state.take_chat(data)
+                raise _ToolCallsPending()
+            elif event == "error":
+                data = data if isinstance(data, dict) else {}
+                err = _error_for_code(data.get("code") or 5000, data.get("msg") or "", state.logid,
+                                     self.base_url, state.chat_id, state.conversation_id)
+                if state.chat_id:
+                    err.retryable = False  # a chat exists: a retry would pay for a second one
+                raise err
+            elif event == "done":
+                break
+        raise _StreamCut()  # the stream ended without conversation.chat.completed
+
+    # -- polling ----------------------------------------------------------------------------------
+    def _chat_polling(self, body, params, state, deadline):
+        clock = self.clocks.setdefault(body["bot_id"], _CompletionClock())
+        envelope = self.transport.call("POST", "/v3/chat", params, body, deadline=deadline, what="提问")
+        created = time.monotonic()  # the SDK starts its once-a-second checks here too
+        state.logid = envelope.get("logid")
+        state.take_chat(envelope.get("data"))
+        self._wait_until_done(state, deadline, _PollPlan(clock.expected()), created, clock)
+
+    def _wait_until_done(self, state, deadline, plan=None, created=None, clock=None):
+        """Check the chat's status as `plan` says (after a stream cut: soon, then backing off),
+        tell `clock` when it ended, then fetch its messages."""
+        plan = plan or _PollPlan(budget=False)
+        created = time.monotonic() if created is None else created
+        query = {"conversation_id": state.conversation_id, "chat_id": state.chat_id}
+        running = 0.0  # offset of the last check that found the chat running
+        while state.status not in _FINAL_STATUSES:
+            now = time.monotonic()
+            check_at = created + plan.next_check(now - created)
+            if check_at >= deadline:
+                self._cancel_quietly(state)
+                raise self._timeout(state)
+            time.sleep(check_at - now)
+            sent = time.monotonic() - created
+            try:
+                envelope = self.transport.call("GET", "/v3/chat/retrieve", query, deadline=deadline,
+                                               what="查询对话状态")
+            except CozeError as err:
+                if not err.retryable:
+                    raise
+                continue  # retries were used up; keep polling until the deadline
+            state.take_chat(envelope.get("data"))
+            if state.status not in _FINAL_STATUSES:
+                running = sent
+            elif state.status == "completed" and clock is not None:
+                clock.learn(running, sent, _server_length_bound(envelope.get("data") or {}))
+        if state.status == "failed":
+            raise state.failure(self.base_url)
+        if state.status == "canceled":
+            raise APIError("对话已被取消", code=None, logid=state.logid, chat_id=state.chat_id,
+                           conversation_id=state.conversation_id)
+        if state.status == "requires_action":
+            raise _ToolCallsPending()
+        envelope = self.transport.call("GET", "/v3/chat/message/list", query, deadline=deadline + 30,
+                                       what="读取回答")
+        state.take_message_list(envelope.get("data"))
+
+    # -- endings --------------------------------------------------------------------------------------
+    def _cancel_quietly(self, state):
+        if state.chat_id and state.conversation_id and not state.canceled:
+            state.canceled = True
+            try:
+                _cancel_chat(self.transport, state.conversation_id, state.chat_id)
+            except Exception:
+                pass  # best effort: the chat may have just finished
+
+    def _timeout(self, state):
+        return CozeTimeoutError(
+            "等待扣子回答超时(超过 timeout 设定的秒数),已取消这次对话:可把 timeout 调大,或让智能体回答短一些",
+            logid=state.logid, chat_id=state.chat_id, conversation_id=state.conversation_id)
+
+    # -- local tools ------------------------------------------------------------------------------------
+    def _submit_tool_outputs(self, state, tools, rounds, deadline):
+        """Answer the chat's tool calls (it cannot be cancelled: it must be answered to end)."""
+        if rounds > _MAX_TOOL_ROUNDS:
+            raise APIError("智能体连续 %d 轮调用本地工具仍没有结束,已停止:检查工具的结果是否是智能体要的内容"
+                           "(这次对话停在等待工具结果,扣子不允许取消,会在扣子那边超时结束)" % _MAX_TOOL_ROUNDS,
+                           logid=state.logid, chat_id=state.chat_id, conversation_id=state.conversation_id)
+        outputs = _tool_outputs(state.required_action, tools, state.tool_calls)
+        state.required_action = None
+        if not outputs:
+            raise APIError("智能体要求调用本地工具(requires_action),但没有说要调用哪个工具:请检查智能体的端插件设置",
+                           logid=state.logid, chat_id=state.chat_id, conversation_id=state.conversation_id)
+        query = {"conversation_id": state.conversation_id, "chat_id": state.chat_id}
+        try:
+            self.transport.call("POST", "/v3/chat/submit_tool_outputs", query,
+                                {"tool_outputs": outputs, "stream": False}, deadline=deadline,
+                                what="提交本地工具结果")
+        except CozeError as err:  # the chat's status (polled next) says whether it went through
+            _log("提交本地工具结果时出错:%s;继续查询对话状态" % err)
+        state.status = None
+
+###############################################################################
+# Chat client                                        (yingdao_module/client.py)
+###############################################################################
+# Client: resolved settings and one transport; its calls check their inputs, then hand the work on.
+#
+# A chat's request is built in chat_request.py and followed to its end in chat_run.py (streaming,
+# recovery after a cut, polling, local tools, cancel at the deadline); workflows in workflow.py.
 
 class Client(object):
     """A connection to Coze with resolved settings; reuse it for many calls.
@@ -2288,8 +2931,8 @@ class Client(object):
         self.settings = _Settings(token=token, bot_id=bot_id, base_url=base_url, user_id=user_id,
                                  app_id=app_id, key_id=key_id, private_key=private_key)
         self.timeout = _clean_timeout(timeout)
-        self.transport = _Transport(self.settings.base_url, _auth_for(self.settings), backend,
-                                   _MAX_RETRIES if max_retries is None else max_retries, before_request)
+        self.transport = _Transport(self.settings.base_url, _auth_for(self.settings), backend, max_retries,
+                                   before_request)
         self._completion_clocks = {}  # bot_id -> CompletionClock: when its chats end, for polling
 
     def __repr__(self):
@@ -2342,37 +2985,10 @@ class Client(object):
         file_refs = [(self.upload_file(value, deadline=deadline), value) if kind == "path" else (value, None)
                      for kind, value in file_list]
         message = _message_with_files(question, file_refs)
-        if workflow_id:  # a chatflow streams only; its conversation id goes in the body
-            path, params, stream = "/v1/workflows/chat", None, True
-            body = {"workflow_id": workflow_id, "additional_messages": [message], "parameters": parameters}
-            for name, value in (("conversation_id", conversation_id), ("bot_id", bot_id)):
-                if value:
-                    body[name] = value
-        else:
-            path = "/v3/chat"
-            body = {"bot_id": bot_id, "user_id": user_id, "stream": stream, "auto_save_history": True,
-                    "additional_messages": [message]}
-            if custom_variables:
-                body["custom_variables"] = custom_variables
-            params = {"conversation_id": conversation_id} if conversation_id else None
-
+        request = _chat_request(message, bot_id, user_id, conversation_id, custom_variables, stream,
+                               workflow_id, parameters)
         state = _ChatState(conversation_id, on_created)
-
-        def start():
-            if stream:
-                self._chat_streaming(body, params, state, deadline, path)
-            else:
-                self._chat_polling(body, params, state, deadline)
-        try:
-            self._follow(start, state, tools, deadline)
-        except KeyboardInterrupt:
-            self._cancel_quietly(state)  # the user stopped the flow: do not leave a paid chat running
-            raise
-        except CozeTimeoutError as err:  # from any read past the deadline: stop the chat, name it
-            if isinstance(err, _SignInTimeoutError) and not state.chat_id:
-                raise  # signing in took the time: no chat exists to cancel
-            self._cancel_quietly(state)
-            raise self._timeout(state)
+        _ChatRun(self.transport, state, deadline, self._completion_clocks, tools).ask(request)
         return state.result(started)
 
     def recover(self, chat_id, conversation_id, timeout=None, tools=None):
@@ -2383,7 +2999,7 @@ class Client(object):
         deadline = started + _clean_timeout(timeout, self.timeout)
         state = _ChatState(str(conversation_id))
         state.chat_id = str(chat_id)
-        self._follow(lambda: self._wait_until_done(state, deadline), state, tools, deadline)
+        _ChatRun(self.transport, state, deadline, self._completion_clocks, tools).recover()
         return state.result(started)
 
     def run_workflow(self, workflow_id, parameters=None, bot_id=None, timeout=None, stream=True, answers=None,
@@ -2419,149 +3035,7 @@ class Client(object):
 
     def cancel(self, conversation_id, chat_id):
         """Cancel a running chat (so it stops costing tokens)."""
-        return self.transport.call("POST", "/v3/chat/cancel",
-                                   body={"conversation_id": conversation_id, "chat_id": chat_id},
-                                   deadline=time.monotonic() + _CANCEL_TIMEOUT, retry=False, what="取消对话")
-
-    # -- streaming ------------------------------------------------------------------------------
-    def _chat_streaming(self, body, params, state, deadline, path="/v3/chat"):
-        def create_and_read():
-            with self.transport.open_stream("POST", path, params, body, deadline=deadline) as events:
-                state.logid = events.logid
-                try:
-                    self._read_stream(events, state)
-                except (NetworkError, _BadResponseError, _StreamCut):
-                    if state.chat_id:  # the chat exists and is paid for: recover it, never re-create
-                        raise _StreamCut()
-                    raise NetworkError("流式回复在对话创建前中断:会自动重试", logid=events.logid)
-
-        try:
-            _with_retries(create_and_read, "提问", deadline, self.transport.max_retries)
-        except _StreamCut:
-            self._wait_until_done(state, deadline)
-
-    def _read_stream(self, events, state):
-        """Follow the chat's events; return at conversation.chat.completed without reading on."""
-        for event, data in events:
-            if event in ("conversation.chat.created", "conversation.chat.in_progress"):
-                state.take_chat(data)
-            elif event == "conversation.message.delta":
-                state.take_message(data, completed=False)
-            elif event == "conversation.message.completed":
-                state.take_message(data, completed=True)
-            elif event == "conversation.chat.completed":
-                state.take_chat(data)
-                state.status = "completed"
-                return
-            elif event == "conversation.chat.failed":
-                state.take_chat(data)
-                raise state.failure(self.base_url)
-            elif event == "conversation.chat.requires_action":
-                state.take_chat(data)
-                raise _ToolCallsPending()
-            elif event == "error":
-                data = data if isinstance(data, dict) else {}
-                err = _error_for_code(data.get("code") or 5000, data.get("msg") or "", state.logid,
-                                     self.base_url, state.chat_id, state.conversation_id)
-                if state.chat_id:
-                    err.retryable = False  # a chat exists: a retry would pay for a second one
-                raise err
-            elif event == "done":
-                break
-        raise _StreamCut()  # the stream ended without conversation.chat.completed
-
-    # -- polling ----------------------------------------------------------------------------------
-    def _chat_polling(self, body, params, state, deadline):
-        clock = self._completion_clocks.setdefault(body["bot_id"], _CompletionClock())
-        envelope = self.transport.call("POST", "/v3/chat", params, body, deadline=deadline, what="提问")
-        created = time.monotonic()  # the SDK starts its once-a-second checks here too
-        state.logid = envelope.get("logid")
-        state.take_chat(envelope.get("data"))
-        self._wait_until_done(state, deadline, _PollPlan(clock.expected()), created, clock)
-
-    def _wait_until_done(self, state, deadline, plan=None, created=None, clock=None):
-        """Check the chat's status as `plan` says (after a stream cut: soon, then backing off),
-        tell `clock` when it ended, then fetch its messages."""
-        plan = plan or _PollPlan(budget=False)
-        created = time.monotonic() if created is None else created
-        query = {"conversation_id": state.conversation_id, "chat_id": state.chat_id}
-        running = 0.0  # offset of the last check that found the chat running
-        while state.status not in _FINAL_STATUSES:
-            now = time.monotonic()
-            check_at = created + plan.next_check(now - created)
-            if check_at >= deadline:
-                self._cancel_quietly(state)
-                raise self._timeout(state)
-            time.sleep(check_at - now)
-            sent = time.monotonic() - created
-            try:
-                envelope = self.transport.call("GET", "/v3/chat/retrieve", query, deadline=deadline,
-                                               what="查询对话状态")
-            except CozeError as err:
-                if not err.retryable:
-                    raise
-                continue  # retries were used up; keep polling until the deadline
-            state.take_chat(envelope.get("data"))
-            if state.status not in _FINAL_STATUSES:
-                running = sent
-            elif state.status == "completed" and clock is not None:
-                clock.learn(running, sent, _server_length_bound(envelope.get("data") or {}))
-        if state.status == "failed":
-            raise state.failure(self.base_url)
-        if state.status == "canceled":
-            raise APIError("对话已被取消", code=None, logid=state.logid, chat_id=state.chat_id,
-                           conversation_id=state.conversation_id)
-        if state.status == "requires_action":
-            raise _ToolCallsPending()
-        envelope = self.transport.call("GET", "/v3/chat/message/list", query, deadline=deadline + 30,
-                                       what="读取回答")
-        state.take_message_list(envelope.get("data"))
-
-    # -- endings --------------------------------------------------------------------------------------
-    def _cancel_quietly(self, state):
-        if state.chat_id and state.conversation_id and not state.canceled:
-            state.canceled = True
-            try:
-                self.cancel(state.conversation_id, state.chat_id)
-            except Exception:
-                pass  # best effort: the chat may have just finished
-
-    def _timeout(self, state):
-        return CozeTimeoutError(
-            "等待扣子回答超时(超过 timeout 设定的秒数),已取消这次对话:可把 timeout 调大,或让智能体回答短一些",
-            logid=state.logid, chat_id=state.chat_id, conversation_id=state.conversation_id)
-
-    # -- local tools ------------------------------------------------------------------------------------
-    def _follow(self, start, state, tools, deadline):
-        """start() (create or find the chat and follow it), then answer the local tool calls it
-        stops for until it ends; a bounded number of rounds."""
-        rounds = 0
-        while True:
-            try:
-                return start() if rounds == 0 else self._wait_until_done(state, deadline)
-            except _ToolCallsPending:
-                rounds += 1
-                self._submit_tool_outputs(state, tools, rounds, deadline)
-
-    def _submit_tool_outputs(self, state, tools, rounds, deadline):
-        """Answer the chat's tool calls (it cannot be cancelled: it must be answered to end)."""
-        if rounds > _MAX_TOOL_ROUNDS:
-            raise APIError("智能体连续 %d 轮调用本地工具仍没有结束,已停止:检查工具的结果是否是智能体要的内容"
-                           "(这次对话停在等待工具结果,扣子不允许取消,会在扣子那边超时结束)" % _MAX_TOOL_ROUNDS,
-                           logid=state.logid, chat_id=state.chat_id, conversation_id=state.conversation_id)
-        outputs = _tool_outputs(state.required_action, tools, state.tool_calls)
-        state.required_action = None
-        if not outputs:
-            raise APIError("智能体要求调用本地工具(requires_action),但没有说要调用哪个工具:请检查智能体的端插件设置",
-                           logid=state.logid, chat_id=state.chat_id, conversation_id=state.conversation_id)
-        query = {"conversation_id": state.conversation_id, "chat_id": state.chat_id}
-        try:
-            self.transport.call("POST", "/v3/chat/submit_tool_outputs", query,
-                                {"tool_outputs": outputs, "stream": False}, deadline=deadline,
-                                what="提交本地工具结果")
-        except CozeError as err:  # the chat's status (polled next) says whether it went through
-            _log("提交本地工具结果时出错:%s;继续查询对话状态" % err)
-        state.status = None
+        return _cancel_chat(self.transport, conversation_id, chat_id)
 
 ###############################################################################
 # Workflows                                        (yingdao_module/workflow.py)
@@ -2895,6 +3369,7 @@ def _run_async(transport, body, run, deadline, started):
 def _poll_history(transport, workflow_id, run, deadline):
     """GET run_histories with growing intervals until the run succeeds (returns its record),
     fails (raises with its error message) or the deadline passes."""
+    import random  # on first use: importing the module stays fast
     path = "/v1/workflows/%s/run_histories/%s" % (workflow_id, run.execute_id)
     interval = _HISTORY_FIRST
     while True:
@@ -3085,7 +3560,7 @@ class _RateLimiter(object):
         os.replace(temporary, self.state_path)  # atomic: a reader sees the old file or the new one
 
 ###############################################################################
-# xlsx packages: bounded parts, safe XML events, relationships (yingdao_module/xlsx_package.py)
+# xlsx packages: bounded parts, safe XML       (yingdao_module/xlsx_package.py)
 ###############################################################################
 # The zip package of an .xlsx file, opened so that no file can exhaust the machine: every
 # part is read as a bounded stream (inflated size and compression ratio checked before the
@@ -4205,6 +4680,7 @@ class _FileLock(object):
     # -- who holds it (for messages) -------------------------------------------------------------
     def write_owner(self):
         """Record this process as the holder: pid, computer name, start time."""
+        import socket  # on first use: importing the module stays fast
         owner = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
         try:
             self._handle.seek(0)
@@ -4293,7 +4769,8 @@ class _Journal(object):
         self._run_lock.release()
 
     def output_name(self):
-        return os.path.basename(self.path[:-len(".journal.jsonl")] if self.path.endswith(".journal.jsonl") else self.path)
+        suffix = ".journal.jsonl"
+        return os.path.basename(self.path[:-len(suffix)] if self.path.endswith(suffix) else self.path)
 
     # -- reading back -----------------------------------------------------------------------------
     def load(self, restart=False):
@@ -4516,7 +4993,8 @@ class _BatchOptions(object):
             setattr(self, name, _clean_bool(given[name], name, False))
         self.json_fields = _clean_json_fields(given["json_fields"])
         output = _option_text(given["output_path"])
-        self.output_path = os.path.abspath(output.strip('"')) if output else _default_output(self.input_path, self.shard)
+        self.output_path = os.path.abspath(output.strip('"')) if output else \
+            _default_output(self.input_path, self.shard)
         _refuse_same_file(self.output_path, "output_path", [(self.input_path, "输入表格")])
         _refuse_same_file(self.journal_path, "output_path", [(self.input_path, "输入表格")])
         if not os.path.isdir(os.path.dirname(self.output_path)):
@@ -4678,7 +5156,8 @@ def _report_chart(timeline, planned):
     parts = ['<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="100%%" role="img" '
              'aria-label="进度随时间变化">' % (width, height)]
     for count in range(0, peak + 1, step):
-        parts.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#eef0f3"/>' % (left, width - right, y(count), y(count)))
+        parts.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#eef0f3"/>'
+                     % (left, width - right, y(count), y(count)))
         parts.append('<text x="%d" y="%.1f" font-size="12" fill="#646a73" text-anchor="end">%d</text>'
                      % (left - 8, y(count) + 4, count))
     for share, anchor in ((0, "start"), (0.25, "middle"), (0.5, "middle"), (0.75, "middle"), (1, "end")):
@@ -4703,6 +5182,7 @@ def _report_chart(timeline, planned):
 
 
 def _report_groups(groups, title, empty):
+    import html  # on first use: importing the module stays fast
     if not groups:
         return '<h2>%s</h2><p class="none">%s</p>' % (title, empty)
     rows = "".join('<tr><td>%s</td><td class="n">%d</td><td class="rows">%s</td><td>%s</td></tr>'
@@ -4720,6 +5200,7 @@ def _render_report(facts):
     timeline [(seconds, finished, failed)], failures and skips [{"row", "error"}],
     stopped_reason, resume (a command), asked_again (chats failed on Coze's side asked again),
     demo (text: the answers came from the offline demo, said in a banner and the title)."""
+    import html  # on first use: importing the module stays fast
     esc = html.escape
     counts = [("ok", "成功", facts.get("ok", 0)), ("failed", "失败", facts.get("failed", 0)),
               ("skipped", "跳过", facts.get("skipped", 0)), ("pending", "未完成", facts.get("pending", 0))]
@@ -4896,7 +5377,8 @@ _UNQUOTABLE = {
 def _option_value(options, name):
     """The value of one option as the command line takes it; None when it is the default."""
     if name == "output_path":
-        return None if options.output_path == _default_output(options.input_path, options.shard) else options.output_path
+        default = _default_output(options.input_path, options.shard)
+        return None if options.output_path == default else options.output_path
     if name == "report_path":
         return None if options.report_path == os.path.splitext(options.output_path)[0] + "_报告.html" \
             else options.report_path
@@ -6485,7 +6967,7 @@ def merge(paths, output_path=None):
     return path
 
 ###############################################################################
-# Module-level shortcuts (调用模块)                         (yingdao_module/api.py)
+# Module-level shortcuts (调用模块)                     (yingdao_module/api.py)
 ###############################################################################
 # Module-level shortcuts: what ShadowBot's 调用模块 block calls.
 #
@@ -6669,7 +7151,8 @@ def main(args):
 
     args   流程的输入参数字典(影刀自动传入;单独运行本模块时是 None,会用配置问一句自我介绍)。
            读取 question、user_id、conversation_id、custom_variables、workflow_id、parameters、
-           workflow_answers(问答节点的回答,JSON 列表)、is_async、bot_id、token、base_url、app_id、key_id、private_key、timeout、stream(都可不填,
+           workflow_answers(问答节点的回答,JSON 列表)、is_async、bot_id、token、base_url、app_id、key_id、
+           private_key、timeout、stream(都可不填,
            不填的用全局变量 / 环境变量 / 默认值);写回 answer、conversation_id、chat_id、usage、
            error(出错时是中文说明,其余为空)。
     """
@@ -6720,7 +7203,7 @@ def _code_flow_failure(args, message):
     return ""
 
 ###############################################################################
-# Command line: python coze.py ask|workflow|batch|merge (runs only as a script) (yingdao_module/command_line.py)
+# Command line, only when run as a script      (yingdao_module/command_line.py)
 ###############################################################################
 # Command line: python dist/coze.py (or python -m yingdao_module) ask | workflow | batch | merge.
 #

@@ -4,10 +4,13 @@ import importlib
 
 import pytest
 
-from helpers import DIST, ROOT, dist_name, load_dist  # noqa: F401  (DIST, ROOT: for tests written before helpers.py)
+from helpers import dist_name, load_dist
 from build import DIST_MODULES
 
 SOURCE_MODULES = [name for name, _ in DIST_MODULES]
+_shared_dist = []  # dist/coze.py executed once per test run; the coze fixture resets its state per test
+RETRY_FIELDS = {"MAX_RETRIES": "max_retries", "BACKOFF_BASE": "backoff_base", "BACKOFF_CAP": "backoff_cap",
+                "RETRY_AFTER_CAP": "retry_after_cap"}
 
 
 class Coze(object):
@@ -18,7 +21,9 @@ class Coze(object):
         self.flavour = flavour
         self._monkeypatch = monkeypatch
         if flavour == "dist":
-            self._modules = [load_dist()]
+            if not _shared_dist:
+                _shared_dist.append(load_dist())
+            self._modules = [_shared_dist[0]]
         else:
             import yingdao_module
             self._modules = [yingdao_module]
@@ -40,6 +45,10 @@ class Coze(object):
         return getattr(module, found)
 
     def patch(self, name, value):
+        """Set a module-level name for this test. A retry default (BACKOFF_BASE, ...) changes that
+        field of DEFAULT_RETRY, the policy every client uses unless given its own."""
+        if name in RETRY_FIELDS:
+            name, value = "DEFAULT_RETRY", self.DEFAULT_RETRY.replace(**{RETRY_FIELDS[name]: value})
         places = self.where(name)
         assert places, name
         for module, found in places:
@@ -49,16 +58,22 @@ class Coze(object):
         self._clients.clear()
         self._jwt_apps.clear()
 
+    def reset_state(self):
+        """What a module keeps between calls, cleared: cached clients and OAuth apps, one-time
+        notices, sniffed table encodings, the log sink. (Patched names are undone by monkeypatch.)"""
+        self.reset_clients()
+        self._said_once.clear()
+        self._sniffed.clear()
+        self.set_log_sink(None)
+
 
 @pytest.fixture(params=["source", "dist"])
 def coze(request, monkeypatch):
     """The module under test, with fast backoff and polling pace so retry and polling tests stay quick."""
     module = Coze(request.param, monkeypatch)
     module.patch("POLL_PACE", 0.1)
-    module.patch("BACKOFF_BASE", 0.01)
-    module.patch("BACKOFF_CAP", 0.05)
-    module.patch("RETRY_AFTER_CAP", 0.05)
-    module.reset_clients()
+    module.patch("DEFAULT_RETRY", module.RetryPolicy(backoff_base=0.01, backoff_cap=0.05, retry_after_cap=0.05))
+    module.reset_state()
     for name in ("COZE_API_TOKEN", "COZE_BOT_ID", "COZE_API_BASE", "COZE_USER_ID"):
         monkeypatch.delenv(name, raising=False)
     return module

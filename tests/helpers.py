@@ -84,6 +84,16 @@ def find_python(version):
     return None
 
 
+def run_cli(*args, env=None, timeout=60):
+    """python -m yingdao_module ARGS in the repository, without the caller's Coze settings."""
+    clean = dict(os.environ)
+    for name in ("COZE_API_TOKEN", "COZE_BOT_ID", "COZE_API_BASE", "COZE_HTTP_BACKEND"):
+        clean.pop(name, None)
+    clean.update(env or {})
+    return subprocess.run([sys.executable, "-m", "yingdao_module"] + list(args), cwd=ROOT, env=clean,
+                          capture_output=True, text=True, timeout=timeout)
+
+
 def interrupt_batch(command, env, sim, chats=4):
     """Run a batch command line and press Ctrl-C once the simulator has `chats` chats; (returncode, stdout, stderr)."""
     import signal

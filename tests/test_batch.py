@@ -1,7 +1,6 @@
 """Batch against the simulator: row↔answer mapping under concurrency, encodings, errors
 before any call, resume, retry-failed, fatal stop, locked output, JSON columns, dedupe,
-shards and merge, Ctrl-C (the SIGKILL test is in test_batch_v2.py)."""
-import csv
+shards and merge, Ctrl-C (the SIGKILL test is in test_batch_writeback.py)."""
 import json
 import os
 import subprocess
@@ -10,22 +9,8 @@ import sys
 import pytest
 
 from helpers import BOT_ID as BOT, ROOT, TOKEN, interrupt_batch, load_dist_quiet
+from sheets import products, read_csv, write_csv
 from yingdao_module.simulator import Simulator
-
-
-def write_csv(path, rows, encoding="utf-8"):
-    with open(str(path), "w", encoding=encoding, newline="") as handle:
-        csv.writer(handle).writerows(rows)
-    return str(path)
-
-
-def read_csv(path, encoding="utf-8-sig"):
-    with open(path, encoding=encoding, newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def products(n):
-    return [["商品名", "价格"]] + [["商品%03d" % i, str(i)] for i in range(n)]
 
 
 @pytest.fixture

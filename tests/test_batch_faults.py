@@ -8,8 +8,9 @@ import time
 
 import pytest
 
-from conftest import ROOT
-from test_batch import BOT, TOKEN, products, read_csv, write_csv
+from helpers import ROOT
+from helpers import BOT_ID as BOT, TOKEN
+from sheets import products, read_csv, write_csv
 from yingdao_module.simulator import Simulator
 
 

@@ -9,8 +9,9 @@ import sys
 import threading
 import time
 
-from conftest import ROOT
-from test_batch import BOT, TOKEN, products, write_csv
+from helpers import ROOT
+from helpers import BOT_ID as BOT, TOKEN
+from sheets import products, write_csv
 from yingdao_module.simulator import Simulator
 
 

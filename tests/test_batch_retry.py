@@ -4,7 +4,7 @@ fails says how to re-run failed rows. Source and dist x requests and urllib."""
 import pytest
 
 from helpers import BOT_ID, TOKEN
-from test_batch import products, read_csv, write_csv
+from sheets import products, read_csv, write_csv
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ def test_a_bad_chat_retries_is_refused_before_any_call(coze, sim, kw, tmp_path, 
 
 
 def test_cli_names_the_flag(tmp_path):
-    from test_cli import run_cli
+    from helpers import run_cli
     out = run_cli("batch", write_csv(tmp_path / "in.csv", products(1)), "--question-column", "商品名",
                   "--chat-retries", "abc")
     assert out.returncode == 1 and "--chat-retries 应该是 0 到 5 的整数" in out.stderr and "Traceback" not in out.stderr

@@ -1,21 +1,11 @@
 """The command line: the zero-setup demo, --json, and `serve`."""
 import json
-import os
 import signal
 import subprocess
 import sys
 import urllib.request
 
-from helpers import ROOT
-
-
-def run_cli(*args, env=None, timeout=60):
-    clean = dict(os.environ)
-    for name in ("COZE_API_TOKEN", "COZE_BOT_ID", "COZE_API_BASE", "COZE_HTTP_BACKEND"):
-        clean.pop(name, None)
-    clean.update(env or {})
-    return subprocess.run([sys.executable, "-m", "yingdao_module"] + list(args), cwd=ROOT, env=clean,
-                          capture_output=True, text=True, timeout=timeout)
+from helpers import ROOT, run_cli
 
 
 def test_ask_without_token_is_the_offline_demo():

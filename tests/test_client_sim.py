@@ -28,19 +28,33 @@ def test_polled_answer(coze, backend, sim, kw):
     assert sim.stats()["requests"].get("/v3/chat/message/list") == 1
 
 
-def test_requests_reuse_a_parked_helper_thread(coze, backend, sim):
-    """Each request waits for its response head on a helper thread (the deadline covers it);
-    finished helpers park and take the next request instead of a thread being started each time."""
+def test_sequential_requests_share_one_kept_alive_connection(coze, backend, sim, monkeypatch):
+    """Both backends keep the connection open between requests (urllib reconnected every time),
+    and no request starts a thread of its own (the response-head deadline is on the socket)."""
     import threading
+    accepted = []
+    server = sim._server
+    real_get_request = server.get_request
 
-    def helpers():
-        return sum(1 for thread in threading.enumerate() if thread.name == "coze-http")
+    def counting_get_request():
+        accepted.append(1)
+        return real_get_request()
+    monkeypatch.setattr(server, "get_request", counting_get_request)
     client = coze.Client(token=TOKEN, bot_id=BOT, base_url=sim.url)
     client.new_conversation()
-    before = helpers()
-    for _ in range(20):
+    started = []
+    real_start = threading.Thread.start
+
+    def counting_start(thread):
+        started.append(thread.name)
+        return real_start(thread)
+    monkeypatch.setattr(threading.Thread, "start", counting_start)
+    for _ in range(10):
         client.new_conversation()
-    assert 1 <= helpers() <= before + 1
+        client.chat("保持连接")
+    assert len(accepted) == 1, accepted
+    assert started == []  # neither a helper thread nor a new server thread for a new connection
+    client.close()
 
 
 def test_conversation_memory(coze, backend, sim, kw):

@@ -3,8 +3,8 @@
 import json
 
 from helpers import BOT_ID, TOKEN
-from test_batch import products, write_csv
-from test_cli import run_cli
+from sheets import products, write_csv
+from helpers import run_cli
 
 
 def test_a_demo_batch_says_so_in_summary_log_and_report(tmp_path):

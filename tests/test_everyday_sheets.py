@@ -10,8 +10,9 @@ import sys
 
 import pytest
 
-from conftest import ROOT
-from test_batch import BOT, TOKEN, write_csv
+from helpers import ROOT
+from helpers import BOT_ID as BOT, TOKEN
+from sheets import write_csv
 
 openpyxl = pytest.importorskip("openpyxl")
 

@@ -8,24 +8,9 @@ import time
 
 import pytest
 
-from rawserver import (HOLD, JSON, SSE, RawServer, chunk, gzipped, json_reply, reply, sse_text, trickle)
-from test_sse_standard import OWN_STREAMS
-
-TOKEN = "pat_HOSTILEtestTOKEN0123456789abcdefABCDEF"
-BOT = "7000000000000000001"
-CHAT_ID, CONV_ID = "7400000000000000001", "7400000000000000002"
-CHAT = {"id": CHAT_ID, "conversation_id": CONV_ID, "bot_id": BOT, "status": "in_progress"}
-DONE_CHAT = dict(CHAT, status="completed", usage={"token_count": 30, "output_count": 10, "input_count": 20})
-ANSWER = {"id": "7400000000000000004", "conversation_id": CONV_ID, "chat_id": CHAT_ID, "role": "assistant",
-          "type": "answer", "content": "杭州今天晴。", "content_type": "text"}
-STARTED = sse_text(("conversation.chat.created", dict(CHAT, status="created")), ("conversation.chat.in_progress", CHAT))
-FINISHED = sse_text(("conversation.message.completed", ANSWER), ("conversation.chat.completed", DONE_CHAT),
-                    ("done", '"[DONE]"'))
-RECOVERY = {  # what a cut stream is recovered from: the same chat, never a new one
-    "/v3/chat/retrieve": [json_reply(DONE_CHAT)],
-    "/v3/chat/message/list": [json_reply([dict(ANSWER, content="从消息列表找回的回答")])],
-    "/v3/chat/cancel": [json_reply(dict(CHAT, status="canceled"))],
-}
+from rawserver import (HOLD, JSON, SSE, RawServer, chunk, gzipped, json_reply, reply, trickle)
+from chat_script import BOT, CHAT, CHAT_ID, CONV_ID, FINISHED, RECOVERY, STARTED, TOKEN, trickling
+from sse_streams import OWN_STREAMS
 
 
 def ask(coze, server, **kw):
@@ -89,19 +74,6 @@ def test_a_redirect_loop_stops(coze, backend, route):
 
 TIMEOUT = 1.0  # trickled pieces still arrive before the deadline; the server trickles for ~15 s
 SLACK = 2.5  # generous: the real figure (~0.0-0.3 s) is measured by tests/benchmarks/bench_deadline.py
-
-
-def trickling(kind):
-    """A script that keeps the connection busy for ~15 s without ever finishing the chat."""
-    if kind == "one byte at a time":
-        return [reply(200, SSE, length=False), STARTED] + trickle(sse_text(("conversation.message.delta", ANSWER)) * 20, 0.5)
-    if kind == "keep-alive comments":
-        return [reply(200, SSE, length=False), STARTED] + [":\n\n", 0.3] * 50
-    if kind == "PING events":
-        return [reply(200, SSE, length=False), STARTED] + ["event:PING\ndata:{}\n\n", 0.3] * 50
-    if kind == "silence":
-        return [reply(200, SSE, length=False), STARTED, HOLD]
-    raise ValueError(kind)
 
 
 @pytest.mark.parametrize("kind", ["one byte at a time", "keep-alive comments", "PING events", "silence"])
@@ -349,3 +321,22 @@ def test_chats_and_workflows_stream_through_transport_open_stream(coze, route, m
     ask(coze, server)
     coze.run_workflow("7400000000000000008", {"a": 1}, token=TOKEN, base_url=server.url)
     assert opened == ["/v3/chat", "/v1/workflow/stream_run"]
+
+
+def test_a_name_lookup_that_hangs_cannot_hold_the_call_past_its_timeout(coze, backend, monkeypatch):
+    """A socket timeout does not cover getaddrinfo: the lookup of a host name is given up at the
+    deadline too (a kept-alive connection needs none; an IP address is looked up in place)."""
+    import socket
+    real = socket.getaddrinfo
+
+    def hanging(host, *args, **kwargs):
+        if host == "hangs.coze.invalid":
+            time.sleep(TIMEOUT + SLACK + 1.5)
+        return real(host, *args, **kwargs)
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
+    monkeypatch.setenv("COZE_ALLOW_ANY_BASE_URL", "1")
+    started = time.monotonic()
+    with pytest.raises(coze.CozeTimeoutError):
+        coze.new_conversation(bot_id=BOT, token=TOKEN, base_url="http://hangs.coze.invalid:9", timeout=TIMEOUT)
+    elapsed = time.monotonic() - started
+    assert TIMEOUT - 0.2 <= elapsed < TIMEOUT + SLACK, elapsed

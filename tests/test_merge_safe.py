@@ -5,7 +5,7 @@ import os
 import pytest
 
 from helpers import BOT_ID, TOKEN
-from test_batch import products, read_csv, write_csv
+from sheets import products, read_csv, write_csv
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def test_merge_refuses_to_write_over_a_shard_or_a_foreign_table(coze, shards, tm
 
 
 def test_merge_cli_names_the_flag(shards, tmp_path):
-    from test_cli import run_cli
+    from helpers import run_cli
     complete = str(tmp_path / "合并.csv")
     assert run_cli("merge", *shards, "--output", complete).returncode == 0
     out = run_cli("merge", shards[0], "--output", complete)

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from helpers import BOT_ID as BOT, ROOT, TOKEN, interrupt_batch
-from test_batch import products, read_csv, write_csv
+from sheets import products, read_csv, write_csv
 from yingdao_module.simulator import Simulator
 
 POSIX_PREFIX = "终端(bash / zsh):"

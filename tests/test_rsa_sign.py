@@ -89,6 +89,26 @@ def test_bad_keys_are_refused_in_chinese_without_quoting_them(coze, keys, tmp_pa
             assert body[:20] not in message, name
 
 
+def test_signing_uses_the_crt_numbers_of_the_key(coze, keys):
+    """The key's p, q, dP, dQ, qInv are read (PKCS#1 and PKCS#8) and the CRT path signs."""
+    numbers = keys[2048].private_numbers()
+    for fmt in (PKCS8, PKCS1):
+        private = coze.load_private_key(pem_of(keys[2048], fmt))
+        assert private._crt == (numbers.p, numbers.q, numbers.dmp1, numbers.dmq1, numbers.iqmp)
+        private._d = None  # the plain path, pow(m, d, n), would fail now
+        expected = keys[2048].sign(b"crt", padding.PKCS1v15(), hashes.SHA256())
+        assert private.sign_rs256(b"crt") == expected
+
+
+def test_a_damaged_crt_number_never_gives_a_wrong_signature(coze, keys):
+    """A key whose dP is off signs correctly all the same (checked with e, then plain d)."""
+    private = coze.load_private_key(pem_of(keys[2048], PKCS1))
+    p, q, dp, dq, qinv = private._crt
+    private._crt = (p, q, dp + 2, dq, qinv)
+    expected = keys[2048].sign(b"m", padding.PKCS1v15(), hashes.SHA256())
+    assert private.sign_rs256(b"m") == expected
+
+
 @pytest.mark.parametrize("fmt", [PKCS8, PKCS1], ids=["pkcs8-encrypted", "legacy-proc-type"])
 def test_encrypted_keys_are_named_with_the_export_command(coze, keys, fmt):
     """PKCS#8 `ENCRYPTED PRIVATE KEY` and the legacy `Proc-Type: 4,ENCRYPTED` PEM (whose headers

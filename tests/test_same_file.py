@@ -7,7 +7,7 @@ import os
 import pytest
 
 from helpers import BOT_ID as BOT, TOKEN
-from test_batch import products, write_csv
+from sheets import products, write_csv
 
 
 @pytest.fixture

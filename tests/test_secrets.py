@@ -5,7 +5,7 @@ args["error"] never holds a secret. Source and dist."""
 import pytest
 
 from rawserver import SSE, RawServer, json_reply, reply
-from test_hostile_server import BOT, FINISHED, STARTED
+from chat_script import BOT, FINISHED, STARTED
 
 CANARY = "pat_Zq9xWRONGfieldCANARY7f3e1b2c4d5e6f708192a3b4"
 JWT = ("eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiIxMTU1NDg3OTAwIiwiYXVkIjoiYXBpLmNvemUuY24ifQ."

@@ -10,7 +10,7 @@ import pytest
 
 from helpers import BOT_ID as BOT
 from rawserver import HOLD, JSON, RawServer, reply, trickle
-from test_oauth_jwt import APP_ID, KEY_ID, AppKey
+from oauth_app import APP_ID, KEY_ID, AppKey
 
 TOKEN_PATH = "/api/permission/oauth2/token"
 SLACK = 1.5  # thread start-up, a loaded machine; far below the 30 s an exchange used to take

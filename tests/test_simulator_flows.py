@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from test_simulator_protocol import call, chat_body, events_of
+from simcalls import call, chat_body, events_of
 from yingdao_module.simulator import Simulator, add_serve_arguments
 from yingdao_module.simulator.cli import simulator_from
 

@@ -4,8 +4,6 @@ import http.client
 import json
 import socket
 import time
-import urllib.error
-import urllib.request
 from urllib.parse import urlparse
 
 import pytest
@@ -13,52 +11,7 @@ import pytest
 from yingdao_module.simulator import Simulator
 
 from helpers import BOT_ID as BOT
-
-
-def call(sim, method, path, body=None, token="pat_raw", content_type="application/json", raw=None):
-    """(status, headers, parsed body or raw bytes) for one request."""
-    data = raw if raw is not None else (json.dumps(body).encode("utf-8") if body is not None else None)
-    headers = {"Content-Type": content_type} if data is not None else {}
-    if token:
-        headers["Authorization"] = "Bearer " + token
-    request = urllib.request.Request(sim.url + path, data=data, headers=headers, method=method)
-    try:
-        resp = urllib.request.urlopen(request, timeout=10)
-    except urllib.error.HTTPError as err:
-        resp = err
-    try:
-        payload = resp.read()
-    except http.client.IncompleteRead as cut:  # a stream ended mid-answer: keep what came
-        payload = cut.partial
-    try:
-        payload = json.loads(payload.decode("utf-8"))
-    except ValueError:
-        pass
-    return resp.getcode(), resp.headers, payload
-
-
-def chat_body(question="你好", stream=False, **extra):
-    body = {"bot_id": BOT, "user_id": "u1", "stream": stream, "auto_save_history": True,
-            "additional_messages": [{"role": "user", "content": question, "content_type": "text"}]}
-    body.update(extra)
-    return body
-
-
-def events_of(sim, body, path="/v3/chat"):
-    """The (event, data) pairs of a streamed response, read line by line."""
-    status, headers, payload = call(sim, "POST", path, body)
-    assert "text/event-stream" in headers["Content-Type"], payload
-    events, name = [], None
-    for line in payload.decode("utf-8").split("\n"):
-        if line.startswith("event:"):
-            name = line[6:].strip()
-        elif line.startswith("data:"):
-            text = line[5:].strip()
-            try:
-                events.append((name, json.loads(text)))
-            except ValueError:
-                events.append((name, text))
-    return events
+from simcalls import call, chat_body, events_of
 
 
 def wait_completed(sim, chat, limit=5.0):
@@ -295,3 +248,39 @@ def test_a_client_hanging_up_prints_no_traceback(sim, capfd):
     time.sleep(0.3)
     assert "Traceback" not in capfd.readouterr().err
     assert call(sim, "GET", "/_sim/stats")[0] == 200
+
+
+def sdk_ids(seed):
+    """The conversation, chat and file ids a fresh simulator with `seed` gives the official SDK."""
+    import io
+    import cozepy
+    from helpers import TOKEN
+    with Simulator(latency=0.0, seed=seed) as sim:
+        sdk = cozepy.Coze(auth=cozepy.TokenAuth(TOKEN), base_url=sim.url)
+        conversation = sdk.conversations.create().id
+        chat = sdk.chat.create(bot_id=BOT, user_id="u", conversation_id=conversation,
+                               additional_messages=[cozepy.Message.build_user_question_text("你好")])
+        upload = io.BytesIO(b"hello")
+        upload.name = "a.txt"
+        uploaded = sdk.files.upload(file=upload).id
+        return [conversation, chat.id, uploaded]
+
+
+def test_a_seed_reproduces_the_ids_the_sdk_is_given():
+    first, again, other = sdk_ids(7), sdk_ids(7), sdk_ids(8)
+    assert first == again and len(set(first)) == 3
+    assert all(len(value) == 19 and value.isdigit() for value in first)
+    assert not set(first) & set(other)
+
+
+def test_the_services_import_nothing_back_from_service_py():
+    """ids live in a leaf module: chat, files and workflows take sim.new_id, no import circle."""
+    import ast
+    import os
+    from helpers import ROOT
+    folder = os.path.join(ROOT, "yingdao_module", "simulator")
+    for name in ("chat.py", "files.py", "workflows.py", "ids.py"):
+        with open(os.path.join(folder, name), encoding="utf-8") as handle:
+            tree = ast.parse(handle.read())
+        imported = [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level]
+        assert "service" not in imported and "server" not in imported, (name, imported)

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from rawserver import SSE, RawServer, reply
-from test_hostile_server import BOT, FINISHED, STARTED, TOKEN
+from chat_script import BOT, FINISHED, STARTED, TOKEN
 
 CA_VARIABLES = ("COZE_CA_FILE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")
 

@@ -126,7 +126,7 @@ def test_batch_rows_call_local_tools(coze, sim, tmp_path, quiet_log):
 
 
 def test_cli_ask_a_chatflow(sim):
-    from test_cli import run_cli
+    from helpers import run_cli
     out = run_cli("ask", "对话流你好", "--workflow-id", CHATFLOW, "--token", TOKEN, "--base-url", sim.url, "--json")
     assert out.returncode == 0, out.stderr
     assert "对话流你好" in json.loads(out.stdout)["answer"]
@@ -134,7 +134,7 @@ def test_cli_ask_a_chatflow(sim):
 
 
 def test_batch_command_line_tools_name_a_python_function(sim, tmp_path):
-    from test_cli import run_cli
+    from helpers import run_cli
     (tmp_path / "stock.py").write_text("def query(question):\n    return '库存表说:' + question\n", encoding="utf-8")
     (tmp_path / "in.csv").write_text("零件\n螺丝\n", encoding="utf-8")
     out = run_cli("batch", str(tmp_path / "in.csv"), "--prompt", "{零件}还有多少?", "--tools",
@@ -158,7 +158,7 @@ def test_tool_templates_match_what_the_module_runs(coze):
 
 
 def test_recover_answers_the_tool_calls_of_a_chat_created_earlier(coze, sim, quiet_log):
-    from test_simulator_protocol import call, chat_body
+    from simcalls import call, chat_body
     created = call(sim, "POST", "/v3/chat", chat_body("崩溃前问的", bot_id=TOOL_BOT))[2]["data"]
     client = coze.Client(token=TOKEN, bot_id=TOOL_BOT, base_url=sim.url)
     result = client.recover(created["id"], created["conversation_id"], tools={TOOL: lambda question: "恢复后查到 5 个"})

@@ -179,7 +179,7 @@ def test_main_args_take_answers_and_is_async(coze, sim, fast_history, quiet_log)
 
 
 def test_cli_workflow_with_answers_async_and_json(sim):
-    from test_cli import run_cli
+    from helpers import run_cli
     out = run_cli("workflow", ASKING_TWICE, "--answer", "杭州", "--answer", "明天", "--token", TOKEN,
                   "--base-url", sim.url)
     assert out.returncode == 0, out.stderr

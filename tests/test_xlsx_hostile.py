@@ -9,8 +9,8 @@ import zipfile
 
 import pytest
 
-from conftest import ROOT
-from test_xlsx import SHEET, excel_like_workbook
+from helpers import ROOT
+from sheets import SHEET, excel_like_workbook
 
 openpyxl = pytest.importorskip("openpyxl")
 SHEET_PART = "xl/worksheets/sheet1.xml"

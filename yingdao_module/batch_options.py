@@ -143,7 +143,8 @@ class BatchOptions(object):
             setattr(self, name, clean_bool(given[name], name, False))
         self.json_fields = clean_json_fields(given["json_fields"])
         output = _option_text(given["output_path"])
-        self.output_path = os.path.abspath(output.strip('"')) if output else default_output(self.input_path, self.shard)
+        self.output_path = os.path.abspath(output.strip('"')) if output else \
+            default_output(self.input_path, self.shard)
         refuse_same_file(self.output_path, "output_path", [(self.input_path, "输入表格")])
         refuse_same_file(self.journal_path, "output_path", [(self.input_path, "输入表格")])
         if not os.path.isdir(os.path.dirname(self.output_path)):

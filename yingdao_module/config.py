@@ -10,7 +10,6 @@ here accepts text ("180", "false", '{"k": "v"}') as well as real Python values.
 import hashlib
 import json
 import os
-import platform
 import re
 
 from .errors import InputError
@@ -118,7 +117,8 @@ def log_once(message):
 
 def clean_app_field(value, name, what):
     """app_id / key_id: one word of ASCII text; the page they come from is in the message."""
-    text = str(value).strip().strip("'\"“”‘’") if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+    plain = isinstance(value, (str, int)) and not isinstance(value, bool)
+    text = str(value).strip().strip("'\"“”‘’") if plain else None
     if not text or any(ch.isspace() or ord(ch) > 126 for ch in text):
         raise InputError("%s 格式不对:应是扣子「OAuth 应用」页面上复制的%s(一串字母数字,不含空格和中文)" % (name, what))
     return text
@@ -212,6 +212,7 @@ def clean_base_url(base_url):
 
 
 def clean_user_id(user_id):
+    import platform  # on first use: importing the module stays fast
     if not _is_blank(user_id):
         refuse_token(user_id, "user_id")
         return str(user_id).strip()

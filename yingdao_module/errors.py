@@ -152,7 +152,8 @@ ERROR_CODES = {
     4020: (RateLimitError, "请求太频繁(超过每分钟/每秒次数限制):会自动放慢重试;批处理可调低 qps/qpm"),
     4028: (QuotaError, "免费额度已用完:请到扣子控制台开通付费或等待额度恢复;批处理会保存进度,之后重跑同一命令即可续跑"),
     4100: (AuthError, "令牌无效(4100):检查 token 是否复制完整、是否过期,或确认 base_url 是 api.coze.cn 还是 api.coze.com"
-                      "(国内扣子 coze.cn 的令牌只能用 https://api.coze.cn,国际版 coze.com 的令牌只能用 https://api.coze.com;当前 {base_url})"),
+                      "(国内扣子 coze.cn 的令牌只能用 https://api.coze.cn,"
+                      "国际版 coze.com 的令牌只能用 https://api.coze.com;当前 {base_url})"),
     4101: (AuthError, "令牌没有权限:在扣子「个人访问令牌」里编辑令牌,勾选对话(chat)、工作流(workflow)、文件(file)等权限,并授权智能体所在的空间"),
     4104: (APIError, "对话已结束,无法取消"),
     4105: (APIError, "内容触发了安全审核被拦截:修改问题措辞后再试"),

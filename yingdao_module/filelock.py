@@ -6,7 +6,6 @@ holds a line saying who locked it last (pid, computer, start time), never a secr
 """
 import json
 import os
-import socket
 import time
 
 WINDOWS_LOCK_OFFSET = 1 << 30  # msvcrt locks bytes: lock one far past the owner text, so it stays readable
@@ -78,6 +77,7 @@ class FileLock(object):
     # -- who holds it (for messages) -------------------------------------------------------------
     def write_owner(self):
         """Record this process as the holder: pid, computer name, start time."""
+        import socket  # on first use: importing the module stays fast
         owner = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
         try:
             self._handle.seek(0)

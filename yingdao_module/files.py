@@ -1,8 +1,6 @@
 """Files: upload a local file, and put files next to a question in a chat message."""
 import json
-import mimetypes
 import os
-import uuid
 
 from .errors import InputError
 from .transport import id_of
@@ -13,6 +11,8 @@ MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # Coze's documented upload limit
 
 def multipart_body(path):
     """(body bytes, content type) for a multipart/form-data upload of one file, field `file`."""
+    import mimetypes  # on first use: importing the module stays fast
+    import uuid  # on first use: importing the module stays fast
     try:
         size = os.path.getsize(path)
         if size > MAX_UPLOAD_BYTES:

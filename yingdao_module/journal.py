@@ -70,7 +70,8 @@ class Journal(object):
         self._run_lock.release()
 
     def output_name(self):
-        return os.path.basename(self.path[:-len(".journal.jsonl")] if self.path.endswith(".journal.jsonl") else self.path)
+        suffix = ".journal.jsonl"
+        return os.path.basename(self.path[:-len(suffix)] if self.path.endswith(suffix) else self.path)
 
     # -- reading back -----------------------------------------------------------------------------
     def load(self, restart=False):

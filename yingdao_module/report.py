@@ -5,7 +5,6 @@ each, and the command that continues the run.
 
 `write_report(path, facts)` takes plain facts from the batch (see `render_report`).
 """
-import html
 import os
 import re
 
@@ -112,7 +111,8 @@ def _report_chart(timeline, planned):
     parts = ['<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="100%%" role="img" '
              'aria-label="进度随时间变化">' % (width, height)]
     for count in range(0, peak + 1, step):
-        parts.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#eef0f3"/>' % (left, width - right, y(count), y(count)))
+        parts.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#eef0f3"/>'
+                     % (left, width - right, y(count), y(count)))
         parts.append('<text x="%d" y="%.1f" font-size="12" fill="#646a73" text-anchor="end">%d</text>'
                      % (left - 8, y(count) + 4, count))
     for share, anchor in ((0, "start"), (0.25, "middle"), (0.5, "middle"), (0.75, "middle"), (1, "end")):
@@ -137,6 +137,7 @@ def _report_chart(timeline, planned):
 
 
 def _report_groups(groups, title, empty):
+    import html  # on first use: importing the module stays fast
     if not groups:
         return '<h2>%s</h2><p class="none">%s</p>' % (title, empty)
     rows = "".join('<tr><td>%s</td><td class="n">%d</td><td class="rows">%s</td><td>%s</td></tr>'
@@ -154,6 +155,7 @@ def render_report(facts):
     timeline [(seconds, finished, failed)], failures and skips [{"row", "error"}],
     stopped_reason, resume (a command), asked_again (chats failed on Coze's side asked again),
     demo (text: the answers came from the offline demo, said in a banner and the title)."""
+    import html  # on first use: importing the module stays fast
     esc = html.escape
     counts = [("ok", "成功", facts.get("ok", 0)), ("failed", "失败", facts.get("failed", 0)),
               ("skipped", "跳过", facts.get("skipped", 0)), ("pending", "未完成", facts.get("pending", 0))]

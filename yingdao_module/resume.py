@@ -36,7 +36,8 @@ UNQUOTABLE = {
 def option_value(options, name):
     """The value of one option as the command line takes it; None when it is the default."""
     if name == "output_path":
-        return None if options.output_path == default_output(options.input_path, options.shard) else options.output_path
+        default = default_output(options.input_path, options.shard)
+        return None if options.output_path == default else options.output_path
     if name == "report_path":
         return None if options.report_path == os.path.splitext(options.output_path)[0] + "_报告.html" \
             else options.report_path

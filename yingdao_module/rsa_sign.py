@@ -3,7 +3,8 @@
 A Coze OAuth service app (服务类应用) signs its JWT with an RSA private key. ShadowBot's
 Python may have no `cryptography`, so the key is parsed here: PEM → base64 → DER (a
 tiny ASN.1 reader), PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`),
-and the signature is RSASSA-PKCS1-v1_5 with SHA-256: pow(EM, d, n).
+and the signature is RSASSA-PKCS1-v1_5 with SHA-256: EM^d mod n, computed with the key's CRT
+numbers (two half-size exponentiations, ~3x faster) and checked with the public exponent.
 
 The key is accepted as users paste it: real line breaks, Windows line ends, surrounding
 spaces or quotes, the `\\n`-escaped one-line form, or the path of a .pem file. Nothing
@@ -74,7 +75,8 @@ def pem_der(text):
     if not blocks:
         raise private_key_error("的开头或结尾不完整(缺 -----BEGIN/-----END 行)")
     for kind, body in blocks:
-        if kind in ("PRIVATE KEY", "RSA PRIVATE KEY") and re.search(r"^Proc-Type:\s*4\s*,\s*ENCRYPTED", body, re.M | re.I):
+        legacy_encrypted = re.search(r"^Proc-Type:\s*4\s*,\s*ENCRYPTED", body, re.M | re.I)
+        if kind in ("PRIVATE KEY", "RSA PRIVATE KEY") and legacy_encrypted:
             raise encrypted_key_error("Proc-Type: 4,ENCRYPTED")  # legacy OpenSSL encryption: headers before the base64
         if kind in ("PRIVATE KEY", "RSA PRIVATE KEY"):
             try:
@@ -132,15 +134,18 @@ def der_integers(items, count):
 
 
 def rsa_numbers_pkcs1(der):
-    """(n, e, d) of a PKCS#1 RSAPrivateKey: SEQUENCE {version, n, e, d, p, q, ...}."""
-    version, n, e, d = der_integers(der_children(der), 4)
+    """(n, e, d, crt) of a PKCS#1 RSAPrivateKey: SEQUENCE {version, n, e, d, p, q, dP, dQ, qInv};
+    crt is (p, q, dP, dQ, qInv), or None when the key lacks them."""
+    items = der_children(der)
+    version, n, e, d = der_integers(items, 4)
     if version not in (0, 1):
         raise ValueError("unknown version")
-    return n, e, d
+    crt = tuple(der_integers(items[4:], 5)) if len(items) >= 9 else None
+    return n, e, d, crt
 
 
 def rsa_numbers_pkcs8(der):
-    """(n, e, d) of a PKCS#8 PrivateKeyInfo holding an RSA key."""
+    """(n, e, d, crt) of a PKCS#8 PrivateKeyInfo holding an RSA key."""
     items = der_children(der)
     if len(items) < 3 or items[1][0] != 0x30 or items[2][0] != 0x04:
         raise ValueError("not PKCS#8")
@@ -155,17 +160,28 @@ def rsa_numbers_pkcs8(der):
 class RsaPrivateKey(object):
     """An RSA private key that can sign RS256. Its repr shows only the key size."""
 
-    def __init__(self, n, e, d):
+    def __init__(self, n, e, d, crt=None):
         self._n, self._e, self._d = n, e, d
+        self._crt = crt if crt and crt[0] * crt[1] == n else None  # (p, q, dP, dQ, qInv)
         self.size = (n.bit_length() + 7) // 8
         # a stable id for caches: a hash of the public part, never the secret
         self.fingerprint = hashlib.sha256(str((n, e)).encode("ascii")).hexdigest()
 
     def sign_rs256(self, message):
         """RSASSA-PKCS1-v1_5 signature of `message` (bytes) with SHA-256."""
-        encoded = emsa_pkcs1_sha256(message, self.size)
-        signature = pow(int.from_bytes(encoded, "big"), self._d, self._n)
+        encoded = int.from_bytes(emsa_pkcs1_sha256(message, self.size), "big")
+        signature = self._power(encoded)
+        if pow(signature, self._e, self._n) != encoded:  # a damaged CRT number: never send a wrong signature
+            signature = pow(encoded, self._d, self._n)
         return signature.to_bytes(self.size, "big")
+
+    def _power(self, value):
+        """value^d mod n; with the CRT numbers, two exponentiations modulo the half-size primes."""
+        if self._crt is None:
+            return pow(value, self._d, self._n)
+        p, q, dp, dq, qinv = self._crt
+        mp, mq = pow(value, dp, p), pow(value, dq, q)
+        return mq + q * ((qinv * (mp - mq)) % p)
 
     def __repr__(self):
         return "RsaPrivateKey(%d 位, 内容已隐藏)" % self._n.bit_length()
@@ -186,11 +202,11 @@ def load_private_key(value):
         return value
     kind, der = pem_der(read_key_source(value))
     try:
-        n, e, d = rsa_numbers_pkcs8(der) if kind == "PRIVATE KEY" else rsa_numbers_pkcs1(der)
+        n, e, d, crt = rsa_numbers_pkcs8(der) if kind == "PRIVATE KEY" else rsa_numbers_pkcs1(der)
     except TypeError:
         raise private_key_error("不是 RSA 私钥(扣子服务类应用用 RSA 密钥)")
     except (ValueError, IndexError):
         raise private_key_error("的内容不完整或已损坏(可能复制时少了几行)")
     if n.bit_length() < 1024 or not 1 < d < n:
         raise private_key_error("的内容不完整或已损坏(可能复制时少了几行)")
-    return RsaPrivateKey(n, e, d)
+    return RsaPrivateKey(n, e, d, crt)

@@ -30,7 +30,8 @@ def main(args):
 
     args   流程的输入参数字典(影刀自动传入;单独运行本模块时是 None,会用配置问一句自我介绍)。
            读取 question、user_id、conversation_id、custom_variables、workflow_id、parameters、
-           workflow_answers(问答节点的回答,JSON 列表)、is_async、bot_id、token、base_url、app_id、key_id、private_key、timeout、stream(都可不填,
+           workflow_answers(问答节点的回答,JSON 列表)、is_async、bot_id、token、base_url、app_id、key_id、
+           private_key、timeout、stream(都可不填,
            不填的用全局变量 / 环境变量 / 默认值);写回 answer、conversation_id、chat_id、usage、
            error(出错时是中文说明,其余为空)。
     """

@@ -14,7 +14,6 @@ import (how the command line, which takes JSON text, passes one). Such a chat ca
 answered: a handler that raises, or a tool without a handler, gets an error text as its
 output (and a log line), and the bot decides how to go on.
 """
-import importlib
 import json
 import re
 
@@ -52,6 +51,7 @@ def clean_tools(tools):
 
 def clean_handler(name, handler):
     """A callable, or the name of a ShadowBot sub-flow (only inside ShadowBot)."""
+    import importlib  # on first use: importing the module stays fast
     if callable(handler):
         return handler
     if not isinstance(handler, str) or not handler.strip():

@@ -9,7 +9,6 @@ started is recovered from run_histories when its execute id is known, otherwise
 WorkflowInterrupted says so and gives the ids to look it up.
 """
 import json
-import random
 import re
 import time
 
@@ -338,6 +337,7 @@ def run_async(transport, body, run, deadline, started):
 def poll_history(transport, workflow_id, run, deadline):
     """GET run_histories with growing intervals until the run succeeds (returns its record),
     fails (raises with its error message) or the deadline passes."""
+    import random  # on first use: importing the module stays fast
     path = "/v1/workflows/%s/run_histories/%s" % (workflow_id, run.execute_id)
     interval = HISTORY_FIRST
     while True:

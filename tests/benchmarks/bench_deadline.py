@@ -12,6 +12,7 @@ HTTP backend, against tests/rawserver.py:
 """
 import argparse
 import os
+import json
 import sys
 import time
 
@@ -19,9 +20,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from helpers import load_dist_quiet  # noqa: E402
-from rawserver import HOLD, RawServer, reply, SSE  # noqa: E402
-from test_hostile_server import (BOT, CHAT, FINISHED, RECOVERY, STARTED, TOKEN, json, json_reply,  # noqa: E402
-                                 trickle, trickling)
+from rawserver import HOLD, RawServer, reply, SSE, json_reply, trickle  # noqa: E402
+from chat_script import BOT, CHAT, FINISHED, RECOVERY, STARTED, TOKEN, trickling  # noqa: E402
 
 KINDS = ["one byte at a time", "keep-alive comments", "PING events", "silence"]
 

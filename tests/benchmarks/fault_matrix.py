@@ -29,7 +29,7 @@ def timeout_for(kind):
 
 def load_dist():
     module = load_dist_quiet("coze_faults")
-    module.BACKOFF_BASE, module.BACKOFF_CAP, module.RETRY_AFTER_CAP = 0.05, 0.2, 0.2
+    module.DEFAULT_RETRY = module.RetryPolicy(backoff_base=0.05, backoff_cap=0.2, retry_after_cap=0.2)
     module.POLL_PACE = 0.1  # the simulator's chats take 50 ms, not seconds
     return module
 

@@ -47,6 +47,13 @@ def main(argv):
 
     import bench_answer
     sections.append(bench_answer.markdown(bench_answer.run(rounds=5 if quick else 20)))
+    import bench_stream
+    sections.append(bench_stream.markdown(bench_stream.throughput(rounds=2 if quick else 3)))
+    try:
+        import bench_sign
+        sections.append(bench_sign.markdown(bench_sign.sign_times(10 if quick else 40)))
+    except ImportError:  # cryptography, the comparison, is a test dependency
+        pass
     try:
         import bench_simulator
         sections.append(bench_simulator.markdown(bench_simulator.run()))

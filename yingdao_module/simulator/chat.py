@@ -16,7 +16,6 @@ import json
 import time
 
 from .files import image_link
-from .service import new_id
 from .workflows import DEBUG_URL
 
 
@@ -39,8 +38,8 @@ def tool_answer(tool_name, outputs, answer):
 
 
 class Chat(object):
-    def __init__(self, conversation, bot_id, question, answer, latency, fate, tool=None):
-        self.id = new_id()
+    def __init__(self, chat_id, conversation, bot_id, question, answer, latency, fate, tool=None):
+        self.id = chat_id
         self.conversation = conversation
         self.bot_id = bot_id
         self.question = question
@@ -138,7 +137,7 @@ class Chat(object):
 
 def new_conversation(sim):
     """A new empty conversation (call with sim.lock held)."""
-    conversation = {"id": new_id(), "turns": 0, "running": None}
+    conversation = {"id": sim.new_id(), "turns": 0, "running": None}
     sim.conversations[conversation["id"]] = conversation
     return conversation
 
@@ -243,7 +242,7 @@ class ChatRoutes(object):
             answer = answer_for(question, conversation["turns"], file_names, fault == "badjson")
             if sim.image_answers:
                 answer += "\n\n" + image_link(sim)
-            chat = Chat(conversation, bot_id, question, answer, sim.latency, fate, tool)
+            chat = Chat(sim.new_id(), conversation, bot_id, question, answer, sim.latency, fate, tool)
             chat.workflow_id = workflow_id
             conversation["turns"] += 1
             conversation["running"] = chat.id
@@ -369,4 +368,4 @@ class ChatRoutes(object):
         with self.sim.lock:
             conversation = new_conversation(self.sim)
         self.ok({"id": conversation["id"], "created_at": int(time.time()), "meta_data": {},
-                 "last_section_id": new_id()})
+                 "last_section_id": self.sim.new_id()})

@@ -4,7 +4,6 @@ import struct
 import time
 import zlib
 
-from .service import new_id
 
 
 IMAGE_PATH = "/_sim/image.png"
@@ -49,7 +48,7 @@ class FileRoutes(object):
         name = uploaded_file_name(self.headers.get("Content-Type") or "", raw)
         if not name:
             return self.error(4000, "multipart/form-data with a file field is required")
-        file_id = new_id()
+        file_id = self.sim.new_id()
         with self.sim.lock:
             self.sim.files[file_id] = name
         self.ok({"id": file_id, "file_name": name, "bytes": len(raw), "created_at": int(time.time())})

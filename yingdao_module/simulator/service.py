@@ -9,6 +9,7 @@ import threading
 import time
 
 from .faults import parse_faults, pick_fault
+from .ids import IdSource
 from .oauth import OAuthApp
 from .options import parse_question_workflows, parse_slow_workflows, parse_tool_bots
 
@@ -43,6 +44,7 @@ class Simulator(object):
         self.image_answers = image_answers      # answers and workflow outputs link to IMAGE_PATH on this server
         self.lock = threading.Lock()
         self.rng = random.Random(seed)
+        self.new_id = IdSource(seed).new_id  # ids reproduce with the seed too
         self._server = None
         self._thread = None
         self.reset()
@@ -138,7 +140,3 @@ class Simulator(object):
         self.day_count += 1
         return None
 
-
-def new_id():
-    """A fresh 19-digit id, like Coze's chat, conversation, file and execute ids."""
-    return str(7400000000000000000 + random.randint(0, 10 ** 17))

@@ -23,7 +23,6 @@ import time
 
 from .faults import play_transport_fault
 from .files import image_url
-from .service import new_id
 
 DEBUG_URL = "https://www.coze.cn/work_flow?execute_id=%s&space_id=7400000000000000000&workflow_id=%s"
 QUESTIONS = ("请问要查询哪个城市?", "请问要查询哪一天?", "请问要查询什么内容?")
@@ -36,8 +35,8 @@ FAIL_CODE, FAIL_MESSAGE = 5000, "node execution failed (simulated)"
 class Execution(object):
     """One run of a workflow, from start to Success or Fail."""
 
-    def __init__(self, workflow_id, parameters, duration, run_mode, fate, questions, image=None):
-        self.id = new_id()
+    def __init__(self, execution_id, workflow_id, parameters, duration, run_mode, fate, questions, image=None):
+        self.id = execution_id
         self.workflow_id = workflow_id
         self.parameters = parameters
         self.duration = duration
@@ -144,8 +143,9 @@ class WorkflowRoutes(object):
             self.error(4000, "this workflow has a question node: run it with stream_run and stream_resume")
             return None
         duration = sim.slow_workflows.get(workflow_id, sim.latency)
-        execution = Execution(workflow_id, parameters, duration, run_mode, "fail" if fault == "fail" else "ok",
-                              questions, image_url(sim) if sim.image_answers else None)
+        fate = "fail" if fault == "fail" else "ok"
+        execution = Execution(sim.new_id(), workflow_id, parameters, duration, run_mode, fate, questions,
+                              image_url(sim) if sim.image_answers else None)
         with sim.lock:
             sim.executions[execution.id] = execution
             sim.counters["workflow_runs"] += 1
@@ -211,7 +211,7 @@ class WorkflowRoutes(object):
                 return self.cut_stream()
             question = execution.question()
             if question is not None:
-                event_id = "%s/%s" % (new_id(), new_id())
+                event_id = "%s/%s" % (sim.new_id(), sim.new_id())
                 with sim.lock:
                     sim.interrupts[event_id] = execution
                 stream.message("问答", question, 0, True)

@@ -13,9 +13,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from conftest import ROOT
-from test_batch import BOT, TOKEN, products, read_csv, write_csv
-from test_xlsx import cells_of, rich_workbook
+from helpers import ROOT
+from helpers import BOT_ID as BOT, TOKEN
+from sheets import cells_of, products, read_csv, rich_workbook, write_csv
 from yingdao_module.simulator import Simulator
 
 openpyxl = pytest.importorskip("openpyxl")
