@@ -27,16 +27,16 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  6991 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7021 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7052 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  7067 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  7088 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  7110 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  6692 行  Batch engine: batch() and the run loop
-#   merge .................... 第  6955 行  Merging shard outputs
-#   main ..................... 第  7149 行  ShadowBot Code flow: main(args)
-#   Client ................... 第  2919 行  Chat client
+#   ask ...................... 第  7002 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7032 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7063 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  7078 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  7099 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  7121 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  6703 行  Batch engine: batch() and the run loop
+#   merge .................... 第  6966 行  Merging shard outputs
+#   main ..................... 第  7160 行  ShadowBot Code flow: main(args)
+#   Client ................... 第  2920 行  Chat client
 #   CozeError ................ 第   243 行  Errors
 #   InputError ............... 第   292 行  Errors
 #   APIError ................. 第   297 行  Errors
@@ -54,46 +54,46 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   Logging and redaction ...................................... 第   145 行  yingdao_module/log.py
 #   Errors ..................................................... 第   214 行  yingdao_module/errors.py
 #   Configuration and input checks ............................. 第   411 行  yingdao_module/config.py
-#   RSA keys and RS256 signatures .............................. 第   778 行  yingdao_module/rsa_sign.py
-#   Server-sent events ......................................... 第   986 行  yingdao_module/sse.py
-#   Timeouts and retry policy .................................. 第  1088 行  yingdao_module/policy.py
-#   HTTP responses read within the deadline .................... 第  1175 行  yingdao_module/http_response.py
-#   HTTP connections opened within the deadline ................ 第  1374 行  yingdao_module/http_connect.py
-#   HTTP backends, requests .................................... 第  1437 行  yingdao_module/http_backends.py
-#   HTTP backend, standard library (kept alive) ................ 第  1695 行  yingdao_module/http_stdlib.py
-#   Coze transport: envelope, auth header, retries ............. 第  1824 行  yingdao_module/transport.py
-#   Sign-in: static token or OAuth JWT service app ............. 第  2032 行  yingdao_module/auth.py
-#   Files ...................................................... 第  2232 行  yingdao_module/files.py
-#   When to check a non-stream chat ............................ 第  2287 行  yingdao_module/polling.py
-#   The flows of the ShadowBot app (package.json) .............. 第  2380 行  yingdao_module/app_flows.py
-#   Local tools (端插件) ....................................... 第  2438 行  yingdao_module/tools.py
-#   What a chat has told us (ChatState) ........................ 第  2556 行  yingdao_module/chat_state.py
-#   What a chat sends (bots and chatflows) ..................... 第  2684 行  yingdao_module/chat_request.py
-#   One chat in flight: stream, poll, tools, cancel ............ 第  2715 行  yingdao_module/chat_run.py
-#   Chat client ................................................ 第  2911 行  yingdao_module/client.py
-#   Workflows .................................................. 第  3040 行  yingdao_module/workflow.py
-#   Rate limits ................................................ 第  3398 行  yingdao_module/ratelimit.py
-#   xlsx packages: bounded parts, safe XML ..................... 第  3562 行  yingdao_module/xlsx_package.py
-#   xlsx sheets read as a stream, as shown ..................... 第  3719 行  yingdao_module/xlsx_read.py
-#   xlsx copies with new cells spliced in ...................... 第  4086 行  yingdao_module/xlsx_write.py
-#   Spreadsheets (CSV / xlsx) .................................. 第  4310 行  yingdao_module/tables.py
-#   File locks between processes ............................... 第  4605 行  yingdao_module/filelock.py
-#   Batch journal .............................................. 第  4706 行  yingdao_module/journal.py
-#   Batch options .............................................. 第  4856 行  yingdao_module/batch_options.py
-#   Batch report (HTML) ........................................ 第  5046 行  yingdao_module/report.py
-#   Quoting commands for bash, cmd and PowerShell .............. 第  5261 行  yingdao_module/shell_quote.py
-#   The command that continues a batch run ..................... 第  5346 行  yingdao_module/resume.py
-#   Files in: each row's files, uploaded once .................. 第  5456 行  yingdao_module/row_files.py
-#   Files out: what answers link to, saved safely .............. 第  5589 行  yingdao_module/downloads.py
-#   Batch planning: which rows, which questions ................ 第  5754 行  yingdao_module/batch_plan.py
-#   Batch asking: one row's chat, paid once .................... 第  5989 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow: one run per row, never two .. 第  6181 行  yingdao_module/batch_workflow.py
-#   Batch output: table write-back, report, summary ............ 第  6346 行  yingdao_module/batch_output.py
-#   Batch engine: batch() and the run loop ..................... 第  6474 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  6753 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  6969 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  7124 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  7205 行  yingdao_module/command_line.py
+#   RSA keys and RS256 signatures .............................. 第   779 行  yingdao_module/rsa_sign.py
+#   Server-sent events ......................................... 第   987 行  yingdao_module/sse.py
+#   Timeouts and retry policy .................................. 第  1089 行  yingdao_module/policy.py
+#   HTTP responses read within the deadline .................... 第  1176 行  yingdao_module/http_response.py
+#   HTTP connections opened within the deadline ................ 第  1375 行  yingdao_module/http_connect.py
+#   HTTP backends, requests .................................... 第  1438 行  yingdao_module/http_backends.py
+#   HTTP backend, standard library (kept alive) ................ 第  1696 行  yingdao_module/http_stdlib.py
+#   Coze transport: envelope, auth header, retries ............. 第  1825 行  yingdao_module/transport.py
+#   Sign-in: static token or OAuth JWT service app ............. 第  2033 行  yingdao_module/auth.py
+#   Files ...................................................... 第  2233 行  yingdao_module/files.py
+#   When to check a non-stream chat ............................ 第  2288 行  yingdao_module/polling.py
+#   The flows of the ShadowBot app (package.json) .............. 第  2381 行  yingdao_module/app_flows.py
+#   Local tools (端插件) ....................................... 第  2439 行  yingdao_module/tools.py
+#   What a chat has told us (ChatState) ........................ 第  2557 行  yingdao_module/chat_state.py
+#   What a chat sends (bots and chatflows) ..................... 第  2685 行  yingdao_module/chat_request.py
+#   One chat in flight: stream, poll, tools, cancel ............ 第  2716 行  yingdao_module/chat_run.py
+#   Chat client ................................................ 第  2912 行  yingdao_module/client.py
+#   Workflows .................................................. 第  3041 行  yingdao_module/workflow.py
+#   Rate limits ................................................ 第  3399 行  yingdao_module/ratelimit.py
+#   xlsx packages: bounded parts, safe XML ..................... 第  3563 行  yingdao_module/xlsx_package.py
+#   xlsx sheets read as a stream, as shown ..................... 第  3720 行  yingdao_module/xlsx_read.py
+#   xlsx copies with new cells spliced in ...................... 第  4087 行  yingdao_module/xlsx_write.py
+#   Spreadsheets (CSV / xlsx) .................................. 第  4311 行  yingdao_module/tables.py
+#   File locks between processes ............................... 第  4606 行  yingdao_module/filelock.py
+#   Batch journal .............................................. 第  4707 行  yingdao_module/journal.py
+#   Batch options .............................................. 第  4857 行  yingdao_module/batch_options.py
+#   Batch report (HTML) ........................................ 第  5048 行  yingdao_module/report.py
+#   Quoting commands for bash, cmd and PowerShell .............. 第  5263 行  yingdao_module/shell_quote.py
+#   The command that continues a batch run ..................... 第  5348 行  yingdao_module/resume.py
+#   Files in: each row's files ................................. 第  5458 行  yingdao_module/row_files.py
+#   Files out: answers' links saved ............................ 第  5592 行  yingdao_module/downloads.py
+#   Batch planning ............................................. 第  5758 行  yingdao_module/batch_plan.py
+#   Batch asking: one chat per row ............................. 第  5996 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6189 行  yingdao_module/batch_workflow.py
+#   Batch output: table, report, summary ....................... 第  6356 行  yingdao_module/batch_output.py
+#   Batch engine: batch() and the run loop ..................... 第  6484 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  6764 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  6980 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  7135 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  7216 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -724,7 +724,8 @@ def _clean_file_list(files):
         raise InputError("files 应该是文件路径或文件路径列表,现在是 %s" % type(files).__name__)
     cleaned = []
     for item in files:
-        if isinstance(item, dict) and item.get("type") in ("image", "file") and (item.get("file_id") or item.get("file_url")):
+        if isinstance(item, dict) and item.get("type") in ("image", "file") and \
+                (item.get("file_id") or item.get("file_url")):
             cleaned.append(("part", item))  # a message part already made: {"type": "image", "file_id" or "file_url"}
             continue
         item = str(item).strip().strip('"')
@@ -5011,7 +5012,8 @@ class _BatchOptions(object):
         workflow_id = _option_text(given["workflow_id"])
         self.workflow_id = _clean_workflow_id(workflow_id) if workflow_id else None
         self.parameters = _clean_json_dict(given["parameters"], "parameters", '{"city": "{城市}", "lang": "zh"}')
-        self.answers_column, self.files_column = _option_text(given["answers_column"]), _option_text(given["files_column"])
+        self.answers_column = _option_text(given["answers_column"])
+        self.files_column = _option_text(given["files_column"])
         if self.workflow_id and (self.prompt or self.question_column):
             raise InputError("workflow_id(每行运行工作流)和 prompt / question_column(每行问智能体)只能选一种:"
                              "工作流的参数来自同名的列,改名或常量写在 parameters 里")
@@ -5454,7 +5456,7 @@ def _resume_text(options, bot_id, base_url, app_id=None, key_id=None, demo=False
     return "\n".join(lines)
 
 ###############################################################################
-# Files in: each row's files, uploaded once       (yingdao_module/row_files.py)
+# Files in: each row's files                      (yingdao_module/row_files.py)
 ###############################################################################
 # Files in: the files a batch row sends with its question (files_column).
 #
@@ -5540,7 +5542,8 @@ class _RowFiles(object):
     def parameter_value(self, cell, number):
         """The row's files as a workflow parameter: a URL as it is, an upload as {"file_id": ...} text;
         a list when the cell names several."""
-        values = [value if kind == "url" else json.dumps({"file_id": value}) for kind, value, _ in self.parts(cell, number)]
+        values = [value if kind == "url" else json.dumps({"file_id": value})
+                  for kind, value, _ in self.parts(cell, number)]
         return values[0] if len(values) == 1 else values
 
     def file_id(self, path, item, number):
@@ -5587,7 +5590,7 @@ def _account_key(settings):
     return hashlib.sha256(("%s\n%s" % (who, getattr(settings, "base_url", ""))).encode("utf-8")).hexdigest()[:16]
 
 ###############################################################################
-# Files out: what answers link to, saved safely   (yingdao_module/downloads.py)
+# Files out: answers' links saved                 (yingdao_module/downloads.py)
 ###############################################################################
 # Files out: the images and files an answer links to, saved next to the output (download=True).
 #
@@ -5684,8 +5687,9 @@ class _Downloader(object):
         response = self.open(url, ends)
         try:
             content_type = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-            extension = _KNOWN_EXTENSIONS.get(content_type) or (mimetypes.guess_extension(content_type) or ""
-                                                                 if content_type not in ("", "application/octet-stream") else "")
+            vague = content_type in ("", "application/octet-stream")
+            guessed = "" if vague else mimetypes.guess_extension(content_type) or ""
+            extension = _KNOWN_EXTENSIONS.get(content_type) or guessed
             name = _disposition_name(response.headers.get("Content-Disposition")) or \
                 urllib.parse.urlsplit(response.geturl() or url).path.rstrip("/").split("/")[-1]
             return self.write(response, _safe_name(name, extension), ends)
@@ -5752,7 +5756,7 @@ class _Downloader(object):
         raise _DownloadFailed("文件夹里同名文件太多:%s" % name)
 
 ###############################################################################
-# Batch planning: which rows, which questions    (yingdao_module/batch_plan.py)
+# Batch planning                                 (yingdao_module/batch_plan.py)
 ###############################################################################
 # Batch planning: which rows of the input table are asked now, and with what question.
 #
@@ -5829,10 +5833,12 @@ def _parameter_maker(header, parameters, reserved):
     positions.update(by_name)
 
     def make(row):
-        values = dict((name, value) for name, value in parameters.items() if name not in whole and name not in templated)
+        def fill(found):
+            return _LITERAL_BRACES.get(found.group(0)) or _cell(row, positions[found.group(1)])
+        values = dict((name, value) for name, value in parameters.items()
+                      if name not in whole and name not in templated)
         values.update((name, _typed(row, at)) for name, at in list(by_name.items()) + list(whole.items()))
-        values.update((name, _TEMPLATE_PART.sub(lambda m: _LITERAL_BRACES.get(m.group(0)) or _cell(row, positions[m.group(1)]),
-                                               text)) for name, text in templated.items())
+        values.update((name, _TEMPLATE_PART.sub(fill, text)) for name, text in templated.items())
         return json.dumps(values, ensure_ascii=False, sort_keys=True)
     if not positions:
         raise InputError("表格里没有可以当作工作流参数的列(列名就是参数名)。表格的列有:%s" % listing)
@@ -5939,7 +5945,8 @@ class _Planner(object):
                 skipped += 1  # answered (or failed and not retried) in an earlier run: not paid again
                 self.earlier["failed" if earlier["status"] == _STATUS_FAILED else "ok"] += 1
             else:
-                todo.append(_Row(number, cells, question, key, earlier.get("pending") if earlier.get("key") == key else None))
+                noted = earlier.get("pending") if earlier.get("key") == key else None
+                todo.append(_Row(number, cells, question, key, noted))
         return todo, skipped, blank, taken
 
     def column_text(self, cells, name):
@@ -5987,7 +5994,7 @@ def _without_duplicates(todo):
     return unique, copies
 
 ###############################################################################
-# Batch asking: one row's chat, paid once         (yingdao_module/batch_ask.py)
+# Batch asking: one chat per row                  (yingdao_module/batch_ask.py)
 ###############################################################################
 # Batch asking: one row's chat, paid once.
 #
@@ -6016,7 +6023,8 @@ def _spread_json(answer):
 
 def _cannot_write(path, err):
     """The stop reason for a file that cannot be written, in Chinese, with the way out."""
-    why = "磁盘已满(或超过了文件大小上限)" if getattr(err, "errno", None) in (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)) \
+    full = (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC))
+    why = "磁盘已满(或超过了文件大小上限)" if getattr(err, "errno", None) in full \
         else "没有写权限或文件被占用" if getattr(err, "errno", None) in (errno.EACCES, errno.EPERM) else "写入失败"
     return ("写不进文件 %s:%s(%s)。已停止,不再发新的请求;已拿到的回答先留在内存里,结束前再写一次。"
             "请腾出磁盘空间(或换一个能写的 output_path)后重跑同一命令,从断点继续,已写入的行不会重复付费"
@@ -6179,7 +6187,7 @@ class _Asker(object):
         return "缺少键 %s" % "、".join(missing) if missing else ""
 
 ###############################################################################
-# Batch rows through a workflow: one run per row, never two (yingdao_module/batch_workflow.py)
+# Batch rows through a workflow              (yingdao_module/batch_workflow.py)
 ###############################################################################
 # Batch rows through a workflow: one run per row, never two.
 #
@@ -6261,7 +6269,8 @@ class _WorkflowAsker(object):
             else:
                 result = self.start(row)
             output = result["output"]
-            record.update(status=_STATUS_OK, answer=output if isinstance(output, str) else json.dumps(output, ensure_ascii=False),
+            text = output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)
+            record.update(status=_STATUS_OK, answer=text,
                           messages="\n".join(result.get("messages") or []), error="",
                           tokens=result["usage"]["token_count"], chat_id=result.get("execute_id") or "")
             self.extras.fetch(record, [record["answer"], record["messages"]])
@@ -6274,7 +6283,7 @@ class _WorkflowAsker(object):
                 return None  # the row stays unfinished; a known run is fetched by the next run
             record.update(status=_STATUS_FAILED, answer="", tokens=0, error=err.message, chat_id=known or "")
             if known and isinstance(err, (CozeTimeoutError, NetworkError)):
-                record["pending"] = {"execute_id": known}  # maybe still running: --retry-failed fetches it, never reruns
+                record["pending"] = {"execute_id": known}  # maybe still running: --retry-failed fetches it
         finally:
             self.current.row = self.current.execute_id = None
         self.finish(record)
@@ -6313,7 +6322,8 @@ class _WorkflowAsker(object):
         body = {"workflow_id": self.options.workflow_id, "parameters": parameters}
         if not self.options.answers_column and not self.async_refused:
             try:
-                envelope = _open_run(self.transport, "/v1/workflow/run", dict(body, is_async=True), deadline, stream=False)
+                envelope = _open_run(self.transport, "/v1/workflow/run", dict(body, is_async=True), deadline,
+                                    stream=False)
             except APIError as err:
                 if err.code != 6003:
                     raise
@@ -6344,7 +6354,7 @@ class _WorkflowAsker(object):
             _log("这个扣子账号不支持异步运行工作流(6003):改为流式运行,execute_id 一出现就记进断点日志,仍然不会重跑")
 
 ###############################################################################
-# Batch output: table write-back, report, summary (yingdao_module/batch_output.py)
+# Batch output: table, report, summary         (yingdao_module/batch_output.py)
 ###############################################################################
 # Batch output: the answers written back (into a copy of the input workbook, or a text table
 # in the input's layout), the HTML report and the summary batch() returns.
@@ -6381,8 +6391,8 @@ class _BatchOutput(object):
 
     def more_columns(self):
         """Columns after the JSON fields: a workflow's Message texts, the downloaded files."""
-        return [name for name, wanted in ((_MESSAGES_COLUMN, self.options.workflow_id),
-                                          (_FILES_COLUMN, self.options.download)) if wanted] + [self.options.answer_column]
+        wanted = ((_MESSAGES_COLUMN, self.options.workflow_id), (_FILES_COLUMN, self.options.download))
+        return [name for name, used in wanted if used] + [self.options.answer_column]
 
     def output_rows(self, done, json_keys):
         more = self.more_columns()[:-1]
@@ -6409,8 +6419,8 @@ class _BatchOutput(object):
             layout = "utf-8-sig" if self.sheet is not None else _sniff_format(self.options.input_path)
             lines = itertools.chain(self.planner.rows_above_header(), [list(self.header) + added],
                                     self.output_rows(done, json_keys))
-            self.output_path = _write_rows(self.output_path, next(lines), lines, layout,  # the input's cells as they were
-                                          inert_from=len(self.header))
+            # the input's cells as they were
+            self.output_path = _write_rows(self.output_path, next(lines), lines, layout, inert_from=len(self.header))
 
     def save_into_copy(self, done, added, json_keys):
         """The input workbook, copied, with the new columns right of everything on the sheet
@@ -6509,8 +6519,9 @@ class _BatchRun(object):
         self.app = getattr(settings, "app", None) or (None, None, None)
         self.demo = getattr(settings, "token", None) == _DEMO_TOKEN
         self.journal = _Journal(options.journal_path, {
-            "input": options.input_path, "prompt": options.prompt or "", "question_column": options.question_column or "",
-            "sheet": options.sheet or "", "bot_id": "" if options.workflow_id else bot_id or "", "shard": options.shard_text,
+            "input": options.input_path, "prompt": options.prompt or "",
+            "question_column": options.question_column or "", "sheet": options.sheet or "",
+            "bot_id": "" if options.workflow_id else bot_id or "", "shard": options.shard_text,
             "workflow_id": options.workflow_id or "",
             "server": _DEMO_SERVER if self.demo else self.base_url})
         self.planner = _Planner(options, header, make_question, self.sheet)

@@ -9,7 +9,7 @@ import pytest
 
 from helpers import BOT_ID as BOT, TOKEN
 from rawserver import RawServer, reply
-from test_batch import read_csv, write_csv
+from sheets import read_csv, write_csv
 from yingdao_module.downloads import Downloader, DownloadFailed, answer_links, safe_name
 from yingdao_module.row_files import RowFiles
 from yingdao_module.simulator import Simulator

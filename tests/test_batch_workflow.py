@@ -11,7 +11,7 @@ import time
 import pytest
 
 from helpers import ROOT, TOKEN
-from test_batch import read_csv, write_csv
+from sheets import read_csv, write_csv
 from yingdao_module.simulator import Simulator
 
 WORKFLOW = "7402000000000000001"

@@ -51,8 +51,9 @@ class BatchRun(object):
         self.app = getattr(settings, "app", None) or (None, None, None)
         self.demo = getattr(settings, "token", None) == DEMO_TOKEN
         self.journal = Journal(options.journal_path, {
-            "input": options.input_path, "prompt": options.prompt or "", "question_column": options.question_column or "",
-            "sheet": options.sheet or "", "bot_id": "" if options.workflow_id else bot_id or "", "shard": options.shard_text,
+            "input": options.input_path, "prompt": options.prompt or "",
+            "question_column": options.question_column or "", "sheet": options.sheet or "",
+            "bot_id": "" if options.workflow_id else bot_id or "", "shard": options.shard_text,
             "workflow_id": options.workflow_id or "",
             "server": DEMO_SERVER if self.demo else self.base_url})
         self.planner = Planner(options, header, make_question, self.sheet)

@@ -161,7 +161,8 @@ class BatchOptions(object):
         workflow_id = _option_text(given["workflow_id"])
         self.workflow_id = clean_workflow_id(workflow_id) if workflow_id else None
         self.parameters = clean_json_dict(given["parameters"], "parameters", '{"city": "{城市}", "lang": "zh"}')
-        self.answers_column, self.files_column = _option_text(given["answers_column"]), _option_text(given["files_column"])
+        self.answers_column = _option_text(given["answers_column"])
+        self.files_column = _option_text(given["files_column"])
         if self.workflow_id and (self.prompt or self.question_column):
             raise InputError("workflow_id(每行运行工作流)和 prompt / question_column(每行问智能体)只能选一种:"
                              "工作流的参数来自同名的列,改名或常量写在 parameters 里")

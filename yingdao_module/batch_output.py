@@ -44,8 +44,8 @@ class BatchOutput(object):
 
     def more_columns(self):
         """Columns after the JSON fields: a workflow's Message texts, the downloaded files."""
-        return [name for name, wanted in ((MESSAGES_COLUMN, self.options.workflow_id),
-                                          (FILES_COLUMN, self.options.download)) if wanted] + [self.options.answer_column]
+        wanted = ((MESSAGES_COLUMN, self.options.workflow_id), (FILES_COLUMN, self.options.download))
+        return [name for name, used in wanted if used] + [self.options.answer_column]
 
     def output_rows(self, done, json_keys):
         more = self.more_columns()[:-1]
@@ -72,8 +72,8 @@ class BatchOutput(object):
             layout = "utf-8-sig" if self.sheet is not None else sniff_format(self.options.input_path)
             lines = itertools.chain(self.planner.rows_above_header(), [list(self.header) + added],
                                     self.output_rows(done, json_keys))
-            self.output_path = write_rows(self.output_path, next(lines), lines, layout,  # the input's cells as they were
-                                          inert_from=len(self.header))
+            # the input's cells as they were
+            self.output_path = write_rows(self.output_path, next(lines), lines, layout, inert_from=len(self.header))
 
     def save_into_copy(self, done, added, json_keys):
         """The input workbook, copied, with the new columns right of everything on the sheet

@@ -84,10 +84,12 @@ def parameter_maker(header, parameters, reserved):
     positions.update(by_name)
 
     def make(row):
-        values = dict((name, value) for name, value in parameters.items() if name not in whole and name not in templated)
+        def fill(found):
+            return LITERAL_BRACES.get(found.group(0)) or _cell(row, positions[found.group(1)])
+        values = dict((name, value) for name, value in parameters.items()
+                      if name not in whole and name not in templated)
         values.update((name, _typed(row, at)) for name, at in list(by_name.items()) + list(whole.items()))
-        values.update((name, TEMPLATE_PART.sub(lambda m: LITERAL_BRACES.get(m.group(0)) or _cell(row, positions[m.group(1)]),
-                                               text)) for name, text in templated.items())
+        values.update((name, TEMPLATE_PART.sub(fill, text)) for name, text in templated.items())
         return json.dumps(values, ensure_ascii=False, sort_keys=True)
     if not positions:
         raise InputError("表格里没有可以当作工作流参数的列(列名就是参数名)。表格的列有:%s" % listing)
@@ -194,7 +196,8 @@ class Planner(object):
                 skipped += 1  # answered (or failed and not retried) in an earlier run: not paid again
                 self.earlier["failed" if earlier["status"] == STATUS_FAILED else "ok"] += 1
             else:
-                todo.append(Row(number, cells, question, key, earlier.get("pending") if earlier.get("key") == key else None))
+                noted = earlier.get("pending") if earlier.get("key") == key else None
+                todo.append(Row(number, cells, question, key, noted))
         return todo, skipped, blank, taken
 
     def column_text(self, cells, name):

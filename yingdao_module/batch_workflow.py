@@ -88,7 +88,8 @@ class WorkflowAsker(object):
             else:
                 result = self.start(row)
             output = result["output"]
-            record.update(status=STATUS_OK, answer=output if isinstance(output, str) else json.dumps(output, ensure_ascii=False),
+            text = output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)
+            record.update(status=STATUS_OK, answer=text,
                           messages="\n".join(result.get("messages") or []), error="",
                           tokens=result["usage"]["token_count"], chat_id=result.get("execute_id") or "")
             self.extras.fetch(record, [record["answer"], record["messages"]])
@@ -101,7 +102,7 @@ class WorkflowAsker(object):
                 return None  # the row stays unfinished; a known run is fetched by the next run
             record.update(status=STATUS_FAILED, answer="", tokens=0, error=err.message, chat_id=known or "")
             if known and isinstance(err, (CozeTimeoutError, NetworkError)):
-                record["pending"] = {"execute_id": known}  # maybe still running: --retry-failed fetches it, never reruns
+                record["pending"] = {"execute_id": known}  # maybe still running: --retry-failed fetches it
         finally:
             self.current.row = self.current.execute_id = None
         self.finish(record)
@@ -140,7 +141,8 @@ class WorkflowAsker(object):
         body = {"workflow_id": self.options.workflow_id, "parameters": parameters}
         if not self.options.answers_column and not self.async_refused:
             try:
-                envelope = open_run(self.transport, "/v1/workflow/run", dict(body, is_async=True), deadline, stream=False)
+                envelope = open_run(self.transport, "/v1/workflow/run", dict(body, is_async=True), deadline,
+                                    stream=False)
             except APIError as err:
                 if err.code != 6003:
                     raise

@@ -103,8 +103,9 @@ class Downloader(object):
         response = self.open(url, ends)
         try:
             content_type = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-            extension = KNOWN_EXTENSIONS.get(content_type) or (mimetypes.guess_extension(content_type) or ""
-                                                                 if content_type not in ("", "application/octet-stream") else "")
+            vague = content_type in ("", "application/octet-stream")
+            guessed = "" if vague else mimetypes.guess_extension(content_type) or ""
+            extension = KNOWN_EXTENSIONS.get(content_type) or guessed
             name = disposition_name(response.headers.get("Content-Disposition")) or \
                 urllib.parse.urlsplit(response.geturl() or url).path.rstrip("/").split("/")[-1]
             return self.write(response, safe_name(name, extension), ends)

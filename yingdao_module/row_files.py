@@ -91,7 +91,8 @@ class RowFiles(object):
     def parameter_value(self, cell, number):
         """The row's files as a workflow parameter: a URL as it is, an upload as {"file_id": ...} text;
         a list when the cell names several."""
-        values = [value if kind == "url" else json.dumps({"file_id": value}) for kind, value, _ in self.parts(cell, number)]
+        values = [value if kind == "url" else json.dumps({"file_id": value})
+                  for kind, value, _ in self.parts(cell, number)]
         return values[0] if len(values) == 1 else values
 
     def file_id(self, path, item, number):
