@@ -166,3 +166,27 @@ def test_the_resume_command_carries_every_new_option(tmp_path):
     assert json.loads(args[args.index("--parameters") + 1]) == {"city": "{城市}", "n": 2}
     assert args[args.index("--answers-column") + 1] == "回答们" and args[args.index("--files-column") + 1] == "附件"
     assert "--download" in args and "--answer-column" not in args  # 输出 is a workflow run's default
+
+
+def test_the_single_file_on_python37_runs_rows_through_a_workflow_with_files_and_downloads(tmp_path):
+    """dist/coze.py alone in a folder, on Python 3.7: a workflow batch with a files column and
+    --download against the simulator (images in its outputs)."""
+    import shutil
+    from helpers import DIST, find_python
+    from yingdao_module.simulator.files import demo_png
+    python = find_python("3.7")
+    if python is None:
+        pytest.skip("no Python 3.7 here")
+    shutil.copy(DIST, str(tmp_path / "coze.py"))
+    (tmp_path / "a.png").write_bytes(demo_png())
+    source = write_csv(tmp_path / "in.csv", [["城市", "附件"], ["杭州", "a.png"], ["北京", "a.png"]])
+    with Simulator(latency=0.02, image_answers=True) as sim:
+        env = dict(os.environ, COZE_API_TOKEN=TOKEN, COZE_API_BASE=sim.url, COZE_STATE_DIR=str(tmp_path / "state"))
+        done = subprocess.run([python, "coze.py", "batch", source, "--workflow-id", WORKFLOW, "--files-column", "附件",
+                               "--download"], cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert sim.stats()["workflow_runs"] == 2 and sim.stats()["files"] == 1
+    rows = read_csv(str(tmp_path / "in_coze.csv"))
+    sent = [json.loads(json.loads(r["output"])["附件"]) for r in rows]  # the upload's id as {"file_id": ...} text
+    assert sent[0] == sent[1] and sent[0]["file_id"].isdigit()  # one upload for both rows
+    assert all(open(r["文件"], "rb").read() == demo_png() for r in rows)
