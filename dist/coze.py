@@ -27,73 +27,73 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7002 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7032 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7063 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  7078 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  7099 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  7121 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  6703 行  Batch engine: batch() and the run loop
-#   merge .................... 第  6966 行  Merging shard outputs
-#   main ..................... 第  7160 行  ShadowBot Code flow: main(args)
-#   Client ................... 第  2920 行  Chat client
-#   CozeError ................ 第   243 行  Errors
-#   InputError ............... 第   292 行  Errors
-#   APIError ................. 第   297 行  Errors
-#   AuthError ................ 第   301 行  Errors
-#   BotError ................. 第   305 行  Errors
-#   QuotaError ............... 第   309 行  Errors
-#   RateLimitError ........... 第   313 行  Errors
-#   ServerError .............. 第   317 行  Errors
-#   ChatFailedError .......... 第   321 行  Errors
-#   NetworkError ............. 第   329 行  Errors
-#   WorkflowInterrupted ...... 第   339 行  Errors
-#   CozeTimeoutError ......... 第   345 行  Errors
+#   ask ...................... 第  7030 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7060 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7091 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  7106 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  7127 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  7149 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  6731 行  Batch engine: batch() and the run loop
+#   merge .................... 第  6994 行  Merging shard outputs
+#   main ..................... 第  7188 行  ShadowBot Code flow: main(args)
+#   Client ................... 第  2921 行  Chat client
+#   CozeError ................ 第   244 行  Errors
+#   InputError ............... 第   293 行  Errors
+#   APIError ................. 第   298 行  Errors
+#   AuthError ................ 第   302 行  Errors
+#   BotError ................. 第   306 行  Errors
+#   QuotaError ............... 第   310 行  Errors
+#   RateLimitError ........... 第   314 行  Errors
+#   ServerError .............. 第   318 行  Errors
+#   ChatFailedError .......... 第   322 行  Errors
+#   NetworkError ............. 第   330 行  Errors
+#   WorkflowInterrupted ...... 第   340 行  Errors
+#   CozeTimeoutError ......... 第   346 行  Errors
 #
 # 段落 / Sections:
-#   Logging and redaction ...................................... 第   145 行  yingdao_module/log.py
-#   Errors ..................................................... 第   214 行  yingdao_module/errors.py
-#   Configuration and input checks ............................. 第   411 行  yingdao_module/config.py
-#   RSA keys and RS256 signatures .............................. 第   779 行  yingdao_module/rsa_sign.py
-#   Server-sent events ......................................... 第   987 行  yingdao_module/sse.py
-#   Timeouts and retry policy .................................. 第  1089 行  yingdao_module/policy.py
-#   HTTP responses read within the deadline .................... 第  1176 行  yingdao_module/http_response.py
-#   HTTP connections opened within the deadline ................ 第  1375 行  yingdao_module/http_connect.py
-#   HTTP backends, requests .................................... 第  1438 行  yingdao_module/http_backends.py
-#   HTTP backend, standard library (kept alive) ................ 第  1696 行  yingdao_module/http_stdlib.py
-#   Coze transport: envelope, auth header, retries ............. 第  1825 行  yingdao_module/transport.py
-#   Sign-in: static token or OAuth JWT service app ............. 第  2033 行  yingdao_module/auth.py
-#   Files ...................................................... 第  2233 行  yingdao_module/files.py
-#   When to check a non-stream chat ............................ 第  2288 行  yingdao_module/polling.py
-#   The flows of the ShadowBot app (package.json) .............. 第  2381 行  yingdao_module/app_flows.py
-#   Local tools (端插件) ....................................... 第  2439 行  yingdao_module/tools.py
-#   What a chat has told us (ChatState) ........................ 第  2557 行  yingdao_module/chat_state.py
-#   What a chat sends (bots and chatflows) ..................... 第  2685 行  yingdao_module/chat_request.py
-#   One chat in flight: stream, poll, tools, cancel ............ 第  2716 行  yingdao_module/chat_run.py
-#   Chat client ................................................ 第  2912 行  yingdao_module/client.py
-#   Workflows .................................................. 第  3041 行  yingdao_module/workflow.py
-#   Rate limits ................................................ 第  3399 行  yingdao_module/ratelimit.py
-#   xlsx packages: bounded parts, safe XML ..................... 第  3563 行  yingdao_module/xlsx_package.py
-#   xlsx sheets read as a stream, as shown ..................... 第  3720 行  yingdao_module/xlsx_read.py
-#   xlsx copies with new cells spliced in ...................... 第  4087 行  yingdao_module/xlsx_write.py
-#   Spreadsheets (CSV / xlsx) .................................. 第  4311 行  yingdao_module/tables.py
-#   File locks between processes ............................... 第  4606 行  yingdao_module/filelock.py
-#   Batch journal .............................................. 第  4707 行  yingdao_module/journal.py
-#   Batch options .............................................. 第  4857 行  yingdao_module/batch_options.py
-#   Batch report (HTML) ........................................ 第  5048 行  yingdao_module/report.py
-#   Quoting commands for bash, cmd and PowerShell .............. 第  5263 行  yingdao_module/shell_quote.py
-#   The command that continues a batch run ..................... 第  5348 行  yingdao_module/resume.py
-#   Files in: each row's files ................................. 第  5458 行  yingdao_module/row_files.py
-#   Files out: answers' links saved ............................ 第  5592 行  yingdao_module/downloads.py
-#   Batch planning ............................................. 第  5758 行  yingdao_module/batch_plan.py
-#   Batch asking: one chat per row ............................. 第  5996 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6189 行  yingdao_module/batch_workflow.py
-#   Batch output: table, report, summary ....................... 第  6356 行  yingdao_module/batch_output.py
-#   Batch engine: batch() and the run loop ..................... 第  6484 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  6764 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  6980 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  7135 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  7216 行  yingdao_module/command_line.py
+#   Logging and redaction ...................................... 第   146 行  yingdao_module/log.py
+#   Errors ..................................................... 第   215 行  yingdao_module/errors.py
+#   Configuration and input checks ............................. 第   412 行  yingdao_module/config.py
+#   RSA keys and RS256 signatures .............................. 第   780 行  yingdao_module/rsa_sign.py
+#   Server-sent events ......................................... 第   988 行  yingdao_module/sse.py
+#   Timeouts and retry policy .................................. 第  1090 行  yingdao_module/policy.py
+#   HTTP responses read within the deadline .................... 第  1177 行  yingdao_module/http_response.py
+#   HTTP connections opened within the deadline ................ 第  1376 行  yingdao_module/http_connect.py
+#   HTTP backends, requests .................................... 第  1439 行  yingdao_module/http_backends.py
+#   HTTP backend, standard library (kept alive) ................ 第  1697 行  yingdao_module/http_stdlib.py
+#   Coze transport: envelope, auth header, retries ............. 第  1826 行  yingdao_module/transport.py
+#   Sign-in: static token or OAuth JWT service app ............. 第  2034 行  yingdao_module/auth.py
+#   Files ...................................................... 第  2234 行  yingdao_module/files.py
+#   When to check a non-stream chat ............................ 第  2289 行  yingdao_module/polling.py
+#   The flows of the ShadowBot app (package.json) .............. 第  2382 行  yingdao_module/app_flows.py
+#   Local tools (端插件) ....................................... 第  2440 行  yingdao_module/tools.py
+#   What a chat has told us (ChatState) ........................ 第  2558 行  yingdao_module/chat_state.py
+#   What a chat sends (bots and chatflows) ..................... 第  2686 行  yingdao_module/chat_request.py
+#   One chat in flight: stream, poll, tools, cancel ............ 第  2717 行  yingdao_module/chat_run.py
+#   Chat client ................................................ 第  2913 行  yingdao_module/client.py
+#   Workflows .................................................. 第  3042 行  yingdao_module/workflow.py
+#   Rate limits ................................................ 第  3400 行  yingdao_module/ratelimit.py
+#   xlsx packages: bounded parts, safe XML ..................... 第  3564 行  yingdao_module/xlsx_package.py
+#   xlsx sheets read as a stream, as shown ..................... 第  3721 行  yingdao_module/xlsx_read.py
+#   xlsx copies with new cells spliced in ...................... 第  4088 行  yingdao_module/xlsx_write.py
+#   Spreadsheets (CSV / xlsx) .................................. 第  4312 行  yingdao_module/tables.py
+#   File locks between processes ............................... 第  4607 行  yingdao_module/filelock.py
+#   Batch journal .............................................. 第  4708 行  yingdao_module/journal.py
+#   Batch options .............................................. 第  4858 行  yingdao_module/batch_options.py
+#   Batch report (HTML) ........................................ 第  5049 行  yingdao_module/report.py
+#   Quoting commands for bash, cmd and PowerShell .............. 第  5264 行  yingdao_module/shell_quote.py
+#   The command that continues a batch run ..................... 第  5349 行  yingdao_module/resume.py
+#   Files in: each row's files ................................. 第  5459 行  yingdao_module/row_files.py
+#   Files out: answers' links saved ............................ 第  5593 行  yingdao_module/downloads.py
+#   Batch planning ............................................. 第  5780 行  yingdao_module/batch_plan.py
+#   Batch asking: one chat per row ............................. 第  6018 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6211 行  yingdao_module/batch_workflow.py
+#   Batch output: table, report, summary ....................... 第  6378 行  yingdao_module/batch_output.py
+#   Batch engine: batch() and the run loop ..................... 第  6506 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  6792 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7008 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  7163 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  7244 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -126,6 +126,7 @@ from xml.parsers import expat
 import functools
 import collections
 import csv
+import ipaddress
 import mimetypes
 import socket
 import urllib.error
@@ -5601,7 +5602,9 @@ def _account_key(settings):
 # answer links are public or signed URLs, and a link in an answer is untrusted text. A saved
 # name has no folder parts, no "..", no Windows-reserved name or character, a bounded length,
 # the extension of the content type, and never replaces an existing file (a new suffix instead).
-# A failed download is noted in the row; the answer itself stays a success.
+# A failed download is noted in the row; the answer itself stays a success. A link (or a
+# redirect) to a loopback, private or link-local address is not fetched unless its host is the
+# API host: an answer must not make the robot's machine call into its office network.
 
 _DOWNLOAD_LIMIT = 50 * 1024 * 1024   # bytes per file
 _DOWNLOAD_DEADLINE = 60.0            # seconds per file, headers and body together
@@ -5657,6 +5660,20 @@ def _disposition_name(header):
     return plain.group(1).strip() if plain else ""
 
 
+def _inner_address(host):
+    """True when a host name resolves to a loopback, private, link-local or reserved address."""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError):
+        return False  # the connection fails on its own, with its own message
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if address.is_private or address.is_loopback or address.is_link_local or address.is_reserved \
+                or address.is_multicast or address.is_unspecified:
+            return True
+    return False
+
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """Redirects are followed by Downloader (counted, without any credentials), not by urllib."""
 
@@ -5667,8 +5684,9 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 class _Downloader(object):
     """Saves linked files into one folder."""
 
-    def __init__(self, folder, limit=_DOWNLOAD_LIMIT, deadline=_DOWNLOAD_DEADLINE):
+    def __init__(self, folder, limit=_DOWNLOAD_LIMIT, deadline=_DOWNLOAD_DEADLINE, trusted=()):
         self.folder, self.limit, self.deadline = folder, limit, deadline
+        self.trusted = set(host.lower() for host in trusted if host)  # the API host: may be on the office network
         self.opener = urllib.request.build_opener(_NoRedirect())
 
     def save_all(self, texts):
@@ -5699,8 +5717,12 @@ class _Downloader(object):
     def open(self, url, ends):
         """The response of a URL after at most DOWNLOAD_REDIRECTS redirects (never with a token)."""
         for _ in range(_DOWNLOAD_REDIRECTS + 1):
-            if urllib.parse.urlsplit(url).scheme.lower() not in ("http", "https"):
+            parts = urllib.parse.urlsplit(url)
+            if parts.scheme.lower() not in ("http", "https"):
                 raise _DownloadFailed("只下载 http(s) 链接")
+            host = (parts.hostname or "").lower()
+            if host not in self.trusted and _inner_address(host):
+                raise _DownloadFailed("链接指向本机或内网地址 %s,不下载(只有扣子 API 所在的主机例外)" % host)
             left = ends - time.monotonic()
             if left <= 0:
                 raise _DownloadFailed("超过 %d 秒没有下载完" % self.deadline)
@@ -6497,6 +6519,12 @@ def _summarize(run, taken, skipped, blank, started):
 # This file holds batch() and the run loop; which rows are asked is batch_plan.py, how one row
 # is asked batch_ask.py, what is written batch_output.py.
 
+def _api_host(client):
+    """The host of the API (downloads from it are allowed even on an office network)."""
+    settings = getattr(client, "settings", None)
+    return urllib.parse.urlsplit(getattr(settings, "base_url", "") or "").hostname or ""
+
+
 _SAVE_EVERY = 30.0       # seconds between rewrites of the output table
 _PROGRESS_EVERY = 10.0   # seconds between progress lines (or every 5 %)
 
@@ -6539,7 +6567,7 @@ class _BatchRun(object):
         extras = _RowExtras(
             _RowFiles(options, client, _account_key(client.settings)) if options.files_column else None,
             header.index(options.files_column) if options.files_column else None,
-            _Downloader(options.downloads_folder) if options.download else None)
+            _Downloader(options.downloads_folder, trusted=[_api_host(client)]) if options.download else None)
         if options.workflow_id:
             return _WorkflowAsker(options, client, self.journal, stop, self.finish, self.halt, extras,
                                  header.index(options.answers_column) if options.answers_column else None)

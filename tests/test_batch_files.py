@@ -103,13 +103,14 @@ def test_downloads_folder_never_holds_the_input(tmp_path):
 # ---- hostile servers --------------------------------------------------------------------------------
 
 PNG = reply(200, "image/png", demo_png())
+LOOPBACK = ["127.0.0.1"]  # the raw servers listen there: trusted as if it were the API host
 
 
 def test_a_trickle_stops_at_the_deadline(tmp_path):
     head = reply(200, "image/png", None, length=False)
     with RawServer({"/slow.png": [[head] + [b"x", 0.2] * 100]}) as server:
         with pytest.raises(DownloadFailed) as caught:
-            Downloader(str(tmp_path), deadline=1.0).save(server.url + "/slow.png")
+            Downloader(str(tmp_path), deadline=1.0, trusted=LOOPBACK).save(server.url + "/slow.png")
     assert "超过 1 秒" in str(caught.value) and os.listdir(str(tmp_path)) == []  # the partial file removed
 
 
@@ -117,7 +118,7 @@ def test_an_endless_body_stops_at_the_size_limit(tmp_path):
     head = reply(200, "image/png", None, length=False)
     with RawServer({"/big.png": [[head] + [b"x" * 65536] * 40]}) as server:
         with pytest.raises(DownloadFailed) as caught:
-            Downloader(str(tmp_path), limit=1024 * 1024).save(server.url + "/big.png")
+            Downloader(str(tmp_path), limit=1024 * 1024, trusted=LOOPBACK).save(server.url + "/big.png")
     assert "上限" in str(caught.value) and os.listdir(str(tmp_path)) == []
 
 
@@ -126,10 +127,10 @@ def test_redirects_to_another_host_never_carry_a_token_and_are_bounded(tmp_path)
         moved = reply(302, "text/plain", "", headers={"Location": other.url + "/pic"})
         loop = reply(302, "text/plain", "", headers={"Location": "/loop"})
         with RawServer({"/start": [[moved]], "/loop": [[loop]]}) as first:
-            path = Downloader(str(tmp_path)).save(first.url + "/start")
+            path = Downloader(str(tmp_path), trusted=LOOPBACK).save(first.url + "/start")
             assert open(path, "rb").read() == demo_png() and path.endswith("pic.png")
             with pytest.raises(DownloadFailed) as caught:
-                Downloader(str(tmp_path)).save(first.url + "/loop")
+                Downloader(str(tmp_path), trusted=LOOPBACK).save(first.url + "/loop")
             assert "重定向" in str(caught.value) and first.paths().count("/loop") == 4  # the first and 3 more
             asked = first.requests + other.requests
     assert all("authorization" not in request.headers for request in asked)
@@ -146,7 +147,7 @@ def test_redirects_to_another_host_never_carry_a_token_and_are_bounded(tmp_path)
 def test_hostile_names_stay_in_the_folder(tmp_path, disposition, url_path, saved):
     headers = {"Content-Disposition": disposition} if disposition else {}
     with RawServer({url_path: [[reply(200, "image/png", demo_png(), headers=headers)]]}) as server:
-        path = Downloader(str(tmp_path / "dl")).save(server.url + url_path)
+        path = Downloader(str(tmp_path / "dl"), trusted=LOOPBACK).save(server.url + url_path)
     assert os.path.dirname(path) == str(tmp_path / "dl") and os.path.basename(path) == saved
     assert os.listdir(str(tmp_path)) == ["dl"]
 
@@ -158,11 +159,22 @@ def test_names_are_bounded_and_links_found():
 
 
 def test_a_failed_download_is_noted_without_failing_the_answer(coze, tmp_path):
-    source = write_csv(tmp_path / "in.csv", [["问题"], ["看 http://127.0.0.1:9/none.png"]])
+    """A link to a private address (not the API host) is not fetched; the row stays a success."""
+    source = write_csv(tmp_path / "in.csv", [["问题"], ["看 http://10.0.0.1/a.png 和 http://localhost:9/b.png"]])
     with Simulator(latency=0.02) as sim:
         summary = coze.batch(source, download=True, bot_id=BOT, token=TOKEN, base_url=sim.url)
     row = read_csv(summary["output_path"])[0]
-    assert row["状态"] == "成功" and "下载失败" in row["错误"] and row["文件"] == ""
+    assert row["状态"] == "成功" and row["文件"] == ""
+    assert "10.0.0.1,不下载" in row["错误"] and "localhost,不下载" in row["错误"]
+
+
+def test_a_redirect_into_the_office_network_is_refused(tmp_path):
+    with RawServer({"/pic": [[PNG]]}) as inner:
+        moved = reply(302, "text/plain", "", headers={"Location": inner.url.replace("127.0.0.1", "localhost") + "/pic"})
+        with RawServer({"/start": [[moved]]}) as first:
+            with pytest.raises(DownloadFailed) as caught:
+                Downloader(str(tmp_path), trusted=LOOPBACK).save(first.url + "/start")
+        assert "内网" in str(caught.value) and inner.requests == []
 
 
 def test_simulator_image_answers_and_file_urls_through_the_official_sdk():

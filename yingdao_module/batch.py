@@ -13,6 +13,7 @@ is asked batch_ask.py, what is written batch_output.py.
 """
 import threading
 import time
+import urllib.parse
 
 from .client import Client
 from .config import DEFAULT_TIMEOUT
@@ -28,6 +29,12 @@ from .ratelimit import RateLimiter
 from .resume import DEMO_TOKEN, resume_text
 from .row_files import RowFiles, account_key
 from .xlsx_read import XlsxSheet
+
+def api_host(client):
+    """The host of the API (downloads from it are allowed even on an office network)."""
+    settings = getattr(client, "settings", None)
+    return urllib.parse.urlsplit(getattr(settings, "base_url", "") or "").hostname or ""
+
 
 SAVE_EVERY = 30.0       # seconds between rewrites of the output table
 PROGRESS_EVERY = 10.0   # seconds between progress lines (or every 5 %)
@@ -71,7 +78,7 @@ class BatchRun(object):
         extras = RowExtras(
             RowFiles(options, client, account_key(client.settings)) if options.files_column else None,
             header.index(options.files_column) if options.files_column else None,
-            Downloader(options.downloads_folder) if options.download else None)
+            Downloader(options.downloads_folder, trusted=[api_host(client)]) if options.download else None)
         if options.workflow_id:
             return WorkflowAsker(options, client, self.journal, stop, self.finish, self.halt, extras,
                                  header.index(options.answers_column) if options.answers_column else None)

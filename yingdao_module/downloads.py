@@ -7,8 +7,11 @@ DOWNLOAD_REDIRECTS redirects. Downloads never carry the token, to any host, the 
 answer links are public or signed URLs, and a link in an answer is untrusted text. A saved
 name has no folder parts, no "..", no Windows-reserved name or character, a bounded length,
 the extension of the content type, and never replaces an existing file (a new suffix instead).
-A failed download is noted in the row; the answer itself stays a success.
+A failed download is noted in the row; the answer itself stays a success. A link (or a
+redirect) to a loopback, private or link-local address is not fetched unless its host is the
+API host: an answer must not make the robot's machine call into its office network.
 """
+import ipaddress
 import mimetypes
 import os
 import re
@@ -73,6 +76,20 @@ def disposition_name(header):
     return plain.group(1).strip() if plain else ""
 
 
+def inner_address(host):
+    """True when a host name resolves to a loopback, private, link-local or reserved address."""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError):
+        return False  # the connection fails on its own, with its own message
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if address.is_private or address.is_loopback or address.is_link_local or address.is_reserved \
+                or address.is_multicast or address.is_unspecified:
+            return True
+    return False
+
+
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     """Redirects are followed by Downloader (counted, without any credentials), not by urllib."""
 
@@ -83,8 +100,9 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 class Downloader(object):
     """Saves linked files into one folder."""
 
-    def __init__(self, folder, limit=DOWNLOAD_LIMIT, deadline=DOWNLOAD_DEADLINE):
+    def __init__(self, folder, limit=DOWNLOAD_LIMIT, deadline=DOWNLOAD_DEADLINE, trusted=()):
         self.folder, self.limit, self.deadline = folder, limit, deadline
+        self.trusted = set(host.lower() for host in trusted if host)  # the API host: may be on the office network
         self.opener = urllib.request.build_opener(NoRedirect())
 
     def save_all(self, texts):
@@ -115,8 +133,12 @@ class Downloader(object):
     def open(self, url, ends):
         """The response of a URL after at most DOWNLOAD_REDIRECTS redirects (never with a token)."""
         for _ in range(DOWNLOAD_REDIRECTS + 1):
-            if urllib.parse.urlsplit(url).scheme.lower() not in ("http", "https"):
+            parts = urllib.parse.urlsplit(url)
+            if parts.scheme.lower() not in ("http", "https"):
                 raise DownloadFailed("只下载 http(s) 链接")
+            host = (parts.hostname or "").lower()
+            if host not in self.trusted and inner_address(host):
+                raise DownloadFailed("链接指向本机或内网地址 %s,不下载(只有扣子 API 所在的主机例外)" % host)
             left = ends - time.monotonic()
             if left <= 0:
                 raise DownloadFailed("超过 %d 秒没有下载完" % self.deadline)
