@@ -27,74 +27,77 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  6876 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  6906 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  6937 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  6952 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  6973 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  6995 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  6572 行  Batch engine: batch() and the run loop
-#   merge .................... 第  6840 行  Merging shard outputs
-#   main ..................... 第  7034 行  ShadowBot Code flow: main(args)
-#   Client ................... 第  2911 行  Chat client
-#   CozeError ................ 第   241 行  Errors
-#   InputError ............... 第   290 行  Errors
-#   APIError ................. 第   295 行  Errors
-#   AuthError ................ 第   299 行  Errors
-#   BotError ................. 第   303 行  Errors
-#   QuotaError ............... 第   307 行  Errors
-#   RateLimitError ........... 第   311 行  Errors
-#   ServerError .............. 第   315 行  Errors
-#   ChatFailedError .......... 第   319 行  Errors
-#   NetworkError ............. 第   327 行  Errors
-#   WorkflowInterrupted ...... 第   337 行  Errors
-#   CozeTimeoutError ......... 第   343 行  Errors
+#   ask ...................... 第  7595 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7625 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7656 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  7671 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  7692 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  7714 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  7282 行  Batch engine: batch() and the run loop
+#   merge .................... 第  7559 行  Merging shard outputs
+#   main ..................... 第  7753 行  ShadowBot Code flow: main(args)
+#   Client ................... 第  2926 行  Chat client
+#   CozeError ................ 第   249 行  Errors
+#   InputError ............... 第   298 行  Errors
+#   APIError ................. 第   303 行  Errors
+#   AuthError ................ 第   307 行  Errors
+#   BotError ................. 第   311 行  Errors
+#   QuotaError ............... 第   315 行  Errors
+#   RateLimitError ........... 第   319 行  Errors
+#   ServerError .............. 第   323 行  Errors
+#   ChatFailedError .......... 第   327 行  Errors
+#   NetworkError ............. 第   335 行  Errors
+#   WorkflowInterrupted ...... 第   345 行  Errors
+#   CozeTimeoutError ......... 第   351 行  Errors
 #
 # 段落 / Sections:
-#   Logging and redaction ...................................... 第   143 行  yingdao_module/log.py
-#   Errors ..................................................... 第   212 行  yingdao_module/errors.py
-#   Configuration and input checks ............................. 第   409 行  yingdao_module/config.py
-#   RSA keys and RS256 signatures .............................. 第   773 行  yingdao_module/rsa_sign.py
-#   Server-sent events ......................................... 第   981 行  yingdao_module/sse.py
-#   Timeouts and retry policy .................................. 第  1083 行  yingdao_module/policy.py
-#   HTTP responses read within the deadline .................... 第  1170 行  yingdao_module/http_response.py
-#   HTTP connections opened within the deadline ................ 第  1369 行  yingdao_module/http_connect.py
-#   HTTP backends, requests .................................... 第  1432 行  yingdao_module/http_backends.py
-#   HTTP backend, standard library (kept alive) ................ 第  1690 行  yingdao_module/http_stdlib.py
-#   Coze transport: envelope, auth header, retries ............. 第  1819 行  yingdao_module/transport.py
-#   Sign-in: static token or OAuth JWT service app ............. 第  2027 行  yingdao_module/auth.py
-#   Files ...................................................... 第  2227 行  yingdao_module/files.py
-#   When to check a non-stream chat ............................ 第  2279 行  yingdao_module/polling.py
-#   The flows of the ShadowBot app (package.json) .............. 第  2372 行  yingdao_module/app_flows.py
-#   Local tools (端插件) ....................................... 第  2430 行  yingdao_module/tools.py
-#   What a chat has told us (ChatState) ........................ 第  2548 行  yingdao_module/chat_state.py
-#   What a chat sends (bots and chatflows) ..................... 第  2676 行  yingdao_module/chat_request.py
-#   One chat in flight: stream, poll, tools, cancel ............ 第  2707 行  yingdao_module/chat_run.py
-#   Chat client ................................................ 第  2903 行  yingdao_module/client.py
-#   Workflows .................................................. 第  3032 行  yingdao_module/workflow.py
-#   Rate limits ................................................ 第  3390 行  yingdao_module/ratelimit.py
-#   Account caps (qps auto), shard shares ...................... 第  3596 行  yingdao_module/account_limits.py
-#   xlsx packages: bounded parts, safe XML ..................... 第  3709 行  yingdao_module/xlsx_package.py
-#   xlsx sheets read as a stream, as shown ..................... 第  3866 行  yingdao_module/xlsx_read.py
-#   xlsx copies with new cells spliced in ...................... 第  4221 行  yingdao_module/xlsx_write.py
-#   Spreadsheets (CSV / xlsx) .................................. 第  4445 行  yingdao_module/tables.py
-#   File locks between processes ............................... 第  4740 行  yingdao_module/filelock.py
-#   Batch journal .............................................. 第  4841 行  yingdao_module/journal.py
-#   Batch options .............................................. 第  4991 行  yingdao_module/batch_options.py
-#   Batch report (HTML) ........................................ 第  5168 行  yingdao_module/report.py
-#   Quoting commands for bash, cmd and PowerShell .............. 第  5385 行  yingdao_module/shell_quote.py
-#   The command that continues a batch run ..................... 第  5470 行  yingdao_module/resume.py
-#   Batch planning: which rows, which questions ................ 第  5575 行  yingdao_module/batch_plan.py
-#   Answer cache (cache=True) .................................. 第  5759 行  yingdao_module/answer_cache.py
-#   Batch asking: one row's chat, paid once .................... 第  5864 行  yingdao_module/batch_ask.py
-#   Review (review=True): rejected rows ........................ 第  6029 行  yingdao_module/review.py
-#   Batch output: write-back, report ........................... 第  6142 行  yingdao_module/batch_output.py
-#   Estimate (estimate=True) ................................... 第  6274 行  yingdao_module/estimate.py
-#   Batch engine: batch() and the run loop ..................... 第  6358 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  6638 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  6854 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  7009 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  7090 行  yingdao_module/command_line.py
+#   Logging and redaction ...................................... 第   151 行  yingdao_module/log.py
+#   Errors ..................................................... 第   220 行  yingdao_module/errors.py
+#   Configuration and input checks ............................. 第   417 行  yingdao_module/config.py
+#   RSA keys and RS256 signatures .............................. 第   785 行  yingdao_module/rsa_sign.py
+#   Server-sent events ......................................... 第   993 行  yingdao_module/sse.py
+#   Timeouts and retry policy .................................. 第  1095 行  yingdao_module/policy.py
+#   HTTP responses read within the deadline .................... 第  1182 行  yingdao_module/http_response.py
+#   HTTP connections opened within the deadline ................ 第  1381 行  yingdao_module/http_connect.py
+#   HTTP backends, requests .................................... 第  1444 行  yingdao_module/http_backends.py
+#   HTTP backend, standard library (kept alive) ................ 第  1702 行  yingdao_module/http_stdlib.py
+#   Coze transport: envelope, auth header, retries ............. 第  1831 行  yingdao_module/transport.py
+#   Sign-in: static token or OAuth JWT service app ............. 第  2039 行  yingdao_module/auth.py
+#   Files ...................................................... 第  2239 行  yingdao_module/files.py
+#   When to check a non-stream chat ............................ 第  2294 行  yingdao_module/polling.py
+#   The flows of the ShadowBot app (package.json) .............. 第  2387 行  yingdao_module/app_flows.py
+#   Local tools (端插件) ....................................... 第  2445 行  yingdao_module/tools.py
+#   What a chat has told us (ChatState) ........................ 第  2563 行  yingdao_module/chat_state.py
+#   What a chat sends (bots and chatflows) ..................... 第  2691 行  yingdao_module/chat_request.py
+#   One chat in flight: stream, poll, tools, cancel ............ 第  2722 行  yingdao_module/chat_run.py
+#   Chat client ................................................ 第  2918 行  yingdao_module/client.py
+#   Workflows .................................................. 第  3047 行  yingdao_module/workflow.py
+#   Rate limits ................................................ 第  3405 行  yingdao_module/ratelimit.py
+#   Account caps (qps auto), shard shares ...................... 第  3613 行  yingdao_module/account_limits.py
+#   xlsx packages: bounded parts, safe XML ..................... 第  3726 行  yingdao_module/xlsx_package.py
+#   xlsx sheets read as a stream, as shown ..................... 第  3883 行  yingdao_module/xlsx_read.py
+#   xlsx copies with new cells spliced in ...................... 第  4250 行  yingdao_module/xlsx_write.py
+#   Spreadsheets (CSV / xlsx) .................................. 第  4474 行  yingdao_module/tables.py
+#   File locks between processes ............................... 第  4769 行  yingdao_module/filelock.py
+#   Batch journal .............................................. 第  4870 行  yingdao_module/journal.py
+#   Batch options .............................................. 第  5020 行  yingdao_module/batch_options.py
+#   Batch report (HTML) ........................................ 第  5236 行  yingdao_module/report.py
+#   Quoting commands for bash, cmd and PowerShell .............. 第  5453 行  yingdao_module/shell_quote.py
+#   The command that continues a batch run ..................... 第  5538 行  yingdao_module/resume.py
+#   Files in: each row's files ................................. 第  5649 行  yingdao_module/row_files.py
+#   Files out: answers' links saved ............................ 第  5783 行  yingdao_module/downloads.py
+#   Batch planning ............................................. 第  5970 行  yingdao_module/batch_plan.py
+#   Answer cache (cache=True) .................................. 第  6208 行  yingdao_module/answer_cache.py
+#   Batch asking: one chat per row ............................. 第  6348 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6542 行  yingdao_module/batch_workflow.py
+#   Review (review=True): rejected rows ........................ 第  6709 行  yingdao_module/review.py
+#   Batch output: table, report, summary ....................... 第  6822 行  yingdao_module/batch_output.py
+#   Estimate (estimate=True) ................................... 第  6964 行  yingdao_module/estimate.py
+#   Batch engine: batch() and the run loop ..................... 第  7048 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  7357 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7573 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  7728 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  7809 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -127,6 +130,11 @@ from xml.parsers import expat
 import functools
 import collections
 import csv
+import ipaddress
+import mimetypes
+import socket
+import urllib.error
+import urllib.request
 import errno
 import itertools
 import math
@@ -722,6 +730,10 @@ def _clean_file_list(files):
         raise InputError("files 应该是文件路径或文件路径列表,现在是 %s" % type(files).__name__)
     cleaned = []
     for item in files:
+        if isinstance(item, dict) and item.get("type") in ("image", "file") and \
+                (item.get("file_id") or item.get("file_url")):
+            cleaned.append(("part", item))  # a message part already made: {"type": "image", "file_id" or "file_url"}
+            continue
         item = str(item).strip().strip('"')
         _refuse_token(item, "files")
         if os.path.isfile(item):
@@ -2271,6 +2283,9 @@ def _message_with_files(question, file_refs):
         return {"role": "user", "type": "question", "content": question, "content_type": "text"}
     parts = [{"type": "text", "text": question}]
     for file_id, name in file_refs:
+        if isinstance(file_id, dict):  # a part made by the caller (batch files: an image by id or URL)
+            parts.append(file_id)
+            continue
         is_image = bool(name) and name.lower().endswith(_IMAGE_EXTENSIONS)
         parts.append({"type": "image" if is_image else "file", "file_id": file_id})
     return {"role": "user", "type": "question", "content": json.dumps(parts, ensure_ascii=False),
@@ -3490,12 +3505,14 @@ class _RateLimiter(object):
     def limited(self):
         return bool(self.windows or self.qpd is not None or self.slots)
 
-    def share_with_account(self, settings, shard_text=""):
+    def share_with_account(self, settings, shard_text="", kind=""):
         """Keep the window and the day's count in the state file of the account that `settings`
         (a Client's) signs in as — a token, or an OAuth app — shared by every process. A shard
-        keeps its own (its caps are its share of the account's, see account_limits.py)."""
+        keeps its own (its caps are its share of the account's, see account_limits.py); `kind`
+        "workflow": workflow runs have caps of their own, apart from chats."""
         if self.limited:
             who = _account_of(settings) + ("\nshard:%s" % shard_text if shard_text else "")
+            who = "%s:%s" % (kind, who) if kind else who
             self.state_path = _account_state_path(who, settings.base_url)
 
     def acquire(self, stop=None):
@@ -3938,6 +3955,18 @@ def _xlsx_number(value):
     return "%.15g" % value  # Excel's precision: 0.1 + 0.2 shows as 0.3
 
 
+class _XlsxNumber(str):
+    """A number cell: its text as shown, and `value` (int or float) for those that need the number
+    (a workflow parameter from a number cell is a JSON number)."""
+    __slots__ = ("value",)
+
+
+def _xlsx_typed_number(value):
+    shown = _XlsxNumber(_xlsx_number(value))
+    shown.value = int(value) if value.is_integer() and abs(value) < 1e15 else value
+    return shown
+
+
 def _xlsx_date(value, date1904):
     """An Excel serial date as ISO text: date, date and time, or time alone."""
     epoch = datetime.datetime(1904, 1, 1) if date1904 else datetime.datetime(1899, 12, 30)
@@ -4216,7 +4245,7 @@ class _XlsxRowReader(object):
             return _xlsx_date(number_value, self.sheet.date1904)
         if shown == "percent":
             return _xlsx_number(round(number_value * 100, 10)) + "%"
-        return _xlsx_number(number_value)
+        return _xlsx_typed_number(number_value)
 
 ###############################################################################
 # xlsx copies with new cells spliced in          (yingdao_module/xlsx_write.py)
@@ -4853,7 +4882,7 @@ class _FileLock(object):
 # when the process dies) keeps a second robot on the same output from paying for the same rows.
 
 _BOUND_FIELDS = (("input", "输入表格"), ("prompt", "提问模板"), ("question_column", "问题列"), ("sheet", "工作表"),
-                ("bot_id", "智能体 bot_id"), ("server", "服务器(base_url)"))
+                ("bot_id", "智能体 bot_id"), ("workflow_id", "工作流 workflow_id"), ("server", "服务器(base_url)"))
 _DEMO_SERVER = "离线演示(本机模拟器:没有找到令牌)"  # what the journal binds for the offline demo
 
 
@@ -5006,7 +5035,9 @@ _BATCH_DEFAULTS = (
     ("dedupe", False), ("timeout", _DEFAULT_TIMEOUT), ("restart", False), ("wait", False),
     ("app_id", None), ("key_id", None), ("private_key", None),
     ("json_fields", None), ("ask_blank", False), ("report_path", None), ("tools", None), ("header_row", None),
-    ("chat_retries", 2), ("estimate", False), ("cache", False), ("cache_days", None), ("review", False),
+    ("chat_retries", 2), ("workflow_id", None), ("parameters", None), ("answers_column", None),
+    ("files_column", None), ("download", False), ("estimate", False), ("cache", False), ("cache_days", None),
+    ("review", False),
 )
 _ESTIMATE_SAMPLES = 3  # rows asked by estimate=True, spread over the table
 _CHAT_RETRIES_MAX = 5
@@ -5136,13 +5167,18 @@ class _BatchOptions(object):
         self.timeout = _clean_timeout(given["timeout"])
         self.tools = _clean_tools(given["tools"])
         self.chat_retries = _clean_chat_retries(given["chat_retries"])
+        self.clean_rows_through(given)
         self.estimate = _clean_estimate(given["estimate"])
         self.cache_days = _clean_count(given["cache_days"], "cache_days", allow_float=True)
-        for name in ("retry_failed", "json_columns", "dedupe", "restart", "wait", "ask_blank", "cache", "review"):
+        for name in ("retry_failed", "json_columns", "dedupe", "restart", "wait", "ask_blank", "download", "cache",
+                     "review"):
             setattr(self, name, _clean_bool(given[name], name, False))
         self.json_fields = _clean_json_fields(given["json_fields"])
         if self.estimate and self.review:
             raise InputError("estimate(估算花费)和 review(按审核意见重问)不能同时用:估算请在正式运行前单独做")
+        if self.review and self.workflow_id:
+            raise InputError("review(按审核意见重问)用于问智能体的行:智能体在原会话里记得上文;"
+                             "工作流的行没有会话,要重跑请改参数列后加 --retry-failed 或换一个 output_path")
         if self.cache_days and not self.cache:
             raise InputError("cache_days 只在用答案缓存时有效:请同时加 cache=True(命令行 --cache)")
         output = _option_text(given["output_path"])
@@ -5156,6 +5192,38 @@ class _BatchOptions(object):
         self.report_path = os.path.abspath(report.strip('"')) if report else \
             os.path.splitext(self.output_path)[0] + "_报告.html"
         _refuse_same_file(self.report_path, "report_path", [(self.input_path, "输入表格"), (self.output_path, "输出表格")])
+        if self.download:
+            self.check_downloads_folder()
+
+    def clean_rows_through(self, given):
+        """A workflow per row (workflow_id, parameters, answers_column) instead of a bot; files_column."""
+        workflow_id = _option_text(given["workflow_id"])
+        self.workflow_id = _clean_workflow_id(workflow_id) if workflow_id else None
+        self.parameters = _clean_json_dict(given["parameters"], "parameters", '{"city": "{城市}", "lang": "zh"}')
+        self.answers_column = _option_text(given["answers_column"])
+        self.files_column = _option_text(given["files_column"])
+        if self.workflow_id and (self.prompt or self.question_column):
+            raise InputError("workflow_id(每行运行工作流)和 prompt / question_column(每行问智能体)只能选一种:"
+                             "工作流的参数来自同名的列,改名或常量写在 parameters 里")
+        if not self.workflow_id and (self.parameters or self.answers_column):
+            raise InputError("parameters 和 answers_column 只用于每行运行工作流:请同时填 workflow_id(命令行 --workflow-id)")
+        if self.workflow_id and self.answer_column == "回答":
+            self.answer_column = "输出"  # a workflow's End output that is not a JSON object
+
+    @property
+    def downloads_folder(self):
+        """Where download=True saves what answers link to: <output name>_文件 beside the output."""
+        return os.path.splitext(self.output_path)[0] + "_文件"
+
+    def check_downloads_folder(self):
+        """The downloads folder is never the input table, nor a folder holding it."""
+        folder = self.downloads_folder
+        _refuse_same_file(folder, "下载文件夹", [(self.input_path, "输入表格")])
+        inside = os.path.normcase(os.path.realpath(self.input_path)).startswith(
+            os.path.normcase(os.path.realpath(folder)) + os.sep)
+        if inside or (os.path.exists(folder) and not os.path.isdir(folder)):
+            raise InputError("下载文件夹 %s %s:请换一个 output_path(下载文件夹是「<输出名>_文件」)"
+                             % (folder, "里有输入表格,下载的文件可能覆盖它" if inside else "已经是一个文件"))
 
     @property
     def journal_path(self):
@@ -5488,6 +5556,8 @@ _RESUME_OPTIONS = (
     ("dedupe", "--dedupe"), ("ask_blank", "--ask-blank"), ("concurrency", "--concurrency"), ("qps", "--qps"),
     ("qpm", "--qpm"), ("qpd", "--qpd"), ("max_rows", "--max-rows"), ("max_tokens", "--max-tokens"),
     ("timeout", "--timeout"), ("shard", "--shard"), ("tools", "--tools"), ("chat_retries", "--chat-retries"),
+    ("workflow_id", "--workflow-id"), ("parameters", "--parameters"), ("answers_column", "--answers-column"),
+    ("files_column", "--files-column"), ("download", "--download"),
     ("cache", "--cache"), ("cache_days", "--cache-days"), ("review", "--review"),
 )  # estimate is left out: the command printed after an estimate is the real run
 _UNQUOTABLE = {
@@ -5509,6 +5579,10 @@ def _option_value(options, name):
         return options.shard_text or None
     if name == "tools":
         return _tools_text(options.tools)
+    if name == "parameters":
+        return json.dumps(options.parameters, ensure_ascii=False) if options.parameters else None
+    if name == "answer_column" and getattr(options, "workflow_id", None) and options.answer_column == "输出":
+        return None  # a workflow run's default
     value = getattr(options, name, None)
     return None if value == dict(_BATCH_DEFAULTS).get(name) else value
 
@@ -5573,7 +5647,328 @@ def _resume_text(options, bot_id, base_url, app_id=None, key_id=None, demo=False
     return "\n".join(lines)
 
 ###############################################################################
-# Batch planning: which rows, which questions    (yingdao_module/batch_plan.py)
+# Files in: each row's files                      (yingdao_module/row_files.py)
+###############################################################################
+# Files in: the files a batch row sends with its question (files_column).
+#
+# A cell holds one or more local paths or http(s) URLs, separated by ";" or new lines; a relative
+# path is relative to the input table's folder. Images go as image parts, other files as file
+# parts; a URL is sent as the URL (Coze fetches it), a local file is uploaded. Each distinct file
+# is uploaded once per output (by content hash, per account and server): its file id goes into
+# `<output>.uploads.jsonl` at once, so a resume never uploads it again. A missing or unreadable
+# file fails its row only, before any chat, naming the path.
+
+_FILE_SEPARATORS = re.compile(r"[;;\r\n]+")
+_MAX_FILES_PER_ROW = 20
+
+
+class _RowFileError(InputError):
+    """A file of one row cannot be sent: that row fails, the others go on."""
+    fatal = False
+
+
+def _cell_files(text):
+    """The paths and URLs in a cell, in order, without blanks and surrounding quotes."""
+    items = [item.strip().strip('"').strip() for item in _FILE_SEPARATORS.split(str(text or ""))]
+    return [item for item in items if item]
+
+
+def _is_url(item):
+    return item.lower().startswith(("http://", "https://"))
+
+
+def _is_image_name(name):
+    return name.lower().split("?")[0].endswith(_IMAGE_EXTENSIONS)
+
+
+def _content_hash(path):
+    """sha256 of a file, read in pieces (a 500 MB video costs no memory)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class _RowFiles(object):
+    """Turns a row's files cell into message parts (or workflow parameter values), uploading each
+    distinct local file once."""
+
+    def __init__(self, options, client, account):
+        self.folder = os.path.dirname(options.input_path)
+        self.client, self.account = client, account  # account: a hash naming who uploaded (never the token)
+        self.path = options.output_path + ".uploads.jsonl"
+        self.lock = threading.Lock()  # one upload at a time: the same file in two rows is uploaded once
+        self.known = None
+        self.uploads = 0
+
+    def local_path(self, item, number):
+        path = item if os.path.isabs(item) else os.path.join(self.folder, item)
+        if not os.path.isfile(path):
+            raise _RowFileError("第 %d 行的文件找不到:%s(相对路径从输入表格所在的文件夹算起)" % (number, item))
+        if os.path.getsize(path) > _MAX_UPLOAD_BYTES:
+            raise _RowFileError("第 %d 行的文件太大(扣子单个文件最大 512 MB):%s" % (number, item))
+        return path
+
+    def parts(self, cell, number):
+        """[(kind, value, is_image)]: kind "url" (value the URL) or "id" (an uploaded file's id).
+        Every local file is checked before anything is uploaded."""
+        items = _cell_files(cell)
+        if len(items) > _MAX_FILES_PER_ROW:
+            raise _RowFileError("第 %d 行有 %d 个文件,一行最多 %d 个" % (number, len(items), _MAX_FILES_PER_ROW))
+        found = [(item, None if _is_url(item) else self.local_path(item, number)) for item in items]
+        parts = []
+        for item, path in found:
+            if path is None:
+                parts.append(("url", item, _is_image_name(item)))
+            else:
+                parts.append(("id", self.file_id(path, item, number), _is_image_name(path)))
+        return parts
+
+    def message_parts(self, cell, number):
+        """The row's files as chat message parts (client.chat's files)."""
+        return [{"type": "image" if image else "file", ("file_url" if kind == "url" else "file_id"): value}
+                for kind, value, image in self.parts(cell, number)]
+
+    def parameter_value(self, cell, number):
+        """The row's files as a workflow parameter: a URL as it is, an upload as {"file_id": ...} text;
+        a list when the cell names several."""
+        values = [value if kind == "url" else json.dumps({"file_id": value})
+                  for kind, value, _ in self.parts(cell, number)]
+        return values[0] if len(values) == 1 else values
+
+    def file_id(self, path, item, number):
+        try:
+            digest = _content_hash(path)
+        except (IOError, OSError) as err:
+            raise _RowFileError("第 %d 行的文件读不出来:%s(%s;检查权限,文件是否被其他程序占用)"
+                               % (number, item, getattr(err, "strerror", None) or type(err).__name__))
+        with self.lock:
+            known = self.load()
+            if digest in known:
+                return known[digest]
+            file_id = self.client.upload_file(path)
+            known[digest] = file_id
+            self.uploads += 1
+            with open(self.path, "a", encoding="utf-8") as handle:  # at once: a resume finds it
+                handle.write(json.dumps({"sha256": digest, "account": self.account, "file_id": file_id}) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            return file_id
+
+    def load(self):
+        """{content hash: file id} uploaded earlier by this account (lines torn by a crash skipped)."""
+        if self.known is None:
+            self.known = {}
+            try:
+                with open(self.path, "rb") as handle:
+                    lines = handle.read().splitlines()
+            except (IOError, OSError):
+                lines = []
+            for line in lines:
+                try:
+                    record = json.loads(line.decode("utf-8"))
+                except ValueError:
+                    continue
+                if isinstance(record, dict) and record.get("account") == self.account and record.get("file_id"):
+                    self.known[record.get("sha256")] = str(record["file_id"])
+        return self.known
+
+
+def _account_key(settings):
+    """Who uploads (a hash of the token or app id and the server), never the secret itself."""
+    who = "app:%s" % settings.app[0] if getattr(settings, "app", None) else "token:%s" % getattr(settings, "token", "")
+    return hashlib.sha256(("%s\n%s" % (who, getattr(settings, "base_url", ""))).encode("utf-8")).hexdigest()[:16]
+
+###############################################################################
+# Files out: answers' links saved                 (yingdao_module/downloads.py)
+###############################################################################
+# Files out: the images and files an answer links to, saved next to the output (download=True).
+#
+# Links are markdown images and links and bare URLs, http(s) only. Every download is bounded: a
+# size limit counted while reading (a server that lies about, or never states, its length stops
+# at the limit), a deadline for the whole download (a server that trickles stops at it), at most
+# DOWNLOAD_REDIRECTS redirects. Downloads never carry the token, to any host, the API host included:
+# answer links are public or signed URLs, and a link in an answer is untrusted text. A saved
+# name has no folder parts, no "..", no Windows-reserved name or character, a bounded length,
+# the extension of the content type, and never replaces an existing file (a new suffix instead).
+# A failed download is noted in the row; the answer itself stays a success. A link (or a
+# redirect) to a loopback, private or link-local address is not fetched unless its host is the
+# API host: an answer must not make the robot's machine call into its office network.
+
+_DOWNLOAD_LIMIT = 50 * 1024 * 1024   # bytes per file
+_DOWNLOAD_DEADLINE = 60.0            # seconds per file, headers and body together
+_DOWNLOAD_REDIRECTS = 3
+_DOWNLOAD_MAX_LINKS = 20                      # per answer
+_DOWNLOAD_NAME_LIMIT = 80                     # characters of a saved name, extension included
+# raw CJK ends a bare URL; no re.I: folding would let the range swallow "s", "k" (ſ, K)
+_LINK = re.compile(r"(?:[Hh][Tt][Tt][Pp][Ss]?)://[^\s<>\"'()\[\]{}\u0080-\uffff]+")
+_TRAILING = ".,;:!?。,;:!?、)"
+_WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9]|conin\$|conout\$)$", re.I)
+_UNSAFE_CHARACTERS = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
+_KNOWN_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp",
+                    "image/svg+xml": ".svg", "application/pdf": ".pdf", "text/plain": ".txt",
+                    "text/csv": ".csv", "application/zip": ".zip", "audio/mpeg": ".mp3", "video/mp4": ".mp4"}
+
+
+class _DownloadFailed(Exception):
+    """One link could not be saved; its text (Chinese) goes into the row."""
+
+
+def _answer_links(text):
+    """The http(s) URLs in an answer, in order, each once (markdown ![](url), [](url) and bare URLs)."""
+    found = []
+    for match in _LINK.finditer(text or ""):
+        url = match.group(0).rstrip(_TRAILING)
+        if url not in found:
+            found.append(url)
+    return found[:_DOWNLOAD_MAX_LINKS]
+
+
+def _safe_name(name, extension=""):
+    """A file name that is only a name on every system: no folders, no "..", no reserved names."""
+    name = urllib.parse.unquote(str(name or "")).replace("\\", "/").split("/")[-1]
+    name = _UNSAFE_CHARACTERS.sub("_", name).strip(" .")
+    stem, ext = os.path.splitext(name)
+    if extension:
+        ext = extension
+    elif not re.match(r"^\.[A-Za-z0-9]{1,8}$", ext or ""):
+        ext = ".bin" if ext else ""
+    stem = stem.strip(" .") or "文件"
+    if _WINDOWS_RESERVED.match(stem.split(".")[0]):
+        stem = "_" + stem
+    return stem[:max(1, _DOWNLOAD_NAME_LIMIT - len(ext))] + ext
+
+
+def _disposition_name(header):
+    """The file name in a Content-Disposition header (filename* first), or ""."""
+    header = header or ""
+    starred = re.search(r"filename\*\s*=\s*(?:[\w-]+)?'[^']*'([^;]+)", header, re.I)
+    if starred:
+        return urllib.parse.unquote(starred.group(1).strip().strip('"'))
+    plain = re.search(r'filename\s*=\s*"?([^";]+)"?', header, re.I)
+    return plain.group(1).strip() if plain else ""
+
+
+def _inner_address(host):
+    """True when a host name resolves to a loopback, private, link-local or reserved address."""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError):
+        return False  # the connection fails on its own, with its own message
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if address.is_private or address.is_loopback or address.is_link_local or address.is_reserved \
+                or address.is_multicast or address.is_unspecified:
+            return True
+    return False
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects are followed by Downloader (counted, without any credentials), not by urllib."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+class _Downloader(object):
+    """Saves linked files into one folder."""
+
+    def __init__(self, folder, limit=_DOWNLOAD_LIMIT, deadline=_DOWNLOAD_DEADLINE, trusted=()):
+        self.folder, self.limit, self.deadline = folder, limit, deadline
+        self.trusted = set(host.lower() for host in trusted if host)  # the API host: may be on the office network
+        self.opener = urllib.request.build_opener(_NoRedirect())
+
+    def save_all(self, texts):
+        """(saved paths, problems) for every link in the texts."""
+        saved, problems = [], []
+        for url in _answer_links("\n".join(text for text in texts if text)):
+            try:
+                saved.append(self.save(url))
+            except _DownloadFailed as err:
+                problems.append("下载失败 %s:%s" % (url[:200], err))
+        return saved, problems
+
+    def save(self, url):
+        """Download one URL into the folder; its local path."""
+        ends = time.monotonic() + self.deadline
+        response = self.open(url, ends)
+        try:
+            content_type = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+            vague = content_type in ("", "application/octet-stream")
+            guessed = "" if vague else mimetypes.guess_extension(content_type) or ""
+            extension = _KNOWN_EXTENSIONS.get(content_type) or guessed
+            name = _disposition_name(response.headers.get("Content-Disposition")) or \
+                urllib.parse.urlsplit(response.geturl() or url).path.rstrip("/").split("/")[-1]
+            return self.write(response, _safe_name(name, extension), ends)
+        finally:
+            response.close()
+
+    def open(self, url, ends):
+        """The response of a URL after at most DOWNLOAD_REDIRECTS redirects (never with a token)."""
+        for _ in range(_DOWNLOAD_REDIRECTS + 1):
+            parts = urllib.parse.urlsplit(url)
+            if parts.scheme.lower() not in ("http", "https"):
+                raise _DownloadFailed("只下载 http(s) 链接")
+            host = (parts.hostname or "").lower()
+            if host not in self.trusted and _inner_address(host):
+                raise _DownloadFailed("链接指向本机或内网地址 %s,不下载(只有扣子 API 所在的主机例外)" % host)
+            left = ends - time.monotonic()
+            if left <= 0:
+                raise _DownloadFailed("超过 %d 秒没有下载完" % self.deadline)
+            request = urllib.request.Request(url, headers={"User-Agent": "yingdao-coze"})
+            try:
+                return self.opener.open(request, timeout=min(left, 10.0))
+            except urllib.error.HTTPError as err:
+                location = err.headers.get("Location") if 300 <= err.code < 400 else None
+                err.close()
+                if not location:
+                    raise _DownloadFailed("服务器返回 HTTP %d" % err.code)
+                url = urllib.parse.urljoin(url, location)
+            except (urllib.error.URLError, socket.timeout, OSError, ValueError) as err:
+                raise _DownloadFailed("连不上或超时(%s)" % (getattr(err, "reason", None) or type(err).__name__))
+        raise _DownloadFailed("重定向超过 %d 次" % _DOWNLOAD_REDIRECTS)
+
+    def write(self, response, name, ends):
+        """Stream the body into a new file (never an existing one); the size counted while reading."""
+        if not os.path.isdir(self.folder):
+            os.makedirs(self.folder)
+        path, handle = self.new_file(name)
+        size, complete = 0, False
+        try:
+            while True:
+                if time.monotonic() > ends:
+                    raise _DownloadFailed("超过 %d 秒没有下载完" % self.deadline)
+                try:
+                    block = response.read(65536)
+                except (socket.timeout, OSError, ValueError) as err:
+                    raise _DownloadFailed("读取中断(%s)" % type(err).__name__)
+                if not block:
+                    break
+                size += len(block)
+                if size > self.limit:
+                    raise _DownloadFailed("文件超过 %d MB 的上限" % (self.limit // 1048576 or 1))
+                handle.write(block)
+            complete = True
+        finally:
+            handle.close()
+            if not complete:
+                os.remove(path)
+        return path
+
+    def new_file(self, name):
+        """(path, open handle) of a file that did not exist: name, name (2), name (3) ..."""
+        stem, ext = os.path.splitext(name)
+        for number in range(1, 1000):
+            path = os.path.join(self.folder, name if number == 1 else "%s (%d)%s" % (stem, number, ext))
+            try:
+                return path, open(path, "xb")
+            except FileExistsError:
+                continue
+        raise _DownloadFailed("文件夹里同名文件太多:%s" % name)
+
+###############################################################################
+# Batch planning                                 (yingdao_module/batch_plan.py)
 ###############################################################################
 # Batch planning: which rows of the input table are asked now, and with what question.
 #
@@ -5624,6 +6019,50 @@ def _question_maker(header, prompt, question_column):
     return _asking(lambda row: _cell(row, position), {question_column: position})
 
 
+def _parameter_maker(header, parameters, reserved):
+    """A function row -> the workflow's parameters as JSON text (sorted keys: the row's question key).
+    Every column is a parameter of its name (a number cell a JSON number); `parameters` renames
+    ({"city": "{城市}"}: the cell, typed, and 城市 is not sent by its own name), puts columns into
+    text ("{城市}的天气") or adds constants. `reserved` columns (answers, files) are not parameters."""
+    listing = "、".join(name for name in header if name)
+    whole, templated, used = {}, {}, set()
+    for name, value in parameters.items():
+        if not isinstance(value, str):
+            continue
+        names = [m.group(1) for m in _TEMPLATE_PART.finditer(value) if m.group(1) is not None]
+        missing = [column for column in names if column not in header]
+        if missing:
+            raise InputError("parameters 里 %s 的 {%s} 在表格里没有这一列。表格的列有:%s" % (name, "}、{".join(missing), listing))
+        used.update(names)
+        match = _TEMPLATE_PART.fullmatch(value.strip())
+        if match and match.group(1) is not None:
+            whole[name] = header.index(match.group(1))
+        elif names:
+            templated[name] = value
+    by_name = dict((name, at) for at, name in enumerate(header)
+                   if name and name not in used and name not in reserved and name not in parameters)
+    positions = dict((column, header.index(column)) for column in used)
+    positions.update(by_name)
+
+    def make(row):
+        def fill(found):
+            return _LITERAL_BRACES.get(found.group(0)) or _cell(row, positions[found.group(1)])
+        values = dict((name, value) for name, value in parameters.items()
+                      if name not in whole and name not in templated)
+        values.update((name, _typed(row, at)) for name, at in list(by_name.items()) + list(whole.items()))
+        values.update((name, _TEMPLATE_PART.sub(fill, text)) for name, text in templated.items())
+        return json.dumps(values, ensure_ascii=False, sort_keys=True)
+    if not positions:
+        raise InputError("表格里没有可以当作工作流参数的列(列名就是参数名)。表格的列有:%s" % listing)
+    return _asking(make, positions)
+
+
+def _typed(row, position):
+    """A cell as a parameter value: a number cell of a workbook is a number, anything else its text."""
+    value = _cell(row, position)
+    return getattr(value, "value", value)
+
+
 def _asking(make_question, positions):
     """make_question, knowing the template's columns ({name: position}) so blank rows are found."""
     make_question.columns = positions
@@ -5634,19 +6073,25 @@ def _cell(row, position):
     return row[position] if position < len(row) and row[position] is not None else ""
 
 
-def _question_key(question):
-    """The key that ties a journal record to its question: the same row with another question is asked again."""
-    return hashlib.sha1(question.encode("utf-8")).hexdigest()[:16]
+def _question_key(question, files=""):
+    """The key that ties a journal record to its question (and files): the same row with another
+    question is asked again."""
+    return hashlib.sha1((question + ("\n" + files if files else "")).encode("utf-8")).hexdigest()[:16]
 
 
 def _checked_table(options):
     """(header, row -> question) of the input table; every mistake in it is refused here, before any call."""
-    wanted = [m.group(1) for m in _TEMPLATE_PART.finditer(options.prompt or "") if m.group(1) is not None]
-    wanted += [options.question_column] if options.question_column else []
+    template = options.prompt or "".join(v for v in options.parameters.values() if isinstance(v, str))
+    wanted = [m.group(1) for m in _TEMPLATE_PART.finditer(template) if m.group(1) is not None]
+    wanted += [name for name in (options.question_column, options.answers_column, options.files_column) if name]
     number, header, found, top = _read_header(options.input_path, options.sheet, wanted, options.header_row,
                                              _QUESTION_GUESSES)
     try:
-        make_question = _question_maker(header, options.prompt, options.question_column)
+        for name in (options.answers_column, options.files_column):
+            if name and name not in header:
+                raise InputError("表格里没有「%s」这一列。表格的列有:%s" % (name, "、".join(n for n in header if n)))
+        make_question = _parameter_maker(header, options.parameters, (options.answers_column, options.files_column)) \
+            if options.workflow_id else _question_maker(header, options.prompt, options.question_column)
     except InputError as err:
         raise InputError(str(err) + ("" if found else _header_preview(top)))
     options.table_header_row = number
@@ -5697,7 +6142,7 @@ class _Planner(object):
             taken += 1
             self.scope.append(number)
             question = self.make_question(cells)
-            key = _question_key(question)
+            key = _question_key(question, self.column_text(cells, self.options.files_column))
             earlier = done.get(number) or {}
             if not self.options.ask_blank and not any(_cell(cells, at).strip() for at in columns.values()):
                 done[number] = {"row": number, "key": key, "status": _STATUS_SKIPPED,
@@ -5712,9 +6157,13 @@ class _Planner(object):
                 skipped += 1  # answered (or failed and not retried) in an earlier run: not paid again
                 self.earlier["failed" if earlier["status"] == _STATUS_FAILED else "ok"] += 1
             else:
-                pending = earlier.get("pending") if earlier.get("key") == key else None
-                todo.append(_Row(number, cells, question, key, pending))
+                noted = earlier.get("pending") if earlier.get("key") == key else None
+                todo.append(_Row(number, cells, question, key, noted))
         return todo, skipped, blank, taken
+
+    def column_text(self, cells, name):
+        """The text of a named column in a row ("" without that column)."""
+        return str(_cell(cells, self.header.index(name))).strip() if name else ""
 
     def rows_above_header(self):
         """The rows above the header (a title, notes), as they are, blank ones included: a CSV output keeps them."""
@@ -5792,7 +6241,42 @@ def _cached_record(cache, row, key):
         return None
     return {"row": row.number, "key": row.key, "status": _STATUS_OK, "answer": entry["answer"], "error": "",
             "tokens": 0, "chat_id": entry.get("chat_id") or "", "conversation_id": entry.get("conversation_id") or "",
-            "cached": True}
+            "messages": entry.get("messages") or "", "cached": True}
+
+
+def _with_cache(asker, options, settings, bot_id):
+    """`asker` with the cache in front when options.cache (settings None: a test's stand-in client)."""
+    if not options.cache or settings is None:
+        return asker
+    target = ("workflow", options.workflow_id) if options.workflow_id else ("bot", bot_id)
+    return _CachingAsker(asker, _AnswerCache.for_account(settings, options.cache_days), target)
+
+
+class _CachingAsker(object):
+    """An asker (a bot's or a workflow's) with the cache in front: a row answered before is
+    finished from it, free; a fresh answer is stored. Everything else is the asker's."""
+
+    def __init__(self, asker, cache, target):
+        self.asker, self.cache, self.target = asker, cache, target
+        self.cached = 0  # rows answered from the cache
+
+    def __getattr__(self, name):
+        return getattr(self.asker, name)
+
+    def ask_row(self, row):
+        # the question (a workflow's: its parameters), and the row's files as written in their column
+        key = _cache_key(self.target, row.question, self.asker.extras.cell(row))
+        hit = _cached_record(self.cache, row, key) if not row.pending and not self.asker.stop.is_set() else None
+        if hit is not None:
+            with self.asker.lock:
+                self.cached += 1
+            self.asker.finish(hit)
+            return hit
+        record = self.asker.ask_row(row)
+        if record is not None and record.get("status") == _STATUS_OK:  # only answers, never failures
+            self.cache.put(key, record.get("answer") or "", record.get("tokens") or 0, record.get("chat_id") or "",
+                           record.get("conversation_id") or "", record.get("messages") or "")
+        return record
 
 
 class _AnswerCache(object):
@@ -5837,10 +6321,10 @@ class _AnswerCache(object):
             return None  # older than cache_days: asked again (and the new answer stored)
         return entry
 
-    def put(self, key, answer, tokens=0, chat_id="", conversation_id=""):
+    def put(self, key, answer, tokens=0, chat_id="", conversation_id="", messages=""):
         """Store one answer; a cache that cannot be written is only a warning (the answer is kept elsewhere)."""
         entry = {"key": key, "answer": answer, "tokens": tokens, "chat_id": chat_id,
-                 "conversation_id": conversation_id, "time": round(time.time(), 3)}
+                 "conversation_id": conversation_id, "messages": messages, "time": round(time.time(), 3)}
         line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
         try:
             folder = os.path.dirname(self.path)
@@ -5862,7 +6346,7 @@ class _AnswerCache(object):
             self.entries[key] = entry
 
 ###############################################################################
-# Batch asking: one row's chat, paid once         (yingdao_module/batch_ask.py)
+# Batch asking: one chat per row                  (yingdao_module/batch_ask.py)
 ###############################################################################
 # Batch asking: one row's chat, paid once.
 #
@@ -5906,15 +6390,40 @@ def _still_failed(message, asked_again):
             % (message, tried))
 
 
+class _RowExtras(object):
+    """What a row carries besides its question: its files (RowFiles, column `files_at`) and the
+    files its answer links to (Downloader). Either may be None."""
+
+    def __init__(self, row_files=None, files_at=None, downloader=None):
+        self.row_files, self.files_at, self.downloader = row_files, files_at, downloader
+
+    def cell(self, row):
+        cells = row.cells
+        return cells[self.files_at] if self.files_at is not None and self.files_at < len(cells) else ""
+
+    def message_parts(self, row):
+        """The row's files as message parts (RowFileError names a missing one)."""
+        return self.row_files.message_parts(self.cell(row), row.number) if self.row_files and self.cell(row) else None
+
+    def fetch(self, record, texts):
+        """Save what the answer links to; the paths go to record["files"], problems to its error
+        (the answer stays a success)."""
+        if self.downloader is None:
+            return
+        saved, problems = self.downloader.save_all(texts)
+        record["files"] = ";".join(saved)
+        if problems:
+            record["error"] = ";".join([record["error"]] + problems if record.get("error") else problems)
+
+
 class _Asker(object):
     """Asks rows through a Client; `finish(record)` keeps a finished row, `halt(reason)` stops the run."""
 
-    def __init__(self, options, client, journal, stop, finish, halt):
+    def __init__(self, options, client, journal, stop, finish, halt, extras=None):
         self.options, self.client, self.journal, self.stop = options, client, journal, stop
         self.finish, self.halt = finish, halt
+        self.extras = extras or _RowExtras()
         self.chats = self.asked_again = 0  # paid chats started by this run; failed ones asked again
-        self.cached = 0  # rows answered from the cache
-        self.cache, self.target = None, ("bot", "")  # cache=True: an AnswerCache (answer_cache.py), for this bot
         self.lock = threading.Lock()
 
     def ask_row(self, row):
@@ -5922,23 +6431,25 @@ class _Asker(object):
         if self.stop.is_set():
             return None
         record = {"row": row.number, "key": row.key}
-        key = _cache_key(self.target, row.question) if self.cache is not None else None
-        hit = _cached_record(self.cache, row, key) if key and not row.pending else None
-        if hit is not None:  # answered before (any table, any run): free
-            with self.lock:
-                self.cached += 1
-            self.finish(hit)
-            return hit
         pending = row.pending
         network_tries = asked_again = 0
+        try:
+            files = self.extras.message_parts(row)  # before any chat: a missing file fails this row only
+        except (CozeError, OSError) as err:
+            record.update(status=_STATUS_FAILED, answer="", tokens=0, chat_id="",
+                          error=getattr(err, "message", None) or "文件没有上传成功(%s)" % type(err).__name__)
+            if getattr(err, "fatal", False):
+                self.halt(err.message)
+                return None
+            self.finish(record)
+            return record
         while True:
             try:
-                result, tokens, problem = self.converse(row, pending)
+                result, tokens, problem = self.converse(row, pending, files)
                 record.update(status=_STATUS_FAILED if problem else _STATUS_OK, answer=result["answer"],
                               error=problem, tokens=tokens, chat_id=result["chat_id"] or "",
                               conversation_id=result.get("conversation_id") or "")
-                if key and not problem:  # only answers are cached, never failures
-                    self.cache.put(key, result["answer"], tokens, record["chat_id"], record["conversation_id"])
+                self.extras.fetch(record, [result["answer"]])
                 break
             except _BatchStopped:
                 return None  # asked nothing new; a chat already noted is recovered by the next run
@@ -5969,14 +6480,14 @@ class _Asker(object):
         _log("第 %d 行的对话在扣子那边失败(%s):自动重问(第 %d/%d 次,多付一次对话)"
             % (number, err.message, attempt, self.options.chat_retries))
 
-    def converse(self, row, pending):
+    def converse(self, row, pending, files=None):
         """(result, tokens, problem) of one row: the answer of a chat a killed run already paid for,
         or of a new chat; with json_fields, one repair question in the same conversation."""
         result = self.recover(pending) if pending else None
         repaired = bool(result and pending.get("repair"))
         earlier_tokens = pending.get("tokens", 0) if repaired else 0
         if result is None:
-            result = self.new_chat(row, row.question)
+            result = self.new_chat(row, row.question, files=files)
         tokens = earlier_tokens + result["usage"]["token_count"]
         problem = self.json_problem(result["answer"])
         if problem and not repaired:
@@ -5986,7 +6497,7 @@ class _Asker(object):
             problem = self.json_problem(result["answer"])
         return result, tokens, "回答不是合法的 JSON(追问一次后仍然不是):%s" % problem if problem else ""
 
-    def new_chat(self, row, question, conversation_id=None, tokens_before=None):
+    def new_chat(self, row, question, conversation_id=None, tokens_before=None, files=None):
         """Ask, paid (the client waits for the rate limits), noting the chat id in the journal the
         moment the chat exists."""
         if self.stop.is_set():
@@ -6002,7 +6513,9 @@ class _Asker(object):
                 self.journal.append({"row": row.number, "key": row.key, "pending": pending})
             except (OSError, ValueError) as err:  # the answer itself is still kept (finish)
                 self.halt(_cannot_write(self.journal.path, err))
-        return self.client.chat(question, conversation_id=conversation_id, on_created=noted, tools=self.options.tools)
+        extra = {"files": files} if files else {}  # stand-in clients of tests take no files
+        return self.client.chat(question, conversation_id=conversation_id, on_created=noted, tools=self.options.tools,
+                                **extra)
 
     def recover(self, pending):
         """The result of a chat a killed run paid for, or None when it cannot be had (ask again)."""
@@ -6025,6 +6538,173 @@ class _Asker(object):
             return "不是 JSON 对象"
         missing = [name for name in fields if name not in value]
         return "缺少键 %s" % "、".join(missing) if missing else ""
+
+###############################################################################
+# Batch rows through a workflow              (yingdao_module/batch_workflow.py)
+###############################################################################
+# Batch rows through a workflow: one run per row, never two.
+#
+# A workflow may send mail or write a database, so a run that may have started is never started
+# again. Before the request that starts a run leaves (after the rate limiter let it go), the row
+# is marked in the journal as "sending"; the run's execute_id goes into the journal the moment it
+# is known. A resume fetches a run with a known execute_id from run_histories; a row marked
+# "sending" without an id is not run again but reported (look it up in Coze, then --retry-failed).
+#
+# Rows run asynchronously (is_async: the execute_id comes back at once); rows with answers for
+# question nodes (answers_column), and every row once the account refuses async runs (6003),
+# stream, and their execute_id is noted from the first event that names it.
+
+_WORKFLOW_STARTS = ("/v1/workflow/run", "/v1/workflow/stream_run")
+_MAYBE_STARTED = ("上次运行在发出工作流请求后中断,没有拿到 execute_id:工作流可能已经运行。为避免重复执行(例如重复发邮件、"
+                 "重复写表)没有重跑。请到扣子工作流的运行日志里确认;确认没有运行后,同一命令加 --retry-failed 重跑这一行")
+
+
+class _NotedRun(_WorkflowRun):
+    """A WorkflowRun that reports its execute_id the moment an event names it."""
+
+    def __init__(self, noted):
+        _WorkflowRun.__init__(self)
+        self.noted = noted
+
+    def take_ids(self, data):
+        known = self.execute_id
+        _WorkflowRun.take_ids(self, data)
+        if self.execute_id and self.execute_id != known:
+            self.noted(self.execute_id)
+
+
+class _WorkflowAsker(object):
+    """Runs a row's workflow; `finish(record)` keeps a finished row, `halt(reason)` stops the run.
+    `chats` counts the runs this process started."""
+
+    def __init__(self, options, client, journal, stop, finish, halt, extras, answers_at=None):
+        self.options, self.client, self.journal, self.stop = options, client, journal, stop
+        self.finish, self.halt, self.extras, self.answers_at = finish, halt, extras, answers_at
+        self.transport = client.transport
+        self.chats = self.asked_again = 0
+        self.async_refused = False
+        self.lock = threading.Lock()
+        self.current = threading.local()  # the row this thread is about to start
+        limited = self.transport.before_request
+
+        def before_request(method, path):
+            if limited is not None:
+                limited(method, path)  # waits for the workflow rate limits
+            if method == "POST" and path in _WORKFLOW_STARTS:
+                self.sending()
+        self.transport.before_request = before_request
+
+    def note(self, row, pending):
+        try:
+            self.journal.append({"row": row.number, "key": row.key, "pending": pending})
+        except (OSError, ValueError) as err:
+            self.halt(_cannot_write(self.journal.path, err))
+
+    def sending(self):
+        """The request that may start this thread's row's run leaves now: mark the row first."""
+        row = getattr(self.current, "row", None)
+        if row is not None and not self.current.marked:
+            self.current.marked = True
+            with self.lock:
+                self.chats += 1
+            self.note(row, {"sending": True})
+
+    def ask_row(self, row):
+        if self.stop.is_set():
+            return None
+        record = {"row": row.number, "key": row.key, "chat_id": ""}
+        pending = row.pending or {}
+        try:
+            if pending.get("execute_id"):
+                result = self.fetch(pending["execute_id"])
+            elif pending.get("sending"):
+                raise CozeError(_MAYBE_STARTED)
+            else:
+                result = self.start(row)
+            output = result["output"]
+            text = output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)
+            record.update(status=_STATUS_OK, answer=text,
+                          messages="\n".join(result.get("messages") or []), error="",
+                          tokens=result["usage"]["token_count"], chat_id=result.get("execute_id") or "")
+            self.extras.fetch(record, [record["answer"], record["messages"]])
+        except _BatchStopped:
+            return None
+        except CozeError as err:
+            known = getattr(self.current, "execute_id", None) or pending.get("execute_id")
+            if err.fatal:
+                self.halt(err.message if "重跑" in err.message else "%s。处理好后重跑同一命令即可从断点继续" % err.message)
+                return None  # the row stays unfinished; a known run is fetched by the next run
+            record.update(status=_STATUS_FAILED, answer="", tokens=0, error=err.message, chat_id=known or "")
+            if known and isinstance(err, (CozeTimeoutError, NetworkError)):
+                record["pending"] = {"execute_id": known}  # maybe still running: --retry-failed fetches it
+        finally:
+            self.current.row = self.current.execute_id = None
+        self.finish(record)
+        return record
+
+    def fetch(self, execute_id):
+        """The result of a run started earlier, from run_histories."""
+        _log("续跑:工作流运行 %s 在中断前已开始,查询它的结果,不会重跑" % execute_id)
+        deadline = time.monotonic() + self.options.timeout
+        run = _WorkflowRun()
+        run.execute_id = execute_id
+        return self.history_result(run, deadline, time.monotonic())
+
+    def history_result(self, run, deadline, started):
+        record = _poll_history(self.transport, self.options.workflow_id, run, deadline)
+        run.output_text = _history_output(record.get("output") or "")
+        run.usage = record.get("usage") or {}
+        return run.result(started)
+
+    def start(self, row):
+        """Run the row's workflow once: async, or streamed (questions; async refused)."""
+        if self.stop.is_set():
+            raise _BatchStopped()
+        started = time.monotonic()
+        deadline = started + self.options.timeout
+        parameters = json.loads(row.question)
+        cell = self.extras.cell(row)
+        if cell and self.extras.row_files is not None:
+            parameters[self.options.files_column] = self.extras.row_files.parameter_value(cell, row.number)
+        self.current.row, self.current.marked, self.current.execute_id = row, False, None
+
+        def noted(execute_id):
+            self.current.execute_id = execute_id
+            self.note(row, {"execute_id": execute_id})
+        run = _NotedRun(noted)
+        body = {"workflow_id": self.options.workflow_id, "parameters": parameters}
+        if not self.options.answers_column and not self.async_refused:
+            try:
+                envelope = _open_run(self.transport, "/v1/workflow/run", dict(body, is_async=True), deadline,
+                                    stream=False)
+            except APIError as err:
+                if err.code != 6003:
+                    raise
+                self.refuse_async()
+            else:
+                run.logid = envelope.get("logid")
+                run.take_ids(envelope)
+                if not run.execute_id:
+                    raise APIError("扣子没有返回异步运行的 execute_id,无法查询结果", logid=run.logid)
+                return self.history_result(run, deadline, started)
+        return self.stream(row, body, run, deadline, started)
+
+    def stream(self, row, body, run, deadline, started):
+        at = self.answers_at
+        answers = _Answers(row.cells[at] if at is not None and at < len(row.cells) else None)
+        path, request = "/v1/workflow/stream_run", body
+        while True:
+            _stream_into(self.transport, path, request, run, deadline)
+            if run.interrupt is None:
+                return run.result(started)
+            request = _resume_request(body["workflow_id"], run, answers)
+            path = "/v1/workflow/stream_resume"
+
+    def refuse_async(self):
+        with self.lock:
+            first, self.async_refused = not self.async_refused, True
+        if first:
+            _log("这个扣子账号不支持异步运行工作流(6003):改为流式运行,execute_id 一出现就记进断点日志,仍然不会重跑")
 
 ###############################################################################
 # Review (review=True): rejected rows                (yingdao_module/review.py)
@@ -6140,7 +6820,7 @@ def _run_review(run, todo, taken, skipped, blank, started, summarize):
     return summary
 
 ###############################################################################
-# Batch output: write-back, report             (yingdao_module/batch_output.py)
+# Batch output: table, report, summary         (yingdao_module/batch_output.py)
 ###############################################################################
 # Batch output: the answers written back (into a copy of the input workbook, or a text table
 # in the input's layout), the HTML report and the summary batch() returns.
@@ -6148,6 +6828,7 @@ def _run_review(run, todo, taken, skipped, blank, started, summarize):
 # Everything here is written from the run's records ({row number: record}), so the output can be
 # rewritten at any time (every SAVE_EVERY seconds and at the end) without losing anything.
 
+_MESSAGES_COLUMN, _FILES_COLUMN = "消息", "文件"  # a workflow's Message node texts; the files download saved
 _ANSWER_WIDTH = 60       # width of the answer column added to an xlsx copy
 _DEMO_SAYS = "离线演示:这些回答来自本机的扣子模拟器,不是真实智能体的回答"
 
@@ -6175,21 +6856,29 @@ class _BatchOutput(object):
     def json_keys(self, done):
         """The JSON keys that get a column each: json_fields, or with json_columns every key answers had."""
         keys = list(self.options.json_fields)
-        if self.options.json_columns and not keys:
+        if (self.options.json_columns or self.options.workflow_id) and not keys:  # a workflow's End fields: always
             for record in done.values():
                 for key in (_spread_json(record.get("answer")) or {}):
-                    if key not in keys and key not in self.header:
+                    if key not in keys and key not in self.header and key not in self.more_columns():
                         keys.append(key)
         return keys
 
+    def more_columns(self):
+        """Columns after the JSON fields: a workflow's Message texts, the downloaded files."""
+        wanted = ((_MESSAGES_COLUMN, self.options.workflow_id), (_FILES_COLUMN, self.options.download))
+        return [name for name, used in wanted if used] + [self.options.answer_column]
+
     def output_rows(self, done, json_keys):
+        more = self.more_columns()[:-1]
         for number, cells in self.planner.rows():
             record = done.get(number) or {}
             cells = list(cells) + [""] * (len(self.header) - len(cells))
-            row = cells[:len(self.header)] + [record.get("answer", "")]
+            spread = _spread_json(record.get("answer")) if json_keys or self.options.workflow_id else None
+            answer = "" if self.options.workflow_id and spread is not None else record.get("answer", "")
+            row = cells[:len(self.header)] + [answer]  # a workflow's JSON object goes into its field columns only
             if json_keys:
-                spread = _spread_json(record.get("answer")) or {}
-                row += [_text(spread.get(key, "")) for key in json_keys]
+                row += [_text((spread or {}).get(key, "")) for key in json_keys]
+            row += [record.get("messages" if name == _MESSAGES_COLUMN else "files", "") for name in more]
             row += [_status_text(record), record.get("error", ""), record.get("tokens", ""),
                     record.get("chat_id", ""), number]
             row += [self.verdicts.get(number, "")] if self.reviewed else []  # last: the user's column
@@ -6198,7 +6887,7 @@ class _BatchOutput(object):
     def save(self, done):
         """Write the table from the records; OSError or ValueError when the disk refuses."""
         json_keys = self.json_keys(done)
-        added = [self.options.answer_column] + json_keys + list(_EXTRA_COLUMNS)
+        added = [self.options.answer_column] + json_keys + self.more_columns()[:-1] + list(_EXTRA_COLUMNS)
         added += [_REVIEW_COLUMN] if self.reviewed else []
         if self.sheet is not None and self.output_path.lower().endswith((".xlsx", ".xlsm")):
             self.output_path = self.save_into_copy(done, added, json_keys)
@@ -6255,15 +6944,16 @@ def _summarize(run, taken, skipped, blank, started):
                "stopped_reason": run.stopped_reason, "blank": blank, "report_path": run.options.report_path,
                "earlier_done": run.planner.earlier["ok"], "earlier_failed": run.planner.earlier["failed"],
                "resume_command": run.resume_command() if run.unfinished() else "",
-               "chats": run.asker.chats, "asked_again": run.asker.asked_again, "cached": run.asker.cached}
+               "chats": run.asker.chats, "asked_again": run.asker.asked_again,
+               "cached": getattr(run.asker, "cached", 0)}
     if run.demo:
         summary["demo"] = _DEMO_SAYS
     again = ",其中 %(asked_again)d 次是重问扣子那边失败的对话" if summary["asked_again"] else ""
     again += ",%(cached)d 行来自答案缓存(没有付费)" if summary["cached"] else ""
     text = (("【离线演示】" if run.demo else "") + ("批处理提前停止(原因见上)" if run.stopped_reason else "批处理结束")
             + ":成功 %(done)d 行,失败 %(failed)d 行,跳过 %(skipped)d 行(其中模板列空白 %(blank)d 行),"
-            "发起对话 %(chats)d 次" + again + ",用 %(tokens)d tokens,%(elapsed).1f 秒;输出 %(output_path)s;"
-            "报告 %(report_path)s")
+            + ("运行工作流 %(chats)d 次" if run.options.workflow_id else "发起对话 %(chats)d 次") + again
+            + ",用 %(tokens)d tokens,%(elapsed).1f 秒;输出 %(output_path)s;报告 %(report_path)s")
     _log(text % summary)
     if summary["resume_command"]:
         _log(summary["resume_command"])
@@ -6371,6 +7061,12 @@ def _run_estimate(run, todo, taken, skipped, blank, started):
 # This file holds batch() and the run loop; which rows are asked is batch_plan.py, how one row
 # is asked batch_ask.py, what is written batch_output.py.
 
+def _api_host(client):
+    """The host of the API (downloads from it are allowed even on an office network)."""
+    settings = getattr(client, "settings", None)
+    return urllib.parse.urlsplit(getattr(settings, "base_url", "") or "").hostname or ""
+
+
 _SAVE_EVERY = 30.0       # seconds between rewrites of the output table
 _PROGRESS_EVERY = 10.0   # seconds between progress lines (or every 5 %)
 
@@ -6393,20 +7089,31 @@ class _BatchRun(object):
         self.app = getattr(settings, "app", None) or (None, None, None)
         self.demo = getattr(settings, "token", None) == _DEMO_TOKEN
         self.journal = _Journal(options.journal_path, {
-            "input": options.input_path, "prompt": options.prompt or "", "question_column": options.question_column or "",
-            "sheet": options.sheet or "", "bot_id": bot_id or "", "shard": options.shard_text,
+            "input": options.input_path, "prompt": options.prompt or "",
+            "question_column": options.question_column or "", "sheet": options.sheet or "",
+            "bot_id": "" if options.workflow_id else bot_id or "", "shard": options.shard_text,
+            "workflow_id": options.workflow_id or "",
             "server": _DEMO_SERVER if self.demo else self.base_url})
         self.planner = _Planner(options, header, make_question, self.sheet)
-        self.asker = _Asker(options, client, self.journal, stop, self.finish, self.halt)
-        if options.cache and settings is not None:
-            self.asker.cache, self.asker.target = _AnswerCache.for_account(settings, options.cache_days), ("bot", bot_id)
+        self.asker = _with_cache(self.asker_for(client, stop), options, settings, bot_id)
         self.output = _BatchOutput(options, header, self.planner, self.sheet)
         self.done = {}
         self.unsaved = []  # answers paid for that the disk refused: kept here, written again at the end
         self.stopped_reason = ""
         self.lock = threading.Lock()
         self.counts = {"ok": 0, "failed": 0, "tokens": 0}
-        self.limiter, self.report_sections = None, []  # the rate limiter (for the estimate); [(title, text)] for the report
+
+    def asker_for(self, client, stop):
+        """A workflow per row, or a bot per row; with the row's files and the answers' downloads."""
+        options, header = self.options, self.header
+        extras = _RowExtras(
+            _RowFiles(options, client, _account_key(client.settings)) if options.files_column else None,
+            header.index(options.files_column) if options.files_column else None,
+            _Downloader(options.downloads_folder, trusted=[_api_host(client)]) if options.download else None)
+        if options.workflow_id:
+            return _WorkflowAsker(options, client, self.journal, stop, self.finish, self.halt, extras,
+                                 header.index(options.answers_column) if options.answers_column else None)
+        return _Asker(options, client, self.journal, stop, self.finish, self.halt, extras)
 
     @property
     def output_path(self):
@@ -6549,7 +7256,7 @@ class _BatchRun(object):
                         self.timeline.append((round(now - started, 2), finished, self.counts["failed"]))
                     due = now - last_progress >= _PROGRESS_EVERY or (todo and finished >= next_share * len(todo))
                     if due and finished != reported:  # a line only when something new happened
-                        self.progress(started, len(todo))
+                        _log_progress(self, started, len(todo))
                         last_progress, reported = now, finished
                         while todo and finished >= next_share * len(todo):
                             next_share += 0.05
@@ -6559,14 +7266,17 @@ class _BatchRun(object):
                 self.halt("收到 Ctrl-C:不再开始新的行,等进行中的行结束后保存")
                 raise
 
-    def progress(self, started, planned):
-        with self.lock:
-            finished = self.counts["ok"] + self.counts["failed"]
-            elapsed = max(0.001, time.monotonic() - started)
-            rate = finished / elapsed
-            eta = (planned - finished) / rate if rate else 0
-            _log("进度 %d/%d:成功 %d,失败 %d,%.2f 行/秒,预计还需 %d 秒,已用 %d tokens" % (
-                finished, planned, self.counts["ok"], self.counts["failed"], rate, eta, self.counts["tokens"]))
+
+
+def _log_progress(run, started, planned):
+    """One progress line of a run: rows finished, speed, time left, tokens."""
+    with run.lock:
+        finished = run.counts["ok"] + run.counts["failed"]
+        elapsed = max(0.001, time.monotonic() - started)
+        rate = finished / elapsed
+        eta = (planned - finished) / rate if rate else 0
+        _log("进度 %d/%d:成功 %d,失败 %d,%.2f 行/秒,预计还需 %d 秒,已用 %d tokens" % (
+            finished, planned, run.counts["ok"], run.counts["failed"], rate, eta, run.counts["tokens"]))
 
 
 def batch(input_path, prompt=None, question_column=None, output_path=None, sheet=None, answer_column="回答",
@@ -6574,6 +7284,7 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
           max_tokens=None, retry_failed=False, shard=None, json_columns=False, dedupe=False, timeout=_DEFAULT_TIMEOUT,
           restart=False, wait=False, app_id=None, key_id=None, private_key=None,
           json_fields=None, ask_blank=False, report_path=None, tools=None, header_row=None, chat_retries=2,
+          workflow_id=None, parameters=None, answers_column=None, files_column=None, download=False,
           estimate=False, cache=False, cache_days=None, review=False):
     """表格批处理:表格每一行问智能体一次,回答写进新表格;再次运行同一调用会从断点继续,不重复付费。
 
@@ -6609,6 +7320,11 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     tools            智能体的本地工具(端插件),同 ask()
     header_row       列名在第几行;默认在前 10 行里找含有模板各列(或问题列)的那一行,上面的标题行原样保留
     chat_retries     扣子那边失败的对话(例如错误码 5000)在本次运行里再问几次,默认 2,0 = 不再问;每次重问多付一次对话
+    workflow_id      每行运行这个工作流(代替智能体):参数来自同名的列,结束节点输出的 JSON 字段一列一个;已开始的运行绝不重跑
+    parameters       工作流参数的改名与常量(JSON),例如 {"city": "{城市}", "lang": "zh"}
+    answers_column   工作流问答节点的回答所在的列(JSON 列表或一段文字)
+    files_column     每行要带上的文件所在的列:本地路径或 http(s) 网址,多个用 ; 或换行分开;图片按图片发送
+    download         把回答(或工作流输出)里的图片和文件下载到 <输出名>_文件 文件夹,路径写进「文件」列
     estimate         只估算:均匀挑几行试问(是 = 3 行,或填行数),给出整张表的 token、对话次数和按限速要多久;
                      试问的行记进日志,正式运行不会再付费
     cache            答案缓存:同一账号、同一智能体、同样的问题以前问过(任何表格、任何运行),直接用那次的回答,不花钱;
@@ -6626,13 +7342,16 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     stop = threading.Event()
     limiter = _RateLimiter()  # its caps are set below, once the client can read the account's
     # checks token and bot before any call; tests and benchmarks stand in for Client here
-    client = Client(token=options.token, bot_id=options.bot_id, base_url=options.base_url, timeout=options.timeout,
+    client = Client(token=options.token, bot_id=None if options.workflow_id else options.bot_id,
+                    base_url=options.base_url, timeout=options.timeout,
                     app_id=options.app_id, key_id=options.key_id, private_key=options.private_key,
                     before_request=limiter.hook(stop))  # every POST /v3/chat waits for the limiter, retries included
-    _apply_limits(limiter, getattr(client, "transport", None), options.qps, options.qpm, options.qpd, options.shard)
-    limiter.share_with_account(client.settings, options.shard_text)
+    kind = "workflow" if options.workflow_id else "chat"  # workflow runs have caps of their own
+    _apply_limits(limiter, getattr(client, "transport", None), options.qps, options.qpm, options.qpd, options.shard,
+                 kind)
+    limiter.share_with_account(client.settings, options.shard_text, "workflow" if options.workflow_id else "")
     run = _BatchRun(options, header, make_question, client, stop, client.settings.bot_id)
-    run.limiter = limiter
+    run.limiter = limiter  # the estimate reads its rate; run.report_sections: [(title, text)] for the report
     return run.run()
 
 ###############################################################################
@@ -7293,6 +8012,16 @@ def _add_batch_arguments(parser):
     how = parser.add_mutually_exclusive_group()
     how.add_argument("--prompt", help="提问模板,用 {列名} 引用列,例如 \"为{商品名}写一句广告语\";{{ 和 }} 表示字面的大括号")
     how.add_argument("--question-column", help="不用模板,直接用这一列作为问题")
+    how.add_argument("--workflow-id", metavar="工作流ID",
+                     help="每行运行一次这个工作流(代替智能体):参数来自同名的列,结束节点输出的 JSON 字段一列一个;"
+                          "已开始的运行绝不重跑")
+    parser.add_argument("--parameters", metavar="JSON",
+                        help='工作流参数的改名与常量,例如 \'{"city": "{城市}", "lang": "zh"}\'(其余参数来自同名的列)')
+    parser.add_argument("--answers-column", metavar="列名", help="工作流问答节点的回答所在的列(JSON 列表或一段文字)")
+    parser.add_argument("--files-column", metavar="列名",
+                        help="每行要带上的文件所在的列:本地路径(相对输入表格所在文件夹)或 http(s) 网址,多个用 ; 分开")
+    parser.add_argument("--download", action="store_true",
+                        help="把回答里链接的图片和文件下载到 <输出名>_文件 文件夹,路径写进「文件」列")
     parser.add_argument("--output", dest="output_path", help="输出文件(默认 <名字>_coze.<扩展名>)")
     parser.add_argument("--sheet", help="工作表名(默认 Excel 打开时显示的那个工作表)")
     parser.add_argument("--header-row", type=int, help="列名在第几行(默认在前 10 行里找含有模板各列的那一行;"

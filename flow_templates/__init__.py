@@ -22,7 +22,7 @@ import uuid
 from . import clipboard, render, validate
 
 TEMPLATE_NAMES = ["ask_once", "conversation", "excel_rows", "excel_batch", "workflow", "workflow_question",
-                  "tool_subflow", "ask_with_tool"]
+                  "tool_subflow", "ask_with_tool", "workflow_batch"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCS = os.path.join("docs", "templates.md")
 

@@ -122,3 +122,11 @@ def test_three_shards_read_auto_from_the_account_on_the_single_file_under_37(tmp
         assert "QPS=2" in err and "轮流" in err
     assert stats["rate_limited"] == 0
     assert stats["chats_created"] == 6
+
+
+def test_auto_for_workflow_rows_reads_the_workflow_cap(coze, tmp_path, quiet_log):
+    source = write_csv(tmp_path / "in.csv", [["城市"], ["杭州"]])
+    with Simulator(latency=0.01, qps=9) as sim:
+        summary = coze.batch(source, workflow_id="7402000000000000001", token=TOKEN, base_url=sim.url, qps="auto")
+    assert summary["done"] == 1
+    assert any("工作流限额:QPS=9" in line for line in quiet_log)

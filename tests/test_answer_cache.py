@@ -84,3 +84,18 @@ def test_robots_appending_at_once_never_corrupt_the_cache(tmp_path):
     assert len(entries) == 240 and all(e["answer"] == "回答" * 500 for e in entries.values())
     with open(path, "rb") as handle:
         assert len(handle.read().splitlines()) == 240
+
+
+def test_workflow_rows_are_cached_by_workflow_and_parameters(coze, sim, tmp_path, quiet_log):
+    workflow = "7402000000000000001"
+    kw = dict(workflow_id=workflow, token=TOKEN, base_url=sim.url, cache=True)
+    cities = [["城市"], ["杭州"], ["苏州"]]
+    first = coze.batch(write_csv(tmp_path / "a.csv", cities), **kw)
+    assert first["done"] == 2 and sim.stats()["workflow_runs"] == 2
+    second = coze.batch(write_csv(tmp_path / "b.csv", cities + [["宁波"]]), **kw)
+    assert second["cached"] == 2 and sim.stats()["workflow_runs"] == 3
+    rows = read_csv(second["output_path"])
+    assert [r["状态"] for r in rows] == ["成功(缓存)", "成功(缓存)", "成功"]
+    assert rows[0]["output"] == read_csv(first["output_path"])[0]["output"]
+    other = coze.batch(write_csv(tmp_path / "c.csv", cities), parameters='{"lang": "en"}', **kw)
+    assert other["cached"] == 0  # other parameters: another question

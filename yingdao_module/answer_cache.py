@@ -41,7 +41,42 @@ def cached_record(cache, row, key):
         return None
     return {"row": row.number, "key": row.key, "status": STATUS_OK, "answer": entry["answer"], "error": "",
             "tokens": 0, "chat_id": entry.get("chat_id") or "", "conversation_id": entry.get("conversation_id") or "",
-            "cached": True}
+            "messages": entry.get("messages") or "", "cached": True}
+
+
+def with_cache(asker, options, settings, bot_id):
+    """`asker` with the cache in front when options.cache (settings None: a test's stand-in client)."""
+    if not options.cache or settings is None:
+        return asker
+    target = ("workflow", options.workflow_id) if options.workflow_id else ("bot", bot_id)
+    return CachingAsker(asker, AnswerCache.for_account(settings, options.cache_days), target)
+
+
+class CachingAsker(object):
+    """An asker (a bot's or a workflow's) with the cache in front: a row answered before is
+    finished from it, free; a fresh answer is stored. Everything else is the asker's."""
+
+    def __init__(self, asker, cache, target):
+        self.asker, self.cache, self.target = asker, cache, target
+        self.cached = 0  # rows answered from the cache
+
+    def __getattr__(self, name):
+        return getattr(self.asker, name)
+
+    def ask_row(self, row):
+        # the question (a workflow's: its parameters), and the row's files as written in their column
+        key = cache_key(self.target, row.question, self.asker.extras.cell(row))
+        hit = cached_record(self.cache, row, key) if not row.pending and not self.asker.stop.is_set() else None
+        if hit is not None:
+            with self.asker.lock:
+                self.cached += 1
+            self.asker.finish(hit)
+            return hit
+        record = self.asker.ask_row(row)
+        if record is not None and record.get("status") == STATUS_OK:  # only answers, never failures
+            self.cache.put(key, record.get("answer") or "", record.get("tokens") or 0, record.get("chat_id") or "",
+                           record.get("conversation_id") or "", record.get("messages") or "")
+        return record
 
 
 class AnswerCache(object):
@@ -86,10 +121,10 @@ class AnswerCache(object):
             return None  # older than cache_days: asked again (and the new answer stored)
         return entry
 
-    def put(self, key, answer, tokens=0, chat_id="", conversation_id=""):
+    def put(self, key, answer, tokens=0, chat_id="", conversation_id="", messages=""):
         """Store one answer; a cache that cannot be written is only a warning (the answer is kept elsewhere)."""
         entry = {"key": key, "answer": answer, "tokens": tokens, "chat_id": chat_id,
-                 "conversation_id": conversation_id, "time": round(time.time(), 3)}
+                 "conversation_id": conversation_id, "messages": messages, "time": round(time.time(), 3)}
         line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
         try:
             folder = os.path.dirname(self.path)

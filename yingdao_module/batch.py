@@ -13,14 +13,17 @@ is asked batch_ask.py, what is written batch_output.py.
 """
 import threading
 import time
+import urllib.parse
 
 from .account_limits import apply_limits
 from .client import Client
 from .config import DEFAULT_TIMEOUT
-from .answer_cache import AnswerCache
-from .batch_ask import Asker, cannot_write
+from .answer_cache import with_cache
+from .batch_ask import Asker, RowExtras, cannot_write
 from .batch_options import BatchOptions
 from .batch_output import BatchOutput, summarize
+from .batch_workflow import WorkflowAsker
+from .downloads import Downloader
 from .batch_plan import STATUS_FAILED, STATUS_OK, Planner, checked_table, without_duplicates
 from .estimate import run_estimate
 from .review import read_verdicts, run_review
@@ -28,7 +31,14 @@ from .journal import DEMO_SERVER, Journal
 from .log import log
 from .ratelimit import RateLimiter
 from .resume import DEMO_TOKEN, resume_text
+from .row_files import RowFiles, account_key
 from .xlsx_read import XlsxSheet
+
+def api_host(client):
+    """The host of the API (downloads from it are allowed even on an office network)."""
+    settings = getattr(client, "settings", None)
+    return urllib.parse.urlsplit(getattr(settings, "base_url", "") or "").hostname or ""
+
 
 SAVE_EVERY = 30.0       # seconds between rewrites of the output table
 PROGRESS_EVERY = 10.0   # seconds between progress lines (or every 5 %)
@@ -52,20 +62,31 @@ class BatchRun(object):
         self.app = getattr(settings, "app", None) or (None, None, None)
         self.demo = getattr(settings, "token", None) == DEMO_TOKEN
         self.journal = Journal(options.journal_path, {
-            "input": options.input_path, "prompt": options.prompt or "", "question_column": options.question_column or "",
-            "sheet": options.sheet or "", "bot_id": bot_id or "", "shard": options.shard_text,
+            "input": options.input_path, "prompt": options.prompt or "",
+            "question_column": options.question_column or "", "sheet": options.sheet or "",
+            "bot_id": "" if options.workflow_id else bot_id or "", "shard": options.shard_text,
+            "workflow_id": options.workflow_id or "",
             "server": DEMO_SERVER if self.demo else self.base_url})
         self.planner = Planner(options, header, make_question, self.sheet)
-        self.asker = Asker(options, client, self.journal, stop, self.finish, self.halt)
-        if options.cache and settings is not None:
-            self.asker.cache, self.asker.target = AnswerCache.for_account(settings, options.cache_days), ("bot", bot_id)
+        self.asker = with_cache(self.asker_for(client, stop), options, settings, bot_id)
         self.output = BatchOutput(options, header, self.planner, self.sheet)
         self.done = {}
         self.unsaved = []  # answers paid for that the disk refused: kept here, written again at the end
         self.stopped_reason = ""
         self.lock = threading.Lock()
         self.counts = {"ok": 0, "failed": 0, "tokens": 0}
-        self.limiter, self.report_sections = None, []  # the rate limiter (for the estimate); [(title, text)] for the report
+
+    def asker_for(self, client, stop):
+        """A workflow per row, or a bot per row; with the row's files and the answers' downloads."""
+        options, header = self.options, self.header
+        extras = RowExtras(
+            RowFiles(options, client, account_key(client.settings)) if options.files_column else None,
+            header.index(options.files_column) if options.files_column else None,
+            Downloader(options.downloads_folder, trusted=[api_host(client)]) if options.download else None)
+        if options.workflow_id:
+            return WorkflowAsker(options, client, self.journal, stop, self.finish, self.halt, extras,
+                                 header.index(options.answers_column) if options.answers_column else None)
+        return Asker(options, client, self.journal, stop, self.finish, self.halt, extras)
 
     @property
     def output_path(self):
@@ -208,7 +229,7 @@ class BatchRun(object):
                         self.timeline.append((round(now - started, 2), finished, self.counts["failed"]))
                     due = now - last_progress >= PROGRESS_EVERY or (todo and finished >= next_share * len(todo))
                     if due and finished != reported:  # a line only when something new happened
-                        self.progress(started, len(todo))
+                        log_progress(self, started, len(todo))
                         last_progress, reported = now, finished
                         while todo and finished >= next_share * len(todo):
                             next_share += 0.05
@@ -218,14 +239,17 @@ class BatchRun(object):
                 self.halt("收到 Ctrl-C:不再开始新的行,等进行中的行结束后保存")
                 raise
 
-    def progress(self, started, planned):
-        with self.lock:
-            finished = self.counts["ok"] + self.counts["failed"]
-            elapsed = max(0.001, time.monotonic() - started)
-            rate = finished / elapsed
-            eta = (planned - finished) / rate if rate else 0
-            log("进度 %d/%d:成功 %d,失败 %d,%.2f 行/秒,预计还需 %d 秒,已用 %d tokens" % (
-                finished, planned, self.counts["ok"], self.counts["failed"], rate, eta, self.counts["tokens"]))
+
+
+def log_progress(run, started, planned):
+    """One progress line of a run: rows finished, speed, time left, tokens."""
+    with run.lock:
+        finished = run.counts["ok"] + run.counts["failed"]
+        elapsed = max(0.001, time.monotonic() - started)
+        rate = finished / elapsed
+        eta = (planned - finished) / rate if rate else 0
+        log("进度 %d/%d:成功 %d,失败 %d,%.2f 行/秒,预计还需 %d 秒,已用 %d tokens" % (
+            finished, planned, run.counts["ok"], run.counts["failed"], rate, eta, run.counts["tokens"]))
 
 
 def batch(input_path, prompt=None, question_column=None, output_path=None, sheet=None, answer_column="回答",
@@ -233,6 +257,7 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
           max_tokens=None, retry_failed=False, shard=None, json_columns=False, dedupe=False, timeout=DEFAULT_TIMEOUT,
           restart=False, wait=False, app_id=None, key_id=None, private_key=None,
           json_fields=None, ask_blank=False, report_path=None, tools=None, header_row=None, chat_retries=2,
+          workflow_id=None, parameters=None, answers_column=None, files_column=None, download=False,
           estimate=False, cache=False, cache_days=None, review=False):
     """表格批处理:表格每一行问智能体一次,回答写进新表格;再次运行同一调用会从断点继续,不重复付费。
 
@@ -268,6 +293,11 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     tools            智能体的本地工具(端插件),同 ask()
     header_row       列名在第几行;默认在前 10 行里找含有模板各列(或问题列)的那一行,上面的标题行原样保留
     chat_retries     扣子那边失败的对话(例如错误码 5000)在本次运行里再问几次,默认 2,0 = 不再问;每次重问多付一次对话
+    workflow_id      每行运行这个工作流(代替智能体):参数来自同名的列,结束节点输出的 JSON 字段一列一个;已开始的运行绝不重跑
+    parameters       工作流参数的改名与常量(JSON),例如 {"city": "{城市}", "lang": "zh"}
+    answers_column   工作流问答节点的回答所在的列(JSON 列表或一段文字)
+    files_column     每行要带上的文件所在的列:本地路径或 http(s) 网址,多个用 ; 或换行分开;图片按图片发送
+    download         把回答(或工作流输出)里的图片和文件下载到 <输出名>_文件 文件夹,路径写进「文件」列
     estimate         只估算:均匀挑几行试问(是 = 3 行,或填行数),给出整张表的 token、对话次数和按限速要多久;
                      试问的行记进日志,正式运行不会再付费
     cache            答案缓存:同一账号、同一智能体、同样的问题以前问过(任何表格、任何运行),直接用那次的回答,不花钱;
@@ -285,11 +315,14 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     stop = threading.Event()
     limiter = RateLimiter()  # its caps are set below, once the client can read the account's
     # checks token and bot before any call; tests and benchmarks stand in for Client here
-    client = Client(token=options.token, bot_id=options.bot_id, base_url=options.base_url, timeout=options.timeout,
+    client = Client(token=options.token, bot_id=None if options.workflow_id else options.bot_id,
+                    base_url=options.base_url, timeout=options.timeout,
                     app_id=options.app_id, key_id=options.key_id, private_key=options.private_key,
                     before_request=limiter.hook(stop))  # every POST /v3/chat waits for the limiter, retries included
-    apply_limits(limiter, getattr(client, "transport", None), options.qps, options.qpm, options.qpd, options.shard)
-    limiter.share_with_account(client.settings, options.shard_text)
+    kind = "workflow" if options.workflow_id else "chat"  # workflow runs have caps of their own
+    apply_limits(limiter, getattr(client, "transport", None), options.qps, options.qpm, options.qpd, options.shard,
+                 kind)
+    limiter.share_with_account(client.settings, options.shard_text, "workflow" if options.workflow_id else "")
     run = BatchRun(options, header, make_question, client, stop, client.settings.bot_id)
-    run.limiter = limiter
+    run.limiter = limiter  # the estimate reads its rate; run.report_sections: [(title, text)] for the report
     return run.run()

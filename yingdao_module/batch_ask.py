@@ -11,7 +11,6 @@ import os
 import re
 import threading
 
-from .answer_cache import cache_key, cached_record
 from .batch_plan import STATUS_FAILED, STATUS_OK
 from .errors import CozeError
 from .log import log
@@ -51,15 +50,40 @@ def still_failed(message, asked_again):
             % (message, tried))
 
 
+class RowExtras(object):
+    """What a row carries besides its question: its files (RowFiles, column `files_at`) and the
+    files its answer links to (Downloader). Either may be None."""
+
+    def __init__(self, row_files=None, files_at=None, downloader=None):
+        self.row_files, self.files_at, self.downloader = row_files, files_at, downloader
+
+    def cell(self, row):
+        cells = row.cells
+        return cells[self.files_at] if self.files_at is not None and self.files_at < len(cells) else ""
+
+    def message_parts(self, row):
+        """The row's files as message parts (RowFileError names a missing one)."""
+        return self.row_files.message_parts(self.cell(row), row.number) if self.row_files and self.cell(row) else None
+
+    def fetch(self, record, texts):
+        """Save what the answer links to; the paths go to record["files"], problems to its error
+        (the answer stays a success)."""
+        if self.downloader is None:
+            return
+        saved, problems = self.downloader.save_all(texts)
+        record["files"] = ";".join(saved)
+        if problems:
+            record["error"] = ";".join([record["error"]] + problems if record.get("error") else problems)
+
+
 class Asker(object):
     """Asks rows through a Client; `finish(record)` keeps a finished row, `halt(reason)` stops the run."""
 
-    def __init__(self, options, client, journal, stop, finish, halt):
+    def __init__(self, options, client, journal, stop, finish, halt, extras=None):
         self.options, self.client, self.journal, self.stop = options, client, journal, stop
         self.finish, self.halt = finish, halt
+        self.extras = extras or RowExtras()
         self.chats = self.asked_again = 0  # paid chats started by this run; failed ones asked again
-        self.cached = 0  # rows answered from the cache
-        self.cache, self.target = None, ("bot", "")  # cache=True: an AnswerCache (answer_cache.py), for this bot
         self.lock = threading.Lock()
 
     def ask_row(self, row):
@@ -67,23 +91,25 @@ class Asker(object):
         if self.stop.is_set():
             return None
         record = {"row": row.number, "key": row.key}
-        key = cache_key(self.target, row.question) if self.cache is not None else None
-        hit = cached_record(self.cache, row, key) if key and not row.pending else None
-        if hit is not None:  # answered before (any table, any run): free
-            with self.lock:
-                self.cached += 1
-            self.finish(hit)
-            return hit
         pending = row.pending
         network_tries = asked_again = 0
+        try:
+            files = self.extras.message_parts(row)  # before any chat: a missing file fails this row only
+        except (CozeError, OSError) as err:
+            record.update(status=STATUS_FAILED, answer="", tokens=0, chat_id="",
+                          error=getattr(err, "message", None) or "文件没有上传成功(%s)" % type(err).__name__)
+            if getattr(err, "fatal", False):
+                self.halt(err.message)
+                return None
+            self.finish(record)
+            return record
         while True:
             try:
-                result, tokens, problem = self.converse(row, pending)
+                result, tokens, problem = self.converse(row, pending, files)
                 record.update(status=STATUS_FAILED if problem else STATUS_OK, answer=result["answer"],
                               error=problem, tokens=tokens, chat_id=result["chat_id"] or "",
                               conversation_id=result.get("conversation_id") or "")
-                if key and not problem:  # only answers are cached, never failures
-                    self.cache.put(key, result["answer"], tokens, record["chat_id"], record["conversation_id"])
+                self.extras.fetch(record, [result["answer"]])
                 break
             except BatchStopped:
                 return None  # asked nothing new; a chat already noted is recovered by the next run
@@ -114,14 +140,14 @@ class Asker(object):
         log("第 %d 行的对话在扣子那边失败(%s):自动重问(第 %d/%d 次,多付一次对话)"
             % (number, err.message, attempt, self.options.chat_retries))
 
-    def converse(self, row, pending):
+    def converse(self, row, pending, files=None):
         """(result, tokens, problem) of one row: the answer of a chat a killed run already paid for,
         or of a new chat; with json_fields, one repair question in the same conversation."""
         result = self.recover(pending) if pending else None
         repaired = bool(result and pending.get("repair"))
         earlier_tokens = pending.get("tokens", 0) if repaired else 0
         if result is None:
-            result = self.new_chat(row, row.question)
+            result = self.new_chat(row, row.question, files=files)
         tokens = earlier_tokens + result["usage"]["token_count"]
         problem = self.json_problem(result["answer"])
         if problem and not repaired:
@@ -131,7 +157,7 @@ class Asker(object):
             problem = self.json_problem(result["answer"])
         return result, tokens, "回答不是合法的 JSON(追问一次后仍然不是):%s" % problem if problem else ""
 
-    def new_chat(self, row, question, conversation_id=None, tokens_before=None):
+    def new_chat(self, row, question, conversation_id=None, tokens_before=None, files=None):
         """Ask, paid (the client waits for the rate limits), noting the chat id in the journal the
         moment the chat exists."""
         if self.stop.is_set():
@@ -147,7 +173,9 @@ class Asker(object):
                 self.journal.append({"row": row.number, "key": row.key, "pending": pending})
             except (OSError, ValueError) as err:  # the answer itself is still kept (finish)
                 self.halt(cannot_write(self.journal.path, err))
-        return self.client.chat(question, conversation_id=conversation_id, on_created=noted, tools=self.options.tools)
+        extra = {"files": files} if files else {}  # stand-in clients of tests take no files
+        return self.client.chat(question, conversation_id=conversation_id, on_created=noted, tools=self.options.tools,
+                                **extra)
 
     def recover(self, pending):
         """The result of a chat a killed run paid for, or None when it cannot be had (ask again)."""

@@ -7,7 +7,7 @@ import os
 import re
 
 from .account_limits import is_auto
-from .config import DEFAULT_TIMEOUT, clean_bool, clean_timeout
+from .config import DEFAULT_TIMEOUT, clean_bool, clean_json_dict, clean_timeout, clean_workflow_id
 from .errors import InputError
 from .journal import journal_path_for
 from .tools import clean_tools
@@ -22,7 +22,9 @@ BATCH_DEFAULTS = (
     ("dedupe", False), ("timeout", DEFAULT_TIMEOUT), ("restart", False), ("wait", False),
     ("app_id", None), ("key_id", None), ("private_key", None),
     ("json_fields", None), ("ask_blank", False), ("report_path", None), ("tools", None), ("header_row", None),
-    ("chat_retries", 2), ("estimate", False), ("cache", False), ("cache_days", None), ("review", False),
+    ("chat_retries", 2), ("workflow_id", None), ("parameters", None), ("answers_column", None),
+    ("files_column", None), ("download", False), ("estimate", False), ("cache", False), ("cache_days", None),
+    ("review", False),
 )
 ESTIMATE_SAMPLES = 3  # rows asked by estimate=True, spread over the table
 CHAT_RETRIES_MAX = 5
@@ -152,13 +154,18 @@ class BatchOptions(object):
         self.timeout = clean_timeout(given["timeout"])
         self.tools = clean_tools(given["tools"])
         self.chat_retries = clean_chat_retries(given["chat_retries"])
+        self.clean_rows_through(given)
         self.estimate = clean_estimate(given["estimate"])
         self.cache_days = clean_count(given["cache_days"], "cache_days", allow_float=True)
-        for name in ("retry_failed", "json_columns", "dedupe", "restart", "wait", "ask_blank", "cache", "review"):
+        for name in ("retry_failed", "json_columns", "dedupe", "restart", "wait", "ask_blank", "download", "cache",
+                     "review"):
             setattr(self, name, clean_bool(given[name], name, False))
         self.json_fields = clean_json_fields(given["json_fields"])
         if self.estimate and self.review:
             raise InputError("estimate(估算花费)和 review(按审核意见重问)不能同时用:估算请在正式运行前单独做")
+        if self.review and self.workflow_id:
+            raise InputError("review(按审核意见重问)用于问智能体的行:智能体在原会话里记得上文;"
+                             "工作流的行没有会话,要重跑请改参数列后加 --retry-failed 或换一个 output_path")
         if self.cache_days and not self.cache:
             raise InputError("cache_days 只在用答案缓存时有效:请同时加 cache=True(命令行 --cache)")
         output = _option_text(given["output_path"])
@@ -172,6 +179,38 @@ class BatchOptions(object):
         self.report_path = os.path.abspath(report.strip('"')) if report else \
             os.path.splitext(self.output_path)[0] + "_报告.html"
         refuse_same_file(self.report_path, "report_path", [(self.input_path, "输入表格"), (self.output_path, "输出表格")])
+        if self.download:
+            self.check_downloads_folder()
+
+    def clean_rows_through(self, given):
+        """A workflow per row (workflow_id, parameters, answers_column) instead of a bot; files_column."""
+        workflow_id = _option_text(given["workflow_id"])
+        self.workflow_id = clean_workflow_id(workflow_id) if workflow_id else None
+        self.parameters = clean_json_dict(given["parameters"], "parameters", '{"city": "{城市}", "lang": "zh"}')
+        self.answers_column = _option_text(given["answers_column"])
+        self.files_column = _option_text(given["files_column"])
+        if self.workflow_id and (self.prompt or self.question_column):
+            raise InputError("workflow_id(每行运行工作流)和 prompt / question_column(每行问智能体)只能选一种:"
+                             "工作流的参数来自同名的列,改名或常量写在 parameters 里")
+        if not self.workflow_id and (self.parameters or self.answers_column):
+            raise InputError("parameters 和 answers_column 只用于每行运行工作流:请同时填 workflow_id(命令行 --workflow-id)")
+        if self.workflow_id and self.answer_column == "回答":
+            self.answer_column = "输出"  # a workflow's End output that is not a JSON object
+
+    @property
+    def downloads_folder(self):
+        """Where download=True saves what answers link to: <output name>_文件 beside the output."""
+        return os.path.splitext(self.output_path)[0] + "_文件"
+
+    def check_downloads_folder(self):
+        """The downloads folder is never the input table, nor a folder holding it."""
+        folder = self.downloads_folder
+        refuse_same_file(folder, "下载文件夹", [(self.input_path, "输入表格")])
+        inside = os.path.normcase(os.path.realpath(self.input_path)).startswith(
+            os.path.normcase(os.path.realpath(folder)) + os.sep)
+        if inside or (os.path.exists(folder) and not os.path.isdir(folder)):
+            raise InputError("下载文件夹 %s %s:请换一个 output_path(下载文件夹是「<输出名>_文件」)"
+                             % (folder, "里有输入表格,下载的文件可能覆盖它" if inside else "已经是一个文件"))
 
     @property
     def journal_path(self):

@@ -17,6 +17,7 @@ from .log import log
 from .report import write_report
 from .tables import sniff_format, write_rows, write_xlsx_copy
 
+MESSAGES_COLUMN, FILES_COLUMN = "消息", "文件"  # a workflow's Message node texts; the files download saved
 ANSWER_WIDTH = 60       # width of the answer column added to an xlsx copy
 DEMO_SAYS = "离线演示:这些回答来自本机的扣子模拟器,不是真实智能体的回答"
 
@@ -44,21 +45,29 @@ class BatchOutput(object):
     def json_keys(self, done):
         """The JSON keys that get a column each: json_fields, or with json_columns every key answers had."""
         keys = list(self.options.json_fields)
-        if self.options.json_columns and not keys:
+        if (self.options.json_columns or self.options.workflow_id) and not keys:  # a workflow's End fields: always
             for record in done.values():
                 for key in (spread_json(record.get("answer")) or {}):
-                    if key not in keys and key not in self.header:
+                    if key not in keys and key not in self.header and key not in self.more_columns():
                         keys.append(key)
         return keys
 
+    def more_columns(self):
+        """Columns after the JSON fields: a workflow's Message texts, the downloaded files."""
+        wanted = ((MESSAGES_COLUMN, self.options.workflow_id), (FILES_COLUMN, self.options.download))
+        return [name for name, used in wanted if used] + [self.options.answer_column]
+
     def output_rows(self, done, json_keys):
+        more = self.more_columns()[:-1]
         for number, cells in self.planner.rows():
             record = done.get(number) or {}
             cells = list(cells) + [""] * (len(self.header) - len(cells))
-            row = cells[:len(self.header)] + [record.get("answer", "")]
+            spread = spread_json(record.get("answer")) if json_keys or self.options.workflow_id else None
+            answer = "" if self.options.workflow_id and spread is not None else record.get("answer", "")
+            row = cells[:len(self.header)] + [answer]  # a workflow's JSON object goes into its field columns only
             if json_keys:
-                spread = spread_json(record.get("answer")) or {}
-                row += [_text(spread.get(key, "")) for key in json_keys]
+                row += [_text((spread or {}).get(key, "")) for key in json_keys]
+            row += [record.get("messages" if name == MESSAGES_COLUMN else "files", "") for name in more]
             row += [status_text(record), record.get("error", ""), record.get("tokens", ""),
                     record.get("chat_id", ""), number]
             row += [self.verdicts.get(number, "")] if self.reviewed else []  # last: the user's column
@@ -67,7 +76,7 @@ class BatchOutput(object):
     def save(self, done):
         """Write the table from the records; OSError or ValueError when the disk refuses."""
         json_keys = self.json_keys(done)
-        added = [self.options.answer_column] + json_keys + list(EXTRA_COLUMNS)
+        added = [self.options.answer_column] + json_keys + self.more_columns()[:-1] + list(EXTRA_COLUMNS)
         added += [REVIEW_COLUMN] if self.reviewed else []
         if self.sheet is not None and self.output_path.lower().endswith((".xlsx", ".xlsm")):
             self.output_path = self.save_into_copy(done, added, json_keys)
@@ -124,15 +133,16 @@ def summarize(run, taken, skipped, blank, started):
                "stopped_reason": run.stopped_reason, "blank": blank, "report_path": run.options.report_path,
                "earlier_done": run.planner.earlier["ok"], "earlier_failed": run.planner.earlier["failed"],
                "resume_command": run.resume_command() if run.unfinished() else "",
-               "chats": run.asker.chats, "asked_again": run.asker.asked_again, "cached": run.asker.cached}
+               "chats": run.asker.chats, "asked_again": run.asker.asked_again,
+               "cached": getattr(run.asker, "cached", 0)}
     if run.demo:
         summary["demo"] = DEMO_SAYS
     again = ",其中 %(asked_again)d 次是重问扣子那边失败的对话" if summary["asked_again"] else ""
     again += ",%(cached)d 行来自答案缓存(没有付费)" if summary["cached"] else ""
     text = (("【离线演示】" if run.demo else "") + ("批处理提前停止(原因见上)" if run.stopped_reason else "批处理结束")
             + ":成功 %(done)d 行,失败 %(failed)d 行,跳过 %(skipped)d 行(其中模板列空白 %(blank)d 行),"
-            "发起对话 %(chats)d 次" + again + ",用 %(tokens)d tokens,%(elapsed).1f 秒;输出 %(output_path)s;"
-            "报告 %(report_path)s")
+            + ("运行工作流 %(chats)d 次" if run.options.workflow_id else "发起对话 %(chats)d 次") + again
+            + ",用 %(tokens)d tokens,%(elapsed).1f 秒;输出 %(output_path)s;报告 %(report_path)s")
     log(text % summary)
     if summary["resume_command"]:
         log(summary["resume_command"])

@@ -7,6 +7,7 @@ here, before any call is paid for.
 """
 import collections
 import hashlib
+import json
 import os
 import re
 
@@ -57,6 +58,50 @@ def question_maker(header, prompt, question_column):
     return _asking(lambda row: _cell(row, position), {question_column: position})
 
 
+def parameter_maker(header, parameters, reserved):
+    """A function row -> the workflow's parameters as JSON text (sorted keys: the row's question key).
+    Every column is a parameter of its name (a number cell a JSON number); `parameters` renames
+    ({"city": "{城市}"}: the cell, typed, and 城市 is not sent by its own name), puts columns into
+    text ("{城市}的天气") or adds constants. `reserved` columns (answers, files) are not parameters."""
+    listing = "、".join(name for name in header if name)
+    whole, templated, used = {}, {}, set()
+    for name, value in parameters.items():
+        if not isinstance(value, str):
+            continue
+        names = [m.group(1) for m in TEMPLATE_PART.finditer(value) if m.group(1) is not None]
+        missing = [column for column in names if column not in header]
+        if missing:
+            raise InputError("parameters 里 %s 的 {%s} 在表格里没有这一列。表格的列有:%s" % (name, "}、{".join(missing), listing))
+        used.update(names)
+        match = TEMPLATE_PART.fullmatch(value.strip())
+        if match and match.group(1) is not None:
+            whole[name] = header.index(match.group(1))
+        elif names:
+            templated[name] = value
+    by_name = dict((name, at) for at, name in enumerate(header)
+                   if name and name not in used and name not in reserved and name not in parameters)
+    positions = dict((column, header.index(column)) for column in used)
+    positions.update(by_name)
+
+    def make(row):
+        def fill(found):
+            return LITERAL_BRACES.get(found.group(0)) or _cell(row, positions[found.group(1)])
+        values = dict((name, value) for name, value in parameters.items()
+                      if name not in whole and name not in templated)
+        values.update((name, _typed(row, at)) for name, at in list(by_name.items()) + list(whole.items()))
+        values.update((name, TEMPLATE_PART.sub(fill, text)) for name, text in templated.items())
+        return json.dumps(values, ensure_ascii=False, sort_keys=True)
+    if not positions:
+        raise InputError("表格里没有可以当作工作流参数的列(列名就是参数名)。表格的列有:%s" % listing)
+    return _asking(make, positions)
+
+
+def _typed(row, position):
+    """A cell as a parameter value: a number cell of a workbook is a number, anything else its text."""
+    value = _cell(row, position)
+    return getattr(value, "value", value)
+
+
 def _asking(make_question, positions):
     """make_question, knowing the template's columns ({name: position}) so blank rows are found."""
     make_question.columns = positions
@@ -67,19 +112,25 @@ def _cell(row, position):
     return row[position] if position < len(row) and row[position] is not None else ""
 
 
-def question_key(question):
-    """The key that ties a journal record to its question: the same row with another question is asked again."""
-    return hashlib.sha1(question.encode("utf-8")).hexdigest()[:16]
+def question_key(question, files=""):
+    """The key that ties a journal record to its question (and files): the same row with another
+    question is asked again."""
+    return hashlib.sha1((question + ("\n" + files if files else "")).encode("utf-8")).hexdigest()[:16]
 
 
 def checked_table(options):
     """(header, row -> question) of the input table; every mistake in it is refused here, before any call."""
-    wanted = [m.group(1) for m in TEMPLATE_PART.finditer(options.prompt or "") if m.group(1) is not None]
-    wanted += [options.question_column] if options.question_column else []
+    template = options.prompt or "".join(v for v in options.parameters.values() if isinstance(v, str))
+    wanted = [m.group(1) for m in TEMPLATE_PART.finditer(template) if m.group(1) is not None]
+    wanted += [name for name in (options.question_column, options.answers_column, options.files_column) if name]
     number, header, found, top = read_header(options.input_path, options.sheet, wanted, options.header_row,
                                              QUESTION_GUESSES)
     try:
-        make_question = question_maker(header, options.prompt, options.question_column)
+        for name in (options.answers_column, options.files_column):
+            if name and name not in header:
+                raise InputError("表格里没有「%s」这一列。表格的列有:%s" % (name, "、".join(n for n in header if n)))
+        make_question = parameter_maker(header, options.parameters, (options.answers_column, options.files_column)) \
+            if options.workflow_id else question_maker(header, options.prompt, options.question_column)
     except InputError as err:
         raise InputError(str(err) + ("" if found else header_preview(top)))
     options.table_header_row = number
@@ -130,7 +181,7 @@ class Planner(object):
             taken += 1
             self.scope.append(number)
             question = self.make_question(cells)
-            key = question_key(question)
+            key = question_key(question, self.column_text(cells, self.options.files_column))
             earlier = done.get(number) or {}
             if not self.options.ask_blank and not any(_cell(cells, at).strip() for at in columns.values()):
                 done[number] = {"row": number, "key": key, "status": STATUS_SKIPPED,
@@ -145,9 +196,13 @@ class Planner(object):
                 skipped += 1  # answered (or failed and not retried) in an earlier run: not paid again
                 self.earlier["failed" if earlier["status"] == STATUS_FAILED else "ok"] += 1
             else:
-                pending = earlier.get("pending") if earlier.get("key") == key else None
-                todo.append(Row(number, cells, question, key, pending))
+                noted = earlier.get("pending") if earlier.get("key") == key else None
+                todo.append(Row(number, cells, question, key, noted))
         return todo, skipped, blank, taken
+
+    def column_text(self, cells, name):
+        """The text of a named column in a row ("" without that column)."""
+        return str(_cell(cells, self.header.index(name))).strip() if name else ""
 
     def rows_above_header(self):
         """The rows above the header (a title, notes), as they are, blank ones included: a CSV output keeps them."""

@@ -219,6 +219,16 @@ def add_batch_arguments(parser):
     how = parser.add_mutually_exclusive_group()
     how.add_argument("--prompt", help="提问模板,用 {列名} 引用列,例如 \"为{商品名}写一句广告语\";{{ 和 }} 表示字面的大括号")
     how.add_argument("--question-column", help="不用模板,直接用这一列作为问题")
+    how.add_argument("--workflow-id", metavar="工作流ID",
+                     help="每行运行一次这个工作流(代替智能体):参数来自同名的列,结束节点输出的 JSON 字段一列一个;"
+                          "已开始的运行绝不重跑")
+    parser.add_argument("--parameters", metavar="JSON",
+                        help='工作流参数的改名与常量,例如 \'{"city": "{城市}", "lang": "zh"}\'(其余参数来自同名的列)')
+    parser.add_argument("--answers-column", metavar="列名", help="工作流问答节点的回答所在的列(JSON 列表或一段文字)")
+    parser.add_argument("--files-column", metavar="列名",
+                        help="每行要带上的文件所在的列:本地路径(相对输入表格所在文件夹)或 http(s) 网址,多个用 ; 分开")
+    parser.add_argument("--download", action="store_true",
+                        help="把回答里链接的图片和文件下载到 <输出名>_文件 文件夹,路径写进「文件」列")
     parser.add_argument("--output", dest="output_path", help="输出文件(默认 <名字>_coze.<扩展名>)")
     parser.add_argument("--sheet", help="工作表名(默认 Excel 打开时显示的那个工作表)")
     parser.add_argument("--header-row", type=int, help="列名在第几行(默认在前 10 行里找含有模板各列的那一行;"

@@ -320,6 +320,10 @@ def clean_file_list(files):
         raise InputError("files 应该是文件路径或文件路径列表,现在是 %s" % type(files).__name__)
     cleaned = []
     for item in files:
+        if isinstance(item, dict) and item.get("type") in ("image", "file") and \
+                (item.get("file_id") or item.get("file_url")):
+            cleaned.append(("part", item))  # a message part already made: {"type": "image", "file_id" or "file_url"}
+            continue
         item = str(item).strip().strip('"')
         refuse_token(item, "files")
         if os.path.isfile(item):

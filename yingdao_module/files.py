@@ -47,6 +47,9 @@ def message_with_files(question, file_refs):
         return {"role": "user", "type": "question", "content": question, "content_type": "text"}
     parts = [{"type": "text", "text": question}]
     for file_id, name in file_refs:
+        if isinstance(file_id, dict):  # a part made by the caller (batch files: an image by id or URL)
+            parts.append(file_id)
+            continue
         is_image = bool(name) and name.lower().endswith(IMAGE_EXTENSIONS)
         parts.append({"type": "image" if is_image else "file", "file_id": file_id})
     return {"role": "user", "type": "question", "content": json.dumps(parts, ensure_ascii=False),

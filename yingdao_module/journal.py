@@ -19,7 +19,7 @@ from .filelock import FileLock
 from .log import log
 
 BOUND_FIELDS = (("input", "输入表格"), ("prompt", "提问模板"), ("question_column", "问题列"), ("sheet", "工作表"),
-                ("bot_id", "智能体 bot_id"), ("server", "服务器(base_url)"))
+                ("bot_id", "智能体 bot_id"), ("workflow_id", "工作流 workflow_id"), ("server", "服务器(base_url)"))
 DEMO_SERVER = "离线演示(本机模拟器:没有找到令牌)"  # what the journal binds for the offline demo
 
 

@@ -109,12 +109,14 @@ class RateLimiter(object):
     def limited(self):
         return bool(self.windows or self.qpd is not None or self.slots)
 
-    def share_with_account(self, settings, shard_text=""):
+    def share_with_account(self, settings, shard_text="", kind=""):
         """Keep the window and the day's count in the state file of the account that `settings`
         (a Client's) signs in as — a token, or an OAuth app — shared by every process. A shard
-        keeps its own (its caps are its share of the account's, see account_limits.py)."""
+        keeps its own (its caps are its share of the account's, see account_limits.py); `kind`
+        "workflow": workflow runs have caps of their own, apart from chats."""
         if self.limited:
             who = account_of(settings) + ("\nshard:%s" % shard_text if shard_text else "")
+            who = "%s:%s" % (kind, who) if kind else who
             self.state_path = account_state_path(who, settings.base_url)
 
     def acquire(self, stop=None):

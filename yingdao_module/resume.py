@@ -23,6 +23,8 @@ RESUME_OPTIONS = (
     ("dedupe", "--dedupe"), ("ask_blank", "--ask-blank"), ("concurrency", "--concurrency"), ("qps", "--qps"),
     ("qpm", "--qpm"), ("qpd", "--qpd"), ("max_rows", "--max-rows"), ("max_tokens", "--max-tokens"),
     ("timeout", "--timeout"), ("shard", "--shard"), ("tools", "--tools"), ("chat_retries", "--chat-retries"),
+    ("workflow_id", "--workflow-id"), ("parameters", "--parameters"), ("answers_column", "--answers-column"),
+    ("files_column", "--files-column"), ("download", "--download"),
     ("cache", "--cache"), ("cache_days", "--cache-days"), ("review", "--review"),
 )  # estimate is left out: the command printed after an estimate is the real run
 UNQUOTABLE = {
@@ -44,6 +46,10 @@ def option_value(options, name):
         return options.shard_text or None
     if name == "tools":
         return tools_text(options.tools)
+    if name == "parameters":
+        return json.dumps(options.parameters, ensure_ascii=False) if options.parameters else None
+    if name == "answer_column" and getattr(options, "workflow_id", None) and options.answer_column == "输出":
+        return None  # a workflow run's default
     value = getattr(options, name, None)
     return None if value == dict(BATCH_DEFAULTS).get(name) else value
 

@@ -78,6 +78,18 @@ def _xlsx_number(value):
     return "%.15g" % value  # Excel's precision: 0.1 + 0.2 shows as 0.3
 
 
+class XlsxNumber(str):
+    """A number cell: its text as shown, and `value` (int or float) for those that need the number
+    (a workflow parameter from a number cell is a JSON number)."""
+    __slots__ = ("value",)
+
+
+def _xlsx_typed_number(value):
+    shown = XlsxNumber(_xlsx_number(value))
+    shown.value = int(value) if value.is_integer() and abs(value) < 1e15 else value
+    return shown
+
+
 def _xlsx_date(value, date1904):
     """An Excel serial date as ISO text: date, date and time, or time alone."""
     epoch = datetime.datetime(1904, 1, 1) if date1904 else datetime.datetime(1899, 12, 30)
@@ -356,4 +368,4 @@ class _XlsxRowReader(object):
             return _xlsx_date(number_value, self.sheet.date1904)
         if shown == "percent":
             return _xlsx_number(round(number_value * 100, 10)) + "%"
-        return _xlsx_number(number_value)
+        return _xlsx_typed_number(number_value)

@@ -15,6 +15,7 @@ A chatflow answers like a bot, with the same events and conversations.
 import json
 import time
 
+from .files import image_link
 from .workflows import DEBUG_URL
 
 
@@ -159,6 +160,8 @@ def question_of(messages, files):
             for part in parts:
                 if part.get("type") == "text":
                     texts.append(part.get("text") or "")
+                elif part.get("file_url"):  # a file Coze fetches itself: named by the URL's last part
+                    file_names.append(str(part["file_url"]).rstrip("/").split("/")[-1])
                 elif part.get("file_id"):
                     if part["file_id"] not in files:
                         raise ValueError("file not found: %s" % part["file_id"])
@@ -237,6 +240,8 @@ class ChatRoutes(object):
             elif fault in ("fail", "stuck"):
                 fate = fault
             answer = answer_for(question, conversation["turns"], file_names, fault == "badjson")
+            if sim.image_answers:
+                answer += "\n\n" + image_link(sim)
             chat = Chat(sim.new_id(), conversation, bot_id, question, answer, sim.latency, fate, tool)
             chat.workflow_id = workflow_id
             conversation["turns"] += 1

@@ -40,6 +40,8 @@ def add_serve_arguments(parser):
                         help="像免费版一样不支持异步运行工作流(is_async 返回 6003)")
     parser.add_argument("--sync-limit", type=float, default=90.0,
                         help="非流式同步运行工作流最多等多少秒,超过就断开(默认 90,和真实服务一样)")
+    parser.add_argument("--image-answers", action="store_true",
+                        help="回答(和工作流输出的「图片」字段)里带一张图片的链接,图片由模拟器自己在本机提供(测试 --download)")
     parser.add_argument("--ping-interval", type=float, default=1.0, help="流式回复空闲时每隔几秒发一个 PING(默认 1)")
     parser.add_argument("--oauth-app-id", metavar="应用ID",
                         help="模拟一个服务类应用(OAuth JWT)的应用 ID;给了它就只接受本模拟器发出的访问令牌")
@@ -57,7 +59,8 @@ def simulator_from(ns):
                      question_workflows=ns.question_workflow, slow_workflows=ns.slow_workflow,
                      tool_bots=ns.tool_bot, async_workflows=not ns.no_async, sync_limit=ns.sync_limit,
                      ping_interval=ns.ping_interval, oauth_app_id=ns.oauth_app_id, oauth_key_id=ns.oauth_key_id,
-                     oauth_public_key=ns.oauth_public_key, oauth_token_life=ns.oauth_token_life)
+                     oauth_public_key=ns.oauth_public_key, oauth_token_life=ns.oauth_token_life,
+                     image_answers=ns.image_answers)
 
 
 def run_serve(ns):

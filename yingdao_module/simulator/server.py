@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlparse
 from .benefits import BenefitRoutes
 from .chat import ChatRoutes
 from .faults import play_transport_fault, slow_seconds
-from .files import FileRoutes
+from .files import IMAGE_PATH, FileRoutes, demo_png
 from .oauth import TOKEN_PATH, OAuthRoutes
 from .workflows import WorkflowRoutes
 
@@ -173,10 +173,20 @@ class SimHandler(ChatRoutes, FileRoutes, WorkflowRoutes, OAuthRoutes, BenefitRou
     def control(self, method, path):
         if path == "/_sim/stats":
             return self.send_json(self.sim.stats())
+        if path == IMAGE_PATH and method == "GET":  # what --image-answers links to (no token needed)
+            return self.send_image()
         if path == "/_sim/reset" and method == "POST":
             self.sim.reset()
             return self.send_json(envelope({}))
         self.reject(4200, "not found", 404)
+
+    def send_image(self):
+        body = demo_png()
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def play_fault(self, path):
         """The request's fault after transport faults were played; chat faults are returned."""

@@ -21,7 +21,7 @@ class Simulator(object):
                  max_prompt_chars=100000, faults=None, seed=0, stuck_cap=30.0, host="127.0.0.1", port=0,
                  max_body_bytes=20 * 1024 * 1024, question_workflows=(), slow_workflows=None, tool_bots=None,
                  async_workflows=True, sync_limit=90.0, ping_interval=1.0, oauth_app_id=None, oauth_key_id=None,
-                 oauth_public_key=None, oauth_token_life=None):
+                 oauth_public_key=None, oauth_token_life=None, image_answers=False):
         self.latency = latency
         self.token = token
         self.qps, self.qpm, self.qpd, self.quota = qps, qpm, qpd, quota
@@ -41,6 +41,7 @@ class Simulator(object):
         self.async_workflows = async_workflows  # False: is_async gets 6003, like a free edition
         self.sync_limit = sync_limit            # a non-stream workflow run longer than this is dropped
         self.ping_interval = ping_interval      # streams send PING this often while they wait
+        self.image_answers = image_answers      # answers and workflow outputs link to IMAGE_PATH on this server
         self.lock = threading.Lock()
         self.rng = random.Random(seed)
         self.new_id = IdSource(seed).new_id  # ids reproduce with the seed too

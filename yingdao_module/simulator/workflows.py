@@ -9,6 +9,7 @@ The demo workflows, chosen by id (options.py):
   each as a Message holding the question and an Interrupt (type 2) whose event id
   /v1/workflow/stream_resume takes back with the answer. A blank answer is asked again; a run
   is resumed at most 3 times. The End output is {"output": "<answers> 的查询结果"}.
+- with --image-answers, every End output has a field "图片" linking to the simulator's picture.
 - a slow workflow (`--slow-workflow ID:SECONDS`): the run takes that long. A non-stream run
   longer than sim.sync_limit (90 s, like the real gateway) is dropped without an answer;
   is_async returns the execute id at once.
@@ -21,6 +22,7 @@ import json
 import time
 
 from .faults import play_transport_fault
+from .files import image_url
 
 DEBUG_URL = "https://www.coze.cn/work_flow?execute_id=%s&space_id=7400000000000000000&workflow_id=%s"
 QUESTIONS = ("请问要查询哪个城市?", "请问要查询哪一天?", "请问要查询什么内容?")
@@ -33,7 +35,7 @@ FAIL_CODE, FAIL_MESSAGE = 5000, "node execution failed (simulated)"
 class Execution(object):
     """One run of a workflow, from start to Success or Fail."""
 
-    def __init__(self, execution_id, workflow_id, parameters, duration, run_mode, fate, questions):
+    def __init__(self, execution_id, workflow_id, parameters, duration, run_mode, fate, questions, image=None):
         self.id = execution_id
         self.workflow_id = workflow_id
         self.parameters = parameters
@@ -41,6 +43,7 @@ class Execution(object):
         self.run_mode = run_mode
         self.fate = fate  # "ok" or "fail"
         self.questions = questions
+        self.image = image  # with --image-answers: the End output links to the simulator's picture
         self.answers = []
         self.resumes = 0
         self.created = time.time()
@@ -65,7 +68,7 @@ class Execution(object):
     def output(self):
         """The End node's output: a JSON string."""
         value = ("%s 的查询结果" % " ".join(self.answers)) if self.questions else self.parameters
-        return json.dumps({"output": value}, ensure_ascii=False)
+        return json.dumps(dict({"output": value}, **({"图片": self.image} if self.image else {})), ensure_ascii=False)
 
     def status(self):
         if self.done_at is None or time.time() < self.done_at:
@@ -141,7 +144,8 @@ class WorkflowRoutes(object):
             return None
         duration = sim.slow_workflows.get(workflow_id, sim.latency)
         fate = "fail" if fault == "fail" else "ok"
-        execution = Execution(sim.new_id(), workflow_id, parameters, duration, run_mode, fate, questions)
+        execution = Execution(sim.new_id(), workflow_id, parameters, duration, run_mode, fate, questions,
+                              image_url(sim) if sim.image_answers else None)
         with sim.lock:
             sim.executions[execution.id] = execution
             sim.counters["workflow_runs"] += 1
