@@ -27,15 +27,15 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7595 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7625 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7656 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  7671 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  7692 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  7714 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  7282 行  Batch engine: batch() and the run loop
-#   merge .................... 第  7559 行  Merging shard outputs
-#   main ..................... 第  7753 行  ShadowBot Code flow: main(args)
+#   ask ...................... 第  7598 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7628 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7659 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  7674 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  7695 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  7717 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  7285 行  Batch engine: batch() and the run loop
+#   merge .................... 第  7562 行  Merging shard outputs
+#   main ..................... 第  7756 行  ShadowBot Code flow: main(args)
 #   Client ................... 第  2926 行  Chat client
 #   CozeError ................ 第   249 行  Errors
 #   InputError ............... 第   298 行  Errors
@@ -81,23 +81,23 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   File locks between processes ............................... 第  4769 行  yingdao_module/filelock.py
 #   Batch journal .............................................. 第  4870 行  yingdao_module/journal.py
 #   Batch options .............................................. 第  5020 行  yingdao_module/batch_options.py
-#   Batch report (HTML) ........................................ 第  5236 行  yingdao_module/report.py
-#   Quoting commands for bash, cmd and PowerShell .............. 第  5453 行  yingdao_module/shell_quote.py
-#   The command that continues a batch run ..................... 第  5538 行  yingdao_module/resume.py
-#   Files in: each row's files ................................. 第  5649 行  yingdao_module/row_files.py
-#   Files out: answers' links saved ............................ 第  5783 行  yingdao_module/downloads.py
-#   Batch planning ............................................. 第  5970 行  yingdao_module/batch_plan.py
-#   Answer cache (cache=True) .................................. 第  6208 行  yingdao_module/answer_cache.py
-#   Batch asking: one chat per row ............................. 第  6348 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6542 行  yingdao_module/batch_workflow.py
-#   Review (review=True): rejected rows ........................ 第  6709 行  yingdao_module/review.py
-#   Batch output: table, report, summary ....................... 第  6822 行  yingdao_module/batch_output.py
-#   Estimate (estimate=True) ................................... 第  6964 行  yingdao_module/estimate.py
-#   Batch engine: batch() and the run loop ..................... 第  7048 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  7357 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  7573 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  7728 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  7809 行  yingdao_module/command_line.py
+#   Batch report (HTML) ........................................ 第  5239 行  yingdao_module/report.py
+#   Quoting commands for bash, cmd and PowerShell .............. 第  5456 行  yingdao_module/shell_quote.py
+#   The command that continues a batch run ..................... 第  5541 行  yingdao_module/resume.py
+#   Files in: each row's files ................................. 第  5652 行  yingdao_module/row_files.py
+#   Files out: answers' links saved ............................ 第  5786 行  yingdao_module/downloads.py
+#   Batch planning ............................................. 第  5973 行  yingdao_module/batch_plan.py
+#   Answer cache (cache=True) .................................. 第  6211 行  yingdao_module/answer_cache.py
+#   Batch asking: one chat per row ............................. 第  6351 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6545 行  yingdao_module/batch_workflow.py
+#   Review (review=True): rejected rows ........................ 第  6712 行  yingdao_module/review.py
+#   Batch output: table, report, summary ....................... 第  6825 行  yingdao_module/batch_output.py
+#   Estimate (estimate=True) ................................... 第  6967 行  yingdao_module/estimate.py
+#   Batch engine: batch() and the run loop ..................... 第  7051 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  7360 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7576 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  7731 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  7812 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -5154,7 +5154,10 @@ class _BatchOptions(object):
         self.bot_id, self.token, self.base_url = given["bot_id"], given["token"], given["base_url"]
         self.app_id, self.key_id, self.private_key = given["app_id"], given["key_id"], given["private_key"]
         self.concurrency = _clean_count(given["concurrency"], "concurrency") or 2
-        self.qps = "auto" if _is_auto(given["qps"]) else _clean_count(given["qps"], "qps", allow_float=True)
+        try:
+            self.qps = "auto" if _is_auto(given["qps"]) else _clean_count(given["qps"], "qps", allow_float=True)
+        except InputError as err:
+            raise InputError("%s;或者填 auto,读取账号自己的限额" % err)
         self.qpm = _clean_count(given["qpm"], "qpm", allow_float=True)
         self.qpd = _clean_count(given["qpd"], "qpd")
         self.max_rows = _clean_count(given["max_rows"], "max_rows")

@@ -121,4 +121,10 @@ CASES = [
     ("batch", "分片写成 4/3", _batch(_csv("问题\na\n"), shard="4/3"), "例如 1/3"),
     ("batch", "并发数不是数字", _batch(_csv("问题\na\n"), concurrency="两个"), "concurrency 应该是整数"),
     ("batch", "回答列名和已有列重名", _batch(_csv("问题,回答\na,b\n"), question_column="问题"), "已经有「回答」列"),
+    ("batch", "qps 写成了文字", _batch(_csv("问题\na\n"), qps="很快"), "或者填 auto"),
+    ("batch", "只填了 cache_days 没开缓存", _batch(_csv("问题\na\n"), cache_days=7), "请同时加 cache=True"),
+    ("batch", "估算和审核一起用", _batch(_csv("问题\na\n"), estimate=True, review=True), "不能同时用"),
+    ("batch", "估算的行数不是数字", _batch(_csv("问题\na\n"), estimate="几行"), "estimate 应该是整数"),
+    ("batch", "工作流的行要审核", _batch(_csv("城市\na\n"), workflow_id="7400000000000000001", review=True),
+     "工作流的行没有会话"),
 ]

@@ -87,3 +87,33 @@ def test_review_in_a_workbook_copy_leaves_the_input_untouched(coze, sim, tmp_pat
     sheet = openpyxl.load_workbook(out).active
     assert "加上价格" in sheet.cell(3, 3).value and sheet.cell(3, len(names)).value.startswith("已按意见重问")
     assert hashlib.sha256(open(source, "rb").read()).hexdigest() == digest
+
+
+def test_the_resume_command_carries_cache_and_review_but_not_estimate(tmp_path):
+    from yingdao_module.batch_options import BatchOptions
+    from yingdao_module.resume import resume_args
+    source = write_csv(tmp_path / "in.csv", products(2))
+    args = resume_args(BatchOptions(source, prompt="介绍{商品名}", cache=True, cache_days="7", review="是"), BOT, "")
+    assert args[args.index("--cache-days") + 1] == "7" and "--cache" in args and "--review" in args
+    estimate = resume_args(BatchOptions(source, prompt="介绍{商品名}", estimate=True, qps="auto"), BOT, "")
+    assert "--estimate" not in estimate and estimate[estimate.index("--qps") + 1] == "auto"
+
+
+def test_the_single_file_reviews_on_python_37(sim, tmp_path):
+    from helpers import DIST, find_python
+    python = find_python("3.7")
+    if python is None:
+        pytest.skip("no Python 3.7 here")
+    import subprocess
+    source = write_csv(tmp_path / "in.csv", products(3))
+    env = dict(os.environ, COZE_API_TOKEN=TOKEN, COZE_BOT_ID=BOT, COZE_API_BASE=sim.url)
+    command = [python, DIST, "batch", source, "--prompt", "介绍{商品名}", "--review", "--cache"]
+    first = subprocess.run(command, env=env, capture_output=True, timeout=120)
+    assert first.returncode == 0, first.stderr.decode("utf-8")
+    rewrite_csv(str(tmp_path / "in_coze.csv"), {"商品002": "驳回:再具体些"})
+    second = subprocess.run(command, env=env, capture_output=True, timeout=120)
+    err = second.stderr.decode("utf-8")
+    assert second.returncode == 0 and "Traceback" not in err, err
+    assert sim.stats()["chats_created"] == 4
+    rows = read_csv(str(tmp_path / "in_coze.csv"))
+    assert "请按审核意见修改:再具体些" in rows[2]["回答"] and rows[2]["审核"].startswith("已按意见重问")

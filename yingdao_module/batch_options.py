@@ -141,7 +141,10 @@ class BatchOptions(object):
         self.bot_id, self.token, self.base_url = given["bot_id"], given["token"], given["base_url"]
         self.app_id, self.key_id, self.private_key = given["app_id"], given["key_id"], given["private_key"]
         self.concurrency = clean_count(given["concurrency"], "concurrency") or 2
-        self.qps = "auto" if is_auto(given["qps"]) else clean_count(given["qps"], "qps", allow_float=True)
+        try:
+            self.qps = "auto" if is_auto(given["qps"]) else clean_count(given["qps"], "qps", allow_float=True)
+        except InputError as err:
+            raise InputError("%s;或者填 auto,读取账号自己的限额" % err)
         self.qpm = clean_count(given["qpm"], "qpm", allow_float=True)
         self.qpd = clean_count(given["qpd"], "qpd")
         self.max_rows = clean_count(given["max_rows"], "max_rows")
