@@ -27,15 +27,15 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7030 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7060 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7091 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  7106 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  7127 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  7149 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  6731 行  Batch engine: batch() and the run loop
-#   merge .................... 第  6994 行  Merging shard outputs
-#   main ..................... 第  7188 行  ShadowBot Code flow: main(args)
+#   ask ...................... 第  7031 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7061 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7092 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  7107 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  7128 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  7150 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  6732 行  Batch engine: batch() and the run loop
+#   merge .................... 第  6995 行  Merging shard outputs
+#   main ..................... 第  7189 行  ShadowBot Code flow: main(args)
 #   Client ................... 第  2921 行  Chat client
 #   CozeError ................ 第   244 行  Errors
 #   InputError ............... 第   293 行  Errors
@@ -83,17 +83,17 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   Batch report (HTML) ........................................ 第  5049 行  yingdao_module/report.py
 #   Quoting commands for bash, cmd and PowerShell .............. 第  5264 行  yingdao_module/shell_quote.py
 #   The command that continues a batch run ..................... 第  5349 行  yingdao_module/resume.py
-#   Files in: each row's files ................................. 第  5459 行  yingdao_module/row_files.py
-#   Files out: answers' links saved ............................ 第  5593 行  yingdao_module/downloads.py
-#   Batch planning ............................................. 第  5780 行  yingdao_module/batch_plan.py
-#   Batch asking: one chat per row ............................. 第  6018 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6211 行  yingdao_module/batch_workflow.py
-#   Batch output: table, report, summary ....................... 第  6378 行  yingdao_module/batch_output.py
-#   Batch engine: batch() and the run loop ..................... 第  6506 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  6792 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  7008 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  7163 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  7244 行  yingdao_module/command_line.py
+#   Files in: each row's files ................................. 第  5460 行  yingdao_module/row_files.py
+#   Files out: answers' links saved ............................ 第  5594 行  yingdao_module/downloads.py
+#   Batch planning ............................................. 第  5781 行  yingdao_module/batch_plan.py
+#   Batch asking: one chat per row ............................. 第  6019 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6212 行  yingdao_module/batch_workflow.py
+#   Batch output: table, report, summary ....................... 第  6379 行  yingdao_module/batch_output.py
+#   Batch engine: batch() and the run loop ..................... 第  6507 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  6793 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7009 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  7164 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  7245 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -5419,10 +5419,11 @@ def _option_words(flag, value):
 
 
 def _resume_program():
-    """How the command line was started: `python coze.py batch` when dist/coze.py itself runs as the
-    script (its module is __main__ only then; pasted into ShadowBot it never is), else the package."""
+    """How the command line was started: `python /path/to/coze.py batch` when dist/coze.py itself runs
+    as the script (its module is __main__ only then; pasted into ShadowBot it never is), else the
+    package. The script's full path, so the command runs from any folder."""
     if __name__ == "__main__":
-        return ["python", os.path.basename(sys.argv[0] or "coze.py"), "batch"]
+        return ["python", os.path.abspath(sys.argv[0] or "coze.py"), "batch"]
     return list(_RESUME_PROGRAM)
 
 
