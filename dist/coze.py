@@ -27,15 +27,15 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7598 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7628 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7659 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  7674 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  7695 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  7717 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  7285 行  Batch engine: batch() and the run loop
-#   merge .................... 第  7562 行  Merging shard outputs
-#   main ..................... 第  7756 行  ShadowBot Code flow: main(args)
+#   ask ...................... 第  7599 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7629 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7660 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  7675 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  7696 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  7718 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  7286 行  Batch engine: batch() and the run loop
+#   merge .................... 第  7563 行  Merging shard outputs
+#   main ..................... 第  7757 行  ShadowBot Code flow: main(args)
 #   Client ................... 第  2926 行  Chat client
 #   CozeError ................ 第   249 行  Errors
 #   InputError ............... 第   298 行  Errors
@@ -84,20 +84,20 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   Batch report (HTML) ........................................ 第  5239 行  yingdao_module/report.py
 #   Quoting commands for bash, cmd and PowerShell .............. 第  5456 行  yingdao_module/shell_quote.py
 #   The command that continues a batch run ..................... 第  5541 行  yingdao_module/resume.py
-#   Files in: each row's files ................................. 第  5652 行  yingdao_module/row_files.py
-#   Files out: answers' links saved ............................ 第  5786 行  yingdao_module/downloads.py
-#   Batch planning ............................................. 第  5973 行  yingdao_module/batch_plan.py
-#   Answer cache (cache=True) .................................. 第  6211 行  yingdao_module/answer_cache.py
-#   Batch asking: one chat per row ............................. 第  6351 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6545 行  yingdao_module/batch_workflow.py
-#   Review (review=True): rejected rows ........................ 第  6712 行  yingdao_module/review.py
-#   Batch output: table, report, summary ....................... 第  6825 行  yingdao_module/batch_output.py
-#   Estimate (estimate=True) ................................... 第  6967 行  yingdao_module/estimate.py
-#   Batch engine: batch() and the run loop ..................... 第  7051 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  7360 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  7576 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  7731 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  7812 行  yingdao_module/command_line.py
+#   Files in: each row's files ................................. 第  5653 行  yingdao_module/row_files.py
+#   Files out: answers' links saved ............................ 第  5787 行  yingdao_module/downloads.py
+#   Batch planning ............................................. 第  5974 行  yingdao_module/batch_plan.py
+#   Answer cache (cache=True) .................................. 第  6212 行  yingdao_module/answer_cache.py
+#   Batch asking: one chat per row ............................. 第  6352 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6546 行  yingdao_module/batch_workflow.py
+#   Review (review=True): rejected rows ........................ 第  6713 行  yingdao_module/review.py
+#   Batch output: table, report, summary ....................... 第  6826 行  yingdao_module/batch_output.py
+#   Estimate (estimate=True) ................................... 第  6968 行  yingdao_module/estimate.py
+#   Batch engine: batch() and the run loop ..................... 第  7052 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  7361 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7577 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  7732 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  7813 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -5612,10 +5612,11 @@ def _option_words(flag, value):
 
 
 def _resume_program():
-    """How the command line was started: `python coze.py batch` when dist/coze.py itself runs as the
-    script (its module is __main__ only then; pasted into ShadowBot it never is), else the package."""
+    """How the command line was started: `python /path/to/coze.py batch` when dist/coze.py itself runs
+    as the script (its module is __main__ only then; pasted into ShadowBot it never is), else the
+    package. The script's full path, so the command runs from any folder."""
     if __name__ == "__main__":
-        return ["python", os.path.basename(sys.argv[0] or "coze.py"), "batch"]
+        return ["python", os.path.abspath(sys.argv[0] or "coze.py"), "batch"]
     return list(_RESUME_PROGRAM)
 
 
