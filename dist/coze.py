@@ -27,15 +27,15 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7599 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7629 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7660 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  7675 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  7696 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  7718 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  7286 行  Batch engine: batch() and the run loop
-#   merge .................... 第  7563 行  Merging shard outputs
-#   main ..................... 第  7757 行  ShadowBot Code flow: main(args)
+#   ask ...................... 第  7607 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7637 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7668 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  7683 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  7704 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  7726 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  7294 行  Batch engine: batch() and the run loop
+#   merge .................... 第  7571 行  Merging shard outputs
+#   main ..................... 第  7765 行  ShadowBot Code flow: main(args)
 #   Client ................... 第  2926 行  Chat client
 #   CozeError ................ 第   249 行  Errors
 #   InputError ............... 第   298 行  Errors
@@ -88,16 +88,16 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   Files out: answers' links saved ............................ 第  5787 行  yingdao_module/downloads.py
 #   Batch planning ............................................. 第  5974 行  yingdao_module/batch_plan.py
 #   Answer cache (cache=True) .................................. 第  6212 行  yingdao_module/answer_cache.py
-#   Batch asking: one chat per row ............................. 第  6352 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6546 行  yingdao_module/batch_workflow.py
-#   Review (review=True): rejected rows ........................ 第  6713 行  yingdao_module/review.py
-#   Batch output: table, report, summary ....................... 第  6826 行  yingdao_module/batch_output.py
-#   Estimate (estimate=True) ................................... 第  6968 行  yingdao_module/estimate.py
-#   Batch engine: batch() and the run loop ..................... 第  7052 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  7361 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  7577 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  7732 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  7813 行  yingdao_module/command_line.py
+#   Batch asking: one chat per row ............................. 第  6357 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6551 行  yingdao_module/batch_workflow.py
+#   Review (review=True): rejected rows ........................ 第  6718 行  yingdao_module/review.py
+#   Batch output: table, report, summary ....................... 第  6834 行  yingdao_module/batch_output.py
+#   Estimate (estimate=True) ................................... 第  6976 行  yingdao_module/estimate.py
+#   Batch engine: batch() and the run loop ..................... 第  7060 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  7369 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7585 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  7740 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  7821 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -6278,9 +6278,14 @@ class _CachingAsker(object):
             return hit
         record = self.asker.ask_row(row)
         if record is not None and record.get("status") == _STATUS_OK:  # only answers, never failures
-            self.cache.put(key, record.get("answer") or "", record.get("tokens") or 0, record.get("chat_id") or "",
-                           record.get("conversation_id") or "", record.get("messages") or "")
+            self.remember(row, record, key)
         return record
+
+    def remember(self, row, record, key=None):
+        """Store a row's answer (also one revised by review: it replaces the rejected one)."""
+        key = key or _cache_key(self.target, row.question, self.asker.extras.cell(row))
+        self.cache.put(key, record.get("answer") or "", record.get("tokens") or 0, record.get("chat_id") or "",
+                       record.get("conversation_id") or "", record.get("messages") or "")
 
 
 class _AnswerCache(object):
@@ -6783,9 +6788,12 @@ def _ask_rejected(run, row, record, note):
         return False
     rounds = int(record.get("review_round") or 0) + 1
     conversation = result.get("conversation_id") or conversation or ""
-    run.finish(dict(record, answer=result["answer"], tokens=result["usage"]["token_count"],
-                    chat_id=result["chat_id"] or "", conversation_id=conversation,
-                    review_round=rounds, review_note=note, error=""))
+    revised = dict(record, answer=result["answer"], tokens=result["usage"]["token_count"],
+                   chat_id=result["chat_id"] or "", conversation_id=conversation,
+                   review_round=rounds, review_note=note, error="", cached=False)
+    run.finish(revised)
+    if hasattr(run.asker, "remember"):  # with cache=True the revised answer replaces the rejected one there
+        run.asker.remember(row, revised)
     run.output.verdicts[row.number] = _REVIEWED % (rounds, note)
     return True
 

@@ -117,3 +117,14 @@ def test_the_single_file_reviews_on_python_37(sim, tmp_path):
     assert sim.stats()["chats_created"] == 4
     rows = read_csv(str(tmp_path / "in_coze.csv"))
     assert "请按审核意见修改:再具体些" in rows[2]["回答"] and rows[2]["审核"].startswith("已按意见重问")
+
+
+def test_with_the_cache_a_revised_answer_replaces_the_rejected_one(coze, sim, tmp_path, quiet_log):
+    kw = dict(bot_id=BOT, token=TOKEN, base_url=sim.url, prompt="介绍{商品名}", cache=True)
+    out = coze.batch(write_csv(tmp_path / "a.csv", products(2)), review=True, **kw)["output_path"]
+    rewrite_csv(out, {"商品001": "驳回:短一点"})
+    coze.batch(write_csv(tmp_path / "a.csv", products(2)), review=True, **kw)
+    other = coze.batch(write_csv(tmp_path / "b.csv", products(2)), **kw)
+    assert other["cached"] == 2 and sim.stats()["chats_created"] == 3
+    rows = read_csv(other["output_path"])
+    assert "请按审核意见修改:短一点" in rows[1]["回答"] and rows[1]["状态"] == "成功(缓存)"

@@ -74,9 +74,14 @@ class CachingAsker(object):
             return hit
         record = self.asker.ask_row(row)
         if record is not None and record.get("status") == STATUS_OK:  # only answers, never failures
-            self.cache.put(key, record.get("answer") or "", record.get("tokens") or 0, record.get("chat_id") or "",
-                           record.get("conversation_id") or "", record.get("messages") or "")
+            self.remember(row, record, key)
         return record
+
+    def remember(self, row, record, key=None):
+        """Store a row's answer (also one revised by review: it replaces the rejected one)."""
+        key = key or cache_key(self.target, row.question, self.asker.extras.cell(row))
+        self.cache.put(key, record.get("answer") or "", record.get("tokens") or 0, record.get("chat_id") or "",
+                       record.get("conversation_id") or "", record.get("messages") or "")
 
 
 class AnswerCache(object):

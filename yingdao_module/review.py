@@ -75,9 +75,12 @@ def ask_rejected(run, row, record, note):
         return False
     rounds = int(record.get("review_round") or 0) + 1
     conversation = result.get("conversation_id") or conversation or ""
-    run.finish(dict(record, answer=result["answer"], tokens=result["usage"]["token_count"],
-                    chat_id=result["chat_id"] or "", conversation_id=conversation,
-                    review_round=rounds, review_note=note, error=""))
+    revised = dict(record, answer=result["answer"], tokens=result["usage"]["token_count"],
+                   chat_id=result["chat_id"] or "", conversation_id=conversation,
+                   review_round=rounds, review_note=note, error="", cached=False)
+    run.finish(revised)
+    if hasattr(run.asker, "remember"):  # with cache=True the revised answer replaces the rejected one there
+        run.asker.remember(row, revised)
     run.output.verdicts[row.number] = REVIEWED % (rounds, note)
     return True
 
