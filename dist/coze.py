@@ -27,15 +27,15 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7607 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7637 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7668 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  7683 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  7704 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  7726 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  7294 行  Batch engine: batch() and the run loop
-#   merge .................... 第  7571 行  Merging shard outputs
-#   main ..................... 第  7765 行  ShadowBot Code flow: main(args)
+#   ask ...................... 第  7606 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7636 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7667 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  7682 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  7703 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  7725 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  7293 行  Batch engine: batch() and the run loop
+#   merge .................... 第  7570 行  Merging shard outputs
+#   main ..................... 第  7764 行  ShadowBot Code flow: main(args)
 #   Client ................... 第  2926 行  Chat client
 #   CozeError ................ 第   249 行  Errors
 #   InputError ............... 第   298 行  Errors
@@ -74,30 +74,30 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   Workflows .................................................. 第  3047 行  yingdao_module/workflow.py
 #   Rate limits ................................................ 第  3405 行  yingdao_module/ratelimit.py
 #   Account caps (qps auto), shard shares ...................... 第  3613 行  yingdao_module/account_limits.py
-#   xlsx packages: bounded parts, safe XML ..................... 第  3726 行  yingdao_module/xlsx_package.py
-#   xlsx sheets read as a stream, as shown ..................... 第  3883 行  yingdao_module/xlsx_read.py
-#   xlsx copies with new cells spliced in ...................... 第  4250 行  yingdao_module/xlsx_write.py
-#   Spreadsheets (CSV / xlsx) .................................. 第  4474 行  yingdao_module/tables.py
-#   File locks between processes ............................... 第  4769 行  yingdao_module/filelock.py
-#   Batch journal .............................................. 第  4870 行  yingdao_module/journal.py
-#   Batch options .............................................. 第  5020 行  yingdao_module/batch_options.py
-#   Batch report (HTML) ........................................ 第  5239 行  yingdao_module/report.py
-#   Quoting commands for bash, cmd and PowerShell .............. 第  5456 行  yingdao_module/shell_quote.py
-#   The command that continues a batch run ..................... 第  5541 行  yingdao_module/resume.py
-#   Files in: each row's files ................................. 第  5653 行  yingdao_module/row_files.py
-#   Files out: answers' links saved ............................ 第  5787 行  yingdao_module/downloads.py
-#   Batch planning ............................................. 第  5974 行  yingdao_module/batch_plan.py
-#   Answer cache (cache=True) .................................. 第  6212 行  yingdao_module/answer_cache.py
-#   Batch asking: one chat per row ............................. 第  6357 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6551 行  yingdao_module/batch_workflow.py
-#   Review (review=True): rejected rows ........................ 第  6718 行  yingdao_module/review.py
-#   Batch output: table, report, summary ....................... 第  6834 行  yingdao_module/batch_output.py
-#   Estimate (estimate=True) ................................... 第  6976 行  yingdao_module/estimate.py
-#   Batch engine: batch() and the run loop ..................... 第  7060 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  7369 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  7585 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  7740 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  7821 行  yingdao_module/command_line.py
+#   xlsx packages: bounded parts, safe XML ..................... 第  3725 行  yingdao_module/xlsx_package.py
+#   xlsx sheets read as a stream, as shown ..................... 第  3882 行  yingdao_module/xlsx_read.py
+#   xlsx copies with new cells spliced in ...................... 第  4249 行  yingdao_module/xlsx_write.py
+#   Spreadsheets (CSV / xlsx) .................................. 第  4473 行  yingdao_module/tables.py
+#   File locks between processes ............................... 第  4768 行  yingdao_module/filelock.py
+#   Batch journal .............................................. 第  4869 行  yingdao_module/journal.py
+#   Batch options .............................................. 第  5019 行  yingdao_module/batch_options.py
+#   Batch report (HTML) ........................................ 第  5238 行  yingdao_module/report.py
+#   Quoting commands for bash, cmd and PowerShell .............. 第  5455 行  yingdao_module/shell_quote.py
+#   The command that continues a batch run ..................... 第  5540 行  yingdao_module/resume.py
+#   Files in: each row's files ................................. 第  5652 行  yingdao_module/row_files.py
+#   Files out: answers' links saved ............................ 第  5786 行  yingdao_module/downloads.py
+#   Batch planning ............................................. 第  5973 行  yingdao_module/batch_plan.py
+#   Answer cache (cache=True) .................................. 第  6211 行  yingdao_module/answer_cache.py
+#   Batch asking: one chat per row ............................. 第  6356 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6550 行  yingdao_module/batch_workflow.py
+#   Review (review=True): rejected rows ........................ 第  6717 行  yingdao_module/review.py
+#   Batch output: table, report, summary ....................... 第  6833 行  yingdao_module/batch_output.py
+#   Estimate (estimate=True) ................................... 第  6975 行  yingdao_module/estimate.py
+#   Batch engine: batch() and the run loop ..................... 第  7059 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  7368 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7584 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  7739 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  7820 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -3626,7 +3626,6 @@ _DEFAULT_ACCOUNT_QPS = {"chat": 20.0, "workflow": 50.0}  # coze.cn free edition 
 _SHARE_MARGIN = 0.9  # a robot plans for 90 % of its share: clocks and networks jitter
 _SHARD_JITTER = 0.25  # seconds added to a robot's windows: a call delayed that long still fits the account's
 _SLOT_WIDTH = 2.05   # seconds: below one call per second each, robots take turns in slots this wide
-
 
 
 def _is_auto(value):

@@ -8,14 +8,12 @@ takes a fixed share with a margin, small enough that N robots together are never
 """
 from .errors import CozeError
 from .log import log
-from .ratelimit import SLOT_OPEN
 
 BENEFITS_PATH = "/v1/commerce/benefit/benefits/get"
 DEFAULT_ACCOUNT_QPS = {"chat": 20.0, "workflow": 50.0}  # coze.cn free edition (2025), used when refused
 SHARE_MARGIN = 0.9  # a robot plans for 90 % of its share: clocks and networks jitter
 SHARD_JITTER = 0.25  # seconds added to a robot's windows: a call delayed that long still fits the account's
 SLOT_WIDTH = 2.05   # seconds: below one call per second each, robots take turns in slots this wide
-
 
 
 def is_auto(value):
