@@ -27,16 +27,16 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7606 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7636 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7667 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  7682 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  7703 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  7725 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  7293 行  Batch engine: batch() and the run loop
-#   merge .................... 第  7570 行  Merging shard outputs
-#   main ..................... 第  7764 行  ShadowBot Code flow: main(args)
-#   Client ................... 第  2926 行  Chat client
+#   ask ...................... 第  7609 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7639 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7670 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  7685 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  7706 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  7728 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  7296 行  Batch engine: batch() and the run loop
+#   merge .................... 第  7573 行  Merging shard outputs
+#   main ..................... 第  7767 行  ShadowBot Code flow: main(args)
+#   Client ................... 第  2929 行  Chat client
 #   CozeError ................ 第   249 行  Errors
 #   InputError ............... 第   298 行  Errors
 #   APIError ................. 第   303 行  Errors
@@ -62,42 +62,42 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   HTTP backends, requests .................................... 第  1444 行  yingdao_module/http_backends.py
 #   HTTP backend, standard library (kept alive) ................ 第  1702 行  yingdao_module/http_stdlib.py
 #   Coze transport: envelope, auth header, retries ............. 第  1831 行  yingdao_module/transport.py
-#   Sign-in: static token or OAuth JWT service app ............. 第  2039 行  yingdao_module/auth.py
-#   Files ...................................................... 第  2239 行  yingdao_module/files.py
-#   When to check a non-stream chat ............................ 第  2294 行  yingdao_module/polling.py
-#   The flows of the ShadowBot app (package.json) .............. 第  2387 行  yingdao_module/app_flows.py
-#   Local tools (端插件) ....................................... 第  2445 行  yingdao_module/tools.py
-#   What a chat has told us (ChatState) ........................ 第  2563 行  yingdao_module/chat_state.py
-#   What a chat sends (bots and chatflows) ..................... 第  2691 行  yingdao_module/chat_request.py
-#   One chat in flight: stream, poll, tools, cancel ............ 第  2722 行  yingdao_module/chat_run.py
-#   Chat client ................................................ 第  2918 行  yingdao_module/client.py
-#   Workflows .................................................. 第  3047 行  yingdao_module/workflow.py
-#   Rate limits ................................................ 第  3405 行  yingdao_module/ratelimit.py
-#   Account caps (qps auto), shard shares ...................... 第  3613 行  yingdao_module/account_limits.py
-#   xlsx packages: bounded parts, safe XML ..................... 第  3725 行  yingdao_module/xlsx_package.py
-#   xlsx sheets read as a stream, as shown ..................... 第  3882 行  yingdao_module/xlsx_read.py
-#   xlsx copies with new cells spliced in ...................... 第  4249 行  yingdao_module/xlsx_write.py
-#   Spreadsheets (CSV / xlsx) .................................. 第  4473 行  yingdao_module/tables.py
-#   File locks between processes ............................... 第  4768 行  yingdao_module/filelock.py
-#   Batch journal .............................................. 第  4869 行  yingdao_module/journal.py
-#   Batch options .............................................. 第  5019 行  yingdao_module/batch_options.py
-#   Batch report (HTML) ........................................ 第  5238 行  yingdao_module/report.py
-#   Quoting commands for bash, cmd and PowerShell .............. 第  5455 行  yingdao_module/shell_quote.py
-#   The command that continues a batch run ..................... 第  5540 行  yingdao_module/resume.py
-#   Files in: each row's files ................................. 第  5652 行  yingdao_module/row_files.py
-#   Files out: answers' links saved ............................ 第  5786 行  yingdao_module/downloads.py
-#   Batch planning ............................................. 第  5973 行  yingdao_module/batch_plan.py
-#   Answer cache (cache=True) .................................. 第  6211 行  yingdao_module/answer_cache.py
-#   Batch asking: one chat per row ............................. 第  6356 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6550 行  yingdao_module/batch_workflow.py
-#   Review (review=True): rejected rows ........................ 第  6717 行  yingdao_module/review.py
-#   Batch output: table, report, summary ....................... 第  6833 行  yingdao_module/batch_output.py
-#   Estimate (estimate=True) ................................... 第  6975 行  yingdao_module/estimate.py
-#   Batch engine: batch() and the run loop ..................... 第  7059 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  7368 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  7584 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  7739 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  7820 行  yingdao_module/command_line.py
+#   Sign-in: static token or OAuth JWT service app ............. 第  2042 行  yingdao_module/auth.py
+#   Files ...................................................... 第  2242 行  yingdao_module/files.py
+#   When to check a non-stream chat ............................ 第  2297 行  yingdao_module/polling.py
+#   The flows of the ShadowBot app (package.json) .............. 第  2390 行  yingdao_module/app_flows.py
+#   Local tools (端插件) ....................................... 第  2448 行  yingdao_module/tools.py
+#   What a chat has told us (ChatState) ........................ 第  2566 行  yingdao_module/chat_state.py
+#   What a chat sends (bots and chatflows) ..................... 第  2694 行  yingdao_module/chat_request.py
+#   One chat in flight: stream, poll, tools, cancel ............ 第  2725 行  yingdao_module/chat_run.py
+#   Chat client ................................................ 第  2921 行  yingdao_module/client.py
+#   Workflows .................................................. 第  3050 行  yingdao_module/workflow.py
+#   Rate limits ................................................ 第  3408 行  yingdao_module/ratelimit.py
+#   Account caps (qps auto), shard shares ...................... 第  3616 行  yingdao_module/account_limits.py
+#   xlsx packages: bounded parts, safe XML ..................... 第  3728 行  yingdao_module/xlsx_package.py
+#   xlsx sheets read as a stream, as shown ..................... 第  3885 行  yingdao_module/xlsx_read.py
+#   xlsx copies with new cells spliced in ...................... 第  4252 行  yingdao_module/xlsx_write.py
+#   Spreadsheets (CSV / xlsx) .................................. 第  4476 行  yingdao_module/tables.py
+#   File locks between processes ............................... 第  4771 行  yingdao_module/filelock.py
+#   Batch journal .............................................. 第  4872 行  yingdao_module/journal.py
+#   Batch options .............................................. 第  5022 行  yingdao_module/batch_options.py
+#   Batch report (HTML) ........................................ 第  5241 行  yingdao_module/report.py
+#   Quoting commands for bash, cmd and PowerShell .............. 第  5458 行  yingdao_module/shell_quote.py
+#   The command that continues a batch run ..................... 第  5543 行  yingdao_module/resume.py
+#   Files in: each row's files ................................. 第  5655 行  yingdao_module/row_files.py
+#   Files out: answers' links saved ............................ 第  5789 行  yingdao_module/downloads.py
+#   Batch planning ............................................. 第  5976 行  yingdao_module/batch_plan.py
+#   Answer cache (cache=True) .................................. 第  6214 行  yingdao_module/answer_cache.py
+#   Batch asking: one chat per row ............................. 第  6359 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6553 行  yingdao_module/batch_workflow.py
+#   Review (review=True): rejected rows ........................ 第  6720 行  yingdao_module/review.py
+#   Batch output: table, report, summary ....................... 第  6836 行  yingdao_module/batch_output.py
+#   Estimate (estimate=True) ................................... 第  6978 行  yingdao_module/estimate.py
+#   Batch engine: batch() and the run loop ..................... 第  7062 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  7371 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7587 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  7742 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  7823 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -1971,6 +1971,9 @@ class _Transport(object):
              accept="application/json", deadline=None):
         """One HTTP request (no retry). `body` is a dict (sent as JSON) or bytes."""
         if self.before_request is not None:
+            # a token exchange due now happens before the rate-limit slot is taken, not between the
+            # slot and the send (the request would reach the service late, on top of later ones)
+            self.auth.authorization(self, deadline)
             self.before_request(method, path)
         url = self.base_url + path
         if params:

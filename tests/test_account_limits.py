@@ -130,3 +130,30 @@ def test_auto_for_workflow_rows_reads_the_workflow_cap(coze, tmp_path, quiet_log
         summary = coze.batch(source, workflow_id="7402000000000000001", token=TOKEN, base_url=sim.url, qps="auto")
     assert summary["done"] == 1
     assert any("工作流限额:QPS=9" in line for line in quiet_log)
+
+
+def test_a_token_exchange_happens_before_the_rate_limit_slot_is_taken(coze):
+    """An exchange between the slot and the send made a robot's requests reach the service late and
+    together (2 refusals in the 3,000-row soak): the token comes first, then the slot, then the send."""
+    import pytest
+    events = []
+
+    class Auth(object):
+        renewable = False
+
+        def authorization(self, transport, deadline=None):
+            events.append("token")
+            return "Bearer x"
+
+    class Backend(object):
+        name = "fake"
+
+        def send(self, *args):
+            events.append("send")
+            raise coze.NetworkError("stop here")
+
+    transport = coze.Transport("http://127.0.0.1:9", Auth(), backend=Backend(),
+                               before_request=lambda method, path: events.append("slot"))
+    with pytest.raises(coze.NetworkError):
+        transport.open("POST", "/v3/chat", body={})
+    assert events[:2] == ["token", "slot"] and events[-1] == "send"

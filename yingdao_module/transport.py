@@ -150,6 +150,9 @@ class Transport(object):
              accept="application/json", deadline=None):
         """One HTTP request (no retry). `body` is a dict (sent as JSON) or bytes."""
         if self.before_request is not None:
+            # a token exchange due now happens before the rate-limit slot is taken, not between the
+            # slot and the send (the request would reach the service late, on top of later ones)
+            self.auth.authorization(self, deadline)
             self.before_request(method, path)
         url = self.base_url + path
         if params:
