@@ -27,15 +27,15 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7609 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7639 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7670 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  7685 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  7706 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  7728 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  7296 行  Batch engine: batch() and the run loop
-#   merge .................... 第  7573 行  Merging shard outputs
-#   main ..................... 第  7767 行  ShadowBot Code flow: main(args)
+#   ask ...................... 第  7610 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7640 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7671 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  7686 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  7707 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  7729 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  7297 行  Batch engine: batch() and the run loop
+#   merge .................... 第  7574 行  Merging shard outputs
+#   main ..................... 第  7768 行  ShadowBot Code flow: main(args)
 #   Client ................... 第  2929 行  Chat client
 #   CozeError ................ 第   249 行  Errors
 #   InputError ............... 第   298 行  Errors
@@ -74,30 +74,30 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   Workflows .................................................. 第  3050 行  yingdao_module/workflow.py
 #   Rate limits ................................................ 第  3408 行  yingdao_module/ratelimit.py
 #   Account caps (qps auto), shard shares ...................... 第  3616 行  yingdao_module/account_limits.py
-#   xlsx packages: bounded parts, safe XML ..................... 第  3728 行  yingdao_module/xlsx_package.py
-#   xlsx sheets read as a stream, as shown ..................... 第  3885 行  yingdao_module/xlsx_read.py
-#   xlsx copies with new cells spliced in ...................... 第  4252 行  yingdao_module/xlsx_write.py
-#   Spreadsheets (CSV / xlsx) .................................. 第  4476 行  yingdao_module/tables.py
-#   File locks between processes ............................... 第  4771 行  yingdao_module/filelock.py
-#   Batch journal .............................................. 第  4872 行  yingdao_module/journal.py
-#   Batch options .............................................. 第  5022 行  yingdao_module/batch_options.py
-#   Batch report (HTML) ........................................ 第  5241 行  yingdao_module/report.py
-#   Quoting commands for bash, cmd and PowerShell .............. 第  5458 行  yingdao_module/shell_quote.py
-#   The command that continues a batch run ..................... 第  5543 行  yingdao_module/resume.py
-#   Files in: each row's files ................................. 第  5655 行  yingdao_module/row_files.py
-#   Files out: answers' links saved ............................ 第  5789 行  yingdao_module/downloads.py
-#   Batch planning ............................................. 第  5976 行  yingdao_module/batch_plan.py
-#   Answer cache (cache=True) .................................. 第  6214 行  yingdao_module/answer_cache.py
-#   Batch asking: one chat per row ............................. 第  6359 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6553 行  yingdao_module/batch_workflow.py
-#   Review (review=True): rejected rows ........................ 第  6720 行  yingdao_module/review.py
-#   Batch output: table, report, summary ....................... 第  6836 行  yingdao_module/batch_output.py
-#   Estimate (estimate=True) ................................... 第  6978 行  yingdao_module/estimate.py
-#   Batch engine: batch() and the run loop ..................... 第  7062 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  7371 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  7587 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  7742 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  7823 行  yingdao_module/command_line.py
+#   xlsx packages: bounded parts, safe XML ..................... 第  3729 行  yingdao_module/xlsx_package.py
+#   xlsx sheets read as a stream, as shown ..................... 第  3886 行  yingdao_module/xlsx_read.py
+#   xlsx copies with new cells spliced in ...................... 第  4253 行  yingdao_module/xlsx_write.py
+#   Spreadsheets (CSV / xlsx) .................................. 第  4477 行  yingdao_module/tables.py
+#   File locks between processes ............................... 第  4772 行  yingdao_module/filelock.py
+#   Batch journal .............................................. 第  4873 行  yingdao_module/journal.py
+#   Batch options .............................................. 第  5023 行  yingdao_module/batch_options.py
+#   Batch report (HTML) ........................................ 第  5242 行  yingdao_module/report.py
+#   Quoting commands for bash, cmd and PowerShell .............. 第  5459 行  yingdao_module/shell_quote.py
+#   The command that continues a batch run ..................... 第  5544 行  yingdao_module/resume.py
+#   Files in: each row's files ................................. 第  5656 行  yingdao_module/row_files.py
+#   Files out: answers' links saved ............................ 第  5790 行  yingdao_module/downloads.py
+#   Batch planning ............................................. 第  5977 行  yingdao_module/batch_plan.py
+#   Answer cache (cache=True) .................................. 第  6215 行  yingdao_module/answer_cache.py
+#   Batch asking: one chat per row ............................. 第  6360 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6554 行  yingdao_module/batch_workflow.py
+#   Review (review=True): rejected rows ........................ 第  6721 行  yingdao_module/review.py
+#   Batch output: table, report, summary ....................... 第  6837 行  yingdao_module/batch_output.py
+#   Estimate (estimate=True) ................................... 第  6979 行  yingdao_module/estimate.py
+#   Batch engine: batch() and the run loop ..................... 第  7063 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  7372 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7588 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  7743 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  7824 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -3627,7 +3627,8 @@ class _RateLimiter(object):
 _BENEFITS_PATH = "/v1/commerce/benefit/benefits/get"
 _DEFAULT_ACCOUNT_QPS = {"chat": 20.0, "workflow": 50.0}  # coze.cn free edition (2025), used when refused
 _SHARE_MARGIN = 0.9  # a robot plans for 90 % of its share: clocks and networks jitter
-_SHARD_JITTER = 0.25  # seconds added to a robot's windows: a call delayed that long still fits the account's
+_SHARD_JITTER = 0.5  # seconds added to a robot's windows: a call delayed that long still fits the account's
+# (0.25 s left 2-4 refusals in 3,000 soak rows on a loaded machine, 0.5 s none: docs/reliability.md)
 _SLOT_WIDTH = 2.05   # seconds: below one call per second each, robots take turns in slots this wide
 
 

@@ -25,7 +25,7 @@ from yingdao_module.simulator import Simulator  # noqa: E402
 
 APP_ID, KEY_ID, BOT = "1155487900000000001", "kid_soak", "7000000000000000001"
 ROBOTS, KILLS, CAP, TOKEN_LIFE, FAULT_RATE = 3, 3, 10, 15, 0.10
-# not "slow": it holds a request 1 s before the server counts it, a delay beyond the 0.25 s of
+# not "slow": it holds a request 1 s before the server counts it, a delay beyond the 0.5 s of
 # jitter a robot's window absorbs (account_limits.SHARD_JITTER); the fault matrix covers it
 FAULTS = ("http500", "http502", "http429", "reset", "malformed", "4009", "cut")
 FSIZE_LIMITED = r"""
