@@ -27,15 +27,15 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7030 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7060 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7091 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  7106 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  7127 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  7149 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  6731 行  Batch engine: batch() and the run loop
-#   merge .................... 第  6994 行  Merging shard outputs
-#   main ..................... 第  7188 行  ShadowBot Code flow: main(args)
+#   ask ...................... 第  7066 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7096 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7127 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  7142 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  7163 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  7185 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  6767 行  Batch engine: batch() and the run loop
+#   merge .................... 第  7030 行  Merging shard outputs
+#   main ..................... 第  7224 行  ShadowBot Code flow: main(args)
 #   Client ................... 第  2921 行  Chat client
 #   CozeError ................ 第   244 行  Errors
 #   InputError ............... 第   293 行  Errors
@@ -79,21 +79,21 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   Spreadsheets (CSV / xlsx) .................................. 第  4312 行  yingdao_module/tables.py
 #   File locks between processes ............................... 第  4607 行  yingdao_module/filelock.py
 #   Batch journal .............................................. 第  4708 行  yingdao_module/journal.py
-#   Batch options .............................................. 第  4858 行  yingdao_module/batch_options.py
-#   Batch report (HTML) ........................................ 第  5049 行  yingdao_module/report.py
-#   Quoting commands for bash, cmd and PowerShell .............. 第  5264 行  yingdao_module/shell_quote.py
-#   The command that continues a batch run ..................... 第  5349 行  yingdao_module/resume.py
-#   Files in: each row's files ................................. 第  5459 行  yingdao_module/row_files.py
-#   Files out: answers' links saved ............................ 第  5593 行  yingdao_module/downloads.py
-#   Batch planning ............................................. 第  5780 行  yingdao_module/batch_plan.py
-#   Batch asking: one chat per row ............................. 第  6018 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6211 行  yingdao_module/batch_workflow.py
-#   Batch output: table, report, summary ....................... 第  6378 行  yingdao_module/batch_output.py
-#   Batch engine: batch() and the run loop ..................... 第  6506 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  6792 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  7008 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  7163 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  7244 行  yingdao_module/command_line.py
+#   Batch options .............................................. 第  4894 行  yingdao_module/batch_options.py
+#   Batch report (HTML) ........................................ 第  5085 行  yingdao_module/report.py
+#   Quoting commands for bash, cmd and PowerShell .............. 第  5300 行  yingdao_module/shell_quote.py
+#   The command that continues a batch run ..................... 第  5385 行  yingdao_module/resume.py
+#   Files in: each row's files ................................. 第  5495 行  yingdao_module/row_files.py
+#   Files out: answers' links saved ............................ 第  5629 行  yingdao_module/downloads.py
+#   Batch planning ............................................. 第  5816 行  yingdao_module/batch_plan.py
+#   Batch asking: one chat per row ............................. 第  6054 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6247 行  yingdao_module/batch_workflow.py
+#   Batch output: table, report, summary ....................... 第  6414 行  yingdao_module/batch_output.py
+#   Batch engine: batch() and the run loop ..................... 第  6542 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  6828 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7044 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  7199 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  7280 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -126,12 +126,12 @@ from xml.parsers import expat
 import functools
 import collections
 import csv
+import errno
 import ipaddress
 import mimetypes
 import socket
 import urllib.error
 import urllib.request
-import errno
 import itertools
 import ast
 import argparse
@@ -4710,6 +4710,7 @@ class _FileLock(object):
 ###############################################################################
 # The batch journal: one JSON line per finished row, appended, flushed and fsynced before
 # anything else happens, so a crash or a closed laptop never loses an answer already paid for.
+# Rows finishing together share one fsync (group commit), so bookkeeping does not queue behind the disk.
 #
 # Its first line binds it to the input table, the question (template or column), the sheet and
 # the bot: resuming with something else is refused instead of mixing answers, unless the run
@@ -4739,12 +4740,22 @@ def _journal_header(output_path):
     return first if isinstance(first, dict) and "journal" in first else {}
 
 
+class _CommitGroup(object):
+    """Journal lines that one fsync makes durable together."""
+    __slots__ = ("lines", "done", "error")
+
+    def __init__(self):
+        self.lines, self.done, self.error = [], False, None
+
+
 class _Journal(object):
     def __init__(self, path, header):
         self.path = path
         self.header = header
         self._handle = None
-        self._lock = threading.Lock()  # workers finish rows concurrently
+        self._cond = threading.Condition()  # workers finish rows concurrently
+        self._open = None  # the CommitGroup taking lines until its fsync starts
+        self._flushing = False  # a group is being written and fsynced (the lock released meanwhile)
         self._run_lock = _FileLock(path + ".lock")
 
     # -- one run at a time ------------------------------------------------------------------------
@@ -4814,15 +4825,41 @@ class _Journal(object):
 
     # -- writing ------------------------------------------------------------------------------------
     def append(self, record):
-        """Write one record to disk (fsynced); OSError when the disk is full or the file unwritable."""
-        with self._lock:
-            try:
-                self._append(record)
-            except (OSError, ValueError):
-                self._drop_handle()  # reopen next time: it checks for a torn last line again
-                raise
+        """Write one record to disk and return once it is fsynced; OSError when the disk is full or
+        the file unwritable. Group commit: records appended while an fsync runs wait for the next
+        one, which covers them all (one fsync per group, not per record; each caller still
+        returns only after its own record is durable)."""
+        line = json.dumps(record, ensure_ascii=False) + "\n"  # outside the lock: rows serialise in parallel
+        with self._cond:
+            group = self._open
+            if group is None:
+                group = self._open = _CommitGroup()
+            group.lines.append(line)
+            while not group.done:
+                if self._flushing:
+                    self._cond.wait()
+                else:  # lead: this group is still open, so it holds our line; commit it
+                    self._open, self._flushing = None, True
+                    self._commit(group)
+        if group.error is not None:
+            raise group.error
 
-    def _append(self, record):
+    def _commit(self, group):
+        """Write and fsync a group's lines with the lock released (called holding it)."""
+        error = OSError(errno.EINTR, "日志写入被中断")  # for the waiters, if we are interrupted
+        self._cond.release()
+        try:
+            self._write_lines(group.lines)
+            error = None
+        except (OSError, ValueError) as err:
+            self._drop_handle()  # reopen next time: it checks for a torn last line again
+            error = err
+        finally:
+            self._cond.acquire()
+            group.done, group.error, self._flushing = True, error, False
+            self._cond.notify_all()
+
+    def _write_lines(self, lines):
         if self._handle is None:
             new = not os.path.exists(self.path) or os.path.getsize(self.path) == 0
             torn = not new and not self._ends_with_newline()
@@ -4830,18 +4867,15 @@ class _Journal(object):
             if torn:  # start after the torn line instead of gluing our record onto it
                 self._handle.write("\n")
             if new:
-                self._write(dict(self.header, journal=1))
-        self._write(record)
+                self._handle.write(json.dumps(dict(self.header, journal=1), ensure_ascii=False) + "\n")
+        self._handle.write("".join(lines))
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
 
     def _ends_with_newline(self):
         with open(self.path, "rb") as handle:
             handle.seek(-1, os.SEEK_END)
             return handle.read(1) == b"\n"
-
-    def _write(self, record):
-        self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
 
     def _drop_handle(self):
         if self._handle is not None:
@@ -4852,7 +4886,9 @@ class _Journal(object):
             self._handle = None
 
     def close(self):
-        with self._lock:
+        with self._cond:
+            while self._flushing:
+                self._cond.wait()
             self._drop_handle()
 
 ###############################################################################

@@ -3,6 +3,7 @@ cap), engine overhead per row, and peak memory for 100,000 CSV rows."""
 import csv
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -116,6 +117,78 @@ def overhead_per_row(rows=3000):
     elapsed = time.perf_counter() - started
     assert summary["done"] == rows
     return {"rows": rows, "ms_per_row": 1000 * elapsed / rows}
+
+SIM_SCRIPT = r"""
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from yingdao_module.simulator import Simulator
+with Simulator(latency=0) as sim:
+    print(sim.url, flush=True)
+    sys.stdin.read()  # until the benchmark closes our stdin
+"""
+
+CPU_SCRIPT = r"""
+import importlib.util, os, sys, time
+from concurrent.futures import ThreadPoolExecutor
+dist, mode, url, path, rows, concurrency = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6])
+spec = importlib.util.spec_from_file_location("coze", dist)
+coze = importlib.util.module_from_spec(spec); spec.loader.exec_module(coze)
+coze._set_log_sink(lambda line: None)
+settings = dict(token="pat_bench_cpu", bot_id="7000000000000000001", base_url=url)
+questions = ["第%d行:请为这款商品写一句二十字以内的广告语" % i for i in range(rows)]
+cpu, wall = time.process_time(), time.perf_counter()
+if mode == "chats":
+    client = coze.Client(**settings)
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        answers = list(pool.map(lambda q: client.chat(q), questions))
+    assert len(answers) == rows
+else:
+    summary = coze.batch(path, question_column="问题", concurrency=concurrency, **settings)
+    assert summary["done"] == rows, summary
+print(time.process_time() - cpu, time.perf_counter() - wall)
+"""
+
+
+def simulator_process():
+    """A zero-latency simulator in its own process: its CPU is not counted in the batch process."""
+    process = subprocess.Popen([sys.executable, "-c", SIM_SCRIPT, ROOT], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+    return process, process.stdout.readline().strip()
+
+
+def cpu_of(dist, mode, url, rows, concurrency):
+    """(CPU seconds, wall seconds) of one fresh process doing `rows` chats: plain, or as a batch."""
+    folder = tempfile.mkdtemp(prefix="coze_bench_cpu_")
+    path = make_csv(rows, folder)
+    env = dict(os.environ, COZE_STATE_DIR=os.path.join(folder, "state"))
+    out = subprocess.check_output([sys.executable, "-c", CPU_SCRIPT, dist, mode, url, path, str(rows),
+                                   str(concurrency)], env=env, text=True, timeout=600)
+    cpu, wall = out.split()
+    return float(cpu), float(wall)
+
+
+def bookkeeping_cpu(dists, rows=300, rounds=5, concurrency=2):
+    """CPU per row of the batch machinery: a fresh process running the batch of `rows` rows minus a
+    fresh process doing the same chats with a Client on `concurrency` threads, against one
+    zero-latency simulator in another process; interleaved round by round, medians.
+    `dists` is {label: path of a coze.py}, so an older build can be measured side by side."""
+    process, url = simulator_process()
+    per_row = dict((label, []) for label in dists)
+    walls = dict((label, []) for label in dists)
+    try:
+        for _ in range(rounds):
+            for label, dist in dists.items():
+                chats_cpu, chats_wall = cpu_of(dist, "chats", url, rows, concurrency)
+                batch_cpu, batch_wall = cpu_of(dist, "batch", url, rows, concurrency)
+                per_row[label].append(1000.0 * (batch_cpu - chats_cpu) / rows)
+                walls[label].append(1000.0 * (batch_wall - chats_wall) / rows)
+    finally:
+        process.stdin.close()
+        process.wait(timeout=30)
+    return dict((label, {"rows": rows, "rounds": rounds, "concurrency": concurrency,
+                         "cpu_ms_p50": statistics.median(per_row[label]), "cpu_ms_min": min(per_row[label]),
+                         "cpu_ms_max": max(per_row[label]), "wall_ms_p50": statistics.median(walls[label])})
+                for label in dists)
 
 
 MEMORY_SCRIPT = r"""
