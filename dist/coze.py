@@ -27,16 +27,16 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7066 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7096 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7127 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  7142 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  7163 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  7185 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  6767 行  Batch engine: batch() and the run loop
-#   merge .................... 第  7030 行  Merging shard outputs
-#   main ..................... 第  7224 行  ShadowBot Code flow: main(args)
-#   Client ................... 第  2921 行  Chat client
+#   ask ...................... 第  7093 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7123 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7154 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  7169 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  7190 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  7212 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  6794 行  Batch engine: batch() and the run loop
+#   merge .................... 第  7057 行  Merging shard outputs
+#   main ..................... 第  7251 行  ShadowBot Code flow: main(args)
+#   Client ................... 第  2948 行  Chat client
 #   CozeError ................ 第   244 行  Errors
 #   InputError ............... 第   293 行  Errors
 #   APIError ................. 第   298 行  Errors
@@ -60,40 +60,40 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   HTTP responses read within the deadline .................... 第  1177 行  yingdao_module/http_response.py
 #   HTTP connections opened within the deadline ................ 第  1376 行  yingdao_module/http_connect.py
 #   HTTP backends, requests .................................... 第  1439 行  yingdao_module/http_backends.py
-#   HTTP backend, standard library (kept alive) ................ 第  1697 行  yingdao_module/http_stdlib.py
-#   Coze transport: envelope, auth header, retries ............. 第  1826 行  yingdao_module/transport.py
-#   Sign-in: static token or OAuth JWT service app ............. 第  2034 行  yingdao_module/auth.py
-#   Files ...................................................... 第  2234 行  yingdao_module/files.py
-#   When to check a non-stream chat ............................ 第  2289 行  yingdao_module/polling.py
-#   The flows of the ShadowBot app (package.json) .............. 第  2382 行  yingdao_module/app_flows.py
-#   Local tools (端插件) ....................................... 第  2440 行  yingdao_module/tools.py
-#   What a chat has told us (ChatState) ........................ 第  2558 行  yingdao_module/chat_state.py
-#   What a chat sends (bots and chatflows) ..................... 第  2686 行  yingdao_module/chat_request.py
-#   One chat in flight: stream, poll, tools, cancel ............ 第  2717 行  yingdao_module/chat_run.py
-#   Chat client ................................................ 第  2913 行  yingdao_module/client.py
-#   Workflows .................................................. 第  3042 行  yingdao_module/workflow.py
-#   Rate limits ................................................ 第  3400 行  yingdao_module/ratelimit.py
-#   xlsx packages: bounded parts, safe XML ..................... 第  3564 行  yingdao_module/xlsx_package.py
-#   xlsx sheets read as a stream, as shown ..................... 第  3721 行  yingdao_module/xlsx_read.py
-#   xlsx copies with new cells spliced in ...................... 第  4088 行  yingdao_module/xlsx_write.py
-#   Spreadsheets (CSV / xlsx) .................................. 第  4312 行  yingdao_module/tables.py
-#   File locks between processes ............................... 第  4607 行  yingdao_module/filelock.py
-#   Batch journal .............................................. 第  4708 行  yingdao_module/journal.py
-#   Batch options .............................................. 第  4894 行  yingdao_module/batch_options.py
-#   Batch report (HTML) ........................................ 第  5085 行  yingdao_module/report.py
-#   Quoting commands for bash, cmd and PowerShell .............. 第  5300 行  yingdao_module/shell_quote.py
-#   The command that continues a batch run ..................... 第  5385 行  yingdao_module/resume.py
-#   Files in: each row's files ................................. 第  5495 行  yingdao_module/row_files.py
-#   Files out: answers' links saved ............................ 第  5629 行  yingdao_module/downloads.py
-#   Batch planning ............................................. 第  5816 行  yingdao_module/batch_plan.py
-#   Batch asking: one chat per row ............................. 第  6054 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6247 行  yingdao_module/batch_workflow.py
-#   Batch output: table, report, summary ....................... 第  6414 行  yingdao_module/batch_output.py
-#   Batch engine: batch() and the run loop ..................... 第  6542 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  6828 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  7044 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  7199 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  7280 行  yingdao_module/command_line.py
+#   HTTP backend, standard library (kept alive) ................ 第  1720 行  yingdao_module/http_stdlib.py
+#   Coze transport: envelope, auth header, retries ............. 第  1853 行  yingdao_module/transport.py
+#   Sign-in: static token or OAuth JWT service app ............. 第  2061 行  yingdao_module/auth.py
+#   Files ...................................................... 第  2261 行  yingdao_module/files.py
+#   When to check a non-stream chat ............................ 第  2316 行  yingdao_module/polling.py
+#   The flows of the ShadowBot app (package.json) .............. 第  2409 行  yingdao_module/app_flows.py
+#   Local tools (端插件) ....................................... 第  2467 行  yingdao_module/tools.py
+#   What a chat has told us (ChatState) ........................ 第  2585 行  yingdao_module/chat_state.py
+#   What a chat sends (bots and chatflows) ..................... 第  2713 行  yingdao_module/chat_request.py
+#   One chat in flight: stream, poll, tools, cancel ............ 第  2744 行  yingdao_module/chat_run.py
+#   Chat client ................................................ 第  2940 行  yingdao_module/client.py
+#   Workflows .................................................. 第  3069 行  yingdao_module/workflow.py
+#   Rate limits ................................................ 第  3427 行  yingdao_module/ratelimit.py
+#   xlsx packages: bounded parts, safe XML ..................... 第  3591 行  yingdao_module/xlsx_package.py
+#   xlsx sheets read as a stream, as shown ..................... 第  3748 行  yingdao_module/xlsx_read.py
+#   xlsx copies with new cells spliced in ...................... 第  4115 行  yingdao_module/xlsx_write.py
+#   Spreadsheets (CSV / xlsx) .................................. 第  4339 行  yingdao_module/tables.py
+#   File locks between processes ............................... 第  4634 行  yingdao_module/filelock.py
+#   Batch journal .............................................. 第  4735 行  yingdao_module/journal.py
+#   Batch options .............................................. 第  4921 行  yingdao_module/batch_options.py
+#   Batch report (HTML) ........................................ 第  5112 行  yingdao_module/report.py
+#   Quoting commands for bash, cmd and PowerShell .............. 第  5327 行  yingdao_module/shell_quote.py
+#   The command that continues a batch run ..................... 第  5412 行  yingdao_module/resume.py
+#   Files in: each row's files ................................. 第  5522 行  yingdao_module/row_files.py
+#   Files out: answers' links saved ............................ 第  5656 行  yingdao_module/downloads.py
+#   Batch planning ............................................. 第  5843 行  yingdao_module/batch_plan.py
+#   Batch asking: one chat per row ............................. 第  6081 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6274 行  yingdao_module/batch_workflow.py
+#   Batch output: table, report, summary ....................... 第  6441 行  yingdao_module/batch_output.py
+#   Batch engine: batch() and the run loop ..................... 第  6569 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  6855 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7071 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  7226 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  7307 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -1449,7 +1449,12 @@ def _connect_within(address, timeout, source_address=None):
 
 _MAX_REDIRECTS = 3        # Coze does not redirect its API; a few same-host hops are tolerated
 _REDIRECT_STATUSES = (301, 302, 303, 307, 308)
-_CA_FILE_VARIABLES = ("COZE_CA_FILE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
+_CA_FILE_VARIABLES = ("COZE_CA_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
+# what the proxy for a host depends on: reading these few is microseconds, while urllib's getproxies()
+# scans the whole environment (about a millisecond per request on a machine with many variables)
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
+                   "NO_PROXY", "REQUEST_METHOD")
+_proxy_memo = {}
 _requests_module = []  # filled on first use: importing requests costs ~100 ms, too much at import time
 
 
@@ -1471,6 +1476,19 @@ def _ca_file():
         if value:
             return value
     return None
+
+
+def _remembered_proxy(kind, where, find):
+    """find() once per host and proxy environment (a changed HTTPS_PROXY / NO_PROXY is seen at once;
+    on Windows the registry's proxy is read once per process)."""
+    key = (kind, where, tuple(os.environ.get(name) for name in _PROXY_VARIABLES))
+    try:
+        return _proxy_memo[key]
+    except KeyError:
+        if len(_proxy_memo) > 256:
+            _proxy_memo.clear()
+        found = _proxy_memo[key] = find()
+        return found
 
 
 def _origin(url):
@@ -1593,7 +1611,8 @@ class _HttpBackend(object):
 
 class _RequestsBackend(_HttpBackend):
     """Keep-alive sessions from `requests`, one per thread (batch runs threads). Proxies come
-    from the environment (HTTPS_PROXY, NO_PROXY) through requests' trust_env."""
+    from the environment (HTTPS_PROXY, NO_PROXY) as requests reads them, looked up once per host
+    and environment instead of on every request (trust_env off; never a ~/.netrc password)."""
     name = "requests"
 
     def __init__(self, timeouts=None):
@@ -1606,7 +1625,7 @@ class _RequestsBackend(_HttpBackend):
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = _optional_requests().Session()
-            session.trust_env = True
+            session.trust_env = False  # proxies are given per request; the CA file is ca_file()
             adapter = _deadline_adapter_class()
             session.mount("http://", adapter())
             session.mount("https://", adapter())
@@ -1615,9 +1634,13 @@ class _RequestsBackend(_HttpBackend):
         return session
 
     def _open(self, method, url, headers, body, connect_timeout, read_timeout):
-        resp = self._session().request(method, url, headers=headers, data=body, stream=True,
-                                       timeout=(connect_timeout, read_timeout), allow_redirects=False,
-                                       verify=_ca_file() or True)
+        requests = _optional_requests()
+        proxies = _remembered_proxy("requests", _origin(url), lambda: requests.utils.get_environ_proxies(url))
+        # prepared here and sent as is: Session.request would merge session headers, cookies and
+        # environment settings on every request (a third of our per-answer CPU); we send our own headers
+        prepared = requests.Request(method, url, headers=headers, data=body).prepare()
+        resp = self._session().send(prepared, stream=True, proxies=proxies, timeout=(connect_timeout, read_timeout),
+                                    allow_redirects=False, verify=_ca_file() or True)
         raw = resp.raw._fp  # urllib3 keeps the http.client response here; we read it ourselves
 
         def finish(complete):
@@ -1706,6 +1729,10 @@ def _deadline_adapter_class():
 
 def _proxy_for(scheme, host):
     """The proxy URL the environment names for this scheme and host, or None (NO_PROXY, none set)."""
+    return _remembered_proxy("stdlib", (scheme, host), lambda: _environment_proxy(scheme, host))
+
+
+def _environment_proxy(scheme, host):
     import urllib.request
     proxy = urllib.request.getproxies().get(scheme)
     if not proxy or urllib.request.proxy_bypass(host):

@@ -121,6 +121,60 @@ def answer_overhead(rounds=20, latency=1.0, only=None):
                     for name, values in timings.items())
 
 
+def streaming_clients(base_url, dists):
+    """{label: ask(question)}: our streaming Client on each backend (for each build in `dists`,
+    {label: path of a coze.py}) and cozepy's chat.stream; one client each, kept across rounds."""
+    import importlib.util
+    import cozepy
+    found = {}
+    for label, path in dists.items():
+        spec = importlib.util.spec_from_file_location("coze_stream_%s" % abs(hash(label)), path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        module._set_log_sink(lambda line: None)
+        for backend in ("requests", "urllib"):
+            client = module.Client(token=TOKEN, bot_id=BOT, base_url=base_url, backend=backend)
+            found["%s %s" % (label, backend)] = lambda q, client=client: client.ask(q, user_id=USER)
+    sdk = cozepy.Coze(auth=cozepy.TokenAuth(TOKEN), base_url=base_url)
+
+    def sdk_stream(q):
+        answer = ""
+        for event in sdk.chat.stream(bot_id=BOT, user_id=USER,
+                                     additional_messages=[cozepy.Message.build_user_question_text(q)]):
+            if event.event == cozepy.ChatEventType.CONVERSATION_MESSAGE_COMPLETED and \
+                    event.message.type == cozepy.MessageType.ANSWER:
+                answer = event.message.content
+        return answer
+    found["cozepy chat.stream"] = sdk_stream
+    return found
+
+
+def stream_vs_sdk(rounds=30, latency=1.0, dists=None):
+    """Streaming answer overhead against cozepy's chat.stream, the simulator in another process,
+    interleaved round by round (the order rotating each round): {label: {p50_ms, p25_ms, p75_ms}}."""
+    from bench_batch import simulator_process
+    process, url = simulator_process(latency)
+    try:
+        asks = streaming_clients(url, dists or {"ours": DIST})
+        names, timings = list(asks), dict((name, []) for name in asks)
+        for name in names:
+            asks[name]("warm-up")  # first connection and lazy imports are not the per-answer overhead
+        for round_no in range(rounds):
+            shift = round_no % len(names)
+            for name in names[shift:] + names[:shift]:
+                question = "第%d轮:%s" % (round_no, name)
+                started = time.perf_counter()
+                answer = asks[name](question)
+                timings[name].append(max(0.0, time.perf_counter() - started - latency))
+                assert question in answer, (name, answer)
+    finally:
+        process.stdin.close()
+        process.wait(timeout=30)
+    return dict((name, {"p50_ms": 1000 * statistics.median(values), "p25_ms": 1000 * percentile(values, 0.25),
+                        "p75_ms": 1000 * percentile(values, 0.75), "rounds": rounds})
+                for name, values in timings.items())
+
+
 OURS_POLL, SDK_POLL = "ours: ask, polling (stream=False)", "official SDK: create_and_poll"
 POLL_LATENCIES = (0.5, 1.0, 1.5, 2.5, 4.0, 8.0)
 

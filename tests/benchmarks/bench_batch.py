@@ -122,7 +122,7 @@ SIM_SCRIPT = r"""
 import sys, time
 sys.path.insert(0, sys.argv[1])
 from yingdao_module.simulator import Simulator
-with Simulator(latency=0) as sim:
+with Simulator(latency=float(sys.argv[2])) as sim:
     print(sim.url, flush=True)
     sys.stdin.read()  # until the benchmark closes our stdin
 """
@@ -149,9 +149,10 @@ print(time.process_time() - cpu, time.perf_counter() - wall)
 """
 
 
-def simulator_process():
-    """A zero-latency simulator in its own process: its CPU is not counted in the batch process."""
-    process = subprocess.Popen([sys.executable, "-c", SIM_SCRIPT, ROOT], stdin=subprocess.PIPE,
+def simulator_process(latency=0.0):
+    """A simulator in its own process (its CPU is not counted, nor competes for our GIL): (process, url);
+    closing the process's stdin stops it."""
+    process = subprocess.Popen([sys.executable, "-c", SIM_SCRIPT, ROOT, str(latency)], stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, text=True)
     return process, process.stdout.readline().strip()
 
