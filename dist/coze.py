@@ -27,15 +27,15 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7093 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7123 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7154 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  7169 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  7190 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  7212 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  6794 行  Batch engine: batch() and the run loop
-#   merge .................... 第  7057 行  Merging shard outputs
-#   main ..................... 第  7251 行  ShadowBot Code flow: main(args)
+#   ask ...................... 第  7095 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7125 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7156 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  7171 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  7192 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  7214 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  6796 行  Batch engine: batch() and the run loop
+#   merge .................... 第  7059 行  Merging shard outputs
+#   main ..................... 第  7253 行  ShadowBot Code flow: main(args)
 #   Client ................... 第  2948 行  Chat client
 #   CozeError ................ 第   244 行  Errors
 #   InputError ............... 第   293 行  Errors
@@ -80,20 +80,20 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   File locks between processes ............................... 第  4634 行  yingdao_module/filelock.py
 #   Batch journal .............................................. 第  4735 行  yingdao_module/journal.py
 #   Batch options .............................................. 第  4921 行  yingdao_module/batch_options.py
-#   Batch report (HTML) ........................................ 第  5112 行  yingdao_module/report.py
-#   Quoting commands for bash, cmd and PowerShell .............. 第  5327 行  yingdao_module/shell_quote.py
-#   The command that continues a batch run ..................... 第  5412 行  yingdao_module/resume.py
-#   Files in: each row's files ................................. 第  5522 行  yingdao_module/row_files.py
-#   Files out: answers' links saved ............................ 第  5656 行  yingdao_module/downloads.py
-#   Batch planning ............................................. 第  5843 行  yingdao_module/batch_plan.py
-#   Batch asking: one chat per row ............................. 第  6081 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6274 行  yingdao_module/batch_workflow.py
-#   Batch output: table, report, summary ....................... 第  6441 行  yingdao_module/batch_output.py
-#   Batch engine: batch() and the run loop ..................... 第  6569 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  6855 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  7071 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  7226 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  7307 行  yingdao_module/command_line.py
+#   Batch report (HTML) ........................................ 第  5100 行  yingdao_module/report.py
+#   Quoting commands for bash, cmd and PowerShell .............. 第  5315 行  yingdao_module/shell_quote.py
+#   The command that continues a batch run ..................... 第  5400 行  yingdao_module/resume.py
+#   Files in: each row's files ................................. 第  5510 行  yingdao_module/row_files.py
+#   Files out: answers' links saved ............................ 第  5644 行  yingdao_module/downloads.py
+#   Batch planning ............................................. 第  5831 行  yingdao_module/batch_plan.py
+#   Batch asking: one chat per row ............................. 第  6069 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6262 行  yingdao_module/batch_workflow.py
+#   Batch output: table, report, summary ....................... 第  6429 行  yingdao_module/batch_output.py
+#   Batch engine: batch() and the run loop ..................... 第  6557 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  6857 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7073 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  7228 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  7309 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -4926,21 +4926,7 @@ class _Journal(object):
 # Values typed into ShadowBot's 调用模块 arrive as text ("2", "否", ""), the command line
 # gives None for what was not typed: both are cleaned here, so the engine sees clean values.
 
-# name -> default, in the order of batch()'s keyword parameters: batch()'s signature is the source,
-# tests/test_batch_shape.py fails until this list says the same (BatchOptions and resume.py read it)
-_BATCH_DEFAULTS = (
-    ("prompt", None), ("question_column", None), ("output_path", None), ("sheet", None),
-    ("answer_column", "回答"), ("bot_id", None), ("token", None), ("base_url", None),
-    ("concurrency", 2), ("qps", None), ("qpm", None), ("qpd", None), ("max_rows", None),
-    ("max_tokens", None), ("retry_failed", False), ("shard", None), ("json_columns", False),
-    ("dedupe", False), ("timeout", _DEFAULT_TIMEOUT), ("restart", False), ("wait", False),
-    ("app_id", None), ("key_id", None), ("private_key", None),
-    ("json_fields", None), ("ask_blank", False), ("report_path", None), ("tools", None), ("header_row", None),
-    ("chat_retries", 2), ("workflow_id", None), ("parameters", None), ("answers_column", None),
-    ("files_column", None), ("download", False),
-)
 _CHAT_RETRIES_MAX = 5
-_BATCH_OPTION_NAMES = tuple(name for name, _ in _BATCH_DEFAULTS)
 
 
 def _clean_count(value, name, allow_float=False):
@@ -5022,17 +5008,19 @@ def _option_text(value):
 
 
 class _BatchOptions(object):
-    """The cleaned options of one batch run (see batch() for what each one means).
+    """The cleaned options of one batch run (see batch() for what each one means). `defaults` is
+    batch_defaults() (batch()'s signature, handed in: that module imports this one).
     Its repr never shows the token or the private key."""
 
     def __repr__(self):
         return "BatchOptions(input_path=%r, output_path=%r, 令牌和私钥已隐藏)" % (self.input_path, self.output_path)
 
-    def __init__(self, input_path, **values):
-        unknown = sorted(set(values) - set(_BATCH_OPTION_NAMES))
+    def __init__(self, input_path, defaults, **values):
+        self.defaults = dict(defaults)
+        unknown = sorted(set(values) - set(self.defaults))
         if unknown:
-            raise InputError("batch 没有参数 %s。可用的参数:%s" % ("、".join(unknown), "、".join(_BATCH_OPTION_NAMES)))
-        given = dict(_BATCH_DEFAULTS)
+            raise InputError("batch 没有参数 %s。可用的参数:%s" % ("、".join(unknown), "、".join(name for name, _ in defaults)))
+        given = dict(self.defaults)
         given.update((name, value) for name, value in values.items() if value is not None and value != "")
         self.input_path = os.path.abspath(str(input_path or "").strip().strip('"'))
         self.prompt, self.question_column = _option_text(given["prompt"]), _option_text(given["question_column"])
@@ -5457,7 +5445,7 @@ def _option_value(options, name):
     if name == "answer_column" and getattr(options, "workflow_id", None) and options.answer_column == "输出":
         return None  # a workflow run's default
     value = getattr(options, name, None)
-    return None if value == dict(_BATCH_DEFAULTS).get(name) else value
+    return None if value == options.defaults.get(name) else value
 
 
 def _tools_text(tools):
@@ -6791,6 +6779,20 @@ class _BatchRun(object):
                 finished, planned, self.counts["ok"], self.counts["failed"], rate, eta, self.counts["tokens"]))
 
 
+def _signature_defaults(function):
+    """((name, default), ...) of a function's parameters that have defaults, in order."""
+    code = function.__code__
+    names, defaults = code.co_varnames[:code.co_argcount], function.__defaults__ or ()
+    return tuple(zip(names[len(names) - len(defaults):], defaults))
+
+
+def _batch_defaults():
+    """batch()'s keyword parameters and their defaults: its signature (what ShadowBot's 调用模块
+    shows) is the one list of batch options; BatchOptions, the resume command and the command line
+    are handed this instead of keeping a copy."""
+    return _signature_defaults(batch)
+
+
 def batch(input_path, prompt=None, question_column=None, output_path=None, sheet=None, answer_column="回答",
           bot_id=None, token=None, base_url=None, concurrency=2, qps=None, qpm=None, qpd=None, max_rows=None,
           max_tokens=None, retry_failed=False, shard=None, json_columns=False, dedupe=False, timeout=_DEFAULT_TIMEOUT,
@@ -6840,7 +6842,7 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     report_path, stopped_reason(空 = 正常结束), earlier_done / earlier_failed(之前已成功 / 已失败的行),
     resume_command(继续这次运行的命令,全部完成时为空)。
     """
-    options = _BatchOptions(**locals())  # every parameter as typed: locals() holds exactly them here
+    options = _BatchOptions(defaults=_batch_defaults(), **locals())  # locals() holds exactly the parameters here
     header, make_question = _checked_table(options)
     stop = threading.Event()
     limiter = _RateLimiter(options.qps, options.qpm, options.qpd)
@@ -7554,8 +7556,8 @@ def _add_batch_arguments(parser):
 
 def _run_batch(ns):
     def given():
-        return dict((name, getattr(ns, name)) for name in _BATCH_OPTION_NAMES if getattr(ns, name, None) is not None)
-    _checked_table(_BatchOptions(ns.input_path, **given()))  # mistakes first, then the offline-demo notice
+        return dict((name, getattr(ns, name)) for name, _ in _batch_defaults() if getattr(ns, name, None) is not None)
+    _checked_table(_BatchOptions(ns.input_path, _batch_defaults(), **given()))  # mistakes first, then the offline-demo notice
     try:
         with _demo_if_no_token(ns):  # the demo's token marks the run as a demo (log, summary, report)
             summary = batch(ns.input_path, **given())
