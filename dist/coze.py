@@ -7555,9 +7555,11 @@ def _add_batch_arguments(parser):
 
 
 def _run_batch(ns):
+    defaults = _batch_defaults()
+
     def given():
-        return dict((name, getattr(ns, name)) for name, _ in _batch_defaults() if getattr(ns, name, None) is not None)
-    _checked_table(_BatchOptions(ns.input_path, _batch_defaults(), **given()))  # mistakes first, then the offline-demo notice
+        return dict((name, getattr(ns, name)) for name, _ in defaults if getattr(ns, name, None) is not None)
+    _checked_table(_BatchOptions(ns.input_path, defaults, **given()))  # mistakes first, then the offline-demo notice
     try:
         with _demo_if_no_token(ns):  # the demo's token marks the run as a demo (log, summary, report)
             summary = batch(ns.input_path, **given())

@@ -262,9 +262,11 @@ def add_batch_arguments(parser):
 
 
 def run_batch(ns):
+    defaults = batch_defaults()
+
     def given():
-        return dict((name, getattr(ns, name)) for name, _ in batch_defaults() if getattr(ns, name, None) is not None)
-    checked_table(BatchOptions(ns.input_path, batch_defaults(), **given()))  # mistakes first, then the offline-demo notice
+        return dict((name, getattr(ns, name)) for name, _ in defaults if getattr(ns, name, None) is not None)
+    checked_table(BatchOptions(ns.input_path, defaults, **given()))  # mistakes first, then the offline-demo notice
     try:
         with demo_if_no_token(ns):  # the demo's token marks the run as a demo (log, summary, report)
             summary = batch(ns.input_path, **given())
