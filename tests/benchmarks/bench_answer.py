@@ -219,7 +219,20 @@ def run(rounds=20):
     # 1 s is the issue's setting, and also the official SDK's best case: its fixed 1 s poll lands
     # right after a 1 s chat. 1.5 s shows the common case of a chat that does not end on a poll.
     return {"answer_overhead": answer_overhead(rounds), "answer_overhead_1_5": answer_overhead(max(5, rounds // 2), 1.5),
-            "polling": polling_vs_sdk(max(6, rounds // 2)), "cold_import": cold_import()}
+            "stream_vs_sdk": stream_vs_sdk(rounds * 2), "polling": polling_vs_sdk(max(6, rounds // 2)),
+            "cold_import": cold_import()}
+
+
+def stream_table(stream):
+    """Our streaming answer on each backend against cozepy's chat.stream (figures of stream_vs_sdk)."""
+    sdk = stream.get("cozepy chat.stream", {}).get("p50_ms")
+    lines = ["### 流式回答开销对照官方 SDK / Streaming answer overhead vs cozepy chat.stream "
+             "(latency 1 s, simulator in another process, %d interleaved rounds)" % next(iter(stream.values()))["rounds"],
+             "", "| client | overhead p50 | p25–p75 | SDK p50 ÷ this p50 |", "|---|---|---|---|"]
+    for name, row in stream.items():
+        lines.append("| %s | %.2f ms | %.2f–%.2f ms | %s |" % (name, row["p50_ms"], row["p25_ms"], row["p75_ms"],
+                                                          "%.2f×" % (sdk / max(row["p50_ms"], 0.001)) if sdk else "—"))
+    return lines
 
 
 def overhead_table(title, overhead):
@@ -256,6 +269,8 @@ def markdown(figures):
     if "answer_overhead_1_5" in figures:
         lines += [""] + overhead_table("回答开销 / Answer overhead (latency 1.5 s: a chat that does not end on a poll)",
                                        figures["answer_overhead_1_5"])
+    if "stream_vs_sdk" in figures:
+        lines += [""] + stream_table(figures["stream_vs_sdk"])
     if "polling" in figures:
         lines += [""] + polling_table(figures["polling"])
     cold = figures["cold_import"]
@@ -271,5 +286,8 @@ def markdown(figures):
 if __name__ == "__main__":
     if sys.argv[1:2] == ["polling"]:  # only the polling comparison: bench_answer.py polling [rounds]
         print("\n".join(polling_table(polling_vs_sdk(int(sys.argv[2]) if len(sys.argv) > 2 else 8))))
+    elif sys.argv[1:2] == ["stream"]:  # only the streaming comparison: bench_answer.py stream [rounds] [old coze.py]
+        builds = dict([("ours", DIST)] + ([("given build", sys.argv[3])] if len(sys.argv) > 3 else []))
+        print("\n".join(stream_table(stream_vs_sdk(int(sys.argv[2]) if len(sys.argv) > 2 else 40, dists=builds))))
     else:
         print(markdown(run(int(sys.argv[1]) if len(sys.argv) > 1 else 20)))
