@@ -54,6 +54,20 @@ def tutorial_ask(base_url, question):
     return [m["content"] for m in messages if m["type"] == "answer"][0]
 
 
+def sdk_stream_answer(sdk, question):
+    """The answer through cozepy's chat.stream, read as its README shows (stop at chat.completed)."""
+    import cozepy
+    answer = ""
+    for event in sdk.chat.stream(bot_id=BOT, user_id=USER,
+                                 additional_messages=[cozepy.Message.build_user_question_text(question)]):
+        if event.event == cozepy.ChatEventType.CONVERSATION_MESSAGE_COMPLETED and \
+                event.message.type == cozepy.MessageType.ANSWER:
+            answer = event.message.content
+        if event.event == cozepy.ChatEventType.CONVERSATION_CHAT_COMPLETED:
+            break
+    return answer
+
+
 def approaches(base_url):
     coze = load_dist()
     kw = dict(bot_id=BOT, token=TOKEN, base_url=base_url, user_id=USER)
@@ -71,19 +85,8 @@ def approaches(base_url):
                                             additional_messages=[cozepy.Message.build_user_question_text(q)])
             return "".join(m.content for m in poll.messages if m.type == cozepy.MessageType.ANSWER)
 
-        def sdk_stream(q):
-            answer = ""
-            for event in sdk.chat.stream(bot_id=BOT, user_id=USER,
-                                         additional_messages=[cozepy.Message.build_user_question_text(q)]):
-                if event.event == cozepy.ChatEventType.CONVERSATION_MESSAGE_COMPLETED and \
-                        event.message.type == cozepy.MessageType.ANSWER:
-                    answer = event.message.content
-                if event.event == cozepy.ChatEventType.CONVERSATION_CHAT_COMPLETED:
-                    break
-            return answer
-
         found["official SDK: create_and_poll"] = sdk_poll
-        found["official SDK: stream"] = sdk_stream
+        found["official SDK: stream"] = lambda q: sdk_stream_answer(sdk, q)
     except ImportError:
         pass
     return found
@@ -136,16 +139,7 @@ def streaming_clients(base_url, dists):
             client = module.Client(token=TOKEN, bot_id=BOT, base_url=base_url, backend=backend)
             found["%s %s" % (label, backend)] = lambda q, client=client: client.ask(q, user_id=USER)
     sdk = cozepy.Coze(auth=cozepy.TokenAuth(TOKEN), base_url=base_url)
-
-    def sdk_stream(q):
-        answer = ""
-        for event in sdk.chat.stream(bot_id=BOT, user_id=USER,
-                                     additional_messages=[cozepy.Message.build_user_question_text(q)]):
-            if event.event == cozepy.ChatEventType.CONVERSATION_MESSAGE_COMPLETED and \
-                    event.message.type == cozepy.MessageType.ANSWER:
-                answer = event.message.content
-        return answer
-    found["cozepy chat.stream"] = sdk_stream
+    found["cozepy chat.stream"] = lambda q: sdk_stream_answer(sdk, q)
     return found
 
 
