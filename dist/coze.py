@@ -27,15 +27,15 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7031 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7061 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7092 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  7107 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  7128 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  7150 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  6732 行  Batch engine: batch() and the run loop
-#   merge .................... 第  6995 行  Merging shard outputs
-#   main ..................... 第  7189 行  ShadowBot Code flow: main(args)
+#   ask ...................... 第  7032 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7062 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7093 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  7108 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  7129 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  7151 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  6730 行  Batch engine: batch() and the run loop
+#   merge .................... 第  6996 行  Merging shard outputs
+#   main ..................... 第  7190 行  ShadowBot Code flow: main(args)
 #   Client ................... 第  2921 行  Chat client
 #   CozeError ................ 第   244 行  Errors
 #   InputError ............... 第   293 行  Errors
@@ -86,14 +86,14 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   Files in: each row's files ................................. 第  5460 行  yingdao_module/row_files.py
 #   Files out: answers' links saved ............................ 第  5594 行  yingdao_module/downloads.py
 #   Batch planning ............................................. 第  5781 行  yingdao_module/batch_plan.py
-#   Batch asking: one chat per row ............................. 第  6019 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6212 行  yingdao_module/batch_workflow.py
-#   Batch output: table, report, summary ....................... 第  6379 行  yingdao_module/batch_output.py
-#   Batch engine: batch() and the run loop ..................... 第  6507 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  6793 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  7009 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  7164 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  7245 行  yingdao_module/command_line.py
+#   Batch asking: one chat per row ............................. 第  6017 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6210 行  yingdao_module/batch_workflow.py
+#   Batch output: table, report, summary ....................... 第  6377 行  yingdao_module/batch_output.py
+#   Batch engine: batch() and the run loop ..................... 第  6505 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  6794 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7010 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  7165 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  7246 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -5906,8 +5906,6 @@ def _checked_table(options):
     except InputError as err:
         raise InputError(str(err) + ("" if found else _header_preview(top)))
     options.table_header_row = number
-    if number > 1:
-        _log("列名在第 %d 行(上面 %d 行原样保留);不对的话用 --header-row N 指定" % (number, number - 1))
     if options.answer_column in header:
         raise InputError("表格里已经有「%s」列:请用 answer_column 换一个回答列名" % options.answer_column)
     taken = [name for name in options.json_fields if name in header or name in _EXTRA_COLUMNS
@@ -6780,6 +6778,9 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     """
     options = _BatchOptions(**locals())  # every parameter as typed: locals() holds exactly them here
     header, make_question = _checked_table(options)
+    if options.table_header_row > 1:  # said here, not in checked_table: the command line checks the table first too
+        _log("列名在第 %d 行(上面 %d 行原样保留);不对的话用 --header-row N 指定"
+            % (options.table_header_row, options.table_header_row - 1))
     stop = threading.Event()
     limiter = _RateLimiter(options.qps, options.qpm, options.qpd)
     # checks token and bot before any call; tests and benchmarks stand in for Client here
