@@ -13,9 +13,9 @@ quotes every tool output. Such a chat cannot be cancelled (4104), as on the real
 A chatflow answers like a bot, with the same events and conversations.
 """
 import json
-import socket
 import time
 
+from .faults import drop_before_created
 from .files import image_link
 from .workflows import DEBUG_URL
 
@@ -269,7 +269,7 @@ class ChatRoutes(object):
             view = chat.view(sim.stuck_cap)
         view["status"] = "in_progress"
         if fault == "cutcreate":  # the chat exists, its creator never hears of it
-            return self.drop_before_created(stream)
+            return drop_before_created(self, stream)
         if not stream:
             return self.ok(view)
         self.start_stream()
@@ -279,17 +279,6 @@ class ChatRoutes(object):
             self.stream_turn(chat, cut=(fault == "cut"))
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
-
-    def drop_before_created(self, stream):
-        """The cutcreate fault: a stream's headers (or nothing) then the connection drops."""
-        self.close_connection = True
-        if stream:
-            self.start_stream()  # no chunk follows: the client sees a broken stream
-            return
-        try:
-            self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     def stream_turn(self, chat, cut):
         """Stream a chat from in_progress to its end: the answer, or a stop for a tool call."""

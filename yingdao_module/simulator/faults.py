@@ -92,3 +92,16 @@ def play_transport_fault(handler, fault):
         handler.error(int(fault), "simulated fault %s" % fault)
         return True
     return False
+
+
+def drop_before_created(handler, stream):
+    """The cutcreate fault, played once the chat exists: a stream's headers (or nothing) then the
+    connection drops."""
+    handler.close_connection = True
+    if stream:
+        handler.start_stream()  # no chunk follows: the client sees a broken stream
+        return
+    try:
+        handler.connection.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
