@@ -27,15 +27,15 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7142 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7172 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7203 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  7218 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  7239 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  7261 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  6843 行  Batch engine: batch() and the run loop
-#   merge .................... 第  7106 行  Merging shard outputs
-#   main ..................... 第  7300 行  ShadowBot Code flow: main(args)
+#   ask ...................... 第  7198 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7228 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7259 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  7274 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  7295 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  7317 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  6899 行  Batch engine: batch() and the run loop
+#   merge .................... 第  7162 行  Merging shard outputs
+#   main ..................... 第  7356 行  ShadowBot Code flow: main(args)
 #   Client ................... 第  3033 行  Chat client
 #   CozeError ................ 第   245 行  Errors
 #   InputError ............... 第   294 行  Errors
@@ -72,29 +72,29 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   A chat found in its conversation ........................... 第  2718 行  yingdao_module/chat_find.py
 #   One chat in flight: stream, poll, tools, cancel ............ 第  2799 行  yingdao_module/chat_run.py
 #   Chat client ................................................ 第  3025 行  yingdao_module/client.py
-#   Workflows .................................................. 第  3154 行  yingdao_module/workflow.py
-#   Rate limits ................................................ 第  3512 行  yingdao_module/ratelimit.py
-#   xlsx packages: bounded parts, safe XML ..................... 第  3676 行  yingdao_module/xlsx_package.py
-#   xlsx sheets read as a stream, as shown ..................... 第  3833 行  yingdao_module/xlsx_read.py
-#   xlsx copies with new cells spliced in ...................... 第  4200 行  yingdao_module/xlsx_write.py
-#   Spreadsheets (CSV / xlsx) .................................. 第  4424 行  yingdao_module/tables.py
-#   File locks between processes ............................... 第  4719 行  yingdao_module/filelock.py
-#   Batch journal .............................................. 第  4820 行  yingdao_module/journal.py
-#   Batch options .............................................. 第  4970 行  yingdao_module/batch_options.py
-#   Batch report (HTML) ........................................ 第  5161 行  yingdao_module/report.py
-#   Quoting commands for bash, cmd and PowerShell .............. 第  5376 行  yingdao_module/shell_quote.py
-#   The command that continues a batch run ..................... 第  5461 行  yingdao_module/resume.py
-#   Files in: each row's files ................................. 第  5571 行  yingdao_module/row_files.py
-#   Files out: answers' links saved ............................ 第  5705 行  yingdao_module/downloads.py
-#   Batch planning ............................................. 第  5892 行  yingdao_module/batch_plan.py
-#   Batch asking: one chat per row ............................. 第  6130 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6323 行  yingdao_module/batch_workflow.py
-#   Batch output: table, report, summary ....................... 第  6490 行  yingdao_module/batch_output.py
-#   Batch engine: batch() and the run loop ..................... 第  6618 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  6904 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  7120 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  7275 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  7356 行  yingdao_module/command_line.py
+#   Workflows .................................................. 第  3163 行  yingdao_module/workflow.py
+#   Rate limits ................................................ 第  3521 行  yingdao_module/ratelimit.py
+#   xlsx packages: bounded parts, safe XML ..................... 第  3685 行  yingdao_module/xlsx_package.py
+#   xlsx sheets read as a stream, as shown ..................... 第  3842 行  yingdao_module/xlsx_read.py
+#   xlsx copies with new cells spliced in ...................... 第  4209 行  yingdao_module/xlsx_write.py
+#   Spreadsheets (CSV / xlsx) .................................. 第  4433 行  yingdao_module/tables.py
+#   File locks between processes ............................... 第  4728 行  yingdao_module/filelock.py
+#   Batch journal .............................................. 第  4829 行  yingdao_module/journal.py
+#   Batch options .............................................. 第  4979 行  yingdao_module/batch_options.py
+#   Batch report (HTML) ........................................ 第  5170 行  yingdao_module/report.py
+#   Quoting commands for bash, cmd and PowerShell .............. 第  5385 行  yingdao_module/shell_quote.py
+#   The command that continues a batch run ..................... 第  5470 行  yingdao_module/resume.py
+#   Files in: each row's files ................................. 第  5580 行  yingdao_module/row_files.py
+#   Files out: answers' links saved ............................ 第  5714 行  yingdao_module/downloads.py
+#   Batch planning ............................................. 第  5901 行  yingdao_module/batch_plan.py
+#   Batch asking: one chat per row ............................. 第  6139 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6379 行  yingdao_module/batch_workflow.py
+#   Batch output: table, report, summary ....................... 第  6546 行  yingdao_module/batch_output.py
+#   Batch engine: batch() and the run loop ..................... 第  6674 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  6960 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7176 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  7331 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  7412 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -3116,6 +3116,15 @@ class Client(object):
         _ChatRun(self.transport, state, deadline, self._completion_clocks, tools).recover()
         return state.result(started)
 
+    def find_chat(self, conversation_id, question, timeout=60):
+        """The id of the chat that asked `question` in a conversation of its own, or None when the
+        conversation holds no chat yet (ask in it); APIError when it holds another question's chat.
+        Unpaid: one message list request. How a batch killed before hearing of its chat finds it."""
+        conversation_id, question = _clean_conversation_id(conversation_id), _clean_question(question)
+        if conversation_id is None:
+            raise InputError("会话 ID(conversation_id)是空的:请填写要查找的会话")
+        return _find_asked(self.transport, conversation_id, question, time.monotonic() + _clean_timeout(timeout, 60))
+
     def run_workflow(self, workflow_id, parameters=None, bot_id=None, timeout=None, stream=True, answers=None,
                      is_async=None):
         """The End node's output of one workflow run (a dict when it is JSON, else text)."""
@@ -6132,8 +6141,10 @@ def _without_duplicates(todo):
 ###############################################################################
 # Batch asking: one row's chat, paid once.
 #
-# The chat id goes into the journal the moment the chat exists, so a killed run's chat is
-# recovered instead of paid again; a chat that failed on Coze's side is asked again
+# A row's conversation is created first (unpaid) and journaled before its chat is sent; the chat id
+# goes into the journal the moment the chat exists. A killed run's chat is recovered instead of paid
+# again, even one killed before its id was heard of: it is found in the row's conversation (a question
+# there that is not the row's is reported, never paid again). A chat that failed on Coze's side is asked again
 # (chat_retries); with json_fields an answer that is not the JSON asked for gets one repair
 # question in the same conversation. Fatal errors stop the run (the row stays unfinished).
 
@@ -6206,6 +6217,7 @@ class _Asker(object):
         self.finish, self.halt = finish, halt
         self.extras = extras or _RowExtras()
         self.chats = self.asked_again = 0  # paid chats started by this run; failed ones asked again
+        self.opened = {}  # row number -> {"conversation_id"} of its conversation while no chat of it is known
         self.lock = threading.Lock()
 
     def ask_row(self, row):
@@ -6235,7 +6247,7 @@ class _Asker(object):
             except _BatchStopped:
                 return None  # asked nothing new; a chat already noted is recovered by the next run
             except CozeError as err:
-                pending = None
+                pending = self.unasked(row)  # a chat may exist there: looked for before paying again
                 record.update(status=_STATUS_FAILED, answer="", error=err.message, tokens=0,
                               chat_id=err.chat_id or "")
                 if err.fatal:
@@ -6251,8 +6263,24 @@ class _Asker(object):
                 network_tries += 1
                 if not err.retryable or network_tries == 2 or self.stop.wait(2.0):
                     break
+        self.unasked(row)
         self.finish(record)
         return record
+
+    def unasked(self, row):
+        """The pending note of the row's conversation while no chat of it is known (forgotten), or None."""
+        with self.lock:
+            conversation = self.opened.pop(row.number, None)
+        return {"conversation_id": conversation} if conversation else None
+
+    def note(self, row, pending):
+        """Journal what the row has in flight (fsynced); False (and the run halts) when it cannot be written."""
+        try:
+            self.journal.append({"row": row.number, "key": row.key, "pending": pending})
+            return True
+        except (OSError, ValueError) as err:
+            self.halt(_cannot_write(self.journal.path, err))
+            return False
 
     def ask_again(self, number, err, attempt):
         """Say (truthfully: it happens now) that a chat failed on Coze's side is asked again, paid again."""
@@ -6264,11 +6292,11 @@ class _Asker(object):
     def converse(self, row, pending, files=None):
         """(result, tokens, problem) of one row: the answer of a chat a killed run already paid for,
         or of a new chat; with json_fields, one repair question in the same conversation."""
-        result = self.recover(pending) if pending else None
+        result, conversation = self.resume(row, pending) if pending else (None, None)
         repaired = bool(result and pending.get("repair"))
         earlier_tokens = pending.get("tokens", 0) if repaired else 0
         if result is None:
-            result = self.new_chat(row, row.question, files=files)
+            result = self.new_chat(row, row.question, conversation, files=files)
         tokens = earlier_tokens + result["usage"]["token_count"]
         problem = self.json_problem(result["answer"])
         if problem and not repaired:
@@ -6279,24 +6307,52 @@ class _Asker(object):
         return result, tokens, "回答不是合法的 JSON(追问一次后仍然不是):%s" % problem if problem else ""
 
     def new_chat(self, row, question, conversation_id=None, tokens_before=None, files=None):
-        """Ask, paid (the client waits for the rate limits), noting the chat id in the journal the
-        moment the chat exists."""
+        """Ask, paid (the client waits for the rate limits), in the row's conversation (created and
+        journaled first when it has none), noting the chat id in the journal the moment the chat exists."""
         if self.stop.is_set():
             raise _BatchStopped()
+        if conversation_id is None:
+            conversation_id = self.open_conversation(row)
 
         def noted(chat_id, conversation):
             with self.lock:
                 self.chats += 1
+                self.opened.pop(row.number, None)
             pending = {"chat_id": chat_id, "conversation_id": conversation}
             if tokens_before is not None:
                 pending.update(repair=True, tokens=tokens_before)
-            try:
-                self.journal.append({"row": row.number, "key": row.key, "pending": pending})
-            except (OSError, ValueError) as err:  # the answer itself is still kept (finish)
-                self.halt(_cannot_write(self.journal.path, err))
+            self.note(row, pending)  # when it fails, the answer itself is still kept (finish)
         extra = {"files": files} if files else {}  # stand-in clients of tests take no files
         return self.client.chat(question, conversation_id=conversation_id, on_created=noted, tools=self.options.tools,
                                 **extra)
+
+    def open_conversation(self, row):
+        """A new conversation for the row (unpaid), journaled before any chat is sent in it: a run
+        killed before it hears of the chat finds the chat there instead of paying again."""
+        conversation = self.client.new_conversation()
+        if not self.note(row, {"conversation_id": conversation}) or self.stop.is_set():
+            raise _BatchStopped()
+        with self.lock:
+            self.opened[row.number] = conversation
+        return conversation
+
+    def resume(self, row, pending):
+        """(result, None) of the chat a killed run paid for; (None, conversation) when the row's
+        conversation holds no chat yet (ask there); (None, None): ask anew. APIError when the
+        conversation holds a chat that cannot be told to be the row's."""
+        if pending.get("chat_id"):
+            return self.recover(pending), None
+        conversation = pending["conversation_id"]
+        with self.lock:
+            self.opened[row.number] = conversation  # a network error while looking keeps it for the retry
+        chat_id = self.client.find_chat(conversation, row.question)
+        if chat_id is None:
+            return None, conversation
+        _log("第 %d 行中断前已建立的对话 %s 在它的会话里找到了:找回回答,不重新提问" % (row.number, chat_id))
+        self.unasked(row)
+        found = {"chat_id": chat_id, "conversation_id": conversation}
+        self.note(row, found)
+        return self.recover(found), None
 
     def recover(self, pending):
         """The result of a chat a killed run paid for, or None when it cannot be had (ask again)."""
