@@ -3,10 +3,13 @@ its created event (cutcreate) is found there and paid once; a run stopped betwee
 the chat asks once, in that conversation, on resume; a chat the stopped run did create is recovered
 from there; a conversation holding another question's chat fails its row with a note, never paid twice."""
 import json
+import os
+import shutil
+import subprocess
 
 import pytest
 
-from helpers import BOT_ID as BOT, TOKEN
+from helpers import BOT_ID as BOT, DIST, TOKEN, find_python
 from sheets import products, read_csv, write_csv
 from yingdao_module.simulator import Simulator
 
@@ -78,3 +81,24 @@ def test_a_conversation_holding_another_question_fails_its_row(coze, tmp_path, q
     out = read_csv(finished["output_path"])
     assert finished["done"] == 2 and finished["failed"] == 1 and stats["chats_created"] == 1 + 2
     assert out[0]["状态"] == "失败" and "认不出" in out[0]["错误"] and "--retry-failed" in out[0]["错误"]
+
+
+def test_single_file_on_python37_pays_once_for_chats_cut_before_created(tmp_path):
+    """dist/coze.py alone on Python 3.7, as a command line: a batch with two chats cut before their
+    created event pays every chat once."""
+    python = find_python("3.7")
+    if not python:
+        pytest.skip("这台机器没有 Python 3.7")
+    shutil.copy(DIST, str(tmp_path / "coze.py"))
+    write_csv(tmp_path / "in.csv", products(4))
+    with Simulator(latency=0.05) as sim:
+        env = dict((k, v) for k, v in os.environ.items() if not k.startswith("COZE_") and k != "PYTHONPATH")
+        env.update(COZE_API_TOKEN=TOKEN, COZE_BOT_ID=BOT, COZE_API_BASE=sim.url)
+        sim.inject("cutcreate", count=2, path="/v3/chat")
+        out = subprocess.run([python, "coze.py", "batch", "in.csv", "--question-column", "商品名"], cwd=str(tmp_path),
+                             env=env, capture_output=True, text=True, encoding="utf-8", timeout=120)
+        assert out.returncode == 0, out.stderr
+        stats = sim.stats()
+    summary = json.loads(out.stdout)
+    assert summary["done"] == 4 and stats["chats_created"] == 4 and stats["faults"]["cutcreate"] == 2
+    assert all(r["状态"] == "成功" and r["商品名"] in r["回答"] for r in read_csv(summary["output_path"]))
