@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from helpers import BOT_ID as BOT, TOKEN
+from helpers import BOT_ID as BOT, TOKEN, run_cli
+from simcalls import call
 
 
 @pytest.fixture
@@ -59,3 +60,28 @@ def test_without_a_conversation_the_request_is_sent_again(coze, backend, sim, kw
     stats = sim.stats()
     assert "没有会话的问题" in result["answer"]
     assert stats["chats_created"] == 2 and "/v1/conversation/message/list" not in stats["requests"]
+
+
+def test_a_chatflow_cut_before_created_in_its_conversation_pays_once(coze, backend, sim, kw):
+    conversation = coze.new_conversation(**dict(kw))
+    sim.inject("cutcreate", path="/v1/workflows/chat")
+    result = coze.chat("对话流断在创建后", workflow_id="7400000000000000077", conversation_id=conversation,
+                       token=TOKEN, base_url=sim.url)
+    assert "对话流断在创建后" in result["answer"] and sim.stats()["chats_created"] == 1
+
+
+def test_the_cli_ask_with_a_conversation_pays_once(sim):
+    conversation = call(sim, "POST", "/v1/conversation/create", {"bot_id": BOT})[2]["data"]["id"]
+    sim.inject("cutcreate", path="/v3/chat")
+    out = run_cli("ask", "命令行只付一次", "--conversation-id", conversation,
+                  env=dict(COZE_API_TOKEN=TOKEN, COZE_BOT_ID=BOT, COZE_API_BASE=sim.url))
+    assert out.returncode == 0 and "命令行只付一次" in out.stdout, out.stderr
+    assert sim.stats()["chats_created"] == 1
+
+
+@pytest.mark.parametrize("conversation", ["", "   ", None])
+def test_find_chat_needs_a_conversation_before_any_request(coze, sim, kw, conversation):
+    client = coze.Client(**kw)
+    with pytest.raises(coze.InputError) as err:
+        client.find_chat(conversation, "问题")
+    assert "conversation_id" in str(err.value) and sum(sim.stats()["requests"].values()) == 0
