@@ -27,73 +27,74 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7095 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7125 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7156 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  7171 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  7192 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  7214 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  6796 行  Batch engine: batch() and the run loop
-#   merge .................... 第  7059 行  Merging shard outputs
-#   main ..................... 第  7253 行  ShadowBot Code flow: main(args)
-#   Client ................... 第  2948 行  Chat client
-#   CozeError ................ 第   244 行  Errors
-#   InputError ............... 第   293 行  Errors
-#   APIError ................. 第   298 行  Errors
-#   AuthError ................ 第   302 行  Errors
-#   BotError ................. 第   306 行  Errors
-#   QuotaError ............... 第   310 行  Errors
-#   RateLimitError ........... 第   314 行  Errors
-#   ServerError .............. 第   318 行  Errors
-#   ChatFailedError .......... 第   322 行  Errors
-#   NetworkError ............. 第   330 行  Errors
-#   WorkflowInterrupted ...... 第   340 行  Errors
-#   CozeTimeoutError ......... 第   346 行  Errors
+#   ask ...................... 第  7265 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7295 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7326 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  7341 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  7362 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  7384 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  6963 行  Batch engine: batch() and the run loop
+#   merge .................... 第  7229 行  Merging shard outputs
+#   main ..................... 第  7423 行  ShadowBot Code flow: main(args)
+#   Client ................... 第  3060 行  Chat client
+#   CozeError ................ 第   245 行  Errors
+#   InputError ............... 第   294 行  Errors
+#   APIError ................. 第   299 行  Errors
+#   AuthError ................ 第   303 行  Errors
+#   BotError ................. 第   307 行  Errors
+#   QuotaError ............... 第   311 行  Errors
+#   RateLimitError ........... 第   315 行  Errors
+#   ServerError .............. 第   319 行  Errors
+#   ChatFailedError .......... 第   323 行  Errors
+#   NetworkError ............. 第   331 行  Errors
+#   WorkflowInterrupted ...... 第   341 行  Errors
+#   CozeTimeoutError ......... 第   347 行  Errors
 #
 # 段落 / Sections:
-#   Logging and redaction ...................................... 第   146 行  yingdao_module/log.py
-#   Errors ..................................................... 第   215 行  yingdao_module/errors.py
-#   Configuration and input checks ............................. 第   412 行  yingdao_module/config.py
-#   RSA keys and RS256 signatures .............................. 第   780 行  yingdao_module/rsa_sign.py
-#   Server-sent events ......................................... 第   988 行  yingdao_module/sse.py
-#   Timeouts and retry policy .................................. 第  1090 行  yingdao_module/policy.py
-#   HTTP responses read within the deadline .................... 第  1177 行  yingdao_module/http_response.py
-#   HTTP connections opened within the deadline ................ 第  1376 行  yingdao_module/http_connect.py
-#   HTTP backends, requests .................................... 第  1439 行  yingdao_module/http_backends.py
-#   HTTP backend, standard library (kept alive) ................ 第  1720 行  yingdao_module/http_stdlib.py
-#   Coze transport: envelope, auth header, retries ............. 第  1853 行  yingdao_module/transport.py
-#   Sign-in: static token or OAuth JWT service app ............. 第  2061 行  yingdao_module/auth.py
-#   Files ...................................................... 第  2261 行  yingdao_module/files.py
-#   When to check a non-stream chat ............................ 第  2316 行  yingdao_module/polling.py
-#   The flows of the ShadowBot app (package.json) .............. 第  2409 行  yingdao_module/app_flows.py
-#   Local tools (端插件) ....................................... 第  2467 行  yingdao_module/tools.py
-#   What a chat has told us (ChatState) ........................ 第  2585 行  yingdao_module/chat_state.py
-#   What a chat sends (bots and chatflows) ..................... 第  2713 行  yingdao_module/chat_request.py
-#   One chat in flight: stream, poll, tools, cancel ............ 第  2744 行  yingdao_module/chat_run.py
-#   Chat client ................................................ 第  2940 行  yingdao_module/client.py
-#   Workflows .................................................. 第  3069 行  yingdao_module/workflow.py
-#   Rate limits ................................................ 第  3427 行  yingdao_module/ratelimit.py
-#   xlsx packages: bounded parts, safe XML ..................... 第  3591 行  yingdao_module/xlsx_package.py
-#   xlsx sheets read as a stream, as shown ..................... 第  3748 行  yingdao_module/xlsx_read.py
-#   xlsx copies with new cells spliced in ...................... 第  4115 行  yingdao_module/xlsx_write.py
-#   Spreadsheets (CSV / xlsx) .................................. 第  4339 行  yingdao_module/tables.py
-#   File locks between processes ............................... 第  4634 行  yingdao_module/filelock.py
-#   Batch journal .............................................. 第  4735 行  yingdao_module/journal.py
-#   Batch options .............................................. 第  4921 行  yingdao_module/batch_options.py
-#   Batch report (HTML) ........................................ 第  5100 行  yingdao_module/report.py
-#   Quoting commands for bash, cmd and PowerShell .............. 第  5315 行  yingdao_module/shell_quote.py
-#   The command that continues a batch run ..................... 第  5400 行  yingdao_module/resume.py
-#   Files in: each row's files ................................. 第  5510 行  yingdao_module/row_files.py
-#   Files out: answers' links saved ............................ 第  5644 行  yingdao_module/downloads.py
-#   Batch planning ............................................. 第  5831 行  yingdao_module/batch_plan.py
-#   Batch asking: one chat per row ............................. 第  6069 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6262 行  yingdao_module/batch_workflow.py
-#   Batch output: table, report, summary ....................... 第  6429 行  yingdao_module/batch_output.py
-#   Batch engine: batch() and the run loop ..................... 第  6557 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  6857 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  7073 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  7228 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  7309 行  yingdao_module/command_line.py
+#   Logging and redaction ...................................... 第   147 行  yingdao_module/log.py
+#   Errors ..................................................... 第   216 行  yingdao_module/errors.py
+#   Configuration and input checks ............................. 第   413 行  yingdao_module/config.py
+#   RSA keys and RS256 signatures .............................. 第   781 行  yingdao_module/rsa_sign.py
+#   Server-sent events ......................................... 第   989 行  yingdao_module/sse.py
+#   Timeouts and retry policy .................................. 第  1091 行  yingdao_module/policy.py
+#   HTTP responses read within the deadline .................... 第  1178 行  yingdao_module/http_response.py
+#   HTTP connections opened within the deadline ................ 第  1377 行  yingdao_module/http_connect.py
+#   HTTP backends, requests .................................... 第  1440 行  yingdao_module/http_backends.py
+#   HTTP backend, standard library (kept alive) ................ 第  1721 行  yingdao_module/http_stdlib.py
+#   Coze transport: envelope, auth header, retries ............. 第  1854 行  yingdao_module/transport.py
+#   Sign-in: static token or OAuth JWT service app ............. 第  2062 行  yingdao_module/auth.py
+#   Files ...................................................... 第  2262 行  yingdao_module/files.py
+#   When to check a non-stream chat ............................ 第  2317 行  yingdao_module/polling.py
+#   The flows of the ShadowBot app (package.json) .............. 第  2410 行  yingdao_module/app_flows.py
+#   Local tools (端插件) ....................................... 第  2468 行  yingdao_module/tools.py
+#   What a chat has told us (ChatState) ........................ 第  2586 行  yingdao_module/chat_state.py
+#   What a chat sends (bots and chatflows) ..................... 第  2714 行  yingdao_module/chat_request.py
+#   A chat found in its conversation ........................... 第  2745 行  yingdao_module/chat_find.py
+#   One chat in flight: stream, poll, tools, cancel ............ 第  2826 行  yingdao_module/chat_run.py
+#   Chat client ................................................ 第  3052 行  yingdao_module/client.py
+#   Workflows .................................................. 第  3190 行  yingdao_module/workflow.py
+#   Rate limits ................................................ 第  3548 行  yingdao_module/ratelimit.py
+#   xlsx packages: bounded parts, safe XML ..................... 第  3712 行  yingdao_module/xlsx_package.py
+#   xlsx sheets read as a stream, as shown ..................... 第  3869 行  yingdao_module/xlsx_read.py
+#   xlsx copies with new cells spliced in ...................... 第  4236 行  yingdao_module/xlsx_write.py
+#   Spreadsheets (CSV / xlsx) .................................. 第  4460 行  yingdao_module/tables.py
+#   File locks between processes ............................... 第  4755 行  yingdao_module/filelock.py
+#   Batch journal .............................................. 第  4856 行  yingdao_module/journal.py
+#   Batch options .............................................. 第  5042 行  yingdao_module/batch_options.py
+#   Batch report (HTML) ........................................ 第  5221 行  yingdao_module/report.py
+#   Quoting commands for bash, cmd and PowerShell .............. 第  5436 行  yingdao_module/shell_quote.py
+#   The command that continues a batch run ..................... 第  5521 行  yingdao_module/resume.py
+#   Files in: each row's files ................................. 第  5632 行  yingdao_module/row_files.py
+#   Files out: answers' links saved ............................ 第  5766 行  yingdao_module/downloads.py
+#   Batch planning ............................................. 第  5953 行  yingdao_module/batch_plan.py
+#   Batch asking: one chat per row ............................. 第  6189 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6429 行  yingdao_module/batch_workflow.py
+#   Batch output: table, report, summary ....................... 第  6596 行  yingdao_module/batch_output.py
+#   Batch engine: batch() and the run loop ..................... 第  6724 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  7027 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7243 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  7398 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  7479 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -2742,14 +2743,96 @@ def _chat_request(message, bot_id, user_id, conversation_id=None, custom_variabl
     return _ChatRequest("/v3/chat", params, body, stream)
 
 ###############################################################################
+# A chat found in its conversation                (yingdao_module/chat_find.py)
+###############################################################################
+# Finding a chat in its conversation, where no chat id ever reached us: a stream cut (or a lost
+# connection) before conversation.chat.created, or a batch killed between creating a row's conversation
+# and hearing of its chat. The conversation's message list shows each chat's user question, with its
+# chat_id, from the moment the chat exists, so a chat that may exist is looked for (unpaid) before a
+# question is paid for again.
+
+_LOOK_LIMIT = 20  # newest messages looked at: a chat shows its question and a few answer messages
+_CLOCK_SLACK = 5  # seconds Coze's clock may run behind ours when created_at is compared
+
+
+def _sent_text(message):
+    """The text of a user message: its content, or the text parts of an object_string list."""
+    content = message.get("content") if isinstance(message, dict) else None
+    if not isinstance(content, str) or message.get("content_type") != "object_string":
+        return content if isinstance(content, str) else ""
+    try:
+        parts = json.loads(content)
+    except ValueError:
+        return content
+    if not isinstance(parts, list):
+        return content
+    return "".join(part.get("text") or "" for part in parts if isinstance(part, dict) and part.get("type") == "text")
+
+
+def _recent_messages(transport, conversation_id, deadline):
+    """The newest LOOK_LIMIT messages of a conversation, newest first."""
+    envelope = transport.call("POST", "/v1/conversation/message/list", {"conversation_id": conversation_id},
+                              {"order": "desc", "limit": _LOOK_LIMIT}, deadline=deadline, what="读取会话消息")
+    data = envelope.get("data")
+    if not isinstance(data, list):
+        raise _BadResponseError("扣子返回的会话消息列表格式不对(应为列表):请稍后重试,反复出现请把 logid 发给扣子客服",
+                               logid=envelope.get("logid"), conversation_id=conversation_id)
+    return [message for message in data if isinstance(message, dict)]
+
+
+def _asked(messages, since=None):
+    """[(chat_id, question text)] of the user questions, newest first; with `since` (a Unix time) only
+    chats created after it (less the clock slack) that had not answered before it."""
+    answered_before = set()
+    if since is not None:
+        answered_before = set(str(m.get("chat_id")) for m in messages
+                              if m.get("role") == "assistant" and _seconds(m) < int(since))
+    found = []
+    for message in messages:
+        if message.get("role") != "user" or message.get("type", "question") != "question":
+            continue
+        chat_id = str(message.get("chat_id") or "")
+        if not chat_id or chat_id in answered_before or (
+                since is not None and _seconds(message) < int(since) - _CLOCK_SLACK):
+            continue
+        found.append((chat_id, _sent_text(message)))
+    return found
+
+
+def _seconds(message):
+    try:
+        return int(message.get("created_at") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _find_asked(transport, conversation_id, question, deadline, since=None):
+    """The id of the newest chat that asked `question` in the conversation, or None.
+
+    With `since` (when the request was sent) only chats created after it count: a conversation a
+    caller passed may hold the same question asked before. Without it the conversation is the row's
+    own: a question there that is not `question` means a chat we cannot tell is ours (APIError,
+    never paid again)."""
+    questions = _asked(_recent_messages(transport, conversation_id, deadline), since)
+    for chat_id, text in questions:
+        if text == question:
+            return chat_id
+    if questions and since is None:
+        raise APIError("这一行的会话 %s 里已经有一次对话,但问的不是这一行的问题,认不出是不是这一行付过费的那次:"
+                       "为免重复付费没有重问。请在扣子里查看这个会话;确认后用 --retry-failed(影刀里 retry_failed 填 是)重问"
+                       % conversation_id, conversation_id=conversation_id)
+    return None
+
+###############################################################################
 # One chat in flight: stream, poll, tools, cancel  (yingdao_module/chat_run.py)
 ###############################################################################
 # ChatRun: one chat in flight, from the request to its end, within one deadline.
 #
 # Streaming costs one request and returns at conversation.chat.completed; if the stream breaks after
 # the chat was created, the same chat is recovered with retrieve + message list (a new chat would be
-# paid for twice). Polling checks the status no more often than the official SDK, at the moments the
-# bot's recent chats ended (polling.py). Local tool calls are answered until the chat ends; at the
+# paid for twice); if it breaks before, a known conversation is searched for the chat first (chat_find.py).
+# Polling checks the status no more often than the official SDK, at the moments the bot's recent chats
+# ended (polling.py). Local tool calls are answered until the chat ends; at the
 # deadline the chat is cancelled and CozeTimeoutError names it.
 
 _CANCEL_TIMEOUT = 1.0  # best effort, and short: a timeout must be reported about when it is due
@@ -2760,6 +2843,32 @@ def _cancel_chat(transport, conversation_id, chat_id):
     """Cancel a running chat (so it stops costing tokens)."""
     return transport.call("POST", "/v3/chat/cancel", body={"conversation_id": conversation_id, "chat_id": chat_id},
                           deadline=time.monotonic() + _CANCEL_TIMEOUT, retry=False, what="取消对话")
+
+
+def _create_or_find(transport, send, body, params, state, deadline):
+    """send() the chat request with retries; False when it went through. True when the chat is known
+    but not followed: a stream cut after its creation, or a chat a lost attempt created, found in the
+    known conversation before a retry (so it is followed, not paid again). Without a known conversation
+    nothing can be looked up: the request is sent again (the only way to an answer)."""
+    conversation = (params or {}).get("conversation_id") or body.get("conversation_id")
+    question = _sent_text((body.get("additional_messages") or [None])[-1])
+    sent = []
+
+    def attempt():
+        if sent and conversation and not state.chat_id:
+            chat_id = _find_asked(transport, conversation, question, deadline, since=sent[0])
+            if chat_id:
+                _log("提问的回复在对话创建前中断,但会话里已有这次对话 %s:找回它,不再重新提问" % chat_id)
+                state.take_chat({"id": chat_id, "conversation_id": conversation})
+                raise _StreamCut()
+        sent.append(time.time())
+        send()
+
+    try:
+        _with_retries(attempt, "提问", deadline, transport.retry)
+    except _StreamCut:
+        return True
+    return False
 
 
 class _ChatRun(object):
@@ -2820,9 +2929,7 @@ class _ChatRun(object):
                         raise _StreamCut()
                     raise NetworkError("流式回复在对话创建前中断:会自动重试", logid=events.logid)
 
-        try:
-            _with_retries(create_and_read, "提问", deadline, self.transport.retry)
-        except _StreamCut:
+        if _create_or_find(self.transport, create_and_read, body, params, state, deadline):
             self._wait_until_done(state, deadline)
 
     def _read_stream(self, events, state):
@@ -2858,10 +2965,15 @@ class _ChatRun(object):
     # -- polling ----------------------------------------------------------------------------------
     def _chat_polling(self, body, params, state, deadline):
         clock = self.clocks.setdefault(body["bot_id"], _CompletionClock())
-        envelope = self.transport.call("POST", "/v3/chat", params, body, deadline=deadline, what="提问")
+
+        def send():
+            envelope = self.transport.call("POST", "/v3/chat", params, body, deadline=deadline, retry=False,
+                                           what="提问")
+            state.logid = envelope.get("logid")
+            state.take_chat(envelope.get("data"))
+        if _create_or_find(self.transport, send, body, params, state, deadline):
+            return self._wait_until_done(state, deadline)  # found after a lost answer: no polling plan
         created = time.monotonic()  # the SDK starts its once-a-second checks here too
-        state.logid = envelope.get("logid")
-        state.take_chat(envelope.get("data"))
         self._wait_until_done(state, deadline, _PollPlan(clock.expected()), created, clock)
 
     def _wait_until_done(self, state, deadline, plan=None, created=None, clock=None):
@@ -3030,6 +3142,15 @@ class Client(object):
         state.chat_id = str(chat_id)
         _ChatRun(self.transport, state, deadline, self._completion_clocks, tools).recover()
         return state.result(started)
+
+    def find_chat(self, conversation_id, question, timeout=60):
+        """The id of the chat that asked `question` in a conversation of its own, or None when the
+        conversation holds no chat yet (ask in it); APIError when it holds another question's chat.
+        Unpaid: one message list request. How a batch killed before hearing of its chat finds it."""
+        conversation_id, question = _clean_conversation_id(conversation_id), _clean_question(question)
+        if conversation_id is None:
+            raise InputError("会话 ID(conversation_id)是空的:请填写要查找的会话")
+        return _find_asked(self.transport, conversation_id, question, time.monotonic() + _clean_timeout(timeout, 60))
 
     def run_workflow(self, workflow_id, parameters=None, bot_id=None, timeout=None, stream=True, answers=None,
                      is_async=None):
@@ -5470,10 +5591,11 @@ def _option_words(flag, value):
 
 
 def _resume_program():
-    """How the command line was started: `python coze.py batch` when dist/coze.py itself runs as the
-    script (its module is __main__ only then; pasted into ShadowBot it never is), else the package."""
+    """How the command line was started: `python /path/to/coze.py batch` when dist/coze.py itself runs
+    as the script (its module is __main__ only then; pasted into ShadowBot it never is), else the
+    package. The script's full path, so the command runs from any folder."""
     if __name__ == "__main__":
-        return ["python", os.path.basename(sys.argv[0] or "coze.py"), "batch"]
+        return ["python", os.path.abspath(sys.argv[0] or "coze.py"), "batch"]
     return list(_RESUME_PROGRAM)
 
 
@@ -5956,8 +6078,6 @@ def _checked_table(options):
     except InputError as err:
         raise InputError(str(err) + ("" if found else _header_preview(top)))
     options.table_header_row = number
-    if number > 1:
-        _log("列名在第 %d 行(上面 %d 行原样保留);不对的话用 --header-row N 指定" % (number, number - 1))
     if options.answer_column in header:
         raise InputError("表格里已经有「%s」列:请用 answer_column 换一个回答列名" % options.answer_column)
     taken = [name for name in options.json_fields if name in header or name in _EXTRA_COLUMNS
@@ -6071,8 +6191,10 @@ def _without_duplicates(todo):
 ###############################################################################
 # Batch asking: one row's chat, paid once.
 #
-# The chat id goes into the journal the moment the chat exists, so a killed run's chat is
-# recovered instead of paid again; a chat that failed on Coze's side is asked again
+# A row's conversation is created first (unpaid) and journaled before its chat is sent; the chat id
+# goes into the journal the moment the chat exists. A killed run's chat is recovered instead of paid
+# again, even one killed before its id was heard of: it is found in the row's conversation (a question
+# there that is not the row's is reported, never paid again). A chat that failed on Coze's side is asked again
 # (chat_retries); with json_fields an answer that is not the JSON asked for gets one repair
 # question in the same conversation. Fatal errors stop the run (the row stays unfinished).
 
@@ -6145,6 +6267,7 @@ class _Asker(object):
         self.finish, self.halt = finish, halt
         self.extras = extras or _RowExtras()
         self.chats = self.asked_again = 0  # paid chats started by this run; failed ones asked again
+        self.opened = {}  # row number -> {"conversation_id"} of its conversation while no chat of it is known
         self.lock = threading.Lock()
 
     def ask_row(self, row):
@@ -6174,7 +6297,7 @@ class _Asker(object):
             except _BatchStopped:
                 return None  # asked nothing new; a chat already noted is recovered by the next run
             except CozeError as err:
-                pending = None
+                pending = self.unasked(row)  # a chat may exist there: looked for before paying again
                 record.update(status=_STATUS_FAILED, answer="", error=err.message, tokens=0,
                               chat_id=err.chat_id or "")
                 if err.fatal:
@@ -6190,8 +6313,24 @@ class _Asker(object):
                 network_tries += 1
                 if not err.retryable or network_tries == 2 or self.stop.wait(2.0):
                     break
+        self.unasked(row)
         self.finish(record)
         return record
+
+    def unasked(self, row):
+        """The pending note of the row's conversation while no chat of it is known (forgotten), or None."""
+        with self.lock:
+            conversation = self.opened.pop(row.number, None)
+        return {"conversation_id": conversation} if conversation else None
+
+    def note(self, row, pending):
+        """Journal what the row has in flight (fsynced); False (and the run halts) when it cannot be written."""
+        try:
+            self.journal.append({"row": row.number, "key": row.key, "pending": pending})
+            return True
+        except (OSError, ValueError) as err:
+            self.halt(_cannot_write(self.journal.path, err))
+            return False
 
     def ask_again(self, number, err, attempt):
         """Say (truthfully: it happens now) that a chat failed on Coze's side is asked again, paid again."""
@@ -6203,11 +6342,11 @@ class _Asker(object):
     def converse(self, row, pending, files=None):
         """(result, tokens, problem) of one row: the answer of a chat a killed run already paid for,
         or of a new chat; with json_fields, one repair question in the same conversation."""
-        result = self.recover(pending) if pending else None
+        result, conversation = self.resume(row, pending) if pending else (None, None)
         repaired = bool(result and pending.get("repair"))
         earlier_tokens = pending.get("tokens", 0) if repaired else 0
         if result is None:
-            result = self.new_chat(row, row.question, files=files)
+            result = self.new_chat(row, row.question, conversation, files=files)
         tokens = earlier_tokens + result["usage"]["token_count"]
         problem = self.json_problem(result["answer"])
         if problem and not repaired:
@@ -6218,24 +6357,52 @@ class _Asker(object):
         return result, tokens, "回答不是合法的 JSON(追问一次后仍然不是):%s" % problem if problem else ""
 
     def new_chat(self, row, question, conversation_id=None, tokens_before=None, files=None):
-        """Ask, paid (the client waits for the rate limits), noting the chat id in the journal the
-        moment the chat exists."""
+        """Ask, paid (the client waits for the rate limits), in the row's conversation (created and
+        journaled first when it has none), noting the chat id in the journal the moment the chat exists."""
         if self.stop.is_set():
             raise _BatchStopped()
+        if conversation_id is None:
+            conversation_id = self.open_conversation(row)
 
         def noted(chat_id, conversation):
             with self.lock:
                 self.chats += 1
+                self.opened.pop(row.number, None)
             pending = {"chat_id": chat_id, "conversation_id": conversation}
             if tokens_before is not None:
                 pending.update(repair=True, tokens=tokens_before)
-            try:
-                self.journal.append({"row": row.number, "key": row.key, "pending": pending})
-            except (OSError, ValueError) as err:  # the answer itself is still kept (finish)
-                self.halt(_cannot_write(self.journal.path, err))
+            self.note(row, pending)  # when it fails, the answer itself is still kept (finish)
         extra = {"files": files} if files else {}  # stand-in clients of tests take no files
         return self.client.chat(question, conversation_id=conversation_id, on_created=noted, tools=self.options.tools,
                                 **extra)
+
+    def open_conversation(self, row):
+        """A new conversation for the row (unpaid), journaled before any chat is sent in it: a run
+        killed before it hears of the chat finds the chat there instead of paying again."""
+        conversation = self.client.new_conversation()
+        if not self.note(row, {"conversation_id": conversation}) or self.stop.is_set():
+            raise _BatchStopped()
+        with self.lock:
+            self.opened[row.number] = conversation
+        return conversation
+
+    def resume(self, row, pending):
+        """(result, None) of the chat a killed run paid for; (None, conversation) when the row's
+        conversation holds no chat yet (ask there); (None, None): ask anew. APIError when the
+        conversation holds a chat that cannot be told to be the row's."""
+        if pending.get("chat_id"):
+            return self.recover(pending), None
+        conversation = pending["conversation_id"]
+        with self.lock:
+            self.opened[row.number] = conversation  # a network error while looking keeps it for the retry
+        chat_id = self.client.find_chat(conversation, row.question)
+        if chat_id is None:
+            return None, conversation
+        _log("第 %d 行中断前已建立的对话 %s 在它的会话里找到了:找回回答,不重新提问" % (row.number, chat_id))
+        self.unasked(row)
+        found = {"chat_id": chat_id, "conversation_id": conversation}
+        self.note(row, found)
+        return self.recover(found), None
 
     def recover(self, pending):
         """The result of a chat a killed run paid for, or None when it cannot be had (ask again)."""
@@ -6844,6 +7011,9 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     """
     options = _BatchOptions(defaults=_batch_defaults(), **locals())  # locals() holds exactly the parameters here
     header, make_question = _checked_table(options)
+    if options.table_header_row > 1:  # said here, not in checked_table: the command line checks the table first too
+        _log("列名在第 %d 行(上面 %d 行原样保留);不对的话用 --header-row N 指定"
+            % (options.table_header_row, options.table_header_row - 1))
     stop = threading.Event()
     limiter = _RateLimiter(options.qps, options.qpm, options.qpd)
     # checks token and bot before any call; tests and benchmarks stand in for Client here

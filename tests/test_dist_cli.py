@@ -3,6 +3,7 @@ the current Python against the simulator; errors name flags, workflow --json fai
 import csv
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -88,12 +89,15 @@ def test_single_file_prints_a_resume_command_for_itself(tmp_path, sim):
     summary = json.loads(out.stdout)
     assert summary["failed"] == 1 and summary["asked_again"] == 0
     command = summary["resume_command"]
-    assert "python coze.py batch " in command and "yingdao_module" not in command, command
+    script = shlex.quote(os.path.realpath(str(tmp_path / "coze.py")))
+    assert ("python %s batch " % script) in command and "yingdao_module" not in command, command
     assert "--chat-retries 0" in command and "--retry-failed" in command
-    line = next(text.split(":", 1)[1] for text in command.splitlines() if ":python coze.py batch" in text)
+    line = next(text.split(":", 1)[1] for text in command.splitlines() if (":python %s batch" % script) in text)
+    elsewhere = tmp_path / "别的文件夹"  # the printed command names the script by its full path: it runs from anywhere
+    elsewhere.mkdir()
     env = dict((k, v) for k, v in os.environ.items() if not k.startswith("COZE_") and k != "PYTHONPATH")
     env.update(COZE_API_TOKEN="pat_any", COZE_API_BASE=sim.url)
-    again = subprocess.run(["bash", "-c", line.replace("python ", sys.executable + " ", 1)], cwd=str(tmp_path),
+    again = subprocess.run(["bash", "-c", line.replace("python ", sys.executable + " ", 1)], cwd=str(elsewhere),
                            env=env, capture_output=True, text=True, encoding="utf-8", timeout=120)
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["done"] == 1 and sim.stats()["chats_created"] == 3  # only the failed row again

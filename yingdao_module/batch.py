@@ -304,6 +304,9 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     """
     options = BatchOptions(defaults=batch_defaults(), **locals())  # locals() holds exactly the parameters here
     header, make_question = checked_table(options)
+    if options.table_header_row > 1:  # said here, not in checked_table: the command line checks the table first too
+        log("列名在第 %d 行(上面 %d 行原样保留);不对的话用 --header-row N 指定"
+            % (options.table_header_row, options.table_header_row - 1))
     stop = threading.Event()
     limiter = RateLimiter(options.qps, options.qpm, options.qpd)
     # checks token and bot before any call; tests and benchmarks stand in for Client here

@@ -75,10 +75,11 @@ def option_words(flag, value):
 
 
 def resume_program():
-    """How the command line was started: `python coze.py batch` when dist/coze.py itself runs as the
-    script (its module is __main__ only then; pasted into ShadowBot it never is), else the package."""
+    """How the command line was started: `python /path/to/coze.py batch` when dist/coze.py itself runs
+    as the script (its module is __main__ only then; pasted into ShadowBot it never is), else the
+    package. The script's full path, so the command runs from any folder."""
     if __name__ == "__main__":
-        return ["python", os.path.basename(sys.argv[0] or "coze.py"), "batch"]
+        return ["python", os.path.abspath(sys.argv[0] or "coze.py"), "batch"]
     return list(RESUME_PROGRAM)
 
 
