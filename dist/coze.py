@@ -27,15 +27,15 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7265 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7295 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7326 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  7341 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  7362 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  7384 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  6963 行  Batch engine: batch() and the run loop
-#   merge .................... 第  7229 行  Merging shard outputs
-#   main ..................... 第  7423 行  ShadowBot Code flow: main(args)
+#   ask ...................... 第  7268 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7298 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7329 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  7344 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  7365 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  7387 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  6966 行  Batch engine: batch() and the run loop
+#   merge .................... 第  7232 行  Merging shard outputs
+#   main ..................... 第  7426 行  ShadowBot Code flow: main(args)
 #   Client ................... 第  3060 行  Chat client
 #   CozeError ................ 第   245 行  Errors
 #   InputError ............... 第   294 行  Errors
@@ -76,25 +76,25 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   Rate limits ................................................ 第  3548 行  yingdao_module/ratelimit.py
 #   xlsx packages: bounded parts, safe XML ..................... 第  3712 行  yingdao_module/xlsx_package.py
 #   xlsx sheets read as a stream, as shown ..................... 第  3869 行  yingdao_module/xlsx_read.py
-#   xlsx copies with new cells spliced in ...................... 第  4236 行  yingdao_module/xlsx_write.py
-#   Spreadsheets (CSV / xlsx) .................................. 第  4460 行  yingdao_module/tables.py
-#   File locks between processes ............................... 第  4755 行  yingdao_module/filelock.py
-#   Batch journal .............................................. 第  4856 行  yingdao_module/journal.py
-#   Batch options .............................................. 第  5042 行  yingdao_module/batch_options.py
-#   Batch report (HTML) ........................................ 第  5221 行  yingdao_module/report.py
-#   Quoting commands for bash, cmd and PowerShell .............. 第  5436 行  yingdao_module/shell_quote.py
-#   The command that continues a batch run ..................... 第  5521 行  yingdao_module/resume.py
-#   Files in: each row's files ................................. 第  5632 行  yingdao_module/row_files.py
-#   Files out: answers' links saved ............................ 第  5766 行  yingdao_module/downloads.py
-#   Batch planning ............................................. 第  5953 行  yingdao_module/batch_plan.py
-#   Batch asking: one chat per row ............................. 第  6189 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6429 行  yingdao_module/batch_workflow.py
-#   Batch output: table, report, summary ....................... 第  6596 行  yingdao_module/batch_output.py
-#   Batch engine: batch() and the run loop ..................... 第  6724 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  7027 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  7243 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  7398 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  7479 行  yingdao_module/command_line.py
+#   xlsx copies with new cells spliced in ...................... 第  4237 行  yingdao_module/xlsx_write.py
+#   Spreadsheets (CSV / xlsx) .................................. 第  4463 行  yingdao_module/tables.py
+#   File locks between processes ............................... 第  4758 行  yingdao_module/filelock.py
+#   Batch journal .............................................. 第  4859 行  yingdao_module/journal.py
+#   Batch options .............................................. 第  5045 行  yingdao_module/batch_options.py
+#   Batch report (HTML) ........................................ 第  5224 行  yingdao_module/report.py
+#   Quoting commands for bash, cmd and PowerShell .............. 第  5439 行  yingdao_module/shell_quote.py
+#   The command that continues a batch run ..................... 第  5524 行  yingdao_module/resume.py
+#   Files in: each row's files ................................. 第  5635 行  yingdao_module/row_files.py
+#   Files out: answers' links saved ............................ 第  5769 行  yingdao_module/downloads.py
+#   Batch planning ............................................. 第  5956 行  yingdao_module/batch_plan.py
+#   Batch asking: one chat per row ............................. 第  6192 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6432 行  yingdao_module/batch_workflow.py
+#   Batch output: table, report, summary ....................... 第  6599 行  yingdao_module/batch_output.py
+#   Batch engine: batch() and the run loop ..................... 第  6727 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  7030 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7246 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  7401 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  7482 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -4155,7 +4155,8 @@ class _XlsxRowReader(object):
             if is_start:
                 if tag == "c" and cells is not None:
                     column = self.column_of(value.get("r"), column, number)
-                    cell = [value.get("t") or "n", value.get("s"), None, False, []]  # type, style, value, formula, texts
+                    # type, style, value, formula, texts
+                    cell = [value.get("t") or "n", value.get("s"), None, False, []]
                 elif tag == "row":
                     number = self.row_number(value.get("r"), number)
                     cells, column, cell = ([] if number > self.after else None), -1, None
@@ -4250,7 +4251,8 @@ class _XlsxRowReader(object):
 _XLSX_CELL_LIMIT = 32767  # characters Excel keeps in one cell
 _XLSX_ROW = re.compile(r"<(?P<p>(?:[\w.-]+:)?)row\b(?P<attrs>[^>]*?)(?:/>|>(?P<body>.*?)</(?P=p)row>)", re.S)
 _XLSX_CELL = re.compile(r"<(?P<p>(?:[\w.-]+:)?)c\b(?P<attrs>[^>]*?)(?:/>|>(?P<body>.*?)</(?P=p)c>)", re.S)
-_XLSX_LAST_CELL = re.compile(r'<(?:[\w.-]+:)?c\b[^>]*?\br="([A-Z]{1,3}[0-9]+)"')  # the row's last cell, when it has a reference
+# the row's last cell, when it has a reference
+_XLSX_LAST_CELL = re.compile(r'<(?:[\w.-]+:)?c\b[^>]*?\br="([A-Z]{1,3}[0-9]+)"')
 _XLSX_ATTR = re.compile(r'([\w:.-]+)\s*=\s*(?:"([^"]*)"|\'([^\']*)\')')
 _XLSX_SHEETDATA = re.compile(r"<(?P<p>(?:[\w.-]+:)?)sheetData\b[^>]*?(?P<empty>/?)>")
 _XLSX_ILLEGAL = re.compile(u"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
@@ -4416,7 +4418,8 @@ class _XlsxSplice(object):
         spans = re.search(r'\bspans="(\d+):(\d+)"', attrs_text)
         if spans:
             widest = max([int(spans.group(2))] + [c + 1 for c in row_cells if row_cells[c]])
-            attrs_text = attrs_text[:spans.start()] + 'spans="%s:%d"' % (spans.group(1), widest) + attrs_text[spans.end():]
+            wider = 'spans="%s:%d"' % (spans.group(1), widest)
+            attrs_text = attrs_text[:spans.start()] + wider + attrs_text[spans.end():]
         return "<%srow%s>%s</%srow>" % (prefix, attrs_text.rstrip().rstrip("/"), body, prefix)
 
 
