@@ -41,6 +41,7 @@ DIST_MODULES = [
     ("tools", "Local tools (端插件)"),
     ("chat_state", "What a chat has told us (ChatState)"),
     ("chat_request", "What a chat sends (bots and chatflows)"),
+    ("chat_find", "A chat found in its conversation"),
     ("chat_run", "One chat in flight: stream, poll, tools, cancel"),
     ("client", "Chat client"),
     ("workflow", "Workflows"),

@@ -27,77 +27,78 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7610 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7640 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7671 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  7686 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  7707 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  7729 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  7297 行  Batch engine: batch() and the run loop
-#   merge .................... 第  7574 行  Merging shard outputs
-#   main ..................... 第  7768 行  ShadowBot Code flow: main(args)
-#   Client ................... 第  2929 行  Chat client
-#   CozeError ................ 第   249 行  Errors
-#   InputError ............... 第   298 行  Errors
-#   APIError ................. 第   303 行  Errors
-#   AuthError ................ 第   307 行  Errors
-#   BotError ................. 第   311 行  Errors
-#   QuotaError ............... 第   315 行  Errors
-#   RateLimitError ........... 第   319 行  Errors
-#   ServerError .............. 第   323 行  Errors
-#   ChatFailedError .......... 第   327 行  Errors
-#   NetworkError ............. 第   335 行  Errors
-#   WorkflowInterrupted ...... 第   345 行  Errors
-#   CozeTimeoutError ......... 第   351 行  Errors
+#   ask ...................... 第  7846 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7876 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7907 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  7922 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  7943 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  7965 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  7530 行  Batch engine: batch() and the run loop
+#   merge .................... 第  7810 行  Merging shard outputs
+#   main ..................... 第  8004 行  ShadowBot Code flow: main(args)
+#   Client ................... 第  3068 行  Chat client
+#   CozeError ................ 第   250 行  Errors
+#   InputError ............... 第   299 行  Errors
+#   APIError ................. 第   304 行  Errors
+#   AuthError ................ 第   308 行  Errors
+#   BotError ................. 第   312 行  Errors
+#   QuotaError ............... 第   316 行  Errors
+#   RateLimitError ........... 第   320 行  Errors
+#   ServerError .............. 第   324 行  Errors
+#   ChatFailedError .......... 第   328 行  Errors
+#   NetworkError ............. 第   336 行  Errors
+#   WorkflowInterrupted ...... 第   346 行  Errors
+#   CozeTimeoutError ......... 第   352 行  Errors
 #
 # 段落 / Sections:
-#   Logging and redaction ...................................... 第   151 行  yingdao_module/log.py
-#   Errors ..................................................... 第   220 行  yingdao_module/errors.py
-#   Configuration and input checks ............................. 第   417 行  yingdao_module/config.py
-#   RSA keys and RS256 signatures .............................. 第   785 行  yingdao_module/rsa_sign.py
-#   Server-sent events ......................................... 第   993 行  yingdao_module/sse.py
-#   Timeouts and retry policy .................................. 第  1095 行  yingdao_module/policy.py
-#   HTTP responses read within the deadline .................... 第  1182 行  yingdao_module/http_response.py
-#   HTTP connections opened within the deadline ................ 第  1381 行  yingdao_module/http_connect.py
-#   HTTP backends, requests .................................... 第  1444 行  yingdao_module/http_backends.py
-#   HTTP backend, standard library (kept alive) ................ 第  1702 行  yingdao_module/http_stdlib.py
-#   Coze transport: envelope, auth header, retries ............. 第  1831 行  yingdao_module/transport.py
-#   Sign-in: static token or OAuth JWT service app ............. 第  2042 行  yingdao_module/auth.py
-#   Files ...................................................... 第  2242 行  yingdao_module/files.py
-#   When to check a non-stream chat ............................ 第  2297 行  yingdao_module/polling.py
-#   The flows of the ShadowBot app (package.json) .............. 第  2390 行  yingdao_module/app_flows.py
-#   Local tools (端插件) ....................................... 第  2448 行  yingdao_module/tools.py
-#   What a chat has told us (ChatState) ........................ 第  2566 行  yingdao_module/chat_state.py
-#   What a chat sends (bots and chatflows) ..................... 第  2694 行  yingdao_module/chat_request.py
-#   One chat in flight: stream, poll, tools, cancel ............ 第  2725 行  yingdao_module/chat_run.py
-#   Chat client ................................................ 第  2921 行  yingdao_module/client.py
-#   Workflows .................................................. 第  3050 行  yingdao_module/workflow.py
-#   Rate limits ................................................ 第  3408 行  yingdao_module/ratelimit.py
-#   Account caps (qps auto), shard shares ...................... 第  3616 行  yingdao_module/account_limits.py
-#   xlsx packages: bounded parts, safe XML ..................... 第  3729 行  yingdao_module/xlsx_package.py
-#   xlsx sheets read as a stream, as shown ..................... 第  3886 行  yingdao_module/xlsx_read.py
-#   xlsx copies with new cells spliced in ...................... 第  4253 行  yingdao_module/xlsx_write.py
-#   Spreadsheets (CSV / xlsx) .................................. 第  4477 行  yingdao_module/tables.py
-#   File locks between processes ............................... 第  4772 行  yingdao_module/filelock.py
-#   Batch journal .............................................. 第  4873 行  yingdao_module/journal.py
-#   Batch options .............................................. 第  5023 行  yingdao_module/batch_options.py
-#   Batch report (HTML) ........................................ 第  5242 行  yingdao_module/report.py
-#   Quoting commands for bash, cmd and PowerShell .............. 第  5459 行  yingdao_module/shell_quote.py
-#   The command that continues a batch run ..................... 第  5544 行  yingdao_module/resume.py
-#   Files in: each row's files ................................. 第  5656 行  yingdao_module/row_files.py
-#   Files out: answers' links saved ............................ 第  5790 行  yingdao_module/downloads.py
-#   Batch planning ............................................. 第  5977 行  yingdao_module/batch_plan.py
-#   Answer cache (cache=True) .................................. 第  6215 行  yingdao_module/answer_cache.py
-#   Batch asking: one chat per row ............................. 第  6360 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6554 行  yingdao_module/batch_workflow.py
-#   Review (review=True): rejected rows ........................ 第  6721 行  yingdao_module/review.py
-#   Batch output: table, report, summary ....................... 第  6837 行  yingdao_module/batch_output.py
-#   Estimate (estimate=True) ................................... 第  6979 行  yingdao_module/estimate.py
-#   Batch engine: batch() and the run loop ..................... 第  7063 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  7372 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  7588 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  7743 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  7824 行  yingdao_module/command_line.py
+#   Logging and redaction ...................................... 第   152 行  yingdao_module/log.py
+#   Errors ..................................................... 第   221 行  yingdao_module/errors.py
+#   Configuration and input checks ............................. 第   418 行  yingdao_module/config.py
+#   RSA keys and RS256 signatures .............................. 第   786 行  yingdao_module/rsa_sign.py
+#   Server-sent events ......................................... 第   994 行  yingdao_module/sse.py
+#   Timeouts and retry policy .................................. 第  1096 行  yingdao_module/policy.py
+#   HTTP responses read within the deadline .................... 第  1183 行  yingdao_module/http_response.py
+#   HTTP connections opened within the deadline ................ 第  1382 行  yingdao_module/http_connect.py
+#   HTTP backends, requests .................................... 第  1445 行  yingdao_module/http_backends.py
+#   HTTP backend, standard library (kept alive) ................ 第  1726 行  yingdao_module/http_stdlib.py
+#   Coze transport: envelope, auth header, retries ............. 第  1859 行  yingdao_module/transport.py
+#   Sign-in: static token or OAuth JWT service app ............. 第  2070 行  yingdao_module/auth.py
+#   Files ...................................................... 第  2270 行  yingdao_module/files.py
+#   When to check a non-stream chat ............................ 第  2325 行  yingdao_module/polling.py
+#   The flows of the ShadowBot app (package.json) .............. 第  2418 行  yingdao_module/app_flows.py
+#   Local tools (端插件) ....................................... 第  2476 行  yingdao_module/tools.py
+#   What a chat has told us (ChatState) ........................ 第  2594 行  yingdao_module/chat_state.py
+#   What a chat sends (bots and chatflows) ..................... 第  2722 行  yingdao_module/chat_request.py
+#   A chat found in its conversation ........................... 第  2753 行  yingdao_module/chat_find.py
+#   One chat in flight: stream, poll, tools, cancel ............ 第  2834 行  yingdao_module/chat_run.py
+#   Chat client ................................................ 第  3060 行  yingdao_module/client.py
+#   Workflows .................................................. 第  3198 行  yingdao_module/workflow.py
+#   Rate limits ................................................ 第  3556 行  yingdao_module/ratelimit.py
+#   Account caps (qps auto), shard shares ...................... 第  3764 行  yingdao_module/account_limits.py
+#   xlsx packages: bounded parts, safe XML ..................... 第  3877 行  yingdao_module/xlsx_package.py
+#   xlsx sheets read as a stream, as shown ..................... 第  4034 行  yingdao_module/xlsx_read.py
+#   xlsx copies with new cells spliced in ...................... 第  4402 行  yingdao_module/xlsx_write.py
+#   Spreadsheets (CSV / xlsx) .................................. 第  4628 行  yingdao_module/tables.py
+#   File locks between processes ............................... 第  4923 行  yingdao_module/filelock.py
+#   Batch journal .............................................. 第  5024 行  yingdao_module/journal.py
+#   Batch options .............................................. 第  5210 行  yingdao_module/batch_options.py
+#   Batch report (HTML) ........................................ 第  5416 行  yingdao_module/report.py
+#   Quoting commands for bash, cmd and PowerShell .............. 第  5633 行  yingdao_module/shell_quote.py
+#   The command that continues a batch run ..................... 第  5718 行  yingdao_module/resume.py
+#   Files in: each row's files ................................. 第  5830 行  yingdao_module/row_files.py
+#   Files out: answers' links saved ............................ 第  5964 行  yingdao_module/downloads.py
+#   Batch planning ............................................. 第  6151 行  yingdao_module/batch_plan.py
+#   Answer cache (cache=True) .................................. 第  6387 行  yingdao_module/answer_cache.py
+#   Batch asking: one chat per row ............................. 第  6532 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6773 行  yingdao_module/batch_workflow.py
+#   Review (review=True): rejected rows ........................ 第  6940 行  yingdao_module/review.py
+#   Batch output: table, report, summary ....................... 第  7056 行  yingdao_module/batch_output.py
+#   Estimate (estimate=True) ................................... 第  7198 行  yingdao_module/estimate.py
+#   Batch engine: batch() and the run loop ..................... 第  7282 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  7608 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7824 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  7979 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  8060 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -130,12 +131,12 @@ from xml.parsers import expat
 import functools
 import collections
 import csv
+import errno
 import ipaddress
 import mimetypes
 import socket
 import urllib.error
 import urllib.request
-import errno
 import itertools
 import math
 import ast
@@ -1454,7 +1455,12 @@ def _connect_within(address, timeout, source_address=None):
 
 _MAX_REDIRECTS = 3        # Coze does not redirect its API; a few same-host hops are tolerated
 _REDIRECT_STATUSES = (301, 302, 303, 307, 308)
-_CA_FILE_VARIABLES = ("COZE_CA_FILE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
+_CA_FILE_VARIABLES = ("COZE_CA_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
+# what the proxy for a host depends on: reading these few is microseconds, while urllib's getproxies()
+# scans the whole environment (about a millisecond per request on a machine with many variables)
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
+                   "NO_PROXY", "REQUEST_METHOD")
+_proxy_memo = {}
 _requests_module = []  # filled on first use: importing requests costs ~100 ms, too much at import time
 
 
@@ -1476,6 +1482,19 @@ def _ca_file():
         if value:
             return value
     return None
+
+
+def _remembered_proxy(kind, where, find):
+    """find() once per host and proxy environment (a changed HTTPS_PROXY / NO_PROXY is seen at once;
+    on Windows the registry's proxy is read once per process)."""
+    key = (kind, where, tuple(os.environ.get(name) for name in _PROXY_VARIABLES))
+    try:
+        return _proxy_memo[key]
+    except KeyError:
+        if len(_proxy_memo) > 256:
+            _proxy_memo.clear()
+        found = _proxy_memo[key] = find()
+        return found
 
 
 def _origin(url):
@@ -1598,7 +1617,8 @@ class _HttpBackend(object):
 
 class _RequestsBackend(_HttpBackend):
     """Keep-alive sessions from `requests`, one per thread (batch runs threads). Proxies come
-    from the environment (HTTPS_PROXY, NO_PROXY) through requests' trust_env."""
+    from the environment (HTTPS_PROXY, NO_PROXY) as requests reads them, looked up once per host
+    and environment instead of on every request (trust_env off; never a ~/.netrc password)."""
     name = "requests"
 
     def __init__(self, timeouts=None):
@@ -1611,7 +1631,7 @@ class _RequestsBackend(_HttpBackend):
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = _optional_requests().Session()
-            session.trust_env = True
+            session.trust_env = False  # proxies are given per request; the CA file is ca_file()
             adapter = _deadline_adapter_class()
             session.mount("http://", adapter())
             session.mount("https://", adapter())
@@ -1620,9 +1640,13 @@ class _RequestsBackend(_HttpBackend):
         return session
 
     def _open(self, method, url, headers, body, connect_timeout, read_timeout):
-        resp = self._session().request(method, url, headers=headers, data=body, stream=True,
-                                       timeout=(connect_timeout, read_timeout), allow_redirects=False,
-                                       verify=_ca_file() or True)
+        requests = _optional_requests()
+        proxies = _remembered_proxy("requests", _origin(url), lambda: requests.utils.get_environ_proxies(url))
+        # prepared here and sent as is: Session.request would merge session headers, cookies and
+        # environment settings on every request (a third of our per-answer CPU); we send our own headers
+        prepared = requests.Request(method, url, headers=headers, data=body).prepare()
+        resp = self._session().send(prepared, stream=True, proxies=proxies, timeout=(connect_timeout, read_timeout),
+                                    allow_redirects=False, verify=_ca_file() or True)
         raw = resp.raw._fp  # urllib3 keeps the http.client response here; we read it ourselves
 
         def finish(complete):
@@ -1711,6 +1735,10 @@ def _deadline_adapter_class():
 
 def _proxy_for(scheme, host):
     """The proxy URL the environment names for this scheme and host, or None (NO_PROXY, none set)."""
+    return _remembered_proxy("stdlib", (scheme, host), lambda: _environment_proxy(scheme, host))
+
+
+def _environment_proxy(scheme, host):
     import urllib.request
     proxy = urllib.request.getproxies().get(scheme)
     if not proxy or urllib.request.proxy_bypass(host):
@@ -2723,14 +2751,96 @@ def _chat_request(message, bot_id, user_id, conversation_id=None, custom_variabl
     return _ChatRequest("/v3/chat", params, body, stream)
 
 ###############################################################################
+# A chat found in its conversation                (yingdao_module/chat_find.py)
+###############################################################################
+# Finding a chat in its conversation, where no chat id ever reached us: a stream cut (or a lost
+# connection) before conversation.chat.created, or a batch killed between creating a row's conversation
+# and hearing of its chat. The conversation's message list shows each chat's user question, with its
+# chat_id, from the moment the chat exists, so a chat that may exist is looked for (unpaid) before a
+# question is paid for again.
+
+_LOOK_LIMIT = 20  # newest messages looked at: a chat shows its question and a few answer messages
+_CLOCK_SLACK = 5  # seconds Coze's clock may run behind ours when created_at is compared
+
+
+def _sent_text(message):
+    """The text of a user message: its content, or the text parts of an object_string list."""
+    content = message.get("content") if isinstance(message, dict) else None
+    if not isinstance(content, str) or message.get("content_type") != "object_string":
+        return content if isinstance(content, str) else ""
+    try:
+        parts = json.loads(content)
+    except ValueError:
+        return content
+    if not isinstance(parts, list):
+        return content
+    return "".join(part.get("text") or "" for part in parts if isinstance(part, dict) and part.get("type") == "text")
+
+
+def _recent_messages(transport, conversation_id, deadline):
+    """The newest LOOK_LIMIT messages of a conversation, newest first."""
+    envelope = transport.call("POST", "/v1/conversation/message/list", {"conversation_id": conversation_id},
+                              {"order": "desc", "limit": _LOOK_LIMIT}, deadline=deadline, what="读取会话消息")
+    data = envelope.get("data")
+    if not isinstance(data, list):
+        raise _BadResponseError("扣子返回的会话消息列表格式不对(应为列表):请稍后重试,反复出现请把 logid 发给扣子客服",
+                               logid=envelope.get("logid"), conversation_id=conversation_id)
+    return [message for message in data if isinstance(message, dict)]
+
+
+def _asked(messages, since=None):
+    """[(chat_id, question text)] of the user questions, newest first; with `since` (a Unix time) only
+    chats created after it (less the clock slack) that had not answered before it."""
+    answered_before = set()
+    if since is not None:
+        answered_before = set(str(m.get("chat_id")) for m in messages
+                              if m.get("role") == "assistant" and _seconds(m) < int(since))
+    found = []
+    for message in messages:
+        if message.get("role") != "user" or message.get("type", "question") != "question":
+            continue
+        chat_id = str(message.get("chat_id") or "")
+        if not chat_id or chat_id in answered_before or (
+                since is not None and _seconds(message) < int(since) - _CLOCK_SLACK):
+            continue
+        found.append((chat_id, _sent_text(message)))
+    return found
+
+
+def _seconds(message):
+    try:
+        return int(message.get("created_at") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _find_asked(transport, conversation_id, question, deadline, since=None):
+    """The id of the newest chat that asked `question` in the conversation, or None.
+
+    With `since` (when the request was sent) only chats created after it count: a conversation a
+    caller passed may hold the same question asked before. Without it the conversation is the row's
+    own: a question there that is not `question` means a chat we cannot tell is ours (APIError,
+    never paid again)."""
+    questions = _asked(_recent_messages(transport, conversation_id, deadline), since)
+    for chat_id, text in questions:
+        if text == question:
+            return chat_id
+    if questions and since is None:
+        raise APIError("这一行的会话 %s 里已经有一次对话,但问的不是这一行的问题,认不出是不是这一行付过费的那次:"
+                       "为免重复付费没有重问。请在扣子里查看这个会话;确认后用 --retry-failed(影刀里 retry_failed 填 是)重问"
+                       % conversation_id, conversation_id=conversation_id)
+    return None
+
+###############################################################################
 # One chat in flight: stream, poll, tools, cancel  (yingdao_module/chat_run.py)
 ###############################################################################
 # ChatRun: one chat in flight, from the request to its end, within one deadline.
 #
 # Streaming costs one request and returns at conversation.chat.completed; if the stream breaks after
 # the chat was created, the same chat is recovered with retrieve + message list (a new chat would be
-# paid for twice). Polling checks the status no more often than the official SDK, at the moments the
-# bot's recent chats ended (polling.py). Local tool calls are answered until the chat ends; at the
+# paid for twice); if it breaks before, a known conversation is searched for the chat first (chat_find.py).
+# Polling checks the status no more often than the official SDK, at the moments the bot's recent chats
+# ended (polling.py). Local tool calls are answered until the chat ends; at the
 # deadline the chat is cancelled and CozeTimeoutError names it.
 
 _CANCEL_TIMEOUT = 1.0  # best effort, and short: a timeout must be reported about when it is due
@@ -2741,6 +2851,32 @@ def _cancel_chat(transport, conversation_id, chat_id):
     """Cancel a running chat (so it stops costing tokens)."""
     return transport.call("POST", "/v3/chat/cancel", body={"conversation_id": conversation_id, "chat_id": chat_id},
                           deadline=time.monotonic() + _CANCEL_TIMEOUT, retry=False, what="取消对话")
+
+
+def _create_or_find(transport, send, body, params, state, deadline):
+    """send() the chat request with retries; False when it went through. True when the chat is known
+    but not followed: a stream cut after its creation, or a chat a lost attempt created, found in the
+    known conversation before a retry (so it is followed, not paid again). Without a known conversation
+    nothing can be looked up: the request is sent again (the only way to an answer)."""
+    conversation = (params or {}).get("conversation_id") or body.get("conversation_id")
+    question = _sent_text((body.get("additional_messages") or [None])[-1])
+    sent = []
+
+    def attempt():
+        if sent and conversation and not state.chat_id:
+            chat_id = _find_asked(transport, conversation, question, deadline, since=sent[0])
+            if chat_id:
+                _log("提问的回复在对话创建前中断,但会话里已有这次对话 %s:找回它,不再重新提问" % chat_id)
+                state.take_chat({"id": chat_id, "conversation_id": conversation})
+                raise _StreamCut()
+        sent.append(time.time())
+        send()
+
+    try:
+        _with_retries(attempt, "提问", deadline, transport.retry)
+    except _StreamCut:
+        return True
+    return False
 
 
 class _ChatRun(object):
@@ -2801,9 +2937,7 @@ class _ChatRun(object):
                         raise _StreamCut()
                     raise NetworkError("流式回复在对话创建前中断:会自动重试", logid=events.logid)
 
-        try:
-            _with_retries(create_and_read, "提问", deadline, self.transport.retry)
-        except _StreamCut:
+        if _create_or_find(self.transport, create_and_read, body, params, state, deadline):
             self._wait_until_done(state, deadline)
 
     def _read_stream(self, events, state):
@@ -2839,10 +2973,15 @@ class _ChatRun(object):
     # -- polling ----------------------------------------------------------------------------------
     def _chat_polling(self, body, params, state, deadline):
         clock = self.clocks.setdefault(body["bot_id"], _CompletionClock())
-        envelope = self.transport.call("POST", "/v3/chat", params, body, deadline=deadline, what="提问")
+
+        def send():
+            envelope = self.transport.call("POST", "/v3/chat", params, body, deadline=deadline, retry=False,
+                                           what="提问")
+            state.logid = envelope.get("logid")
+            state.take_chat(envelope.get("data"))
+        if _create_or_find(self.transport, send, body, params, state, deadline):
+            return self._wait_until_done(state, deadline)  # found after a lost answer: no polling plan
         created = time.monotonic()  # the SDK starts its once-a-second checks here too
-        state.logid = envelope.get("logid")
-        state.take_chat(envelope.get("data"))
         self._wait_until_done(state, deadline, _PollPlan(clock.expected()), created, clock)
 
     def _wait_until_done(self, state, deadline, plan=None, created=None, clock=None):
@@ -3011,6 +3150,15 @@ class Client(object):
         state.chat_id = str(chat_id)
         _ChatRun(self.transport, state, deadline, self._completion_clocks, tools).recover()
         return state.result(started)
+
+    def find_chat(self, conversation_id, question, timeout=60):
+        """The id of the chat that asked `question` in a conversation of its own, or None when the
+        conversation holds no chat yet (ask in it); APIError when it holds another question's chat.
+        Unpaid: one message list request. How a batch killed before hearing of its chat finds it."""
+        conversation_id, question = _clean_conversation_id(conversation_id), _clean_question(question)
+        if conversation_id is None:
+            raise InputError("会话 ID(conversation_id)是空的:请填写要查找的会话")
+        return _find_asked(self.transport, conversation_id, question, time.monotonic() + _clean_timeout(timeout, 60))
 
     def run_workflow(self, workflow_id, parameters=None, bot_id=None, timeout=None, stream=True, answers=None,
                      is_async=None):
@@ -4172,7 +4320,8 @@ class _XlsxRowReader(object):
             if is_start:
                 if tag == "c" and cells is not None:
                     column = self.column_of(value.get("r"), column, number)
-                    cell = [value.get("t") or "n", value.get("s"), None, False, []]  # type, style, value, formula, texts
+                    # type, style, value, formula, texts
+                    cell = [value.get("t") or "n", value.get("s"), None, False, []]
                 elif tag == "row":
                     number = self.row_number(value.get("r"), number)
                     cells, column, cell = ([] if number > self.after else None), -1, None
@@ -4267,7 +4416,8 @@ class _XlsxRowReader(object):
 _XLSX_CELL_LIMIT = 32767  # characters Excel keeps in one cell
 _XLSX_ROW = re.compile(r"<(?P<p>(?:[\w.-]+:)?)row\b(?P<attrs>[^>]*?)(?:/>|>(?P<body>.*?)</(?P=p)row>)", re.S)
 _XLSX_CELL = re.compile(r"<(?P<p>(?:[\w.-]+:)?)c\b(?P<attrs>[^>]*?)(?:/>|>(?P<body>.*?)</(?P=p)c>)", re.S)
-_XLSX_LAST_CELL = re.compile(r'<(?:[\w.-]+:)?c\b[^>]*?\br="([A-Z]{1,3}[0-9]+)"')  # the row's last cell, when it has a reference
+# the row's last cell, when it has a reference
+_XLSX_LAST_CELL = re.compile(r'<(?:[\w.-]+:)?c\b[^>]*?\br="([A-Z]{1,3}[0-9]+)"')
 _XLSX_ATTR = re.compile(r'([\w:.-]+)\s*=\s*(?:"([^"]*)"|\'([^\']*)\')')
 _XLSX_SHEETDATA = re.compile(r"<(?P<p>(?:[\w.-]+:)?)sheetData\b[^>]*?(?P<empty>/?)>")
 _XLSX_ILLEGAL = re.compile(u"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
@@ -4433,7 +4583,8 @@ class _XlsxSplice(object):
         spans = re.search(r'\bspans="(\d+):(\d+)"', attrs_text)
         if spans:
             widest = max([int(spans.group(2))] + [c + 1 for c in row_cells if row_cells[c]])
-            attrs_text = attrs_text[:spans.start()] + 'spans="%s:%d"' % (spans.group(1), widest) + attrs_text[spans.end():]
+            wider = 'spans="%s:%d"' % (spans.group(1), widest)
+            attrs_text = attrs_text[:spans.start()] + wider + attrs_text[spans.end():]
         return "<%srow%s>%s</%srow>" % (prefix, attrs_text.rstrip().rstrip("/"), body, prefix)
 
 
@@ -4875,6 +5026,7 @@ class _FileLock(object):
 ###############################################################################
 # The batch journal: one JSON line per finished row, appended, flushed and fsynced before
 # anything else happens, so a crash or a closed laptop never loses an answer already paid for.
+# Rows finishing together share one fsync (group commit), so bookkeeping does not queue behind the disk.
 #
 # Its first line binds it to the input table, the question (template or column), the sheet and
 # the bot: resuming with something else is refused instead of mixing answers, unless the run
@@ -4904,12 +5056,22 @@ def _journal_header(output_path):
     return first if isinstance(first, dict) and "journal" in first else {}
 
 
+class _CommitGroup(object):
+    """Journal lines that one fsync makes durable together."""
+    __slots__ = ("lines", "done", "error")
+
+    def __init__(self):
+        self.lines, self.done, self.error = [], False, None
+
+
 class _Journal(object):
     def __init__(self, path, header):
         self.path = path
         self.header = header
         self._handle = None
-        self._lock = threading.Lock()  # workers finish rows concurrently
+        self._cond = threading.Condition()  # workers finish rows concurrently
+        self._open = None  # the CommitGroup taking lines until its fsync starts
+        self._flushing = False  # a group is being written and fsynced (the lock released meanwhile)
         self._run_lock = _FileLock(path + ".lock")
 
     # -- one run at a time ------------------------------------------------------------------------
@@ -4979,15 +5141,41 @@ class _Journal(object):
 
     # -- writing ------------------------------------------------------------------------------------
     def append(self, record):
-        """Write one record to disk (fsynced); OSError when the disk is full or the file unwritable."""
-        with self._lock:
-            try:
-                self._append(record)
-            except (OSError, ValueError):
-                self._drop_handle()  # reopen next time: it checks for a torn last line again
-                raise
+        """Write one record to disk and return once it is fsynced; OSError when the disk is full or
+        the file unwritable. Group commit: records appended while an fsync runs wait for the next
+        one, which covers them all (one fsync per group, not per record; each caller still
+        returns only after its own record is durable)."""
+        line = json.dumps(record, ensure_ascii=False) + "\n"  # outside the lock: rows serialise in parallel
+        with self._cond:
+            group = self._open
+            if group is None:
+                group = self._open = _CommitGroup()
+            group.lines.append(line)
+            while not group.done:
+                if self._flushing:
+                    self._cond.wait()
+                else:  # lead: this group is still open, so it holds our line; commit it
+                    self._open, self._flushing = None, True
+                    self._commit(group)
+        if group.error is not None:
+            raise group.error
 
-    def _append(self, record):
+    def _commit(self, group):
+        """Write and fsync a group's lines with the lock released (called holding it)."""
+        error = OSError(errno.EINTR, "日志写入被中断")  # for the waiters, if we are interrupted
+        self._cond.release()
+        try:
+            self._write_lines(group.lines)
+            error = None
+        except (OSError, ValueError) as err:
+            self._drop_handle()  # reopen next time: it checks for a torn last line again
+            error = err
+        finally:
+            self._cond.acquire()
+            group.done, group.error, self._flushing = True, error, False
+            self._cond.notify_all()
+
+    def _write_lines(self, lines):
         if self._handle is None:
             new = not os.path.exists(self.path) or os.path.getsize(self.path) == 0
             torn = not new and not self._ends_with_newline()
@@ -4995,18 +5183,15 @@ class _Journal(object):
             if torn:  # start after the torn line instead of gluing our record onto it
                 self._handle.write("\n")
             if new:
-                self._write(dict(self.header, journal=1))
-        self._write(record)
+                self._handle.write(json.dumps(dict(self.header, journal=1), ensure_ascii=False) + "\n")
+        self._handle.write("".join(lines))
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
 
     def _ends_with_newline(self):
         with open(self.path, "rb") as handle:
             handle.seek(-1, os.SEEK_END)
             return handle.read(1) == b"\n"
-
-    def _write(self, record):
-        self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
 
     def _drop_handle(self):
         if self._handle is not None:
@@ -5017,7 +5202,9 @@ class _Journal(object):
             self._handle = None
 
     def close(self):
-        with self._lock:
+        with self._cond:
+            while self._flushing:
+                self._cond.wait()
             self._drop_handle()
 
 ###############################################################################
@@ -5028,23 +5215,8 @@ class _Journal(object):
 # Values typed into ShadowBot's 调用模块 arrive as text ("2", "否", ""), the command line
 # gives None for what was not typed: both are cleaned here, so the engine sees clean values.
 
-# name -> default, in the order of batch()'s keyword parameters: batch()'s signature is the source,
-# tests/test_batch_shape.py fails until this list says the same (BatchOptions and resume.py read it)
-_BATCH_DEFAULTS = (
-    ("prompt", None), ("question_column", None), ("output_path", None), ("sheet", None),
-    ("answer_column", "回答"), ("bot_id", None), ("token", None), ("base_url", None),
-    ("concurrency", 2), ("qps", None), ("qpm", None), ("qpd", None), ("max_rows", None),
-    ("max_tokens", None), ("retry_failed", False), ("shard", None), ("json_columns", False),
-    ("dedupe", False), ("timeout", _DEFAULT_TIMEOUT), ("restart", False), ("wait", False),
-    ("app_id", None), ("key_id", None), ("private_key", None),
-    ("json_fields", None), ("ask_blank", False), ("report_path", None), ("tools", None), ("header_row", None),
-    ("chat_retries", 2), ("workflow_id", None), ("parameters", None), ("answers_column", None),
-    ("files_column", None), ("download", False), ("estimate", False), ("cache", False), ("cache_days", None),
-    ("review", False),
-)
 _ESTIMATE_SAMPLES = 3  # rows asked by estimate=True, spread over the table
 _CHAT_RETRIES_MAX = 5
-_BATCH_OPTION_NAMES = tuple(name for name, _ in _BATCH_DEFAULTS)
 
 
 def _clean_count(value, name, allow_float=False):
@@ -5139,17 +5311,19 @@ def _option_text(value):
 
 
 class _BatchOptions(object):
-    """The cleaned options of one batch run (see batch() for what each one means).
+    """The cleaned options of one batch run (see batch() for what each one means). `defaults` is
+    batch_defaults() (batch()'s signature, handed in: that module imports this one).
     Its repr never shows the token or the private key."""
 
     def __repr__(self):
         return "BatchOptions(input_path=%r, output_path=%r, 令牌和私钥已隐藏)" % (self.input_path, self.output_path)
 
-    def __init__(self, input_path, **values):
-        unknown = sorted(set(values) - set(_BATCH_OPTION_NAMES))
+    def __init__(self, input_path, defaults, **values):
+        self.defaults = dict(defaults)
+        unknown = sorted(set(values) - set(self.defaults))
         if unknown:
-            raise InputError("batch 没有参数 %s。可用的参数:%s" % ("、".join(unknown), "、".join(_BATCH_OPTION_NAMES)))
-        given = dict(_BATCH_DEFAULTS)
+            raise InputError("batch 没有参数 %s。可用的参数:%s" % ("、".join(unknown), "、".join(name for name, _ in defaults)))
+        given = dict(self.defaults)
         given.update((name, value) for name, value in values.items() if value is not None and value != "")
         self.input_path = os.path.abspath(str(input_path or "").strip().strip('"'))
         self.prompt, self.question_column = _option_text(given["prompt"]), _option_text(given["question_column"])
@@ -5590,7 +5764,7 @@ def _option_value(options, name):
     if name == "answer_column" and getattr(options, "workflow_id", None) and options.answer_column == "输出":
         return None  # a workflow run's default
     value = getattr(options, name, None)
-    return None if value == dict(_BATCH_DEFAULTS).get(name) else value
+    return None if value == options.defaults.get(name) else value
 
 
 def _tools_text(tools):
@@ -6102,8 +6276,6 @@ def _checked_table(options):
     except InputError as err:
         raise InputError(str(err) + ("" if found else _header_preview(top)))
     options.table_header_row = number
-    if number > 1:
-        _log("列名在第 %d 行(上面 %d 行原样保留);不对的话用 --header-row N 指定" % (number, number - 1))
     if options.answer_column in header:
         raise InputError("表格里已经有「%s」列:请用 answer_column 换一个回答列名" % options.answer_column)
     taken = [name for name in options.json_fields if name in header or name in _EXTRA_COLUMNS
@@ -6362,8 +6534,10 @@ class _AnswerCache(object):
 ###############################################################################
 # Batch asking: one row's chat, paid once.
 #
-# The chat id goes into the journal the moment the chat exists, so a killed run's chat is
-# recovered instead of paid again; a chat that failed on Coze's side is asked again
+# A row's conversation is created first (unpaid) and journaled before its chat is sent; the chat id
+# goes into the journal the moment the chat exists. A killed run's chat is recovered instead of paid
+# again, even one killed before its id was heard of: it is found in the row's conversation (a question
+# there that is not the row's is reported, never paid again). A chat that failed on Coze's side is asked again
 # (chat_retries); with json_fields an answer that is not the JSON asked for gets one repair
 # question in the same conversation. Fatal errors stop the run (the row stays unfinished).
 
@@ -6436,6 +6610,7 @@ class _Asker(object):
         self.finish, self.halt = finish, halt
         self.extras = extras or _RowExtras()
         self.chats = self.asked_again = 0  # paid chats started by this run; failed ones asked again
+        self.opened = {}  # row number -> {"conversation_id"} of its conversation while no chat of it is known
         self.lock = threading.Lock()
 
     def ask_row(self, row):
@@ -6466,7 +6641,7 @@ class _Asker(object):
             except _BatchStopped:
                 return None  # asked nothing new; a chat already noted is recovered by the next run
             except CozeError as err:
-                pending = None
+                pending = self.unasked(row)  # a chat may exist there: looked for before paying again
                 record.update(status=_STATUS_FAILED, answer="", error=err.message, tokens=0,
                               chat_id=err.chat_id or "")
                 if err.fatal:
@@ -6482,8 +6657,24 @@ class _Asker(object):
                 network_tries += 1
                 if not err.retryable or network_tries == 2 or self.stop.wait(2.0):
                     break
+        self.unasked(row)
         self.finish(record)
         return record
+
+    def unasked(self, row):
+        """The pending note of the row's conversation while no chat of it is known (forgotten), or None."""
+        with self.lock:
+            conversation = self.opened.pop(row.number, None)
+        return {"conversation_id": conversation} if conversation else None
+
+    def note(self, row, pending):
+        """Journal what the row has in flight (fsynced); False (and the run halts) when it cannot be written."""
+        try:
+            self.journal.append({"row": row.number, "key": row.key, "pending": pending})
+            return True
+        except (OSError, ValueError) as err:
+            self.halt(_cannot_write(self.journal.path, err))
+            return False
 
     def ask_again(self, number, err, attempt):
         """Say (truthfully: it happens now) that a chat failed on Coze's side is asked again, paid again."""
@@ -6495,11 +6686,11 @@ class _Asker(object):
     def converse(self, row, pending, files=None):
         """(result, tokens, problem) of one row: the answer of a chat a killed run already paid for,
         or of a new chat; with json_fields, one repair question in the same conversation."""
-        result = self.recover(pending) if pending else None
+        result, conversation = self.resume(row, pending) if pending else (None, None)
         repaired = bool(result and pending.get("repair"))
         earlier_tokens = pending.get("tokens", 0) if repaired else 0
         if result is None:
-            result = self.new_chat(row, row.question, files=files)
+            result = self.new_chat(row, row.question, conversation, files=files)
         tokens = earlier_tokens + result["usage"]["token_count"]
         problem = self.json_problem(result["answer"])
         if problem and not repaired:
@@ -6510,24 +6701,52 @@ class _Asker(object):
         return result, tokens, "回答不是合法的 JSON(追问一次后仍然不是):%s" % problem if problem else ""
 
     def new_chat(self, row, question, conversation_id=None, tokens_before=None, files=None):
-        """Ask, paid (the client waits for the rate limits), noting the chat id in the journal the
-        moment the chat exists."""
+        """Ask, paid (the client waits for the rate limits), in the row's conversation (created and
+        journaled first when it has none), noting the chat id in the journal the moment the chat exists."""
         if self.stop.is_set():
             raise _BatchStopped()
+        if conversation_id is None:
+            conversation_id = self.open_conversation(row)
 
         def noted(chat_id, conversation):
             with self.lock:
                 self.chats += 1
+                self.opened.pop(row.number, None)
             pending = {"chat_id": chat_id, "conversation_id": conversation}
             if tokens_before is not None:
                 pending.update(repair=True, tokens=tokens_before)
-            try:
-                self.journal.append({"row": row.number, "key": row.key, "pending": pending})
-            except (OSError, ValueError) as err:  # the answer itself is still kept (finish)
-                self.halt(_cannot_write(self.journal.path, err))
+            self.note(row, pending)  # when it fails, the answer itself is still kept (finish)
         extra = {"files": files} if files else {}  # stand-in clients of tests take no files
         return self.client.chat(question, conversation_id=conversation_id, on_created=noted, tools=self.options.tools,
                                 **extra)
+
+    def open_conversation(self, row):
+        """A new conversation for the row (unpaid), journaled before any chat is sent in it: a run
+        killed before it hears of the chat finds the chat there instead of paying again."""
+        conversation = self.client.new_conversation()
+        if not self.note(row, {"conversation_id": conversation}) or self.stop.is_set():
+            raise _BatchStopped()
+        with self.lock:
+            self.opened[row.number] = conversation
+        return conversation
+
+    def resume(self, row, pending):
+        """(result, None) of the chat a killed run paid for; (None, conversation) when the row's
+        conversation holds no chat yet (ask there); (None, None): ask anew. APIError when the
+        conversation holds a chat that cannot be told to be the row's."""
+        if pending.get("chat_id"):
+            return self.recover(pending), None
+        conversation = pending["conversation_id"]
+        with self.lock:
+            self.opened[row.number] = conversation  # a network error while looking keeps it for the retry
+        chat_id = self.client.find_chat(conversation, row.question)
+        if chat_id is None:
+            return None, conversation
+        _log("第 %d 行中断前已建立的对话 %s 在它的会话里找到了:找回回答,不重新提问" % (row.number, chat_id))
+        self.unasked(row)
+        found = {"chat_id": chat_id, "conversation_id": conversation}
+        self.note(row, found)
+        return self.recover(found), None
 
     def recover(self, pending):
         """The result of a chat a killed run paid for, or None when it cannot be had (ask again)."""
@@ -7294,6 +7513,20 @@ def _log_progress(run, started, planned):
             finished, planned, run.counts["ok"], run.counts["failed"], rate, eta, run.counts["tokens"]))
 
 
+def _signature_defaults(function):
+    """((name, default), ...) of a function's parameters that have defaults, in order."""
+    code = function.__code__
+    names, defaults = code.co_varnames[:code.co_argcount], function.__defaults__ or ()
+    return tuple(zip(names[len(names) - len(defaults):], defaults))
+
+
+def _batch_defaults():
+    """batch()'s keyword parameters and their defaults: its signature (what ShadowBot's 调用模块
+    shows) is the one list of batch options; BatchOptions, the resume command and the command line
+    are handed this instead of keeping a copy."""
+    return _signature_defaults(batch)
+
+
 def batch(input_path, prompt=None, question_column=None, output_path=None, sheet=None, answer_column="回答",
           bot_id=None, token=None, base_url=None, concurrency=2, qps=None, qpm=None, qpd=None, max_rows=None,
           max_tokens=None, retry_failed=False, shard=None, json_columns=False, dedupe=False, timeout=_DEFAULT_TIMEOUT,
@@ -7352,8 +7585,11 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     report_path, stopped_reason(空 = 正常结束), earlier_done / earlier_failed(之前已成功 / 已失败的行),
     resume_command(继续这次运行的命令,全部完成时为空)。
     """
-    options = _BatchOptions(**locals())  # every parameter as typed: locals() holds exactly them here
+    options = _BatchOptions(defaults=_batch_defaults(), **locals())  # locals() holds exactly the parameters here
     header, make_question = _checked_table(options)
+    if options.table_header_row > 1:  # said here, not in checked_table: the command line checks the table first too
+        _log("列名在第 %d 行(上面 %d 行原样保留);不对的话用 --header-row N 指定"
+            % (options.table_header_row, options.table_header_row - 1))
     stop = threading.Event()
     limiter = _RateLimiter()  # its caps are set below, once the client can read the account's
     # checks token and bot before any call; tests and benchmarks stand in for Client here
@@ -8078,9 +8314,11 @@ def _add_batch_arguments(parser):
 
 
 def _run_batch(ns):
+    defaults = _batch_defaults()
+
     def given():
-        return dict((name, getattr(ns, name)) for name in _BATCH_OPTION_NAMES if getattr(ns, name, None) is not None)
-    _checked_table(_BatchOptions(ns.input_path, **given()))  # mistakes first, then the offline-demo notice
+        return dict((name, getattr(ns, name)) for name, _ in defaults if getattr(ns, name, None) is not None)
+    _checked_table(_BatchOptions(ns.input_path, defaults, **given()))  # mistakes first, then the offline-demo notice
     try:
         with _demo_if_no_token(ns):  # the demo's token marks the run as a demo (log, summary, report)
             summary = batch(ns.input_path, **given())

@@ -123,7 +123,7 @@ def test_bad_token_stops_at_once(coze, tmp_path, quiet_log):
         summary = coze.batch(source, question_column="商品名", bot_id=BOT, token="pat_wrong", base_url=sim.url,
                              concurrency=2)
         assert "令牌无效" in summary["stopped_reason"] and summary["done"] == 0
-        assert sim.stats()["requests"]["/v3/chat"] <= 2
+        assert sim.stats()["requests"].get("/v3/chat", 0) <= 2  # the row's conversation is refused first
 
 
 def test_locked_output_moves_to_a_new_name(coze, sim, kw, tmp_path, monkeypatch, quiet_log):

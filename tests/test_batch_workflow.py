@@ -156,10 +156,11 @@ def test_bad_workflow_options_are_refused_before_any_call(sim, tmp_path):
 
 
 def test_the_resume_command_carries_every_new_option(tmp_path):
+    from yingdao_module.batch import batch_defaults
     from yingdao_module.batch_options import BatchOptions
     from yingdao_module.resume import resume_args
     source = write_csv(tmp_path / "in.csv", [["城市", "回答们", "附件"], ["杭州", "", ""]])
-    options = BatchOptions(source, workflow_id=WORKFLOW, parameters={"city": "{城市}", "n": 2},
+    options = BatchOptions(source, batch_defaults(), workflow_id=WORKFLOW, parameters={"city": "{城市}", "n": 2},
                            answers_column="回答们", files_column="附件", download="是")
     args = resume_args(options, "", "https://api.coze.cn")
     assert args[args.index("--workflow-id") + 1] == WORKFLOW

@@ -155,6 +155,8 @@ def test_the_command_line_takes_header_row(tmp_path, sim):
     with open(str(tmp_path / "清单_coze.csv"), encoding="utf-8-sig", newline="") as handle:
         lines = list(csv.reader(handle))
     assert lines[0] == ["标题"] and lines[1][:2] == ["商品名", "回答"] and lines[2][-1] == "3"
+    found = result.stderr.decode("utf-8", "replace").count("列名在第 2 行")
+    assert found == 1, found  # said once, though the command line checks the table before batch() does
 
 
 def test_shards_of_a_sheet_with_a_title_row_merge(coze, sim, kw, tmp_path):

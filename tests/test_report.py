@@ -121,7 +121,7 @@ def test_the_resume_command_in_the_report_is_escaped_and_shown_exactly(coze, tmp
     shown is exactly the one printed in the log (HTML-unescaped back)."""
     source = tmp_path / "<img src=x onerror=alert(1)>.csv"
     source.write_text("商品名\n甲\n", encoding="utf-8")
-    options = coze.BatchOptions(str(source), prompt="</pre><script>alert('{商品名}')</script> & $(touch X)")
+    options = coze.BatchOptions(str(source), coze.batch_defaults(), prompt="</pre><script>alert('{商品名}')</script> & $(touch X)")
     resume = coze.resume_text(options, "7000000000000000001", "https://api.coze.cn", platform_name="linux")
     html = coze.render_report(facts(resume=resume))
     assert "<script>" not in html and "<img" not in html and Page(html).fetches == []

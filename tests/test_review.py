@@ -90,12 +90,13 @@ def test_review_in_a_workbook_copy_leaves_the_input_untouched(coze, sim, tmp_pat
 
 
 def test_the_resume_command_carries_cache_and_review_but_not_estimate(tmp_path):
+    from yingdao_module.batch import batch_defaults
     from yingdao_module.batch_options import BatchOptions
     from yingdao_module.resume import resume_args
     source = write_csv(tmp_path / "in.csv", products(2))
-    args = resume_args(BatchOptions(source, prompt="介绍{商品名}", cache=True, cache_days="7", review="是"), BOT, "")
+    args = resume_args(BatchOptions(source, batch_defaults(), prompt="介绍{商品名}", cache=True, cache_days="7", review="是"), BOT, "")
     assert args[args.index("--cache-days") + 1] == "7" and "--cache" in args and "--review" in args
-    estimate = resume_args(BatchOptions(source, prompt="介绍{商品名}", estimate=True, qps="auto"), BOT, "")
+    estimate = resume_args(BatchOptions(source, batch_defaults(), prompt="介绍{商品名}", estimate=True, qps="auto"), BOT, "")
     assert "--estimate" not in estimate and estimate[estimate.index("--qps") + 1] == "auto"
 
 

@@ -68,7 +68,7 @@ def test_letter_case_counts_where_the_disk_ignores_it(coze, table, monkeypatch):
     monkeypatch.setattr(os.path, "normcase", lambda path: path.replace("/", "\\").lower())
     assert coze.same_file(source, upper)
     with pytest.raises(coze.InputError):
-        coze.BatchOptions(source, output_path=upper)
+        coze.BatchOptions(source, coze.batch_defaults(), output_path=upper)
 
 
 def test_the_merged_file_never_overwrites_a_shard(coze, sim, tmp_path, quiet_log):

@@ -252,6 +252,20 @@ def log_progress(run, started, planned):
             finished, planned, run.counts["ok"], run.counts["failed"], rate, eta, run.counts["tokens"]))
 
 
+def signature_defaults(function):
+    """((name, default), ...) of a function's parameters that have defaults, in order."""
+    code = function.__code__
+    names, defaults = code.co_varnames[:code.co_argcount], function.__defaults__ or ()
+    return tuple(zip(names[len(names) - len(defaults):], defaults))
+
+
+def batch_defaults():
+    """batch()'s keyword parameters and their defaults: its signature (what ShadowBot's 调用模块
+    shows) is the one list of batch options; BatchOptions, the resume command and the command line
+    are handed this instead of keeping a copy."""
+    return signature_defaults(batch)
+
+
 def batch(input_path, prompt=None, question_column=None, output_path=None, sheet=None, answer_column="回答",
           bot_id=None, token=None, base_url=None, concurrency=2, qps=None, qpm=None, qpd=None, max_rows=None,
           max_tokens=None, retry_failed=False, shard=None, json_columns=False, dedupe=False, timeout=DEFAULT_TIMEOUT,
@@ -310,8 +324,11 @@ def batch(input_path, prompt=None, question_column=None, output_path=None, sheet
     report_path, stopped_reason(空 = 正常结束), earlier_done / earlier_failed(之前已成功 / 已失败的行),
     resume_command(继续这次运行的命令,全部完成时为空)。
     """
-    options = BatchOptions(**locals())  # every parameter as typed: locals() holds exactly them here
+    options = BatchOptions(defaults=batch_defaults(), **locals())  # locals() holds exactly the parameters here
     header, make_question = checked_table(options)
+    if options.table_header_row > 1:  # said here, not in checked_table: the command line checks the table first too
+        log("列名在第 %d 行(上面 %d 行原样保留);不对的话用 --header-row N 指定"
+            % (options.table_header_row, options.table_header_row - 1))
     stop = threading.Event()
     limiter = RateLimiter()  # its caps are set below, once the client can read the account's
     # checks token and bot before any call; tests and benchmarks stand in for Client here

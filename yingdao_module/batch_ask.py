@@ -1,7 +1,9 @@
 """Batch asking: one row's chat, paid once.
 
-The chat id goes into the journal the moment the chat exists, so a killed run's chat is
-recovered instead of paid again; a chat that failed on Coze's side is asked again
+A row's conversation is created first (unpaid) and journaled before its chat is sent; the chat id
+goes into the journal the moment the chat exists. A killed run's chat is recovered instead of paid
+again, even one killed before its id was heard of: it is found in the row's conversation (a question
+there that is not the row's is reported, never paid again). A chat that failed on Coze's side is asked again
 (chat_retries); with json_fields an answer that is not the JSON asked for gets one repair
 question in the same conversation. Fatal errors stop the run (the row stays unfinished).
 """
@@ -84,6 +86,7 @@ class Asker(object):
         self.finish, self.halt = finish, halt
         self.extras = extras or RowExtras()
         self.chats = self.asked_again = 0  # paid chats started by this run; failed ones asked again
+        self.opened = {}  # row number -> {"conversation_id"} of its conversation while no chat of it is known
         self.lock = threading.Lock()
 
     def ask_row(self, row):
@@ -114,7 +117,7 @@ class Asker(object):
             except BatchStopped:
                 return None  # asked nothing new; a chat already noted is recovered by the next run
             except CozeError as err:
-                pending = None
+                pending = self.unasked(row)  # a chat may exist there: looked for before paying again
                 record.update(status=STATUS_FAILED, answer="", error=err.message, tokens=0,
                               chat_id=err.chat_id or "")
                 if err.fatal:
@@ -130,8 +133,24 @@ class Asker(object):
                 network_tries += 1
                 if not err.retryable or network_tries == 2 or self.stop.wait(2.0):
                     break
+        self.unasked(row)
         self.finish(record)
         return record
+
+    def unasked(self, row):
+        """The pending note of the row's conversation while no chat of it is known (forgotten), or None."""
+        with self.lock:
+            conversation = self.opened.pop(row.number, None)
+        return {"conversation_id": conversation} if conversation else None
+
+    def note(self, row, pending):
+        """Journal what the row has in flight (fsynced); False (and the run halts) when it cannot be written."""
+        try:
+            self.journal.append({"row": row.number, "key": row.key, "pending": pending})
+            return True
+        except (OSError, ValueError) as err:
+            self.halt(cannot_write(self.journal.path, err))
+            return False
 
     def ask_again(self, number, err, attempt):
         """Say (truthfully: it happens now) that a chat failed on Coze's side is asked again, paid again."""
@@ -143,11 +162,11 @@ class Asker(object):
     def converse(self, row, pending, files=None):
         """(result, tokens, problem) of one row: the answer of a chat a killed run already paid for,
         or of a new chat; with json_fields, one repair question in the same conversation."""
-        result = self.recover(pending) if pending else None
+        result, conversation = self.resume(row, pending) if pending else (None, None)
         repaired = bool(result and pending.get("repair"))
         earlier_tokens = pending.get("tokens", 0) if repaired else 0
         if result is None:
-            result = self.new_chat(row, row.question, files=files)
+            result = self.new_chat(row, row.question, conversation, files=files)
         tokens = earlier_tokens + result["usage"]["token_count"]
         problem = self.json_problem(result["answer"])
         if problem and not repaired:
@@ -158,24 +177,52 @@ class Asker(object):
         return result, tokens, "回答不是合法的 JSON(追问一次后仍然不是):%s" % problem if problem else ""
 
     def new_chat(self, row, question, conversation_id=None, tokens_before=None, files=None):
-        """Ask, paid (the client waits for the rate limits), noting the chat id in the journal the
-        moment the chat exists."""
+        """Ask, paid (the client waits for the rate limits), in the row's conversation (created and
+        journaled first when it has none), noting the chat id in the journal the moment the chat exists."""
         if self.stop.is_set():
             raise BatchStopped()
+        if conversation_id is None:
+            conversation_id = self.open_conversation(row)
 
         def noted(chat_id, conversation):
             with self.lock:
                 self.chats += 1
+                self.opened.pop(row.number, None)
             pending = {"chat_id": chat_id, "conversation_id": conversation}
             if tokens_before is not None:
                 pending.update(repair=True, tokens=tokens_before)
-            try:
-                self.journal.append({"row": row.number, "key": row.key, "pending": pending})
-            except (OSError, ValueError) as err:  # the answer itself is still kept (finish)
-                self.halt(cannot_write(self.journal.path, err))
+            self.note(row, pending)  # when it fails, the answer itself is still kept (finish)
         extra = {"files": files} if files else {}  # stand-in clients of tests take no files
         return self.client.chat(question, conversation_id=conversation_id, on_created=noted, tools=self.options.tools,
                                 **extra)
+
+    def open_conversation(self, row):
+        """A new conversation for the row (unpaid), journaled before any chat is sent in it: a run
+        killed before it hears of the chat finds the chat there instead of paying again."""
+        conversation = self.client.new_conversation()
+        if not self.note(row, {"conversation_id": conversation}) or self.stop.is_set():
+            raise BatchStopped()
+        with self.lock:
+            self.opened[row.number] = conversation
+        return conversation
+
+    def resume(self, row, pending):
+        """(result, None) of the chat a killed run paid for; (None, conversation) when the row's
+        conversation holds no chat yet (ask there); (None, None): ask anew. APIError when the
+        conversation holds a chat that cannot be told to be the row's."""
+        if pending.get("chat_id"):
+            return self.recover(pending), None
+        conversation = pending["conversation_id"]
+        with self.lock:
+            self.opened[row.number] = conversation  # a network error while looking keeps it for the retry
+        chat_id = self.client.find_chat(conversation, row.question)
+        if chat_id is None:
+            return None, conversation
+        log("第 %d 行中断前已建立的对话 %s 在它的会话里找到了:找回回答,不重新提问" % (row.number, chat_id))
+        self.unasked(row)
+        found = {"chat_id": chat_id, "conversation_id": conversation}
+        self.note(row, found)
+        return self.recover(found), None
 
     def recover(self, pending):
         """The result of a chat a killed run paid for, or None when it cannot be had (ask again)."""

@@ -7,28 +7,13 @@ import os
 import re
 
 from .account_limits import is_auto
-from .config import DEFAULT_TIMEOUT, clean_bool, clean_json_dict, clean_timeout, clean_workflow_id
+from .config import clean_bool, clean_json_dict, clean_timeout, clean_workflow_id
 from .errors import InputError
 from .journal import journal_path_for
 from .tools import clean_tools
 
-# name -> default, in the order of batch()'s keyword parameters: batch()'s signature is the source,
-# tests/test_batch_shape.py fails until this list says the same (BatchOptions and resume.py read it)
-BATCH_DEFAULTS = (
-    ("prompt", None), ("question_column", None), ("output_path", None), ("sheet", None),
-    ("answer_column", "回答"), ("bot_id", None), ("token", None), ("base_url", None),
-    ("concurrency", 2), ("qps", None), ("qpm", None), ("qpd", None), ("max_rows", None),
-    ("max_tokens", None), ("retry_failed", False), ("shard", None), ("json_columns", False),
-    ("dedupe", False), ("timeout", DEFAULT_TIMEOUT), ("restart", False), ("wait", False),
-    ("app_id", None), ("key_id", None), ("private_key", None),
-    ("json_fields", None), ("ask_blank", False), ("report_path", None), ("tools", None), ("header_row", None),
-    ("chat_retries", 2), ("workflow_id", None), ("parameters", None), ("answers_column", None),
-    ("files_column", None), ("download", False), ("estimate", False), ("cache", False), ("cache_days", None),
-    ("review", False),
-)
 ESTIMATE_SAMPLES = 3  # rows asked by estimate=True, spread over the table
 CHAT_RETRIES_MAX = 5
-BATCH_OPTION_NAMES = tuple(name for name, _ in BATCH_DEFAULTS)
 
 
 def clean_count(value, name, allow_float=False):
@@ -123,17 +108,19 @@ def _option_text(value):
 
 
 class BatchOptions(object):
-    """The cleaned options of one batch run (see batch() for what each one means).
+    """The cleaned options of one batch run (see batch() for what each one means). `defaults` is
+    batch_defaults() (batch()'s signature, handed in: that module imports this one).
     Its repr never shows the token or the private key."""
 
     def __repr__(self):
         return "BatchOptions(input_path=%r, output_path=%r, 令牌和私钥已隐藏)" % (self.input_path, self.output_path)
 
-    def __init__(self, input_path, **values):
-        unknown = sorted(set(values) - set(BATCH_OPTION_NAMES))
+    def __init__(self, input_path, defaults, **values):
+        self.defaults = dict(defaults)
+        unknown = sorted(set(values) - set(self.defaults))
         if unknown:
-            raise InputError("batch 没有参数 %s。可用的参数:%s" % ("、".join(unknown), "、".join(BATCH_OPTION_NAMES)))
-        given = dict(BATCH_DEFAULTS)
+            raise InputError("batch 没有参数 %s。可用的参数:%s" % ("、".join(unknown), "、".join(name for name, _ in defaults)))
+        given = dict(self.defaults)
         given.update((name, value) for name, value in values.items() if value is not None and value != "")
         self.input_path = os.path.abspath(str(input_path or "").strip().strip('"'))
         self.prompt, self.question_column = _option_text(given["prompt"]), _option_text(given["question_column"])

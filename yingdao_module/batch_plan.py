@@ -134,8 +134,6 @@ def checked_table(options):
     except InputError as err:
         raise InputError(str(err) + ("" if found else header_preview(top)))
     options.table_header_row = number
-    if number > 1:
-        log("列名在第 %d 行(上面 %d 行原样保留);不对的话用 --header-row N 指定" % (number, number - 1))
     if options.answer_column in header:
         raise InputError("表格里已经有「%s」列:请用 answer_column 换一个回答列名" % options.answer_column)
     taken = [name for name in options.json_fields if name in header or name in EXTRA_COLUMNS

@@ -2,13 +2,15 @@
 
 Streaming costs one request and returns at conversation.chat.completed; if the stream breaks after
 the chat was created, the same chat is recovered with retrieve + message list (a new chat would be
-paid for twice). Polling checks the status no more often than the official SDK, at the moments the
-bot's recent chats ended (polling.py). Local tool calls are answered until the chat ends; at the
+paid for twice); if it breaks before, a known conversation is searched for the chat first (chat_find.py).
+Polling checks the status no more often than the official SDK, at the moments the bot's recent chats
+ended (polling.py). Local tool calls are answered until the chat ends; at the
 deadline the chat is cancelled and CozeTimeoutError names it.
 """
 import time
 
 from .auth import SignInTimeoutError
+from .chat_find import find_asked, sent_text
 from .chat_state import StreamCut, ToolCallsPending
 from .errors import APIError, BadResponseError, CozeError, CozeTimeoutError, NetworkError, error_for_code
 from .log import log
@@ -24,6 +26,32 @@ def cancel_chat(transport, conversation_id, chat_id):
     """Cancel a running chat (so it stops costing tokens)."""
     return transport.call("POST", "/v3/chat/cancel", body={"conversation_id": conversation_id, "chat_id": chat_id},
                           deadline=time.monotonic() + CANCEL_TIMEOUT, retry=False, what="取消对话")
+
+
+def create_or_find(transport, send, body, params, state, deadline):
+    """send() the chat request with retries; False when it went through. True when the chat is known
+    but not followed: a stream cut after its creation, or a chat a lost attempt created, found in the
+    known conversation before a retry (so it is followed, not paid again). Without a known conversation
+    nothing can be looked up: the request is sent again (the only way to an answer)."""
+    conversation = (params or {}).get("conversation_id") or body.get("conversation_id")
+    question = sent_text((body.get("additional_messages") or [None])[-1])
+    sent = []
+
+    def attempt():
+        if sent and conversation and not state.chat_id:
+            chat_id = find_asked(transport, conversation, question, deadline, since=sent[0])
+            if chat_id:
+                log("提问的回复在对话创建前中断,但会话里已有这次对话 %s:找回它,不再重新提问" % chat_id)
+                state.take_chat({"id": chat_id, "conversation_id": conversation})
+                raise StreamCut()
+        sent.append(time.time())
+        send()
+
+    try:
+        with_retries(attempt, "提问", deadline, transport.retry)
+    except StreamCut:
+        return True
+    return False
 
 
 class ChatRun(object):
@@ -84,9 +112,7 @@ class ChatRun(object):
                         raise StreamCut()
                     raise NetworkError("流式回复在对话创建前中断:会自动重试", logid=events.logid)
 
-        try:
-            with_retries(create_and_read, "提问", deadline, self.transport.retry)
-        except StreamCut:
+        if create_or_find(self.transport, create_and_read, body, params, state, deadline):
             self._wait_until_done(state, deadline)
 
     def _read_stream(self, events, state):
@@ -122,10 +148,15 @@ class ChatRun(object):
     # -- polling ----------------------------------------------------------------------------------
     def _chat_polling(self, body, params, state, deadline):
         clock = self.clocks.setdefault(body["bot_id"], CompletionClock())
-        envelope = self.transport.call("POST", "/v3/chat", params, body, deadline=deadline, what="提问")
+
+        def send():
+            envelope = self.transport.call("POST", "/v3/chat", params, body, deadline=deadline, retry=False,
+                                           what="提问")
+            state.logid = envelope.get("logid")
+            state.take_chat(envelope.get("data"))
+        if create_or_find(self.transport, send, body, params, state, deadline):
+            return self._wait_until_done(state, deadline)  # found after a lost answer: no polling plan
         created = time.monotonic()  # the SDK starts its once-a-second checks here too
-        state.logid = envelope.get("logid")
-        state.take_chat(envelope.get("data"))
         self._wait_until_done(state, deadline, PollPlan(clock.expected()), created, clock)
 
     def _wait_until_done(self, state, deadline, plan=None, created=None, clock=None):

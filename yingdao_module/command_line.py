@@ -14,10 +14,10 @@ import re
 import sys
 
 from .api import run_workflow_full
-from .batch import batch
+from .batch import batch, batch_defaults
 from .batch_output import DEMO_SAYS
 from .batch_plan import checked_table
-from .batch_options import BATCH_OPTION_NAMES, BatchOptions
+from .batch_options import BatchOptions
 from .client import Client
 from .config import DEFAULT_TIMEOUT, clean_base_url, clean_bot_id, clean_question, clean_timeout, setting
 from .errors import CozeError, InputError
@@ -270,9 +270,11 @@ def add_batch_arguments(parser):
 
 
 def run_batch(ns):
+    defaults = batch_defaults()
+
     def given():
-        return dict((name, getattr(ns, name)) for name in BATCH_OPTION_NAMES if getattr(ns, name, None) is not None)
-    checked_table(BatchOptions(ns.input_path, **given()))  # mistakes first, then the offline-demo notice
+        return dict((name, getattr(ns, name)) for name, _ in defaults if getattr(ns, name, None) is not None)
+    checked_table(BatchOptions(ns.input_path, defaults, **given()))  # mistakes first, then the offline-demo notice
     try:
         with demo_if_no_token(ns):  # the demo's token marks the run as a demo (log, summary, report)
             summary = batch(ns.input_path, **given())

@@ -11,13 +11,17 @@ import threading
 import urllib.parse
 import weakref
 
-from .http_backends import HttpBackend, ca_file, origin
+from .http_backends import HttpBackend, ca_file, origin, remembered_proxy
 from .http_connect import connect_within
 from .http_response import deadline_response_class
 
 
 def proxy_for(scheme, host):
     """The proxy URL the environment names for this scheme and host, or None (NO_PROXY, none set)."""
+    return remembered_proxy("stdlib", (scheme, host), lambda: environment_proxy(scheme, host))
+
+
+def environment_proxy(scheme, host):
     import urllib.request
     proxy = urllib.request.getproxies().get(scheme)
     if not proxy or urllib.request.proxy_bypass(host):

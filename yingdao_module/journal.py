@@ -1,5 +1,6 @@
 """The batch journal: one JSON line per finished row, appended, flushed and fsynced before
 anything else happens, so a crash or a closed laptop never loses an answer already paid for.
+Rows finishing together share one fsync (group commit), so bookkeeping does not queue behind the disk.
 
 Its first line binds it to the input table, the question (template or column), the sheet and
 the bot: resuming with something else is refused instead of mixing answers, unless the run
@@ -9,6 +10,7 @@ UTF-8 character or full of stray bytes are skipped: those rows are simply asked 
 One run at a time: an exclusive lock on `<journal>.lock` (released by the operating system
 when the process dies) keeps a second robot on the same output from paying for the same rows.
 """
+import errno
 import json
 import os
 import threading
@@ -38,12 +40,22 @@ def journal_header(output_path):
     return first if isinstance(first, dict) and "journal" in first else {}
 
 
+class CommitGroup(object):
+    """Journal lines that one fsync makes durable together."""
+    __slots__ = ("lines", "done", "error")
+
+    def __init__(self):
+        self.lines, self.done, self.error = [], False, None
+
+
 class Journal(object):
     def __init__(self, path, header):
         self.path = path
         self.header = header
         self._handle = None
-        self._lock = threading.Lock()  # workers finish rows concurrently
+        self._cond = threading.Condition()  # workers finish rows concurrently
+        self._open = None  # the CommitGroup taking lines until its fsync starts
+        self._flushing = False  # a group is being written and fsynced (the lock released meanwhile)
         self._run_lock = FileLock(path + ".lock")
 
     # -- one run at a time ------------------------------------------------------------------------
@@ -113,15 +125,41 @@ class Journal(object):
 
     # -- writing ------------------------------------------------------------------------------------
     def append(self, record):
-        """Write one record to disk (fsynced); OSError when the disk is full or the file unwritable."""
-        with self._lock:
-            try:
-                self._append(record)
-            except (OSError, ValueError):
-                self._drop_handle()  # reopen next time: it checks for a torn last line again
-                raise
+        """Write one record to disk and return once it is fsynced; OSError when the disk is full or
+        the file unwritable. Group commit: records appended while an fsync runs wait for the next
+        one, which covers them all (one fsync per group, not per record; each caller still
+        returns only after its own record is durable)."""
+        line = json.dumps(record, ensure_ascii=False) + "\n"  # outside the lock: rows serialise in parallel
+        with self._cond:
+            group = self._open
+            if group is None:
+                group = self._open = CommitGroup()
+            group.lines.append(line)
+            while not group.done:
+                if self._flushing:
+                    self._cond.wait()
+                else:  # lead: this group is still open, so it holds our line; commit it
+                    self._open, self._flushing = None, True
+                    self._commit(group)
+        if group.error is not None:
+            raise group.error
 
-    def _append(self, record):
+    def _commit(self, group):
+        """Write and fsync a group's lines with the lock released (called holding it)."""
+        error = OSError(errno.EINTR, "日志写入被中断")  # for the waiters, if we are interrupted
+        self._cond.release()
+        try:
+            self._write_lines(group.lines)
+            error = None
+        except (OSError, ValueError) as err:
+            self._drop_handle()  # reopen next time: it checks for a torn last line again
+            error = err
+        finally:
+            self._cond.acquire()
+            group.done, group.error, self._flushing = True, error, False
+            self._cond.notify_all()
+
+    def _write_lines(self, lines):
         if self._handle is None:
             new = not os.path.exists(self.path) or os.path.getsize(self.path) == 0
             torn = not new and not self._ends_with_newline()
@@ -129,18 +167,15 @@ class Journal(object):
             if torn:  # start after the torn line instead of gluing our record onto it
                 self._handle.write("\n")
             if new:
-                self._write(dict(self.header, journal=1))
-        self._write(record)
+                self._handle.write(json.dumps(dict(self.header, journal=1), ensure_ascii=False) + "\n")
+        self._handle.write("".join(lines))
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
 
     def _ends_with_newline(self):
         with open(self.path, "rb") as handle:
             handle.seek(-1, os.SEEK_END)
             return handle.read(1) == b"\n"
-
-    def _write(self, record):
-        self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
 
     def _drop_handle(self):
         if self._handle is not None:
@@ -151,5 +186,7 @@ class Journal(object):
             self._handle = None
 
     def close(self):
-        with self._lock:
+        with self._cond:
+            while self._flushing:
+                self._cond.wait()
             self._drop_handle()

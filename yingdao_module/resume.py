@@ -10,7 +10,7 @@ import json
 import os
 import sys
 
-from .batch_options import BATCH_DEFAULTS, default_output
+from .batch_options import default_output
 from .shell_quote import printable_commands
 
 DEMO_TOKEN = "demo-token"  # the offline demo (cli.py) signs in to the local simulator with this
@@ -51,7 +51,7 @@ def option_value(options, name):
     if name == "answer_column" and getattr(options, "workflow_id", None) and options.answer_column == "输出":
         return None  # a workflow run's default
     value = getattr(options, name, None)
-    return None if value == dict(BATCH_DEFAULTS).get(name) else value
+    return None if value == options.defaults.get(name) else value
 
 
 def tools_text(tools):

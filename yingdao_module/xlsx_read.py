@@ -292,7 +292,8 @@ class _XlsxRowReader(object):
             if is_start:
                 if tag == "c" and cells is not None:
                     column = self.column_of(value.get("r"), column, number)
-                    cell = [value.get("t") or "n", value.get("s"), None, False, []]  # type, style, value, formula, texts
+                    # type, style, value, formula, texts
+                    cell = [value.get("t") or "n", value.get("s"), None, False, []]
                 elif tag == "row":
                     number = self.row_number(value.get("r"), number)
                     cells, column, cell = ([] if number > self.after else None), -1, None

@@ -20,7 +20,8 @@ from .xlsx_read import column_letter, split_ref
 XLSX_CELL_LIMIT = 32767  # characters Excel keeps in one cell
 _XLSX_ROW = re.compile(r"<(?P<p>(?:[\w.-]+:)?)row\b(?P<attrs>[^>]*?)(?:/>|>(?P<body>.*?)</(?P=p)row>)", re.S)
 _XLSX_CELL = re.compile(r"<(?P<p>(?:[\w.-]+:)?)c\b(?P<attrs>[^>]*?)(?:/>|>(?P<body>.*?)</(?P=p)c>)", re.S)
-_XLSX_LAST_CELL = re.compile(r'<(?:[\w.-]+:)?c\b[^>]*?\br="([A-Z]{1,3}[0-9]+)"')  # the row's last cell, when it has a reference
+# the row's last cell, when it has a reference
+_XLSX_LAST_CELL = re.compile(r'<(?:[\w.-]+:)?c\b[^>]*?\br="([A-Z]{1,3}[0-9]+)"')
 _XLSX_ATTR = re.compile(r'([\w:.-]+)\s*=\s*(?:"([^"]*)"|\'([^\']*)\')')
 _XLSX_SHEETDATA = re.compile(r"<(?P<p>(?:[\w.-]+:)?)sheetData\b[^>]*?(?P<empty>/?)>")
 _XLSX_ILLEGAL = re.compile(u"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
@@ -186,7 +187,8 @@ class _XlsxSplice(object):
         spans = re.search(r'\bspans="(\d+):(\d+)"', attrs_text)
         if spans:
             widest = max([int(spans.group(2))] + [c + 1 for c in row_cells if row_cells[c]])
-            attrs_text = attrs_text[:spans.start()] + 'spans="%s:%d"' % (spans.group(1), widest) + attrs_text[spans.end():]
+            wider = 'spans="%s:%d"' % (spans.group(1), widest)
+            attrs_text = attrs_text[:spans.start()] + wider + attrs_text[spans.end():]
         return "<%srow%s>%s</%srow>" % (prefix, attrs_text.rstrip().rstrip("/"), body, prefix)
 
 

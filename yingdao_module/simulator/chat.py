@@ -15,6 +15,7 @@ A chatflow answers like a bot, with the same events and conversations.
 import json
 import time
 
+from .faults import drop_before_created
 from .files import image_link
 from .workflows import DEBUG_URL
 
@@ -53,6 +54,7 @@ class Chat(object):
         self.tool_name, self.tool_rounds = tool or (None, 0)
         self.tool_outputs = []
         self.workflow_id = None  # a chatflow's chat: its `done` event carries the debug URL
+        self.asked = {"content": question, "content_type": "text"}  # the user message as sent
 
     def done_data(self):
         if self.workflow_id:
@@ -113,6 +115,12 @@ class Chat(object):
                 "role": "assistant", "content_type": "text", "created_at": int(self.done_at),
                 "updated_at": int(self.done_at), "reasoning_content": ""}
 
+    def question_message(self):
+        """The user's message of this chat, as the conversation's message list shows it."""
+        return dict(self.message_base(), id=self.id + "q", type="question", role="user",
+                    content=self.asked["content"], content_type=self.asked["content_type"],
+                    created_at=int(self.created), updated_at=int(self.created))
+
     def function_call_message(self, index):
         call = {"name": self.tool_name, "arguments": {"question": self.question}}
         return dict(self.message_base(), id="%sf%d" % (self.id, index), type="function_call",
@@ -137,7 +145,7 @@ class Chat(object):
 
 def new_conversation(sim):
     """A new empty conversation (call with sim.lock held)."""
-    conversation = {"id": sim.new_id(), "turns": 0, "running": None}
+    conversation = {"id": sim.new_id(), "turns": 0, "running": None, "chats": []}
     sim.conversations[conversation["id"]] = conversation
     return conversation
 
@@ -169,6 +177,14 @@ def question_of(messages, files):
             content = "".join(texts)
         question = content
     return question, file_names
+
+
+def sent_message(messages):
+    """{content, content_type} of the last user message as sent, or None."""
+    users = [m for m in messages if isinstance(m, dict) and m.get("role", "user") == "user"]
+    if not users:
+        return None
+    return {"content": users[-1].get("content") or "", "content_type": users[-1].get("content_type") or "text"}
 
 
 def valid_chat_body(body):
@@ -244,12 +260,16 @@ class ChatRoutes(object):
                 answer += "\n\n" + image_link(sim)
             chat = Chat(sim.new_id(), conversation, bot_id, question, answer, sim.latency, fate, tool)
             chat.workflow_id = workflow_id
+            chat.asked = sent_message(messages) or chat.asked
+            conversation["chats"].append(chat.id)
             conversation["turns"] += 1
             conversation["running"] = chat.id
             sim.chats[chat.id] = chat
             sim.counters["chats_created"] += 1
             view = chat.view(sim.stuck_cap)
         view["status"] = "in_progress"
+        if fault == "cutcreate":  # the chat exists, its creator never hears of it
+            return drop_before_created(self, stream)
         if not stream:
             return self.ok(view)
         self.start_stream()

@@ -5,16 +5,17 @@ Transport faults (reset, HTTP errors, a garbled body, busy codes) are played bef
 request is even authenticated, like a flaky proxy or an overloaded gateway would. Run
 faults (cut, fail, stuck) shape a chat or a workflow run that was really created, so they
 apply only to requests that start one (RUN_FAULTS_BY_PATH: which of them each path can play);
-badjson makes the answer to a chat question asking for JSON invalid JSON, as a model sometimes does.
+cutcreate creates the chat, then drops the connection before its
+created event (the gap where a client cannot know the chat exists); badjson makes the answer to a chat question asking for JSON invalid JSON, as a model sometimes does.
 """
 import socket
 
 FAULT_KINDS = ("http500", "http502", "http429", "reset", "malformed", "cut", "4009", "4020", "5000",
-               "fail", "stuck", "slow", "badjson")
-RUN_FAULTS = ("cut", "fail", "stuck", "badjson")
+               "fail", "stuck", "slow", "badjson", "cutcreate")
+RUN_FAULTS = ("cut", "fail", "stuck", "badjson", "cutcreate")
 RUN_FAULTS_BY_PATH = {
-    "/v3/chat": ("cut", "fail", "stuck", "badjson"),
-    "/v1/workflows/chat": ("cut", "fail", "stuck"),
+    "/v3/chat": ("cut", "fail", "stuck", "badjson", "cutcreate"),
+    "/v1/workflows/chat": ("cut", "fail", "stuck", "cutcreate"),
     "/v1/workflow/stream_run": ("cut", "fail"),
     "/v1/workflow/stream_resume": ("cut", "fail"),
     "/v1/workflow/run": ("fail",),
@@ -91,3 +92,16 @@ def play_transport_fault(handler, fault):
         handler.error(int(fault), "simulated fault %s" % fault)
         return True
     return False
+
+
+def drop_before_created(handler, stream):
+    """The cutcreate fault, played once the chat exists: a stream's headers (or nothing) then the
+    connection drops."""
+    handler.close_connection = True
+    if stream:
+        handler.start_stream()  # no chunk follows: the client sees a broken stream
+        return
+    try:
+        handler.connection.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass

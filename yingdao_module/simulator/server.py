@@ -18,10 +18,11 @@ from .benefits import BenefitRoutes
 from .chat import ChatRoutes
 from .faults import play_transport_fault, slow_seconds
 from .files import IMAGE_PATH, FileRoutes, demo_png
+from .messages import MessageRoutes
 from .oauth import TOKEN_PATH, OAuthRoutes
 from .workflows import WorkflowRoutes
 
-SERVICES = (ChatRoutes, FileRoutes, WorkflowRoutes, OAuthRoutes, BenefitRoutes)
+SERVICES = (ChatRoutes, MessageRoutes, FileRoutes, WorkflowRoutes, OAuthRoutes, BenefitRoutes)
 RATED_PATHS = ("/v3/chat", "/v1/workflow/run", "/v1/workflow/stream_run", "/v1/workflows/chat")
 RAW_BODY_PATHS = ("/v1/files/upload",)  # multipart, not JSON
 
@@ -44,7 +45,7 @@ class Rejected(Exception):
     """A gate refused the request; the response has been sent."""
 
 
-class SimHandler(ChatRoutes, FileRoutes, WorkflowRoutes, OAuthRoutes, BenefitRoutes, BaseHTTPRequestHandler):
+class SimHandler(ChatRoutes, MessageRoutes, FileRoutes, WorkflowRoutes, OAuthRoutes, BenefitRoutes, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # TCP_NODELAY, as real front ends (nginx) do: otherwise a small event written after the
     # headers waits ~40 ms for a delayed ACK, and chat.created reaches the client late
