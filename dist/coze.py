@@ -27,15 +27,15 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7846 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7876 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7907 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  7922 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  7943 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  7965 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  7530 行  Batch engine: batch() and the run loop
-#   merge .................... 第  7810 行  Merging shard outputs
-#   main ..................... 第  8004 行  ShadowBot Code flow: main(args)
+#   ask ...................... 第  7847 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7877 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7908 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  7923 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  7944 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  7966 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  7531 行  Batch engine: batch() and the run loop
+#   merge .................... 第  7811 行  Merging shard outputs
+#   main ..................... 第  8005 行  ShadowBot Code flow: main(args)
 #   Client ................... 第  3068 行  Chat client
 #   CozeError ................ 第   250 行  Errors
 #   InputError ............... 第   299 行  Errors
@@ -87,18 +87,18 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   The command that continues a batch run ..................... 第  5718 行  yingdao_module/resume.py
 #   Files in: each row's files ................................. 第  5830 行  yingdao_module/row_files.py
 #   Files out: answers' links saved ............................ 第  5964 行  yingdao_module/downloads.py
-#   Batch planning ............................................. 第  6151 行  yingdao_module/batch_plan.py
-#   Answer cache (cache=True) .................................. 第  6387 行  yingdao_module/answer_cache.py
-#   Batch asking: one chat per row ............................. 第  6532 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6773 行  yingdao_module/batch_workflow.py
-#   Review (review=True): rejected rows ........................ 第  6940 行  yingdao_module/review.py
-#   Batch output: table, report, summary ....................... 第  7056 行  yingdao_module/batch_output.py
-#   Estimate (estimate=True) ................................... 第  7198 行  yingdao_module/estimate.py
-#   Batch engine: batch() and the run loop ..................... 第  7282 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  7608 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  7824 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  7979 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  8060 行  yingdao_module/command_line.py
+#   Batch planning ............................................. 第  6152 行  yingdao_module/batch_plan.py
+#   Answer cache (cache=True) .................................. 第  6388 行  yingdao_module/answer_cache.py
+#   Batch asking: one chat per row ............................. 第  6533 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6774 行  yingdao_module/batch_workflow.py
+#   Review (review=True): rejected rows ........................ 第  6941 行  yingdao_module/review.py
+#   Batch output: table, report, summary ....................... 第  7057 行  yingdao_module/batch_output.py
+#   Estimate (estimate=True) ................................... 第  7199 行  yingdao_module/estimate.py
+#   Batch engine: batch() and the run loop ..................... 第  7283 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  7609 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7825 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  7980 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  8061 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -6068,6 +6068,8 @@ class _Downloader(object):
                 saved.append(self.save(url))
             except _DownloadFailed as err:
                 problems.append("下载失败 %s:%s" % (url[:200], err))
+            except OSError as err:  # the folder or the disk: the answer is kept all the same
+                problems.append("下载的文件没有存成 %s:%s" % (url[:200], getattr(err, "strerror", None) or type(err).__name__))
         return saved, problems
 
     def save(self, url):
@@ -6112,8 +6114,7 @@ class _Downloader(object):
 
     def write(self, response, name, ends):
         """Stream the body into a new file (never an existing one); the size counted while reading."""
-        if not os.path.isdir(self.folder):
-            os.makedirs(self.folder)
+        os.makedirs(self.folder, exist_ok=True)  # rows download at once: another may have just made it
         path, handle = self.new_file(name)
         size, complete = 0, False
         try:

@@ -80,6 +80,44 @@ def test_download_saves_what_answers_link_to(coze, tmp_path):
     assert sorted(os.listdir(folder)) == ["image (2).png", "image.png"]
 
 
+def test_a_download_that_cannot_be_saved_keeps_the_answer(coze, tmp_path, monkeypatch):
+    """The disk refuses the downloaded file (full): every row keeps its paid answer, the problem is
+    noted in 错误, nothing raises out of the row."""
+    def disk_full(self, response, name, ends):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(coze.Downloader, "write", disk_full)
+    source = write_csv(tmp_path / "in.csv", [["商品名"], ["甲"], ["乙"], ["丙"]])
+    with Simulator(latency=0.02, image_answers=True) as sim:
+        summary = coze.batch(source, question_column="商品名", download=True, bot_id=BOT, token=TOKEN,
+                             base_url=sim.url, concurrency=3)
+        paid = sim.stats()["chats_created"]
+    rows = read_csv(summary["output_path"])
+    assert summary["done"] == 3 and paid == 3
+    assert [row["状态"] for row in rows] == ["成功"] * 3 and all(row["回答"] for row in rows)
+    assert all("没有存成" in row["错误"] and "No space" in row["错误"] and not row["文件"] for row in rows)
+
+
+def test_rows_downloading_at_once_share_a_new_folder(tmp_path):
+    """Several rows make the downloads folder at the same moment: none of them fails for it."""
+    import threading
+    folder = str(tmp_path / "新文件夹")
+    with RawServer({"/a.png": [reply(200, "image/png", demo_png())]}) as server:
+        downloader = Downloader(folder, trusted=["127.0.0.1"])
+        results = []
+        start = threading.Barrier(8)
+
+        def one():
+            start.wait()
+            results.append(downloader.save_all(["![](%s/a.png)" % server.url]))
+        threads = [threading.Thread(target=one) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+    assert [problems for _, problems in results] == [[]] * 8
+    assert len(set(path for saved, _ in results for path in saved)) == 8
+
+
 def test_download_from_workflow_outputs(tmp_path):
     import yingdao_module as coze
     source = write_csv(tmp_path / "in.csv", [["城市"], ["杭州"]])

@@ -113,6 +113,8 @@ class Downloader(object):
                 saved.append(self.save(url))
             except DownloadFailed as err:
                 problems.append("下载失败 %s:%s" % (url[:200], err))
+            except OSError as err:  # the folder or the disk: the answer is kept all the same
+                problems.append("下载的文件没有存成 %s:%s" % (url[:200], getattr(err, "strerror", None) or type(err).__name__))
         return saved, problems
 
     def save(self, url):
@@ -157,8 +159,7 @@ class Downloader(object):
 
     def write(self, response, name, ends):
         """Stream the body into a new file (never an existing one); the size counted while reading."""
-        if not os.path.isdir(self.folder):
-            os.makedirs(self.folder)
+        os.makedirs(self.folder, exist_ok=True)  # rows download at once: another may have just made it
         path, handle = self.new_file(name)
         size, complete = 0, False
         try:
