@@ -27,15 +27,15 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7847 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7877 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7908 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  7923 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  7944 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  7966 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  7531 行  Batch engine: batch() and the run loop
-#   merge .................... 第  7811 行  Merging shard outputs
-#   main ..................... 第  8005 行  ShadowBot Code flow: main(args)
+#   ask ...................... 第  7849 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7879 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7910 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  7925 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  7946 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  7968 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  7533 行  Batch engine: batch() and the run loop
+#   merge .................... 第  7813 行  Merging shard outputs
+#   main ..................... 第  8007 行  ShadowBot Code flow: main(args)
 #   Client ................... 第  3068 行  Chat client
 #   CozeError ................ 第   250 行  Errors
 #   InputError ............... 第   299 行  Errors
@@ -83,22 +83,22 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   Batch journal .............................................. 第  5024 行  yingdao_module/journal.py
 #   Batch options .............................................. 第  5210 行  yingdao_module/batch_options.py
 #   Batch report (HTML) ........................................ 第  5416 行  yingdao_module/report.py
-#   Quoting commands for bash, cmd and PowerShell .............. 第  5633 行  yingdao_module/shell_quote.py
-#   The command that continues a batch run ..................... 第  5718 行  yingdao_module/resume.py
-#   Files in: each row's files ................................. 第  5830 行  yingdao_module/row_files.py
-#   Files out: answers' links saved ............................ 第  5964 行  yingdao_module/downloads.py
-#   Batch planning ............................................. 第  6152 行  yingdao_module/batch_plan.py
-#   Answer cache (cache=True) .................................. 第  6388 行  yingdao_module/answer_cache.py
-#   Batch asking: one chat per row ............................. 第  6533 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6774 行  yingdao_module/batch_workflow.py
-#   Review (review=True): rejected rows ........................ 第  6941 行  yingdao_module/review.py
-#   Batch output: table, report, summary ....................... 第  7057 行  yingdao_module/batch_output.py
-#   Estimate (estimate=True) ................................... 第  7199 行  yingdao_module/estimate.py
-#   Batch engine: batch() and the run loop ..................... 第  7283 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  7609 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  7825 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  7980 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  8061 行  yingdao_module/command_line.py
+#   Quoting commands for bash, cmd and PowerShell .............. 第  5635 行  yingdao_module/shell_quote.py
+#   The command that continues a batch run ..................... 第  5720 行  yingdao_module/resume.py
+#   Files in: each row's files ................................. 第  5832 行  yingdao_module/row_files.py
+#   Files out: answers' links saved ............................ 第  5966 行  yingdao_module/downloads.py
+#   Batch planning ............................................. 第  6154 行  yingdao_module/batch_plan.py
+#   Answer cache (cache=True) .................................. 第  6390 行  yingdao_module/answer_cache.py
+#   Batch asking: one chat per row ............................. 第  6535 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6776 行  yingdao_module/batch_workflow.py
+#   Review (review=True): rejected rows ........................ 第  6943 行  yingdao_module/review.py
+#   Batch output: table, report, summary ....................... 第  7059 行  yingdao_module/batch_output.py
+#   Estimate (estimate=True) ................................... 第  7201 行  yingdao_module/estimate.py
+#   Batch engine: batch() and the run loop ..................... 第  7285 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  7611 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7827 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  7982 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  8063 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -5461,6 +5461,8 @@ font:14px/1.5 Consolas,"DejaVu Sans Mono",monospace}
 
 
 def _report_seconds(seconds):
+    if 0 < (seconds or 0) < 10 and round(seconds, 1) != round(seconds):  # a short run's axis: 0.4 秒, not 0 秒
+        return "%.1f 秒" % seconds
     seconds = int(round(seconds or 0))
     hours, rest = divmod(seconds, 3600)
     minutes, seconds = divmod(rest, 60)
@@ -5595,7 +5597,7 @@ def _render_report(facts):
     table = "".join("<tr><td>%s</td><td>%s</td></tr>" % (esc(name), esc(str(value))) for name, value in figures)
     stop = ""
     if facts.get("demo"):  # a report made offline must never pass for real answers
-        stop = '<p class="demo"><b>【离线演示】</b>%s。</p>' % esc(facts["demo"])
+        stop = '<p class="demo"><b>【离线演示】</b>%s。</p>' % esc(facts["demo"].replace("离线演示:", "", 1))
     if facts.get("stopped_reason"):
         stop += '<p class="stop"><b>提前停止:</b>%s</p>' % esc(facts["stopped_reason"])
     if facts.get("pending") or facts.get("failed"):

@@ -17,6 +17,8 @@ def test_a_demo_batch_says_so_in_summary_log_and_report(tmp_path):
     with open(summary["report_path"], encoding="utf-8") as handle:
         page = handle.read()
     assert '<p class="demo"><b>【离线演示】</b>' in page and "<title>【离线演示】批处理报告" in page
+    banner = page.split('<p class="demo">', 1)[1].split("</p>", 1)[0]
+    assert banner.count("离线演示") == 1 and "不是真实智能体" in banner  # said once, not 【离线演示】离线演示:
 
 
 def test_a_demo_ask_json_says_so(tmp_path):

@@ -127,3 +127,9 @@ def test_the_resume_command_in_the_report_is_escaped_and_shown_exactly(coze, tmp
     assert "<script>" not in html and "<img" not in html and Page(html).fetches == []
     shown = Page(html).text
     assert all(line in shown for line in resume.splitlines())
+
+
+def test_a_short_run_shows_tenths_of_a_second(coze):
+    """A run under 10 s: the axis and 本次用时 say 0.4 秒, not 0 秒 for every tick."""
+    assert coze._report_seconds(0.44) == "0.4 秒" and coze._report_seconds(2.0) == "2 秒"
+    assert coze._report_seconds(75) == "1 分 15 秒" and coze._report_seconds(0) == "0 秒"

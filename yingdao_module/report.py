@@ -46,6 +46,8 @@ font:14px/1.5 Consolas,"DejaVu Sans Mono",monospace}
 
 
 def _report_seconds(seconds):
+    if 0 < (seconds or 0) < 10 and round(seconds, 1) != round(seconds):  # a short run's axis: 0.4 秒, not 0 秒
+        return "%.1f 秒" % seconds
     seconds = int(round(seconds or 0))
     hours, rest = divmod(seconds, 3600)
     minutes, seconds = divmod(rest, 60)
@@ -180,7 +182,7 @@ def render_report(facts):
     table = "".join("<tr><td>%s</td><td>%s</td></tr>" % (esc(name), esc(str(value))) for name, value in figures)
     stop = ""
     if facts.get("demo"):  # a report made offline must never pass for real answers
-        stop = '<p class="demo"><b>【离线演示】</b>%s。</p>' % esc(facts["demo"])
+        stop = '<p class="demo"><b>【离线演示】</b>%s。</p>' % esc(facts["demo"].replace("离线演示:", "", 1))
     if facts.get("stopped_reason"):
         stop += '<p class="stop"><b>提前停止:</b>%s</p>' % esc(facts["stopped_reason"])
     if facts.get("pending") or facts.get("failed"):
