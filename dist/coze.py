@@ -27,15 +27,15 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7849 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7879 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7910 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  7925 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  7946 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  7968 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  7533 行  Batch engine: batch() and the run loop
-#   merge .................... 第  7813 行  Merging shard outputs
-#   main ..................... 第  8007 行  ShadowBot Code flow: main(args)
+#   ask ...................... 第  7856 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7886 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7917 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  7932 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  7953 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  7975 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  7540 行  Batch engine: batch() and the run loop
+#   merge .................... 第  7820 行  Merging shard outputs
+#   main ..................... 第  8014 行  ShadowBot Code flow: main(args)
 #   Client ................... 第  3068 行  Chat client
 #   CozeError ................ 第   250 行  Errors
 #   InputError ............... 第   299 行  Errors
@@ -90,15 +90,15 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   Batch planning ............................................. 第  6154 行  yingdao_module/batch_plan.py
 #   Answer cache (cache=True) .................................. 第  6390 行  yingdao_module/answer_cache.py
 #   Batch asking: one chat per row ............................. 第  6535 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6776 行  yingdao_module/batch_workflow.py
-#   Review (review=True): rejected rows ........................ 第  6943 行  yingdao_module/review.py
-#   Batch output: table, report, summary ....................... 第  7059 行  yingdao_module/batch_output.py
-#   Estimate (estimate=True) ................................... 第  7201 行  yingdao_module/estimate.py
-#   Batch engine: batch() and the run loop ..................... 第  7285 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  7611 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  7827 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  7982 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  8063 行  yingdao_module/command_line.py
+#   Batch rows through a workflow .............................. 第  6783 行  yingdao_module/batch_workflow.py
+#   Review (review=True): rejected rows ........................ 第  6950 行  yingdao_module/review.py
+#   Batch output: table, report, summary ....................... 第  7066 行  yingdao_module/batch_output.py
+#   Estimate (estimate=True) ................................... 第  7208 行  yingdao_module/estimate.py
+#   Batch engine: batch() and the run loop ..................... 第  7292 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  7618 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7834 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  7989 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  8070 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -6613,7 +6613,7 @@ class _Asker(object):
         self.finish, self.halt = finish, halt
         self.extras = extras or _RowExtras()
         self.chats = self.asked_again = 0  # paid chats started by this run; failed ones asked again
-        self.opened = {}  # row number -> {"conversation_id"} of its conversation while no chat of it is known
+        self.opened = {}  # row number -> the pending note of its chat in flight (conversation, then chat)
         self.lock = threading.Lock()
 
     def ask_row(self, row):
@@ -6644,7 +6644,10 @@ class _Asker(object):
             except _BatchStopped:
                 return None  # asked nothing new; a chat already noted is recovered by the next run
             except CozeError as err:
-                pending = self.unasked(row)  # a chat may exist there: looked for before paying again
+                # a chat may exist: a noted one is recovered (free), a conversation looked in, before paying again
+                pending = self.unasked(row)
+                if err.failed_chat:
+                    pending = None  # that chat failed on Coze's side: only a new one can help
                 record.update(status=_STATUS_FAILED, answer="", error=err.message, tokens=0,
                               chat_id=err.chat_id or "")
                 if err.fatal:
@@ -6659,16 +6662,18 @@ class _Asker(object):
                     break
                 network_tries += 1
                 if not err.retryable or network_tries == 2 or self.stop.wait(2.0):
+                    if err.retryable and pending:
+                        record["pending"] = pending  # --retry-failed recovers that chat instead of paying again
                     break
         self.unasked(row)
         self.finish(record)
         return record
 
     def unasked(self, row):
-        """The pending note of the row's conversation while no chat of it is known (forgotten), or None."""
+        """The pending note of the row's chat in flight (its conversation, then the chat once it
+        exists), forgotten; or None."""
         with self.lock:
-            conversation = self.opened.pop(row.number, None)
-        return {"conversation_id": conversation} if conversation else None
+            return self.opened.pop(row.number, None)
 
     def note(self, row, pending):
         """Journal what the row has in flight (fsynced); False (and the run halts) when it cannot be written."""
@@ -6712,12 +6717,12 @@ class _Asker(object):
             conversation_id = self.open_conversation(row)
 
         def noted(chat_id, conversation):
-            with self.lock:
-                self.chats += 1
-                self.opened.pop(row.number, None)
             pending = {"chat_id": chat_id, "conversation_id": conversation}
             if tokens_before is not None:
                 pending.update(repair=True, tokens=tokens_before)
+            with self.lock:
+                self.chats += 1
+                self.opened[row.number] = pending  # a retry recovers this chat instead of paying again
             self.note(row, pending)  # when it fails, the answer itself is still kept (finish)
         extra = {"files": files} if files else {}  # stand-in clients of tests take no files
         return self.client.chat(question, conversation_id=conversation_id, on_created=noted, tools=self.options.tools,
@@ -6730,18 +6735,18 @@ class _Asker(object):
         if not self.note(row, {"conversation_id": conversation}) or self.stop.is_set():
             raise _BatchStopped()
         with self.lock:
-            self.opened[row.number] = conversation
+            self.opened[row.number] = {"conversation_id": conversation}
         return conversation
 
     def resume(self, row, pending):
         """(result, None) of the chat a killed run paid for; (None, conversation) when the row's
         conversation holds no chat yet (ask there); (None, None): ask anew. APIError when the
         conversation holds a chat that cannot be told to be the row's."""
+        with self.lock:
+            self.opened[row.number] = pending  # a network error while looking keeps it for the retry
         if pending.get("chat_id"):
             return self.recover(pending), None
         conversation = pending["conversation_id"]
-        with self.lock:
-            self.opened[row.number] = conversation  # a network error while looking keeps it for the retry
         chat_id = self.client.find_chat(conversation, row.question)
         if chat_id is None:
             return None, conversation
@@ -6757,6 +6762,8 @@ class _Asker(object):
             return self.client.recover(pending["chat_id"], pending["conversation_id"], tools=self.options.tools)
         except CozeError as err:
             if err.fatal and not err.chat_id:  # the account's problem (token, quota now): stop
+                raise
+            if err.retryable:  # the network or a busy server: the chat is tried again later, never paid again
                 raise
             # the old chat failed, or cannot be found any more: this row is asked again
             _log("中断前的对话 %s 没有找回(%s),重新提问" % (pending["chat_id"], err.message))

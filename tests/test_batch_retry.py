@@ -71,3 +71,27 @@ def test_a_failed_workflow_run_does_not_promise_a_retry(coze, sim, path, stream)
         coze.run_workflow("7400000000000000001", {"input": "x"}, token=TOKEN, base_url=sim.url, stream=stream)
     assert "5000" in str(caught.value) and "自动重试" not in str(caught.value)
     assert sim.stats()["workflow_runs"] == 1
+
+
+def test_a_chat_whose_answer_cannot_be_read_is_recovered_not_paid_again(coze, sim, kw, tmp_path, quiet_log):
+    """The chat exists (noted in the journal), then reading its answer fails until the transport's
+    retries run out: the row's retry recovers that chat (free) instead of paying a second one."""
+    sim.inject("cut", count=1, path="/v3/chat")  # the stream breaks after the chat was created ...
+    sim.inject("http502", count=5, path="/v3/chat/message/list")  # ... and reading it fails, retries and all
+    summary = coze.batch(write_csv(tmp_path / "in.csv", products(1)), **kw)
+    assert sim.stats()["chats_created"] == 1 and summary["chats"] == 1
+    row = read_csv(summary["output_path"])[0]
+    assert row["状态"] == "成功" and row["商品名"] in row["回答"]
+
+
+def test_a_failed_read_keeps_the_chat_for_retry_failed(coze, sim, kw, tmp_path, quiet_log):
+    """Reading fails on both tries: the failed row keeps its chat, so --retry-failed recovers it, free."""
+    sim.inject("cut", count=1, path="/v3/chat")
+    sim.inject("http502", count=10, path="/v3/chat/message/list")
+    source = write_csv(tmp_path / "in.csv", products(1))
+    summary = coze.batch(source, **kw)
+    assert summary["failed"] == 1 and sim.stats()["chats_created"] == 1
+    summary = coze.batch(source, retry_failed=True, **kw)
+    assert summary["failed"] == 0 and sim.stats()["chats_created"] == 1
+    row = read_csv(summary["output_path"])[0]
+    assert row["状态"] == "成功" and row["商品名"] in row["回答"]

@@ -86,7 +86,7 @@ class Asker(object):
         self.finish, self.halt = finish, halt
         self.extras = extras or RowExtras()
         self.chats = self.asked_again = 0  # paid chats started by this run; failed ones asked again
-        self.opened = {}  # row number -> {"conversation_id"} of its conversation while no chat of it is known
+        self.opened = {}  # row number -> the pending note of its chat in flight (conversation, then chat)
         self.lock = threading.Lock()
 
     def ask_row(self, row):
@@ -117,7 +117,10 @@ class Asker(object):
             except BatchStopped:
                 return None  # asked nothing new; a chat already noted is recovered by the next run
             except CozeError as err:
-                pending = self.unasked(row)  # a chat may exist there: looked for before paying again
+                # a chat may exist: a noted one is recovered (free), a conversation looked in, before paying again
+                pending = self.unasked(row)
+                if err.failed_chat:
+                    pending = None  # that chat failed on Coze's side: only a new one can help
                 record.update(status=STATUS_FAILED, answer="", error=err.message, tokens=0,
                               chat_id=err.chat_id or "")
                 if err.fatal:
@@ -132,16 +135,18 @@ class Asker(object):
                     break
                 network_tries += 1
                 if not err.retryable or network_tries == 2 or self.stop.wait(2.0):
+                    if err.retryable and pending:
+                        record["pending"] = pending  # --retry-failed recovers that chat instead of paying again
                     break
         self.unasked(row)
         self.finish(record)
         return record
 
     def unasked(self, row):
-        """The pending note of the row's conversation while no chat of it is known (forgotten), or None."""
+        """The pending note of the row's chat in flight (its conversation, then the chat once it
+        exists), forgotten; or None."""
         with self.lock:
-            conversation = self.opened.pop(row.number, None)
-        return {"conversation_id": conversation} if conversation else None
+            return self.opened.pop(row.number, None)
 
     def note(self, row, pending):
         """Journal what the row has in flight (fsynced); False (and the run halts) when it cannot be written."""
@@ -185,12 +190,12 @@ class Asker(object):
             conversation_id = self.open_conversation(row)
 
         def noted(chat_id, conversation):
-            with self.lock:
-                self.chats += 1
-                self.opened.pop(row.number, None)
             pending = {"chat_id": chat_id, "conversation_id": conversation}
             if tokens_before is not None:
                 pending.update(repair=True, tokens=tokens_before)
+            with self.lock:
+                self.chats += 1
+                self.opened[row.number] = pending  # a retry recovers this chat instead of paying again
             self.note(row, pending)  # when it fails, the answer itself is still kept (finish)
         extra = {"files": files} if files else {}  # stand-in clients of tests take no files
         return self.client.chat(question, conversation_id=conversation_id, on_created=noted, tools=self.options.tools,
@@ -203,18 +208,18 @@ class Asker(object):
         if not self.note(row, {"conversation_id": conversation}) or self.stop.is_set():
             raise BatchStopped()
         with self.lock:
-            self.opened[row.number] = conversation
+            self.opened[row.number] = {"conversation_id": conversation}
         return conversation
 
     def resume(self, row, pending):
         """(result, None) of the chat a killed run paid for; (None, conversation) when the row's
         conversation holds no chat yet (ask there); (None, None): ask anew. APIError when the
         conversation holds a chat that cannot be told to be the row's."""
+        with self.lock:
+            self.opened[row.number] = pending  # a network error while looking keeps it for the retry
         if pending.get("chat_id"):
             return self.recover(pending), None
         conversation = pending["conversation_id"]
-        with self.lock:
-            self.opened[row.number] = conversation  # a network error while looking keeps it for the retry
         chat_id = self.client.find_chat(conversation, row.question)
         if chat_id is None:
             return None, conversation
@@ -230,6 +235,8 @@ class Asker(object):
             return self.client.recover(pending["chat_id"], pending["conversation_id"], tools=self.options.tools)
         except CozeError as err:
             if err.fatal and not err.chat_id:  # the account's problem (token, quota now): stop
+                raise
+            if err.retryable:  # the network or a busy server: the chat is tried again later, never paid again
                 raise
             # the old chat failed, or cannot be found any more: this row is asked again
             log("中断前的对话 %s 没有找回(%s),重新提问" % (pending["chat_id"], err.message))
