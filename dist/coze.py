@@ -27,15 +27,15 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7856 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7886 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7917 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  7932 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  7953 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  7975 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  7540 行  Batch engine: batch() and the run loop
-#   merge .................... 第  7820 行  Merging shard outputs
-#   main ..................... 第  8014 行  ShadowBot Code flow: main(args)
+#   ask ...................... 第  7868 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7898 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7929 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  7944 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  7965 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  7987 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  7552 行  Batch engine: batch() and the run loop
+#   merge .................... 第  7832 行  Merging shard outputs
+#   main ..................... 第  8026 行  ShadowBot Code flow: main(args)
 #   Client ................... 第  3068 行  Chat client
 #   CozeError ................ 第   250 行  Errors
 #   InputError ............... 第   299 行  Errors
@@ -81,24 +81,24 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   Spreadsheets (CSV / xlsx) .................................. 第  4628 行  yingdao_module/tables.py
 #   File locks between processes ............................... 第  4923 行  yingdao_module/filelock.py
 #   Batch journal .............................................. 第  5024 行  yingdao_module/journal.py
-#   Batch options .............................................. 第  5210 行  yingdao_module/batch_options.py
-#   Batch report (HTML) ........................................ 第  5416 行  yingdao_module/report.py
-#   Quoting commands for bash, cmd and PowerShell .............. 第  5635 行  yingdao_module/shell_quote.py
-#   The command that continues a batch run ..................... 第  5720 行  yingdao_module/resume.py
-#   Files in: each row's files ................................. 第  5832 行  yingdao_module/row_files.py
-#   Files out: answers' links saved ............................ 第  5966 行  yingdao_module/downloads.py
-#   Batch planning ............................................. 第  6154 行  yingdao_module/batch_plan.py
-#   Answer cache (cache=True) .................................. 第  6390 行  yingdao_module/answer_cache.py
-#   Batch asking: one chat per row ............................. 第  6535 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6783 行  yingdao_module/batch_workflow.py
-#   Review (review=True): rejected rows ........................ 第  6950 行  yingdao_module/review.py
-#   Batch output: table, report, summary ....................... 第  7066 行  yingdao_module/batch_output.py
-#   Estimate (estimate=True) ................................... 第  7208 行  yingdao_module/estimate.py
-#   Batch engine: batch() and the run loop ..................... 第  7292 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  7618 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  7834 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  7989 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  8070 行  yingdao_module/command_line.py
+#   Batch options .............................................. 第  5216 行  yingdao_module/batch_options.py
+#   Batch report (HTML) ........................................ 第  5422 行  yingdao_module/report.py
+#   Quoting commands for bash, cmd and PowerShell .............. 第  5641 行  yingdao_module/shell_quote.py
+#   The command that continues a batch run ..................... 第  5726 行  yingdao_module/resume.py
+#   Files in: each row's files ................................. 第  5838 行  yingdao_module/row_files.py
+#   Files out: answers' links saved ............................ 第  5972 行  yingdao_module/downloads.py
+#   Batch planning ............................................. 第  6160 行  yingdao_module/batch_plan.py
+#   Answer cache (cache=True) .................................. 第  6396 行  yingdao_module/answer_cache.py
+#   Batch asking: one chat per row ............................. 第  6541 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6789 行  yingdao_module/batch_workflow.py
+#   Review (review=True): rejected rows ........................ 第  6956 行  yingdao_module/review.py
+#   Batch output: table, report, summary ....................... 第  7078 行  yingdao_module/batch_output.py
+#   Estimate (estimate=True) ................................... 第  7220 行  yingdao_module/estimate.py
+#   Batch engine: batch() and the run loop ..................... 第  7304 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  7630 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7846 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  8001 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  8082 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -5103,7 +5103,9 @@ class _Journal(object):
 
     # -- reading back -----------------------------------------------------------------------------
     def load(self, restart=False):
-        """{row number: record} from an earlier run (the last record of a row wins)."""
+        """{row number: record} from an earlier run (the last record of a row wins, except that a
+        chat in flight for a row already answered, a review's, never hides that answer: it rides
+        along as the answer's "pending", for the next --review to recover)."""
         records = {}
         if not os.path.exists(self.path):
             return records
@@ -5123,6 +5125,10 @@ class _Journal(object):
                 if isinstance(record, dict) and "journal" in record:
                     self.check_header(record)
                 elif isinstance(record, dict) and "row" in record:
+                    earlier = records.get(record["row"]) or {}
+                    if not record.get("status") and earlier.get("status") == _STATUS_OK and \
+                            earlier.get("key") == record.get("key"):
+                        record = dict(earlier, pending=record.get("pending"))
                     records[record["row"]] = record
         if torn:
             _log("断点日志里有 %d 行不完整(上次可能崩溃或磁盘满),已跳过:这些行会重新提问" % torn)
@@ -7009,17 +7015,23 @@ def _review_question(record, question, note):
 
 
 def _ask_rejected(run, row, record, note):
-    """Ask one rejected row again; the earlier answer is kept when this fails (nothing paid is lost)."""
+    """Ask one rejected row again; the earlier answer is kept when this fails (nothing paid is lost).
+    A review chat an interrupted run already paid for (the row's pending chat) is recovered instead."""
     question, conversation = _review_question(record, row.question, note)
     try:
-        result = run.asker.new_chat(row, question, conversation)
+        result = run.asker.recover(row.pending) if (row.pending or {}).get("chat_id") else None
+        if result is None:
+            result = run.asker.new_chat(row, question, conversation)
     except _BatchStopped:
         return False  # the run is stopping (said above): the verdict stays, asked by the next --review
     except CozeError as err:
         _log("第 %d 行按审核意见重问失败(%s):保留原来的回答,审核列仍是驳回,下次 --review 再问" % (row.number, err.message))
         return False
+    finally:
+        run.asker.unasked(row)
     rounds = int(record.get("review_round") or 0) + 1
     conversation = result.get("conversation_id") or conversation or ""
+    record = dict((name, value) for name, value in record.items() if name != "pending")
     revised = dict(record, answer=result["answer"], tokens=result["usage"]["token_count"],
                    chat_id=result["chat_id"] or "", conversation_id=conversation,
                    review_round=rounds, review_note=note, error="", cached=False)
@@ -7044,7 +7056,7 @@ def _run_review(run, todo, taken, skipped, blank, started, summarize):
         record = run.done.get(number) or {}
         if note is not None and record.get("status") == _STATUS_OK and number in run.planner.scope:
             question = run.planner.make_question(cells)
-            rejected.append((_Row(number, cells, question, record.get("key"), None), record, note))
+            rejected.append((_Row(number, cells, question, record.get("key"), record.get("pending")), record, note))
     approved = sum(1 for n in run.planner.scope if (verdicts.get(n) or "").strip().startswith(_APPROVED))
     _log("按审核重问:驳回 %d 行(在原会话里带着意见再问),通过 %d 行,其余 %d 行没有审核意见,都不再问" % (
         len(rejected), approved, len(run.planner.scope) - len(rejected) - approved))

@@ -3,6 +3,7 @@ review run asks only the rejected rows again, in each row's own conversation wit
 writes the new answer, marks the verdict, keeps the earlier answer in the journal; approved
 and unmarked rows are never asked again; xlsx and CSV, the input untouched."""
 import csv
+import json
 import hashlib
 import os
 
@@ -129,3 +130,44 @@ def test_with_the_cache_a_revised_answer_replaces_the_rejected_one(coze, sim, tm
     assert other["cached"] == 2 and sim.stats()["chats_created"] == 3
     rows = read_csv(other["output_path"])
     assert "请按审核意见修改:短一点" in rows[1]["回答"] and rows[1]["状态"] == "成功(缓存)"
+
+
+def test_a_failed_review_chat_leaves_the_answer_for_later_runs(coze, sim, tmp_path, quiet_log):
+    """The review chat fails: its note is the row's last journal line, yet the next run (without
+    review) pays nothing and keeps the earlier answer."""
+    source = write_csv(tmp_path / "in.csv", products(1))
+    kw = dict(bot_id=BOT, token=TOKEN, base_url=sim.url, prompt="介绍{商品名}", chat_retries=0)
+    out = coze.batch(source, review=True, **kw)["output_path"]
+    answer = read_csv(out)[0]["回答"]
+    rewrite_csv(out, {"商品000": "驳回:短一点"})
+    sim.inject("fail", count=1, path="/v3/chat")
+    coze.batch(source, review=True, **kw)
+    paid = sim.stats()["chats_created"]
+    summary = coze.batch(source, **kw)
+    assert sim.stats()["chats_created"] == paid == 2 and summary["chats"] == 0
+    row = read_csv(out)[0]
+    assert row["状态"] == "成功" and row["回答"] == answer
+
+
+def test_an_interrupted_review_chat_is_recovered_by_the_next_review(coze, sim, tmp_path, quiet_log):
+    """A review chat whose run was killed after it was paid (its note the row's last journal line) is
+    recovered by the next --review, not paid again; a run without review leaves the answer alone."""
+    source = write_csv(tmp_path / "in.csv", products(1))
+    kw = dict(bot_id=BOT, token=TOKEN, base_url=sim.url, prompt="介绍{商品名}")
+    summary = coze.batch(source, review=True, **kw)
+    out, journal = summary["output_path"], summary["output_path"] + ".journal.jsonl"
+    answer = read_csv(out)[0]["回答"]
+    rewrite_csv(out, {"商品000": "驳回:短一点"})
+    with open(journal, encoding="utf-8") as handle:
+        record = [json.loads(line) for line in handle if '"status"' in line][-1]
+    reply = coze.chat("请按审核意见修改:短一点", conversation_id=record["conversation_id"], bot_id=BOT,
+                      token=TOKEN, base_url=sim.url)
+    with open(journal, "a", encoding="utf-8") as handle:  # the review chat of a run killed after paying
+        handle.write(json.dumps({"row": record["row"], "key": record["key"], "pending": {
+            "chat_id": reply["chat_id"], "conversation_id": record["conversation_id"]}}) + "\n")
+    paid = sim.stats()["chats_created"]
+    assert coze.batch(source, **kw)["chats"] == 0 and read_csv(out)[0]["回答"] == answer
+    summary = coze.batch(source, review=True, **kw)
+    assert sim.stats()["chats_created"] == paid and summary["review"]["asked"] == 1
+    row = read_csv(out)[0]
+    assert row["回答"] == reply["answer"] and row["审核"].startswith("已按意见重问")

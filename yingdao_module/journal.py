@@ -16,6 +16,7 @@ import os
 import threading
 import time
 
+from .batch_plan import STATUS_OK
 from .errors import CozeError, InputError
 from .filelock import FileLock
 from .log import log
@@ -87,7 +88,9 @@ class Journal(object):
 
     # -- reading back -----------------------------------------------------------------------------
     def load(self, restart=False):
-        """{row number: record} from an earlier run (the last record of a row wins)."""
+        """{row number: record} from an earlier run (the last record of a row wins, except that a
+        chat in flight for a row already answered, a review's, never hides that answer: it rides
+        along as the answer's "pending", for the next --review to recover)."""
         records = {}
         if not os.path.exists(self.path):
             return records
@@ -107,6 +110,10 @@ class Journal(object):
                 if isinstance(record, dict) and "journal" in record:
                     self.check_header(record)
                 elif isinstance(record, dict) and "row" in record:
+                    earlier = records.get(record["row"]) or {}
+                    if not record.get("status") and earlier.get("status") == STATUS_OK and \
+                            earlier.get("key") == record.get("key"):
+                        record = dict(earlier, pending=record.get("pending"))
                     records[record["row"]] = record
         if torn:
             log("断点日志里有 %d 行不完整(上次可能崩溃或磁盘满),已跳过:这些行会重新提问" % torn)

@@ -64,17 +64,23 @@ def review_question(record, question, note):
 
 
 def ask_rejected(run, row, record, note):
-    """Ask one rejected row again; the earlier answer is kept when this fails (nothing paid is lost)."""
+    """Ask one rejected row again; the earlier answer is kept when this fails (nothing paid is lost).
+    A review chat an interrupted run already paid for (the row's pending chat) is recovered instead."""
     question, conversation = review_question(record, row.question, note)
     try:
-        result = run.asker.new_chat(row, question, conversation)
+        result = run.asker.recover(row.pending) if (row.pending or {}).get("chat_id") else None
+        if result is None:
+            result = run.asker.new_chat(row, question, conversation)
     except BatchStopped:
         return False  # the run is stopping (said above): the verdict stays, asked by the next --review
     except CozeError as err:
         log("第 %d 行按审核意见重问失败(%s):保留原来的回答,审核列仍是驳回,下次 --review 再问" % (row.number, err.message))
         return False
+    finally:
+        run.asker.unasked(row)
     rounds = int(record.get("review_round") or 0) + 1
     conversation = result.get("conversation_id") or conversation or ""
+    record = dict((name, value) for name, value in record.items() if name != "pending")
     revised = dict(record, answer=result["answer"], tokens=result["usage"]["token_count"],
                    chat_id=result["chat_id"] or "", conversation_id=conversation,
                    review_round=rounds, review_note=note, error="", cached=False)
@@ -99,7 +105,7 @@ def run_review(run, todo, taken, skipped, blank, started, summarize):
         record = run.done.get(number) or {}
         if note is not None and record.get("status") == STATUS_OK and number in run.planner.scope:
             question = run.planner.make_question(cells)
-            rejected.append((Row(number, cells, question, record.get("key"), None), record, note))
+            rejected.append((Row(number, cells, question, record.get("key"), record.get("pending")), record, note))
     approved = sum(1 for n in run.planner.scope if (verdicts.get(n) or "").strip().startswith(APPROVED))
     log("按审核重问:驳回 %d 行(在原会话里带着意见再问),通过 %d 行,其余 %d 行没有审核意见,都不再问" % (
         len(rejected), approved, len(run.planner.scope) - len(rejected) - approved))
