@@ -27,78 +27,78 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7868 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7898 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7929 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  7944 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  7965 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  7987 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  7552 行  Batch engine: batch() and the run loop
-#   merge .................... 第  7832 行  Merging shard outputs
-#   main ..................... 第  8026 行  ShadowBot Code flow: main(args)
-#   Client ................... 第  3068 行  Chat client
-#   CozeError ................ 第   250 行  Errors
-#   InputError ............... 第   299 行  Errors
-#   APIError ................. 第   304 行  Errors
-#   AuthError ................ 第   308 行  Errors
-#   BotError ................. 第   312 行  Errors
-#   QuotaError ............... 第   316 行  Errors
-#   RateLimitError ........... 第   320 行  Errors
-#   ServerError .............. 第   324 行  Errors
-#   ChatFailedError .......... 第   328 行  Errors
-#   NetworkError ............. 第   336 行  Errors
-#   WorkflowInterrupted ...... 第   346 行  Errors
-#   CozeTimeoutError ......... 第   352 行  Errors
+#   ask ...................... 第  7872 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7902 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7933 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  7948 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  7969 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  7991 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  7556 行  Batch engine: batch() and the run loop
+#   merge .................... 第  7836 行  Merging shard outputs
+#   main ..................... 第  8030 行  ShadowBot Code flow: main(args)
+#   Client ................... 第  3069 行  Chat client
+#   CozeError ................ 第   251 行  Errors
+#   InputError ............... 第   300 行  Errors
+#   APIError ................. 第   305 行  Errors
+#   AuthError ................ 第   309 行  Errors
+#   BotError ................. 第   313 行  Errors
+#   QuotaError ............... 第   317 行  Errors
+#   RateLimitError ........... 第   321 行  Errors
+#   ServerError .............. 第   325 行  Errors
+#   ChatFailedError .......... 第   329 行  Errors
+#   NetworkError ............. 第   337 行  Errors
+#   WorkflowInterrupted ...... 第   347 行  Errors
+#   CozeTimeoutError ......... 第   353 行  Errors
 #
 # 段落 / Sections:
-#   Logging and redaction ...................................... 第   152 行  yingdao_module/log.py
-#   Errors ..................................................... 第   221 行  yingdao_module/errors.py
-#   Configuration and input checks ............................. 第   418 行  yingdao_module/config.py
-#   RSA keys and RS256 signatures .............................. 第   786 行  yingdao_module/rsa_sign.py
-#   Server-sent events ......................................... 第   994 行  yingdao_module/sse.py
-#   Timeouts and retry policy .................................. 第  1096 行  yingdao_module/policy.py
-#   HTTP responses read within the deadline .................... 第  1183 行  yingdao_module/http_response.py
-#   HTTP connections opened within the deadline ................ 第  1382 行  yingdao_module/http_connect.py
-#   HTTP backends, requests .................................... 第  1445 行  yingdao_module/http_backends.py
-#   HTTP backend, standard library (kept alive) ................ 第  1726 行  yingdao_module/http_stdlib.py
-#   Coze transport: envelope, auth header, retries ............. 第  1859 行  yingdao_module/transport.py
-#   Sign-in: static token or OAuth JWT service app ............. 第  2070 行  yingdao_module/auth.py
-#   Files ...................................................... 第  2270 行  yingdao_module/files.py
-#   When to check a non-stream chat ............................ 第  2325 行  yingdao_module/polling.py
-#   The flows of the ShadowBot app (package.json) .............. 第  2418 行  yingdao_module/app_flows.py
-#   Local tools (端插件) ....................................... 第  2476 行  yingdao_module/tools.py
-#   What a chat has told us (ChatState) ........................ 第  2594 行  yingdao_module/chat_state.py
-#   What a chat sends (bots and chatflows) ..................... 第  2722 行  yingdao_module/chat_request.py
-#   A chat found in its conversation ........................... 第  2753 行  yingdao_module/chat_find.py
-#   One chat in flight: stream, poll, tools, cancel ............ 第  2834 行  yingdao_module/chat_run.py
-#   Chat client ................................................ 第  3060 行  yingdao_module/client.py
-#   Workflows .................................................. 第  3198 行  yingdao_module/workflow.py
-#   Rate limits ................................................ 第  3556 行  yingdao_module/ratelimit.py
-#   Account caps (qps auto), shard shares ...................... 第  3764 行  yingdao_module/account_limits.py
-#   xlsx packages: bounded parts, safe XML ..................... 第  3877 行  yingdao_module/xlsx_package.py
-#   xlsx sheets read as a stream, as shown ..................... 第  4034 行  yingdao_module/xlsx_read.py
-#   xlsx copies with new cells spliced in ...................... 第  4402 行  yingdao_module/xlsx_write.py
-#   Spreadsheets (CSV / xlsx) .................................. 第  4628 行  yingdao_module/tables.py
-#   File locks between processes ............................... 第  4923 行  yingdao_module/filelock.py
-#   Batch journal .............................................. 第  5024 行  yingdao_module/journal.py
-#   Batch options .............................................. 第  5216 行  yingdao_module/batch_options.py
-#   Batch report (HTML) ........................................ 第  5422 行  yingdao_module/report.py
-#   Quoting commands for bash, cmd and PowerShell .............. 第  5641 行  yingdao_module/shell_quote.py
-#   The command that continues a batch run ..................... 第  5726 行  yingdao_module/resume.py
-#   Files in: each row's files ................................. 第  5838 行  yingdao_module/row_files.py
-#   Files out: answers' links saved ............................ 第  5972 行  yingdao_module/downloads.py
-#   Batch planning ............................................. 第  6160 行  yingdao_module/batch_plan.py
-#   Answer cache (cache=True) .................................. 第  6396 行  yingdao_module/answer_cache.py
-#   Batch asking: one chat per row ............................. 第  6541 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6789 行  yingdao_module/batch_workflow.py
-#   Review (review=True): rejected rows ........................ 第  6956 行  yingdao_module/review.py
-#   Batch output: table, report, summary ....................... 第  7078 行  yingdao_module/batch_output.py
-#   Estimate (estimate=True) ................................... 第  7220 行  yingdao_module/estimate.py
-#   Batch engine: batch() and the run loop ..................... 第  7304 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  7630 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  7846 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  8001 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  8082 行  yingdao_module/command_line.py
+#   Logging and redaction ...................................... 第   153 行  yingdao_module/log.py
+#   Errors ..................................................... 第   222 行  yingdao_module/errors.py
+#   Configuration and input checks ............................. 第   419 行  yingdao_module/config.py
+#   RSA keys and RS256 signatures .............................. 第   787 行  yingdao_module/rsa_sign.py
+#   Server-sent events ......................................... 第   995 行  yingdao_module/sse.py
+#   Timeouts and retry policy .................................. 第  1097 行  yingdao_module/policy.py
+#   HTTP responses read within the deadline .................... 第  1184 行  yingdao_module/http_response.py
+#   HTTP connections opened within the deadline ................ 第  1383 行  yingdao_module/http_connect.py
+#   HTTP backends, requests .................................... 第  1446 行  yingdao_module/http_backends.py
+#   HTTP backend, standard library (kept alive) ................ 第  1727 行  yingdao_module/http_stdlib.py
+#   Coze transport: envelope, auth header, retries ............. 第  1860 行  yingdao_module/transport.py
+#   Sign-in: static token or OAuth JWT service app ............. 第  2071 行  yingdao_module/auth.py
+#   Files ...................................................... 第  2271 行  yingdao_module/files.py
+#   When to check a non-stream chat ............................ 第  2326 行  yingdao_module/polling.py
+#   The flows of the ShadowBot app (package.json) .............. 第  2419 行  yingdao_module/app_flows.py
+#   Local tools (端插件) ....................................... 第  2477 行  yingdao_module/tools.py
+#   What a chat has told us (ChatState) ........................ 第  2595 行  yingdao_module/chat_state.py
+#   What a chat sends (bots and chatflows) ..................... 第  2723 行  yingdao_module/chat_request.py
+#   A chat found in its conversation ........................... 第  2754 行  yingdao_module/chat_find.py
+#   One chat in flight: stream, poll, tools, cancel ............ 第  2835 行  yingdao_module/chat_run.py
+#   Chat client ................................................ 第  3061 行  yingdao_module/client.py
+#   Workflows .................................................. 第  3199 行  yingdao_module/workflow.py
+#   Rate limits ................................................ 第  3557 行  yingdao_module/ratelimit.py
+#   Account caps (qps auto), shard shares ...................... 第  3765 行  yingdao_module/account_limits.py
+#   xlsx packages: bounded parts, safe XML ..................... 第  3878 行  yingdao_module/xlsx_package.py
+#   xlsx sheets read as a stream, as shown ..................... 第  4035 行  yingdao_module/xlsx_read.py
+#   xlsx copies with new cells spliced in ...................... 第  4403 行  yingdao_module/xlsx_write.py
+#   Spreadsheets (CSV / xlsx) .................................. 第  4629 行  yingdao_module/tables.py
+#   File locks between processes ............................... 第  4924 行  yingdao_module/filelock.py
+#   Batch journal .............................................. 第  5025 行  yingdao_module/journal.py
+#   Batch options .............................................. 第  5217 行  yingdao_module/batch_options.py
+#   Batch report (HTML) ........................................ 第  5423 行  yingdao_module/report.py
+#   Quoting commands for bash, cmd and PowerShell .............. 第  5642 行  yingdao_module/shell_quote.py
+#   The command that continues a batch run ..................... 第  5727 行  yingdao_module/resume.py
+#   Files in: each row's files ................................. 第  5839 行  yingdao_module/row_files.py
+#   Files out: answers' links saved ............................ 第  5973 行  yingdao_module/downloads.py
+#   Batch planning ............................................. 第  6161 行  yingdao_module/batch_plan.py
+#   Answer cache (cache=True) .................................. 第  6397 行  yingdao_module/answer_cache.py
+#   Batch asking: one chat per row ............................. 第  6542 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6793 行  yingdao_module/batch_workflow.py
+#   Review (review=True): rejected rows ........................ 第  6960 行  yingdao_module/review.py
+#   Batch output: table, report, summary ....................... 第  7082 行  yingdao_module/batch_output.py
+#   Estimate (estimate=True) ................................... 第  7224 行  yingdao_module/estimate.py
+#   Batch engine: batch() and the run loop ..................... 第  7308 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  7634 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7850 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  8005 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  8086 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -132,6 +132,7 @@ import functools
 import collections
 import csv
 import errno
+import http.client
 import ipaddress
 import mimetypes
 import socket
@@ -6116,7 +6117,7 @@ class _Downloader(object):
                 if not location:
                     raise _DownloadFailed("服务器返回 HTTP %d" % err.code)
                 url = urllib.parse.urljoin(url, location)
-            except (urllib.error.URLError, socket.timeout, OSError, ValueError) as err:
+            except (urllib.error.URLError, socket.timeout, OSError, ValueError, http.client.HTTPException) as err:
                 raise _DownloadFailed("连不上或超时(%s)" % (getattr(err, "reason", None) or type(err).__name__))
         raise _DownloadFailed("重定向超过 %d 次" % _DOWNLOAD_REDIRECTS)
 
@@ -6131,7 +6132,7 @@ class _Downloader(object):
                     raise _DownloadFailed("超过 %d 秒没有下载完" % self.deadline)
                 try:
                     block = response.read(65536)
-                except (socket.timeout, OSError, ValueError) as err:
+                except (socket.timeout, OSError, ValueError, http.client.HTTPException) as err:
                     raise _DownloadFailed("读取中断(%s)" % type(err).__name__)
                 if not block:
                     break
@@ -6605,7 +6606,10 @@ class _RowExtras(object):
         (the answer stays a success)."""
         if self.downloader is None:
             return
-        saved, problems = self.downloader.save_all(texts)
+        try:
+            saved, problems = self.downloader.save_all(texts)
+        except Exception as err:  # whatever a download raises, the paid answer is kept: a row problem
+            saved, problems = [], ["下载失败(%s)" % type(err).__name__]
         record["files"] = ";".join(saved)
         if problems:
             record["error"] = ";".join([record["error"]] + problems if record.get("error") else problems)

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from helpers import BOT_ID as BOT, TOKEN
-from rawserver import RawServer, reply
+from rawserver import RawServer, chunk, reply
 from sheets import read_csv, write_csv
 from yingdao_module.downloads import Downloader, DownloadFailed, answer_links, safe_name
 from yingdao_module.row_files import RowFiles
@@ -240,3 +240,23 @@ def test_simulator_image_answers_and_file_urls_through_the_official_sdk():
         assert json.loads(result.data) == {"output": {"k": "v"}, "图片": link}
     finally:
         sim.stop()
+
+
+def test_a_cut_chunked_body_or_a_garbage_status_line_is_noted_in_the_row(coze, tmp_path):
+    """http.client's own errors (IncompleteRead, BadStatusLine) are neither OSError nor
+    DownloadFailed: they are noted in the row like any failed download, the paid answer stays."""
+    cut = [reply(200, "image/png", None, chunked=True), chunk(b"x" * 100)]  # closed before the last chunk
+    with RawServer({"/cut.png": [cut], "/bad.png": [[b"GARBAGE\r\n\r\n"]]}) as files:
+        with pytest.raises(DownloadFailed):
+            Downloader(str(tmp_path), trusted=LOOPBACK).save(files.url + "/cut.png")
+        with pytest.raises(DownloadFailed):
+            Downloader(str(tmp_path), trusted=LOOPBACK).save(files.url + "/bad.png")
+        question = "看 %s/cut.png 和 %s/bad.png" % (files.url, files.url)
+        source = write_csv(tmp_path / "in.csv", [["问题"], [question]])
+        with Simulator(latency=0.02) as sim:  # on 127.0.0.1 too: the links' host is the API host's
+            summary = coze.batch(source, download=True, bot_id=BOT, token=TOKEN, base_url=sim.url)
+            paid = sim.stats()["chats_created"]
+    row = read_csv(summary["output_path"])[0]
+    assert summary["done"] == 1 and paid == 1
+    assert row["状态"] == "成功" and row["回答"] and row["文件"] == ""
+    assert "cut.png" in row["错误"] and "bad.png" in row["错误"] and "下载失败" in row["错误"]

@@ -72,7 +72,10 @@ class RowExtras(object):
         (the answer stays a success)."""
         if self.downloader is None:
             return
-        saved, problems = self.downloader.save_all(texts)
+        try:
+            saved, problems = self.downloader.save_all(texts)
+        except Exception as err:  # whatever a download raises, the paid answer is kept: a row problem
+            saved, problems = [], ["下载失败(%s)" % type(err).__name__]
         record["files"] = ";".join(saved)
         if problems:
             record["error"] = ";".join([record["error"]] + problems if record.get("error") else problems)

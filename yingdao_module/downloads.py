@@ -11,6 +11,7 @@ A failed download is noted in the row; the answer itself stays a success. A link
 redirect) to a loopback, private or link-local address is not fetched unless its host is the
 API host: an answer must not make the robot's machine call into its office network.
 """
+import http.client
 import ipaddress
 import mimetypes
 import os
@@ -153,7 +154,7 @@ class Downloader(object):
                 if not location:
                     raise DownloadFailed("服务器返回 HTTP %d" % err.code)
                 url = urllib.parse.urljoin(url, location)
-            except (urllib.error.URLError, socket.timeout, OSError, ValueError) as err:
+            except (urllib.error.URLError, socket.timeout, OSError, ValueError, http.client.HTTPException) as err:
                 raise DownloadFailed("连不上或超时(%s)" % (getattr(err, "reason", None) or type(err).__name__))
         raise DownloadFailed("重定向超过 %d 次" % DOWNLOAD_REDIRECTS)
 
@@ -168,7 +169,7 @@ class Downloader(object):
                     raise DownloadFailed("超过 %d 秒没有下载完" % self.deadline)
                 try:
                     block = response.read(65536)
-                except (socket.timeout, OSError, ValueError) as err:
+                except (socket.timeout, OSError, ValueError, http.client.HTTPException) as err:
                     raise DownloadFailed("读取中断(%s)" % type(err).__name__)
                 if not block:
                     break
