@@ -27,15 +27,15 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7872 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7902 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7933 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  7948 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  7969 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  7991 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  7556 行  Batch engine: batch() and the run loop
-#   merge .................... 第  7836 行  Merging shard outputs
-#   main ..................... 第  8030 行  ShadowBot Code flow: main(args)
+#   ask ...................... 第  7897 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7927 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7958 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  7973 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  7994 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  8016 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  7581 行  Batch engine: batch() and the run loop
+#   merge .................... 第  7861 行  Merging shard outputs
+#   main ..................... 第  8055 行  ShadowBot Code flow: main(args)
 #   Client ................... 第  3069 行  Chat client
 #   CozeError ................ 第   251 行  Errors
 #   InputError ............... 第   300 行  Errors
@@ -89,16 +89,16 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   Files out: answers' links saved ............................ 第  5973 行  yingdao_module/downloads.py
 #   Batch planning ............................................. 第  6161 行  yingdao_module/batch_plan.py
 #   Answer cache (cache=True) .................................. 第  6397 行  yingdao_module/answer_cache.py
-#   Batch asking: one chat per row ............................. 第  6542 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6793 行  yingdao_module/batch_workflow.py
-#   Review (review=True): rejected rows ........................ 第  6960 行  yingdao_module/review.py
-#   Batch output: table, report, summary ....................... 第  7082 行  yingdao_module/batch_output.py
-#   Estimate (estimate=True) ................................... 第  7224 行  yingdao_module/estimate.py
-#   Batch engine: batch() and the run loop ..................... 第  7308 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  7634 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  7850 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  8005 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  8086 行  yingdao_module/command_line.py
+#   Batch asking: one chat per row ............................. 第  6567 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6818 行  yingdao_module/batch_workflow.py
+#   Review (review=True): rejected rows ........................ 第  6985 行  yingdao_module/review.py
+#   Batch output: table, report, summary ....................... 第  7107 行  yingdao_module/batch_output.py
+#   Estimate (estimate=True) ................................... 第  7249 行  yingdao_module/estimate.py
+#   Batch engine: batch() and the run loop ..................... 第  7333 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  7659 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7875 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  8030 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  8111 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -6403,7 +6403,8 @@ def _without_duplicates(todo):
 # folder, next to the rate-limit state: one JSON line per answer, appended under a file lock, so
 # robots running at once never mix their lines; a line torn by a kill is skipped on reading and
 # closed before the next append. The key is a hash of everything that shapes an answer: the bot
-# or workflow, the filled-in question, files, custom variables, parameters. Only answers are
+# or workflow, json_fields and tools, the filled-in question, files (a local one by its content,
+# never its path alone), custom variables, parameters. Only answers are
 # kept (never failures); `days` makes older ones count as absent.
 
 _CACHED_MARK = "缓存"
@@ -6415,6 +6416,22 @@ def _cache_key(target, question, files=None, custom_variables=None, parameters=N
     shape = [list(target), question, files or [], custom_variables or {}, parameters or {}]
     text = json.dumps(shape, ensure_ascii=False, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _files_shape(cell, folder):
+    """A files cell as the key sees it: URLs as written, a local file by its content (a file
+    replaced at the same path is another question); "" for no files."""
+    items = _cell_files(cell)
+    if not items:
+        return ""
+    shape = []
+    for item in items:
+        path = item if _is_url(item) or os.path.isabs(item) else os.path.join(folder, item)
+        try:
+            shape.append(item if _is_url(item) else "sha256:" + _content_hash(path))
+        except OSError:
+            shape.append(item)  # missing or unreadable: the row fails before asking, nothing is cached
+    return shape
 
 
 def _status_text(record):
@@ -6438,23 +6455,28 @@ def _with_cache(asker, options, settings, bot_id):
     if not options.cache or settings is None:
         return asker
     target = ("workflow", options.workflow_id) if options.workflow_id else ("bot", bot_id)
-    return _CachingAsker(asker, _AnswerCache.for_account(settings, options.cache_days), target)
+    if options.json_fields:  # a plain answer is not one checked (and repaired) as JSON
+        target += ("json", list(options.json_fields))
+    if options.tools:  # a bot with local tools answers with what they return
+        target += ("tools", sorted(options.tools))
+    folder = os.path.dirname(os.path.abspath(options.input_path))
+    return _CachingAsker(asker, _AnswerCache.for_account(settings, options.cache_days), target, folder)
 
 
 class _CachingAsker(object):
     """An asker (a bot's or a workflow's) with the cache in front: a row answered before is
     finished from it, free; a fresh answer is stored. Everything else is the asker's."""
 
-    def __init__(self, asker, cache, target):
-        self.asker, self.cache, self.target = asker, cache, target
+    def __init__(self, asker, cache, target, folder=""):
+        self.asker, self.cache, self.target, self.folder = asker, cache, target, folder
         self.cached = 0  # rows answered from the cache
 
     def __getattr__(self, name):
         return getattr(self.asker, name)
 
     def ask_row(self, row):
-        # the question (a workflow's: its parameters), and the row's files as written in their column
-        key = _cache_key(self.target, row.question, self.asker.extras.cell(row))
+        # the question (a workflow's: its parameters), and the row's files (local ones by content)
+        key = self.key(row)
         hit = _cached_record(self.cache, row, key) if not row.pending and not self.asker.stop.is_set() else None
         if hit is not None:
             with self.asker.lock:
@@ -6466,9 +6488,12 @@ class _CachingAsker(object):
             self.remember(row, record, key)
         return record
 
+    def key(self, row):
+        return _cache_key(self.target, row.question, _files_shape(self.asker.extras.cell(row), self.folder))
+
     def remember(self, row, record, key=None):
         """Store a row's answer (also one revised by review: it replaces the rejected one)."""
-        key = key or _cache_key(self.target, row.question, self.asker.extras.cell(row))
+        key = key or self.key(row)
         self.cache.put(key, record.get("answer") or "", record.get("tokens") or 0, record.get("chat_id") or "",
                        record.get("conversation_id") or "", record.get("messages") or "")
 

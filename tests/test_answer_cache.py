@@ -99,3 +99,23 @@ def test_workflow_rows_are_cached_by_workflow_and_parameters(coze, sim, tmp_path
     assert rows[0]["output"] == read_csv(first["output_path"])[0]["output"]
     other = coze.batch(write_csv(tmp_path / "c.csv", cities), parameters='{"lang": "en"}', **kw)
     assert other["cached"] == 0  # other parameters: another question
+
+
+def test_an_answer_asked_without_json_fields_is_not_served_to_a_run_requiring_them(coze, sim, tmp_path, quiet_log):
+    kw = dict(bot_id=BOT, token=TOKEN, base_url=sim.url, question_column="商品名", cache=True)
+    assert coze.batch(write_csv(tmp_path / "a.csv", products(2)), **kw)["chats"] == 2
+    strict = coze.batch(write_csv(tmp_path / "b.csv", products(2)), json_fields="名称", **kw)
+    assert strict["cached"] == 0 and strict["chats"] >= 2  # asked (and checked) as JSON, not taken as it was
+
+
+def test_a_replaced_file_at_the_same_path_is_asked_again(coze, sim, tmp_path, quiet_log):
+    kw = dict(bot_id=BOT, token=TOKEN, base_url=sim.url, prompt="介绍{商品名}", files_column="附件", cache=True)
+    note = tmp_path / "说明.txt"
+    note.write_text("第一版说明", encoding="utf-8")
+    table = [["商品名", "附件"], ["甲", "说明.txt"]]
+    assert coze.batch(write_csv(tmp_path / "a.csv", table), **kw)["chats"] == 1
+    same = coze.batch(write_csv(tmp_path / "b.csv", table), **kw)
+    assert same["cached"] == 1 and same["chats"] == 0  # the same content: free
+    note.write_text("第二版说明,内容不同", encoding="utf-8")
+    replaced = coze.batch(write_csv(tmp_path / "c.csv", table), **kw)
+    assert replaced["cached"] == 0 and replaced["chats"] == 1

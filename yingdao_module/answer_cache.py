@@ -4,7 +4,8 @@ One file per account (a hash of token or app and base URL, never the token) in t
 folder, next to the rate-limit state: one JSON line per answer, appended under a file lock, so
 robots running at once never mix their lines; a line torn by a kill is skipped on reading and
 closed before the next append. The key is a hash of everything that shapes an answer: the bot
-or workflow, the filled-in question, files, custom variables, parameters. Only answers are
+or workflow, json_fields and tools, the filled-in question, files (a local one by its content,
+never its path alone), custom variables, parameters. Only answers are
 kept (never failures); `days` makes older ones count as absent.
 """
 import hashlib
@@ -16,6 +17,7 @@ from .batch_plan import STATUS_OK
 from .filelock import FileLock
 from .log import log
 from .ratelimit import account_of, account_state_path
+from .row_files import cell_files, content_hash, is_url
 
 CACHED_MARK = "缓存"
 DAY = 86400.0
@@ -26,6 +28,22 @@ def cache_key(target, question, files=None, custom_variables=None, parameters=No
     shape = [list(target), question, files or [], custom_variables or {}, parameters or {}]
     text = json.dumps(shape, ensure_ascii=False, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def files_shape(cell, folder):
+    """A files cell as the key sees it: URLs as written, a local file by its content (a file
+    replaced at the same path is another question); "" for no files."""
+    items = cell_files(cell)
+    if not items:
+        return ""
+    shape = []
+    for item in items:
+        path = item if is_url(item) or os.path.isabs(item) else os.path.join(folder, item)
+        try:
+            shape.append(item if is_url(item) else "sha256:" + content_hash(path))
+        except OSError:
+            shape.append(item)  # missing or unreadable: the row fails before asking, nothing is cached
+    return shape
 
 
 def status_text(record):
@@ -49,23 +67,28 @@ def with_cache(asker, options, settings, bot_id):
     if not options.cache or settings is None:
         return asker
     target = ("workflow", options.workflow_id) if options.workflow_id else ("bot", bot_id)
-    return CachingAsker(asker, AnswerCache.for_account(settings, options.cache_days), target)
+    if options.json_fields:  # a plain answer is not one checked (and repaired) as JSON
+        target += ("json", list(options.json_fields))
+    if options.tools:  # a bot with local tools answers with what they return
+        target += ("tools", sorted(options.tools))
+    folder = os.path.dirname(os.path.abspath(options.input_path))
+    return CachingAsker(asker, AnswerCache.for_account(settings, options.cache_days), target, folder)
 
 
 class CachingAsker(object):
     """An asker (a bot's or a workflow's) with the cache in front: a row answered before is
     finished from it, free; a fresh answer is stored. Everything else is the asker's."""
 
-    def __init__(self, asker, cache, target):
-        self.asker, self.cache, self.target = asker, cache, target
+    def __init__(self, asker, cache, target, folder=""):
+        self.asker, self.cache, self.target, self.folder = asker, cache, target, folder
         self.cached = 0  # rows answered from the cache
 
     def __getattr__(self, name):
         return getattr(self.asker, name)
 
     def ask_row(self, row):
-        # the question (a workflow's: its parameters), and the row's files as written in their column
-        key = cache_key(self.target, row.question, self.asker.extras.cell(row))
+        # the question (a workflow's: its parameters), and the row's files (local ones by content)
+        key = self.key(row)
         hit = cached_record(self.cache, row, key) if not row.pending and not self.asker.stop.is_set() else None
         if hit is not None:
             with self.asker.lock:
@@ -77,9 +100,12 @@ class CachingAsker(object):
             self.remember(row, record, key)
         return record
 
+    def key(self, row):
+        return cache_key(self.target, row.question, files_shape(self.asker.extras.cell(row), self.folder))
+
     def remember(self, row, record, key=None):
         """Store a row's answer (also one revised by review: it replaces the rejected one)."""
-        key = key or cache_key(self.target, row.question, self.asker.extras.cell(row))
+        key = key or self.key(row)
         self.cache.put(key, record.get("answer") or "", record.get("tokens") or 0, record.get("chat_id") or "",
                        record.get("conversation_id") or "", record.get("messages") or "")
 
