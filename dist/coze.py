@@ -27,15 +27,15 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7897 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7927 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7958 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  7973 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  7994 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  8016 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  7581 行  Batch engine: batch() and the run loop
-#   merge .................... 第  7861 行  Merging shard outputs
-#   main ..................... 第  8055 行  ShadowBot Code flow: main(args)
+#   ask ...................... 第  7901 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7931 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7962 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  7977 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  7998 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  8020 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  7585 行  Batch engine: batch() and the run loop
+#   merge .................... 第  7865 行  Merging shard outputs
+#   main ..................... 第  8059 行  ShadowBot Code flow: main(args)
 #   Client ................... 第  3069 行  Chat client
 #   CozeError ................ 第   251 行  Errors
 #   InputError ............... 第   300 行  Errors
@@ -91,14 +91,14 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   Answer cache (cache=True) .................................. 第  6397 行  yingdao_module/answer_cache.py
 #   Batch asking: one chat per row ............................. 第  6567 行  yingdao_module/batch_ask.py
 #   Batch rows through a workflow .............................. 第  6818 行  yingdao_module/batch_workflow.py
-#   Review (review=True): rejected rows ........................ 第  6985 行  yingdao_module/review.py
-#   Batch output: table, report, summary ....................... 第  7107 行  yingdao_module/batch_output.py
-#   Estimate (estimate=True) ................................... 第  7249 行  yingdao_module/estimate.py
-#   Batch engine: batch() and the run loop ..................... 第  7333 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  7659 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  7875 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  8030 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  8111 行  yingdao_module/command_line.py
+#   Review (review=True): rejected rows ........................ 第  6989 行  yingdao_module/review.py
+#   Batch output: table, report, summary ....................... 第  7111 行  yingdao_module/batch_output.py
+#   Estimate (estimate=True) ................................... 第  7253 行  yingdao_module/estimate.py
+#   Batch engine: batch() and the run loop ..................... 第  7337 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  7663 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7879 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  8034 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  8115 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -6941,7 +6941,11 @@ class _WorkflowAsker(object):
         parameters = json.loads(row.question)
         cell = self.extras.cell(row)
         if cell and self.extras.row_files is not None:
-            parameters[self.options.files_column] = self.extras.row_files.parameter_value(cell, row.number)
+            try:
+                parameters[self.options.files_column] = self.extras.row_files.parameter_value(cell, row.number)
+            except OSError as err:  # deleted since the check, a full disk for .uploads.jsonl: this row fails
+                raise _RowFileError("第 %d 行的文件没有上传成功(%s),没有运行工作流"
+                                   % (row.number, getattr(err, "strerror", None) or type(err).__name__))
         self.current.row, self.current.marked, self.current.execute_id = row, False, None
 
         def noted(execute_id):

@@ -191,3 +191,16 @@ def test_the_single_file_on_python37_runs_rows_through_a_workflow_with_files_and
     sent = [json.loads(json.loads(r["output"])["附件"]) for r in rows]  # the upload's id as {"file_id": ...} text
     assert sent[0] == sent[1] and sent[0]["file_id"].isdigit()  # one upload for both rows
     assert all(open(r["文件"], "rb").read() == demo_png() for r in rows)
+
+
+def test_a_file_that_cannot_be_noted_fails_its_workflow_row_only(coze, sim, tmp_path):
+    """An OSError around a row's files (here the uploads list cannot be appended to) fails that
+    row, as on the bot path: no exception out of batch(), no run started for it, the others run."""
+    from yingdao_module.simulator.files import demo_png
+    (tmp_path / "a.png").write_bytes(demo_png())
+    source = write_csv(tmp_path / "in.csv", [["城市", "附件"], ["杭州", "a.png"], ["北京", ""]])
+    os.mkdir(str(tmp_path / "in_coze.csv.uploads.jsonl"))  # open(..., "a") raises IsADirectoryError
+    summary = coze.batch(source, workflow_id=WORKFLOW, files_column="附件", token=TOKEN, base_url=sim.url)
+    rows = read_csv(summary["output_path"])
+    assert (summary["done"], summary["failed"], sim.stats()["workflow_runs"]) == (1, 1, 1)
+    assert rows[0]["状态"] == "失败" and "第 2 行的文件没有上传成功" in rows[0]["错误"] and rows[1]["状态"] == "成功"

@@ -18,6 +18,7 @@ from .batch_ask import BatchStopped, cannot_write
 from .batch_plan import STATUS_FAILED, STATUS_OK
 from .errors import APIError, CozeError, CozeTimeoutError, NetworkError
 from .log import log
+from .row_files import RowFileError
 from .workflow import Answers, WorkflowRun, history_output, open_run, poll_history, resume_request, stream_into
 
 WORKFLOW_STARTS = ("/v1/workflow/run", "/v1/workflow/stream_run")
@@ -131,7 +132,11 @@ class WorkflowAsker(object):
         parameters = json.loads(row.question)
         cell = self.extras.cell(row)
         if cell and self.extras.row_files is not None:
-            parameters[self.options.files_column] = self.extras.row_files.parameter_value(cell, row.number)
+            try:
+                parameters[self.options.files_column] = self.extras.row_files.parameter_value(cell, row.number)
+            except OSError as err:  # deleted since the check, a full disk for .uploads.jsonl: this row fails
+                raise RowFileError("第 %d 行的文件没有上传成功(%s),没有运行工作流"
+                                   % (row.number, getattr(err, "strerror", None) or type(err).__name__))
         self.current.row, self.current.marked, self.current.execute_id = row, False, None
 
         def noted(execute_id):
