@@ -204,3 +204,23 @@ def test_a_file_that_cannot_be_noted_fails_its_workflow_row_only(coze, sim, tmp_
     rows = read_csv(summary["output_path"])
     assert (summary["done"], summary["failed"], sim.stats()["workflow_runs"]) == (1, 1, 1)
     assert rows[0]["状态"] == "失败" and "第 2 行的文件没有上传成功" in rows[0]["错误"] and rows[1]["状态"] == "成功"
+
+
+def test_a_token_in_parameters_is_refused_and_never_printed(coze, sim, tmp_path):
+    """A token-shaped constant in parameters is refused before any call, without echoing it; a
+    long secret that is not token-shaped never reaches the printed resume command."""
+    from yingdao_module.batch import batch_defaults
+    from yingdao_module.batch_options import BatchOptions
+    from yingdao_module.resume import resume_args
+    source = write_csv(tmp_path / "in.csv", [["城市"], ["杭州"]])
+    token = "pat_" + "Q7x" * 12
+    for parameters in ({"api_key": token}, json.dumps({"auth": {"list": [token]}})):
+        with pytest.raises(coze.InputError) as caught:
+            coze.batch(source, workflow_id=WORKFLOW, parameters=parameters, token=TOKEN, base_url=sim.url)
+        assert "parameters" in str(caught.value) and token not in str(caught.value)
+    assert sim.stats()["requests"] == {}
+    secret = "sk-" + "Ab1" * 15
+    options = BatchOptions(source, batch_defaults(), workflow_id=WORKFLOW, parameters={"city": "{城市}", "key": secret})
+    args = resume_args(options, "", "https://api.coze.cn")
+    printed = args[args.index("--parameters") + 1]
+    assert secret not in " ".join(args) and json.loads(printed)["city"] == "{城市}"

@@ -3,11 +3,12 @@
 Values typed into ShadowBot's 调用模块 arrive as text ("2", "否", ""), the command line
 gives None for what was not typed: both are cleaned here, so the engine sees clean values.
 """
+import json
 import os
 import re
 
 from .account_limits import is_auto
-from .config import clean_bool, clean_json_dict, clean_timeout, clean_workflow_id
+from .config import clean_bool, clean_json_dict, clean_timeout, clean_workflow_id, refuse_token
 from .errors import InputError
 from .journal import journal_path_for
 from .tools import clean_tools
@@ -177,6 +178,7 @@ class BatchOptions(object):
         workflow_id = _option_text(given["workflow_id"])
         self.workflow_id = clean_workflow_id(workflow_id) if workflow_id else None
         self.parameters = clean_json_dict(given["parameters"], "parameters", '{"city": "{城市}", "lang": "zh"}')
+        refuse_token(json.dumps(self.parameters, ensure_ascii=False), "parameters")  # any key or value, nested too
         self.answers_column = _option_text(given["answers_column"])
         self.files_column = _option_text(given["files_column"])
         if self.workflow_id and (self.prompt or self.question_column):

@@ -11,6 +11,7 @@ import os
 import sys
 
 from .batch_options import default_output
+from .log import redact
 from .shell_quote import printable_commands
 
 DEMO_TOKEN = "demo-token"  # the offline demo (cli.py) signs in to the local simulator with this
@@ -47,7 +48,8 @@ def option_value(options, name):
     if name == "tools":
         return tools_text(options.tools)
     if name == "parameters":
-        return json.dumps(options.parameters, ensure_ascii=False) if options.parameters else None
+        # constants of the user's: a secret among them is never printed (the run refused token-shaped ones)
+        return redact(json.dumps(options.parameters, ensure_ascii=False)) if options.parameters else None
     if name == "answer_column" and getattr(options, "workflow_id", None) and options.answer_column == "输出":
         return None  # a workflow run's default
     value = getattr(options, name, None)
