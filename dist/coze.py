@@ -27,15 +27,15 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7903 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7933 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7964 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  7979 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  8000 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  8022 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  7587 行  Batch engine: batch() and the run loop
-#   merge .................... 第  7867 行  Merging shard outputs
-#   main ..................... 第  8061 行  ShadowBot Code flow: main(args)
+#   ask ...................... 第  7901 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7931 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7962 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  7977 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  7998 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  8020 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  7585 行  Batch engine: batch() and the run loop
+#   merge .................... 第  7865 行  Merging shard outputs
+#   main ..................... 第  8059 行  ShadowBot Code flow: main(args)
 #   Client ................... 第  3069 行  Chat client
 #   CozeError ................ 第   251 行  Errors
 #   InputError ............... 第   300 行  Errors
@@ -86,19 +86,19 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   Quoting commands for bash, cmd and PowerShell .............. 第  5643 行  yingdao_module/shell_quote.py
 #   The command that continues a batch run ..................... 第  5728 行  yingdao_module/resume.py
 #   Files in: each row's files ................................. 第  5841 行  yingdao_module/row_files.py
-#   Files out: answers' links saved ............................ 第  5975 行  yingdao_module/downloads.py
-#   Batch planning ............................................. 第  6163 行  yingdao_module/batch_plan.py
-#   Answer cache (cache=True) .................................. 第  6399 行  yingdao_module/answer_cache.py
-#   Batch asking: one chat per row ............................. 第  6569 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6820 行  yingdao_module/batch_workflow.py
-#   Review (review=True): rejected rows ........................ 第  6991 行  yingdao_module/review.py
-#   Batch output: table, report, summary ....................... 第  7113 行  yingdao_module/batch_output.py
-#   Estimate (estimate=True) ................................... 第  7255 行  yingdao_module/estimate.py
-#   Batch engine: batch() and the run loop ..................... 第  7339 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  7665 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  7881 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  8036 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  8117 行  yingdao_module/command_line.py
+#   Files out: answers' links saved ............................ 第  5973 行  yingdao_module/downloads.py
+#   Batch planning ............................................. 第  6161 行  yingdao_module/batch_plan.py
+#   Answer cache (cache=True) .................................. 第  6397 行  yingdao_module/answer_cache.py
+#   Batch asking: one chat per row ............................. 第  6567 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6818 行  yingdao_module/batch_workflow.py
+#   Review (review=True): rejected rows ........................ 第  6989 行  yingdao_module/review.py
+#   Batch output: table, report, summary ....................... 第  7111 行  yingdao_module/batch_output.py
+#   Estimate (estimate=True) ................................... 第  7253 行  yingdao_module/estimate.py
+#   Batch engine: batch() and the run loop ..................... 第  7337 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  7663 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7879 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  8034 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  8115 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -5892,7 +5892,6 @@ class _RowFiles(object):
         self.path = options.output_path + ".uploads.jsonl"
         self.lock = threading.Lock()  # one upload at a time: the same file in two rows is uploaded once
         self.known = None
-        self.uploads = 0
 
     def local_path(self, item, number):
         path = item if os.path.isabs(item) else os.path.join(self.folder, item)
@@ -5941,7 +5940,6 @@ class _RowFiles(object):
                 return known[digest]
             file_id = self.client.upload_file(path)
             known[digest] = file_id
-            self.uploads += 1
             with open(self.path, "a", encoding="utf-8") as handle:  # at once: a resume finds it
                 handle.write(json.dumps({"sha256": digest, "account": self.account, "file_id": file_id}) + "\n")
                 handle.flush()
@@ -7069,7 +7067,7 @@ def _ask_rejected(run, row, record, note):
     record = dict((name, value) for name, value in record.items() if name != "pending")
     revised = dict(record, answer=result["answer"], tokens=result["usage"]["token_count"],
                    chat_id=result["chat_id"] or "", conversation_id=conversation,
-                   review_round=rounds, review_note=note, error="", cached=False)
+                   review_round=rounds, error="", cached=False)
     run.finish(revised)
     if hasattr(run.asker, "remember"):  # with cache=True the revised answer replaces the rejected one there
         run.asker.remember(row, revised)

@@ -83,7 +83,7 @@ def ask_rejected(run, row, record, note):
     record = dict((name, value) for name, value in record.items() if name != "pending")
     revised = dict(record, answer=result["answer"], tokens=result["usage"]["token_count"],
                    chat_id=result["chat_id"] or "", conversation_id=conversation,
-                   review_round=rounds, review_note=note, error="", cached=False)
+                   review_round=rounds, error="", cached=False)
     run.finish(revised)
     if hasattr(run.asker, "remember"):  # with cache=True the revised answer replaces the rejected one there
         run.asker.remember(row, revised)

@@ -58,7 +58,6 @@ class RowFiles(object):
         self.path = options.output_path + ".uploads.jsonl"
         self.lock = threading.Lock()  # one upload at a time: the same file in two rows is uploaded once
         self.known = None
-        self.uploads = 0
 
     def local_path(self, item, number):
         path = item if os.path.isabs(item) else os.path.join(self.folder, item)
@@ -107,7 +106,6 @@ class RowFiles(object):
                 return known[digest]
             file_id = self.client.upload_file(path)
             known[digest] = file_id
-            self.uploads += 1
             with open(self.path, "a", encoding="utf-8") as handle:  # at once: a resume finds it
                 handle.write(json.dumps({"sha256": digest, "account": self.account, "file_id": file_id}) + "\n")
                 handle.flush()
