@@ -27,15 +27,15 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7901 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7931 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7962 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  7977 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  7998 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  8020 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  7585 行  Batch engine: batch() and the run loop
-#   merge .................... 第  7865 行  Merging shard outputs
-#   main ..................... 第  8059 行  ShadowBot Code flow: main(args)
+#   ask ...................... 第  7898 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7928 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7959 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  7974 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  7995 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  8017 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  7582 行  Batch engine: batch() and the run loop
+#   merge .................... 第  7862 行  Merging shard outputs
+#   main ..................... 第  8056 行  ShadowBot Code flow: main(args)
 #   Client ................... 第  3069 行  Chat client
 #   CozeError ................ 第   251 行  Errors
 #   InputError ............... 第   300 行  Errors
@@ -86,19 +86,19 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   Quoting commands for bash, cmd and PowerShell .............. 第  5643 行  yingdao_module/shell_quote.py
 #   The command that continues a batch run ..................... 第  5728 行  yingdao_module/resume.py
 #   Files in: each row's files ................................. 第  5841 行  yingdao_module/row_files.py
-#   Files out: answers' links saved ............................ 第  5973 行  yingdao_module/downloads.py
-#   Batch planning ............................................. 第  6161 行  yingdao_module/batch_plan.py
-#   Answer cache (cache=True) .................................. 第  6397 行  yingdao_module/answer_cache.py
-#   Batch asking: one chat per row ............................. 第  6567 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6818 行  yingdao_module/batch_workflow.py
-#   Review (review=True): rejected rows ........................ 第  6989 行  yingdao_module/review.py
-#   Batch output: table, report, summary ....................... 第  7111 行  yingdao_module/batch_output.py
-#   Estimate (estimate=True) ................................... 第  7253 行  yingdao_module/estimate.py
-#   Batch engine: batch() and the run loop ..................... 第  7337 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  7663 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  7879 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  8034 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  8115 行  yingdao_module/command_line.py
+#   Files out: answers' links saved ............................ 第  5972 行  yingdao_module/downloads.py
+#   Batch planning ............................................. 第  6160 行  yingdao_module/batch_plan.py
+#   Answer cache (cache=True) .................................. 第  6396 行  yingdao_module/answer_cache.py
+#   Batch asking: one chat per row ............................. 第  6566 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6819 行  yingdao_module/batch_workflow.py
+#   Review (review=True): rejected rows ........................ 第  6986 行  yingdao_module/review.py
+#   Batch output: table, report, summary ....................... 第  7108 行  yingdao_module/batch_output.py
+#   Estimate (estimate=True) ................................... 第  7250 行  yingdao_module/estimate.py
+#   Batch engine: batch() and the run loop ..................... 第  7334 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  7660 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7876 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  8031 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  8112 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -5966,9 +5966,8 @@ class _RowFiles(object):
 
 
 def _account_key(settings):
-    """Who uploads (a hash of the token or app id and the server), never the secret itself."""
-    who = "app:%s" % settings.app[0] if getattr(settings, "app", None) else "token:%s" % getattr(settings, "token", "")
-    return hashlib.sha256(("%s\n%s" % (who, getattr(settings, "base_url", ""))).encode("utf-8")).hexdigest()[:16]
+    """Who uploads (a hash of who signs in, as ratelimit.account_of names it, and the server), never the secret."""
+    return hashlib.sha256(("%s\n%s" % (_account_of(settings), settings.base_url)).encode("utf-8")).hexdigest()[:16]
 
 ###############################################################################
 # Files out: answers' links saved                 (yingdao_module/downloads.py)
@@ -6619,8 +6618,10 @@ class _RowExtras(object):
         self.row_files, self.files_at, self.downloader = row_files, files_at, downloader
 
     def cell(self, row):
-        cells = row.cells
-        return cells[self.files_at] if self.files_at is not None and self.files_at < len(cells) else ""
+        """The row's files cell, stripped as the planner reads it for the journal key ("" without one)."""
+        cells, at = row.cells, self.files_at
+        value = cells[at] if at is not None and at < len(cells) else None
+        return "" if value is None else str(value).strip()
 
     def message_parts(self, row):
         """The row's files as message parts (RowFileError names a missing one)."""
@@ -6870,11 +6871,7 @@ class _WorkflowAsker(object):
                 self.sending()
         self.transport.before_request = before_request
 
-    def note(self, row, pending):
-        try:
-            self.journal.append({"row": row.number, "key": row.key, "pending": pending})
-        except (OSError, ValueError) as err:
-            self.halt(_cannot_write(self.journal.path, err))
+    note = _Asker.note  # journal what the row has in flight; the run halts when it cannot be written
 
     def sending(self):
         """The request that may start this thread's row's run leaves now: mark the row first."""

@@ -119,3 +119,12 @@ def test_a_replaced_file_at_the_same_path_is_asked_again(coze, sim, tmp_path, qu
     note.write_text("第二版说明,内容不同", encoding="utf-8")
     replaced = coze.batch(write_csv(tmp_path / "c.csv", table), **kw)
     assert replaced["cached"] == 0 and replaced["chats"] == 1
+
+
+def test_a_files_cell_with_spaces_around_is_the_same_question(coze, sim, tmp_path, quiet_log):
+    """The journal key strips the files cell; the cache key reads it the same way."""
+    kw = dict(bot_id=BOT, token=TOKEN, base_url=sim.url, prompt="介绍{商品名}", files_column="附件", cache=True)
+    (tmp_path / "说明.txt").write_text("说明", encoding="utf-8")
+    assert coze.batch(write_csv(tmp_path / "a.csv", [["商品名", "附件"], ["甲", "说明.txt"]]), **kw)["chats"] == 1
+    spaced = coze.batch(write_csv(tmp_path / "b.csv", [["商品名", "附件"], ["甲", "  说明.txt "]]), **kw)
+    assert spaced["cached"] == 1 and spaced["chats"] == 0

@@ -60,8 +60,10 @@ class RowExtras(object):
         self.row_files, self.files_at, self.downloader = row_files, files_at, downloader
 
     def cell(self, row):
-        cells = row.cells
-        return cells[self.files_at] if self.files_at is not None and self.files_at < len(cells) else ""
+        """The row's files cell, stripped as the planner reads it for the journal key ("" without one)."""
+        cells, at = row.cells, self.files_at
+        value = cells[at] if at is not None and at < len(cells) else None
+        return "" if value is None else str(value).strip()
 
     def message_parts(self, row):
         """The row's files as message parts (RowFileError names a missing one)."""

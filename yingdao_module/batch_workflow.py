@@ -14,7 +14,7 @@ import json
 import threading
 import time
 
-from .batch_ask import BatchStopped, cannot_write
+from .batch_ask import Asker, BatchStopped
 from .batch_plan import STATUS_FAILED, STATUS_OK
 from .errors import APIError, CozeError, CozeTimeoutError, NetworkError
 from .log import log
@@ -61,11 +61,7 @@ class WorkflowAsker(object):
                 self.sending()
         self.transport.before_request = before_request
 
-    def note(self, row, pending):
-        try:
-            self.journal.append({"row": row.number, "key": row.key, "pending": pending})
-        except (OSError, ValueError) as err:
-            self.halt(cannot_write(self.journal.path, err))
+    note = Asker.note  # journal what the row has in flight; the run halts when it cannot be written
 
     def sending(self):
         """The request that may start this thread's row's run leaves now: mark the row first."""

@@ -15,6 +15,7 @@ import threading
 
 from .errors import InputError
 from .files import IMAGE_EXTENSIONS, MAX_UPLOAD_BYTES
+from .ratelimit import account_of
 
 FILE_SEPARATORS = re.compile(r"[;;\r\n]+")
 MAX_FILES_PER_ROW = 20
@@ -132,6 +133,5 @@ class RowFiles(object):
 
 
 def account_key(settings):
-    """Who uploads (a hash of the token or app id and the server), never the secret itself."""
-    who = "app:%s" % settings.app[0] if getattr(settings, "app", None) else "token:%s" % getattr(settings, "token", "")
-    return hashlib.sha256(("%s\n%s" % (who, getattr(settings, "base_url", ""))).encode("utf-8")).hexdigest()[:16]
+    """Who uploads (a hash of who signs in, as ratelimit.account_of names it, and the server), never the secret."""
+    return hashlib.sha256(("%s\n%s" % (account_of(settings), settings.base_url)).encode("utf-8")).hexdigest()[:16]
