@@ -27,15 +27,15 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7898 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7928 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7959 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  7974 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  7995 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  8017 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  7582 行  Batch engine: batch() and the run loop
-#   merge .................... 第  7862 行  Merging shard outputs
-#   main ..................... 第  8056 行  ShadowBot Code flow: main(args)
+#   ask ...................... 第  7897 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7927 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7958 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  7973 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  7994 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  8016 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  7581 行  Batch engine: batch() and the run loop
+#   merge .................... 第  7861 行  Merging shard outputs
+#   main ..................... 第  8055 行  ShadowBot Code flow: main(args)
 #   Client ................... 第  3069 行  Chat client
 #   CozeError ................ 第   251 行  Errors
 #   InputError ............... 第   300 行  Errors
@@ -90,15 +90,15 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   Batch planning ............................................. 第  6160 行  yingdao_module/batch_plan.py
 #   Answer cache (cache=True) .................................. 第  6396 行  yingdao_module/answer_cache.py
 #   Batch asking: one chat per row ............................. 第  6566 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6819 行  yingdao_module/batch_workflow.py
-#   Review (review=True): rejected rows ........................ 第  6986 行  yingdao_module/review.py
-#   Batch output: table, report, summary ....................... 第  7108 行  yingdao_module/batch_output.py
-#   Estimate (estimate=True) ................................... 第  7250 行  yingdao_module/estimate.py
-#   Batch engine: batch() and the run loop ..................... 第  7334 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  7660 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  7876 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  8031 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  8112 行  yingdao_module/command_line.py
+#   Batch rows through a workflow .............................. 第  6818 行  yingdao_module/batch_workflow.py
+#   Review (review=True): rejected rows ........................ 第  6985 行  yingdao_module/review.py
+#   Batch output: table, report, summary ....................... 第  7107 行  yingdao_module/batch_output.py
+#   Estimate (estimate=True) ................................... 第  7249 行  yingdao_module/estimate.py
+#   Batch engine: batch() and the run loop ..................... 第  7333 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  7659 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7875 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  8030 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  8111 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -6450,8 +6450,8 @@ def _cached_record(cache, row, key):
 
 
 def _with_cache(asker, options, settings, bot_id):
-    """`asker` with the cache in front when options.cache (settings None: a test's stand-in client)."""
-    if not options.cache or settings is None:
+    """`asker` with the cache in front when options.cache."""
+    if not options.cache:
         return asker
     target = ("workflow", options.workflow_id) if options.workflow_id else ("bot", bot_id)
     if options.json_fields:  # a plain answer is not one checked (and repaired) as JSON
@@ -6760,9 +6760,8 @@ class _Asker(object):
                 self.chats += 1
                 self.opened[row.number] = pending  # a retry recovers this chat instead of paying again
             self.note(row, pending)  # when it fails, the answer itself is still kept (finish)
-        extra = {"files": files} if files else {}  # stand-in clients of tests take no files
         return self.client.chat(question, conversation_id=conversation_id, on_created=noted, tools=self.options.tools,
-                                **extra)
+                                files=files)
 
     def open_conversation(self, row):
         """A new conversation for the row (unpaid), journaled before any chat is sent in it: a run

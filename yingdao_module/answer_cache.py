@@ -63,8 +63,8 @@ def cached_record(cache, row, key):
 
 
 def with_cache(asker, options, settings, bot_id):
-    """`asker` with the cache in front when options.cache (settings None: a test's stand-in client)."""
-    if not options.cache or settings is None:
+    """`asker` with the cache in front when options.cache."""
+    if not options.cache:
         return asker
     target = ("workflow", options.workflow_id) if options.workflow_id else ("bot", bot_id)
     if options.json_fields:  # a plain answer is not one checked (and repaired) as JSON

@@ -202,9 +202,8 @@ class Asker(object):
                 self.chats += 1
                 self.opened[row.number] = pending  # a retry recovers this chat instead of paying again
             self.note(row, pending)  # when it fails, the answer itself is still kept (finish)
-        extra = {"files": files} if files else {}  # stand-in clients of tests take no files
         return self.client.chat(question, conversation_id=conversation_id, on_created=noted, tools=self.options.tools,
-                                **extra)
+                                files=files)
 
     def open_conversation(self, row):
         """A new conversation for the row (unpaid), journaled before any chat is sent in it: a run
