@@ -27,15 +27,15 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7849 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7879 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7910 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  7925 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  7946 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  7968 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  7533 行  Batch engine: batch() and the run loop
-#   merge .................... 第  7813 行  Merging shard outputs
-#   main ..................... 第  8007 行  ShadowBot Code flow: main(args)
+#   ask ...................... 第  7854 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7884 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7915 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  7930 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  7951 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  7973 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  7538 行  Batch engine: batch() and the run loop
+#   merge .................... 第  7818 行  Merging shard outputs
+#   main ..................... 第  8012 行  ShadowBot Code flow: main(args)
 #   Client ................... 第  3068 行  Chat client
 #   CozeError ................ 第   250 行  Errors
 #   InputError ............... 第   299 行  Errors
@@ -79,26 +79,26 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   xlsx sheets read as a stream, as shown ..................... 第  4034 行  yingdao_module/xlsx_read.py
 #   xlsx copies with new cells spliced in ...................... 第  4402 行  yingdao_module/xlsx_write.py
 #   Spreadsheets (CSV / xlsx) .................................. 第  4628 行  yingdao_module/tables.py
-#   File locks between processes ............................... 第  4923 行  yingdao_module/filelock.py
-#   Batch journal .............................................. 第  5024 行  yingdao_module/journal.py
-#   Batch options .............................................. 第  5210 行  yingdao_module/batch_options.py
-#   Batch report (HTML) ........................................ 第  5416 行  yingdao_module/report.py
-#   Quoting commands for bash, cmd and PowerShell .............. 第  5635 行  yingdao_module/shell_quote.py
-#   The command that continues a batch run ..................... 第  5720 行  yingdao_module/resume.py
-#   Files in: each row's files ................................. 第  5832 行  yingdao_module/row_files.py
-#   Files out: answers' links saved ............................ 第  5966 行  yingdao_module/downloads.py
-#   Batch planning ............................................. 第  6154 行  yingdao_module/batch_plan.py
-#   Answer cache (cache=True) .................................. 第  6390 行  yingdao_module/answer_cache.py
-#   Batch asking: one chat per row ............................. 第  6535 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6776 行  yingdao_module/batch_workflow.py
-#   Review (review=True): rejected rows ........................ 第  6943 行  yingdao_module/review.py
-#   Batch output: table, report, summary ....................... 第  7059 行  yingdao_module/batch_output.py
-#   Estimate (estimate=True) ................................... 第  7201 行  yingdao_module/estimate.py
-#   Batch engine: batch() and the run loop ..................... 第  7285 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  7611 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  7827 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  7982 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  8063 行  yingdao_module/command_line.py
+#   File locks between processes ............................... 第  4928 行  yingdao_module/filelock.py
+#   Batch journal .............................................. 第  5029 行  yingdao_module/journal.py
+#   Batch options .............................................. 第  5215 行  yingdao_module/batch_options.py
+#   Batch report (HTML) ........................................ 第  5421 行  yingdao_module/report.py
+#   Quoting commands for bash, cmd and PowerShell .............. 第  5640 行  yingdao_module/shell_quote.py
+#   The command that continues a batch run ..................... 第  5725 行  yingdao_module/resume.py
+#   Files in: each row's files ................................. 第  5837 行  yingdao_module/row_files.py
+#   Files out: answers' links saved ............................ 第  5971 行  yingdao_module/downloads.py
+#   Batch planning ............................................. 第  6159 行  yingdao_module/batch_plan.py
+#   Answer cache (cache=True) .................................. 第  6395 行  yingdao_module/answer_cache.py
+#   Batch asking: one chat per row ............................. 第  6540 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6781 行  yingdao_module/batch_workflow.py
+#   Review (review=True): rejected rows ........................ 第  6948 行  yingdao_module/review.py
+#   Batch output: table, report, summary ....................... 第  7064 行  yingdao_module/batch_output.py
+#   Estimate (estimate=True) ................................... 第  7206 行  yingdao_module/estimate.py
+#   Batch engine: batch() and the run loop ..................... 第  7290 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  7616 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7832 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  7987 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  8068 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -4644,6 +4644,8 @@ _MIXED_ENCODING = ("CSV 文件第 %d 行不是 UTF-8 编码,而前面的行是 U
                   "请用 Excel 或 WPS 打开它,「另存为」选「CSV UTF-8」后再运行(还没有发出任何请求,没有花钱)")
 _UNKNOWN_ENCODING = ("CSV 文件第 %d 行既不是 UTF-8 也不是 GBK 编码,读不懂。"
                     "请用 Excel 或 WPS 打开它,「另存为」选「CSV UTF-8」后再运行(还没有发出任何请求,没有花钱)")
+_BROKEN_CSV = ("表格文件 %s 第 %d 行读不通(%s):常见原因是单元格里有落单的引号,或一个单元格太长。"
+              "请用 Excel 或 WPS 打开它,重新「另存为」后再运行(还没有发出任何请求,没有花钱)")
 _UNREADABLE_UTF16 = ("表格文件 %s 开头是 UTF-16(「Unicode 文本」)的标记,但内容读不通:%s。"
                     "请用 Excel 或 WPS 打开它,重新「另存为」后再运行(还没有发出任何请求,没有花钱)")
 _CHUNK = 1 << 20
@@ -4839,11 +4841,14 @@ def _read_text_table(path):
     with open(path, encoding=found.encoding, newline="") as handle:
         if found.sep_line:
             handle.readline()
+        reader = csv.reader(handle, delimiter=found.delimiter)
         try:
-            for row in csv.reader(handle, delimiter=found.delimiter):
+            for row in reader:
                 yield row
         except UnicodeDecodeError as err:  # UTF-16 is not scanned ahead like UTF-8 and GBK
             raise InputError(_UNREADABLE_UTF16 % (path, err))
+        except csv.Error as err:  # a stray quote runs a cell on past the field size limit
+            raise InputError(_BROKEN_CSV % (path, reader.line_num, err))
 
 
 def _write_text_table(path, header, rows, layout, inert_from=None):
