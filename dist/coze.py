@@ -27,16 +27,16 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7854 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7884 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7915 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  7930 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  7951 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  7973 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  7538 行  Batch engine: batch() and the run loop
-#   merge .................... 第  7818 行  Merging shard outputs
-#   main ..................... 第  8012 行  ShadowBot Code flow: main(args)
-#   Client ................... 第  3068 行  Chat client
+#   ask ...................... 第  7897 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7927 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7958 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  7973 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  7994 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  8016 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  7581 行  Batch engine: batch() and the run loop
+#   merge .................... 第  7861 行  Merging shard outputs
+#   main ..................... 第  8055 行  ShadowBot Code flow: main(args)
+#   Client ................... 第  3111 行  Chat client
 #   CozeError ................ 第   250 行  Errors
 #   InputError ............... 第   299 行  Errors
 #   APIError ................. 第   304 行  Errors
@@ -58,47 +58,47 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   Server-sent events ......................................... 第   994 行  yingdao_module/sse.py
 #   Timeouts and retry policy .................................. 第  1096 行  yingdao_module/policy.py
 #   HTTP responses read within the deadline .................... 第  1183 行  yingdao_module/http_response.py
-#   HTTP connections opened within the deadline ................ 第  1382 行  yingdao_module/http_connect.py
-#   HTTP backends, requests .................................... 第  1445 行  yingdao_module/http_backends.py
-#   HTTP backend, standard library (kept alive) ................ 第  1726 行  yingdao_module/http_stdlib.py
-#   Coze transport: envelope, auth header, retries ............. 第  1859 行  yingdao_module/transport.py
-#   Sign-in: static token or OAuth JWT service app ............. 第  2070 行  yingdao_module/auth.py
-#   Files ...................................................... 第  2270 行  yingdao_module/files.py
-#   When to check a non-stream chat ............................ 第  2325 行  yingdao_module/polling.py
-#   The flows of the ShadowBot app (package.json) .............. 第  2418 行  yingdao_module/app_flows.py
-#   Local tools (端插件) ....................................... 第  2476 行  yingdao_module/tools.py
-#   What a chat has told us (ChatState) ........................ 第  2594 行  yingdao_module/chat_state.py
-#   What a chat sends (bots and chatflows) ..................... 第  2722 行  yingdao_module/chat_request.py
-#   A chat found in its conversation ........................... 第  2753 行  yingdao_module/chat_find.py
-#   One chat in flight: stream, poll, tools, cancel ............ 第  2834 行  yingdao_module/chat_run.py
-#   Chat client ................................................ 第  3060 行  yingdao_module/client.py
-#   Workflows .................................................. 第  3198 行  yingdao_module/workflow.py
-#   Rate limits ................................................ 第  3556 行  yingdao_module/ratelimit.py
-#   Account caps (qps auto), shard shares ...................... 第  3764 行  yingdao_module/account_limits.py
-#   xlsx packages: bounded parts, safe XML ..................... 第  3877 行  yingdao_module/xlsx_package.py
-#   xlsx sheets read as a stream, as shown ..................... 第  4034 行  yingdao_module/xlsx_read.py
-#   xlsx copies with new cells spliced in ...................... 第  4402 行  yingdao_module/xlsx_write.py
-#   Spreadsheets (CSV / xlsx) .................................. 第  4628 行  yingdao_module/tables.py
-#   File locks between processes ............................... 第  4928 行  yingdao_module/filelock.py
-#   Batch journal .............................................. 第  5029 行  yingdao_module/journal.py
-#   Batch options .............................................. 第  5215 行  yingdao_module/batch_options.py
-#   Batch report (HTML) ........................................ 第  5421 行  yingdao_module/report.py
-#   Quoting commands for bash, cmd and PowerShell .............. 第  5640 行  yingdao_module/shell_quote.py
-#   The command that continues a batch run ..................... 第  5725 行  yingdao_module/resume.py
-#   Files in: each row's files ................................. 第  5837 行  yingdao_module/row_files.py
-#   Files out: answers' links saved ............................ 第  5971 行  yingdao_module/downloads.py
-#   Batch planning ............................................. 第  6159 行  yingdao_module/batch_plan.py
-#   Answer cache (cache=True) .................................. 第  6395 行  yingdao_module/answer_cache.py
-#   Batch asking: one chat per row ............................. 第  6540 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6781 行  yingdao_module/batch_workflow.py
-#   Review (review=True): rejected rows ........................ 第  6948 行  yingdao_module/review.py
-#   Batch output: table, report, summary ....................... 第  7064 行  yingdao_module/batch_output.py
-#   Estimate (estimate=True) ................................... 第  7206 行  yingdao_module/estimate.py
-#   Batch engine: batch() and the run loop ..................... 第  7290 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  7616 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  7832 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  7987 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  8068 行  yingdao_module/command_line.py
+#   HTTP connections opened within the deadline ................ 第  1405 行  yingdao_module/http_connect.py
+#   HTTP backends, requests .................................... 第  1468 行  yingdao_module/http_backends.py
+#   HTTP backend, standard library (kept alive) ................ 第  1755 行  yingdao_module/http_stdlib.py
+#   Coze transport: envelope, auth header, retries ............. 第  1902 行  yingdao_module/transport.py
+#   Sign-in: static token or OAuth JWT service app ............. 第  2113 行  yingdao_module/auth.py
+#   Files ...................................................... 第  2313 行  yingdao_module/files.py
+#   When to check a non-stream chat ............................ 第  2368 行  yingdao_module/polling.py
+#   The flows of the ShadowBot app (package.json) .............. 第  2461 行  yingdao_module/app_flows.py
+#   Local tools (端插件) ....................................... 第  2519 行  yingdao_module/tools.py
+#   What a chat has told us (ChatState) ........................ 第  2637 行  yingdao_module/chat_state.py
+#   What a chat sends (bots and chatflows) ..................... 第  2765 行  yingdao_module/chat_request.py
+#   A chat found in its conversation ........................... 第  2796 行  yingdao_module/chat_find.py
+#   One chat in flight: stream, poll, tools, cancel ............ 第  2877 行  yingdao_module/chat_run.py
+#   Chat client ................................................ 第  3103 行  yingdao_module/client.py
+#   Workflows .................................................. 第  3241 行  yingdao_module/workflow.py
+#   Rate limits ................................................ 第  3599 行  yingdao_module/ratelimit.py
+#   Account caps (qps auto), shard shares ...................... 第  3807 行  yingdao_module/account_limits.py
+#   xlsx packages: bounded parts, safe XML ..................... 第  3920 行  yingdao_module/xlsx_package.py
+#   xlsx sheets read as a stream, as shown ..................... 第  4077 行  yingdao_module/xlsx_read.py
+#   xlsx copies with new cells spliced in ...................... 第  4445 行  yingdao_module/xlsx_write.py
+#   Spreadsheets (CSV / xlsx) .................................. 第  4671 行  yingdao_module/tables.py
+#   File locks between processes ............................... 第  4971 行  yingdao_module/filelock.py
+#   Batch journal .............................................. 第  5072 行  yingdao_module/journal.py
+#   Batch options .............................................. 第  5258 行  yingdao_module/batch_options.py
+#   Batch report (HTML) ........................................ 第  5464 行  yingdao_module/report.py
+#   Quoting commands for bash, cmd and PowerShell .............. 第  5683 行  yingdao_module/shell_quote.py
+#   The command that continues a batch run ..................... 第  5768 行  yingdao_module/resume.py
+#   Files in: each row's files ................................. 第  5880 行  yingdao_module/row_files.py
+#   Files out: answers' links saved ............................ 第  6014 行  yingdao_module/downloads.py
+#   Batch planning ............................................. 第  6202 行  yingdao_module/batch_plan.py
+#   Answer cache (cache=True) .................................. 第  6438 行  yingdao_module/answer_cache.py
+#   Batch asking: one chat per row ............................. 第  6583 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6824 行  yingdao_module/batch_workflow.py
+#   Review (review=True): rejected rows ........................ 第  6991 行  yingdao_module/review.py
+#   Batch output: table, report, summary ....................... 第  7107 行  yingdao_module/batch_output.py
+#   Estimate (estimate=True) ................................... 第  7249 行  yingdao_module/estimate.py
+#   Batch engine: batch() and the run loop ..................... 第  7333 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  7659 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7875 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  8030 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  8111 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -1192,6 +1192,7 @@ _DEFAULT_RETRY = _RetryPolicy()
 # http.client response underneath whose class is deadline_response_class().
 
 _READ_SIZE = 65536        # at most this much per read; a read returns whatever has arrived
+_SEND_BLOCK = 16384       # a body is sent in blocks of this much (one TLS record), each within the time left
 _sending = threading.local()  # .deadline and .idle of the request this thread is sending now
 _response_classes = []   # the http.client response class, made on first use
 
@@ -1259,6 +1260,28 @@ class _DeadlineReader(io.RawIOBase):
         if not self.closed:
             self._io.close()
         io.RawIOBase.close(self)
+
+
+def _send_within(connection, data, send):
+    """http.client's `send` (the unbound method) for the request this thread is sending, in blocks
+    each bounded by the time left: a socket timeout bounds a whole sendall, so the connection's own
+    timeout (its connect timeout, or a short deadline of an earlier request) would cap a large
+    upload. Both backends' connections send through here."""
+    if connection.sock is None and getattr(connection, "auto_open", 0):
+        connection.connect()  # http.client connects on the first send
+    deadline = getattr(_sending, "deadline", None)
+    idle = getattr(_sending, "idle", None)
+    idle = _DEFAULT_TIMEOUTS.read if idle is None else idle
+    sized = isinstance(data, (bytes, bytearray))
+    view = memoryview(data) if sized and len(data) > _SEND_BLOCK else None
+    for at in range(0, len(view), _SEND_BLOCK) if view is not None else (0,):
+        wait = idle if deadline is None else min(idle, deadline - time.monotonic())
+        if wait <= 0:
+            import socket
+            raise socket.timeout("deadline passed")
+        if connection.sock is not None:
+            connection.sock.settimeout(wait)
+        send(connection, view[at:at + _SEND_BLOCK] if view is not None else data)
 
 
 def _deadline_response_class():
@@ -1699,11 +1722,17 @@ def _deadline_adapter_class():
             def _new_conn(self):
                 return _new_conn_within(self, connection.HTTPConnection)
 
+            def send(self, data):
+                _send_within(self, data, connection.HTTPConnection.send)
+
         class Https(connection.HTTPSConnection):
             response_class = _deadline_response_class()
 
             def _new_conn(self):
                 return _new_conn_within(self, connection.HTTPSConnection)
+
+            def send(self, data):
+                _send_within(self, data, connection.HTTPSConnection.send)
 
         pools = {"http": type("HttpPool", (connectionpool.HTTPConnectionPool,), {"ConnectionCls": Http}),
                  "https": type("HttpsPool", (connectionpool.HTTPSConnectionPool,), {"ConnectionCls": Https})}
@@ -1732,6 +1761,21 @@ def _deadline_adapter_class():
 # CA file); a connection in use is out of the pool, so threads never share one, and an idle one the
 # server has closed is noticed before it is used (as urllib3 does), so a request is never sent twice.
 # Proxies from the environment (HTTP(S)_PROXY, NO_PROXY), as urllib's ProxyHandler reads them.
+
+_connection_classes = {}  # "http" / "https" -> http.client connection class, made on first use
+
+
+def _connection_class(scheme):
+    """http.client's connection class for `scheme` whose sends are bounded by the deadline (send_within)."""
+    if not _connection_classes:
+        import http.client
+        for name, base in (("http", http.client.HTTPConnection), ("https", http.client.HTTPSConnection)):
+            def send(self, data, base=base):
+                _send_within(self, data, base.send)
+            _connection_classes[name] = type("Deadline" + base.__name__, (base,), {
+                "send": send, "response_class": _deadline_response_class()})
+    return _connection_classes[scheme]
+
 
 def _proxy_for(scheme, host):
     """The proxy URL the environment names for this scheme and host, or None (NO_PROXY, none set)."""
@@ -1798,21 +1842,20 @@ class _UrllibBackend(_HttpBackend):
         """A kept-alive connection for `key` taken out of this thread's pool, or a new one."""
         connection = self._pool().pop(key, None)
         if connection is not None and not _is_dropped(connection):
+            connection.timeout = timeout  # were it to reconnect: this request's, not the first one's
             return connection
         if connection is not None:
             connection.close()
-        import http.client
         scheme, host, port, proxy, cafile = key
         where = urllib.parse.urlsplit(proxy) if proxy else None
         address = (where.hostname, where.port or 80) if where else (host, port)
         if scheme == "https":
-            connection = http.client.HTTPSConnection(address[0], address[1], timeout=timeout,
-                                                     context=self._tls_context(cafile))
+            connection = _connection_class("https")(address[0], address[1], timeout=timeout,
+                                                   context=self._tls_context(cafile))
             if proxy:
                 connection.set_tunnel(host, port, headers=_proxy_authorization(proxy))
         else:
-            connection = http.client.HTTPConnection(address[0], address[1], timeout=timeout)
-        connection.response_class = _deadline_response_class()
+            connection = _connection_class("http")(address[0], address[1], timeout=timeout)
         connection._create_connection = _connect_within  # the name lookup within the deadline too
         with self._lock:
             self._connections.add(connection)

@@ -13,7 +13,8 @@ import urllib.parse
 
 from .errors import CertificateError, CozeError, NetworkError
 from .http_connect import addresses_within
-from .http_response import HttpResponse, deadline_error, deadline_response_class, is_timeout, sending_with, time_left
+from .http_response import (HttpResponse, deadline_error, deadline_response_class, is_timeout, send_within, sending_with,
+                            time_left)
 from .policy import DEFAULT_TIMEOUTS
 
 MAX_REDIRECTS = 3        # Coze does not redirect its API; a few same-host hops are tolerated
@@ -262,11 +263,17 @@ def deadline_adapter_class():
             def _new_conn(self):
                 return new_conn_within(self, connection.HTTPConnection)
 
+            def send(self, data):
+                send_within(self, data, connection.HTTPConnection.send)
+
         class Https(connection.HTTPSConnection):
             response_class = deadline_response_class()
 
             def _new_conn(self):
                 return new_conn_within(self, connection.HTTPSConnection)
+
+            def send(self, data):
+                send_within(self, data, connection.HTTPSConnection.send)
 
         pools = {"http": type("HttpPool", (connectionpool.HTTPConnectionPool,), {"ConnectionCls": Http}),
                  "https": type("HttpsPool", (connectionpool.HTTPSConnectionPool,), {"ConnectionCls": Https})}
