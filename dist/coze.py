@@ -27,16 +27,16 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7897 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7927 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7958 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  7973 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  7994 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  8016 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  7581 行  Batch engine: batch() and the run loop
-#   merge .................... 第  7861 行  Merging shard outputs
-#   main ..................... 第  8055 行  ShadowBot Code flow: main(args)
-#   Client ................... 第  3111 行  Chat client
+#   ask ...................... 第  7907 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7937 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7968 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  7983 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  8004 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  8026 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  7591 行  Batch engine: batch() and the run loop
+#   merge .................... 第  7871 行  Merging shard outputs
+#   main ..................... 第  8065 行  ShadowBot Code flow: main(args)
+#   Client ................... 第  3121 行  Chat client
 #   CozeError ................ 第   250 行  Errors
 #   InputError ............... 第   299 行  Errors
 #   APIError ................. 第   304 行  Errors
@@ -63,42 +63,42 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   HTTP backend, standard library (kept alive) ................ 第  1755 行  yingdao_module/http_stdlib.py
 #   Coze transport: envelope, auth header, retries ............. 第  1902 行  yingdao_module/transport.py
 #   Sign-in: static token or OAuth JWT service app ............. 第  2113 行  yingdao_module/auth.py
-#   Files ...................................................... 第  2313 行  yingdao_module/files.py
-#   When to check a non-stream chat ............................ 第  2368 行  yingdao_module/polling.py
-#   The flows of the ShadowBot app (package.json) .............. 第  2461 行  yingdao_module/app_flows.py
-#   Local tools (端插件) ....................................... 第  2519 行  yingdao_module/tools.py
-#   What a chat has told us (ChatState) ........................ 第  2637 行  yingdao_module/chat_state.py
-#   What a chat sends (bots and chatflows) ..................... 第  2765 行  yingdao_module/chat_request.py
-#   A chat found in its conversation ........................... 第  2796 行  yingdao_module/chat_find.py
-#   One chat in flight: stream, poll, tools, cancel ............ 第  2877 行  yingdao_module/chat_run.py
-#   Chat client ................................................ 第  3103 行  yingdao_module/client.py
-#   Workflows .................................................. 第  3241 行  yingdao_module/workflow.py
-#   Rate limits ................................................ 第  3599 行  yingdao_module/ratelimit.py
-#   Account caps (qps auto), shard shares ...................... 第  3807 行  yingdao_module/account_limits.py
-#   xlsx packages: bounded parts, safe XML ..................... 第  3920 行  yingdao_module/xlsx_package.py
-#   xlsx sheets read as a stream, as shown ..................... 第  4077 行  yingdao_module/xlsx_read.py
-#   xlsx copies with new cells spliced in ...................... 第  4445 行  yingdao_module/xlsx_write.py
-#   Spreadsheets (CSV / xlsx) .................................. 第  4671 行  yingdao_module/tables.py
-#   File locks between processes ............................... 第  4971 行  yingdao_module/filelock.py
-#   Batch journal .............................................. 第  5072 行  yingdao_module/journal.py
-#   Batch options .............................................. 第  5258 行  yingdao_module/batch_options.py
-#   Batch report (HTML) ........................................ 第  5464 行  yingdao_module/report.py
-#   Quoting commands for bash, cmd and PowerShell .............. 第  5683 行  yingdao_module/shell_quote.py
-#   The command that continues a batch run ..................... 第  5768 行  yingdao_module/resume.py
-#   Files in: each row's files ................................. 第  5880 行  yingdao_module/row_files.py
-#   Files out: answers' links saved ............................ 第  6014 行  yingdao_module/downloads.py
-#   Batch planning ............................................. 第  6202 行  yingdao_module/batch_plan.py
-#   Answer cache (cache=True) .................................. 第  6438 行  yingdao_module/answer_cache.py
-#   Batch asking: one chat per row ............................. 第  6583 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6824 行  yingdao_module/batch_workflow.py
-#   Review (review=True): rejected rows ........................ 第  6991 行  yingdao_module/review.py
-#   Batch output: table, report, summary ....................... 第  7107 行  yingdao_module/batch_output.py
-#   Estimate (estimate=True) ................................... 第  7249 行  yingdao_module/estimate.py
-#   Batch engine: batch() and the run loop ..................... 第  7333 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  7659 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  7875 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  8030 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  8111 行  yingdao_module/command_line.py
+#   Files ...................................................... 第  2323 行  yingdao_module/files.py
+#   When to check a non-stream chat ............................ 第  2378 行  yingdao_module/polling.py
+#   The flows of the ShadowBot app (package.json) .............. 第  2471 行  yingdao_module/app_flows.py
+#   Local tools (端插件) ....................................... 第  2529 行  yingdao_module/tools.py
+#   What a chat has told us (ChatState) ........................ 第  2647 行  yingdao_module/chat_state.py
+#   What a chat sends (bots and chatflows) ..................... 第  2775 行  yingdao_module/chat_request.py
+#   A chat found in its conversation ........................... 第  2806 行  yingdao_module/chat_find.py
+#   One chat in flight: stream, poll, tools, cancel ............ 第  2887 行  yingdao_module/chat_run.py
+#   Chat client ................................................ 第  3113 行  yingdao_module/client.py
+#   Workflows .................................................. 第  3251 行  yingdao_module/workflow.py
+#   Rate limits ................................................ 第  3609 行  yingdao_module/ratelimit.py
+#   Account caps (qps auto), shard shares ...................... 第  3817 行  yingdao_module/account_limits.py
+#   xlsx packages: bounded parts, safe XML ..................... 第  3930 行  yingdao_module/xlsx_package.py
+#   xlsx sheets read as a stream, as shown ..................... 第  4087 行  yingdao_module/xlsx_read.py
+#   xlsx copies with new cells spliced in ...................... 第  4455 行  yingdao_module/xlsx_write.py
+#   Spreadsheets (CSV / xlsx) .................................. 第  4681 行  yingdao_module/tables.py
+#   File locks between processes ............................... 第  4981 行  yingdao_module/filelock.py
+#   Batch journal .............................................. 第  5082 行  yingdao_module/journal.py
+#   Batch options .............................................. 第  5268 行  yingdao_module/batch_options.py
+#   Batch report (HTML) ........................................ 第  5474 行  yingdao_module/report.py
+#   Quoting commands for bash, cmd and PowerShell .............. 第  5693 行  yingdao_module/shell_quote.py
+#   The command that continues a batch run ..................... 第  5778 行  yingdao_module/resume.py
+#   Files in: each row's files ................................. 第  5890 行  yingdao_module/row_files.py
+#   Files out: answers' links saved ............................ 第  6024 行  yingdao_module/downloads.py
+#   Batch planning ............................................. 第  6212 行  yingdao_module/batch_plan.py
+#   Answer cache (cache=True) .................................. 第  6448 行  yingdao_module/answer_cache.py
+#   Batch asking: one chat per row ............................. 第  6593 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6834 行  yingdao_module/batch_workflow.py
+#   Review (review=True): rejected rows ........................ 第  7001 行  yingdao_module/review.py
+#   Batch output: table, report, summary ....................... 第  7117 行  yingdao_module/batch_output.py
+#   Estimate (estimate=True) ................................... 第  7259 行  yingdao_module/estimate.py
+#   Batch engine: batch() and the run loop ..................... 第  7343 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  7669 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7885 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  8040 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  8121 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -2140,6 +2140,11 @@ class _SignInTimeoutError(CozeTimeoutError):
     """The caller's deadline passed while signing in (the OAuth token exchange): no chat exists."""
 
 
+class _ExchangeAttemptTimeout(NetworkError):
+    """One attempt of a token exchange outlasted its own share of the time (EXCHANGE_DEADLINE / 2)
+    while the caller's deadline still leaves time: retried like any network failure."""
+
+
 def _sign_in_timeout(base_url, waited_for_other):
     how = "另一个线程正在换取访问令牌,等到 timeout 用完仍没有换到" if waited_for_other else \
         "扣子的令牌接口(%s%s)在 timeout 用完前没有回复" % (base_url, _TOKEN_PATH)
@@ -2200,7 +2205,7 @@ class _JWTApp(object):
                 except AuthError as err:
                     self._refused = (time.monotonic(), err)
                     raise
-                except CozeTimeoutError:  # no token: the next call tries a fresh exchange
+                except (CozeTimeoutError, _ExchangeAttemptTimeout):  # no token: the next call tries a fresh exchange
                     raise _sign_in_timeout(self.base_url, waited_for_other=False)
             self._sent.token = self._token
             return "Bearer " + self._token
@@ -2227,12 +2232,17 @@ class _JWTApp(object):
         def attempt():
             headers = {"Authorization": "Bearer " + self.signed_jwt(), "User-Agent": _USER_AGENT,
                        "Content-Type": "application/json", "Accept": "application/json"}
-            resp = transport.backend.send("POST", self.base_url + _TOKEN_PATH, headers, body,
-                                          min(end, time.monotonic() + _EXCHANGE_DEADLINE / 2))
             try:
-                return _token_answer(resp, self.base_url)
-            finally:
-                resp.close()
+                resp = transport.backend.send("POST", self.base_url + _TOKEN_PATH, headers, body,
+                                              min(end, time.monotonic() + _EXCHANGE_DEADLINE / 2))
+                try:
+                    return _token_answer(resp, self.base_url)
+                finally:
+                    resp.close()
+            except CozeTimeoutError:
+                if time.monotonic() >= end:
+                    raise  # the caller's time is up: SignInTimeoutError
+                raise _ExchangeAttemptTimeout("扣子的令牌接口 %d 秒没有回复这次换取:会自动重试" % (_EXCHANGE_DEADLINE / 2))
 
         token, expires_at = _with_retries(attempt, "换取扣子访问令牌", end, transport.max_retries)
         life = expires_at - time.time()  # expires_in is a unix timestamp, not a duration
