@@ -27,16 +27,16 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7907 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7937 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7968 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  7983 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  8004 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  8026 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  7591 行  Batch engine: batch() and the run loop
-#   merge .................... 第  7871 行  Merging shard outputs
-#   main ..................... 第  8065 行  ShadowBot Code flow: main(args)
-#   Client ................... 第  3121 行  Chat client
+#   ask ...................... 第  7936 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  7966 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  7997 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  8012 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  8033 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  8055 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  7620 行  Batch engine: batch() and the run loop
+#   merge .................... 第  7900 行  Merging shard outputs
+#   main ..................... 第  8094 行  ShadowBot Code flow: main(args)
+#   Client ................... 第  3150 行  Chat client
 #   CozeError ................ 第   250 行  Errors
 #   InputError ............... 第   299 行  Errors
 #   APIError ................. 第   304 行  Errors
@@ -59,46 +59,46 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   Timeouts and retry policy .................................. 第  1096 行  yingdao_module/policy.py
 #   HTTP responses read within the deadline .................... 第  1183 行  yingdao_module/http_response.py
 #   HTTP connections opened within the deadline ................ 第  1405 行  yingdao_module/http_connect.py
-#   HTTP backends, requests .................................... 第  1468 行  yingdao_module/http_backends.py
-#   HTTP backend, standard library (kept alive) ................ 第  1755 行  yingdao_module/http_stdlib.py
-#   Coze transport: envelope, auth header, retries ............. 第  1902 行  yingdao_module/transport.py
-#   Sign-in: static token or OAuth JWT service app ............. 第  2113 行  yingdao_module/auth.py
-#   Files ...................................................... 第  2323 行  yingdao_module/files.py
-#   When to check a non-stream chat ............................ 第  2378 行  yingdao_module/polling.py
-#   The flows of the ShadowBot app (package.json) .............. 第  2471 行  yingdao_module/app_flows.py
-#   Local tools (端插件) ....................................... 第  2529 行  yingdao_module/tools.py
-#   What a chat has told us (ChatState) ........................ 第  2647 行  yingdao_module/chat_state.py
-#   What a chat sends (bots and chatflows) ..................... 第  2775 行  yingdao_module/chat_request.py
-#   A chat found in its conversation ........................... 第  2806 行  yingdao_module/chat_find.py
-#   One chat in flight: stream, poll, tools, cancel ............ 第  2887 行  yingdao_module/chat_run.py
-#   Chat client ................................................ 第  3113 行  yingdao_module/client.py
-#   Workflows .................................................. 第  3251 行  yingdao_module/workflow.py
-#   Rate limits ................................................ 第  3609 行  yingdao_module/ratelimit.py
-#   Account caps (qps auto), shard shares ...................... 第  3817 行  yingdao_module/account_limits.py
-#   xlsx packages: bounded parts, safe XML ..................... 第  3930 行  yingdao_module/xlsx_package.py
-#   xlsx sheets read as a stream, as shown ..................... 第  4087 行  yingdao_module/xlsx_read.py
-#   xlsx copies with new cells spliced in ...................... 第  4455 行  yingdao_module/xlsx_write.py
-#   Spreadsheets (CSV / xlsx) .................................. 第  4681 行  yingdao_module/tables.py
-#   File locks between processes ............................... 第  4981 行  yingdao_module/filelock.py
-#   Batch journal .............................................. 第  5082 行  yingdao_module/journal.py
-#   Batch options .............................................. 第  5268 行  yingdao_module/batch_options.py
-#   Batch report (HTML) ........................................ 第  5474 行  yingdao_module/report.py
-#   Quoting commands for bash, cmd and PowerShell .............. 第  5693 行  yingdao_module/shell_quote.py
-#   The command that continues a batch run ..................... 第  5778 行  yingdao_module/resume.py
-#   Files in: each row's files ................................. 第  5890 行  yingdao_module/row_files.py
-#   Files out: answers' links saved ............................ 第  6024 行  yingdao_module/downloads.py
-#   Batch planning ............................................. 第  6212 行  yingdao_module/batch_plan.py
-#   Answer cache (cache=True) .................................. 第  6448 行  yingdao_module/answer_cache.py
-#   Batch asking: one chat per row ............................. 第  6593 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6834 行  yingdao_module/batch_workflow.py
-#   Review (review=True): rejected rows ........................ 第  7001 行  yingdao_module/review.py
-#   Batch output: table, report, summary ....................... 第  7117 行  yingdao_module/batch_output.py
-#   Estimate (estimate=True) ................................... 第  7259 行  yingdao_module/estimate.py
-#   Batch engine: batch() and the run loop ..................... 第  7343 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  7669 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  7885 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  8040 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  8121 行  yingdao_module/command_line.py
+#   HTTP backends, requests .................................... 第  1492 行  yingdao_module/http_backends.py
+#   HTTP backend, standard library (kept alive) ................ 第  1784 行  yingdao_module/http_stdlib.py
+#   Coze transport: envelope, auth header, retries ............. 第  1931 行  yingdao_module/transport.py
+#   Sign-in: static token or OAuth JWT service app ............. 第  2142 行  yingdao_module/auth.py
+#   Files ...................................................... 第  2352 行  yingdao_module/files.py
+#   When to check a non-stream chat ............................ 第  2407 行  yingdao_module/polling.py
+#   The flows of the ShadowBot app (package.json) .............. 第  2500 行  yingdao_module/app_flows.py
+#   Local tools (端插件) ....................................... 第  2558 行  yingdao_module/tools.py
+#   What a chat has told us (ChatState) ........................ 第  2676 行  yingdao_module/chat_state.py
+#   What a chat sends (bots and chatflows) ..................... 第  2804 行  yingdao_module/chat_request.py
+#   A chat found in its conversation ........................... 第  2835 行  yingdao_module/chat_find.py
+#   One chat in flight: stream, poll, tools, cancel ............ 第  2916 行  yingdao_module/chat_run.py
+#   Chat client ................................................ 第  3142 行  yingdao_module/client.py
+#   Workflows .................................................. 第  3280 行  yingdao_module/workflow.py
+#   Rate limits ................................................ 第  3638 行  yingdao_module/ratelimit.py
+#   Account caps (qps auto), shard shares ...................... 第  3846 行  yingdao_module/account_limits.py
+#   xlsx packages: bounded parts, safe XML ..................... 第  3959 行  yingdao_module/xlsx_package.py
+#   xlsx sheets read as a stream, as shown ..................... 第  4116 行  yingdao_module/xlsx_read.py
+#   xlsx copies with new cells spliced in ...................... 第  4484 行  yingdao_module/xlsx_write.py
+#   Spreadsheets (CSV / xlsx) .................................. 第  4710 行  yingdao_module/tables.py
+#   File locks between processes ............................... 第  5010 行  yingdao_module/filelock.py
+#   Batch journal .............................................. 第  5111 行  yingdao_module/journal.py
+#   Batch options .............................................. 第  5297 行  yingdao_module/batch_options.py
+#   Batch report (HTML) ........................................ 第  5503 行  yingdao_module/report.py
+#   Quoting commands for bash, cmd and PowerShell .............. 第  5722 行  yingdao_module/shell_quote.py
+#   The command that continues a batch run ..................... 第  5807 行  yingdao_module/resume.py
+#   Files in: each row's files ................................. 第  5919 行  yingdao_module/row_files.py
+#   Files out: answers' links saved ............................ 第  6053 行  yingdao_module/downloads.py
+#   Batch planning ............................................. 第  6241 行  yingdao_module/batch_plan.py
+#   Answer cache (cache=True) .................................. 第  6477 行  yingdao_module/answer_cache.py
+#   Batch asking: one chat per row ............................. 第  6622 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6863 行  yingdao_module/batch_workflow.py
+#   Review (review=True): rejected rows ........................ 第  7030 行  yingdao_module/review.py
+#   Batch output: table, report, summary ....................... 第  7146 行  yingdao_module/batch_output.py
+#   Estimate (estimate=True) ................................... 第  7288 行  yingdao_module/estimate.py
+#   Batch engine: batch() and the run loop ..................... 第  7372 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  7698 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7914 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  8069 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  8150 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -1448,18 +1448,42 @@ def _addresses_within(host, port):
     return [(family, sockaddr) for family, _, _, _, sockaddr in _resolve_within(host, port, _current_deadline())]
 
 
+def _connect_wait(timeout, deadline):
+    """The connect timeout for the next address: `timeout` cut to the time left before the deadline
+    (the lookup and earlier addresses used some), or None once the deadline has passed."""
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        return None
+    return min(timeout, left) if isinstance(timeout, (int, float)) else left
+
+
+def _bound_to_deadline(sock, deadline):
+    """A connected socket's timeout set to the time left, so the TLS handshake and a proxy's CONNECT
+    end at the deadline too (the connect timeout would start afresh for each)."""
+    if deadline is not None:
+        sock.settimeout(max(0.001, deadline - time.monotonic()))
+    return sock
+
+
 def _connect_within(address, timeout, source_address=None):
-    """socket.create_connection for the request being sent: the lookup bounded by its deadline."""
+    """socket.create_connection for the request being sent: the lookup, each address in turn and
+    what follows the connect all bounded by its deadline."""
     import socket
+    deadline = _current_deadline()
     failure = None
     for family, sockaddr in _addresses_within(address[0], address[1]):
+        wait = _connect_wait(timeout, deadline)
+        if wait is None:
+            raise socket.timeout("connecting to %s took past the deadline" % address[0])
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:
-            sock.settimeout(timeout)
+            sock.settimeout(wait)
             if source_address:
                 sock.bind(source_address)
             sock.connect(sockaddr)
-            return sock
+            return _bound_to_deadline(sock, deadline)
         except OSError as exc:
             failure = exc
             sock.close()
@@ -1694,19 +1718,24 @@ _adapter_classes = []
 
 
 def _new_conn_within(conn, base):
-    """urllib3's _new_conn with the name lookup bounded by the deadline: each address in turn
-    (urllib3 connects to _dns_host; the certificate is still checked against the host name)."""
-    host = conn._dns_host
+    """urllib3's _new_conn with the name lookup bounded by the deadline: each address in turn, each
+    given only the time left (urllib3 connects to _dns_host; the certificate is still checked
+    against the host name); the connected socket's timeout is the time left (bound_to_deadline)."""
+    host, timeout, deadline = conn._dns_host, conn.timeout, _current_deadline()
     failure = None
     try:
         for _, sockaddr in _addresses_within(host, conn.port):
-            conn._dns_host = sockaddr[0]
+            wait = _connect_wait(timeout, deadline)
+            if wait is None:
+                import socket
+                raise socket.timeout("connecting to %s took past the deadline" % host)
+            conn._dns_host, conn.timeout = sockaddr[0], wait
             try:
-                return base._new_conn(conn)
+                return _bound_to_deadline(base._new_conn(conn), deadline)
             except Exception as exc:
                 failure = exc
     finally:
-        conn._dns_host = host
+        conn._dns_host, conn.timeout = host, timeout
     raise failure or OSError("no address for %s" % host)
 
 

@@ -12,9 +12,9 @@ import time
 import urllib.parse
 
 from .errors import CertificateError, CozeError, NetworkError
-from .http_connect import addresses_within
-from .http_response import (HttpResponse, deadline_error, deadline_response_class, is_timeout, send_within, sending_with,
-                            time_left)
+from .http_connect import addresses_within, bound_to_deadline, connect_wait
+from .http_response import (HttpResponse, current_deadline, deadline_error, deadline_response_class, is_timeout,
+                            send_within, sending_with, time_left)
 from .policy import DEFAULT_TIMEOUTS
 
 MAX_REDIRECTS = 3        # Coze does not redirect its API; a few same-host hops are tolerated
@@ -235,19 +235,24 @@ _adapter_classes = []
 
 
 def new_conn_within(conn, base):
-    """urllib3's _new_conn with the name lookup bounded by the deadline: each address in turn
-    (urllib3 connects to _dns_host; the certificate is still checked against the host name)."""
-    host = conn._dns_host
+    """urllib3's _new_conn with the name lookup bounded by the deadline: each address in turn, each
+    given only the time left (urllib3 connects to _dns_host; the certificate is still checked
+    against the host name); the connected socket's timeout is the time left (bound_to_deadline)."""
+    host, timeout, deadline = conn._dns_host, conn.timeout, current_deadline()
     failure = None
     try:
         for _, sockaddr in addresses_within(host, conn.port):
-            conn._dns_host = sockaddr[0]
+            wait = connect_wait(timeout, deadline)
+            if wait is None:
+                import socket
+                raise socket.timeout("connecting to %s took past the deadline" % host)
+            conn._dns_host, conn.timeout = sockaddr[0], wait
             try:
-                return base._new_conn(conn)
+                return bound_to_deadline(base._new_conn(conn), deadline)
             except Exception as exc:
                 failure = exc
     finally:
-        conn._dns_host = host
+        conn._dns_host, conn.timeout = host, timeout
     raise failure or OSError("no address for %s" % host)
 
 
