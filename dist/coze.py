@@ -27,16 +27,16 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7936 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7966 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7997 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  8012 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  8033 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  8055 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  7620 行  Batch engine: batch() and the run loop
-#   merge .................... 第  7900 行  Merging shard outputs
-#   main ..................... 第  8094 行  ShadowBot Code flow: main(args)
-#   Client ................... 第  3150 行  Chat client
+#   ask ...................... 第  7980 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  8010 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  8041 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  8056 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  8077 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  8099 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  7664 行  Batch engine: batch() and the run loop
+#   merge .................... 第  7944 行  Merging shard outputs
+#   main ..................... 第  8138 行  ShadowBot Code flow: main(args)
+#   Client ................... 第  3194 行  Chat client
 #   CozeError ................ 第   250 行  Errors
 #   InputError ............... 第   299 行  Errors
 #   APIError ................. 第   304 行  Errors
@@ -56,49 +56,49 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   Configuration and input checks ............................. 第   418 行  yingdao_module/config.py
 #   RSA keys and RS256 signatures .............................. 第   786 行  yingdao_module/rsa_sign.py
 #   Server-sent events ......................................... 第   994 行  yingdao_module/sse.py
-#   Timeouts and retry policy .................................. 第  1096 行  yingdao_module/policy.py
-#   HTTP responses read within the deadline .................... 第  1183 行  yingdao_module/http_response.py
-#   HTTP connections opened within the deadline ................ 第  1405 行  yingdao_module/http_connect.py
-#   HTTP backends, requests .................................... 第  1492 行  yingdao_module/http_backends.py
-#   HTTP backend, standard library (kept alive) ................ 第  1784 行  yingdao_module/http_stdlib.py
-#   Coze transport: envelope, auth header, retries ............. 第  1931 行  yingdao_module/transport.py
-#   Sign-in: static token or OAuth JWT service app ............. 第  2142 行  yingdao_module/auth.py
-#   Files ...................................................... 第  2352 行  yingdao_module/files.py
-#   When to check a non-stream chat ............................ 第  2407 行  yingdao_module/polling.py
-#   The flows of the ShadowBot app (package.json) .............. 第  2500 行  yingdao_module/app_flows.py
-#   Local tools (端插件) ....................................... 第  2558 行  yingdao_module/tools.py
-#   What a chat has told us (ChatState) ........................ 第  2676 行  yingdao_module/chat_state.py
-#   What a chat sends (bots and chatflows) ..................... 第  2804 行  yingdao_module/chat_request.py
-#   A chat found in its conversation ........................... 第  2835 行  yingdao_module/chat_find.py
-#   One chat in flight: stream, poll, tools, cancel ............ 第  2916 行  yingdao_module/chat_run.py
-#   Chat client ................................................ 第  3142 行  yingdao_module/client.py
-#   Workflows .................................................. 第  3280 行  yingdao_module/workflow.py
-#   Rate limits ................................................ 第  3638 行  yingdao_module/ratelimit.py
-#   Account caps (qps auto), shard shares ...................... 第  3846 行  yingdao_module/account_limits.py
-#   xlsx packages: bounded parts, safe XML ..................... 第  3959 行  yingdao_module/xlsx_package.py
-#   xlsx sheets read as a stream, as shown ..................... 第  4116 行  yingdao_module/xlsx_read.py
-#   xlsx copies with new cells spliced in ...................... 第  4484 行  yingdao_module/xlsx_write.py
-#   Spreadsheets (CSV / xlsx) .................................. 第  4710 行  yingdao_module/tables.py
-#   File locks between processes ............................... 第  5010 行  yingdao_module/filelock.py
-#   Batch journal .............................................. 第  5111 行  yingdao_module/journal.py
-#   Batch options .............................................. 第  5297 行  yingdao_module/batch_options.py
-#   Batch report (HTML) ........................................ 第  5503 行  yingdao_module/report.py
-#   Quoting commands for bash, cmd and PowerShell .............. 第  5722 行  yingdao_module/shell_quote.py
-#   The command that continues a batch run ..................... 第  5807 行  yingdao_module/resume.py
-#   Files in: each row's files ................................. 第  5919 行  yingdao_module/row_files.py
-#   Files out: answers' links saved ............................ 第  6053 行  yingdao_module/downloads.py
-#   Batch planning ............................................. 第  6241 行  yingdao_module/batch_plan.py
-#   Answer cache (cache=True) .................................. 第  6477 行  yingdao_module/answer_cache.py
-#   Batch asking: one chat per row ............................. 第  6622 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6863 行  yingdao_module/batch_workflow.py
-#   Review (review=True): rejected rows ........................ 第  7030 行  yingdao_module/review.py
-#   Batch output: table, report, summary ....................... 第  7146 行  yingdao_module/batch_output.py
-#   Estimate (estimate=True) ................................... 第  7288 行  yingdao_module/estimate.py
-#   Batch engine: batch() and the run loop ..................... 第  7372 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  7698 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  7914 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  8069 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  8150 行  yingdao_module/command_line.py
+#   Timeouts and retry policy .................................. 第  1111 行  yingdao_module/policy.py
+#   HTTP responses read within the deadline .................... 第  1198 行  yingdao_module/http_response.py
+#   HTTP connections opened within the deadline ................ 第  1432 行  yingdao_module/http_connect.py
+#   HTTP backends, requests .................................... 第  1519 行  yingdao_module/http_backends.py
+#   HTTP backend, standard library (kept alive) ................ 第  1811 行  yingdao_module/http_stdlib.py
+#   Coze transport: envelope, auth header, retries ............. 第  1958 行  yingdao_module/transport.py
+#   Sign-in: static token or OAuth JWT service app ............. 第  2186 行  yingdao_module/auth.py
+#   Files ...................................................... 第  2396 行  yingdao_module/files.py
+#   When to check a non-stream chat ............................ 第  2451 行  yingdao_module/polling.py
+#   The flows of the ShadowBot app (package.json) .............. 第  2544 行  yingdao_module/app_flows.py
+#   Local tools (端插件) ....................................... 第  2602 行  yingdao_module/tools.py
+#   What a chat has told us (ChatState) ........................ 第  2720 行  yingdao_module/chat_state.py
+#   What a chat sends (bots and chatflows) ..................... 第  2848 行  yingdao_module/chat_request.py
+#   A chat found in its conversation ........................... 第  2879 行  yingdao_module/chat_find.py
+#   One chat in flight: stream, poll, tools, cancel ............ 第  2960 行  yingdao_module/chat_run.py
+#   Chat client ................................................ 第  3186 行  yingdao_module/client.py
+#   Workflows .................................................. 第  3324 行  yingdao_module/workflow.py
+#   Rate limits ................................................ 第  3682 行  yingdao_module/ratelimit.py
+#   Account caps (qps auto), shard shares ...................... 第  3890 行  yingdao_module/account_limits.py
+#   xlsx packages: bounded parts, safe XML ..................... 第  4003 行  yingdao_module/xlsx_package.py
+#   xlsx sheets read as a stream, as shown ..................... 第  4160 行  yingdao_module/xlsx_read.py
+#   xlsx copies with new cells spliced in ...................... 第  4528 行  yingdao_module/xlsx_write.py
+#   Spreadsheets (CSV / xlsx) .................................. 第  4754 行  yingdao_module/tables.py
+#   File locks between processes ............................... 第  5054 行  yingdao_module/filelock.py
+#   Batch journal .............................................. 第  5155 行  yingdao_module/journal.py
+#   Batch options .............................................. 第  5341 行  yingdao_module/batch_options.py
+#   Batch report (HTML) ........................................ 第  5547 行  yingdao_module/report.py
+#   Quoting commands for bash, cmd and PowerShell .............. 第  5766 行  yingdao_module/shell_quote.py
+#   The command that continues a batch run ..................... 第  5851 行  yingdao_module/resume.py
+#   Files in: each row's files ................................. 第  5963 行  yingdao_module/row_files.py
+#   Files out: answers' links saved ............................ 第  6097 行  yingdao_module/downloads.py
+#   Batch planning ............................................. 第  6285 行  yingdao_module/batch_plan.py
+#   Answer cache (cache=True) .................................. 第  6521 行  yingdao_module/answer_cache.py
+#   Batch asking: one chat per row ............................. 第  6666 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6907 行  yingdao_module/batch_workflow.py
+#   Review (review=True): rejected rows ........................ 第  7074 行  yingdao_module/review.py
+#   Batch output: table, report, summary ....................... 第  7190 行  yingdao_module/batch_output.py
+#   Estimate (estimate=True) ................................... 第  7332 行  yingdao_module/estimate.py
+#   Batch engine: batch() and the run loop ..................... 第  7416 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  7742 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7958 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  8113 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  8194 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -1005,6 +1005,12 @@ def _load_private_key(value):
 # failed chats end that way). Data cut in the middle of its JSON is a cut, never an event.
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
+_MAX_EVENT = 32 << 20  # characters in one line or one event's data (a long answer is ~20 MB at most)
+
+
+def _too_long():
+    return CozeError("扣子的流式回复里一行或一个事件超过 %d MB 字符,不像是扣子的回复:检查 base_url 和代理设置"
+                     "(重试也没用,所以这次没有重试)" % (_MAX_EVENT >> 20))
 
 
 class _SseParser(object):
@@ -1016,6 +1022,8 @@ class _SseParser(object):
         self._after_cr = False  # the last text ended in "\r": a "\n" starting the next one belongs to it
         self._event = ""
         self._data = []
+        self._partial_size = 0  # characters in _partial
+        self._data_size = 0     # characters in _data
 
     def feed(self, text):
         if not self._started and text:
@@ -1029,9 +1037,13 @@ class _SseParser(object):
         lines = _LINE_END.split(text)
         if len(lines) == 1:  # no line end yet: keep the piece (a 20 MB line in 8 KB chunks stays linear)
             self._partial.append(text)
+            self._partial_size += len(text)
+            if self._partial_size + self._data_size > _MAX_EVENT:
+                raise _too_long()
             return
         lines[0] = "".join(self._partial) + lines[0]
         self._partial = [lines.pop()]
+        self._partial_size = len(self._partial[0])
         for line in lines:
             event = self._line(line)
             if event is not None:
@@ -1045,7 +1057,7 @@ class _SseParser(object):
             self._line(partial)
         if self._data:
             data = "\n".join(self._data)
-            event, self._event, self._data = self._event or "message", "", []
+            event, self._event, self._data, self._data_size = self._event or "message", "", [], 0
             try:
                 json.loads(data)
             except ValueError:
@@ -1058,7 +1070,7 @@ class _SseParser(object):
                 self._event = ""
                 return None
             event = (self._event or "message", "\n".join(self._data))
-            self._event, self._data = "", []
+            self._event, self._data, self._data_size = "", [], 0
             return event
         if line.startswith(":"):  # a comment / keep-alive
             return None
@@ -1069,6 +1081,9 @@ class _SseParser(object):
             self._event = value
         elif field == "data":
             self._data.append(value)
+            self._data_size += len(value)
+            if self._data_size > _MAX_EVENT:
+                raise _too_long()
         return None  # "id", "retry" and unknown fields are ignored
 
 
@@ -1217,11 +1232,20 @@ def _is_timeout(exc):
 
 
 def _body_decoder(encoding):
-    """A function bytes -> bytes undoing Content-Encoding (b"" flushes), or None for identity."""
+    """A function bytes -> pieces of bytes (each at most READ_SIZE: a compressed chunk can inflate
+    1000 times) undoing Content-Encoding (b"" flushes), or None for identity."""
     encoding = (encoding or "").strip().lower()
     if encoding in ("gzip", "x-gzip", "deflate"):
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding != "deflate" else zlib.MAX_WBITS)
-        return lambda data: inflater.decompress(data) if data else inflater.flush()
+
+        def decode(data):
+            if not data:
+                yield inflater.flush()
+                return
+            while data:
+                yield inflater.decompress(data, _READ_SIZE)
+                data = inflater.unconsumed_tail
+        return decode
     return None
 
 
@@ -1367,19 +1391,22 @@ class _HttpResponse(object):
             data = self._read_some()
             if not data:
                 break
-            if decode is not None:
-                data = self._decoded(decode, data)
-            if data:
+            if decode is None:
                 yield data
+                continue
+            for piece in self._decoded(decode, data):
+                yield piece
         self._complete = True
         if decode is not None:
-            tail = self._decoded(decode, b"")
-            if tail:
-                yield tail
+            for piece in self._decoded(decode, b""):
+                yield piece
 
     def _decoded(self, decode, data):
+        """The non-empty pieces of `data` decoded, one at a time."""
         try:
-            return decode(data)
+            for piece in decode(data):
+                if piece:
+                    yield piece
         except zlib.error:
             raise NetworkError("扣子返回的压缩内容无法解压:会自动重试", logid=self.logid)
 
@@ -1937,6 +1964,7 @@ class _UrllibBackend(_HttpBackend):
 # event streams (`open_stream`) for chats and workflows.
 
 _USER_AGENT = "yingdao-coze/0.1"
+_MAX_JSON_BODY = 64 << 20  # bytes: a JSON answer larger than this is refused
 _REJECTED_TOKEN_CODES = (4100, 700012006)  # the service no longer accepts this access token
 
 
@@ -1981,9 +2009,25 @@ def _with_retries(action, what, deadline=None, retry=None):
             time.sleep(delay)
 
 
+def _read_capped(resp, limit=None):
+    """The whole body, refused (BadResponseError, not retried) once it passes `limit` bytes
+    (MAX_JSON_BODY): no Coze JSON answer comes near it, a captive portal or a broken proxy might."""
+    limit = _MAX_JSON_BODY if limit is None else limit
+    if not hasattr(resp, "chunks"):
+        return resp.read()
+    pieces, size = [], 0
+    for piece in resp.chunks():
+        size += len(piece)
+        if size > limit:
+            raise _BadResponseError("扣子返回的内容超过 %d MB,不像是扣子的回复:检查 base_url 和代理设置(重试也没用,所以这次没有重试)"
+                                   % (limit >> 20), logid=resp.logid)
+        pieces.append(piece)
+    return b"".join(pieces)
+
+
 def _json_object_of(resp, base_url):
     """The JSON object a response carries; an empty or garbled body raises the right CozeError."""
-    raw = resp.read()
+    raw = _read_capped(resp)
     try:
         body = json.loads(raw.decode("utf-8")) if raw else None
     except ValueError:

@@ -40,11 +40,20 @@ def is_timeout(exc):
 
 
 def body_decoder(encoding):
-    """A function bytes -> bytes undoing Content-Encoding (b"" flushes), or None for identity."""
+    """A function bytes -> pieces of bytes (each at most READ_SIZE: a compressed chunk can inflate
+    1000 times) undoing Content-Encoding (b"" flushes), or None for identity."""
     encoding = (encoding or "").strip().lower()
     if encoding in ("gzip", "x-gzip", "deflate"):
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding != "deflate" else zlib.MAX_WBITS)
-        return lambda data: inflater.decompress(data) if data else inflater.flush()
+
+        def decode(data):
+            if not data:
+                yield inflater.flush()
+                return
+            while data:
+                yield inflater.decompress(data, READ_SIZE)
+                data = inflater.unconsumed_tail
+        return decode
     return None
 
 
@@ -190,19 +199,22 @@ class HttpResponse(object):
             data = self._read_some()
             if not data:
                 break
-            if decode is not None:
-                data = self._decoded(decode, data)
-            if data:
+            if decode is None:
                 yield data
+                continue
+            for piece in self._decoded(decode, data):
+                yield piece
         self._complete = True
         if decode is not None:
-            tail = self._decoded(decode, b"")
-            if tail:
-                yield tail
+            for piece in self._decoded(decode, b""):
+                yield piece
 
     def _decoded(self, decode, data):
+        """The non-empty pieces of `data` decoded, one at a time."""
         try:
-            return decode(data)
+            for piece in decode(data):
+                if piece:
+                    yield piece
         except zlib.error:
             raise NetworkError("扣子返回的压缩内容无法解压:会自动重试", logid=self.logid)
 

@@ -16,6 +16,7 @@ from .policy import DEFAULT_RETRY, RetryPolicy
 from .sse import iter_sse_events, sse_json
 
 USER_AGENT = "yingdao-coze/0.1"
+MAX_JSON_BODY = 64 << 20  # bytes: a JSON answer larger than this is refused
 REJECTED_TOKEN_CODES = (4100, 700012006)  # the service no longer accepts this access token
 
 
@@ -60,9 +61,25 @@ def with_retries(action, what, deadline=None, retry=None):
             time.sleep(delay)
 
 
+def read_capped(resp, limit=None):
+    """The whole body, refused (BadResponseError, not retried) once it passes `limit` bytes
+    (MAX_JSON_BODY): no Coze JSON answer comes near it, a captive portal or a broken proxy might."""
+    limit = MAX_JSON_BODY if limit is None else limit
+    if not hasattr(resp, "chunks"):
+        return resp.read()
+    pieces, size = [], 0
+    for piece in resp.chunks():
+        size += len(piece)
+        if size > limit:
+            raise BadResponseError("扣子返回的内容超过 %d MB,不像是扣子的回复:检查 base_url 和代理设置(重试也没用,所以这次没有重试)"
+                                   % (limit >> 20), logid=resp.logid)
+        pieces.append(piece)
+    return b"".join(pieces)
+
+
 def json_object_of(resp, base_url):
     """The JSON object a response carries; an empty or garbled body raises the right CozeError."""
-    raw = resp.read()
+    raw = read_capped(resp)
     try:
         body = json.loads(raw.decode("utf-8")) if raw else None
     except ValueError:
