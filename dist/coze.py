@@ -27,16 +27,16 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7980 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  8010 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  8041 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  8056 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  8077 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  8099 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  7664 行  Batch engine: batch() and the run loop
-#   merge .................... 第  7944 行  Merging shard outputs
-#   main ..................... 第  8138 行  ShadowBot Code flow: main(args)
-#   Client ................... 第  3194 行  Chat client
+#   ask ...................... 第  7981 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  8011 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  8042 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  8057 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  8078 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  8100 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  7665 行  Batch engine: batch() and the run loop
+#   merge .................... 第  7945 行  Merging shard outputs
+#   main ..................... 第  8139 行  ShadowBot Code flow: main(args)
+#   Client ................... 第  3195 行  Chat client
 #   CozeError ................ 第   250 行  Errors
 #   InputError ............... 第   299 行  Errors
 #   APIError ................. 第   304 行  Errors
@@ -60,45 +60,45 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   HTTP responses read within the deadline .................... 第  1198 行  yingdao_module/http_response.py
 #   HTTP connections opened within the deadline ................ 第  1432 行  yingdao_module/http_connect.py
 #   HTTP backends, requests .................................... 第  1519 行  yingdao_module/http_backends.py
-#   HTTP backend, standard library (kept alive) ................ 第  1811 行  yingdao_module/http_stdlib.py
-#   Coze transport: envelope, auth header, retries ............. 第  1958 行  yingdao_module/transport.py
-#   Sign-in: static token or OAuth JWT service app ............. 第  2186 行  yingdao_module/auth.py
-#   Files ...................................................... 第  2396 行  yingdao_module/files.py
-#   When to check a non-stream chat ............................ 第  2451 行  yingdao_module/polling.py
-#   The flows of the ShadowBot app (package.json) .............. 第  2544 行  yingdao_module/app_flows.py
-#   Local tools (端插件) ....................................... 第  2602 行  yingdao_module/tools.py
-#   What a chat has told us (ChatState) ........................ 第  2720 行  yingdao_module/chat_state.py
-#   What a chat sends (bots and chatflows) ..................... 第  2848 行  yingdao_module/chat_request.py
-#   A chat found in its conversation ........................... 第  2879 行  yingdao_module/chat_find.py
-#   One chat in flight: stream, poll, tools, cancel ............ 第  2960 行  yingdao_module/chat_run.py
-#   Chat client ................................................ 第  3186 行  yingdao_module/client.py
-#   Workflows .................................................. 第  3324 行  yingdao_module/workflow.py
-#   Rate limits ................................................ 第  3682 行  yingdao_module/ratelimit.py
-#   Account caps (qps auto), shard shares ...................... 第  3890 行  yingdao_module/account_limits.py
-#   xlsx packages: bounded parts, safe XML ..................... 第  4003 行  yingdao_module/xlsx_package.py
-#   xlsx sheets read as a stream, as shown ..................... 第  4160 行  yingdao_module/xlsx_read.py
-#   xlsx copies with new cells spliced in ...................... 第  4528 行  yingdao_module/xlsx_write.py
-#   Spreadsheets (CSV / xlsx) .................................. 第  4754 行  yingdao_module/tables.py
-#   File locks between processes ............................... 第  5054 行  yingdao_module/filelock.py
-#   Batch journal .............................................. 第  5155 行  yingdao_module/journal.py
-#   Batch options .............................................. 第  5341 行  yingdao_module/batch_options.py
-#   Batch report (HTML) ........................................ 第  5547 行  yingdao_module/report.py
-#   Quoting commands for bash, cmd and PowerShell .............. 第  5766 行  yingdao_module/shell_quote.py
-#   The command that continues a batch run ..................... 第  5851 行  yingdao_module/resume.py
-#   Files in: each row's files ................................. 第  5963 行  yingdao_module/row_files.py
-#   Files out: answers' links saved ............................ 第  6097 行  yingdao_module/downloads.py
-#   Batch planning ............................................. 第  6285 行  yingdao_module/batch_plan.py
-#   Answer cache (cache=True) .................................. 第  6521 行  yingdao_module/answer_cache.py
-#   Batch asking: one chat per row ............................. 第  6666 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6907 行  yingdao_module/batch_workflow.py
-#   Review (review=True): rejected rows ........................ 第  7074 行  yingdao_module/review.py
-#   Batch output: table, report, summary ....................... 第  7190 行  yingdao_module/batch_output.py
-#   Estimate (estimate=True) ................................... 第  7332 行  yingdao_module/estimate.py
-#   Batch engine: batch() and the run loop ..................... 第  7416 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  7742 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  7958 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  8113 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  8194 行  yingdao_module/command_line.py
+#   HTTP backend, standard library (kept alive) ................ 第  1812 行  yingdao_module/http_stdlib.py
+#   Coze transport: envelope, auth header, retries ............. 第  1959 行  yingdao_module/transport.py
+#   Sign-in: static token or OAuth JWT service app ............. 第  2187 行  yingdao_module/auth.py
+#   Files ...................................................... 第  2397 行  yingdao_module/files.py
+#   When to check a non-stream chat ............................ 第  2452 行  yingdao_module/polling.py
+#   The flows of the ShadowBot app (package.json) .............. 第  2545 行  yingdao_module/app_flows.py
+#   Local tools (端插件) ....................................... 第  2603 行  yingdao_module/tools.py
+#   What a chat has told us (ChatState) ........................ 第  2721 行  yingdao_module/chat_state.py
+#   What a chat sends (bots and chatflows) ..................... 第  2849 行  yingdao_module/chat_request.py
+#   A chat found in its conversation ........................... 第  2880 行  yingdao_module/chat_find.py
+#   One chat in flight: stream, poll, tools, cancel ............ 第  2961 行  yingdao_module/chat_run.py
+#   Chat client ................................................ 第  3187 行  yingdao_module/client.py
+#   Workflows .................................................. 第  3325 行  yingdao_module/workflow.py
+#   Rate limits ................................................ 第  3683 行  yingdao_module/ratelimit.py
+#   Account caps (qps auto), shard shares ...................... 第  3891 行  yingdao_module/account_limits.py
+#   xlsx packages: bounded parts, safe XML ..................... 第  4004 行  yingdao_module/xlsx_package.py
+#   xlsx sheets read as a stream, as shown ..................... 第  4161 行  yingdao_module/xlsx_read.py
+#   xlsx copies with new cells spliced in ...................... 第  4529 行  yingdao_module/xlsx_write.py
+#   Spreadsheets (CSV / xlsx) .................................. 第  4755 行  yingdao_module/tables.py
+#   File locks between processes ............................... 第  5055 行  yingdao_module/filelock.py
+#   Batch journal .............................................. 第  5156 行  yingdao_module/journal.py
+#   Batch options .............................................. 第  5342 行  yingdao_module/batch_options.py
+#   Batch report (HTML) ........................................ 第  5548 行  yingdao_module/report.py
+#   Quoting commands for bash, cmd and PowerShell .............. 第  5767 行  yingdao_module/shell_quote.py
+#   The command that continues a batch run ..................... 第  5852 行  yingdao_module/resume.py
+#   Files in: each row's files ................................. 第  5964 行  yingdao_module/row_files.py
+#   Files out: answers' links saved ............................ 第  6098 行  yingdao_module/downloads.py
+#   Batch planning ............................................. 第  6286 行  yingdao_module/batch_plan.py
+#   Answer cache (cache=True) .................................. 第  6522 行  yingdao_module/answer_cache.py
+#   Batch asking: one chat per row ............................. 第  6667 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6908 行  yingdao_module/batch_workflow.py
+#   Review (review=True): rejected rows ........................ 第  7075 行  yingdao_module/review.py
+#   Batch output: table, report, summary ....................... 第  7191 行  yingdao_module/batch_output.py
+#   Estimate (estimate=True) ................................... 第  7333 行  yingdao_module/estimate.py
+#   Batch engine: batch() and the run loop ..................... 第  7417 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  7743 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  7959 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  8114 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  8195 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -122,8 +122,8 @@ import threading
 import time
 import zlib
 import urllib.parse
-import select
 import weakref
+import select
 import datetime
 import posixpath
 import zipfile
@@ -1698,7 +1698,7 @@ class _RequestsBackend(_HttpBackend):
     def __init__(self, timeouts=None):
         _HttpBackend.__init__(self, timeouts)
         self._local = threading.local()
-        self._sessions = []
+        self._sessions = weakref.WeakSet()  # every thread's session, for close(); a finished thread's goes with it
         self._lock = threading.Lock()
 
     def _session(self):
@@ -1710,7 +1710,7 @@ class _RequestsBackend(_HttpBackend):
             session.mount("http://", adapter())
             session.mount("https://", adapter())
             with self._lock:
-                self._sessions.append(session)
+                self._sessions.add(session)
         return session
 
     def _open(self, method, url, headers, body, connect_timeout, read_timeout):
@@ -1733,7 +1733,8 @@ class _RequestsBackend(_HttpBackend):
 
     def close(self):
         with self._lock:
-            sessions, self._sessions = self._sessions, []
+            sessions = list(self._sessions)
+            self._sessions.clear()
         for session in sessions:
             try:
                 session.close()

@@ -122,3 +122,20 @@ def test_an_upload_the_server_stops_reading_fails_at_the_deadline_not_before(coz
         took = time.monotonic() - started
     assert 2.3 < took < 4.0, took
     assert "超时" in str(caught.value)
+
+
+def test_a_finished_threads_requests_session_is_not_kept(coze, monkeypatch):
+    import gc
+    http = coze.choose_backend("requests")
+    if http.name != "requests":
+        pytest.skip("requests is not installed")
+    with SlowReader() as server:
+        worker = threading.Thread(target=lambda: send(http, server, b"{}", 5))
+        worker.start()
+        worker.join(10)
+        gc.collect()
+        assert len(list(http._sessions)) == 0  # its session (and sockets) went with the thread
+        assert send(http, server, b"{}", 5)[0] == 200
+        assert len(list(http._sessions)) == 1
+        http.close()
+        assert len(list(http._sessions)) == 0

@@ -10,6 +10,7 @@ import os
 import threading
 import time
 import urllib.parse
+import weakref
 
 from .errors import CertificateError, CozeError, NetworkError
 from .http_connect import addresses_within, bound_to_deadline, connect_wait
@@ -188,7 +189,7 @@ class RequestsBackend(HttpBackend):
     def __init__(self, timeouts=None):
         HttpBackend.__init__(self, timeouts)
         self._local = threading.local()
-        self._sessions = []
+        self._sessions = weakref.WeakSet()  # every thread's session, for close(); a finished thread's goes with it
         self._lock = threading.Lock()
 
     def _session(self):
@@ -200,7 +201,7 @@ class RequestsBackend(HttpBackend):
             session.mount("http://", adapter())
             session.mount("https://", adapter())
             with self._lock:
-                self._sessions.append(session)
+                self._sessions.add(session)
         return session
 
     def _open(self, method, url, headers, body, connect_timeout, read_timeout):
@@ -223,7 +224,8 @@ class RequestsBackend(HttpBackend):
 
     def close(self):
         with self._lock:
-            sessions, self._sessions = self._sessions, []
+            sessions = list(self._sessions)
+            self._sessions.clear()
         for session in sessions:
             try:
                 session.close()
