@@ -1648,8 +1648,8 @@ class _HttpBackend(object):
     one request and returns (status, headers, raw http.client response, finish)."""
     name = "?"
 
-    def __init__(self, timeouts=None):
-        self.timeouts = timeouts or _DEFAULT_TIMEOUTS
+    def __init__(self):
+        self.timeouts = _DEFAULT_TIMEOUTS  # its fields read policy.py's settings at each use
 
     def send(self, method, url, headers, body, deadline=None):
         """An HttpResponse; same-origin redirects are followed a few times, others refused."""
@@ -1695,8 +1695,8 @@ class _RequestsBackend(_HttpBackend):
     and environment instead of on every request (trust_env off; never a ~/.netrc password)."""
     name = "requests"
 
-    def __init__(self, timeouts=None):
-        _HttpBackend.__init__(self, timeouts)
+    def __init__(self):
+        _HttpBackend.__init__(self)
         self._local = threading.local()
         self._sessions = weakref.WeakSet()  # every thread's session, for close(); a finished thread's goes with it
         self._lock = threading.Lock()
@@ -1875,8 +1875,8 @@ class _UrllibBackend(_HttpBackend):
     """The standard library only. Redirects are left to HttpBackend.send."""
     name = "urllib"
 
-    def __init__(self, timeouts=None):
-        _HttpBackend.__init__(self, timeouts)
+    def __init__(self):
+        _HttpBackend.__init__(self)
         self._local = threading.local()
         self._connections = weakref.WeakSet()  # every pooled connection, for close()
         self._lock = threading.Lock()
@@ -1969,12 +1969,12 @@ _MAX_JSON_BODY = 64 << 20  # bytes: a JSON answer larger than this is refused
 _REJECTED_TOKEN_CODES = (4100, 700012006)  # the service no longer accepts this access token
 
 
-def _choose_backend(name=None, timeouts=None):
+def _choose_backend(name=None):
     """'requests' or 'urllib'; default: requests when importable (env COZE_HTTP_BACKEND overrides)."""
     name = name or os.environ.get("COZE_HTTP_BACKEND") or "requests"
     if name == "requests" and _optional_requests() is not None:
-        return _RequestsBackend(timeouts)
-    return _UrllibBackend(timeouts)
+        return _RequestsBackend()
+    return _UrllibBackend()
 
 
 def _retry_policy(retry=None):
@@ -2093,17 +2093,17 @@ class _Transport(object):
     """Sends requests to one Coze host. The Authorization header comes from `auth` (a static
     token or a JWT service app, see auth.py); its repr never shows the token."""
 
-    def __init__(self, base_url, auth, backend=None, max_retries=None, before_request=None, retry=None, timeouts=None):
+    def __init__(self, base_url, auth, backend=None, max_retries=None, before_request=None):
         self.base_url = base_url
         self.auth = auth
-        self.backend = backend if hasattr(backend, "send") else _choose_backend(backend, timeouts)
-        self._retry, self._max_retries = retry, max_retries
+        self.backend = backend if hasattr(backend, "send") else _choose_backend(backend)
+        self._max_retries = max_retries
         self.before_request = before_request  # called as (method, path) before every request: a rate limiter
 
     @property
     def retry(self):
-        """This transport's RetryPolicy (DEFAULT_RETRY unless one was given, read at each use)."""
-        return _retry_policy(self._retry).with_max_retries(self._max_retries)
+        """This transport's RetryPolicy: DEFAULT_RETRY read at each use, with its own max_retries."""
+        return _retry_policy().with_max_retries(self._max_retries)
 
     @property
     def max_retries(self):

@@ -139,3 +139,15 @@ def test_a_finished_threads_requests_session_is_not_kept(coze, monkeypatch):
         assert len(list(http._sessions)) == 1
         http.close()
         assert len(list(http._sessions)) == 0
+
+
+def test_transport_and_backends_take_no_unused_policy_parameters_and_read_default_retry(coze):
+    import inspect
+    for function in (coze.Transport.__init__, coze.choose_backend, coze.HttpBackend.__init__):
+        assert not {"retry", "timeouts"} & set(inspect.signature(function).parameters), function
+    transport = coze.Transport("http://127.0.0.1:9", None, max_retries=2)
+    assert transport.max_retries == 2
+    assert coze.Transport("http://127.0.0.1:9", None).max_retries == coze.DEFAULT_RETRY.max_retries
+    coze.patch("MAX_RETRIES", 7)
+    assert coze.Transport("http://127.0.0.1:9", None).max_retries == 7  # DEFAULT_RETRY read at each use
+    assert repr(transport.retry) == repr(coze.DEFAULT_RETRY.with_max_retries(2))  # conftest's fast backoff

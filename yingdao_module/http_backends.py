@@ -139,8 +139,8 @@ class HttpBackend(object):
     one request and returns (status, headers, raw http.client response, finish)."""
     name = "?"
 
-    def __init__(self, timeouts=None):
-        self.timeouts = timeouts or DEFAULT_TIMEOUTS
+    def __init__(self):
+        self.timeouts = DEFAULT_TIMEOUTS  # its fields read policy.py's settings at each use
 
     def send(self, method, url, headers, body, deadline=None):
         """An HttpResponse; same-origin redirects are followed a few times, others refused."""
@@ -186,8 +186,8 @@ class RequestsBackend(HttpBackend):
     and environment instead of on every request (trust_env off; never a ~/.netrc password)."""
     name = "requests"
 
-    def __init__(self, timeouts=None):
-        HttpBackend.__init__(self, timeouts)
+    def __init__(self):
+        HttpBackend.__init__(self)
         self._local = threading.local()
         self._sessions = weakref.WeakSet()  # every thread's session, for close(); a finished thread's goes with it
         self._lock = threading.Lock()

@@ -71,8 +71,8 @@ class UrllibBackend(HttpBackend):
     """The standard library only. Redirects are left to HttpBackend.send."""
     name = "urllib"
 
-    def __init__(self, timeouts=None):
-        HttpBackend.__init__(self, timeouts)
+    def __init__(self):
+        HttpBackend.__init__(self)
         self._local = threading.local()
         self._connections = weakref.WeakSet()  # every pooled connection, for close()
         self._lock = threading.Lock()

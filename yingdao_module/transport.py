@@ -20,12 +20,12 @@ MAX_JSON_BODY = 64 << 20  # bytes: a JSON answer larger than this is refused
 REJECTED_TOKEN_CODES = (4100, 700012006)  # the service no longer accepts this access token
 
 
-def choose_backend(name=None, timeouts=None):
+def choose_backend(name=None):
     """'requests' or 'urllib'; default: requests when importable (env COZE_HTTP_BACKEND overrides)."""
     name = name or os.environ.get("COZE_HTTP_BACKEND") or "requests"
     if name == "requests" and optional_requests() is not None:
-        return RequestsBackend(timeouts)
-    return UrllibBackend(timeouts)
+        return RequestsBackend()
+    return UrllibBackend()
 
 
 def retry_policy(retry=None):
@@ -144,17 +144,17 @@ class Transport(object):
     """Sends requests to one Coze host. The Authorization header comes from `auth` (a static
     token or a JWT service app, see auth.py); its repr never shows the token."""
 
-    def __init__(self, base_url, auth, backend=None, max_retries=None, before_request=None, retry=None, timeouts=None):
+    def __init__(self, base_url, auth, backend=None, max_retries=None, before_request=None):
         self.base_url = base_url
         self.auth = auth
-        self.backend = backend if hasattr(backend, "send") else choose_backend(backend, timeouts)
-        self._retry, self._max_retries = retry, max_retries
+        self.backend = backend if hasattr(backend, "send") else choose_backend(backend)
+        self._max_retries = max_retries
         self.before_request = before_request  # called as (method, path) before every request: a rate limiter
 
     @property
     def retry(self):
-        """This transport's RetryPolicy (DEFAULT_RETRY unless one was given, read at each use)."""
-        return retry_policy(self._retry).with_max_retries(self._max_retries)
+        """This transport's RetryPolicy: DEFAULT_RETRY read at each use, with its own max_retries."""
+        return retry_policy().with_max_retries(self._max_retries)
 
     @property
     def max_retries(self):
