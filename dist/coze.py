@@ -27,16 +27,16 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  7897 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  7927 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  7958 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  7973 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  7994 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  8016 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  7581 行  Batch engine: batch() and the run loop
-#   merge .................... 第  7861 行  Merging shard outputs
-#   main ..................... 第  8055 行  ShadowBot Code flow: main(args)
-#   Client ................... 第  3069 行  Chat client
+#   ask ...................... 第  8029 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  8059 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  8090 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  8105 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  8126 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  8148 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  7713 行  Batch engine: batch() and the run loop
+#   merge .................... 第  7993 行  Merging shard outputs
+#   main ..................... 第  8187 行  ShadowBot Code flow: main(args)
+#   Client ................... 第  3196 行  Chat client
 #   CozeError ................ 第   251 行  Errors
 #   InputError ............... 第   300 行  Errors
 #   APIError ................. 第   305 行  Errors
@@ -56,49 +56,49 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   Configuration and input checks ............................. 第   419 行  yingdao_module/config.py
 #   RSA keys and RS256 signatures .............................. 第   787 行  yingdao_module/rsa_sign.py
 #   Server-sent events ......................................... 第   995 行  yingdao_module/sse.py
-#   Timeouts and retry policy .................................. 第  1097 行  yingdao_module/policy.py
-#   HTTP responses read within the deadline .................... 第  1184 行  yingdao_module/http_response.py
-#   HTTP connections opened within the deadline ................ 第  1383 行  yingdao_module/http_connect.py
-#   HTTP backends, requests .................................... 第  1446 行  yingdao_module/http_backends.py
-#   HTTP backend, standard library (kept alive) ................ 第  1727 行  yingdao_module/http_stdlib.py
-#   Coze transport: envelope, auth header, retries ............. 第  1860 行  yingdao_module/transport.py
-#   Sign-in: static token or OAuth JWT service app ............. 第  2071 行  yingdao_module/auth.py
-#   Files ...................................................... 第  2271 行  yingdao_module/files.py
-#   When to check a non-stream chat ............................ 第  2326 行  yingdao_module/polling.py
-#   The flows of the ShadowBot app (package.json) .............. 第  2419 行  yingdao_module/app_flows.py
-#   Local tools (端插件) ....................................... 第  2477 行  yingdao_module/tools.py
-#   What a chat has told us (ChatState) ........................ 第  2595 行  yingdao_module/chat_state.py
-#   What a chat sends (bots and chatflows) ..................... 第  2723 行  yingdao_module/chat_request.py
-#   A chat found in its conversation ........................... 第  2754 行  yingdao_module/chat_find.py
-#   One chat in flight: stream, poll, tools, cancel ............ 第  2835 行  yingdao_module/chat_run.py
-#   Chat client ................................................ 第  3061 行  yingdao_module/client.py
-#   Workflows .................................................. 第  3199 行  yingdao_module/workflow.py
-#   Rate limits ................................................ 第  3557 行  yingdao_module/ratelimit.py
-#   Account caps (qps auto), shard shares ...................... 第  3765 行  yingdao_module/account_limits.py
-#   xlsx packages: bounded parts, safe XML ..................... 第  3878 行  yingdao_module/xlsx_package.py
-#   xlsx sheets read as a stream, as shown ..................... 第  4035 行  yingdao_module/xlsx_read.py
-#   xlsx copies with new cells spliced in ...................... 第  4403 行  yingdao_module/xlsx_write.py
-#   Spreadsheets (CSV / xlsx) .................................. 第  4629 行  yingdao_module/tables.py
-#   File locks between processes ............................... 第  4924 行  yingdao_module/filelock.py
-#   Batch journal .............................................. 第  5025 行  yingdao_module/journal.py
-#   Batch options .............................................. 第  5217 行  yingdao_module/batch_options.py
-#   Batch report (HTML) ........................................ 第  5424 行  yingdao_module/report.py
-#   Quoting commands for bash, cmd and PowerShell .............. 第  5643 行  yingdao_module/shell_quote.py
-#   The command that continues a batch run ..................... 第  5728 行  yingdao_module/resume.py
-#   Files in: each row's files ................................. 第  5841 行  yingdao_module/row_files.py
-#   Files out: answers' links saved ............................ 第  5972 行  yingdao_module/downloads.py
-#   Batch planning ............................................. 第  6160 行  yingdao_module/batch_plan.py
-#   Answer cache (cache=True) .................................. 第  6396 行  yingdao_module/answer_cache.py
-#   Batch asking: one chat per row ............................. 第  6566 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6818 行  yingdao_module/batch_workflow.py
-#   Review (review=True): rejected rows ........................ 第  6985 行  yingdao_module/review.py
-#   Batch output: table, report, summary ....................... 第  7107 行  yingdao_module/batch_output.py
-#   Estimate (estimate=True) ................................... 第  7249 行  yingdao_module/estimate.py
-#   Batch engine: batch() and the run loop ..................... 第  7333 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  7659 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  7875 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  8030 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  8111 行  yingdao_module/command_line.py
+#   Timeouts and retry policy .................................. 第  1112 行  yingdao_module/policy.py
+#   HTTP responses read within the deadline .................... 第  1199 行  yingdao_module/http_response.py
+#   HTTP connections opened within the deadline ................ 第  1433 行  yingdao_module/http_connect.py
+#   HTTP backends, requests .................................... 第  1520 行  yingdao_module/http_backends.py
+#   HTTP backend, standard library (kept alive) ................ 第  1813 行  yingdao_module/http_stdlib.py
+#   Coze transport: envelope, auth header, retries ............. 第  1960 行  yingdao_module/transport.py
+#   Sign-in: static token or OAuth JWT service app ............. 第  2188 行  yingdao_module/auth.py
+#   Files ...................................................... 第  2398 行  yingdao_module/files.py
+#   When to check a non-stream chat ............................ 第  2453 行  yingdao_module/polling.py
+#   The flows of the ShadowBot app (package.json) .............. 第  2546 行  yingdao_module/app_flows.py
+#   Local tools (端插件) ....................................... 第  2604 行  yingdao_module/tools.py
+#   What a chat has told us (ChatState) ........................ 第  2722 行  yingdao_module/chat_state.py
+#   What a chat sends (bots and chatflows) ..................... 第  2850 行  yingdao_module/chat_request.py
+#   A chat found in its conversation ........................... 第  2881 行  yingdao_module/chat_find.py
+#   One chat in flight: stream, poll, tools, cancel ............ 第  2962 行  yingdao_module/chat_run.py
+#   Chat client ................................................ 第  3188 行  yingdao_module/client.py
+#   Workflows .................................................. 第  3326 行  yingdao_module/workflow.py
+#   Rate limits ................................................ 第  3684 行  yingdao_module/ratelimit.py
+#   Account caps (qps auto), shard shares ...................... 第  3892 行  yingdao_module/account_limits.py
+#   xlsx packages: bounded parts, safe XML ..................... 第  4005 行  yingdao_module/xlsx_package.py
+#   xlsx sheets read as a stream, as shown ..................... 第  4162 行  yingdao_module/xlsx_read.py
+#   xlsx copies with new cells spliced in ...................... 第  4530 行  yingdao_module/xlsx_write.py
+#   Spreadsheets (CSV / xlsx) .................................. 第  4756 行  yingdao_module/tables.py
+#   File locks between processes ............................... 第  5056 行  yingdao_module/filelock.py
+#   Batch journal .............................................. 第  5157 行  yingdao_module/journal.py
+#   Batch options .............................................. 第  5349 行  yingdao_module/batch_options.py
+#   Batch report (HTML) ........................................ 第  5556 行  yingdao_module/report.py
+#   Quoting commands for bash, cmd and PowerShell .............. 第  5775 行  yingdao_module/shell_quote.py
+#   The command that continues a batch run ..................... 第  5860 行  yingdao_module/resume.py
+#   Files in: each row's files ................................. 第  5973 行  yingdao_module/row_files.py
+#   Files out: answers' links saved ............................ 第  6104 行  yingdao_module/downloads.py
+#   Batch planning ............................................. 第  6292 行  yingdao_module/batch_plan.py
+#   Answer cache (cache=True) .................................. 第  6528 行  yingdao_module/answer_cache.py
+#   Batch asking: one chat per row ............................. 第  6698 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6950 行  yingdao_module/batch_workflow.py
+#   Review (review=True): rejected rows ........................ 第  7117 行  yingdao_module/review.py
+#   Batch output: table, report, summary ....................... 第  7239 行  yingdao_module/batch_output.py
+#   Estimate (estimate=True) ................................... 第  7381 行  yingdao_module/estimate.py
+#   Batch engine: batch() and the run loop ..................... 第  7465 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  7791 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  8007 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  8162 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  8243 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -122,8 +122,8 @@ import threading
 import time
 import zlib
 import urllib.parse
-import select
 import weakref
+import select
 import datetime
 import posixpath
 import zipfile
@@ -1006,6 +1006,12 @@ def _load_private_key(value):
 # failed chats end that way). Data cut in the middle of its JSON is a cut, never an event.
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
+_MAX_EVENT = 32 << 20  # characters in one line or one event's data (a long answer is ~20 MB at most)
+
+
+def _too_long():
+    return CozeError("扣子的流式回复里一行或一个事件超过 %d MB 字符,不像是扣子的回复:检查 base_url 和代理设置"
+                     "(重试也没用,所以这次没有重试)" % (_MAX_EVENT >> 20))
 
 
 class _SseParser(object):
@@ -1017,6 +1023,8 @@ class _SseParser(object):
         self._after_cr = False  # the last text ended in "\r": a "\n" starting the next one belongs to it
         self._event = ""
         self._data = []
+        self._partial_size = 0  # characters in _partial
+        self._data_size = 0     # characters in _data
 
     def feed(self, text):
         if not self._started and text:
@@ -1030,9 +1038,13 @@ class _SseParser(object):
         lines = _LINE_END.split(text)
         if len(lines) == 1:  # no line end yet: keep the piece (a 20 MB line in 8 KB chunks stays linear)
             self._partial.append(text)
+            self._partial_size += len(text)
+            if self._partial_size + self._data_size > _MAX_EVENT:
+                raise _too_long()
             return
         lines[0] = "".join(self._partial) + lines[0]
         self._partial = [lines.pop()]
+        self._partial_size = len(self._partial[0])
         for line in lines:
             event = self._line(line)
             if event is not None:
@@ -1046,7 +1058,7 @@ class _SseParser(object):
             self._line(partial)
         if self._data:
             data = "\n".join(self._data)
-            event, self._event, self._data = self._event or "message", "", []
+            event, self._event, self._data, self._data_size = self._event or "message", "", [], 0
             try:
                 json.loads(data)
             except ValueError:
@@ -1059,7 +1071,7 @@ class _SseParser(object):
                 self._event = ""
                 return None
             event = (self._event or "message", "\n".join(self._data))
-            self._event, self._data = "", []
+            self._event, self._data, self._data_size = "", [], 0
             return event
         if line.startswith(":"):  # a comment / keep-alive
             return None
@@ -1070,6 +1082,9 @@ class _SseParser(object):
             self._event = value
         elif field == "data":
             self._data.append(value)
+            self._data_size += len(value)
+            if self._data_size > _MAX_EVENT:
+                raise _too_long()
         return None  # "id", "retry" and unknown fields are ignored
 
 
@@ -1193,6 +1208,7 @@ _DEFAULT_RETRY = _RetryPolicy()
 # http.client response underneath whose class is deadline_response_class().
 
 _READ_SIZE = 65536        # at most this much per read; a read returns whatever has arrived
+_SEND_BLOCK = 16384       # a body is sent in blocks of this much (one TLS record), each within the time left
 _sending = threading.local()  # .deadline and .idle of the request this thread is sending now
 _response_classes = []   # the http.client response class, made on first use
 
@@ -1217,11 +1233,20 @@ def _is_timeout(exc):
 
 
 def _body_decoder(encoding):
-    """A function bytes -> bytes undoing Content-Encoding (b"" flushes), or None for identity."""
+    """A function bytes -> pieces of bytes (each at most READ_SIZE: a compressed chunk can inflate
+    1000 times) undoing Content-Encoding (b"" flushes), or None for identity."""
     encoding = (encoding or "").strip().lower()
     if encoding in ("gzip", "x-gzip", "deflate"):
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding != "deflate" else zlib.MAX_WBITS)
-        return lambda data: inflater.decompress(data) if data else inflater.flush()
+
+        def decode(data):
+            if not data:
+                yield inflater.flush()
+                return
+            while data:
+                yield inflater.decompress(data, _READ_SIZE)
+                data = inflater.unconsumed_tail
+        return decode
     return None
 
 
@@ -1260,6 +1285,28 @@ class _DeadlineReader(io.RawIOBase):
         if not self.closed:
             self._io.close()
         io.RawIOBase.close(self)
+
+
+def _send_within(connection, data, send):
+    """http.client's `send` (the unbound method) for the request this thread is sending, in blocks
+    each bounded by the time left: a socket timeout bounds a whole sendall, so the connection's own
+    timeout (its connect timeout, or a short deadline of an earlier request) would cap a large
+    upload. Both backends' connections send through here."""
+    if connection.sock is None and getattr(connection, "auto_open", 0):
+        connection.connect()  # http.client connects on the first send
+    deadline = getattr(_sending, "deadline", None)
+    idle = getattr(_sending, "idle", None)
+    idle = _DEFAULT_TIMEOUTS.read if idle is None else idle
+    sized = isinstance(data, (bytes, bytearray))
+    view = memoryview(data) if sized and len(data) > _SEND_BLOCK else None
+    for at in range(0, len(view), _SEND_BLOCK) if view is not None else (0,):
+        wait = idle if deadline is None else min(idle, deadline - time.monotonic())
+        if wait <= 0:
+            import socket
+            raise socket.timeout("deadline passed")
+        if connection.sock is not None:
+            connection.sock.settimeout(wait)
+        send(connection, view[at:at + _SEND_BLOCK] if view is not None else data)
 
 
 def _deadline_response_class():
@@ -1345,19 +1392,22 @@ class _HttpResponse(object):
             data = self._read_some()
             if not data:
                 break
-            if decode is not None:
-                data = self._decoded(decode, data)
-            if data:
+            if decode is None:
                 yield data
+                continue
+            for piece in self._decoded(decode, data):
+                yield piece
         self._complete = True
         if decode is not None:
-            tail = self._decoded(decode, b"")
-            if tail:
-                yield tail
+            for piece in self._decoded(decode, b""):
+                yield piece
 
     def _decoded(self, decode, data):
+        """The non-empty pieces of `data` decoded, one at a time."""
         try:
-            return decode(data)
+            for piece in decode(data):
+                if piece:
+                    yield piece
         except zlib.error:
             raise NetworkError("扣子返回的压缩内容无法解压:会自动重试", logid=self.logid)
 
@@ -1426,18 +1476,42 @@ def _addresses_within(host, port):
     return [(family, sockaddr) for family, _, _, _, sockaddr in _resolve_within(host, port, _current_deadline())]
 
 
+def _connect_wait(timeout, deadline):
+    """The connect timeout for the next address: `timeout` cut to the time left before the deadline
+    (the lookup and earlier addresses used some), or None once the deadline has passed."""
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        return None
+    return min(timeout, left) if isinstance(timeout, (int, float)) else left
+
+
+def _bound_to_deadline(sock, deadline):
+    """A connected socket's timeout set to the time left, so the TLS handshake and a proxy's CONNECT
+    end at the deadline too (the connect timeout would start afresh for each)."""
+    if deadline is not None:
+        sock.settimeout(max(0.001, deadline - time.monotonic()))
+    return sock
+
+
 def _connect_within(address, timeout, source_address=None):
-    """socket.create_connection for the request being sent: the lookup bounded by its deadline."""
+    """socket.create_connection for the request being sent: the lookup, each address in turn and
+    what follows the connect all bounded by its deadline."""
     import socket
+    deadline = _current_deadline()
     failure = None
     for family, sockaddr in _addresses_within(address[0], address[1]):
+        wait = _connect_wait(timeout, deadline)
+        if wait is None:
+            raise socket.timeout("connecting to %s took past the deadline" % address[0])
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:
-            sock.settimeout(timeout)
+            sock.settimeout(wait)
             if source_address:
                 sock.bind(source_address)
             sock.connect(sockaddr)
-            return sock
+            return _bound_to_deadline(sock, deadline)
         except OSError as exc:
             failure = exc
             sock.close()
@@ -1575,8 +1649,8 @@ class _HttpBackend(object):
     one request and returns (status, headers, raw http.client response, finish)."""
     name = "?"
 
-    def __init__(self, timeouts=None):
-        self.timeouts = timeouts or _DEFAULT_TIMEOUTS
+    def __init__(self):
+        self.timeouts = _DEFAULT_TIMEOUTS  # its fields read policy.py's settings at each use
 
     def send(self, method, url, headers, body, deadline=None):
         """An HttpResponse; same-origin redirects are followed a few times, others refused."""
@@ -1622,10 +1696,10 @@ class _RequestsBackend(_HttpBackend):
     and environment instead of on every request (trust_env off; never a ~/.netrc password)."""
     name = "requests"
 
-    def __init__(self, timeouts=None):
-        _HttpBackend.__init__(self, timeouts)
+    def __init__(self):
+        _HttpBackend.__init__(self)
         self._local = threading.local()
-        self._sessions = []
+        self._sessions = weakref.WeakSet()  # every thread's session, for close(); a finished thread's goes with it
         self._lock = threading.Lock()
 
     def _session(self):
@@ -1637,7 +1711,7 @@ class _RequestsBackend(_HttpBackend):
             session.mount("http://", adapter())
             session.mount("https://", adapter())
             with self._lock:
-                self._sessions.append(session)
+                self._sessions.add(session)
         return session
 
     def _open(self, method, url, headers, body, connect_timeout, read_timeout):
@@ -1660,7 +1734,8 @@ class _RequestsBackend(_HttpBackend):
 
     def close(self):
         with self._lock:
-            sessions, self._sessions = self._sessions, []
+            sessions = list(self._sessions)
+            self._sessions.clear()
         for session in sessions:
             try:
                 session.close()
@@ -1672,19 +1747,24 @@ _adapter_classes = []
 
 
 def _new_conn_within(conn, base):
-    """urllib3's _new_conn with the name lookup bounded by the deadline: each address in turn
-    (urllib3 connects to _dns_host; the certificate is still checked against the host name)."""
-    host = conn._dns_host
+    """urllib3's _new_conn with the name lookup bounded by the deadline: each address in turn, each
+    given only the time left (urllib3 connects to _dns_host; the certificate is still checked
+    against the host name); the connected socket's timeout is the time left (bound_to_deadline)."""
+    host, timeout, deadline = conn._dns_host, conn.timeout, _current_deadline()
     failure = None
     try:
         for _, sockaddr in _addresses_within(host, conn.port):
-            conn._dns_host = sockaddr[0]
+            wait = _connect_wait(timeout, deadline)
+            if wait is None:
+                import socket
+                raise socket.timeout("connecting to %s took past the deadline" % host)
+            conn._dns_host, conn.timeout = sockaddr[0], wait
             try:
-                return base._new_conn(conn)
+                return _bound_to_deadline(base._new_conn(conn), deadline)
             except Exception as exc:
                 failure = exc
     finally:
-        conn._dns_host = host
+        conn._dns_host, conn.timeout = host, timeout
     raise failure or OSError("no address for %s" % host)
 
 
@@ -1700,11 +1780,17 @@ def _deadline_adapter_class():
             def _new_conn(self):
                 return _new_conn_within(self, connection.HTTPConnection)
 
+            def send(self, data):
+                _send_within(self, data, connection.HTTPConnection.send)
+
         class Https(connection.HTTPSConnection):
             response_class = _deadline_response_class()
 
             def _new_conn(self):
                 return _new_conn_within(self, connection.HTTPSConnection)
+
+            def send(self, data):
+                _send_within(self, data, connection.HTTPSConnection.send)
 
         pools = {"http": type("HttpPool", (connectionpool.HTTPConnectionPool,), {"ConnectionCls": Http}),
                  "https": type("HttpsPool", (connectionpool.HTTPSConnectionPool,), {"ConnectionCls": Https})}
@@ -1733,6 +1819,21 @@ def _deadline_adapter_class():
 # CA file); a connection in use is out of the pool, so threads never share one, and an idle one the
 # server has closed is noticed before it is used (as urllib3 does), so a request is never sent twice.
 # Proxies from the environment (HTTP(S)_PROXY, NO_PROXY), as urllib's ProxyHandler reads them.
+
+_connection_classes = {}  # "http" / "https" -> http.client connection class, made on first use
+
+
+def _connection_class(scheme):
+    """http.client's connection class for `scheme` whose sends are bounded by the deadline (send_within)."""
+    if not _connection_classes:
+        import http.client
+        for name, base in (("http", http.client.HTTPConnection), ("https", http.client.HTTPSConnection)):
+            def send(self, data, base=base):
+                _send_within(self, data, base.send)
+            _connection_classes[name] = type("Deadline" + base.__name__, (base,), {
+                "send": send, "response_class": _deadline_response_class()})
+    return _connection_classes[scheme]
+
 
 def _proxy_for(scheme, host):
     """The proxy URL the environment names for this scheme and host, or None (NO_PROXY, none set)."""
@@ -1775,8 +1876,8 @@ class _UrllibBackend(_HttpBackend):
     """The standard library only. Redirects are left to HttpBackend.send."""
     name = "urllib"
 
-    def __init__(self, timeouts=None):
-        _HttpBackend.__init__(self, timeouts)
+    def __init__(self):
+        _HttpBackend.__init__(self)
         self._local = threading.local()
         self._connections = weakref.WeakSet()  # every pooled connection, for close()
         self._lock = threading.Lock()
@@ -1799,21 +1900,20 @@ class _UrllibBackend(_HttpBackend):
         """A kept-alive connection for `key` taken out of this thread's pool, or a new one."""
         connection = self._pool().pop(key, None)
         if connection is not None and not _is_dropped(connection):
+            connection.timeout = timeout  # were it to reconnect: this request's, not the first one's
             return connection
         if connection is not None:
             connection.close()
-        import http.client
         scheme, host, port, proxy, cafile = key
         where = urllib.parse.urlsplit(proxy) if proxy else None
         address = (where.hostname, where.port or 80) if where else (host, port)
         if scheme == "https":
-            connection = http.client.HTTPSConnection(address[0], address[1], timeout=timeout,
-                                                     context=self._tls_context(cafile))
+            connection = _connection_class("https")(address[0], address[1], timeout=timeout,
+                                                   context=self._tls_context(cafile))
             if proxy:
                 connection.set_tunnel(host, port, headers=_proxy_authorization(proxy))
         else:
-            connection = http.client.HTTPConnection(address[0], address[1], timeout=timeout)
-        connection.response_class = _deadline_response_class()
+            connection = _connection_class("http")(address[0], address[1], timeout=timeout)
         connection._create_connection = _connect_within  # the name lookup within the deadline too
         with self._lock:
             self._connections.add(connection)
@@ -1866,15 +1966,16 @@ class _UrllibBackend(_HttpBackend):
 # event streams (`open_stream`) for chats and workflows.
 
 _USER_AGENT = "yingdao-coze/0.1"
+_MAX_JSON_BODY = 64 << 20  # bytes: a JSON answer larger than this is refused
 _REJECTED_TOKEN_CODES = (4100, 700012006)  # the service no longer accepts this access token
 
 
-def _choose_backend(name=None, timeouts=None):
+def _choose_backend(name=None):
     """'requests' or 'urllib'; default: requests when importable (env COZE_HTTP_BACKEND overrides)."""
     name = name or os.environ.get("COZE_HTTP_BACKEND") or "requests"
     if name == "requests" and _optional_requests() is not None:
-        return _RequestsBackend(timeouts)
-    return _UrllibBackend(timeouts)
+        return _RequestsBackend()
+    return _UrllibBackend()
 
 
 def _retry_policy(retry=None):
@@ -1910,9 +2011,25 @@ def _with_retries(action, what, deadline=None, retry=None):
             time.sleep(delay)
 
 
+def _read_capped(resp, limit=None):
+    """The whole body, refused (BadResponseError, not retried) once it passes `limit` bytes
+    (MAX_JSON_BODY): no Coze JSON answer comes near it, a captive portal or a broken proxy might."""
+    limit = _MAX_JSON_BODY if limit is None else limit
+    if not hasattr(resp, "chunks"):
+        return resp.read()
+    pieces, size = [], 0
+    for piece in resp.chunks():
+        size += len(piece)
+        if size > limit:
+            raise _BadResponseError("扣子返回的内容超过 %d MB,不像是扣子的回复:检查 base_url 和代理设置(重试也没用,所以这次没有重试)"
+                                   % (limit >> 20), logid=resp.logid)
+        pieces.append(piece)
+    return b"".join(pieces)
+
+
 def _json_object_of(resp, base_url):
     """The JSON object a response carries; an empty or garbled body raises the right CozeError."""
-    raw = resp.read()
+    raw = _read_capped(resp)
     try:
         body = json.loads(raw.decode("utf-8")) if raw else None
     except ValueError:
@@ -1977,17 +2094,17 @@ class _Transport(object):
     """Sends requests to one Coze host. The Authorization header comes from `auth` (a static
     token or a JWT service app, see auth.py); its repr never shows the token."""
 
-    def __init__(self, base_url, auth, backend=None, max_retries=None, before_request=None, retry=None, timeouts=None):
+    def __init__(self, base_url, auth, backend=None, max_retries=None, before_request=None):
         self.base_url = base_url
         self.auth = auth
-        self.backend = backend if hasattr(backend, "send") else _choose_backend(backend, timeouts)
-        self._retry, self._max_retries = retry, max_retries
+        self.backend = backend if hasattr(backend, "send") else _choose_backend(backend)
+        self._max_retries = max_retries
         self.before_request = before_request  # called as (method, path) before every request: a rate limiter
 
     @property
     def retry(self):
-        """This transport's RetryPolicy (DEFAULT_RETRY unless one was given, read at each use)."""
-        return _retry_policy(self._retry).with_max_retries(self._max_retries)
+        """This transport's RetryPolicy: DEFAULT_RETRY read at each use, with its own max_retries."""
+        return _retry_policy().with_max_retries(self._max_retries)
 
     @property
     def max_retries(self):
@@ -2098,6 +2215,11 @@ class _SignInTimeoutError(CozeTimeoutError):
     """The caller's deadline passed while signing in (the OAuth token exchange): no chat exists."""
 
 
+class _ExchangeAttemptTimeout(NetworkError):
+    """One attempt of a token exchange outlasted its own share of the time (EXCHANGE_DEADLINE / 2)
+    while the caller's deadline still leaves time: retried like any network failure."""
+
+
 def _sign_in_timeout(base_url, waited_for_other):
     how = "另一个线程正在换取访问令牌,等到 timeout 用完仍没有换到" if waited_for_other else \
         "扣子的令牌接口(%s%s)在 timeout 用完前没有回复" % (base_url, _TOKEN_PATH)
@@ -2158,7 +2280,7 @@ class _JWTApp(object):
                 except AuthError as err:
                     self._refused = (time.monotonic(), err)
                     raise
-                except CozeTimeoutError:  # no token: the next call tries a fresh exchange
+                except (CozeTimeoutError, _ExchangeAttemptTimeout):  # no token: the next call tries a fresh exchange
                     raise _sign_in_timeout(self.base_url, waited_for_other=False)
             self._sent.token = self._token
             return "Bearer " + self._token
@@ -2185,12 +2307,17 @@ class _JWTApp(object):
         def attempt():
             headers = {"Authorization": "Bearer " + self.signed_jwt(), "User-Agent": _USER_AGENT,
                        "Content-Type": "application/json", "Accept": "application/json"}
-            resp = transport.backend.send("POST", self.base_url + _TOKEN_PATH, headers, body,
-                                          min(end, time.monotonic() + _EXCHANGE_DEADLINE / 2))
             try:
-                return _token_answer(resp, self.base_url)
-            finally:
-                resp.close()
+                resp = transport.backend.send("POST", self.base_url + _TOKEN_PATH, headers, body,
+                                              min(end, time.monotonic() + _EXCHANGE_DEADLINE / 2))
+                try:
+                    return _token_answer(resp, self.base_url)
+                finally:
+                    resp.close()
+            except CozeTimeoutError:
+                if time.monotonic() >= end:
+                    raise  # the caller's time is up: SignInTimeoutError
+                raise _ExchangeAttemptTimeout("扣子的令牌接口 %d 秒没有回复这次换取:会自动重试" % (_EXCHANGE_DEADLINE / 2))
 
         token, expires_at = _with_retries(attempt, "换取扣子访问令牌", end, transport.max_retries)
         life = expires_at - time.time()  # expires_in is a unix timestamp, not a duration
@@ -4645,6 +4772,8 @@ _MIXED_ENCODING = ("CSV 文件第 %d 行不是 UTF-8 编码,而前面的行是 U
                   "请用 Excel 或 WPS 打开它,「另存为」选「CSV UTF-8」后再运行(还没有发出任何请求,没有花钱)")
 _UNKNOWN_ENCODING = ("CSV 文件第 %d 行既不是 UTF-8 也不是 GBK 编码,读不懂。"
                     "请用 Excel 或 WPS 打开它,「另存为」选「CSV UTF-8」后再运行(还没有发出任何请求,没有花钱)")
+_BROKEN_CSV = ("表格文件 %s 第 %d 行读不通(%s):常见原因是单元格里有落单的引号,或一个单元格太长。"
+              "请用 Excel 或 WPS 打开它,重新「另存为」后再运行(还没有发出任何请求,没有花钱)")
 _UNREADABLE_UTF16 = ("表格文件 %s 开头是 UTF-16(「Unicode 文本」)的标记,但内容读不通:%s。"
                     "请用 Excel 或 WPS 打开它,重新「另存为」后再运行(还没有发出任何请求,没有花钱)")
 _CHUNK = 1 << 20
@@ -4840,11 +4969,14 @@ def _read_text_table(path):
     with open(path, encoding=found.encoding, newline="") as handle:
         if found.sep_line:
             handle.readline()
+        reader = csv.reader(handle, delimiter=found.delimiter)
         try:
-            for row in csv.reader(handle, delimiter=found.delimiter):
+            for row in reader:
                 yield row
         except UnicodeDecodeError as err:  # UTF-16 is not scanned ahead like UTF-8 and GBK
             raise InputError(_UNREADABLE_UTF16 % (path, err))
+        except csv.Error as err:  # a stray quote runs a cell on past the field size limit
+            raise InputError(_BROKEN_CSV % (path, reader.line_num, err))
 
 
 def _write_text_table(path, header, rows, layout, inert_from=None):

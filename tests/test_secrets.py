@@ -141,5 +141,5 @@ def test_both_backends_share_the_base_class_and_the_client_closes_its_sessions(c
             sessions = list(client.transport.backend._sessions)
             assert len(sessions) == 1
     if backend == "requests":
-        assert client.transport.backend._sessions == []
+        assert list(client.transport.backend._sessions) == []
         assert all(not adapter.poolmanager.pools for adapter in sessions[0].adapters.values())

@@ -94,3 +94,25 @@ def test_waiting_threads_keep_their_own_deadlines_and_the_next_call_exchanges_af
     with pytest.raises(coze.CozeTimeoutError):
         app_ask(coze, server, key, timeout=0.5)
     assert len(token_posts(server)) == 2  # a failed exchange is not remembered: the next call tries again
+
+
+def test_one_stalled_token_exchange_is_retried_within_the_callers_timeout(coze, backend, route, key):
+    from chat_script import FINISHED, STARTED
+    from rawserver import SSE
+    coze.patch("EXCHANGE_DEADLINE", 2.0)  # each attempt gets 1 s (30 s by default)
+    answer = reply(200, JSON, '{"access_token": "czs_TESTaccessTOKEN", "expires_in": %d, "token_type": "Bearer"}'
+                   % (time.time() + 3600))
+    server = route({TOKEN_PATH: [[HOLD], [answer]], "/v3/chat": [reply(200, SSE, STARTED + FINISHED)]})
+    started = time.monotonic()
+    result = app_ask(coze, server, key, timeout=8)
+    assert "杭州今天晴" in str(result), result
+    assert len(token_posts(server)) == 2 and time.monotonic() - started < 8  # the stalled attempt did not end the call
+
+
+def test_token_exchange_attempts_that_all_stall_end_with_the_sign_in_message(coze, backend, route, key):
+    coze.patch("EXCHANGE_DEADLINE", 2.0)
+    server = route({TOKEN_PATH: [[HOLD]]})
+    with pytest.raises(coze.CozeError) as caught:
+        app_ask(coze, server, key, timeout=8)
+    assert_sign_in_timeout(coze, caught.value, server)
+    assert len(token_posts(server)) >= 2

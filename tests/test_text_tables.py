@@ -110,6 +110,26 @@ def test_broken_utf16_is_refused_before_any_chat(coze, sim, kw, tmp_path):
     assert sim.stats()["requests"] == {}
 
 
+@pytest.mark.parametrize("body", ["商品名,卖点\n保温杯,\"超轻\n" + "雨伞,好\n" * 30000,  # a stray quote
+                                  "商品名,卖点\n保温杯," + "长" * 140000 + "\n"],  # a cell over 128 KB
+                         ids=["stray-quote", "long-cell"])
+def test_broken_csv_is_refused_with_its_line_before_any_chat(coze, sim, kw, tmp_path, body):
+    path = tmp_path / "坏.csv"
+    write_text(path, body, "utf-8")
+    with pytest.raises(coze.InputError, match="第 \\d+ 行读不通.*另存为"):
+        coze.batch(str(path), prompt="{商品名}", **kw)
+    assert sim.stats()["requests"] == {}
+
+
+def test_broken_csv_on_the_command_line_has_no_traceback(tmp_path):
+    from helpers import run_cli
+    path = tmp_path / "坏.csv"
+    write_text(path, "商品名\n\"" + "长" * 140000 + "\n", "utf-8")
+    out = run_cli("batch", str(path), "--prompt", "为{商品名}写广告")
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    assert "错误:" in out.stderr and "坏.csv" in out.stderr and "另存为" in out.stderr, out.stderr
+
+
 # ---- formulas in cells we write -----------------------------------------------------------------
 
 def formula_table(tmp_path, name="公式.csv"):

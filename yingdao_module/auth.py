@@ -37,6 +37,11 @@ class SignInTimeoutError(CozeTimeoutError):
     """The caller's deadline passed while signing in (the OAuth token exchange): no chat exists."""
 
 
+class ExchangeAttemptTimeout(NetworkError):
+    """One attempt of a token exchange outlasted its own share of the time (EXCHANGE_DEADLINE / 2)
+    while the caller's deadline still leaves time: retried like any network failure."""
+
+
 def sign_in_timeout(base_url, waited_for_other):
     how = "另一个线程正在换取访问令牌,等到 timeout 用完仍没有换到" if waited_for_other else \
         "扣子的令牌接口(%s%s)在 timeout 用完前没有回复" % (base_url, TOKEN_PATH)
@@ -97,7 +102,7 @@ class JWTApp(object):
                 except AuthError as err:
                     self._refused = (time.monotonic(), err)
                     raise
-                except CozeTimeoutError:  # no token: the next call tries a fresh exchange
+                except (CozeTimeoutError, ExchangeAttemptTimeout):  # no token: the next call tries a fresh exchange
                     raise sign_in_timeout(self.base_url, waited_for_other=False)
             self._sent.token = self._token
             return "Bearer " + self._token
@@ -124,12 +129,17 @@ class JWTApp(object):
         def attempt():
             headers = {"Authorization": "Bearer " + self.signed_jwt(), "User-Agent": USER_AGENT,
                        "Content-Type": "application/json", "Accept": "application/json"}
-            resp = transport.backend.send("POST", self.base_url + TOKEN_PATH, headers, body,
-                                          min(end, time.monotonic() + EXCHANGE_DEADLINE / 2))
             try:
-                return token_answer(resp, self.base_url)
-            finally:
-                resp.close()
+                resp = transport.backend.send("POST", self.base_url + TOKEN_PATH, headers, body,
+                                              min(end, time.monotonic() + EXCHANGE_DEADLINE / 2))
+                try:
+                    return token_answer(resp, self.base_url)
+                finally:
+                    resp.close()
+            except CozeTimeoutError:
+                if time.monotonic() >= end:
+                    raise  # the caller's time is up: SignInTimeoutError
+                raise ExchangeAttemptTimeout("扣子的令牌接口 %d 秒没有回复这次换取:会自动重试" % (EXCHANGE_DEADLINE / 2))
 
         token, expires_at = with_retries(attempt, "换取扣子访问令牌", end, transport.max_retries)
         life = expires_at - time.time()  # expires_in is a unix timestamp, not a duration

@@ -10,10 +10,12 @@ import os
 import threading
 import time
 import urllib.parse
+import weakref
 
 from .errors import CertificateError, CozeError, NetworkError
-from .http_connect import addresses_within
-from .http_response import HttpResponse, deadline_error, deadline_response_class, is_timeout, sending_with, time_left
+from .http_connect import addresses_within, bound_to_deadline, connect_wait
+from .http_response import (HttpResponse, current_deadline, deadline_error, deadline_response_class, is_timeout,
+                            send_within, sending_with, time_left)
 from .policy import DEFAULT_TIMEOUTS
 
 MAX_REDIRECTS = 3        # Coze does not redirect its API; a few same-host hops are tolerated
@@ -137,8 +139,8 @@ class HttpBackend(object):
     one request and returns (status, headers, raw http.client response, finish)."""
     name = "?"
 
-    def __init__(self, timeouts=None):
-        self.timeouts = timeouts or DEFAULT_TIMEOUTS
+    def __init__(self):
+        self.timeouts = DEFAULT_TIMEOUTS  # its fields read policy.py's settings at each use
 
     def send(self, method, url, headers, body, deadline=None):
         """An HttpResponse; same-origin redirects are followed a few times, others refused."""
@@ -184,10 +186,10 @@ class RequestsBackend(HttpBackend):
     and environment instead of on every request (trust_env off; never a ~/.netrc password)."""
     name = "requests"
 
-    def __init__(self, timeouts=None):
-        HttpBackend.__init__(self, timeouts)
+    def __init__(self):
+        HttpBackend.__init__(self)
         self._local = threading.local()
-        self._sessions = []
+        self._sessions = weakref.WeakSet()  # every thread's session, for close(); a finished thread's goes with it
         self._lock = threading.Lock()
 
     def _session(self):
@@ -199,7 +201,7 @@ class RequestsBackend(HttpBackend):
             session.mount("http://", adapter())
             session.mount("https://", adapter())
             with self._lock:
-                self._sessions.append(session)
+                self._sessions.add(session)
         return session
 
     def _open(self, method, url, headers, body, connect_timeout, read_timeout):
@@ -222,7 +224,8 @@ class RequestsBackend(HttpBackend):
 
     def close(self):
         with self._lock:
-            sessions, self._sessions = self._sessions, []
+            sessions = list(self._sessions)
+            self._sessions.clear()
         for session in sessions:
             try:
                 session.close()
@@ -234,19 +237,24 @@ _adapter_classes = []
 
 
 def new_conn_within(conn, base):
-    """urllib3's _new_conn with the name lookup bounded by the deadline: each address in turn
-    (urllib3 connects to _dns_host; the certificate is still checked against the host name)."""
-    host = conn._dns_host
+    """urllib3's _new_conn with the name lookup bounded by the deadline: each address in turn, each
+    given only the time left (urllib3 connects to _dns_host; the certificate is still checked
+    against the host name); the connected socket's timeout is the time left (bound_to_deadline)."""
+    host, timeout, deadline = conn._dns_host, conn.timeout, current_deadline()
     failure = None
     try:
         for _, sockaddr in addresses_within(host, conn.port):
-            conn._dns_host = sockaddr[0]
+            wait = connect_wait(timeout, deadline)
+            if wait is None:
+                import socket
+                raise socket.timeout("connecting to %s took past the deadline" % host)
+            conn._dns_host, conn.timeout = sockaddr[0], wait
             try:
-                return base._new_conn(conn)
+                return bound_to_deadline(base._new_conn(conn), deadline)
             except Exception as exc:
                 failure = exc
     finally:
-        conn._dns_host = host
+        conn._dns_host, conn.timeout = host, timeout
     raise failure or OSError("no address for %s" % host)
 
 
@@ -262,11 +270,17 @@ def deadline_adapter_class():
             def _new_conn(self):
                 return new_conn_within(self, connection.HTTPConnection)
 
+            def send(self, data):
+                send_within(self, data, connection.HTTPConnection.send)
+
         class Https(connection.HTTPSConnection):
             response_class = deadline_response_class()
 
             def _new_conn(self):
                 return new_conn_within(self, connection.HTTPSConnection)
+
+            def send(self, data):
+                send_within(self, data, connection.HTTPSConnection.send)
 
         pools = {"http": type("HttpPool", (connectionpool.HTTPConnectionPool,), {"ConnectionCls": Http}),
                  "https": type("HttpsPool", (connectionpool.HTTPSConnectionPool,), {"ConnectionCls": Https})}

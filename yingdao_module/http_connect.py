@@ -47,18 +47,42 @@ def addresses_within(host, port):
     return [(family, sockaddr) for family, _, _, _, sockaddr in resolve_within(host, port, current_deadline())]
 
 
+def connect_wait(timeout, deadline):
+    """The connect timeout for the next address: `timeout` cut to the time left before the deadline
+    (the lookup and earlier addresses used some), or None once the deadline has passed."""
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        return None
+    return min(timeout, left) if isinstance(timeout, (int, float)) else left
+
+
+def bound_to_deadline(sock, deadline):
+    """A connected socket's timeout set to the time left, so the TLS handshake and a proxy's CONNECT
+    end at the deadline too (the connect timeout would start afresh for each)."""
+    if deadline is not None:
+        sock.settimeout(max(0.001, deadline - time.monotonic()))
+    return sock
+
+
 def connect_within(address, timeout, source_address=None):
-    """socket.create_connection for the request being sent: the lookup bounded by its deadline."""
+    """socket.create_connection for the request being sent: the lookup, each address in turn and
+    what follows the connect all bounded by its deadline."""
     import socket
+    deadline = current_deadline()
     failure = None
     for family, sockaddr in addresses_within(address[0], address[1]):
+        wait = connect_wait(timeout, deadline)
+        if wait is None:
+            raise socket.timeout("connecting to %s took past the deadline" % address[0])
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:
-            sock.settimeout(timeout)
+            sock.settimeout(wait)
             if source_address:
                 sock.bind(source_address)
             sock.connect(sockaddr)
-            return sock
+            return bound_to_deadline(sock, deadline)
         except OSError as exc:
             failure = exc
             sock.close()

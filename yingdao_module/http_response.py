@@ -15,6 +15,7 @@ from .errors import CozeTimeoutError, NetworkError
 from .policy import DEFAULT_TIMEOUTS
 
 READ_SIZE = 65536        # at most this much per read; a read returns whatever has arrived
+SEND_BLOCK = 16384       # a body is sent in blocks of this much (one TLS record), each within the time left
 _sending = threading.local()  # .deadline and .idle of the request this thread is sending now
 _response_classes = []   # the http.client response class, made on first use
 
@@ -39,11 +40,20 @@ def is_timeout(exc):
 
 
 def body_decoder(encoding):
-    """A function bytes -> bytes undoing Content-Encoding (b"" flushes), or None for identity."""
+    """A function bytes -> pieces of bytes (each at most READ_SIZE: a compressed chunk can inflate
+    1000 times) undoing Content-Encoding (b"" flushes), or None for identity."""
     encoding = (encoding or "").strip().lower()
     if encoding in ("gzip", "x-gzip", "deflate"):
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding != "deflate" else zlib.MAX_WBITS)
-        return lambda data: inflater.decompress(data) if data else inflater.flush()
+
+        def decode(data):
+            if not data:
+                yield inflater.flush()
+                return
+            while data:
+                yield inflater.decompress(data, READ_SIZE)
+                data = inflater.unconsumed_tail
+        return decode
     return None
 
 
@@ -82,6 +92,28 @@ class DeadlineReader(io.RawIOBase):
         if not self.closed:
             self._io.close()
         io.RawIOBase.close(self)
+
+
+def send_within(connection, data, send):
+    """http.client's `send` (the unbound method) for the request this thread is sending, in blocks
+    each bounded by the time left: a socket timeout bounds a whole sendall, so the connection's own
+    timeout (its connect timeout, or a short deadline of an earlier request) would cap a large
+    upload. Both backends' connections send through here."""
+    if connection.sock is None and getattr(connection, "auto_open", 0):
+        connection.connect()  # http.client connects on the first send
+    deadline = getattr(_sending, "deadline", None)
+    idle = getattr(_sending, "idle", None)
+    idle = DEFAULT_TIMEOUTS.read if idle is None else idle
+    sized = isinstance(data, (bytes, bytearray))
+    view = memoryview(data) if sized and len(data) > SEND_BLOCK else None
+    for at in range(0, len(view), SEND_BLOCK) if view is not None else (0,):
+        wait = idle if deadline is None else min(idle, deadline - time.monotonic())
+        if wait <= 0:
+            import socket
+            raise socket.timeout("deadline passed")
+        if connection.sock is not None:
+            connection.sock.settimeout(wait)
+        send(connection, view[at:at + SEND_BLOCK] if view is not None else data)
 
 
 def deadline_response_class():
@@ -167,19 +199,22 @@ class HttpResponse(object):
             data = self._read_some()
             if not data:
                 break
-            if decode is not None:
-                data = self._decoded(decode, data)
-            if data:
+            if decode is None:
                 yield data
+                continue
+            for piece in self._decoded(decode, data):
+                yield piece
         self._complete = True
         if decode is not None:
-            tail = self._decoded(decode, b"")
-            if tail:
-                yield tail
+            for piece in self._decoded(decode, b""):
+                yield piece
 
     def _decoded(self, decode, data):
+        """The non-empty pieces of `data` decoded, one at a time."""
         try:
-            return decode(data)
+            for piece in decode(data):
+                if piece:
+                    yield piece
         except zlib.error:
             raise NetworkError("扣子返回的压缩内容无法解压:会自动重试", logid=self.logid)
 

@@ -13,7 +13,21 @@ import weakref
 
 from .http_backends import HttpBackend, ca_file, origin, remembered_proxy
 from .http_connect import connect_within
-from .http_response import deadline_response_class
+from .http_response import deadline_response_class, send_within
+
+_connection_classes = {}  # "http" / "https" -> http.client connection class, made on first use
+
+
+def connection_class(scheme):
+    """http.client's connection class for `scheme` whose sends are bounded by the deadline (send_within)."""
+    if not _connection_classes:
+        import http.client
+        for name, base in (("http", http.client.HTTPConnection), ("https", http.client.HTTPSConnection)):
+            def send(self, data, base=base):
+                send_within(self, data, base.send)
+            _connection_classes[name] = type("Deadline" + base.__name__, (base,), {
+                "send": send, "response_class": deadline_response_class()})
+    return _connection_classes[scheme]
 
 
 def proxy_for(scheme, host):
@@ -57,8 +71,8 @@ class UrllibBackend(HttpBackend):
     """The standard library only. Redirects are left to HttpBackend.send."""
     name = "urllib"
 
-    def __init__(self, timeouts=None):
-        HttpBackend.__init__(self, timeouts)
+    def __init__(self):
+        HttpBackend.__init__(self)
         self._local = threading.local()
         self._connections = weakref.WeakSet()  # every pooled connection, for close()
         self._lock = threading.Lock()
@@ -81,21 +95,20 @@ class UrllibBackend(HttpBackend):
         """A kept-alive connection for `key` taken out of this thread's pool, or a new one."""
         connection = self._pool().pop(key, None)
         if connection is not None and not is_dropped(connection):
+            connection.timeout = timeout  # were it to reconnect: this request's, not the first one's
             return connection
         if connection is not None:
             connection.close()
-        import http.client
         scheme, host, port, proxy, cafile = key
         where = urllib.parse.urlsplit(proxy) if proxy else None
         address = (where.hostname, where.port or 80) if where else (host, port)
         if scheme == "https":
-            connection = http.client.HTTPSConnection(address[0], address[1], timeout=timeout,
-                                                     context=self._tls_context(cafile))
+            connection = connection_class("https")(address[0], address[1], timeout=timeout,
+                                                   context=self._tls_context(cafile))
             if proxy:
                 connection.set_tunnel(host, port, headers=proxy_authorization(proxy))
         else:
-            connection = http.client.HTTPConnection(address[0], address[1], timeout=timeout)
-        connection.response_class = deadline_response_class()
+            connection = connection_class("http")(address[0], address[1], timeout=timeout)
         connection._create_connection = connect_within  # the name lookup within the deadline too
         with self._lock:
             self._connections.add(connection)

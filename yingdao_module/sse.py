@@ -12,7 +12,15 @@ import codecs
 import json
 import re
 
+from .errors import CozeError
+
 _LINE_END = re.compile(r"\r\n|\r|\n")
+MAX_EVENT = 32 << 20  # characters in one line or one event's data (a long answer is ~20 MB at most)
+
+
+def too_long():
+    return CozeError("扣子的流式回复里一行或一个事件超过 %d MB 字符,不像是扣子的回复:检查 base_url 和代理设置"
+                     "(重试也没用,所以这次没有重试)" % (MAX_EVENT >> 20))
 
 
 class SseParser(object):
@@ -24,6 +32,8 @@ class SseParser(object):
         self._after_cr = False  # the last text ended in "\r": a "\n" starting the next one belongs to it
         self._event = ""
         self._data = []
+        self._partial_size = 0  # characters in _partial
+        self._data_size = 0     # characters in _data
 
     def feed(self, text):
         if not self._started and text:
@@ -37,9 +47,13 @@ class SseParser(object):
         lines = _LINE_END.split(text)
         if len(lines) == 1:  # no line end yet: keep the piece (a 20 MB line in 8 KB chunks stays linear)
             self._partial.append(text)
+            self._partial_size += len(text)
+            if self._partial_size + self._data_size > MAX_EVENT:
+                raise too_long()
             return
         lines[0] = "".join(self._partial) + lines[0]
         self._partial = [lines.pop()]
+        self._partial_size = len(self._partial[0])
         for line in lines:
             event = self._line(line)
             if event is not None:
@@ -53,7 +67,7 @@ class SseParser(object):
             self._line(partial)
         if self._data:
             data = "\n".join(self._data)
-            event, self._event, self._data = self._event or "message", "", []
+            event, self._event, self._data, self._data_size = self._event or "message", "", [], 0
             try:
                 json.loads(data)
             except ValueError:
@@ -66,7 +80,7 @@ class SseParser(object):
                 self._event = ""
                 return None
             event = (self._event or "message", "\n".join(self._data))
-            self._event, self._data = "", []
+            self._event, self._data, self._data_size = "", [], 0
             return event
         if line.startswith(":"):  # a comment / keep-alive
             return None
@@ -77,6 +91,9 @@ class SseParser(object):
             self._event = value
         elif field == "data":
             self._data.append(value)
+            self._data_size += len(value)
+            if self._data_size > MAX_EVENT:
+                raise too_long()
         return None  # "id", "retry" and unknown fields are ignored
 
 

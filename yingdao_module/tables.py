@@ -24,6 +24,8 @@ MIXED_ENCODING = ("CSV 文件第 %d 行不是 UTF-8 编码,而前面的行是 UT
                   "请用 Excel 或 WPS 打开它,「另存为」选「CSV UTF-8」后再运行(还没有发出任何请求,没有花钱)")
 UNKNOWN_ENCODING = ("CSV 文件第 %d 行既不是 UTF-8 也不是 GBK 编码,读不懂。"
                     "请用 Excel 或 WPS 打开它,「另存为」选「CSV UTF-8」后再运行(还没有发出任何请求,没有花钱)")
+BROKEN_CSV = ("表格文件 %s 第 %d 行读不通(%s):常见原因是单元格里有落单的引号,或一个单元格太长。"
+              "请用 Excel 或 WPS 打开它,重新「另存为」后再运行(还没有发出任何请求,没有花钱)")
 UNREADABLE_UTF16 = ("表格文件 %s 开头是 UTF-16(「Unicode 文本」)的标记,但内容读不通:%s。"
                     "请用 Excel 或 WPS 打开它,重新「另存为」后再运行(还没有发出任何请求,没有花钱)")
 CHUNK = 1 << 20
@@ -219,11 +221,14 @@ def read_text_table(path):
     with open(path, encoding=found.encoding, newline="") as handle:
         if found.sep_line:
             handle.readline()
+        reader = csv.reader(handle, delimiter=found.delimiter)
         try:
-            for row in csv.reader(handle, delimiter=found.delimiter):
+            for row in reader:
                 yield row
         except UnicodeDecodeError as err:  # UTF-16 is not scanned ahead like UTF-8 and GBK
             raise InputError(UNREADABLE_UTF16 % (path, err))
+        except csv.Error as err:  # a stray quote runs a cell on past the field size limit
+            raise InputError(BROKEN_CSV % (path, reader.line_num, err))
 
 
 def write_text_table(path, header, rows, layout, inert_from=None):

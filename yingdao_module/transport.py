@@ -16,15 +16,16 @@ from .policy import DEFAULT_RETRY, RetryPolicy
 from .sse import iter_sse_events, sse_json
 
 USER_AGENT = "yingdao-coze/0.1"
+MAX_JSON_BODY = 64 << 20  # bytes: a JSON answer larger than this is refused
 REJECTED_TOKEN_CODES = (4100, 700012006)  # the service no longer accepts this access token
 
 
-def choose_backend(name=None, timeouts=None):
+def choose_backend(name=None):
     """'requests' or 'urllib'; default: requests when importable (env COZE_HTTP_BACKEND overrides)."""
     name = name or os.environ.get("COZE_HTTP_BACKEND") or "requests"
     if name == "requests" and optional_requests() is not None:
-        return RequestsBackend(timeouts)
-    return UrllibBackend(timeouts)
+        return RequestsBackend()
+    return UrllibBackend()
 
 
 def retry_policy(retry=None):
@@ -60,9 +61,25 @@ def with_retries(action, what, deadline=None, retry=None):
             time.sleep(delay)
 
 
+def read_capped(resp, limit=None):
+    """The whole body, refused (BadResponseError, not retried) once it passes `limit` bytes
+    (MAX_JSON_BODY): no Coze JSON answer comes near it, a captive portal or a broken proxy might."""
+    limit = MAX_JSON_BODY if limit is None else limit
+    if not hasattr(resp, "chunks"):
+        return resp.read()
+    pieces, size = [], 0
+    for piece in resp.chunks():
+        size += len(piece)
+        if size > limit:
+            raise BadResponseError("扣子返回的内容超过 %d MB,不像是扣子的回复:检查 base_url 和代理设置(重试也没用,所以这次没有重试)"
+                                   % (limit >> 20), logid=resp.logid)
+        pieces.append(piece)
+    return b"".join(pieces)
+
+
 def json_object_of(resp, base_url):
     """The JSON object a response carries; an empty or garbled body raises the right CozeError."""
-    raw = resp.read()
+    raw = read_capped(resp)
     try:
         body = json.loads(raw.decode("utf-8")) if raw else None
     except ValueError:
@@ -127,17 +144,17 @@ class Transport(object):
     """Sends requests to one Coze host. The Authorization header comes from `auth` (a static
     token or a JWT service app, see auth.py); its repr never shows the token."""
 
-    def __init__(self, base_url, auth, backend=None, max_retries=None, before_request=None, retry=None, timeouts=None):
+    def __init__(self, base_url, auth, backend=None, max_retries=None, before_request=None):
         self.base_url = base_url
         self.auth = auth
-        self.backend = backend if hasattr(backend, "send") else choose_backend(backend, timeouts)
-        self._retry, self._max_retries = retry, max_retries
+        self.backend = backend if hasattr(backend, "send") else choose_backend(backend)
+        self._max_retries = max_retries
         self.before_request = before_request  # called as (method, path) before every request: a rate limiter
 
     @property
     def retry(self):
-        """This transport's RetryPolicy (DEFAULT_RETRY unless one was given, read at each use)."""
-        return retry_policy(self._retry).with_max_retries(self._max_retries)
+        """This transport's RetryPolicy: DEFAULT_RETRY read at each use, with its own max_retries."""
+        return retry_policy().with_max_retries(self._max_retries)
 
     @property
     def max_retries(self):
