@@ -93,6 +93,21 @@ def sim():
 
 
 @pytest.fixture
+def route():
+    """RawServer factory (tests/rawserver.py); every server is stopped at the end of the test."""
+    from rawserver import RawServer
+    servers = []
+
+    def make(routes, **kw):
+        server = RawServer(routes, **kw).__enter__()
+        servers.append(server)
+        return server
+    yield make
+    for server in servers:
+        server.__exit__()
+
+
+@pytest.fixture
 def quiet_log(coze):
     """Collect the module's log lines instead of printing them."""
     lines = []

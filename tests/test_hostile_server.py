@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from rawserver import (HOLD, JSON, SSE, RawServer, chunk, gzipped, json_reply, reply, trickle)
+from rawserver import (HOLD, JSON, SSE, chunk, gzipped, json_reply, reply, trickle)
 from chat_script import BOT, CHAT, CHAT_ID, CONV_ID, FINISHED, RECOVERY, STARTED, TOKEN, trickling
 from sse_streams import OWN_STREAMS
 
@@ -22,20 +22,6 @@ def ask(coze, server, **kw):
 
 def chat_posts(server):
     return [r for r in server.requests if r.path.endswith("/v3/chat")]
-
-
-@pytest.fixture
-def route(request):
-    """RawServer factory; every server is stopped at the end of the test."""
-    servers = []
-
-    def make(routes, **kw):
-        server = RawServer(routes, **kw).__enter__()
-        servers.append(server)
-        return server
-    yield make
-    for server in servers:
-        server.__exit__()
 
 
 # ---- redirects --------------------------------------------------------------------------------

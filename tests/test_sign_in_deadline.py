@@ -9,7 +9,7 @@ import time
 import pytest
 
 from helpers import BOT_ID as BOT
-from rawserver import HOLD, JSON, RawServer, reply, trickle
+from rawserver import HOLD, JSON, reply, trickle
 from oauth_app import APP_ID, KEY_ID, AppKey
 
 TOKEN_PATH = "/api/permission/oauth2/token"
@@ -19,19 +19,6 @@ SLACK = 1.5  # thread start-up, a loaded machine; far below the 30 s an exchange
 @pytest.fixture(scope="module")
 def key():
     return AppKey()
-
-
-@pytest.fixture
-def route():
-    servers = []
-
-    def make(routes):
-        server = RawServer(routes, hold_limit=10.0).__enter__()
-        servers.append(server)
-        return server
-    yield make
-    for server in servers:
-        server.__exit__()
 
 
 def app_ask(coze, server, key, timeout):

@@ -10,20 +10,7 @@ import time
 import pytest
 
 from chat_script import BOT, TOKEN
-from rawserver import HOLD, JSON, SSE, RawServer, reply
-
-
-@pytest.fixture
-def route():
-    servers = []
-
-    def make(routes):
-        server = RawServer(routes, hold_limit=10.0).__enter__()
-        servers.append(server)
-        return server
-    yield make
-    for server in servers:
-        server.__exit__()
+from rawserver import HOLD, JSON, SSE, reply
 
 
 def get(coze, server, path):
