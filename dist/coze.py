@@ -27,16 +27,16 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 """
 # 目录 / Contents:公开的函数和类(调用模块里能选的)、所在行和段落
 #
-#   ask ...................... 第  8029 行  Module-level shortcuts (调用模块)
-#   chat ..................... 第  8059 行  Module-level shortcuts (调用模块)
-#   new_conversation ......... 第  8090 行  Module-level shortcuts (调用模块)
-#   run_workflow ............. 第  8105 行  Module-level shortcuts (调用模块)
-#   run_workflow_full ........ 第  8126 行  Module-level shortcuts (调用模块)
-#   upload_file .............. 第  8148 行  Module-level shortcuts (调用模块)
-#   batch .................... 第  7713 行  Batch engine: batch() and the run loop
-#   merge .................... 第  7993 行  Merging shard outputs
-#   main ..................... 第  8187 行  ShadowBot Code flow: main(args)
-#   Client ................... 第  3196 行  Chat client
+#   ask ...................... 第  8025 行  Module-level shortcuts (调用模块)
+#   chat ..................... 第  8055 行  Module-level shortcuts (调用模块)
+#   new_conversation ......... 第  8086 行  Module-level shortcuts (调用模块)
+#   run_workflow ............. 第  8101 行  Module-level shortcuts (调用模块)
+#   run_workflow_full ........ 第  8122 行  Module-level shortcuts (调用模块)
+#   upload_file .............. 第  8144 行  Module-level shortcuts (调用模块)
+#   batch .................... 第  7709 行  Batch engine: batch() and the run loop
+#   merge .................... 第  7989 行  Merging shard outputs
+#   main ..................... 第  8183 行  ShadowBot Code flow: main(args)
+#   Client ................... 第  3192 行  Chat client
 #   CozeError ................ 第   251 行  Errors
 #   InputError ............... 第   300 行  Errors
 #   APIError ................. 第   305 行  Errors
@@ -60,45 +60,45 @@ errors.md(错误码与处理)、batch.md(表格批处理)、templates.md(现成�
 #   HTTP responses read within the deadline .................... 第  1199 行  yingdao_module/http_response.py
 #   HTTP connections opened within the deadline ................ 第  1433 行  yingdao_module/http_connect.py
 #   HTTP backends, requests .................................... 第  1520 行  yingdao_module/http_backends.py
-#   HTTP backend, standard library (kept alive) ................ 第  1813 行  yingdao_module/http_stdlib.py
-#   Coze transport: envelope, auth header, retries ............. 第  1960 行  yingdao_module/transport.py
-#   Sign-in: static token or OAuth JWT service app ............. 第  2188 行  yingdao_module/auth.py
-#   Files ...................................................... 第  2398 行  yingdao_module/files.py
-#   When to check a non-stream chat ............................ 第  2453 行  yingdao_module/polling.py
-#   The flows of the ShadowBot app (package.json) .............. 第  2546 行  yingdao_module/app_flows.py
-#   Local tools (端插件) ....................................... 第  2604 行  yingdao_module/tools.py
-#   What a chat has told us (ChatState) ........................ 第  2722 行  yingdao_module/chat_state.py
-#   What a chat sends (bots and chatflows) ..................... 第  2850 行  yingdao_module/chat_request.py
-#   A chat found in its conversation ........................... 第  2881 行  yingdao_module/chat_find.py
-#   One chat in flight: stream, poll, tools, cancel ............ 第  2962 行  yingdao_module/chat_run.py
-#   Chat client ................................................ 第  3188 行  yingdao_module/client.py
-#   Workflows .................................................. 第  3326 行  yingdao_module/workflow.py
-#   Rate limits ................................................ 第  3684 行  yingdao_module/ratelimit.py
-#   Account caps (qps auto), shard shares ...................... 第  3892 行  yingdao_module/account_limits.py
-#   xlsx packages: bounded parts, safe XML ..................... 第  4005 行  yingdao_module/xlsx_package.py
-#   xlsx sheets read as a stream, as shown ..................... 第  4162 行  yingdao_module/xlsx_read.py
-#   xlsx copies with new cells spliced in ...................... 第  4530 行  yingdao_module/xlsx_write.py
-#   Spreadsheets (CSV / xlsx) .................................. 第  4756 行  yingdao_module/tables.py
-#   File locks between processes ............................... 第  5056 行  yingdao_module/filelock.py
-#   Batch journal .............................................. 第  5157 行  yingdao_module/journal.py
-#   Batch options .............................................. 第  5349 行  yingdao_module/batch_options.py
-#   Batch report (HTML) ........................................ 第  5556 行  yingdao_module/report.py
-#   Quoting commands for bash, cmd and PowerShell .............. 第  5775 行  yingdao_module/shell_quote.py
-#   The command that continues a batch run ..................... 第  5860 行  yingdao_module/resume.py
-#   Files in: each row's files ................................. 第  5973 行  yingdao_module/row_files.py
-#   Files out: answers' links saved ............................ 第  6104 行  yingdao_module/downloads.py
-#   Batch planning ............................................. 第  6292 行  yingdao_module/batch_plan.py
-#   Answer cache (cache=True) .................................. 第  6528 行  yingdao_module/answer_cache.py
-#   Batch asking: one chat per row ............................. 第  6698 行  yingdao_module/batch_ask.py
-#   Batch rows through a workflow .............................. 第  6950 行  yingdao_module/batch_workflow.py
-#   Review (review=True): rejected rows ........................ 第  7117 行  yingdao_module/review.py
-#   Batch output: table, report, summary ....................... 第  7239 行  yingdao_module/batch_output.py
-#   Estimate (estimate=True) ................................... 第  7381 行  yingdao_module/estimate.py
-#   Batch engine: batch() and the run loop ..................... 第  7465 行  yingdao_module/batch.py
-#   Merging shard outputs ...................................... 第  7791 行  yingdao_module/merge.py
-#   Module-level shortcuts (调用模块) .......................... 第  8007 行  yingdao_module/api.py
-#   ShadowBot Code flow: main(args) ............................ 第  8162 行  yingdao_module/shadowbot.py
-#   Command line, only when run as a script .................... 第  8243 行  yingdao_module/command_line.py
+#   HTTP backend, standard library (kept alive) ................ 第  1809 行  yingdao_module/http_stdlib.py
+#   Coze transport: envelope, auth header, retries ............. 第  1956 行  yingdao_module/transport.py
+#   Sign-in: static token or OAuth JWT service app ............. 第  2184 行  yingdao_module/auth.py
+#   Files ...................................................... 第  2394 行  yingdao_module/files.py
+#   When to check a non-stream chat ............................ 第  2449 行  yingdao_module/polling.py
+#   The flows of the ShadowBot app (package.json) .............. 第  2542 行  yingdao_module/app_flows.py
+#   Local tools (端插件) ....................................... 第  2600 行  yingdao_module/tools.py
+#   What a chat has told us (ChatState) ........................ 第  2718 行  yingdao_module/chat_state.py
+#   What a chat sends (bots and chatflows) ..................... 第  2846 行  yingdao_module/chat_request.py
+#   A chat found in its conversation ........................... 第  2877 行  yingdao_module/chat_find.py
+#   One chat in flight: stream, poll, tools, cancel ............ 第  2958 行  yingdao_module/chat_run.py
+#   Chat client ................................................ 第  3184 行  yingdao_module/client.py
+#   Workflows .................................................. 第  3322 行  yingdao_module/workflow.py
+#   Rate limits ................................................ 第  3680 行  yingdao_module/ratelimit.py
+#   Account caps (qps auto), shard shares ...................... 第  3888 行  yingdao_module/account_limits.py
+#   xlsx packages: bounded parts, safe XML ..................... 第  4001 行  yingdao_module/xlsx_package.py
+#   xlsx sheets read as a stream, as shown ..................... 第  4158 行  yingdao_module/xlsx_read.py
+#   xlsx copies with new cells spliced in ...................... 第  4526 行  yingdao_module/xlsx_write.py
+#   Spreadsheets (CSV / xlsx) .................................. 第  4752 行  yingdao_module/tables.py
+#   File locks between processes ............................... 第  5052 行  yingdao_module/filelock.py
+#   Batch journal .............................................. 第  5153 行  yingdao_module/journal.py
+#   Batch options .............................................. 第  5345 行  yingdao_module/batch_options.py
+#   Batch report (HTML) ........................................ 第  5552 行  yingdao_module/report.py
+#   Quoting commands for bash, cmd and PowerShell .............. 第  5771 行  yingdao_module/shell_quote.py
+#   The command that continues a batch run ..................... 第  5856 行  yingdao_module/resume.py
+#   Files in: each row's files ................................. 第  5969 行  yingdao_module/row_files.py
+#   Files out: answers' links saved ............................ 第  6100 行  yingdao_module/downloads.py
+#   Batch planning ............................................. 第  6288 行  yingdao_module/batch_plan.py
+#   Answer cache (cache=True) .................................. 第  6524 行  yingdao_module/answer_cache.py
+#   Batch asking: one chat per row ............................. 第  6694 行  yingdao_module/batch_ask.py
+#   Batch rows through a workflow .............................. 第  6946 行  yingdao_module/batch_workflow.py
+#   Review (review=True): rejected rows ........................ 第  7113 行  yingdao_module/review.py
+#   Batch output: table, report, summary ....................... 第  7235 行  yingdao_module/batch_output.py
+#   Estimate (estimate=True) ................................... 第  7377 行  yingdao_module/estimate.py
+#   Batch engine: batch() and the run loop ..................... 第  7461 行  yingdao_module/batch.py
+#   Merging shard outputs ...................................... 第  7787 行  yingdao_module/merge.py
+#   Module-level shortcuts (调用模块) .......................... 第  8003 行  yingdao_module/api.py
+#   ShadowBot Code flow: main(args) ............................ 第  8158 行  yingdao_module/shadowbot.py
+#   Command line, only when run as a script .................... 第  8239 行  yingdao_module/command_line.py
 
 try:  # inside ShadowBot; outside it (tests, command line) these imports fail harmlessly
     import xbot
@@ -1774,26 +1774,22 @@ def _deadline_adapter_class():
         from requests.adapters import HTTPAdapter
         from requests.packages.urllib3 import connection, connectionpool  # requests's own urllib3
 
-        class Http(connection.HTTPConnection):
-            response_class = _deadline_response_class()
+        def within_deadline(base):
+            """urllib3's connection class `base`, connecting, sending and answering within the deadline."""
+            class Connection(base):
+                response_class = _deadline_response_class()
 
-            def _new_conn(self):
-                return _new_conn_within(self, connection.HTTPConnection)
+                def _new_conn(self):
+                    return _new_conn_within(self, base)
 
-            def send(self, data):
-                _send_within(self, data, connection.HTTPConnection.send)
+                def send(self, data):
+                    _send_within(self, data, base.send)
+            return Connection
 
-        class Https(connection.HTTPSConnection):
-            response_class = _deadline_response_class()
-
-            def _new_conn(self):
-                return _new_conn_within(self, connection.HTTPSConnection)
-
-            def send(self, data):
-                _send_within(self, data, connection.HTTPSConnection.send)
-
-        pools = {"http": type("HttpPool", (connectionpool.HTTPConnectionPool,), {"ConnectionCls": Http}),
-                 "https": type("HttpsPool", (connectionpool.HTTPSConnectionPool,), {"ConnectionCls": Https})}
+        pools = {"http": type("HttpPool", (connectionpool.HTTPConnectionPool,),
+                              {"ConnectionCls": within_deadline(connection.HTTPConnection)}),
+                 "https": type("HttpsPool", (connectionpool.HTTPSConnectionPool,),
+                               {"ConnectionCls": within_deadline(connection.HTTPSConnection)})}
 
         def ours(manager):
             if type(manager).__name__ in ("PoolManager", "ProxyManager"):  # a SOCKS manager keeps its own

@@ -264,26 +264,22 @@ def deadline_adapter_class():
         from requests.adapters import HTTPAdapter
         from requests.packages.urllib3 import connection, connectionpool  # requests's own urllib3
 
-        class Http(connection.HTTPConnection):
-            response_class = deadline_response_class()
+        def within_deadline(base):
+            """urllib3's connection class `base`, connecting, sending and answering within the deadline."""
+            class Connection(base):
+                response_class = deadline_response_class()
 
-            def _new_conn(self):
-                return new_conn_within(self, connection.HTTPConnection)
+                def _new_conn(self):
+                    return new_conn_within(self, base)
 
-            def send(self, data):
-                send_within(self, data, connection.HTTPConnection.send)
+                def send(self, data):
+                    send_within(self, data, base.send)
+            return Connection
 
-        class Https(connection.HTTPSConnection):
-            response_class = deadline_response_class()
-
-            def _new_conn(self):
-                return new_conn_within(self, connection.HTTPSConnection)
-
-            def send(self, data):
-                send_within(self, data, connection.HTTPSConnection.send)
-
-        pools = {"http": type("HttpPool", (connectionpool.HTTPConnectionPool,), {"ConnectionCls": Http}),
-                 "https": type("HttpsPool", (connectionpool.HTTPSConnectionPool,), {"ConnectionCls": Https})}
+        pools = {"http": type("HttpPool", (connectionpool.HTTPConnectionPool,),
+                              {"ConnectionCls": within_deadline(connection.HTTPConnection)}),
+                 "https": type("HttpsPool", (connectionpool.HTTPSConnectionPool,),
+                               {"ConnectionCls": within_deadline(connection.HTTPSConnection)})}
 
         def ours(manager):
             if type(manager).__name__ in ("PoolManager", "ProxyManager"):  # a SOCKS manager keeps its own
